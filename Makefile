@@ -1,0 +1,110 @@
+# charpipe: character-level LSTM text generation as a pipeline of Unix filters.
+#
+#   make            build the tools into bin/
+#   make test       unit + CLI tests, then the same suite under ASan+UBSan
+#   make bench      benchmarks (read ../shared/data when present)
+#   make install    PREFIX=/usr/local
+#
+# Every tools/NAME.c is one tool, every tests/test_*.c one test program, every lib/*.c part of
+# libcharpipe.a. Files named *_avx2.c / *_avx512.c get their instruction-set flags here and
+# nowhere else; the rest of the code is built for the baseline of the target.
+
+CC      ?= cc
+OPT     ?= -O2
+CFLAGS  ?= $(OPT) -g
+PREFIX  ?= /usr/local
+
+# msgpack-c 6.x renamed its pkg-config module to msgpack-c; 4.x (Debian bookworm) calls it msgpack.
+MSGPACK_PC   := $(shell pkg-config --exists msgpack-c 2>/dev/null && echo msgpack-c || echo msgpack)
+MSGPACK_CF   := $(shell pkg-config --cflags $(MSGPACK_PC) 2>/dev/null)
+MSGPACK_LIBS := $(shell pkg-config --libs $(MSGPACK_PC) 2>/dev/null || echo -lmsgpackc)
+
+ALL_CFLAGS = -std=gnu11 -Wall -Wextra -Wshadow -Ilib $(MSGPACK_CF) -MMD -MP $(CFLAGS) $(SAN)
+LDLIBS     = $(MSGPACK_LIBS) -lz -lm -lpthread
+
+# Output directories: the sanitizer build (O=build/san) keeps its own objects and tools.
+O   ?= build
+BIN ?= $(if $(filter build,$(O)),bin,$(O)/bin)
+
+X86 := $(if $(filter x86_64% amd64%,$(shell $(CC) -dumpmachine)),1,)
+ISA_avx2   = $(if $(X86),-mavx2 -mfma)
+ISA_avx512 = $(if $(X86),-mavx512f -mavx512vl -mavx512bw -mavx512dq -mavx2 -mfma -mprefer-vector-width=512)
+
+LIB_SRC   := $(wildcard lib/*.c)
+TOOL_SRC  := $(wildcard tools/*.c)
+TEST_SRC  := $(wildcard tests/test_*.c)
+BENCH_SRC := $(wildcard bench/*.c)
+LIB_OBJ   := $(LIB_SRC:%.c=$(O)/%.o)
+TOOLS     := $(TOOL_SRC:tools/%.c=$(BIN)/%)
+TESTS     := $(TEST_SRC:tests/%.c=$(O)/tests/%)
+BENCHES   := $(BENCH_SRC:bench/%.c=$(O)/bench/%)
+LIBA      := $(O)/libcharpipe.a
+
+.PHONY: all tools tests test check check-san bench install uninstall clean man
+.DELETE_ON_ERROR:
+
+all: tools tests
+tools: $(TOOLS)
+tests: $(TESTS)
+
+$(O)/%.o: %.c
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+$(O)/lib/%_avx2.o: lib/%_avx2.c
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) $(ISA_avx2) -c -o $@ $<
+
+$(O)/lib/%_avx512.o: lib/%_avx512.c
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) $(ISA_avx512) -c -o $@ $<
+
+$(LIBA): $(LIB_OBJ)
+	@rm -f $@
+	$(AR) rcs $@ $^
+
+$(BIN)/%: $(O)/tools/%.o $(LIBA)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS)
+
+$(O)/tests/%: $(O)/tests/%.o $(LIBA)
+	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS)
+
+$(O)/bench/%: $(O)/bench/%.o $(LIBA)
+	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS)
+
+# The test suite: C unit tests and shell CLI tests, one summary line at the end.
+check: tools tests
+	@tests/run.sh $(O) $(BIN)
+
+# The same suite, built with AddressSanitizer and UndefinedBehaviorSanitizer.
+check-san:
+	@$(MAKE) --no-print-directory O=build/san OPT=-O1 \
+	    SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" check
+
+test:
+	@$(MAKE) --no-print-directory check
+	@$(MAKE) --no-print-directory check-san
+
+bench: tools $(BENCHES)
+	@bench/run.sh $(O) $(BIN)
+
+install: tools
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include/charpipe \
+	    $(DESTDIR)$(PREFIX)/share/man/man1
+	install -m 755 $(TOOLS) $(DESTDIR)$(PREFIX)/bin/
+	install -m 644 $(LIBA) $(DESTDIR)$(PREFIX)/lib/
+	install -m 644 lib/*.h $(DESTDIR)$(PREFIX)/include/charpipe/
+	for t in $(TOOLS); do n=$$(basename $$t); \
+	    if [ -f man/$$n.1 ]; then install -m 644 man/$$n.1 $(DESTDIR)$(PREFIX)/share/man/man1/; fi; done
+
+uninstall:
+	for t in $(TOOLS); do n=$$(basename $$t); \
+	    rm -f $(DESTDIR)$(PREFIX)/bin/$$n $(DESTDIR)$(PREFIX)/share/man/man1/$$n.1; done
+	rm -f $(DESTDIR)$(PREFIX)/lib/libcharpipe.a
+	rm -rf $(DESTDIR)$(PREFIX)/include/charpipe
+
+clean:
+	rm -rf build bin
+
+-include $(shell find $(O) -name '*.d' 2>/dev/null)

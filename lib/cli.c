@@ -1,0 +1,190 @@
+/* cli.c - helpers shared by the tools; see cli.h. */
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+#include "cli.h"
+
+const char *cli_prog = "charpipe";
+
+static cli_outfile *open_outfiles[8];
+
+static void remove_open_outfiles(void)
+{
+    for (int i = 0; i < 8; i++)
+        if (open_outfiles[i])
+            unlink(open_outfiles[i]->tmp);
+}
+
+void cli_init(const char *prog)
+{
+    const char *slash = strrchr(prog, '/');
+    cli_prog = slash ? slash + 1 : prog;
+    atexit(remove_open_outfiles);
+}
+
+static void vmsg(const char *prefix, const char *fmt, va_list ap)
+{
+    char buf[1024];
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    for (char *p = buf; *p; p++)          /* keep the message on one line */
+        if (*p == '\n')
+            *p = ' ';
+    fprintf(stderr, "%s: %s%s\n", cli_prog, prefix, buf);
+}
+
+void cli_die(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vmsg("", fmt, ap);
+    va_end(ap);
+    exit(1);
+}
+
+void cli_usage_error(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vmsg("", fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "Try '%s --help'.\n", cli_prog);
+    exit(2);
+}
+
+void cli_warn(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vmsg("warning: ", fmt, ap);
+    va_end(ap);
+}
+
+void cli_refuse_tty(int fd)
+{
+    if (isatty(fd))
+        cli_die("refusing to write a binary stream to a terminal (redirect or pipe it)");
+}
+
+long cli_long(const char *opt, const char *arg, long lo, long hi)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(arg, &end, 10);
+    if (errno || end == arg || *end)
+        cli_usage_error("%s: '%s' is not an integer", opt, arg);
+    if (v < lo || v > hi)
+        cli_usage_error("%s: %ld is out of range [%ld, %ld]", opt, v, lo, hi);
+    return v;
+}
+
+double cli_double(const char *opt, const char *arg, double lo, double hi)
+{
+    char *end;
+    errno = 0;
+    double v = strtod(arg, &end);
+    if (errno || end == arg || *end || isnan(v))
+        cli_usage_error("%s: '%s' is not a number", opt, arg);
+    if (v < lo || v > hi)
+        cli_usage_error("%s: %g is out of range [%g, %g]", opt, v, lo, hi);
+    return v;
+}
+
+void *cli_malloc(size_t n)
+{
+    void *p = malloc(n ? n : 1);
+    if (!p)
+        cli_die("out of memory (%zu bytes)", n);
+    return p;
+}
+
+void *cli_realloc(void *p, size_t n)
+{
+    p = realloc(p, n ? n : 1);
+    if (!p)
+        cli_die("out of memory (%zu bytes)", n);
+    return p;
+}
+
+void *cli_alloc(size_t n)
+{
+    void *p = NULL;
+    size_t rounded = (n + 63) & ~(size_t)63;
+    if (rounded < n || posix_memalign(&p, 64, rounded ? rounded : 64))
+        cli_die("out of memory (%zu bytes)", n);
+    memset(p, 0, rounded);
+    return p;
+}
+
+double cli_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+int cli_outfile_open(cli_outfile *f, const char *path)
+{
+    size_t n = strlen(path);
+    f->path = cli_malloc(n + 1);
+    memcpy(f->path, path, n + 1);
+    f->tmp = cli_malloc(n + 16);
+    snprintf(f->tmp, n + 16, "%s.tmp.XXXXXX", path);
+    f->fd = mkstemp(f->tmp);
+    if (f->fd < 0) {
+        int e = errno;
+        free(f->path);
+        free(f->tmp);
+        f->path = f->tmp = NULL;
+        errno = e;
+        return -1;
+    }
+    fchmod(f->fd, 0644);
+    for (int i = 0; i < 8; i++)
+        if (!open_outfiles[i]) {
+            open_outfiles[i] = f;
+            break;
+        }
+    return 0;
+}
+
+static void forget(cli_outfile *f)
+{
+    for (int i = 0; i < 8; i++)
+        if (open_outfiles[i] == f)
+            open_outfiles[i] = NULL;
+    free(f->path);
+    free(f->tmp);
+    f->path = f->tmp = NULL;
+    f->fd = -1;
+}
+
+int cli_outfile_commit(cli_outfile *f)
+{
+    int rc = 0;
+    if (fsync(f->fd) < 0 || close(f->fd) < 0)
+        rc = -1;
+    if (rc == 0 && rename(f->tmp, f->path) < 0)
+        rc = -1;
+    int e = errno;
+    if (rc < 0)
+        unlink(f->tmp);
+    forget(f);
+    errno = e;
+    return rc;
+}
+
+void cli_outfile_abort(cli_outfile *f)
+{
+    if (!f->tmp)
+        return;
+    close(f->fd);
+    unlink(f->tmp);
+    forget(f);
+}

@@ -1,0 +1,54 @@
+/* cli.h - small helpers shared by the charpipe tools: errors, usage, output files.
+ *
+ * Conventions (see README): stdout carries data only; messages go to stderr as
+ * "prog: context: reason"; exit 1 on failure, 2 on bad usage.
+ */
+#ifndef CHARPIPE_CLI_H
+#define CHARPIPE_CLI_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+extern const char *cli_prog;          /* the tool's name, for messages */
+
+/* Remember the program name for messages. */
+void cli_init(const char *prog);
+
+/* Print "prog: message" and exit 1. */
+_Noreturn void cli_die(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Print "prog: message" and "Try 'prog --help'." and exit 2. */
+_Noreturn void cli_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Print "prog: warning: message" and go on. */
+void cli_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Die unless fd is not a terminal: binary streams are not written to a tty. */
+void cli_refuse_tty(int fd);
+
+/* Parse numbers from option arguments; die with a usage error naming the option. */
+long   cli_long(const char *opt, const char *arg, long lo, long hi);
+double cli_double(const char *opt, const char *arg, double lo, double hi);
+
+/* malloc/calloc/realloc that die on failure; cli_alloc returns 64-byte aligned, zeroed memory. */
+void *cli_malloc(size_t n);
+void *cli_realloc(void *p, size_t n);
+void *cli_alloc(size_t n);            /* free with free() */
+
+/* Monotonic time in seconds. */
+double cli_now(void);
+
+/* An output file replaced atomically: written under a temporary name in the same directory,
+ * then fsync'ed and renamed over the target by cli_outfile_commit. Until then the old file
+ * is untouched; cli_outfile_abort (also run at exit for any file still open) removes the
+ * temporary. */
+typedef struct cli_outfile {
+    char *path, *tmp;
+    int fd;
+} cli_outfile;
+
+int  cli_outfile_open(cli_outfile *f, const char *path);    /* 0, or -1 with errno */
+int  cli_outfile_commit(cli_outfile *f);                    /* 0, or -1 with errno */
+void cli_outfile_abort(cli_outfile *f);
+
+#endif

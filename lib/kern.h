@@ -1,0 +1,54 @@
+/* kern.h - the hot loops of the LSTM, one implementation per instruction set.
+ *
+ * Every implementation has the same functions behind a kern_ops table; kern_select() picks
+ * the best one this CPU supports (CPUID), unless the environment variable CHARPIPE_KERNEL
+ * names one ("scalar", "avx2", "avx512"). The "scalar" set is portable C that builds
+ * anywhere; the others are compiled only for x86-64, each in its own file with its own -m
+ * flags. Results of all sets agree with the double-precision reference (lstm_ref.h) to float
+ * rounding; tests/test_kern.c checks every set this CPU can run.
+ *
+ * Matrices are row-major floats, leading dimensions in floats, pointers need no alignment.
+ */
+#ifndef CHARPIPE_KERN_H
+#define CHARPIPE_KERN_H
+
+typedef struct kern_ops {
+    const char *name;
+    int width;                          /* floats per vector register */
+
+    /* C (m, n) += A (m, k) . B (k, n) */
+    void (*gemm_nn)(int m, int n, int k, const float *A, int lda,
+                    const float *B, int ldb, float *C, int ldc);
+    /* C (m, n) += A^T . B,  A is (k, m) */
+    void (*gemm_tn)(int m, int n, int k, const float *A, int lda,
+                    const float *B, int ldb, float *C, int ldc);
+    /* C (m, n) += A . B^T,  B is (n, k) */
+    void (*gemm_nt)(int m, int n, int k, const float *A, int lda,
+                    const float *B, int ldb, float *C, int ldc);
+
+    /* LSTM cell forward for b rows. z (b, 4H) holds pre-activations in gate order i,f,c,o and
+     * is overwritten with the activations i, f, g, o. c_prev (b, H) may be NULL (zeros).
+     * Writes c (b, H) and h (b, H). */
+    void (*lstm_cell_fwd)(int b, int H, float *z, const float *c_prev, float *c, float *h);
+
+    /* LSTM cell backward for b rows. act (b, 4H) holds the activations i, f, g, o from the
+     * forward pass and is overwritten with dz, the gradient of the pre-activations.
+     * c_prev (b, H) (NULL = zeros), c (b, H) from the forward pass; dh (b, H) is the
+     * gradient arriving at h_t; dc (b, H) holds the gradient arriving at c_t from step t+1
+     * on entry and the gradient for c_{t-1} on return. */
+    void (*lstm_cell_bwd)(int b, int H, float *act, const float *c_prev, const float *c,
+                          const float *dh, float *dc);
+} kern_ops;
+
+/* The best set for this CPU, or the one CHARPIPE_KERNEL names (dies with a message naming
+ * the choices if it is unknown or this CPU cannot run it). Chosen once, then cached. */
+const kern_ops *kern_select(void);
+
+/* The set with this name if it was built and this CPU can run it, else NULL. */
+const kern_ops *kern_get(const char *name);
+
+/* All sets built into this binary, NULL-terminated (for tests and benchmarks; check
+ * kern_get before running one). */
+extern const kern_ops *const kern_all[];
+
+#endif

@@ -1,0 +1,84 @@
+/* lstm.h - the seed's model, LSTM(H) -> Dense(V) softmax, in float32, and its training math.
+ *
+ * Layout and names follow Keras, so weights move to Keras/PyTorch with a few lines of Python:
+ *   kernel            (V, 4H)   input weights, gate blocks in Keras order i, f, c, o
+ *   recurrent_kernel  (H, 4H)
+ *   bias              (4H)
+ *   dense_kernel      (H, V)
+ *   dense_bias        (V)
+ * All parameters live in one flat float array in that order (no padding); gradients and
+ * Adam's moments use the same layout, so optimizer steps are flat loops and a checkpoint is
+ * a few bulk writes.
+ *
+ * Shapes in comments: B batch (windows), T time steps (maxlen), H hidden, V vocabulary.
+ * Inputs are character indices (the input projection of a one-hot vector is a row gather).
+ *
+ * The math of one step (z = gate pre-activations, Keras gate order i, f, c, o):
+ *   z = kernel[x_t] + bias + h_{t-1} . recurrent_kernel
+ *   i = sigmoid(z_i)  f = sigmoid(z_f)  g = tanh(z_c)  o = sigmoid(z_o)
+ *   c_t = f * c_{t-1} + i * g        h_t = o * tanh(c_t)
+ * and after the last step: logits = h_T . dense_kernel + dense_bias, p = softmax(logits),
+ * loss = -log p[y]. h_0 = c_0 = 0.
+ */
+#ifndef CHARPIPE_LSTM_H
+#define CHARPIPE_LSTM_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "kern.h"
+#include "rng.h"
+
+enum { LSTM_KERNEL, LSTM_RECURRENT, LSTM_BIAS, LSTM_DENSE_KERNEL, LSTM_DENSE_BIAS, LSTM_NTENSORS };
+
+typedef struct lstm_params {
+    int V, H;
+    float *kernel;        /* (V, 4H) */
+    float *recurrent;     /* (H, 4H) */
+    float *bias;          /* (4H) */
+    float *dense_w;       /* (H, V) */
+    float *dense_b;       /* (V) */
+} lstm_params;
+
+/* Number of floats of all parameters. */
+size_t lstm_nparams(int V, int H);
+
+/* Name (Keras's), rank, shape and offset (in floats) of tensor k < LSTM_NTENSORS. */
+const char *lstm_tensor_name(int k);
+int    lstm_tensor_shape(int k, int V, int H, uint64_t shape[2]);   /* returns rank */
+size_t lstm_tensor_offset(int k, int V, int H);
+
+/* Point p's tensors into flat (lstm_nparams floats). */
+void lstm_bind(lstm_params *p, float *flat, int V, int H);
+
+/* Keras initialisation: Glorot-uniform kernels (kernel: fan_in V, fan_out 4H; dense: H, V),
+ * orthogonal recurrent kernel (rows orthonormal, as Keras's Orthogonal for a (H, 4H) shape),
+ * zero biases with the forget-gate block of bias set to 1. */
+void lstm_init_keras(lstm_params *p, rng_t *rng);
+
+/* Scratch memory for forward/backward over up to bmax windows of T steps (one per thread). */
+typedef struct lstm_work lstm_work;
+lstm_work *lstm_work_new(int V, int H, int T, int bmax);
+void lstm_work_free(lstm_work *w);
+
+/* Forward and backward over b windows: x (b, T) indices, y (b) target indices.
+ * Adds gscale * d(sum of the b losses)/d(param) into g (same layout as p; caller zeroes it),
+ * so with gscale = 1/B for a batch of B split over threads the sum of the parts is the
+ * gradient of the batch's mean loss. Returns the sum of the b losses (nats). */
+double lstm_train_batch(const kern_ops *k, const lstm_params *p, lstm_params *g,
+                        lstm_work *w, int b, int T, const int32_t *x, const int32_t *y,
+                        float gscale);
+
+/* Forward only: returns the sum of the b losses; if probs is not NULL it receives the
+ * softmax (b, V). y may be NULL (then 0 is returned and only probs is filled). */
+double lstm_forward_batch(const kern_ops *k, const lstm_params *p, lstm_work *w,
+                          int b, int T, const int32_t *x, const int32_t *y, float *probs);
+
+/* One step of a single sequence, for stateful generation: updates h (H) and c (H) in place
+ * from input index x and writes the logits (V) (not the softmax). scratch holds 4H floats. */
+void lstm_step(const kern_ops *k, const lstm_params *p, int x, float *h, float *c,
+               float *logits, float *scratch);
+
+/* Softmax of logits (n) in place, computed stably; returns log(sum exp(logits - max)) + max. */
+double lstm_softmax(float *logits, int n);
+
+#endif

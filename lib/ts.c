@@ -1,0 +1,676 @@
+/* ts.c - the charpipe tensor stream (see ts.h and FORMAT.md).
+ *
+ * Writing: frames are packed by msgpack-c through a callback straight into deflate (gzip
+ * wrapper), whose output goes to the file descriptor with write(2). Tensor data is handed
+ * to the packer without a copy. A sync flush at frame boundaries, when enough data or time
+ * has gone by, keeps downstream stages fed.
+ *
+ * Reading: read(2) -> inflate -> the msgpack unpacker's own buffer -> msgpack_unpacker_next.
+ * Tensor data stays where the unpacker put it (zero copy). zlib's gzread is not used: it
+ * reports a truncated stream as a clean end and passes non-gzip input through.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <zlib.h>
+#include "ts.h"
+
+#define READ_CHUNK   (64 * 1024)
+#define OUT_CHUNK    (256 * 1024)
+#define FLUSH_BYTES  ((size_t)1 << 20)   /* sync flush after this much frame data ... */
+#define FLUSH_SECS   0.05                /* ... or this much time */
+#define NAME_MAX_LEN 255
+
+static const char *dtype_names[TS_NDTYPES] = {
+    "u1", "u2", "u4", "u8", "i1", "i2", "i4", "i8", "f4", "f8"
+};
+static const size_t dtype_sizes[TS_NDTYPES] = { 1, 2, 4, 8, 1, 2, 4, 8, 4, 8 };
+
+const char *ts_dtype_name(ts_dtype t) { return (unsigned)t < TS_NDTYPES ? dtype_names[t] : "?"; }
+size_t ts_dtype_size(ts_dtype t) { return (unsigned)t < TS_NDTYPES ? dtype_sizes[t] : 0; }
+
+int ts_dtype_parse(const char *s, size_t len)
+{
+    for (int i = 0; i < TS_NDTYPES; i++)
+        if (len == 2 && memcmp(s, dtype_names[i], 2) == 0)
+            return i;
+    return -1;
+}
+
+size_t ts_nbytes(ts_dtype dtype, uint64_t count)
+{
+    size_t size = ts_dtype_size(dtype);
+    if (size == 0 || count > SIZE_MAX / size)
+        return SIZE_MAX;
+    return (size_t)count * size;
+}
+
+static double now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+static int is_big_endian(void)
+{
+    const uint16_t one = 1;
+    return *(const uint8_t *)&one == 0;
+}
+
+/* Reverse the bytes of each item (big-endian hosts only). */
+static void swap_items(uint8_t *p, size_t nbytes, size_t size)
+{
+    for (size_t i = 0; i + size <= nbytes; i += size)
+        for (size_t a = 0, b = size - 1; a < b; a++, b--) {
+            uint8_t t = p[i + a];
+            p[i + a] = p[i + b];
+            p[i + b] = t;
+        }
+}
+
+static int key_is(const msgpack_object *k, const char *s)
+{
+    size_t n = strlen(s);
+    return k->type == MSGPACK_OBJECT_STR && k->via.str.size == n && memcmp(k->via.str.ptr, s, n) == 0;
+}
+
+static const msgpack_object *map_get(const msgpack_object *map, const char *key)
+{
+    if (!map || map->type != MSGPACK_OBJECT_MAP)
+        return NULL;
+    for (uint32_t i = 0; i < map->via.map.size; i++)
+        if (key_is(&map->via.map.ptr[i].key, key))
+            return &map->via.map.ptr[i].val;
+    return NULL;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Writer                                                                                     */
+
+struct ts_writer {
+    int fd;
+    char label[128];
+    z_stream z;
+    msgpack_packer pk;
+    unsigned char out[OUT_CHUNK];
+    int failed;
+    char err[256];
+    uint64_t frames;                  /* frames written since the header */
+    size_t since_flush;               /* bytes packed since the last sync flush */
+    double last_flush;
+};
+
+static void werr(ts_writer *w, const char *fmt, ...)
+{
+    if (w->failed)
+        return;
+    va_list ap;
+    int n = snprintf(w->err, sizeof w->err, "%s: ", w->label);
+    va_start(ap, fmt);
+    vsnprintf(w->err + n, sizeof w->err - n, fmt, ap);
+    va_end(ap);
+    w->failed = 1;
+}
+
+static int write_all(ts_writer *w, const unsigned char *p, size_t n)
+{
+    while (n > 0) {
+        ssize_t k = write(w->fd, p, n);
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k <= 0) {
+            werr(w, "write failed: %s", k < 0 ? strerror(errno) : "no progress");
+            return -1;
+        }
+        p += k;
+        n -= (size_t)k;
+    }
+    return 0;
+}
+
+/* Run deflate with the given flush mode until it has taken all input (and, for a flush or
+ * finish, produced all output). */
+static int deflate_run(ts_writer *w, int mode)
+{
+    if (w->failed)
+        return -1;
+    for (;;) {
+        w->z.next_out = w->out;
+        w->z.avail_out = sizeof w->out;
+        int rc = deflate(&w->z, mode);
+        if (rc == Z_STREAM_ERROR) {
+            werr(w, "deflate failed");
+            return -1;
+        }
+        size_t have = sizeof w->out - w->z.avail_out;
+        if (have && write_all(w, w->out, have) < 0)
+            return -1;
+        if (mode == Z_FINISH ? rc == Z_STREAM_END : (w->z.avail_in == 0 && w->z.avail_out != 0))
+            return 0;
+    }
+}
+
+static int pack_cb(void *data, const char *buf, size_t len)
+{
+    ts_writer *w = data;
+    w->since_flush += len;
+    while (len > 0) {                 /* avail_in is 32-bit */
+        uInt n = len > (1u << 30) ? (1u << 30) : (uInt)len;
+        w->z.next_in = (Bytef *)buf;
+        w->z.avail_in = n;
+        if (deflate_run(w, Z_NO_FLUSH) < 0)
+            return -1;
+        buf += n;
+        len -= n;
+    }
+    return 0;
+}
+
+ts_writer *ts_writer_open(int fd, const char *label)
+{
+    ts_writer *w = calloc(1, sizeof *w);
+    if (!w)
+        abort();
+    w->fd = fd;
+    snprintf(w->label, sizeof w->label, "%s", label ? label : "output");
+    int level = 1;
+    const char *env = getenv("CHARPIPE_GZIP_LEVEL");
+    if (env && *env >= '0' && *env <= '9' && env[1] == 0)
+        level = *env - '0';
+    /* windowBits 15 + 16: a gzip wrapper, so zcat and Python's gzip module can read it */
+    if (deflateInit2(&w->z, level, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK)
+        abort();
+    msgpack_packer_init(&w->pk, w, pack_cb);
+    ts_attr_kv hdr[2] = { TS_ATTR_STR("format", TS_FORMAT), TS_ATTR_INT("version", TS_VERSION) };
+    msgpack_pack_map(&w->pk, 3);
+    msgpack_pack_str_with_body(&w->pk, "name", 4);
+    msgpack_pack_str_with_body(&w->pk, "header", 6);
+    for (int i = 0; i < 2; i++) {
+        msgpack_pack_str_with_body(&w->pk, hdr[i].key, strlen(hdr[i].key));
+        if (hdr[i].type == 's')
+            msgpack_pack_str_with_body(&w->pk, hdr[i].s, strlen(hdr[i].s));
+        else
+            msgpack_pack_int64(&w->pk, hdr[i].i);
+    }
+    return w;
+}
+
+const char *ts_writer_error(const ts_writer *w) { return w->failed ? w->err : "no error"; }
+
+int ts_writer_flush(ts_writer *w)
+{
+    if (deflate_run(w, Z_SYNC_FLUSH) < 0)
+        return -1;
+    w->since_flush = 0;
+    w->last_flush = now();
+    return 0;
+}
+
+static int frame_done(ts_writer *w)
+{
+    if (w->failed)
+        return -1;
+    w->frames++;
+    if (w->since_flush >= FLUSH_BYTES || now() - w->last_flush >= FLUSH_SECS)
+        return ts_writer_flush(w);
+    return 0;
+}
+
+static void pack_str(msgpack_packer *pk, const char *s)
+{
+    msgpack_pack_str_with_body(pk, s, strlen(s));
+}
+
+static void pack_attrs(msgpack_packer *pk, const ts_attr_kv *attrs, int nattrs)
+{
+    msgpack_pack_map(pk, (size_t)nattrs);
+    for (int i = 0; i < nattrs; i++) {
+        pack_str(pk, attrs[i].key);
+        switch (attrs[i].type) {
+        case 'i': msgpack_pack_int64(pk, attrs[i].i); break;
+        case 'f': msgpack_pack_double(pk, attrs[i].f); break;
+        case 'b': if (attrs[i].i) msgpack_pack_true(pk); else msgpack_pack_false(pk); break;
+        default:  pack_str(pk, attrs[i].s ? attrs[i].s : ""); break;
+        }
+    }
+}
+
+int ts_write_tensor(ts_writer *w, const char *name, ts_dtype dtype, int ndim,
+                    const uint64_t *shape, const void *data,
+                    const ts_attr_kv *attrs, int nattrs)
+{
+    if (w->failed)
+        return -1;
+    if ((unsigned)dtype >= TS_NDTYPES || ndim < 0 || ndim > TS_MAXDIM) {
+        werr(w, "frame '%s': bad dtype or rank", name);
+        return -1;
+    }
+    uint64_t count = 1;
+    for (int i = 0; i < ndim; i++) {
+        if (shape[i] && count > UINT64_MAX / shape[i]) {
+            werr(w, "frame '%s': shape too large", name);
+            return -1;
+        }
+        count *= shape[i];
+    }
+    size_t nbytes = ts_nbytes(dtype, count);
+    if (nbytes > TS_MAX_FRAME_BYTES - 4096) {
+        werr(w, "frame '%s': %zu bytes is more than a frame may hold", name, nbytes);
+        return -1;
+    }
+    msgpack_packer *pk = &w->pk;
+    msgpack_pack_map(pk, nattrs > 0 ? 5 : 4);
+    pack_str(pk, "name");
+    pack_str(pk, name);
+    pack_str(pk, "dtype");
+    pack_str(pk, ts_dtype_name(dtype));
+    pack_str(pk, "shape");
+    msgpack_pack_array(pk, (size_t)ndim);
+    for (int i = 0; i < ndim; i++)
+        msgpack_pack_uint64(pk, shape[i]);
+    pack_str(pk, "data");
+    msgpack_pack_bin(pk, nbytes);
+    size_t size = ts_dtype_size(dtype);
+    if (size > 1 && is_big_endian()) {
+        uint8_t tmp[4096];
+        for (size_t off = 0; off < nbytes; off += sizeof tmp) {
+            size_t n = nbytes - off < sizeof tmp ? nbytes - off : sizeof tmp;
+            memcpy(tmp, (const uint8_t *)data + off, n);
+            swap_items(tmp, n, size);
+            msgpack_pack_bin_body(pk, tmp, n);
+        }
+    } else if (nbytes) {
+        msgpack_pack_bin_body(pk, data, nbytes);
+    }
+    if (nattrs > 0) {
+        pack_str(pk, "attrs");
+        pack_attrs(pk, attrs, nattrs);
+    }
+    return frame_done(w);
+}
+
+int ts_write_info(ts_writer *w, const char *name, const ts_attr_kv *attrs, int nattrs)
+{
+    if (w->failed)
+        return -1;
+    msgpack_pack_map(&w->pk, 2);
+    pack_str(&w->pk, "name");
+    pack_str(&w->pk, name);
+    pack_str(&w->pk, "attrs");
+    pack_attrs(&w->pk, attrs, nattrs);
+    return frame_done(w);
+}
+
+int ts_write_object(ts_writer *w, const msgpack_object *frame)
+{
+    if (w->failed)
+        return -1;
+    msgpack_pack_object(&w->pk, *frame);
+    return frame_done(w);
+}
+
+int ts_writer_finish(ts_writer *w, const char **err)
+{
+    static char errbuf[256];
+    if (!w->failed) {
+        msgpack_pack_map(&w->pk, 2);
+        pack_str(&w->pk, "name");
+        pack_str(&w->pk, "end");
+        pack_str(&w->pk, "frames");
+        msgpack_pack_uint64(&w->pk, w->frames);
+        deflate_run(w, Z_FINISH);
+    }
+    int rc = w->failed ? -1 : 0;
+    if (rc < 0) {
+        snprintf(errbuf, sizeof errbuf, "%s", w->err);
+        if (err)
+            *err = errbuf;
+    }
+    deflateEnd(&w->z);
+    free(w);
+    return rc;
+}
+
+void ts_writer_abort(ts_writer *w)
+{
+    if (!w)
+        return;
+    deflateEnd(&w->z);
+    free(w);
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Reader                                                                                     */
+
+enum { GZ_START, GZ_MEMBER, GZ_BETWEEN };   /* nothing yet / inside a member / after one */
+
+struct ts_reader {
+    int fd;
+    char label[128];
+    z_stream z;
+    unsigned char in[READ_CHUNK];
+    int gz;                           /* GZ_* */
+    int eof;
+    int failed;
+    char err[320];
+    msgpack_unpacker up;
+    msgpack_unpacked result;
+    int in_stream;                    /* header seen, end not yet */
+    int streams;                      /* streams (header..end) completed */
+    uint64_t frames;                  /* frames since the header */
+    uint64_t total_in;                /* compressed bytes read */
+    char name[NAME_MAX_LEN + 1];
+    ts_writer *flush_w;
+};
+
+static int rerr(ts_reader *r, const char *fmt, ...)
+{
+    if (!r->failed) {
+        va_list ap;
+        int n = snprintf(r->err, sizeof r->err, "%s: ", r->label);
+        va_start(ap, fmt);
+        vsnprintf(r->err + n, sizeof r->err - n, fmt, ap);
+        va_end(ap);
+        r->failed = 1;
+    }
+    return -1;
+}
+
+ts_reader *ts_reader_open(int fd, const char *label)
+{
+    ts_reader *r = calloc(1, sizeof *r);
+    if (!r)
+        abort();
+    r->fd = fd;
+    snprintf(r->label, sizeof r->label, "%s", label ? label : "input");
+    if (inflateInit2(&r->z, 15 + 16) != Z_OK)
+        abort();
+    if (!msgpack_unpacker_init(&r->up, 256 * 1024))
+        abort();
+    msgpack_unpacked_init(&r->result);
+    return r;
+}
+
+void ts_reader_flush_before_wait(ts_reader *r, ts_writer *w) { r->flush_w = w; }
+
+const char *ts_reader_error(const ts_reader *r) { return r->failed ? r->err : "no error"; }
+
+void ts_reader_close(ts_reader *r)
+{
+    if (!r)
+        return;
+    inflateEnd(&r->z);
+    msgpack_unpacked_destroy(&r->result);
+    msgpack_unpacker_destroy(&r->up);
+    free(r);
+}
+
+/* Read more compressed input. Returns bytes read, 0 at EOF, -1 on error. */
+static ssize_t read_input(ts_reader *r)
+{
+    if (r->flush_w) {
+        struct pollfd p = { .fd = r->fd, .events = POLLIN };
+        if (poll(&p, 1, 0) == 0)
+            ts_writer_flush(r->flush_w);
+    }
+    for (;;) {
+        ssize_t n = read(r->fd, r->in, sizeof r->in);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return rerr(r, "read failed: %s", strerror(errno));
+        r->total_in += (uint64_t)n;
+        return n;
+    }
+}
+
+/* Decompress more bytes into the unpacker's buffer. Returns 1 if some were added,
+ * 0 at the clean end of the gzip data (EOF after a complete member), -1 on error. */
+static int fill(ts_reader *r)
+{
+    if (!msgpack_unpacker_reserve_buffer(&r->up, 256 * 1024))
+        return rerr(r, "out of memory");
+    for (;;) {
+        if (r->z.avail_in == 0 && !r->eof) {
+            ssize_t n = read_input(r);
+            if (n < 0)
+                return -1;
+            if (n == 0)
+                r->eof = 1;
+            r->z.next_in = r->in;
+            r->z.avail_in = (uInt)n;
+        }
+        if (r->z.avail_in == 0 && r->eof) {
+            if (r->gz == GZ_START)
+                return rerr(r, "empty input (no stream)");
+            if (r->gz == GZ_MEMBER)
+                return rerr(r, "truncated stream (compressed data ends early)");
+            return 0;
+        }
+        if (r->gz != GZ_MEMBER) {
+            if (r->gz == GZ_BETWEEN && inflateReset(&r->z) != Z_OK)
+                return rerr(r, "inflate failed");
+            r->gz = GZ_MEMBER;
+        }
+        uint64_t before = r->z.total_in;
+        r->z.next_out = (Bytef *)msgpack_unpacker_buffer(&r->up);
+        r->z.avail_out = (uInt)msgpack_unpacker_buffer_capacity(&r->up);
+        int rc = inflate(&r->z, Z_NO_FLUSH);
+        size_t have = msgpack_unpacker_buffer_capacity(&r->up) - r->z.avail_out;
+        msgpack_unpacker_buffer_consumed(&r->up, have);
+        if (rc == Z_STREAM_END) {
+            r->gz = GZ_BETWEEN;
+        } else if (rc == Z_DATA_ERROR) {
+            if (before == 0 && r->streams == 0 && r->frames == 0 && !r->in_stream)
+                return rerr(r, "not a charpipe stream (not gzip data: %s)", r->z.msg ? r->z.msg : "bad header");
+            return rerr(r, "corrupt stream (%s)", r->z.msg ? r->z.msg : "bad compressed data");
+        } else if (rc == Z_MEM_ERROR) {
+            return rerr(r, "out of memory");
+        } else if (rc != Z_OK && rc != Z_BUF_ERROR) {
+            return rerr(r, "inflate failed (%d)", rc);
+        }
+        if (have > 0)
+            return 1;
+    }
+}
+
+static int parse_frame(ts_reader *r, const msgpack_object *o, ts_frame *f)
+{
+    if (o->type != MSGPACK_OBJECT_MAP)
+        return rerr(r, "corrupt stream (frame %llu is not a map)", (unsigned long long)r->frames + 1);
+    const msgpack_object *name = map_get(o, "name");
+    if (!name || name->type != MSGPACK_OBJECT_STR)
+        return rerr(r, "corrupt stream (frame without a name)");
+    if (name->via.str.size > NAME_MAX_LEN)
+        return rerr(r, "corrupt stream (frame name longer than %d bytes)", NAME_MAX_LEN);
+    memcpy(r->name, name->via.str.ptr, name->via.str.size);
+    r->name[name->via.str.size] = 0;
+    if (memchr(r->name, 0, name->via.str.size))
+        return rerr(r, "corrupt stream (NUL in frame name)");
+
+    memset(f, 0, sizeof *f);
+    f->name = r->name;
+    f->obj = o;
+    f->attrs = map_get(o, "attrs");
+    if (f->attrs && f->attrs->type != MSGPACK_OBJECT_MAP)
+        return rerr(r, "frame '%s': attrs is not a map", r->name);
+
+    const msgpack_object *dt = map_get(o, "dtype"), *sh = map_get(o, "shape"), *da = map_get(o, "data");
+    if (!dt && !sh && !da)
+        return 0;
+    if (!dt || !sh || !da)
+        return rerr(r, "frame '%s': a tensor needs dtype, shape and data", r->name);
+    if (dt->type != MSGPACK_OBJECT_STR)
+        return rerr(r, "frame '%s': dtype is not a string", r->name);
+    int t = ts_dtype_parse(dt->via.str.ptr, dt->via.str.size);
+    if (t < 0)
+        return rerr(r, "frame '%s': unsupported dtype '%.*s'", r->name,
+                    (int)(dt->via.str.size > 16 ? 16 : dt->via.str.size), dt->via.str.ptr);
+    if (sh->type != MSGPACK_OBJECT_ARRAY)
+        return rerr(r, "frame '%s': shape is not an array", r->name);
+    if (sh->via.array.size > TS_MAXDIM)
+        return rerr(r, "frame '%s': %u dimensions (at most %d)", r->name, sh->via.array.size, TS_MAXDIM);
+    uint64_t count = 1;
+    int overflow = 0;
+    for (uint32_t i = 0; i < sh->via.array.size; i++) {
+        const msgpack_object *d = &sh->via.array.ptr[i];
+        if (d->type != MSGPACK_OBJECT_POSITIVE_INTEGER)
+            return rerr(r, "frame '%s': shape[%u] is not a non-negative integer", r->name, i);
+        f->shape[i] = d->via.u64;
+        if (d->via.u64 && count > UINT64_MAX / d->via.u64)
+            overflow = 1;
+        else
+            count *= d->via.u64;
+    }
+    size_t nbytes = overflow ? SIZE_MAX : ts_nbytes((ts_dtype)t, count);
+    if (nbytes == SIZE_MAX || nbytes > TS_MAX_FRAME_BYTES)
+        return rerr(r, "frame '%s': shape too large", r->name);
+    if (da->type != MSGPACK_OBJECT_BIN)
+        return rerr(r, "frame '%s': data is not binary", r->name);
+    if (da->via.bin.size != nbytes)
+        return rerr(r, "frame '%s': data has %u bytes, shape and dtype need %zu", r->name,
+                    da->via.bin.size, nbytes);
+    f->is_tensor = 1;
+    f->dtype = (ts_dtype)t;
+    f->ndim = (int)sh->via.array.size;
+    f->count = count;
+    f->data = da->via.bin.ptr;
+    f->nbytes = nbytes;
+    if (ts_dtype_size(f->dtype) > 1 && is_big_endian() && nbytes)
+        swap_items((uint8_t *)da->via.bin.ptr, nbytes, ts_dtype_size(f->dtype));
+    return 0;
+}
+
+/* Check a header or end frame; returns 1 if o was one (consumed), 0 if a data frame, -1 error. */
+static int control_frame(ts_reader *r, const msgpack_object *o)
+{
+    const msgpack_object *name = map_get(o, "name");
+    int is_header = name && key_is(name, "header"), is_end = name && key_is(name, "end");
+    if (!r->in_stream) {
+        if (!is_header) {
+            if (r->streams)
+                return rerr(r, "corrupt stream (data after the end frame)");
+            return rerr(r, "not a charpipe stream (no header frame)");
+        }
+        const msgpack_object *fmt = map_get(o, "format"), *ver = map_get(o, "version");
+        if (!fmt || !key_is(fmt, TS_FORMAT))
+            return rerr(r, "not a charpipe stream (header names another format)");
+        if (!ver || ver->type != MSGPACK_OBJECT_POSITIVE_INTEGER)
+            return rerr(r, "corrupt stream (header without a version)");
+        if (ver->via.u64 != TS_VERSION)
+            return rerr(r, "stream version %llu is not supported (this build reads %d)",
+                        (unsigned long long)ver->via.u64, TS_VERSION);
+        r->in_stream = 1;
+        r->frames = 0;
+        return 1;
+    }
+    if (is_header)
+        return rerr(r, "corrupt stream (header frame inside a stream)");
+    if (is_end) {
+        const msgpack_object *n = map_get(o, "frames");
+        if (n && (n->type != MSGPACK_OBJECT_POSITIVE_INTEGER || n->via.u64 != r->frames))
+            return rerr(r, "corrupt stream (end frame counts %llu frames, %llu were read)",
+                        n->type == MSGPACK_OBJECT_POSITIVE_INTEGER ? (unsigned long long)n->via.u64 : 0ULL,
+                        (unsigned long long)r->frames);
+        r->in_stream = 0;
+        r->streams++;
+        return 1;
+    }
+    return 0;
+}
+
+int ts_read(ts_reader *r, ts_frame *f)
+{
+    if (r->failed)
+        return -1;
+    for (;;) {
+        msgpack_unpack_return rc = msgpack_unpacker_next(&r->up, &r->result);
+        if (rc == MSGPACK_UNPACK_SUCCESS) {
+            const msgpack_object *o = &r->result.data;
+            if (o->type != MSGPACK_OBJECT_MAP)
+                return rerr(r, "corrupt stream (a frame is not a map)");
+            int c = control_frame(r, o);
+            if (c < 0)
+                return -1;
+            if (c > 0)
+                continue;
+            if (parse_frame(r, o, f) < 0)
+                return -1;
+            r->frames++;
+            return 1;
+        }
+        if (rc != MSGPACK_UNPACK_CONTINUE)
+            return rerr(r, "corrupt stream (malformed msgpack%s)",
+                        rc == MSGPACK_UNPACK_NOMEM_ERROR ? ": too large or too deep" : "");
+        if (msgpack_unpacker_message_size(&r->up) > TS_MAX_FRAME_BYTES)
+            return rerr(r, "corrupt stream (a frame is larger than %zu MiB)", TS_MAX_FRAME_BYTES >> 20);
+        int got = fill(r);
+        if (got < 0)
+            return -1;
+        if (got == 0) {
+            if (msgpack_unpacker_message_size(&r->up) > 0)
+                return rerr(r, "truncated stream (a frame is cut off)");
+            if (r->in_stream)
+                return rerr(r, "truncated stream (no end frame)");
+            if (r->streams == 0)
+                return rerr(r, "empty stream (no header)");
+            return 0;
+        }
+    }
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Attributes                                                                                 */
+
+const msgpack_object *ts_attr(const ts_frame *f, const char *key) { return map_get(f->attrs, key); }
+
+int ts_attr_int(const ts_frame *f, const char *key, int64_t *out)
+{
+    const msgpack_object *v = ts_attr(f, key);
+    if (!v)
+        return 0;
+    if (v->type == MSGPACK_OBJECT_POSITIVE_INTEGER && v->via.u64 <= INT64_MAX)
+        *out = (int64_t)v->via.u64;
+    else if (v->type == MSGPACK_OBJECT_NEGATIVE_INTEGER)
+        *out = v->via.i64;
+    else if (v->type == MSGPACK_OBJECT_BOOLEAN)
+        *out = v->via.boolean;
+    else
+        return -1;
+    return 1;
+}
+
+int ts_attr_num(const ts_frame *f, const char *key, double *out)
+{
+    const msgpack_object *v = ts_attr(f, key);
+    if (!v)
+        return 0;
+    if (v->type == MSGPACK_OBJECT_FLOAT32 || v->type == MSGPACK_OBJECT_FLOAT64)
+        *out = v->via.f64;
+    else if (v->type == MSGPACK_OBJECT_POSITIVE_INTEGER)
+        *out = (double)v->via.u64;
+    else if (v->type == MSGPACK_OBJECT_NEGATIVE_INTEGER)
+        *out = (double)v->via.i64;
+    else
+        return -1;
+    return 1;
+}
+
+int ts_attr_str(const ts_frame *f, const char *key, char *buf, size_t cap)
+{
+    const msgpack_object *v = ts_attr(f, key);
+    if (!v)
+        return 0;
+    if (v->type != MSGPACK_OBJECT_STR || cap == 0)
+        return -1;
+    size_t n = v->via.str.size < cap - 1 ? v->via.str.size : cap - 1;
+    memcpy(buf, v->via.str.ptr, n);
+    buf[n] = 0;
+    return 1;
+}

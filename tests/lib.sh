@@ -1,0 +1,33 @@
+# lib.sh - helpers for charpipe's shell tests. Sourced by tests/test_*.sh, which run.sh starts
+# with BIN (the tools' directory) and TMP (a fresh scratch directory) set and PATH led by BIN.
+#
+#   expect_ok   NAME CMD...      CMD exits 0
+#   expect_fail NAME PATTERN CMD...   CMD exits non-zero and stderr matches PATTERN (grep -E),
+#                                and the message is one line that names the program
+#   pass NAME / fail NAME WHY    record a result by hand
+set -u
+: "${BIN:?}" "${TMP:?}"
+export PATH="$BIN:$PATH"
+PY=/usr/bin/python3
+
+pass() { echo "ok $1"; }
+fail() { echo "FAIL $1"; shift; echo "  $*" >&2; }
+skip() { echo "SKIP $1: $2"; }
+
+expect_ok() {
+    local name=$1; shift
+    if "$@" >"$TMP/out" 2>"$TMP/err"; then pass "$name"
+    else fail "$name" "exit $? from: $* ; stderr: $(head -c 300 "$TMP/err")"; fi
+}
+
+expect_fail() {
+    local name=$1 pat=$2 rc; shift 2
+    "$@" >"$TMP/out" 2>"$TMP/err"; rc=$?
+    if [ $rc -eq 0 ]; then fail "$name" "exit 0 from: $*"; return; fi
+    if ! grep -Eq -- "$pat" "$TMP/err"; then
+        fail "$name" "stderr does not match /$pat/: $(head -c 300 "$TMP/err")"; return; fi
+    pass "$name"
+}
+
+# py CODE...: run the independent Python reader (Debian python3 with python3-msgpack/numpy).
+have_py() { "$PY" -c 'import msgpack, numpy' 2>/dev/null; }

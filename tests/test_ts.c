@@ -1,0 +1,436 @@
+/* test_ts.c - the tensor stream library: round trips, damage, limits. */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <zlib.h>
+#include "check.h"
+#include "ts.h"
+
+/* A stream in memory: written to a temporary file, read back into a buffer. */
+typedef struct { unsigned char *p; size_t n; } blob;
+
+static int tmpfd(void)
+{
+    FILE *f = tmpfile();
+    return dup(fileno(f));       /* the FILE leaks deliberately: tests are short */
+}
+
+static blob slurp(int fd)
+{
+    blob b = { NULL, 0 };
+    off_t end = lseek(fd, 0, SEEK_END);
+    b.p = malloc((size_t)end + 1);
+    b.n = (size_t)pread(fd, b.p, (size_t)end, 0);
+    return b;
+}
+
+static int reader_fd(const unsigned char *p, size_t n)
+{
+    int fd = tmpfd();
+    if (n && write(fd, p, n) != (ssize_t)n)
+        abort();
+    lseek(fd, 0, SEEK_SET);
+    return fd;
+}
+
+static uint64_t last_digest;     /* FNV-1a of the names and data count_frames read */
+
+static void fnv(uint64_t *h, const void *p, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        *h = (*h ^ ((const unsigned char *)p)[i]) * 0x100000001b3ULL;
+}
+
+/* Read all frames of the stream in b; returns frames read, or -1 on error (message in err). */
+static int count_frames(const unsigned char *p, size_t n, char *err, size_t cap)
+{
+    int fd = reader_fd(p, n);
+    ts_reader *r = ts_reader_open(fd, "test");
+    ts_frame f;
+    int rc, k = 0;
+    last_digest = 0xcbf29ce484222325ULL;
+    while ((rc = ts_read(r, &f)) > 0) {
+        fnv(&last_digest, f.name, strlen(f.name));
+        fnv(&last_digest, f.data, f.nbytes);
+        k++;
+    }
+    if (rc < 0 && err)
+        snprintf(err, cap, "%s", ts_reader_error(r));
+    ts_reader_close(r);
+    close(fd);
+    return rc < 0 ? -1 : k;
+}
+
+static blob small_stream(void)
+{
+    int fd = tmpfd();
+    ts_writer *w = ts_writer_open(fd, "test");
+    uint8_t a[6] = { 1, 2, 3, 4, 5, 6 };
+    uint64_t shape[2] = { 2, 3 };
+    ts_attr_kv kv[2] = { TS_ATTR_STR("unit", "codepoint"), TS_ATTR_INT("n", -5) };
+    CHECK(ts_write_tensor(w, "x", TS_U1, 2, shape, a, kv, 2) == 0, "write");
+    CHECK(ts_write_info(w, "note", kv, 1) == 0, "info");
+    CHECK(ts_write_tensor(w, "y", TS_U1, 1, shape, a, NULL, 0) == 0, "write");
+    CHECK(ts_writer_finish(w, NULL) == 0, "finish");
+    blob b = slurp(fd);
+    close(fd);
+    return b;
+}
+
+static void test_roundtrip_dtypes(void)
+{
+    int fd = tmpfd();
+    ts_writer *w = ts_writer_open(fd, "test");
+    unsigned char src[8 * 60];
+    for (size_t i = 0; i < sizeof src; i++)
+        src[i] = (unsigned char)(i * 37 + 11);
+    uint64_t shapes[4][3] = { { 3, 4, 5 }, { 60, 1, 1 }, { 0, 7, 1 }, { 1, 1, 60 } };
+    for (int t = 0; t < TS_NDTYPES; t++)
+        for (int s = 0; s < 4; s++)
+            CHECK(ts_write_tensor(w, ts_dtype_name(t), t, 3, shapes[s], src, NULL, 0) == 0, "write");
+    uint64_t none[1] = { 0 };
+    CHECK(ts_write_tensor(w, "scalar", TS_F8, 0, none, src, NULL, 0) == 0, "rank 0");
+    CHECK(ts_writer_finish(w, NULL) == 0, "finish");
+
+    lseek(fd, 0, SEEK_SET);
+    ts_reader *r = ts_reader_open(fd, "test");
+    ts_frame f;
+    for (int t = 0; t < TS_NDTYPES; t++)
+        for (int s = 0; s < 4; s++) {
+            CHECK(ts_read(r, &f) == 1, "read %d/%d: %s", t, s, ts_reader_error(r));
+            CHECK(strcmp(f.name, ts_dtype_name(t)) == 0, "name %s", f.name);
+            CHECK(f.is_tensor && f.dtype == (ts_dtype)t && f.ndim == 3, "dtype/rank");
+            CHECK(f.shape[0] == shapes[s][0] && f.shape[1] == shapes[s][1] && f.shape[2] == shapes[s][2], "shape");
+            size_t nb = ts_dtype_size(t) * shapes[s][0] * shapes[s][1] * shapes[s][2];
+            CHECK(f.nbytes == nb && (nb == 0 || memcmp(f.data, src, nb) == 0), "data of %s", f.name);
+        }
+    CHECK(ts_read(r, &f) == 1 && f.ndim == 0 && f.count == 1 && f.nbytes == 8, "rank-0 tensor");
+    CHECK(ts_read(r, &f) == 0, "clean end: %s", ts_reader_error(r));
+    ts_reader_close(r);
+    close(fd);
+}
+
+static void test_attrs_and_info(void)
+{
+    blob b = small_stream();
+    int fd = reader_fd(b.p, b.n);
+    ts_reader *r = ts_reader_open(fd, "test");
+    ts_frame f;
+    char s[32];
+    int64_t i;
+    CHECK(ts_read(r, &f) == 1, "read");
+    CHECK(ts_attr_str(&f, "unit", s, sizeof s) == 1 && strcmp(s, "codepoint") == 0, "string attr");
+    CHECK(ts_attr_int(&f, "n", &i) == 1 && i == -5, "int attr");
+    CHECK(ts_attr_int(&f, "unit", &i) == -1, "wrong type");
+    CHECK(ts_attr_int(&f, "missing", &i) == 0, "absent");
+    CHECK(ts_read(r, &f) == 1 && !f.is_tensor && strcmp(f.name, "note") == 0, "info frame");
+    CHECK(ts_read(r, &f) == 1 && f.is_tensor && f.attrs == NULL, "no attrs");
+    CHECK(ts_read(r, &f) == 0, "end");
+    ts_reader_close(r);
+    close(fd);
+    free(b.p);
+}
+
+/* Frames written with ts_write_object come out the same. */
+static void test_passthrough(void)
+{
+    blob b = small_stream();
+    int in = reader_fd(b.p, b.n), out = tmpfd();
+    ts_reader *r = ts_reader_open(in, "in");
+    ts_writer *w = ts_writer_open(out, "out");
+    ts_frame f;
+    int n = 0;
+    while (ts_read(r, &f) > 0) {
+        CHECK(ts_write_object(w, f.obj) == 0, "write object");
+        n++;
+    }
+    CHECK(ts_writer_finish(w, NULL) == 0, "finish");
+    ts_reader_close(r);
+    blob c = slurp(out);
+    char err[256] = "";
+    CHECK(count_frames(c.p, c.n, err, sizeof err) == n && n == 3, "pass-through frames: %s", err);
+    free(b.p);
+    free(c.p);
+}
+
+/* Every proper prefix of a stream is an error, never a clean end. */
+static void test_truncation(void)
+{
+    blob b = small_stream();
+    char err[256];
+    int bad = 0;
+    for (size_t n = 0; n < b.n; n++)
+        if (count_frames(b.p, n, err, sizeof err) >= 0)
+            bad++;
+    CHECK(bad == 0, "%d of %zu prefixes read as complete streams", bad, b.n);
+    CHECK(count_frames(b.p, 5, err, sizeof err) < 0 && strstr(err, "truncated"), "message: %s", err);
+    CHECK(count_frames(b.p, 0, err, sizeof err) < 0 && strstr(err, "empty"), "message: %s", err);
+    CHECK(count_frames(b.p, b.n, err, sizeof err) == 3, "whole stream");
+    free(b.p);
+}
+
+/* A writer aborted after a flush leaves a readable prefix that still reports truncation. */
+static void test_abort_is_truncation(void)
+{
+    int fd = tmpfd();
+    ts_writer *w = ts_writer_open(fd, "test");
+    uint8_t a[4] = { 1, 2, 3, 4 };
+    uint64_t shape[1] = { 4 };
+    ts_write_tensor(w, "x", TS_U1, 1, shape, a, NULL, 0);
+    ts_writer_flush(w);
+    ts_writer_abort(w);
+    blob b = slurp(fd);
+    int rd = reader_fd(b.p, b.n);
+    ts_reader *r = ts_reader_open(rd, "test");
+    ts_frame f;
+    CHECK(ts_read(r, &f) == 1 && f.nbytes == 4, "flushed frame is readable");
+    CHECK(ts_read(r, &f) == -1 && strstr(ts_reader_error(r), "truncated"), "then: %s", ts_reader_error(r));
+    ts_reader_close(r);
+    free(b.p);
+}
+
+/* A flipped bit past the gzip header's unchecked fields (mtime, flags, OS) is an error,
+ * unless it only touched padding bits and the content read is exactly the original. */
+static void test_flipped_bytes(void)
+{
+    blob b = small_stream();
+    char err[256];
+    CHECK(count_frames(b.p, b.n, err, sizeof err) == 3, "original");
+    uint64_t good = last_digest;
+    int undetected = 0;
+    for (size_t i = 10; i < b.n; i++) {
+        for (int bit = 0; bit < 8; bit += 3) {
+            b.p[i] ^= (unsigned char)(1 << bit);
+            if (count_frames(b.p, b.n, err, sizeof err) >= 0 && last_digest != good) {
+                undetected++;
+                fprintf(stderr, "  flip of bit %d at byte %zu of %zu went unnoticed\n", bit, i, b.n);
+            }
+            b.p[i] ^= (unsigned char)(1 << bit);
+        }
+    }
+    CHECK(undetected == 0, "%d flips went unnoticed", undetected);
+    free(b.p);
+}
+
+static void test_concatenated(void)
+{
+    blob b = small_stream();
+    unsigned char *two = malloc(2 * b.n);
+    memcpy(two, b.p, b.n);
+    memcpy(two + b.n, b.p, b.n);
+    char err[256] = "";
+    CHECK(count_frames(two, 2 * b.n, err, sizeof err) == 6, "two streams as one: %s", err);
+    CHECK(count_frames(two, 2 * b.n - 1, err, sizeof err) < 0, "second one cut");
+    CHECK(count_frames(two, b.n + 1, err, sizeof err) < 0, "garbage byte after the first");
+    free(two);
+    free(b.p);
+}
+
+static void test_not_gzip(void)
+{
+    const char *text = "hello, this is plain text\n";
+    char err[256] = "";
+    CHECK(count_frames((const unsigned char *)text, strlen(text), err, sizeof err) < 0
+          && strstr(err, "not a charpipe stream"), "message: %s", err);
+}
+
+/* Build a stream by hand with a packer, to craft hostile frames. */
+typedef struct { unsigned char *p; size_t n, cap; } membuf;
+static int mem_write(void *data, const char *buf, size_t len)
+{
+    membuf *m = data;
+    if (m->n + len > m->cap) {
+        m->cap = (m->n + len) * 2;
+        m->p = realloc(m->p, m->cap);
+    }
+    memcpy(m->p + m->n, buf, len);
+    m->n += len;
+    return 0;
+}
+
+/* A stream around the raw msgpack bytes in m: header frame, m, end frame, gzip'ed as is. */
+static blob wrap(membuf *m, int with_end)
+{
+    static const unsigned char header[] = {                /* {"name":"header", ...} */
+        0x83, 0xa4, 'n', 'a', 'm', 'e', 0xa6, 'h', 'e', 'a', 'd', 'e', 'r',
+        0xa6, 'f', 'o', 'r', 'm', 'a', 't', 0xa8, 'c', 'h', 'a', 'r', 'p', 'i', 'p', 'e',
+        0xa7, 'v', 'e', 'r', 's', 'i', 'o', 'n', 0x01 };
+    static const unsigned char end[] = { 0x81, 0xa4, 'n', 'a', 'm', 'e', 0xa3, 'e', 'n', 'd' };
+    int fd = tmpfd();
+    gzFile gz = gzdopen(dup(fd), "wb");
+    gzwrite(gz, header, sizeof header);
+    if (m->n)
+        gzwrite(gz, m->p, (unsigned)m->n);
+    if (with_end)
+        gzwrite(gz, end, sizeof end);
+    gzclose(gz);
+    blob b = slurp(fd);
+    close(fd);
+    return b;
+}
+
+static void pstr(msgpack_packer *pk, const char *s) { msgpack_pack_str_with_body(pk, s, strlen(s)); }
+
+static void tensor_header(msgpack_packer *pk, const char *dtype, int ndim, const uint64_t *shape)
+{
+    msgpack_pack_map(pk, 4);
+    pstr(pk, "name"); pstr(pk, "x");
+    pstr(pk, "dtype"); pstr(pk, dtype);
+    pstr(pk, "shape");
+    msgpack_pack_array(pk, (size_t)ndim);
+    for (int i = 0; i < ndim; i++)
+        msgpack_pack_uint64(pk, shape[i]);
+    pstr(pk, "data");
+}
+
+static void expect_error(membuf *m, const char *want, const char *what)
+{
+    blob b = wrap(m, 1);
+    char err[256] = "";
+    CHECK(count_frames(b.p, b.n, err, sizeof err) < 0 && strstr(err, want), "%s: got '%s'", what, err);
+    free(b.p);
+    m->n = 0;
+}
+
+static void test_hostile_frames(void)
+{
+    membuf m = { 0 };
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, &m, mem_write);
+    unsigned char data[16] = { 0 };
+
+    uint64_t s1[1] = { 3 };
+    tensor_header(&pk, "f4", 1, s1);
+    msgpack_pack_bin_with_body(&pk, data, 8);            /* needs 12 */
+    expect_error(&m, "data has 8 bytes", "size mismatch");
+
+    tensor_header(&pk, "c8", 1, s1);
+    msgpack_pack_bin_with_body(&pk, data, 3);
+    expect_error(&m, "unsupported dtype", "unknown dtype");
+
+    uint64_t huge[3] = { 1ULL << 40, 1ULL << 40, 1ULL << 40 };
+    tensor_header(&pk, "u1", 3, huge);
+    msgpack_pack_bin_with_body(&pk, data, 1);
+    expect_error(&m, "shape too large", "overflowing shape");
+
+    uint64_t big[2] = { 1ULL << 20, 1ULL << 20 };
+    tensor_header(&pk, "f4", 2, big);
+    msgpack_pack_bin_with_body(&pk, data, 1);
+    expect_error(&m, "shape too large", "absurd shape");
+
+    msgpack_pack_map(&pk, 4);                              /* negative dimension */
+    pstr(&pk, "name"); pstr(&pk, "x");
+    pstr(&pk, "dtype"); pstr(&pk, "u1");
+    pstr(&pk, "shape"); msgpack_pack_array(&pk, 1); msgpack_pack_int64(&pk, -1);
+    pstr(&pk, "data"); msgpack_pack_bin_with_body(&pk, data, 0);
+    expect_error(&m, "non-negative", "negative dimension");
+
+    msgpack_pack_map(&pk, 2);                              /* dtype without data */
+    pstr(&pk, "name"); pstr(&pk, "x");
+    pstr(&pk, "dtype"); pstr(&pk, "u1");
+    expect_error(&m, "needs dtype, shape and data", "partial tensor");
+
+    msgpack_pack_map(&pk, 1);                              /* no name */
+    pstr(&pk, "dtype"); pstr(&pk, "u1");
+    expect_error(&m, "without a name", "nameless");
+
+    msgpack_pack_array(&pk, 0);                            /* not a map */
+    expect_error(&m, "not a map", "array frame");
+
+    msgpack_pack_map(&pk, 1);                              /* a frame after the end */
+    pstr(&pk, "name"); pstr(&pk, "end");
+    msgpack_pack_map(&pk, 1);
+    pstr(&pk, "name"); pstr(&pk, "x");
+    expect_error(&m, "after the end", "frame after end");
+
+    for (int i = 0; i < 200; i++)                          /* deep nesting inside a frame */
+        msgpack_pack_array(&pk, 1);
+    msgpack_pack_nil(&pk);
+    expect_error(&m, "malformed msgpack", "deep nesting");
+    free(m.p);
+}
+
+/* A frame bigger than TS_MAX_FRAME_BYTES is refused once that much has arrived, without
+ * reading (or allocating) what its header claims. */
+static void test_frame_limit(void)
+{
+    membuf m = { 0 };
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, &m, mem_write);
+    msgpack_pack_map(&pk, 3);
+    pstr(&pk, "name"); pstr(&pk, "header");
+    pstr(&pk, "format"); pstr(&pk, "charpipe");
+    pstr(&pk, "version"); msgpack_pack_int64(&pk, 1);
+    msgpack_pack_map(&pk, 2);
+    pstr(&pk, "name"); pstr(&pk, "x");
+    pstr(&pk, "data");
+    const unsigned char bin32[5] = { 0xc6, 0xff, 0xff, 0xff, 0xf0 };   /* claims ~4 GiB */
+    mem_write(&m, (const char *)bin32, 5);
+
+    int fd = tmpfd();
+    gzFile gz = gzdopen(dup(fd), "wb1");
+    gzwrite(gz, m.p, (unsigned)m.n);
+    size_t zn = 1 << 20;
+    char *zeros = calloc(1, zn);
+    for (size_t sent = 0; sent < TS_MAX_FRAME_BYTES + (8u << 20); sent += zn)
+        gzwrite(gz, zeros, (unsigned)zn);
+    gzclose(gz);
+    free(zeros);
+    free(m.p);
+    lseek(fd, 0, SEEK_SET);
+    ts_reader *r = ts_reader_open(fd, "t");
+    ts_frame f;
+    CHECK(ts_read(r, &f) == -1 && strstr(ts_reader_error(r), "larger than"), "got: %s", ts_reader_error(r));
+    ts_reader_close(r);
+    close(fd);
+    CHECK(ts_nbytes(TS_F8, UINT64_MAX / 4) == SIZE_MAX, "overflow detected");
+    CHECK(ts_nbytes(TS_U1, 5) == 5 && ts_nbytes(TS_F4, 5) == 20, "sizes");
+}
+
+/* A big tensor (tens of MiB) crosses many read and inflate chunks intact. */
+static void test_large(void)
+{
+    size_t n = 24u << 20;
+    float *a = malloc(n);
+    for (size_t i = 0; i < n / 4; i++)
+        a[i] = (float)(i % 1000) * 0.5f;
+    int fd = tmpfd();
+    ts_writer *w = ts_writer_open(fd, "t");
+    uint64_t shape[2] = { n / 4 / 1024, 1024 };
+    CHECK(ts_write_tensor(w, "big", TS_F4, 2, shape, a, NULL, 0) == 0, "write");
+    CHECK(ts_writer_finish(w, NULL) == 0, "finish");
+    lseek(fd, 0, SEEK_SET);
+    ts_reader *r = ts_reader_open(fd, "t");
+    ts_frame f;
+    CHECK(ts_read(r, &f) == 1 && f.nbytes == n && memcmp(f.data, a, n) == 0, "big tensor intact: %s",
+          ts_reader_error(r));
+    CHECK(ts_read(r, &f) == 0, "end");
+    ts_reader_close(r);
+    close(fd);
+    free(a);
+}
+
+static void test_dtype_names(void)
+{
+    for (int t = 0; t < TS_NDTYPES; t++)
+        CHECK(ts_dtype_parse(ts_dtype_name(t), 2) == t, "parse %s", ts_dtype_name(t));
+    CHECK(ts_dtype_parse("f2", 2) == -1 && ts_dtype_parse("f4x", 3) == -1, "unknown names");
+}
+
+int main(void)
+{
+    RUN(test_dtype_names);
+    RUN(test_roundtrip_dtypes);
+    RUN(test_attrs_and_info);
+    RUN(test_passthrough);
+    RUN(test_truncation);
+    RUN(test_abort_is_truncation);
+    RUN(test_flipped_bytes);
+    RUN(test_concatenated);
+    RUN(test_not_gzip);
+    RUN(test_hostile_frames);
+    RUN(test_frame_limit);
+    RUN(test_large);
+    return check_summary();
+}
