@@ -132,6 +132,14 @@ double cli_now(void)
 int cli_outfile_open(cli_outfile *f, const char *path)
 {
     size_t n = strlen(path);
+    struct stat st;
+    if (stat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
+        /* a device or a pipe (/dev/null, /dev/stdout, a fifo): write to it in place; renaming
+         * over it would replace the device node with a file */
+        f->path = f->tmp = NULL;
+        f->fd = open(path, O_WRONLY | O_TRUNC);
+        return f->fd < 0 ? -1 : 0;
+    }
     f->path = cli_malloc(n + 1);
     memcpy(f->path, path, n + 1);
     f->tmp = cli_malloc(n + 16);
@@ -168,6 +176,8 @@ static void forget(cli_outfile *f)
 int cli_outfile_commit(cli_outfile *f)
 {
     int rc = 0;
+    if (!f->tmp)                      /* written in place */
+        return close(f->fd);
     if (fsync(f->fd) < 0 || close(f->fd) < 0)
         rc = -1;
     if (rc == 0 && rename(f->tmp, f->path) < 0)
@@ -182,8 +192,12 @@ int cli_outfile_commit(cli_outfile *f)
 
 void cli_outfile_abort(cli_outfile *f)
 {
-    if (!f->tmp)
+    if (!f->tmp) {
+        if (f->fd >= 0)
+            close(f->fd);
+        f->fd = -1;
         return;
+    }
     close(f->fd);
     unlink(f->tmp);
     forget(f);

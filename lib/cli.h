@@ -41,7 +41,8 @@ double cli_now(void);
 /* An output file replaced atomically: written under a temporary name in the same directory,
  * then fsync'ed and renamed over the target by cli_outfile_commit. Until then the old file
  * is untouched; cli_outfile_abort (also run at exit for any file still open) removes the
- * temporary. */
+ * temporary. A path that exists and is not a regular file (/dev/null, a fifo) is written in
+ * place instead. */
 typedef struct cli_outfile {
     char *path, *tmp;
     int fd;

@@ -356,6 +356,7 @@ struct ts_reader {
     z_stream z;
     unsigned char in[READ_CHUNK];
     int gz;                           /* GZ_* */
+    int not_gzip;                     /* the input does not start with the gzip magic */
     int eof;
     int failed;
     char err[320];
@@ -397,6 +398,19 @@ ts_reader *ts_reader_open(int fd, const char *label)
     return r;
 }
 
+void ts_reader_unread(ts_reader *r, const void *p, size_t n)
+{
+    if (n > sizeof r->in - r->z.avail_in)
+        abort();
+    memmove(r->in + n, r->z.next_in ? r->z.next_in : r->in, r->z.avail_in);
+    memcpy(r->in, p, n);
+    r->z.next_in = r->in;
+    r->z.avail_in += (uInt)n;
+    if (r->total_in == 0 && n > 0)
+        r->not_gzip = r->in[0] != 0x1f || (n > 1 && r->in[1] != 0x8b);
+    r->total_in += n;
+}
+
 void ts_reader_flush_before_wait(ts_reader *r, ts_writer *w) { r->flush_w = w; }
 
 const char *ts_reader_error(const ts_reader *r) { return r->failed ? r->err : "no error"; }
@@ -425,6 +439,8 @@ static ssize_t read_input(ts_reader *r)
             continue;
         if (n < 0)
             return rerr(r, "read failed: %s", strerror(errno));
+        if (r->total_in == 0 && n > 0)
+            r->not_gzip = r->in[0] != 0x1f || (n > 1 && r->in[1] != 0x8b);
         r->total_in += (uint64_t)n;
         return n;
     }
@@ -458,7 +474,6 @@ static int fill(ts_reader *r)
                 return rerr(r, "inflate failed");
             r->gz = GZ_MEMBER;
         }
-        uint64_t before = r->z.total_in;
         r->z.next_out = (Bytef *)msgpack_unpacker_buffer(&r->up);
         r->z.avail_out = (uInt)msgpack_unpacker_buffer_capacity(&r->up);
         int rc = inflate(&r->z, Z_NO_FLUSH);
@@ -467,8 +482,8 @@ static int fill(ts_reader *r)
         if (rc == Z_STREAM_END) {
             r->gz = GZ_BETWEEN;
         } else if (rc == Z_DATA_ERROR) {
-            if (before == 0 && r->streams == 0 && r->frames == 0 && !r->in_stream)
-                return rerr(r, "not a charpipe stream (not gzip data: %s)", r->z.msg ? r->z.msg : "bad header");
+            if (r->not_gzip && r->streams == 0 && !r->in_stream)
+                return rerr(r, "not a charpipe stream (not gzip data)");
             return rerr(r, "corrupt stream (%s)", r->z.msg ? r->z.msg : "bad compressed data");
         } else if (rc == Z_MEM_ERROR) {
             return rerr(r, "out of memory");

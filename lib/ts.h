@@ -93,6 +93,10 @@ const char *ts_reader_error(const ts_reader *r);
  * never holds data back while it waits (optional). */
 void ts_reader_flush_before_wait(ts_reader *r, ts_writer *w);
 
+/* Give the reader bytes already taken from its fd (at most 64 KiB), to be read first: for a
+ * program that looked at the first bytes of its input to tell a stream from text. */
+void ts_reader_unread(ts_reader *r, const void *p, size_t n);
+
 void ts_reader_close(ts_reader *r);
 
 /* Open a writer on fd (not closed by the writer) and write the header frame.

@@ -23,7 +23,7 @@ expect_ok() {
 expect_fail() {
     local name=$1 pat=$2 rc; shift 2
     "$@" >"$TMP/out" 2>"$TMP/err"; rc=$?
-    if [ $rc -eq 0 ]; then fail "$name" "exit 0 from: $*"; return; fi
+    if [ $rc -eq 0 ]; then fail "$name" "exit 0 from: $* ; stdout: $(head -c 200 "$TMP/out")"; return; fi
     if ! grep -Eq -- "$pat" "$TMP/err"; then
         fail "$name" "stderr does not match /$pat/: $(head -c 300 "$TMP/err")"; return; fi
     pass "$name"
