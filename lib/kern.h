@@ -28,7 +28,7 @@ typedef struct kern_ops {
 
     /* LSTM cell forward for b rows. z (b, 4H) holds pre-activations in gate order i,f,c,o and
      * is overwritten with the activations i, f, g, o. c_prev (b, H) may be NULL (zeros).
-     * Writes c (b, H) and h (b, H). */
+     * Writes c (b, H) and h (b, H); c may be the same array as c_prev (updated in place). */
     void (*lstm_cell_fwd)(int b, int H, float *z, const float *c_prev, float *c, float *h);
 
     /* LSTM cell backward for b rows. act (b, 4H) holds the activations i, f, g, o from the

@@ -1,0 +1,166 @@
+/* bench_kern.c - speed of every kernel set this CPU runs, single thread:
+ *   peak     measured FMA throughput for the set's vector width (a loop of 12 independent
+ *            multiply-add chains; the scalar set is measured with 4-wide SSE mul + add, what
+ *            the compiler can do with it on the x86-64 baseline)
+ *   gemms    the model's hot products at b = 32: forward h . R (32 x 4H x H), backward
+ *            dz . R^T (32 x H x 4H), and the per-batch gradient h^T dz (H x 4H x 39*32)
+ *   train    lstm_train_batch windows/s at V = 65, T = 40 (H = 128, b = 32 and 64; H = 512)
+ * Output: a table on stdout. Each figure is the best of several short rounds (the machine
+ * may be shared), so it is what the code can do, not an average under load. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include "kern.h"
+#include "lstm.h"
+
+static double now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + 1e-9 * ts.tv_nsec;
+}
+
+#define PEAK_BODY(VWID)                                                                      \
+    typedef float v __attribute__((vector_size(4 * VWID)));                                  \
+    v acc[12], m = (v){0} + 0.9999999f, a = (v){0} + 1e-7f;                                   \
+    for (int i = 0; i < 12; i++) acc[i] = (v){0} + (float)i;                                  \
+    for (long it = 0; it < iters; it++) {                                                    \
+        _Pragma("GCC unroll 12")                                                             \
+        for (int i = 0; i < 12; i++) acc[i] = acc[i] * m + a;                                \
+        __asm__ volatile("" : "+x"(m));               /* keep the loop from being folded */  \
+    }                                                                                        \
+    float s = 0;                                                                             \
+    for (int i = 0; i < 12; i++) s += acc[i][0];                                             \
+    return s;
+
+static float peak_sse(long iters) { PEAK_BODY(4) }
+#if defined(__x86_64__)
+__attribute__((target("avx2,fma"))) static float peak_avx2(long iters) { PEAK_BODY(8) }
+__attribute__((target("avx512f,fma"))) static float peak_avx512(long iters) { PEAK_BODY(16) }
+#endif
+
+/* GFLOP/s of the multiply-add loop for set k (2 flops per lane per FMA). */
+static double measure_peak(const kern_ops *k)
+{
+    float (*fn)(long) = peak_sse;
+    int width = 4;
+#if defined(__x86_64__)
+    if (strcmp(k->name, "avx2") == 0) { fn = peak_avx2; width = 8; }
+    if (strcmp(k->name, "avx512") == 0) { fn = peak_avx512; width = 16; }
+#endif
+    long iters = 1000000;
+    volatile float sink = fn(iters);
+    double t;
+    for (;;) {
+        double t0 = now();
+        sink += fn(iters);
+        t = now() - t0;
+        if (t > 0.3) break;
+        iters *= 2;
+    }
+    (void)sink;
+    return 12.0 * width * 2 * iters / t * 1e-9;
+}
+
+typedef void gemm_fn(int m, int n, int k, const float *A, int lda, const float *B, int ldb,
+                     float *C, int ldc);
+
+/* GFLOP/s of C (m, n) += op(A) . B repeated for about 0.4 s. */
+static double measure_gemm(gemm_fn *f, int m, int n, int k, int ta)
+{
+    float *A = calloc((size_t)m * k, sizeof(float)), *B = calloc((size_t)k * n, sizeof(float));
+    float *C = calloc((size_t)m * n, sizeof(float));
+    for (size_t i = 0; i < (size_t)m * k; i++) A[i] = (float)(i % 7) * 0.01f;
+    for (size_t i = 0; i < (size_t)k * n; i++) B[i] = (float)(i % 5) * 0.01f;
+    double best = 0.0;
+    for (int round = 0; round < 8; round++) {       /* best of 8 rounds of 50 ms */
+        long reps = 0;
+        double t0 = now(), t;
+        do {
+            f(m, n, k, A, ta ? m : k, B, n, C, n);
+            reps++;
+            t = now() - t0;
+        } while (t < 0.05);
+        double gf = 2.0 * m * n * k * reps / t * 1e-9;
+        best = gf > best ? gf : best;
+    }
+    free(A); free(B); free(C);
+    return best;
+}
+
+/* lstm_train_batch windows/s. */
+static double measure_train(const kern_ops *k, int V, int H, int T, int b)
+{
+    size_t n = lstm_nparams(V, H);
+    float *pf = malloc(n * sizeof(float)), *gf = calloc(n, sizeof(float));
+    lstm_params p, g;
+    lstm_bind(&p, pf, V, H);
+    lstm_bind(&g, gf, V, H);
+    rng_t rng;
+    rng_seed(&rng, 1);
+    lstm_init_keras(&p, &rng);
+    int32_t *x = malloc((size_t)b * T * sizeof(int32_t)), *y = malloc(b * sizeof(int32_t));
+    for (int i = 0; i < b * T; i++) x[i] = (int32_t)rng_below(&rng, V);
+    for (int i = 0; i < b; i++) y[i] = (int32_t)rng_below(&rng, V);
+    lstm_work *w = lstm_work_new(V, H, T, b);
+    lstm_train_batch(k, &p, &g, w, b, T, x, y, 1.0f / b);       /* warm up */
+    double best = 0.0, start = now();
+    for (int round = 0; round < 6 && (round < 1 || now() - start < 1.0); round++) {
+        /* best of up to 6 rounds of >= 100 ms, at most about 1 s in all */
+        long reps = 0;
+        double t0 = now(), t;
+        do {
+            lstm_train_batch(k, &p, &g, w, b, T, x, y, 1.0f / b);
+            reps++;
+            t = now() - t0;
+        } while (t < 0.1);
+        double wps = (double)b * reps / t;
+        best = wps > best ? wps : best;
+    }
+    lstm_work_free(w);
+    free(pf); free(gf); free(x); free(y);
+    return best;
+}
+
+int main(void)
+{
+    printf("charpipe kernel benchmark, one thread; GFLOP/s (%% of the measured peak)\n\n");
+    for (int i = 0; kern_all[i]; i++) {
+        const kern_ops *k = kern_get(kern_all[i]->name);
+        if (!k) {
+            printf("%-7s SKIP: this CPU cannot run this kernel set\n\n", kern_all[i]->name);
+            continue;
+        }
+        double peak = measure_peak(k);
+        printf("%-7s peak %.1f GFLOP/s (%s)\n", k->name, peak,
+               strcmp(k->name, "scalar") == 0 ? "SSE mul+add, 4 lanes" : "FMA");
+        printf("  %-34s %8s %8s\n", "gemm (b = 32)", "H=128", "H=512");
+        static const char *what[3] = { "forward  h . R     (32, 4H, H)",
+                                       "backward dz . R^T  (32, H, 4H)",
+                                       "grad R   h^T dz    (H, 4H, 39*32)" };
+        for (int g = 0; g < 3; g++) {
+            printf("  %-34s", what[g]);
+            for (int H = 128; H <= 512; H *= 4) {
+                double gf = g == 0 ? measure_gemm(k->gemm_nn, 32, 4 * H, H, 0)
+                          : g == 1 ? measure_gemm(k->gemm_nn, 32, H, 4 * H, 0)
+                                   : measure_gemm(k->gemm_tn, H, 4 * H, 39 * 32, 1);
+                printf(" %6.1f (%3.0f%%)", gf, 100 * gf / peak);
+            }
+            printf("\n");
+        }
+        static const int cfg[3][2] = { { 128, 32 }, { 128, 64 }, { 512, 32 } };
+        printf("  lstm_train_batch V=65 T=40 (GFLOP/s counts the 3 recurrent products, "
+               "6*T*H*4H per window):\n   ");
+        for (int c = 0; c < 3; c++) {
+            int H = cfg[c][0], b = cfg[c][1];
+            double wps = measure_train(k, 65, H, 40, b);
+            double flop = 3.0 * 40 * 2 * H * 4 * H;            /* per window, recurrent part */
+            printf("  H=%d b=%d: %.0f win/s (%.1f GFLOP/s, %.0f%%)", H, b, wps, wps * flop * 1e-9,
+                   100 * wps * flop * 1e-9 / peak);
+            printf(c < 2 ? ";" : "\n");
+        }
+        printf("\n");
+    }
+    return 0;
+}

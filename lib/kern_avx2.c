@@ -1,0 +1,17 @@
+/* kern_avx2.c - the AVX2 + FMA kernel set (built with -mavx2 -mfma on x86-64 only).
+ * The code is kern_impl.h with 8-float vectors and 6 x 16 register tiles (12 accumulators). */
+#include "kern.h"
+
+#if defined(__x86_64__)
+#define VW 8
+#define MR 6
+#define NV 2
+#define KC 256
+#include "kern_impl.h"
+
+const kern_ops kern_avx2 = {
+    "avx2", VW, gemm_nn, gemm_tn, gemm_nt, lstm_cell_fwd, lstm_cell_bwd,
+};
+#else
+typedef int kern_avx2_not_built;       /* not x86-64: nothing here (kern.c does not list it) */
+#endif

@@ -1,0 +1,18 @@
+/* kern_avx512.c - the AVX-512 kernel set (built with -mavx512f/vl/bw/dq -mfma on x86-64 only).
+ * The code is kern_impl.h, the same source as the AVX2 set, with 16-float vectors and
+ * 8 x 32 register tiles (16 accumulators of the 32 zmm registers). */
+#include "kern.h"
+
+#if defined(__x86_64__)
+#define VW 16
+#define MR 8
+#define NV 2
+#define KC 256
+#include "kern_impl.h"
+
+const kern_ops kern_avx512 = {
+    "avx512", VW, gemm_nn, gemm_tn, gemm_nt, lstm_cell_fwd, lstm_cell_bwd,
+};
+#else
+typedef int kern_avx512_not_built;
+#endif

@@ -1,0 +1,303 @@
+/* kern_impl.h - the vector kernels, written once with GCC vector extensions and included by
+ * each instruction-set file (kern_avx2.c, kern_avx512.c) with its own flags and sizes:
+ *
+ *     #define VW 8        floats per vector register
+ *     #define MR 6        rows of a register tile (micro-kernel)
+ *     #define NV 2        vectors across a register tile (NR = NV * VW columns)
+ *     #define KC 256      depth of a k-block (a B panel of KC x NR floats stays in L1)
+ *     #include "kern_impl.h"
+ *
+ * It defines static functions (gemm_nn, gemm_tn, gemm_nt, lstm_cell_fwd, lstm_cell_bwd)
+ * that the including file puts into its kern_ops table. The same source is thereby used by
+ * the AVX2 set (tested on this machine) and the AVX-512 set, so the two differ only in the
+ * compiler's instruction selection and the tile sizes.
+ *
+ * Products a * b + c are contracted to FMA by GCC (-ffp-contract=fast is the GNU C default)
+ * when the file is built with -mfma. exp() is a range reduction x = n ln2 + r, |r| <= ln2/2,
+ * a degree-7 Taylor polynomial for e^r (relative error < 1e-8 before float rounding) and 2^n
+ * built in the exponent bits.
+ */
+#include <stdint.h>
+#include <string.h>
+
+typedef float   vf  __attribute__((vector_size(4 * VW)));
+typedef int32_t vi  __attribute__((vector_size(4 * VW)));
+typedef float   vfu __attribute__((vector_size(4 * VW), aligned(4), may_alias));  /* unaligned */
+
+#define INLINE static inline __attribute__((always_inline))
+
+/* Load / store VW floats at any alignment. */
+INLINE vf vload(const float *p) { return *(const vfu *)p; }
+INLINE void vstore(float *p, vf v) { *(vfu *)p = v; }
+
+/* Load / store the first n <= VW floats (the rest of the vector is zero). */
+INLINE vf vload_n(const float *p, int n)
+{
+    vf v = {0};
+    memcpy(&v, p, (size_t)n * sizeof(float));
+    return v;
+}
+INLINE void vstore_n(float *p, vf v, int n) { memcpy(p, &v, (size_t)n * sizeof(float)); }
+
+/* Lane-wise select: m ? a : b, m from a comparison (all ones or all zeros per lane). */
+INLINE vf vsel(vi m, vf a, vf b) { return (vf)(((vi)a & m) | ((vi)b & ~m)); }
+
+/* e^x for x in float range; clamped to [-87, 88] so 2^n stays a normal float. */
+INLINE vf vexp(vf x)
+{
+    const vf lo = (vf){0} - 87.0f, hi = (vf){0} + 88.0f;
+    x = vsel(x < lo, lo, x);
+    x = vsel(x > hi, hi, x);
+    const float magic = 0x1.8p23f;                       /* adding it rounds to an integer */
+    vf t = x * 1.44269504088896341f + magic;
+    vf n = t - magic;                                    /* round(x / ln2) */
+    vf r = x - n * 0.693359375f;                         /* ln2 split in two: exact high part */
+    r = r - n * -2.12194440e-4f;
+    vf p = (vf){0} + (1.0f / 5040.0f);
+    p = p * r + (1.0f / 720.0f);
+    p = p * r + (1.0f / 120.0f);
+    p = p * r + (1.0f / 24.0f);
+    p = p * r + (1.0f / 6.0f);
+    p = p * r + 0.5f;
+    p = p * r + 1.0f;
+    p = p * r + 1.0f;
+    vi e = ((vi)t - (vi)((vf){0} + magic) + 127) << 23;  /* 2^n in the exponent field */
+    return p * (vf)e;
+}
+
+INLINE vf vsigmoid(vf x) { return 1.0f / (1.0f + vexp(-x)); }
+
+/* tanh(x) = sign(x) (1 - e) / (1 + e) with e = exp(-2|x|). */
+INLINE vf vtanh(vf x)
+{
+    const vi sign = (vi){0} + (int32_t)0x80000000u;
+    vf ax = (vf)((vi)x & ~sign);
+    vf e = vexp(-2.0f * ax);
+    vf t = (1.0f - e) / (1.0f + e);
+    return (vf)((vi)t | ((vi)x & sign));
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* Matrix products */
+
+/* Register tile: C (mr, nv*VW) += A (mr, k) . B (k, nv*VW).
+ * ta = 0: A is row-major with rows lda apart, a(r, p) = A[r*lda + p]
+ * ta = 1: A is stored transposed (k, mr),       a(r, p) = A[p*lda + r]
+ * B rows are ldb apart, C rows ldc apart. mr, nv, ta are constants after inlining, so the
+ * loops over them unroll and the accumulators live in registers. */
+INLINE void tile(const int ta, const int mr, const int nv, int k,
+                 const float *A, int lda, const float *B, int ldb, float *C, int ldc)
+{
+    if (mr > MR || nv > NV)             /* table entries beyond this set's tile: never called */
+        return;
+    vf acc[MR][NV];
+#pragma GCC unroll 16
+    for (int r = 0; r < mr; r++)
+#pragma GCC unroll 4
+        for (int v = 0; v < nv; v++)
+            acc[r][v] = (vf){0};
+    for (int p = 0; p < k; p++) {
+        vf b[NV];
+#pragma GCC unroll 4
+        for (int v = 0; v < nv; v++)
+            b[v] = vload(B + (size_t)p * ldb + v * VW);
+#pragma GCC unroll 16
+        for (int r = 0; r < mr; r++) {
+            float a = ta ? A[(size_t)p * lda + r] : A[(size_t)r * lda + p];
+#pragma GCC unroll 4
+            for (int v = 0; v < nv; v++)
+                acc[r][v] += a * b[v];
+        }
+    }
+#pragma GCC unroll 16
+    for (int r = 0; r < mr; r++)
+#pragma GCC unroll 4
+        for (int v = 0; v < nv; v++) {
+            float *c = C + (size_t)r * ldc + v * VW;
+            vstore(c, vload(c) + acc[r][v]);
+        }
+}
+
+typedef void tile_fn(int k, const float *A, int lda, const float *B, int ldb, float *C, int ldc);
+
+/* One function per (ta, mr, nv), in a table indexed [ta][mr-1][nv-1]. */
+#define TILE_DEF(TA, R, V)                                                                    \
+    static void tile_##TA##_##R##_##V(int k, const float *A, int lda, const float *B, int ldb, \
+                                      float *C, int ldc)                                      \
+    { tile(TA, R, V, k, A, lda, B, ldb, C, ldc); }
+#define TILE_DEF_V(TA, R) TILE_DEF(TA, R, 1) TILE_DEF(TA, R, 2) TILE_DEF(TA, R, 3)
+#define TILE_DEF_R(TA) TILE_DEF_V(TA, 1) TILE_DEF_V(TA, 2) TILE_DEF_V(TA, 3) TILE_DEF_V(TA, 4) \
+    TILE_DEF_V(TA, 5) TILE_DEF_V(TA, 6) TILE_DEF_V(TA, 7) TILE_DEF_V(TA, 8)
+TILE_DEF_R(0)
+TILE_DEF_R(1)
+#define TILE_ROW(TA, R) { tile_##TA##_##R##_1, tile_##TA##_##R##_2, tile_##TA##_##R##_3 }
+#define TILE_TAB(TA) { TILE_ROW(TA, 1), TILE_ROW(TA, 2), TILE_ROW(TA, 3), TILE_ROW(TA, 4), \
+                       TILE_ROW(TA, 5), TILE_ROW(TA, 6), TILE_ROW(TA, 7), TILE_ROW(TA, 8) }
+static tile_fn *const tiles[2][8][3] = { TILE_TAB(0), TILE_TAB(1) };
+
+#if MR > 8 || NV > 3
+#error "kern_impl.h: tiles are generated for MR <= 8, NV <= 3"
+#endif
+
+/* C (m, n) += op(A) (m, k) . B (k, n); op(A) = A (m, k) if ta = 0, A^T with A (k, m) if ta = 1.
+ * Loop order: k-blocks of KC, then column panels of NR = NV*VW, then row tiles. Each B panel
+ * (kc, NR) is first copied to a contiguous buffer on the stack when B's rows are 1 KiB or
+ * more apart (4H floats at H >= 64: a power of two, which maps a panel onto a few L1 sets
+ * and evicts it between row tiles); packed, it stays in L1 while every row tile uses it.
+ * (Measured on Zen 4: h . R at H=128 goes from 41 to 60 GFLOP/s; for B rows 512 bytes
+ * apart, as in the backward product with R^T, packing was slower than not.) The m rows are split into
+ * ceil(m / MR) tiles of nearly equal height (32 = 6+6+5+5+5+5 rather than 6*5 + 2: a short
+ * tile has too few accumulators to hide the FMA latency). Columns past the last full vector
+ * are done by a plain loop. */
+static void gemm_any(int ta, int m, int n, int k, const float *A, int lda,
+                     const float *B, int ldb, float *C, int ldc)
+{
+    float bp[KC * NV * VW] __attribute__((aligned(64)));
+    int nfull = n / VW * VW;
+    int ntiles = (m + MR - 1) / MR;
+    int pack = ntiles > 1 && ldb >= 256;    /* rows >= 1 KiB apart: the panel would thrash L1 */
+    for (int p0 = 0; p0 < k; p0 += KC) {
+        int kc = k - p0 < KC ? k - p0 : KC;
+        for (int j0 = 0; j0 < nfull; j0 += NV * VW) {
+            int nv = (nfull - j0) / VW < NV ? (nfull - j0) / VW : NV;
+            const float *bb = B + (size_t)p0 * ldb + j0;
+            int lb = ldb;
+            if (pack) {                                      /* B panel (kc, nv*VW) -> bp */
+                if (nv == NV)
+                    for (int p = 0; p < kc; p++)
+#pragma GCC unroll 4
+                        for (int v = 0; v < NV; v++)
+                            vstore(bp + (p * NV + v) * VW, vload(bb + (size_t)p * ldb + v * VW));
+                else
+                    for (int p = 0; p < kc; p++)
+                        for (int v = 0; v < nv; v++)
+                            vstore(bp + (p * nv + v) * VW, vload(bb + (size_t)p * ldb + v * VW));
+                bb = bp;
+                lb = nv * VW;
+            }
+            for (int t = 0, i0 = 0; t < ntiles; t++) {
+                int mr = m / ntiles + (t < m % ntiles);
+                const float *a = ta ? A + (size_t)p0 * lda + i0 : A + (size_t)i0 * lda + p0;
+                tiles[ta][mr - 1][nv - 1](kc, a, lda, bb, lb, C + (size_t)i0 * ldc + j0, ldc);
+                i0 += mr;
+            }
+        }
+    }
+    for (int i = 0; i < m; i++)
+        for (int j = nfull; j < n; j++) {
+            float s = 0.0f;
+            for (int p = 0; p < k; p++)
+                s += (ta ? A[(size_t)p * lda + i] : A[(size_t)i * lda + p]) * B[(size_t)p * ldb + j];
+            C[(size_t)i * ldc + j] += s;
+        }
+}
+
+/* C (m, n) += A (m, k) . B (k, n) */
+static void gemm_nn(int m, int n, int k, const float *A, int lda,
+                    const float *B, int ldb, float *C, int ldc)
+{
+    gemm_any(0, m, n, k, A, lda, B, ldb, C, ldc);
+}
+
+/* C (m, n) += A^T . B,  A is (k, m), B is (k, n) */
+static void gemm_tn(int m, int n, int k, const float *A, int lda,
+                    const float *B, int ldb, float *C, int ldc)
+{
+    gemm_any(1, m, n, k, A, lda, B, ldb, C, ldc);
+}
+
+/* C (m, n) += A . B^T,  A is (m, k), B is (n, k): dot products of rows (not a hot path). */
+static void gemm_nt(int m, int n, int k, const float *A, int lda,
+                    const float *B, int ldb, float *C, int ldc)
+{
+    int kfull = k / VW * VW;
+    for (int i = 0; i < m; i++) {
+        const float *a = A + (size_t)i * lda;
+        for (int j = 0; j < n; j++) {
+            const float *b = B + (size_t)j * ldb;
+            vf acc = {0};
+            int p = 0;
+            for (; p < kfull; p += VW)
+                acc += vload(a + p) * vload(b + p);
+            if (p < k)
+                acc += vload_n(a + p, k - p) * vload_n(b + p, k - p);
+            float s = 0.0f;
+            for (int l = 0; l < VW; l++)
+                s += acc[l];
+            C[(size_t)i * ldc + j] += s;
+        }
+    }
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* LSTM cell */
+
+/* n <= VW lanes of one row of the forward cell; zr (4H) one row of z, j the lane offset.
+ * Constant n = VW compiles to plain vector loads and stores. */
+INLINE void cell_fwd_lanes(int n, int H, float *zr, const float *cp, float *c, float *h)
+{
+    vf i = vsigmoid(vload_n(zr, n));
+    vf f = vsigmoid(vload_n(zr + H, n));
+    vf g = vtanh(vload_n(zr + 2 * H, n));
+    vf o = vsigmoid(vload_n(zr + 3 * H, n));
+    vf cn = i * g;
+    if (cp)
+        cn += f * vload_n(cp, n);
+    vf hn = o * vtanh(cn);
+    vstore_n(zr, i, n);
+    vstore_n(zr + H, f, n);
+    vstore_n(zr + 2 * H, g, n);
+    vstore_n(zr + 3 * H, o, n);
+    vstore_n(c, cn, n);
+    vstore_n(h, hn, n);
+}
+
+/* z (b, 4H) pre-activations -> activations i, f, g, o in place; c_prev (b, H) or NULL;
+ * writes c (b, H), h (b, H). c may be the same array as c_prev. */
+static void lstm_cell_fwd(int b, int H, float *z, const float *c_prev, float *c, float *h)
+{
+    for (int r = 0; r < b; r++) {
+        float *zr = z + (size_t)r * 4 * H;
+        const float *cp = c_prev ? c_prev + (size_t)r * H : NULL;
+        float *cr = c + (size_t)r * H, *hr = h + (size_t)r * H;
+        int j = 0;
+        for (; j + VW <= H; j += VW)
+            cell_fwd_lanes(VW, H, zr + j, cp ? cp + j : NULL, cr + j, hr + j);
+        if (j < H)
+            cell_fwd_lanes(H - j, H, zr + j, cp ? cp + j : NULL, cr + j, hr + j);
+    }
+}
+
+INLINE void cell_bwd_lanes(int n, int H, float *ar, const float *cp, const float *c,
+                           const float *dh, float *dc)
+{
+    vf i = vload_n(ar, n), f = vload_n(ar + H, n), g = vload_n(ar + 2 * H, n);
+    vf o = vload_n(ar + 3 * H, n);
+    vf tc = vtanh(vload_n(c, n));
+    vf dhv = vload_n(dh, n);
+    vf dct = vload_n(dc, n) + dhv * o * (1.0f - tc * tc);   /* total gradient at c_t */
+    vf cpv = cp ? vload_n(cp, n) : (vf){0};
+    vstore_n(ar, dct * g * i * (1.0f - i), n);
+    vstore_n(ar + H, dct * cpv * f * (1.0f - f), n);
+    vstore_n(ar + 2 * H, dct * i * (1.0f - g * g), n);
+    vstore_n(ar + 3 * H, dhv * tc * o * (1.0f - o), n);
+    vstore_n(dc, dct * f, n);
+}
+
+/* act (b, 4H) activations i, f, g, o -> dz in place; c_prev (b, H) or NULL, c (b, H);
+ * dh (b, H) gradient at h_t; dc (b, H) gradient at c_t in, at c_{t-1} out. */
+static void lstm_cell_bwd(int b, int H, float *act, const float *c_prev, const float *c,
+                          const float *dh, float *dc)
+{
+    for (int r = 0; r < b; r++) {
+        float *ar = act + (size_t)r * 4 * H;
+        const float *cp = c_prev ? c_prev + (size_t)r * H : NULL;
+        const float *cr = c + (size_t)r * H, *dhr = dh + (size_t)r * H;
+        float *dcr = dc + (size_t)r * H;
+        int j = 0;
+        for (; j + VW <= H; j += VW)
+            cell_bwd_lanes(VW, H, ar + j, cp ? cp + j : NULL, cr + j, dhr + j, dcr + j);
+        if (j < H)
+            cell_bwd_lanes(H - j, H, ar + j, cp ? cp + j : NULL, cr + j, dhr + j, dcr + j);
+    }
+}

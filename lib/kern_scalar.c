@@ -1,0 +1,95 @@
+/* kern_scalar.c - the portable kernel set: plain C loops, libm's expf/tanhf, no intrinsics.
+ * It is the specification the vector sets follow, and runs on any architecture. The loops are
+ * ordered so the innermost one walks contiguous memory (the compiler may vectorise it). */
+#include <math.h>
+#include <stddef.h>
+#include "kern.h"
+
+/* C (m, n) += A (m, k) . B (k, n) */
+static void gemm_nn(int m, int n, int k, const float *A, int lda,
+                    const float *B, int ldb, float *C, int ldc)
+{
+    for (int i = 0; i < m; i++) {
+        float *c = C + (size_t)i * ldc;
+        for (int p = 0; p < k; p++) {
+            float a = A[(size_t)i * lda + p];
+            const float *b = B + (size_t)p * ldb;
+            for (int j = 0; j < n; j++)
+                c[j] += a * b[j];
+        }
+    }
+}
+
+/* C (m, n) += A^T . B,  A is (k, m), B is (k, n) */
+static void gemm_tn(int m, int n, int k, const float *A, int lda,
+                    const float *B, int ldb, float *C, int ldc)
+{
+    for (int p = 0; p < k; p++) {
+        const float *b = B + (size_t)p * ldb;
+        for (int i = 0; i < m; i++) {
+            float a = A[(size_t)p * lda + i];
+            float *c = C + (size_t)i * ldc;
+            for (int j = 0; j < n; j++)
+                c[j] += a * b[j];
+        }
+    }
+}
+
+/* C (m, n) += A . B^T,  A is (m, k), B is (n, k) */
+static void gemm_nt(int m, int n, int k, const float *A, int lda,
+                    const float *B, int ldb, float *C, int ldc)
+{
+    for (int i = 0; i < m; i++)
+        for (int j = 0; j < n; j++) {
+            const float *a = A + (size_t)i * lda, *b = B + (size_t)j * ldb;
+            float s = 0.0f;
+            for (int p = 0; p < k; p++)
+                s += a[p] * b[p];
+            C[(size_t)i * ldc + j] += s;
+        }
+}
+
+static float sigmoidf(float x) { return 1.0f / (1.0f + expf(-x)); }
+
+/* z (b, 4H) pre-activations -> activations i, f, g, o in place; c_prev (b, H) or NULL;
+ * writes c (b, H), h (b, H). c may be the same array as c_prev. */
+static void lstm_cell_fwd(int b, int H, float *z, const float *c_prev, float *c, float *h)
+{
+    for (int r = 0; r < b; r++) {
+        float *zi = z + (size_t)r * 4 * H, *zf = zi + H, *zg = zi + 2 * H, *zo = zi + 3 * H;
+        for (int j = 0; j < H; j++) {
+            float i = sigmoidf(zi[j]), f = sigmoidf(zf[j]), g = tanhf(zg[j]), o = sigmoidf(zo[j]);
+            float cp = c_prev ? c_prev[(size_t)r * H + j] : 0.0f;
+            float cn = f * cp + i * g;
+            zi[j] = i; zf[j] = f; zg[j] = g; zo[j] = o;
+            c[(size_t)r * H + j] = cn;
+            h[(size_t)r * H + j] = o * tanhf(cn);
+        }
+    }
+}
+
+/* act (b, 4H) activations i, f, g, o -> dz in place; c_prev (b, H) or NULL, c (b, H);
+ * dh (b, H) gradient at h_t; dc (b, H) gradient at c_t in, at c_{t-1} out. */
+static void lstm_cell_bwd(int b, int H, float *act, const float *c_prev, const float *c,
+                          const float *dh, float *dc)
+{
+    for (int r = 0; r < b; r++) {
+        float *ai = act + (size_t)r * 4 * H, *af = ai + H, *ag = ai + 2 * H, *ao = ai + 3 * H;
+        for (int j = 0; j < H; j++) {
+            size_t q = (size_t)r * H + j;
+            float i = ai[j], f = af[j], g = ag[j], o = ao[j];
+            float tc = tanhf(c[q]);
+            float cp = c_prev ? c_prev[q] : 0.0f;
+            float dct = dc[q] + dh[q] * o * (1.0f - tc * tc);     /* total gradient at c_t */
+            ai[j] = dct * g * i * (1.0f - i);
+            af[j] = dct * cp * f * (1.0f - f);
+            ag[j] = dct * i * (1.0f - g * g);
+            ao[j] = dh[q] * tc * o * (1.0f - o);
+            dc[q] = dct * f;
+        }
+    }
+}
+
+const kern_ops kern_scalar = {
+    "scalar", 1, gemm_nn, gemm_tn, gemm_nt, lstm_cell_fwd, lstm_cell_bwd,
+};

@@ -1,0 +1,25 @@
+/* lstm_ref.h - the reference LSTM: plain double-precision code, one window at a time, written
+ * to be obviously correct rather than fast. It is the oracle the float32 paths (lstm.h, every
+ * kernel set) are tested against, and is itself checked against finite differences.
+ *
+ * params and grad are flat double arrays in lstm.h's layout (kernel (V,4H), recurrent (H,4H),
+ * bias (4H), dense_kernel (H,V), dense_bias (V)); x (b, T) indices, y (b) targets. */
+#ifndef CHARPIPE_LSTM_REF_H
+#define CHARPIPE_LSTM_REF_H
+
+#include <stdint.h>
+
+/* Mean cross-entropy loss (nats) over b windows; if grad != NULL it receives (is overwritten
+ * with) the gradient of that mean with respect to params. */
+double lstm_ref_loss(const double *params, double *grad, int V, int H, int T, int b,
+                     const int32_t *x, const int32_t *y);
+
+/* Softmax probabilities (b, V) after the last step of each window. */
+void lstm_ref_probs(const double *params, int V, int H, int T, int b, const int32_t *x,
+                    double *probs);
+
+/* One step of one sequence: h (H), c (H) updated in place from input x; logits (V) written. */
+void lstm_ref_step(const double *params, int V, int H, int x, double *h, double *c,
+                   double *logits);
+
+#endif

@@ -1,0 +1,224 @@
+/* test_kern.c - every kernel set this CPU runs against naive double-precision code:
+ * gemm_nn / gemm_tn / gemm_nt at ragged sizes with padded leading dimensions, and the LSTM
+ * cell forward and backward against the textbook formulas. Sets the CPU cannot run are
+ * reported as SKIP. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include "check.h"
+#include "kern.h"
+#include "rng.h"
+
+static rng_t rng;
+static const kern_ops *K;           /* the set under test */
+
+static float *randf(size_t n, double scale)
+{
+    float *a = malloc(n * sizeof(float) + 1);
+    for (size_t i = 0; i < n; i++)
+        a[i] = (float)((2.0 * rng_uniform(&rng) - 1.0) * scale);
+    return a;
+}
+
+/* Max |a - ref| / max |ref| over the m x n block (rows ld apart); also checks that the
+ * padding columns between n and ld were left untouched (pad holds the original values). */
+static double rel_err(const float *a, const double *ref, int m, int n, int ld)
+{
+    double mx = 1e-30, err = 0.0;
+    for (int i = 0; i < m; i++)
+        for (int j = 0; j < n; j++) {
+            double r = ref[(size_t)i * ld + j];
+            mx = fabs(r) > mx ? fabs(r) : mx;
+            double e = fabs(a[(size_t)i * ld + j] - r);
+            err = e > err ? e : err;
+        }
+    return err / mx;
+}
+
+/* kind 0: nn, 1: tn, 2: nt. C (m, n) += op(A) . op(B) on ragged sizes. */
+static void check_gemm(int kind, int m, int n, int k)
+{
+    int pad = 5;
+    int arows = kind == 1 ? k : m, acols = kind == 1 ? m : k;
+    int brows = kind == 2 ? n : k, bcols = kind == 2 ? k : n;
+    int lda = acols + pad, ldb = bcols + pad + 2, ldc = n + pad + 1;
+    float *A = randf((size_t)arows * lda, 1.0), *B = randf((size_t)brows * ldb, 1.0);
+    float *C = randf((size_t)m * ldc, 1.0);
+    double *R = malloc((size_t)m * ldc * sizeof(double));
+    for (size_t i = 0; i < (size_t)m * ldc; i++)
+        R[i] = C[i];
+    for (int i = 0; i < m; i++)
+        for (int j = 0; j < n; j++) {
+            double s = 0.0;
+            for (int p = 0; p < k; p++) {
+                double a = kind == 1 ? A[(size_t)p * lda + i] : A[(size_t)i * lda + p];
+                double b = kind == 2 ? B[(size_t)j * ldb + p] : B[(size_t)p * ldb + j];
+                s += a * b;
+            }
+            R[(size_t)i * ldc + j] += s;
+        }
+    if (kind == 0) K->gemm_nn(m, n, k, A, lda, B, ldb, C, ldc);
+    if (kind == 1) K->gemm_tn(m, n, k, A, lda, B, ldb, C, ldc);
+    if (kind == 2) K->gemm_nt(m, n, k, A, lda, B, ldb, C, ldc);
+    double e = rel_err(C, R, m, n, ldc);
+    int pad_ok = 1;                         /* the padding of C must be left alone */
+    for (int i = 0; i < m; i++)
+        for (int j = n; j < ldc; j++)
+            pad_ok &= C[(size_t)i * ldc + j] == (float)R[(size_t)i * ldc + j];
+    const char *names[] = { "nn", "tn", "nt" };
+    CHECK(e < 1e-5 + 2e-7 * k, "%s gemm_%s m=%d n=%d k=%d: relative error %.3g",
+          K->name, names[kind], m, n, k, e);
+    CHECK(pad_ok, "%s gemm_%s m=%d n=%d k=%d: wrote past n", K->name, names[kind], m, n, k);
+    free(A); free(B); free(C); free(R);
+}
+
+static void test_gemm(void)
+{
+    static const int sizes[] = { 1, 3, 7, 17, 33, 65 };
+    for (int kind = 0; kind < 3; kind++)
+        for (int a = 0; a < 6; a++)
+            for (int b = 0; b < 6; b++)
+                for (int c = 0; c < 6; c++)
+                    check_gemm(kind, sizes[a], sizes[b], sizes[c]);
+}
+
+/* The shapes the model uses: b = 32, H = 128 / 512, and the gemm_tn over T*b rows. */
+static void test_gemm_model_shapes(void)
+{
+    check_gemm(0, 32, 512, 128);
+    check_gemm(0, 32, 128, 512);
+    check_gemm(1, 128, 512, 39 * 32);
+    check_gemm(0, 32, 2048, 512);
+    check_gemm(0, 32, 512, 2048);
+    check_gemm(0, 5, 65, 128);
+    check_gemm(1, 128, 65, 32);
+    check_gemm(2, 32, 128, 65);
+    check_gemm(0, 1, 512, 128);
+}
+
+static double sig(double v) { return 1.0 / (1.0 + exp(-v)); }
+
+static void check_cell(int b, int H, int with_prev)
+{
+    int G = 4 * H;
+    float *z = randf((size_t)b * G, 6.0), *cp = with_prev ? randf((size_t)b * H, 3.0) : NULL;
+    float *c = malloc((size_t)b * H * sizeof(float)), *h = malloc((size_t)b * H * sizeof(float));
+    float *dh = randf((size_t)b * H, 1.0), *dc = randf((size_t)b * H, 1.0);
+    float *z0 = malloc((size_t)b * G * sizeof(float)), *dc0 = malloc((size_t)b * H * sizeof(float));
+    memcpy(z0, z, (size_t)b * G * sizeof(float));
+    memcpy(dc0, dc, (size_t)b * H * sizeof(float));
+    /* a few extreme pre-activations: saturation must not give inf or nan */
+    z[0] = 120.0f; z[G - 1] = -120.0f; z[2 * H % G] = -95.0f; z0[0] = z[0]; z0[G - 1] = z[G - 1];
+    z0[2 * H % G] = z[2 * H % G];
+
+    K->lstm_cell_fwd(b, H, z, cp, c, h);
+    double ea = 0, ec = 0, eh = 0;
+    for (int r = 0; r < b; r++)
+        for (int j = 0; j < H; j++) {
+            const float *zr = z0 + (size_t)r * G;
+            double i = sig(zr[j]), f = sig(zr[H + j]), g = tanh(zr[2 * H + j]), o = sig(zr[3 * H + j]);
+            double cpv = cp ? cp[(size_t)r * H + j] : 0.0;
+            double cn = f * cpv + i * g, hn = o * tanh(cn);
+            const float *ar = z + (size_t)r * G;
+            ea = fmax(ea, fmax(fmax(fabs(ar[j] - i), fabs(ar[H + j] - f)),
+                               fmax(fabs(ar[2 * H + j] - g), fabs(ar[3 * H + j] - o))));
+            ec = fmax(ec, fabs(c[(size_t)r * H + j] - cn) / fmax(1.0, fabs(cn)));
+            eh = fmax(eh, fabs(h[(size_t)r * H + j] - hn));
+        }
+    CHECK(ea < 1e-6 && ec < 1e-6 && eh < 1e-6, "%s cell_fwd b=%d H=%d: errors act %.3g c %.3g h %.3g",
+          K->name, b, H, ea, ec, eh);
+
+    /* backward from the (float) activations the forward pass produced */
+    double *ref_dz = malloc((size_t)b * G * sizeof(double)), *ref_dc = malloc((size_t)b * H * sizeof(double));
+    double mz = 1e-30, mc = 1e-30;
+    for (int r = 0; r < b; r++)
+        for (int j = 0; j < H; j++) {
+            const float *ar = z + (size_t)r * G;
+            size_t q = (size_t)r * H + j;
+            double i = ar[j], f = ar[H + j], g = ar[2 * H + j], o = ar[3 * H + j];
+            double tc = tanh((double)c[q]), cpv = cp ? cp[q] : 0.0;
+            double dct = dc0[q] + dh[q] * o * (1 - tc * tc);
+            double *d = ref_dz + (size_t)r * G;
+            d[j] = dct * g * i * (1 - i);
+            d[H + j] = dct * cpv * f * (1 - f);
+            d[2 * H + j] = dct * i * (1 - g * g);
+            d[3 * H + j] = dh[q] * tc * o * (1 - o);
+            ref_dc[q] = dct * f;
+            for (int s = 0; s < 4; s++) mz = fmax(mz, fabs(d[s * H + j]));
+            mc = fmax(mc, fabs(ref_dc[q]));
+        }
+    K->lstm_cell_bwd(b, H, z, cp, c, dh, dc);
+    double edz = 0, edc = 0;
+    for (size_t q = 0; q < (size_t)b * G; q++)
+        edz = fmax(edz, fabs(z[q] - ref_dz[q]) / mz);
+    for (size_t q = 0; q < (size_t)b * H; q++)
+        edc = fmax(edc, fabs(dc[q] - ref_dc[q]) / mc);
+    int finite = 1;
+    for (size_t q = 0; q < (size_t)b * G; q++)
+        finite &= isfinite(z[q]);
+    CHECK(edz < 1e-5 && edc < 1e-5 && finite, "%s cell_bwd b=%d H=%d: errors dz %.3g dc %.3g",
+          K->name, b, H, edz, edc);
+    free(z); free(cp); free(c); free(h); free(dh); free(dc); free(z0); free(dc0);
+    free(ref_dz); free(ref_dc);
+}
+
+static void test_cell(void)
+{
+    static const int Hs[] = { 1, 3, 7, 8, 17, 33, 65, 128 };
+    for (int i = 0; i < 8; i++) {
+        check_cell(1, Hs[i], 1);
+        check_cell(5, Hs[i], 1);
+        check_cell(3, Hs[i], 0);
+    }
+}
+
+/* exp accuracy over the whole range through the cell: sigmoid(z) for z in [-20, 20]. */
+static void test_sigmoid_accuracy(void)
+{
+    int n = 4001, H = n;
+    float *z = calloc((size_t)4 * H, sizeof(float)), *c = malloc(H * sizeof(float));
+    float *h = malloc(H * sizeof(float));
+    for (int j = 0; j < n; j++)
+        z[j] = z[2 * H + j] = -20.0f + 40.0f * j / (n - 1);
+    float *zin = malloc(H * sizeof(float));
+    memcpy(zin, z, H * sizeof(float));
+    K->lstm_cell_fwd(1, H, z, NULL, c, h);
+    double ei = 0, eg = 0;
+    for (int j = 0; j < n; j++) {
+        double v = zin[j], s = sig(v), t = tanh(v);
+        ei = fmax(ei, fabs(z[j] - s) / s);
+        eg = fmax(eg, fabs(z[2 * H + j] - t));
+    }
+    CHECK(ei < 1e-6 && eg < 1e-6, "%s: sigmoid relative error %.3g, tanh abs error %.3g",
+          K->name, ei, eg);
+    free(z); free(zin); free(c); free(h);
+}
+
+static void test_dispatch(void)
+{
+    const kern_ops *k = kern_select();
+    CHECK(k != NULL && kern_get(k->name) == k, "kern_select gave an unusable set");
+    CHECK(kern_get("scalar") != NULL, "scalar set not available");
+    CHECK(kern_get("no-such-set") == NULL, "unknown name accepted");
+}
+
+int main(void)
+{
+    rng_seed(&rng, 12345);
+    RUN(test_dispatch);
+    for (int i = 0; kern_all[i]; i++) {
+        char name[64];
+        snprintf(name, sizeof name, "kern_%s", kern_all[i]->name);
+        K = kern_get(kern_all[i]->name);
+        if (!K) {
+            SKIP(name, "this CPU cannot run this kernel set");
+            continue;
+        }
+        printf("# kernel set %s\n", K->name);
+        RUN(test_gemm);
+        RUN(test_gemm_model_shapes);
+        RUN(test_cell);
+        RUN(test_sigmoid_accuracy);
+    }
+    return check_summary();
+}

@@ -1,0 +1,277 @@
+/* test_lstm.c - the model's math: the double reference against finite differences, then every
+ * runnable kernel set's lstm_train_batch / lstm_forward_batch / lstm_step against the
+ * reference, gradient splitting, Keras initialisation and the parameter layout. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include "check.h"
+#include "lstm.h"
+#include "lstm_ref.h"
+
+static rng_t rng;
+
+/* A model with Keras init plus noise on every tensor (so biases and gates are not trivial). */
+static float *make_params(int V, int H, lstm_params *p)
+{
+    size_t n = lstm_nparams(V, H);
+    float *flat = malloc(n * sizeof(float));
+    lstm_bind(p, flat, V, H);
+    lstm_init_keras(p, &rng);
+    for (size_t i = 0; i < n; i++)
+        flat[i] += (float)(0.3 * rng_normal(&rng) / sqrt(H));
+    return flat;
+}
+
+static int32_t *make_idx(size_t n, int V)
+{
+    int32_t *x = malloc(n * sizeof(int32_t));
+    for (size_t i = 0; i < n; i++)
+        x[i] = (int32_t)rng_below(&rng, V);
+    return x;
+}
+
+static double *to_double(const float *a, size_t n)
+{
+    double *d = malloc(n * sizeof(double));
+    for (size_t i = 0; i < n; i++)
+        d[i] = a[i];
+    return d;
+}
+
+/* (1) The reference's gradient against central differences, every parameter. */
+static void test_ref_gradcheck(void)
+{
+    int V = 5, H = 3, T = 4, b = 3;
+    size_t n = lstm_nparams(V, H);
+    double *p = malloc(n * sizeof(double)), *g = malloc(n * sizeof(double));
+    for (size_t i = 0; i < n; i++)
+        p[i] = 0.8 * rng_normal(&rng);
+    int32_t *x = make_idx((size_t)b * T, V), *y = make_idx(b, V);
+    lstm_ref_loss(p, g, V, H, T, b, x, y);
+    double worst = 0.0;
+    size_t worst_i = 0;
+    for (size_t i = 0; i < n; i++) {
+        double save = p[i], eps = 1e-5;
+        p[i] = save + eps;
+        double lp = lstm_ref_loss(p, NULL, V, H, T, b, x, y);
+        p[i] = save - eps;
+        double lm = lstm_ref_loss(p, NULL, V, H, T, b, x, y);
+        p[i] = save;
+        double num = (lp - lm) / (2 * eps);
+        double rel = fabs(num - g[i]) / fmax(fmax(fabs(num), fabs(g[i])), 1e-4);
+        if (rel > worst) { worst = rel; worst_i = i; }
+    }
+    CHECK(worst < 1e-6, "finite differences: worst relative error %.3g at parameter %zu", worst, worst_i);
+    /* the check must be able to fail: a wrong gradient is caught */
+    g[7] *= 1.01;
+    double save = p[7], eps = 1e-5;
+    p[7] = save + eps; double lp = lstm_ref_loss(p, NULL, V, H, T, b, x, y);
+    p[7] = save - eps; double lm = lstm_ref_loss(p, NULL, V, H, T, b, x, y);
+    CHECK(fabs((lp - lm) / (2 * eps) - g[7]) > 1e-6 * fabs(g[7]), "a 1%% error went unnoticed");
+    free(p); free(g); free(x); free(y);
+}
+
+/* max |a - ref| / max |ref| over n values */
+static double max_rel(const float *a, const double *ref, size_t n)
+{
+    double mx = 1e-30, err = 0.0;
+    for (size_t i = 0; i < n; i++) {
+        mx = fmax(mx, fabs(ref[i]));
+        err = fmax(err, fabs(a[i] - ref[i]));
+    }
+    return err / mx;
+}
+
+/* (2) train_batch and forward_batch of set k against the reference. */
+static void check_against_ref(const kern_ops *k, int V, int H, int T, int b)
+{
+    lstm_params p, g;
+    float *flat = make_params(V, H, &p);
+    size_t n = lstm_nparams(V, H);
+    float *gflat = calloc(n, sizeof(float));
+    lstm_bind(&g, gflat, V, H);
+    int32_t *x = make_idx((size_t)b * T, V), *y = make_idx(b, V);
+    double *pd = to_double(flat, n), *gd = malloc(n * sizeof(double));
+    double ref_loss = lstm_ref_loss(pd, gd, V, H, T, b, x, y);
+
+    lstm_work *w = lstm_work_new(V, H, T + 2, b + 3);    /* a larger work area must do */
+    double loss = lstm_train_batch(k, &p, &g, w, b, T, x, y, 1.0f / b);
+    CHECK(fabs(loss / b - ref_loss) < 1e-5 * fmax(1.0, ref_loss),
+          "%s V=%d H=%d T=%d b=%d: loss %.8f, reference %.8f", k->name, V, H, T, b, loss / b, ref_loss);
+    for (int t = 0; t < LSTM_NTENSORS; t++) {
+        size_t off = lstm_tensor_offset(t, V, H), len = lstm_tensor_offset(t + 1, V, H) - off;
+        double e = max_rel(gflat + off, gd + off, len);
+        CHECK(e <= 1e-4, "%s V=%d H=%d T=%d b=%d: gradient of %s off by %.3g of its max",
+              k->name, V, H, T, b, lstm_tensor_name(t), e);
+    }
+
+    float *probs = malloc((size_t)b * V * sizeof(float));
+    double *ref_probs = malloc((size_t)b * V * sizeof(double));
+    lstm_ref_probs(pd, V, H, T, b, x, ref_probs);
+    double floss = lstm_forward_batch(k, &p, w, b, T, x, y, probs);
+    CHECK(max_rel(probs, ref_probs, (size_t)b * V) <= 1e-4, "%s V=%d H=%d T=%d b=%d: probabilities",
+          k->name, V, H, T, b);
+    CHECK(fabs(floss - loss) <= 1e-6 * fabs(loss), "%s: forward loss %.8f, train loss %.8f",
+          k->name, floss, loss);
+    CHECK(lstm_forward_batch(k, &p, w, b, T, x, NULL, probs) == 0.0, "y = NULL returns a loss");
+    lstm_work_free(w);
+    free(flat); free(gflat); free(x); free(y); free(pd); free(gd); free(probs); free(ref_probs);
+}
+
+static const kern_ops *K;
+
+static void test_train_vs_ref(void)
+{
+    check_against_ref(K, 5, 3, 4, 3);
+    check_against_ref(K, 37, 21, 7, 5);
+    check_against_ref(K, 11, 8, 1, 2);          /* T = 1: no recurrent product */
+    check_against_ref(K, 65, 128, 40, 32);
+}
+
+/* (3) Two halves with gscale = 1/b sum to one call on all b windows. */
+static void test_gscale_split(void)
+{
+    int V = 37, H = 21, T = 7, b = 6;
+    lstm_params p, g1, g2;
+    float *flat = make_params(V, H, &p);
+    size_t n = lstm_nparams(V, H);
+    float *a = calloc(n, sizeof(float)), *c = calloc(n, sizeof(float));
+    lstm_bind(&g1, a, V, H);
+    lstm_bind(&g2, c, V, H);
+    int32_t *x = make_idx((size_t)b * T, V), *y = make_idx(b, V);
+    lstm_work *w = lstm_work_new(V, H, T, b);
+    double l_all = lstm_train_batch(K, &p, &g1, w, b, T, x, y, 1.0f / b);
+    double l_1 = lstm_train_batch(K, &p, &g2, w, 2, T, x, y, 1.0f / b);
+    double l_2 = lstm_train_batch(K, &p, &g2, w, b - 2, T, x + 2 * T, y + 2, 1.0f / b);
+    CHECK(fabs(l_1 + l_2 - l_all) < 1e-5 * l_all, "loss %.8f + %.8f != %.8f", l_1, l_2, l_all);
+    double mx = 0, err = 0;
+    for (size_t i = 0; i < n; i++) {
+        mx = fmax(mx, fabs(a[i]));
+        err = fmax(err, fabs(a[i] - c[i]));
+    }
+    CHECK(err <= 1e-5 * mx, "split gradient differs by %.3g of max %.3g", err, mx);
+    lstm_work_free(w);
+    free(flat); free(a); free(c); free(x); free(y);
+}
+
+/* (4) lstm_step T times from the zero state gives forward_batch's distribution, and the
+ * reference's logits. */
+static void test_step(void)
+{
+    int V = 37, H = 21, T = 9, b = 3;
+    lstm_params p;
+    float *flat = make_params(V, H, &p);
+    double *pd = to_double(flat, lstm_nparams(V, H));
+    int32_t *x = make_idx((size_t)b * T, V);
+    float *probs = malloc((size_t)b * V * sizeof(float));
+    lstm_work *w = lstm_work_new(V, H, T, b);
+    lstm_forward_batch(K, &p, w, b, T, x, NULL, probs);
+    float *h = malloc(H * sizeof(float)), *c = malloc(H * sizeof(float));
+    float *logits = malloc(V * sizeof(float)), *scratch = malloc(4 * H * sizeof(float));
+    double *hd = malloc(H * sizeof(double)), *cd = malloc(H * sizeof(double));
+    double *ld = malloc(V * sizeof(double));
+    for (int r = 0; r < b; r++) {
+        memset(h, 0, H * sizeof(float)); memset(c, 0, H * sizeof(float));
+        memset(hd, 0, H * sizeof(double)); memset(cd, 0, H * sizeof(double));
+        double elog = 0, mlog = 1e-30;
+        for (int t = 0; t < T; t++) {
+            lstm_step(K, &p, x[r * T + t], h, c, logits, scratch);
+            lstm_ref_step(pd, V, H, x[r * T + t], hd, cd, ld);
+            for (int v = 0; v < V; v++) {
+                elog = fmax(elog, fabs(logits[v] - ld[v]));
+                mlog = fmax(mlog, fabs(ld[v]));
+            }
+        }
+        CHECK(elog <= 1e-5 * mlog, "%s: step logits off by %.3g of %.3g", K->name, elog, mlog);
+        double lse = lstm_softmax(logits, V), e = 0;
+        for (int v = 0; v < V; v++)
+            e = fmax(e, fabs(logits[v] - probs[(size_t)r * V + v]));
+        CHECK(e <= 1e-6, "%s window %d: step and batch probabilities differ by %.3g", K->name, r, e);
+        CHECK(isfinite(lse), "log-sum-exp not finite");
+    }
+    lstm_work_free(w);
+    free(flat); free(pd); free(x); free(probs); free(h); free(c); free(logits); free(scratch);
+    free(hd); free(cd); free(ld);
+}
+
+/* (5) Keras initialisation. */
+static void test_init(void)
+{
+    int V = 36, H = 40;
+    lstm_params p;
+    float *flat = malloc(lstm_nparams(V, H) * sizeof(float));
+    lstm_bind(&p, flat, V, H);
+    lstm_init_keras(&p, &rng);
+    double lk = sqrt(6.0 / (V + 4 * H)), ld = sqrt(6.0 / (H + V)), mk = 0, md = 0;
+    for (int i = 0; i < V * 4 * H; i++) mk = fmax(mk, fabs(p.kernel[i]));
+    for (int i = 0; i < H * V; i++) md = fmax(md, fabs(p.dense_w[i]));
+    CHECK(mk <= lk && mk > 0.9 * lk, "kernel max %.4f, Glorot limit %.4f", mk, lk);
+    CHECK(md <= ld && md > 0.8 * ld, "dense kernel max %.4f, Glorot limit %.4f", md, ld);
+    double e = 0;
+    for (int i = 0; i < H; i++)
+        for (int j = 0; j < H; j++) {
+            double s = 0;
+            for (int q = 0; q < 4 * H; q++)
+                s += (double)p.recurrent[i * 4 * H + q] * p.recurrent[j * 4 * H + q];
+            e = fmax(e, fabs(s - (i == j)));
+        }
+    CHECK(e < 1e-5, "R R^T - I: max %.3g", e);
+    int bias_ok = 1;
+    for (int j = 0; j < 4 * H; j++)
+        bias_ok &= p.bias[j] == (j >= H && j < 2 * H ? 1.0f : 0.0f);
+    for (int v = 0; v < V; v++)
+        bias_ok &= p.dense_b[v] == 0.0f;
+    CHECK(bias_ok, "biases: forget block 1, the rest 0");
+    /* the same seed gives the same parameters */
+    rng_t r1, r2;
+    rng_seed(&r1, 7); rng_seed(&r2, 7);
+    float *f2 = malloc(lstm_nparams(V, H) * sizeof(float));
+    lstm_params q;
+    lstm_bind(&q, f2, V, H);
+    lstm_init_keras(&p, &r1);
+    lstm_init_keras(&q, &r2);
+    CHECK(memcmp(flat, f2, lstm_nparams(V, H) * sizeof(float)) == 0, "init is not reproducible");
+    free(flat); free(f2);
+}
+
+/* (6) Layout: counts, names, shapes, offsets. */
+static void test_layout(void)
+{
+    CHECK(lstm_nparams(36, 128) == 84480 + 4644, "nparams(36, 128) = %zu", lstm_nparams(36, 128));
+    CHECK(lstm_nparams(65, 128) == (size_t)65 * 512 + 128 * 512 + 512 + 128 * 65 + 65, "nparams(65, 128)");
+    static const char *names[] = { "kernel", "recurrent_kernel", "bias", "dense_kernel", "dense_bias" };
+    for (int k = 0; k < LSTM_NTENSORS; k++)
+        CHECK(strcmp(lstm_tensor_name(k), names[k]) == 0, "tensor %d is %s", k, lstm_tensor_name(k));
+    uint64_t s[2];
+    CHECK(lstm_tensor_shape(LSTM_RECURRENT, 36, 128, s) == 2 && s[0] == 128 && s[1] == 512, "recurrent shape");
+    CHECK(lstm_tensor_shape(LSTM_DENSE_BIAS, 36, 128, s) == 1 && s[0] == 36, "dense_bias shape");
+    CHECK(lstm_tensor_offset(LSTM_BIAS, 36, 128) == 36 * 512 + 128 * 512, "bias offset");
+    float *flat = malloc(lstm_nparams(36, 128) * sizeof(float));
+    lstm_params p;
+    lstm_bind(&p, flat, 36, 128);
+    CHECK(p.dense_b + 36 == flat + lstm_nparams(36, 128), "bind does not end at nparams");
+    CHECK(p.recurrent == flat + 36 * 512 && p.dense_w == p.bias + 512, "bind offsets");
+    free(flat);
+}
+
+int main(void)
+{
+    rng_seed(&rng, 2024);
+    RUN(test_layout);
+    RUN(test_init);
+    RUN(test_ref_gradcheck);
+    for (int i = 0; kern_all[i]; i++) {
+        char name[64];
+        snprintf(name, sizeof name, "lstm_%s", kern_all[i]->name);
+        K = kern_get(kern_all[i]->name);
+        if (!K) {
+            SKIP(name, "this CPU cannot run this kernel set");
+            continue;
+        }
+        printf("# kernel set %s\n", K->name);
+        RUN(test_train_vs_ref);
+        RUN(test_gscale_split);
+        RUN(test_step);
+    }
+    return check_summary();
+}
