@@ -1,0 +1,190 @@
+/* onehot - index frames "x" and "y" -> float32 one-hot frames.
+ *
+ * x (B, N) -> f4 (B, N, V); y (B,) -> f4 (B, V); y (B, N) -> f4 (B, N, V); out[..., idx] = 1.
+ * The output frame keeps every other key of the input frame (attrs included): it is built as
+ * a msgpack object around the new dtype, shape and data and written with ts_write_object.
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "cli.h"
+#include "ts.h"
+
+static long opt_v;                     /* -V; 0: from the vocab frame */
+static uint64_t V;
+static ts_writer *w;
+static unsigned char *out;             /* the float32 output, little-endian */
+static size_t out_cap;
+static uint64_t nframes;
+
+static void usage(void)
+{
+    printf(
+"NAME\n"
+"    onehot - expand index frames into float32 one-hot vectors\n"
+"\n"
+"SYNOPSIS\n"
+"    onehot [-V N] < STREAM > STREAM\n"
+"\n"
+"DESCRIPTION\n"
+"    Replaces the index frames of a stream (from window) by float32 one-hot frames:\n"
+"      x (B, N) -> f4 (B, N, V)     y (B,) -> f4 (B, V)     y (B, N) -> f4 (B, N, V)\n"
+"    with out[s, t, idx] = 1 and 0 elsewhere; attrs are kept. The vocabulary size V is the\n"
+"    length of the \"vocab\" frame, which must come before the first x or y frame, or -V.\n"
+"    Every other frame passes through unchanged. An index >= V is an error. An output frame\n"
+"    holds B x N x V floats: choose the batch (window -b) so that it stays a few MiB.\n"
+"\n"
+"OPTIONS\n"
+"    -V, --vocab-size N  vocabulary size, when the stream has no vocab frame (if it has one,\n"
+"                        the two must agree)\n"
+"    -h, --help          show this help\n"
+"\n"
+"EXAMPLE\n"
+"    vocab < input.txt | window -n 40 | onehot | train -o model.cp\n"
+"\n"
+"EXIT STATUS\n"
+"    0 success; 1 failure (the output stream is left unfinished); 2 bad usage.\n");
+}
+
+static uint64_t get_index(const ts_frame *f, uint64_t k)
+{
+    const unsigned char *p = (const unsigned char *)f->data + k * ts_dtype_size(f->dtype);
+    switch (f->dtype) {
+    case TS_U1: return p[0];
+    case TS_I1: return (uint64_t)(int64_t)(int8_t)p[0];
+    case TS_U2: case TS_I2: { uint16_t v; memcpy(&v, p, 2); return f->dtype == TS_I2 ? (uint64_t)(int64_t)(int16_t)v : v; }
+    case TS_U4: case TS_I4: { uint32_t v; memcpy(&v, p, 4); return f->dtype == TS_I4 ? (uint64_t)(int64_t)(int32_t)v : v; }
+    default:   { uint64_t v; memcpy(&v, p, 8); return v; }
+    }
+}
+
+static void convert(const ts_frame *f)
+{
+    if (!f->is_tensor || f->ndim < 1 || f->ndim > 2 ||
+        f->dtype == TS_F4 || f->dtype == TS_F8)
+        cli_die("stdin: frame %llu ('%s'): expected an integer tensor of 1 or 2 dimensions",
+                (unsigned long long)nframes, f->name);
+    if (V == 0)
+        cli_die("stdin: frame %llu ('%s') comes before any vocab frame (give -V)",
+                (unsigned long long)nframes, f->name);
+    uint64_t count = f->count;
+    if (count > TS_MAX_FRAME_BYTES / 4 / V)
+        cli_die("stdin: frame %llu ('%s'): %llu x %llu floats are more than a frame may hold; "
+                "use smaller batches (window -b)", (unsigned long long)nframes, f->name,
+                (unsigned long long)count, (unsigned long long)V);
+    size_t nbytes = (size_t)(count * V * 4);
+    if (nbytes > out_cap) {
+        free(out);
+        out = cli_malloc(nbytes);
+        out_cap = nbytes;
+    }
+    memset(out, 0, nbytes);
+    int is_signed = f->dtype >= TS_I1 && f->dtype <= TS_I8;
+    for (uint64_t k = 0; k < count; k++) {
+        uint64_t idx = get_index(f, k);
+        if (idx >= V) {
+            char at[64];
+            if (f->ndim == 2)
+                snprintf(at, sizeof at, "[%llu, %llu]", (unsigned long long)(k / f->shape[1]),
+                         (unsigned long long)(k % f->shape[1]));
+            else
+                snprintf(at, sizeof at, "[%llu]", (unsigned long long)k);
+            if (is_signed && (int64_t)idx < 0)
+                cli_die("stdin: frame %llu ('%s'): index %lld at %s is negative",
+                        (unsigned long long)nframes, f->name, (long long)idx, at);
+            cli_die("stdin: frame %llu ('%s'): index %llu at %s is not below V = %llu",
+                    (unsigned long long)nframes, f->name, (unsigned long long)idx, at,
+                    (unsigned long long)V);
+        }
+        unsigned char *one = out + (k * V + idx) * 4;   /* 1.0f little-endian: 0x3F800000 */
+        one[2] = 0x80;
+        one[3] = 0x3F;
+    }
+
+    /* the output frame: the input frame's map with dtype, shape and data replaced */
+    const msgpack_object *in = f->obj;
+    uint32_t nkv = in->via.map.size;
+    msgpack_object_kv kv[64];
+    if (nkv > 64)
+        cli_die("stdin: frame %llu ('%s'): too many keys", (unsigned long long)nframes, f->name);
+    msgpack_object dims[TS_MAXDIM + 1];
+    for (int d = 0; d < f->ndim; d++)
+        dims[d] = (msgpack_object){ .type = MSGPACK_OBJECT_POSITIVE_INTEGER, .via.u64 = f->shape[d] };
+    dims[f->ndim] = (msgpack_object){ .type = MSGPACK_OBJECT_POSITIVE_INTEGER, .via.u64 = V };
+    for (uint32_t i = 0; i < nkv; i++) {
+        kv[i] = in->via.map.ptr[i];
+        const msgpack_object *k = &kv[i].key;
+        if (k->type != MSGPACK_OBJECT_STR)
+            continue;
+        if (k->via.str.size == 5 && memcmp(k->via.str.ptr, "dtype", 5) == 0) {
+            kv[i].val.type = MSGPACK_OBJECT_STR;
+            kv[i].val.via.str.ptr = "f4";
+            kv[i].val.via.str.size = 2;
+        } else if (k->via.str.size == 5 && memcmp(k->via.str.ptr, "shape", 5) == 0) {
+            kv[i].val.type = MSGPACK_OBJECT_ARRAY;
+            kv[i].val.via.array.ptr = dims;
+            kv[i].val.via.array.size = (uint32_t)f->ndim + 1;
+        } else if (k->via.str.size == 4 && memcmp(k->via.str.ptr, "data", 4) == 0) {
+            kv[i].val.type = MSGPACK_OBJECT_BIN;
+            kv[i].val.via.bin.ptr = (const char *)out;
+            kv[i].val.via.bin.size = (uint32_t)nbytes;
+        }
+    }
+    msgpack_object o = { .type = MSGPACK_OBJECT_MAP, .via.map = { .size = nkv, .ptr = kv } };
+    if (ts_write_object(w, &o) < 0)
+        cli_die("%s", ts_writer_error(w));
+}
+
+int main(int argc, char **argv)
+{
+    cli_init(argv[0]);
+    static const struct option longopts[] = {
+        { "vocab-size", required_argument, 0, 'V' },
+        { "help", no_argument, 0, 'h' },
+        { 0, 0, 0, 0 },
+    };
+    int c;
+    while ((c = getopt_long(argc, argv, "V:h", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'V': opt_v = cli_long("-V", optarg, 1, 1L << 24); break;
+        case 'h': usage(); return 0;
+        default:  fprintf(stderr, "Try '%s --help'.\n", cli_prog); return 2;
+        }
+    }
+    if (optind < argc)
+        cli_usage_error("unexpected argument '%s' (the stream comes on stdin)", argv[optind]);
+    cli_refuse_tty(1);
+    V = (uint64_t)opt_v;
+
+    ts_reader *r = ts_reader_open(0, "stdin");
+    w = ts_writer_open(1, "stdout");
+    ts_reader_flush_before_wait(r, w);
+    ts_frame f;
+    int rc;
+    while ((rc = ts_read(r, &f)) > 0) {
+        nframes++;
+        if (strcmp(f.name, "x") == 0 || strcmp(f.name, "y") == 0) {
+            convert(&f);
+            continue;
+        }
+        if (strcmp(f.name, "vocab") == 0) {
+            if (!f.is_tensor || f.ndim != 1 || f.shape[0] == 0)
+                cli_die("stdin: the vocab frame is not a non-empty vector");
+            if (opt_v && f.shape[0] != (uint64_t)opt_v)
+                cli_die("stdin: the vocab frame has %llu entries but -V is %ld",
+                        (unsigned long long)f.shape[0], opt_v);
+            V = f.shape[0];
+        }
+        if (ts_write_object(w, f.obj) < 0)
+            cli_die("%s", ts_writer_error(w));
+    }
+    if (rc < 0)
+        cli_die("%s", ts_reader_error(r));
+    ts_reader_close(r);
+    const char *err;
+    if (ts_writer_finish(w, &err) < 0)
+        cli_die("%s", err);
+    free(out);
+    return 0;
+}
