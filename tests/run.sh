@@ -36,5 +36,6 @@ for t in "$here"/test_*.sh; do
     [ -f "$t" ] || continue
     run_one "$(basename "$t")" bash "$t"
 done
+echo "$pass $failed $skipped" > "$O/test-counts"
 echo "${O##*/}: $pass passed, $failed failed, $skipped skipped"
 [ $failed -eq 0 ]

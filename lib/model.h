@@ -1,0 +1,58 @@
+/* model.h - a trained model as train writes it and sample/eval read it.
+ *
+ * A model file is a tensor stream (FORMAT.md) holding, in this order:
+ *   "model"       info frame: attrs cell, layers, hidden, maxlen, vocab_size, targets, and the
+ *                 training state (epochs, batches, steps, losses, settings)
+ *   "vocab"       u4 (V,) the vocabulary, attrs unit
+ *   "lstm/kernel", "lstm/recurrent_kernel", "lstm/bias", "dense/kernel", "dense/bias"
+ *                 f4 weights in Keras's layout (lstm.h)
+ *   "adam/m/<weight>", "adam/v/<weight>"   f4 optimizer moments (for resuming)
+ *   "rng"         u8 (2, 4): the RNG state at the start of the current epoch, and now
+ */
+#ifndef CHARPIPE_MODEL_H
+#define CHARPIPE_MODEL_H
+
+#include <stdint.h>
+#include <stdio.h>
+#include "lstm.h"
+#include "rng.h"
+
+typedef struct model {
+    int V, H, maxlen;
+    uint32_t *vocab;                  /* V code points (or bytes) */
+    int byte_unit;                    /* vocabulary of bytes, not code points */
+    float *params;                    /* lstm_nparams floats, 64-byte aligned */
+    float *adam_m, *adam_v;           /* same layout; NULL when not stored */
+    lstm_params p;                    /* views into params */
+
+    /* training settings */
+    int batch;
+    double lr, beta1, beta2, eps, clip, val_split;
+    uint64_t seed;
+    /* training progress */
+    int64_t epochs;                   /* complete epochs */
+    int64_t epoch_batches;            /* batches done in the current, incomplete epoch */
+    double epoch_loss_sum;            /* sum of window losses in those batches */
+    int64_t steps;                    /* Adam steps taken */
+    double train_loss, val_loss;      /* of the last complete epoch (NAN if none) */
+    rng_t rng_epoch;                  /* the RNG at the start of the current epoch */
+    rng_t rng;                        /* the RNG now */
+} model;
+
+/* Allocate params (zero) and vocab for V, H; with_adam also allocates the moments. */
+void model_alloc(model *m, int V, int H, int maxlen, int with_adam);
+void model_free(model *m);
+
+/* Write m as a stream to fd. Returns 0, or -1 with a message in err. */
+int model_write(const model *m, int fd, const char *label, char *err, size_t cap);
+
+/* Read a model stream from path ("-" = stdin). Returns 0, or -1 with a message in err. */
+int model_read(model *m, const char *path, char *err, size_t cap);
+
+/* Index of code point (or byte) cp in the model's vocabulary, or -1. */
+int model_index(const model *m, uint32_t cp);
+
+/* Print a Keras-style summary of the model (layers, output shapes, parameter counts). */
+void model_summary(FILE *out, int V, int H, int maxlen);
+
+#endif

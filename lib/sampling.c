@@ -1,0 +1,69 @@
+/* sampling.c - choosing the next character; see sampling.h. */
+#include <math.h>
+#include "sampling.h"
+
+int sample_choose(const float *p, int V, double t, int topk, double topp, rng_t *rng, double *q, int *order)
+{
+    int best = 0;
+    for (int i = 1; i < V; i++)
+        if (p[i] > p[best])
+            best = i;
+    if (t <= 0)
+        return best;
+    if (t == 1)                                  /* q = p^(1/t), relative to the best */
+        for (int i = 0; i < V; i++)
+            q[i] = p[i];
+    else {
+        double lbest = log(p[best] > 0 ? p[best] : 1e-45);
+        for (int i = 0; i < V; i++)
+            q[i] = p[i] > 0 ? exp((log(p[i]) - lbest) / t) : 0;
+    }
+    int n = V;
+    if (topk > 0 || topp < 1) {
+        for (int i = 0; i < V; i++)
+            order[i] = i;
+        for (int i = 1; i < V; i++) {          /* insertion sort by q, descending (V is small) */
+            int o = order[i], j = i;
+            while (j > 0 && q[order[j - 1]] < q[o]) {
+                order[j] = order[j - 1];
+                j--;
+            }
+            order[j] = o;
+        }
+        if (topk > 0 && topk < n)
+            n = topk;
+        if (topp < 1) {
+            double total = 0, run = 0;
+            for (int i = 0; i < n; i++)
+                total += q[order[i]];
+            for (int i = 0; i < n; i++) {
+                run += q[order[i]];
+                if (run >= topp * total) {
+                    n = i + 1;
+                    break;
+                }
+            }
+        }
+        double total = 0;
+        for (int i = 0; i < n; i++)
+            total += q[order[i]];
+        double u = rng_uniform(rng) * total;
+        for (int i = 0; i < n; i++) {
+            u -= q[order[i]];
+            if (u < 0)
+                return order[i];
+        }
+        return order[n - 1];
+    }
+    double total = 0;
+    for (int i = 0; i < V; i++)
+        total += q[i];
+    double u = rng_uniform(rng) * total;
+    for (int i = 0; i < V; i++) {
+        u -= q[i];
+        if (u < 0 && q[i] > 0)
+            return i;
+    }
+    return best;
+}
+

@@ -1,0 +1,153 @@
+# test_model.sh - train, sample and eval end to end on small texts made here.
+. "$TESTS/lib.sh"
+
+# A small repetitive text: every 8-character window determines the next character.
+for i in $(seq 60); do printf 'hello world, charpipe! '; done > rep.txt
+vocab < rep.txt | window -n 8 > rep.ts
+
+# --- train ---
+expect_ok train_help train --help
+grep -q -- '--resume' "$TMP/out" && pass train_help_mentions_resume || fail train_help_mentions_resume "no --resume in help"
+train --summary -V 36 -n 40 > summary.txt
+if grep -q '84480' summary.txt && grep -q '4644' summary.txt && grep -q 'Total params: 89,124' summary.txt; then
+    pass train_summary_counts; else fail train_summary_counts "$(cat summary.txt)"; fi
+
+train -H 32 -e 40 -j 2 --seed 3 --log rep.log -o rep.model < rep.ts 2> train.err
+if [ $? -eq 0 ] && [ -s rep.model ]; then pass train_runs; else fail train_runs "$(tail -3 train.err)"; fi
+last=$(tail -1 rep.log | cut -f2)
+first=$(sed -n 2p rep.log | cut -f2)
+if awk -v a="$last" -v b="$first" 'BEGIN { exit !(a < 0.05 && a < b / 20) }'; then
+    pass train_learns_repetitive_text; else fail train_learns_repetitive_text "loss $first -> $last"; fi
+[ "$(wc -l < rep.log)" -eq 41 ] && pass train_log_lines || fail train_log_lines "$(wc -l < rep.log) lines"
+
+# the same seed gives the same model, byte for byte; -j 1 agrees up to rounding
+train -H 16 -e 2 -j 2 --seed 5 -o a.model < rep.ts 2>/dev/null
+train -H 16 -e 2 -j 2 --seed 5 -o b.model < rep.ts 2>/dev/null
+cmp -s a.model b.model && pass train_deterministic || fail train_deterministic "models differ"
+train -H 16 -e 2 -j 1 --seed 5 --log j1.log -o c.model < rep.ts 2>/dev/null
+train -H 16 -e 2 -j 2 --seed 5 --log j2.log -o j2.model < rep.ts 2>/dev/null
+v1=$(tail -1 j1.log | cut -f3); v2=$(tail -1 j2.log | cut -f3)
+if awk -v a="$v1" -v b="$v2" 'BEGIN { d = a - b; if (d < 0) d = -d; exit !(d < 1e-4 * (a + 1e-9) + 1e-6) }'; then
+    pass train_threads_agree; else fail train_threads_agree "val loss -j1 $v1, -j2 $v2"; fi
+
+# resume: 1 epoch, then resume to 2 == 2 epochs straight
+train -H 16 -e 1 -j 2 --seed 5 -o r.model < rep.ts 2>/dev/null
+train -e 2 -j 2 --resume r.model -o r.model < rep.ts 2>/dev/null
+cmp -s a.model r.model && pass train_resume_equals_uninterrupted || fail train_resume_equals_uninterrupted "models differ"
+
+# one-hot input gives the same model as index input
+vocab < rep.txt | window -n 8 | onehot | train -H 16 -e 2 -j 2 --seed 5 -o oh.model 2>/dev/null
+cmp -s a.model oh.model && pass train_onehot_input_same_model || fail train_onehot_input_same_model "models differ"
+
+# without -o the model goes to stdout
+train -H 16 -e 2 -j 2 --seed 5 < rep.ts > stdout.model 2>/dev/null
+cmp -s a.model stdout.model && pass train_model_to_stdout || fail train_model_to_stdout "differs from -o"
+
+# Ctrl-C mid-epoch saves a checkpoint from which the run continues to the same result
+for i in $(seq 40); do cat rep.txt; done > big.txt
+vocab < big.txt | window -n 8 > big.ts
+train -H 16 -e 1 -j 2 --seed 9 -o full.model < big.ts 2>/dev/null
+train -H 16 -e 1 -j 2 --seed 9 -o int.model < big.ts 2>int.err &
+pid=$!
+for i in $(seq 100); do grep -q 'fresh start' int.err 2>/dev/null && break; sleep 0.05; done
+sleep 0.3; kill -INT $pid; wait $pid; rc=$?
+if [ $rc -eq 130 ] && grep -q 'interrupted' int.err && [ -s int.model ]; then
+    train -e 1 -j 2 --resume int.model -o int.model < big.ts 2>/dev/null
+    cmp -s full.model int.model && pass train_sigint_checkpoint_resumes || fail train_sigint_checkpoint_resumes "resumed model differs"
+elif [ $rc -eq 0 ]; then
+    skip train_sigint_checkpoint_resumes "training finished before the signal"
+else
+    fail train_sigint_checkpoint_resumes "exit $rc: $(cat int.err | tail -2)"
+fi
+
+# bad input: clear errors, non-zero exit, an existing model left untouched
+cp a.model keep.model
+expect_fail train_empty_stream 'train: stdin: empty' sh -c 'train -o keep.model < /dev/null'
+expect_fail train_no_windows 'no windows|no vocab' sh -c 'vocab < rep.txt | train -o keep.model'
+expect_fail train_not_a_stream 'not a charpipe stream' sh -c 'train -o keep.model < rep.txt'
+expect_fail train_truncated 'truncated' sh -c 'head -c $(($(wc -c < rep.ts) / 2)) rep.ts | train -o keep.model'
+expect_fail train_unwritable 'cannot write' sh -c 'train -o /nonexistent/dir/m < rep.ts'
+expect_fail train_per_position_targets 'per-position' sh -c 'vocab < rep.txt | window -n 8 --seq | train -o keep.model'
+cmp -s a.model keep.model && pass train_keeps_existing_model || fail train_keeps_existing_model "keep.model changed"
+[ -z "$(ls keep.model.tmp.* 2>/dev/null)" ] && pass train_no_temp_left || fail train_no_temp_left "$(ls keep.model.tmp.*)"
+
+if have_py; then
+    # y out of range / mismatched shapes, written by Python
+    $PY - <<'PY'
+import gzip, msgpack, numpy as np
+def put(path, frames):
+    with gzip.open(path, "wb") as f:
+        for fr in [{"name": "header", "format": "charpipe", "version": 1}] + frames + [{"name": "end"}]:
+            f.write(msgpack.packb(fr))
+voc = {"name": "vocab", "dtype": "u4", "shape": [3], "data": np.array([97, 98, 99], "<u4").tobytes()}
+x = {"name": "x", "dtype": "u1", "shape": [2, 4], "data": np.zeros(8, "u1").tobytes()}
+put("yrange.ts", [voc, x, {"name": "y", "dtype": "u1", "shape": [2], "data": bytes([0, 7])}])
+put("mismatch.ts", [voc, x, {"name": "y", "dtype": "u1", "shape": [3], "data": bytes([0, 1, 2])}])
+put("notonehot.ts", [voc, {"name": "x", "dtype": "f4", "shape": [1, 2, 3], "data": np.full(6, 0.5, "<f4").tobytes()},
+                     {"name": "y", "dtype": "u1", "shape": [1], "data": bytes([0])}])
+PY
+    expect_fail train_y_out_of_range 'y holds index 7' sh -c 'train -o keep.model < yrange.ts'
+    expect_fail train_mismatched_shapes 'does not match' sh -c 'train -o keep.model < mismatch.ts'
+    expect_fail train_float_not_onehot 'not one-hot' sh -c 'train -o keep.model < notonehot.ts'
+    cmp -s a.model keep.model && pass train_keeps_model_after_bad_input || fail train_keeps_model_after_bad_input "changed"
+else
+    skip train_python_cases "no /usr/bin/python3 with msgpack and numpy"
+fi
+
+# --- sample ---
+expect_ok sample_help sample --help
+seed='hello world, cha'
+sample -m rep.model --seed "$seed" -n 100 > greedy.txt
+head -c 116 rep.txt > want.txt
+if cmp -s greedy.txt want.txt; then pass sample_greedy_reproduces_text
+else fail sample_greedy_reproduces_text "got: $(head -c 116 greedy.txt)"; fi
+# from a seed of exactly maxlen characters, the first stateful step is the window mode's step
+sample -m a.model --seed 'hello wo' -n 1 --stateful > st1.txt
+sample -m a.model --seed 'hello wo' -n 1 > wi1.txt
+cmp -s st1.txt wi1.txt && pass sample_stateful_first_step || fail sample_stateful_first_step "$(cat st1.txt) vs $(cat wi1.txt)"
+sample -m rep.model --seed "$seed" -n 200 -t 1e-6 --rng-seed 1 > cold.txt
+sample -m rep.model --seed "$seed" -n 200 > g200.txt
+cmp -s cold.txt g200.txt && pass sample_cold_temperature_is_greedy || fail sample_cold_temperature_is_greedy "differs"
+sample -m rep.model --seed "$seed" -n 200 -t 1 -k 1 --rng-seed 4 > k1.txt
+cmp -s k1.txt g200.txt && pass sample_top_k_1_is_greedy || fail sample_top_k_1_is_greedy "differs"
+sample -m a.model --seed "$seed" -n 300 -t 1.5 --rng-seed 7 > s1.txt
+sample -m a.model --seed "$seed" -n 300 -t 1.5 --rng-seed 7 > s2.txt
+sample -m a.model --seed "$seed" -n 300 -t 1.5 --rng-seed 8 > s3.txt
+cmp -s s1.txt s2.txt && pass sample_rng_seed_reproducible || fail sample_rng_seed_reproducible "differs"
+cmp -s s1.txt s3.txt && fail sample_rng_seed_matters "seeds 7 and 8 gave the same text" || pass sample_rng_seed_matters
+expect_fail sample_unknown_seed_char "'Z' \(U\+005A\)" sample -m rep.model --seed "hello Zorld" -n 5
+sample -m rep.model --seed "hello Zorld" -n 5 --skip-unknown > skip.txt 2> skip.err
+[ "$(head -c 10 skip.txt)" = "hello orld" ] && grep -q warning skip.err && pass sample_skip_unknown || fail sample_skip_unknown "$(cat skip.txt skip.err)"
+expect_fail sample_no_model 'required' sample -n 5
+expect_fail sample_bad_model 'not a charpipe stream' sample -m rep.txt -n 5
+expect_fail sample_data_stream_as_model 'not a model' sample -m rep.ts -n 5
+# a closed pipe ends sample quietly and promptly
+( sample -m rep.model --seed "$seed" -n 100000000 --stateful | head -c 100 > /dev/null ) 2> pipe.err
+[ ! -s pipe.err ] && pass sample_quiet_on_closed_pipe || fail sample_quiet_on_closed_pipe "$(cat pipe.err)"
+
+# --- eval ---
+expect_ok eval_help evaluate --help
+e1=$(evaluate -m rep.model --json < rep.txt | sed 's/.*"loss_nats": \([0-9.e-]*\).*/\1/')
+e2=$(evaluate -m rep.model --tsv < rep.ts | tail -1 | cut -f4)
+[ -n "$e1" ] && [ "$e1" = "$e2" ] && pass eval_text_equals_stream || fail eval_text_equals_stream "text $e1 stream $e2"
+awk -v a="$e1" 'BEGIN { exit !(a < 0.05) }' && pass eval_low_on_learned_text || fail eval_low_on_learned_text "$e1"
+expect_fail eval_unknown_char 'not in the model' sh -c 'echo "hello Zorld hello world" | evaluate -m rep.model'
+expect_fail eval_invalid_utf8 'invalid UTF-8 at byte 6' sh -c 'printf "hello \377world, charpipe" | evaluate -m rep.model'
+expect_fail eval_too_short 'no window' sh -c 'printf "hello" | evaluate -m rep.model'
+expect_fail eval_empty 'empty' sh -c 'evaluate -m rep.model < /dev/null'
+
+if have_py; then
+    # eval on a model built by Python equals the loss Python computes with numpy
+    printf 'the quick brown fox jumps over the lazy dog\nand again: the lazy dog sleeps.\n' > fox.txt
+    want=$($PY "$TESTS/ref_lstm.py" make py.model fox.txt 11)
+    got=$(evaluate -m py.model --tsv < fox.txt | tail -1 | cut -f4)
+    if awk -v a="$want" -v b="$got" 'BEGIN { d = a - b; if (d < 0) d = -d; exit !(d < 2e-5 * a) }'; then
+        pass eval_matches_numpy_reference; else fail eval_matches_numpy_reference "numpy $want, eval $got"; fi
+    # and a model trained here is read by Python, whose loss agrees with eval's
+    want=$($PY "$TESTS/ref_lstm.py" loss a.model rep.txt)
+    got=$(evaluate -m a.model --tsv < rep.txt | tail -1 | cut -f4)
+    if awk -v a="$want" -v b="$got" 'BEGIN { d = a - b; if (d < 0) d = -d; exit !(d < 2e-5 * a) }'; then
+        pass trained_model_readable_by_python; else fail trained_model_readable_by_python "numpy $want, eval $got"; fi
+else
+    skip eval_matches_numpy_reference "no /usr/bin/python3 with msgpack and numpy"
+fi
