@@ -26,6 +26,14 @@ typedef struct kern_ops {
     void (*gemm_nt)(int m, int n, int k, const float *A, int lda,
                     const float *B, int ldb, float *C, int ldc);
 
+    /* Copy B (k, n) into Bp (k * n floats) in the order gemm_nn_packed reads it. For a B that
+     * many products use (the recurrent kernel over the T steps of a batch), packing once
+     * saves each product from reorganising B itself. */
+    void (*pack_b)(int k, int n, const float *B, int ldb, float *Bp);
+    /* C (m, n) += A (m, k) . B (k, n), B given packed by pack_b */
+    void (*gemm_nn_packed)(int m, int n, int k, const float *A, int lda, const float *Bp,
+                           float *C, int ldc);
+
     /* LSTM cell forward for b rows. z (b, 4H) holds pre-activations in gate order i,f,c,o and
      * is overwritten with the activations i, f, g, o. c_prev (b, H) may be NULL (zeros).
      * Writes c (b, H) and h (b, H); c may be the same array as c_prev (updated in place). */

@@ -11,7 +11,7 @@
 #include "kern_impl.h"
 
 const kern_ops kern_avx512 = {
-    "avx512", VW, gemm_nn, gemm_tn, gemm_nt, lstm_cell_fwd, lstm_cell_bwd,
+    "avx512", VW, gemm_nn, gemm_tn, gemm_nt, pack_b, gemm_nn_packed, lstm_cell_fwd, lstm_cell_bwd,
 };
 #else
 typedef int kern_avx512_not_built;

@@ -199,6 +199,56 @@ static void gemm_nn(int m, int n, int k, const float *A, int lda,
     gemm_any(0, m, n, k, A, lda, B, ldb, C, ldc);
 }
 
+/* Packed B (k, n): for each k-block of KC rows (the last may be shorter), its column panels
+ * of NV*VW columns (the last may have fewer vectors), each as kc contiguous rows of its
+ * width; then the n - n/VW*VW leftover columns, each as k contiguous floats. k * n floats. */
+static void pack_b(int k, int n, const float *B, int ldb, float *Bp)
+{
+    int nfull = n / VW * VW;
+    float *o = Bp;
+    for (int p0 = 0; p0 < k; p0 += KC) {
+        int kc = k - p0 < KC ? k - p0 : KC;
+        for (int j0 = 0; j0 < nfull; j0 += NV * VW) {
+            int w = nfull - j0 < NV * VW ? nfull - j0 : NV * VW;
+            for (int p = 0; p < kc; p++, o += w)
+                memcpy(o, B + (size_t)(p0 + p) * ldb + j0, (size_t)w * sizeof(float));
+        }
+    }
+    for (int j = nfull; j < n; j++)
+        for (int p = 0; p < k; p++)
+            *o++ = B[(size_t)p * ldb + j];
+}
+
+/* C (m, n) += A (m, k) . B (k, n), B packed by pack_b: gemm_any's loops without the copying. */
+static void gemm_nn_packed(int m, int n, int k, const float *A, int lda, const float *Bp,
+                           float *C, int ldc)
+{
+    int nfull = n / VW * VW;
+    int ntiles = (m + MR - 1) / MR;
+    const float *bb = Bp;
+    for (int p0 = 0; p0 < k; p0 += KC) {
+        int kc = k - p0 < KC ? k - p0 : KC;
+        for (int j0 = 0; j0 < nfull; j0 += NV * VW) {
+            int nv = (nfull - j0) / VW < NV ? (nfull - j0) / VW : NV;
+            for (int t = 0, i0 = 0; t < ntiles; t++) {
+                int mr = m / ntiles + (t < m % ntiles);
+                tiles[0][mr - 1][nv - 1](kc, A + (size_t)i0 * lda + p0, lda, bb, nv * VW,
+                                         C + (size_t)i0 * ldc + j0, ldc);
+                i0 += mr;
+            }
+            bb += (size_t)kc * nv * VW;
+        }
+    }
+    for (int i = 0; i < m; i++)                  /* leftover columns: bb holds them */
+        for (int j = nfull; j < n; j++) {
+            const float *a = A + (size_t)i * lda, *b = bb + (size_t)(j - nfull) * k;
+            float s = 0.0f;
+            for (int p = 0; p < k; p++)
+                s += a[p] * b[p];
+            C[(size_t)i * ldc + j] += s;
+        }
+}
+
 /* C (m, n) += A^T . B,  A is (k, m), B is (k, n) */
 static void gemm_tn(int m, int n, int k, const float *A, int lda,
                     const float *B, int ldb, float *C, int ldc)

@@ -49,6 +49,20 @@ static void gemm_nt(int m, int n, int k, const float *A, int lda,
         }
 }
 
+/* Packed B is B (k, n) with rows n apart. */
+static void pack_b(int k, int n, const float *B, int ldb, float *Bp)
+{
+    for (int p = 0; p < k; p++)
+        for (int j = 0; j < n; j++)
+            Bp[(size_t)p * n + j] = B[(size_t)p * ldb + j];
+}
+
+static void gemm_nn_packed(int m, int n, int k, const float *A, int lda, const float *Bp,
+                           float *C, int ldc)
+{
+    gemm_nn(m, n, k, A, lda, Bp, n, C, ldc);
+}
+
 static float sigmoidf(float x) { return 1.0f / (1.0f + expf(-x)); }
 
 /* z (b, 4H) pre-activations -> activations i, f, g, o in place; c_prev (b, H) or NULL;
@@ -91,5 +105,5 @@ static void lstm_cell_bwd(int b, int H, float *act, const float *c_prev, const f
 }
 
 const kern_ops kern_scalar = {
-    "scalar", 1, gemm_nn, gemm_tn, gemm_nt, lstm_cell_fwd, lstm_cell_bwd,
+    "scalar", 1, gemm_nn, gemm_tn, gemm_nt, pack_b, gemm_nn_packed, lstm_cell_fwd, lstm_cell_bwd,
 };

@@ -119,6 +119,8 @@ struct lstm_work {
     float *c;       /* (T+1, b, H) cell states, slice 0 = zeros (c_0) */
     float *h;       /* (T+1, b, H) hidden states, slice 0 = zeros (h_0) */
     float *rt;      /* (4H, H) recurrent kernel transposed */
+    float *rp;      /* recurrent kernel (H, 4H), packed for gemm_nn_packed */
+    float *rtp;     /* its transpose (4H, H), packed */
     float *probs;   /* (b, V) logits, then softmax, then dlogits */
     float *dh;      /* (b, H) */
     float *dc;      /* (b, H) */
@@ -136,7 +138,7 @@ lstm_work *lstm_work_new(int V, int H, int T, int bmax)
     size_t nz = round64((size_t)T * bmax * 4 * H), nc = round64((size_t)(T + 1) * bmax * H);
     size_t nrt = round64((size_t)4 * H * H), np = round64((size_t)bmax * V);
     size_t nd = round64((size_t)bmax * H);
-    size_t total = nz + 2 * nc + nrt + np + 2 * nd;
+    size_t total = nz + 2 * nc + 3 * nrt + np + 2 * nd;
     if (posix_memalign(&w->mem, 64, total * sizeof(float))) {
         free(w);
         return NULL;
@@ -147,6 +149,8 @@ lstm_work *lstm_work_new(int V, int H, int T, int bmax)
     w->c = m;     m += nc;
     w->h = m;     m += nc;
     w->rt = m;    m += nrt;
+    w->rp = m;    m += nrt;
+    w->rtp = m;   m += nrt;
     w->probs = m; m += np;
     w->dh = m;    m += nd;
     w->dc = m;
@@ -226,6 +230,8 @@ static double forward(const kern_ops *k, const lstm_params *p, lstm_work *w,
     int V = p->V, H = p->H, G = 4 * H;
     memset(w->c, 0, (size_t)b * H * sizeof(float));     /* c_0, h_0 */
     memset(w->h, 0, (size_t)b * H * sizeof(float));
+    if (T > 1)                                           /* packed once for all steps */
+        k->pack_b(H, G, p->recurrent, G, w->rp);
     for (int t = 0; t < T; t++) {
         float *z = w->z + (size_t)t * b * G;
         float *hp = w->h + (size_t)t * b * H, *cp = w->c + (size_t)t * b * H;
@@ -234,7 +240,7 @@ static double forward(const kern_ops *k, const lstm_params *p, lstm_work *w,
             add_rows4(z + (size_t)r * G, kr, p->bias, G);
         }
         if (t > 0)                                       /* z += h_{t-1} . recurrent */
-            k->gemm_nn(b, G, H, hp, H, p->recurrent, G, z, G);
+            k->gemm_nn_packed(b, G, H, hp, H, w->rp, z, G);
         k->lstm_cell_fwd(b, H, z, t > 0 ? cp : NULL, cp + (size_t)b * H, hp + (size_t)b * H);
     }
     const float *hT = w->h + (size_t)T * b * H;
@@ -287,6 +293,7 @@ double lstm_train_batch(const kern_ops *k, const lstm_params *p, lstm_params *g,
     memset(w->dc, 0, (size_t)b * H * sizeof(float));
 
     transpose(w->rt, p->recurrent, H);                          /* rt (4H, H) = recurrent^T */
+    k->pack_b(G, H, w->rt, H, w->rtp);
 
     for (int t = T - 1; t >= 0; t--) {
         float *dz = w->z + (size_t)t * b * G;
@@ -299,7 +306,7 @@ double lstm_train_batch(const kern_ops *k, const lstm_params *p, lstm_params *g,
         }
         if (t > 0) {                                            /* dh_{t-1} = dz . recurrent^T */
             memset(w->dh, 0, (size_t)b * H * sizeof(float));
-            k->gemm_nn(b, H, G, dz, G, w->rt, H, w->dh, H);
+            k->gemm_nn_packed(b, H, G, dz, G, w->rtp, w->dh, H);
         }
     }
     /* drecurrent (H, 4H) += sum_t h_{t-1}^T dz_t, all steps at once; h_0 = 0 so t >= 1:
