@@ -40,7 +40,7 @@ TESTS     := $(TEST_SRC:tests/%.c=$(O)/tests/%)
 BENCHES   := $(BENCH_SRC:bench/%.c=$(O)/bench/%)
 LIBA      := $(O)/libcharpipe.a
 
-.PHONY: all tools tests test check check-san bench install uninstall clean man
+.PHONY: all tools tests test check check-san bench install uninstall clean man deps demo
 .DELETE_ON_ERROR:
 
 all: tools tests
@@ -83,8 +83,26 @@ check-san:
 	    SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" check
 
 test:
-	@$(MAKE) --no-print-directory check
-	@$(MAKE) --no-print-directory check-san
+	@rm -f build/test-counts build/san/test-counts
+	@$(MAKE) --no-print-directory check; a=$$?; \
+	 $(MAKE) --no-print-directory check-san; b=$$?; \
+	 cat build/test-counts build/san/test-counts 2>/dev/null | awk '{ p += $$1; f += $$2; s += $$3 } \
+	   END { printf "total: %d passed, %d failed, %d skipped\n", p, f, s }'; \
+	 [ $$a = 0 ] && [ $$b = 0 ]
+
+# Debian packages the build needs, installed when missing (sudo when not root).
+DEPS = build-essential pkg-config zlib1g-dev libmsgpack-dev
+SUDO = $(if $(filter 0,$(shell id -u)),,sudo)
+deps:
+	@missing=; for p in $(DEPS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then echo "installing:$$missing"; \
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing; fi
+
+# The quick start: what is missing, the build, then a small model trained on a text every
+# Debian system has, and a sample from it (about a minute).
+demo: deps
+	@$(MAKE) --no-print-directory tools
+	@$(MAKE) --no-print-directory -C pipelines demo
 
 bench: tools $(BENCHES)
 	@bench/run.sh $(O) $(BIN)

@@ -1,0 +1,93 @@
+#!/usr/bin/env bash
+# run.sh O BIN - charpipe's benchmarks. Every figure is printed beside a baseline measured in
+# the same run (the FMA peak of this CPU, PyTorch on the same data when it is installed), so
+# compare ratios, not absolute numbers: timings on a shared machine are noisy.
+#
+# Needs the corpus ../shared/data/tinyshakespeare.txt (or TEXT=...); the PyTorch peer runs when
+# /usr/bin/python3 can import torch (apt-get install python3-torch libopenblas0-openmp).
+# SECONDS_PER=N sets the length of each timed training run (default 15).
+set -u -o pipefail
+O=${1:-build}; BIN=${2:-bin}
+root=$(cd "$(dirname "$0")/.." && pwd)
+BIN=$(cd "$BIN" && pwd)
+export PATH="$BIN:$PATH"
+TEXT=${TEXT:-$root/../shared/data/tinyshakespeare.txt}
+PEER=$root/../shared/peers/torch_lstm.py
+PER=${SECONDS_PER:-15}
+tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
+
+echo "== machine: $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'),"\
+     "kernel set $(train --version | sed 's/.*kernels: \(.*\))/\1/'), load $(cut -d' ' -f1 /proc/loadavg)"
+if [ ! -f "$TEXT" ]; then
+    echo "bench: $TEXT not found: only the kernel benchmark runs"
+    "$O/bench/bench_kern"
+    exit 0
+fi
+
+echo; echo "== data stages"
+bash "$root/bench/data.sh" "$BIN" "$TEXT"
+
+echo; echo "== kernels (single core, against the measured FMA peak)"
+"$O/bench/bench_kern"
+
+vocab < "$TEXT" | window -n 40 > "$tmp/w40.ts"
+# train --max-batches K: K batches of 64 after reading all windows; windows/s of those
+train_wps() {   # ARGS... -> windows/s
+    train "$@" < "$tmp/w40.ts" 2>&1 >/dev/null | sed -n 's/.*: \([0-9.]*\) windows\/s.*/\1/p'
+}
+batches_for() { # windows/s guess, seconds -> batches
+    awk -v w="$1" -v s="$2" 'BEGIN { b = int(w * s / 64); print (b < 20 ? 20 : b) }'
+}
+
+peer_seed() {   # THREADS HIDDEN -> windows/s of PyTorch, or empty
+    [ -f "$PEER" ] && /usr/bin/python3 -c 'import torch' 2>/dev/null || return 0
+    env -u OPENBLAS_CORETYPE /usr/bin/python3 "$PEER" throughput --task seed --input embed \
+        --threads "$1" --hidden "$2" --seconds "$PER" --data "$TEXT" 2>/dev/null \
+        | sed -n 's/.*"windows_per_s": \([0-9.]*\).*/\1/p'
+}
+
+echo; echo "== train: windows/s, seed model (V 65, maxlen 40, batch 64), all of tinyshakespeare in memory"
+printf '%-8s %-8s %-3s %14s\n' hidden kernels -j windows/s
+best_128=0
+for H in 128 512; do
+    for k in avx512 avx2 scalar; do
+        for j in 1 2; do
+            guess=$([ $H = 128 ] && echo 4000 || echo 250)
+            [ $k = scalar ] && guess=$([ $H = 128 ] && echo 150 || echo 12)
+            [ $k = scalar ] && [ $j = 2 ] && continue
+            w=$(CHARPIPE_KERNEL=$k train_wps -H $H -j $j --max-batches "$(batches_for "$guess" "$PER")" 2>/dev/null)
+            [ -z "$w" ] && continue
+            printf '%-8s %-8s %-3s %14.0f\n' $H $k $j "$w"
+            [ $H = 128 ] && awk -v a="$w" -v b="$best_128" 'BEGIN { exit !(a > b) }' && best_128=$w
+        done
+    done
+done
+printf 'memory: '; train --max-batches 1 < "$tmp/w40.ts" 2>&1 >/dev/null | sed -n 's/.*peak RSS/peak RSS/p'
+
+p1=$(peer_seed 1 128); p2=$(peer_seed 2 128)
+if [ -n "$p1$p2" ]; then
+    peer=$(printf '%s\n%s\n' "$p1" "$p2" | sort -g | tail -1)
+    printf 'PyTorch (OpenBLAS), same data, H 128: %s windows/s with 1 thread, %s with 2\n' "${p1:-?}" "${p2:-?}"
+    awk -v a="$best_128" -v b="$peer" 'BEGIN { printf "charpipe / PyTorch (best of each): %.2fx\n", a / b }'
+else
+    echo "PyTorch peer: not run (needs /usr/bin/python3 with torch and $PEER)"
+fi
+
+echo; echo "== sample: characters/s, one thread"
+printf '%-8s %-10s %14s\n' hidden mode chars/s
+head -c 200000 "$TEXT" | vocab | window -n 40 > "$tmp/small.ts"
+for H in 128 512; do
+    train -e 0 -H $H -o "$tmp/m$H" < "$tmp/small.ts" 2>/dev/null
+    for mode in stateful window; do
+        n=$([ $mode = stateful ] && echo 300000 || echo 3000)
+        [ $H = 512 ] && n=$((n / 8))
+        t0=$(date +%s.%N)
+        sample -m "$tmp/m$H" --$mode -n $n -t 1 --rng-seed 1 --seed "First Citizen:" > /dev/null
+        t1=$(date +%s.%N)
+        awk -v n=$n -v a="$t0" -v b="$t1" -v h=$H -v m=$mode 'BEGIN { printf "%-8s %-10s %14.0f\n", h, m, n / (b - a) }'
+    done
+done
+if [ -f "$PEER" ] && /usr/bin/python3 -c 'import torch' 2>/dev/null; then
+    env -u OPENBLAS_CORETYPE /usr/bin/python3 "$PEER" sample --threads 1 --nchars 2000 --reps 1 --data "$TEXT" 2>/dev/null \
+        | sed -n 's/.*"method": "\([a-z]*\)".*"chars_per_s": \([0-9.]*\).*/PyTorch 128  \1: \2 chars\/s/p'
+fi
