@@ -363,5 +363,13 @@ int main(int argc, char **argv)
                nats, bits, ppl, (unsigned long long)total_windows, m.maxlen);
     if (fflush(stdout) != 0 || ferror(stdout))
         cli_die("stdout: write failed");
+    par_free(pool);
+    for (int i = 0; i < opt_threads; i++)
+        lstm_work_free(ev.work[i]);
+    free(ev.work);
+    free(ev.loss);
+    free(cx);
+    free(cy);
+    model_free(&m);
     return 0;
 }

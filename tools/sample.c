@@ -237,6 +237,9 @@ int main(int argc, char **argv)
             out_char(&m, x);
             lstm_step(k, &m.p, x, h, cst, probs, scratch);
         }
+        free(h);
+        free(cst);
+        free(scratch);
     } else {
         lstm_work *w = lstm_work_new(V, H, N, 1);
         int32_t *win = cli_malloc((size_t)N * sizeof *win);
@@ -254,9 +257,16 @@ int main(int argc, char **argv)
                 win[N - 1] = x;
             }
         }
+        lstm_work_free(w);
+        free(win);
     }
     out_flush();
     if (otty && !m.byte_unit)
         (void)!write(1, "\n", 1);
+    free(probs);
+    free(q);
+    free(order);
+    free(seed);
+    model_free(&m);
     return 0;
 }

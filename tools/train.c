@@ -359,6 +359,23 @@ static void val_part(void *ctx, int part, int nparts)
     tr->loss[part] = sum;
 }
 
+static void trainer_free(trainer *tr)
+{
+    for (int i = 0; i < tr->nparts; i++) {
+        lstm_work_free(tr->work[i]);
+        free(tr->grad[i]);
+        free(tr->xb[i]);
+        free(tr->yb[i]);
+    }
+    free(tr->work); free(tr->grad); free(tr->gp); free(tr->xb); free(tr->yb);
+    free(tr->loss); free(tr->sumsq);
+}
+
+static void ds_free(dataset *d)
+{
+    free(d->x8); free(d->x16); free(d->y); free(d->vocab);
+}
+
 static double train_step(trainer *tr, par_pool *pool, const uint32_t *rows, int b)
 {
     tr->rows = rows;
@@ -628,6 +645,7 @@ int main(int argc, char **argv)
     }
     par_pool *pool = par_new(opt_threads);
     uint32_t *perm = cli_malloc(ntrain * sizeof *perm);
+    int status = 0;
 
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
@@ -663,7 +681,8 @@ int main(int argc, char **argv)
                 } else {
                     cli_warn("interrupted: no model written (use -o FILE to keep checkpoints)");
                 }
-                return 130;
+                status = 130;
+                goto done;
             }
             double now = cli_now();
             if (opt_max_batches && bi + 1 - first_batch >= opt_max_batches) {
@@ -673,7 +692,7 @@ int main(int argc, char **argv)
                 fprintf(stderr, "%s: benchmark: %ld batches of %d, %.0f windows in %.3fs: %.1f windows/s, "
                         "loss %.4f, peak RSS %.1f MB\n", cli_prog, bi + 1 - first_batch, m.batch, w,
                         now - t0, w / (now - t0), loss_sum / ((double)(bi + 1) * m.batch), ru.ru_maxrss / 1024.0);
-                return 0;
+                goto done;
             }
             if (opt_progress && (now - last > 0.1 || bi + 1 == nbatches)) {
                 size_t done = (size_t)(bi + 1 - first_batch) * m.batch;
@@ -703,5 +722,11 @@ int main(int argc, char **argv)
     }
     if (!opt_out)
         save(&m, NULL);
-    return 0;
+done:
+    par_free(pool);
+    free(perm);
+    trainer_free(&tr);
+    ds_free(&d);
+    model_free(&m);
+    return status;
 }
