@@ -90,8 +90,9 @@ int model_write(const model *m, int fd, const char *label, char *err, size_t cap
     };
     ts_write_info(w, "model", a, (int)(sizeof a / sizeof *a));
     uint64_t vshape[1] = { (uint64_t)m->V };
-    ts_attr_kv unit = TS_ATTR_STR("unit", m->byte_unit ? "byte" : "codepoint");
-    ts_write_tensor(w, "vocab", TS_U4, 1, vshape, m->vocab, &unit, 1);
+    ts_attr_kv unit[2] = { TS_ATTR_STR("unit", m->byte_unit ? "byte" : "codepoint"),
+                           TS_ATTR_BOOL("lower", m->lower) };
+    ts_write_tensor(w, "vocab", TS_U4, 1, vshape, m->vocab, unit, 2);
     write_weights(w, m, "", m->params);
     if (m->adam_m) {
         write_weights(w, m, "adam/m/", m->adam_m);
@@ -203,6 +204,13 @@ int model_read(model *m, const char *path, char *err, size_t cap)
             memcpy(m->vocab, f.data, f.nbytes);
             char unit[16] = "";
             m->byte_unit = ts_attr_str(&f, "unit", unit, sizeof unit) == 1 && strcmp(unit, "byte") == 0;
+            int64_t lw = 0;
+            m->lower = ts_attr_int(&f, "lower", &lw) == 1 && lw;
+            for (int i = 1; i < m->V; i++)
+                if (m->vocab[i] <= m->vocab[i - 1]) {
+                    bad = fail(msg, sizeof msg, "the vocabulary is not in ascending order");
+                    break;
+                }
             have_vocab = 1;
         } else if (strcmp(f.name, "rng") == 0) {
             if (!f.is_tensor || f.dtype != TS_U8 || f.count != 8) {

@@ -21,6 +21,7 @@ typedef struct model {
     int V, H, maxlen;
     uint32_t *vocab;                  /* V code points (or bytes) */
     int byte_unit;                    /* vocabulary of bytes, not code points */
+    int lower;                        /* the text was lowercased (vocab --lower) */
     float *params;                    /* lstm_nparams floats, 64-byte aligned */
     float *adam_m, *adam_v;           /* same layout; NULL when not stored */
     lstm_params p;                    /* views into params */

@@ -151,3 +151,11 @@ if have_py; then
 else
     skip eval_matches_numpy_reference "no /usr/bin/python3 with msgpack and numpy"
 fi
+
+# a model trained on lowercased text (vocab --lower) lowercases the seed and the eval text too
+printf 'Hello World. HELLO world. hello WORLD. %.0s' $(seq 30) > up.txt
+vocab --lower < up.txt | window -n 8 | train -H 8 -e 1 -o low.model 2>/dev/null
+tdump --json low.model | grep '"name": "vocab"' | grep -q '"lower": true' && pass model_keeps_lower || fail model_keeps_lower "no lower attr"
+sample -m low.model --seed "HELLO" -n 3 > low.txt 2> low.err && [ "$(head -c 5 low.txt)" = hello ] \
+    && pass sample_lowercases_seed || fail sample_lowercases_seed "$(cat low.txt low.err)"
+evaluate -m low.model < up.txt > /dev/null 2> low.err && pass eval_lowercases_text || fail eval_lowercases_text "$(cat low.err)"

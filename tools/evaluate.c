@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <locale.h>
+#include <wctype.h>
 #include "cli.h"
 #include "kern.h"
 #include "lstm.h"
@@ -143,6 +145,9 @@ static void eval_text(evaluator *ev, par_pool *pool, const unsigned char *first,
                     cli_die("stdin: invalid UTF-8 at byte %llu (%s)", (unsigned long long)(byteoff + i),
                             l == 0 ? "sequence cut off at the end" : why);
             }
+            if (m->lower)
+                cp = m->byte_unit ? (uint32_t)(cp >= 'A' && cp <= 'Z' ? cp + 32 : cp)
+                                  : (uint32_t)towlower((wint_t)cp);
             int x = model_index(m, cp);
             if (x < 0) {
                 if (!opt_skip) {
@@ -304,6 +309,8 @@ int main(int argc, char **argv)
     char err[512];
     if (model_read(&m, opt_model, err, sizeof err) < 0)
         cli_die("%s", err);
+    if (m.lower && !m.byte_unit && !setlocale(LC_CTYPE, "C.UTF-8") && !setlocale(LC_CTYPE, "C.utf8"))
+        cli_die("the model lowercases its input, but the C.UTF-8 locale is not available");
     if (opt_threads == 0)
         opt_threads = par_ncpu();
     evaluator ev = { .k = kern_select(), .m = &m, .nparts = (int)opt_threads, .bpart = 64 };

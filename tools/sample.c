@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <locale.h>
+#include <wctype.h>
 #include "cli.h"
 #include "kern.h"
 #include "lstm.h"
@@ -121,6 +123,9 @@ static int *encode_seed(const model *m, const char *s, int *len)
             if (l <= 0)
                 cli_die("--seed: invalid UTF-8 at byte %zu (%s)", i, l == 0 ? "cut off" : why);
         }
+        if (m->lower)
+            cp = m->byte_unit ? (uint32_t)(cp < 128 && cp >= 'A' && cp <= 'Z' ? cp + 32 : cp)
+                              : (uint32_t)towlower((wint_t)cp);
         int x = model_index(m, cp);
         if (x < 0) {
             if (!opt_skip)
@@ -200,6 +205,8 @@ int main(int argc, char **argv)
     char err[512];
     if (model_read(&m, opt_model, err, sizeof err) < 0)
         cli_die("%s", err);
+    if (m.lower && !m.byte_unit && !setlocale(LC_CTYPE, "C.UTF-8") && !setlocale(LC_CTYPE, "C.utf8"))
+        cli_die("the model lowercases its input, but the C.UTF-8 locale is not available");
     const kern_ops *k = kern_select();
     rng_t rng;
     rng_seed(&rng, opt_rng_seed >= 0 ? (uint64_t)opt_rng_seed : (uint64_t)(cli_now() * 1e9) ^ (uint64_t)getpid());

@@ -84,7 +84,7 @@ typedef struct {
     uint16_t *x16;                    /* (n, N) otherwise */
     int32_t *y;                       /* (n) */
     uint32_t *vocab;
-    int byte_unit;
+    int byte_unit, lower;
 } dataset;
 
 static int64_t index_at(const ts_frame *f, size_t i)
@@ -171,6 +171,11 @@ static void read_windows(dataset *d)
             d->vocab = cli_malloc(f.nbytes);
             memcpy(d->vocab, f.data, f.nbytes);
             d->byte_unit = strcmp(unit, "byte") == 0;
+            int64_t lw = 0;
+            d->lower = ts_attr_int(&f, "lower", &lw) == 1 && lw;
+            for (int i = 1; i < d->V; i++)
+                if (d->vocab[i] <= d->vocab[i - 1])
+                    cli_die("stdin: the vocab frame is not in ascending order");
         } else if (strcmp(f.name, "x") == 0) {
             if (!d->vocab)
                 cli_die("stdin: windows before any vocab frame (is this the output of vocab | window?)");
@@ -198,7 +203,16 @@ static void read_windows(dataset *d)
             }
             if (onehot)
                 onehot_to_index(&f, cells, d->V, tmp, "x");
-            else
+            else if (f.dtype == TS_U1) {                /* the common case, kept fast */
+                const uint8_t *p = f.data;
+                uint8_t mx = 0;
+                for (size_t i = 0; i < cells; i++) {
+                    tmp[i] = p[i];
+                    mx = p[i] > mx ? p[i] : mx;
+                }
+                if (cells && mx >= d->V)
+                    cli_die("stdin: x holds index %d, outside the vocabulary of %d", mx, d->V);
+            } else
                 for (size_t i = 0; i < cells; i++) {
                     int64_t v = index_at(&f, i);
                     if (v < 0 || v >= d->V)
@@ -598,6 +612,7 @@ int main(int argc, char **argv)
         model_alloc(&m, d.V, opt_hidden, d.N, 1);
         memcpy(m.vocab, d.vocab, d.V * sizeof(uint32_t));
         m.byte_unit = d.byte_unit;
+        m.lower = d.lower;
         m.batch = opt_batch;
         m.lr = opt_lr;
         m.clip = opt_clip;
