@@ -13,16 +13,79 @@ static const char *const tensor_names[LSTM_NTENSORS] = {
     "kernel", "recurrent_kernel", "bias", "dense_kernel", "dense_bias",
 };
 
+int lstm_ntensors(int L) { return 3 * L + 2; }
+
+int lstm_tensor_shape_l(int k, int V, int H, int L, uint64_t shape[2])
+{
+    uint64_t G = 4 * (uint64_t)H;
+    shape[1] = 1;
+    if (k < 0 || k >= 3 * L + 2)
+        return 0;
+    if (k == 3 * L) {                               /* dense kernel */
+        shape[0] = H; shape[1] = V;
+        return 2;
+    }
+    if (k == 3 * L + 1) {                           /* dense bias */
+        shape[0] = V;
+        return 1;
+    }
+    switch (k % 3) {
+    case 0:  shape[0] = k == 0 ? (uint64_t)V : (uint64_t)H; shape[1] = G; return 2;
+    case 1:  shape[0] = H; shape[1] = G; return 2;
+    default: shape[0] = G; return 1;
+    }
+}
+
+size_t lstm_tensor_offset_l(int k, int V, int H, int L)
+{
+    size_t off = 0;
+    for (int i = 0; i < k && i < 3 * L + 2; i++) {
+        uint64_t s[2];
+        lstm_tensor_shape_l(i, V, H, L, s);
+        off += (size_t)(s[0] * s[1]);
+    }
+    return off;
+}
+
+size_t lstm_nparams_l(int V, int H, int L) { return lstm_tensor_offset_l(3 * L + 2, V, H, L); }
+
+const char *lstm_layer_name(int k, int L, char *buf, size_t cap)
+{
+    static const char *const what[3] = { "kernel", "recurrent_kernel", "bias" };
+    if (k == 3 * L || k == 3 * L + 1)
+        snprintf(buf, cap, "dense/%s", k == 3 * L ? "kernel" : "bias");
+    else if (k / 3 == 0)
+        snprintf(buf, cap, "lstm/%s", what[k % 3]);
+    else
+        snprintf(buf, cap, "lstm_%d/%s", k / 3, what[k % 3]);
+    return buf;
+}
+
+void lstm_bind_l(lstm_params *p, float *flat, int V, int H, int L)
+{
+    memset(p, 0, sizeof *p);
+    p->V = V;
+    p->H = H;
+    p->L = L;
+    for (int l = 0; l < L; l++) {
+        p->layer[l].kernel    = flat + lstm_tensor_offset_l(3 * l, V, H, L);
+        p->layer[l].recurrent = flat + lstm_tensor_offset_l(3 * l + 1, V, H, L);
+        p->layer[l].bias      = flat + lstm_tensor_offset_l(3 * l + 2, V, H, L);
+    }
+    p->kernel    = p->layer[0].kernel;
+    p->recurrent = p->layer[0].recurrent;
+    p->bias      = p->layer[0].bias;
+    p->dense_w   = flat + lstm_tensor_offset_l(3 * L, V, H, L);
+    p->dense_b   = flat + lstm_tensor_offset_l(3 * L + 1, V, H, L);
+}
+
+/* The single-layer names used by the seed's model (lstm.h's enum). */
 int lstm_tensor_shape(int k, int V, int H, uint64_t shape[2])
 {
-    switch (k) {
-    case LSTM_KERNEL:       shape[0] = V; shape[1] = 4 * (uint64_t)H; return 2;
-    case LSTM_RECURRENT:    shape[0] = H; shape[1] = 4 * (uint64_t)H; return 2;
-    case LSTM_BIAS:         shape[0] = 4 * (uint64_t)H; shape[1] = 1; return 1;
-    case LSTM_DENSE_KERNEL: shape[0] = H; shape[1] = V; return 2;
-    case LSTM_DENSE_BIAS:   shape[0] = V; shape[1] = 1; return 1;
-    }
-    return 0;
+    int rank = lstm_tensor_shape_l(k, V, H, 1, shape);
+    if (rank == 1)
+        shape[1] = 1;
+    return rank;
 }
 
 const char *lstm_tensor_name(int k)
@@ -30,36 +93,9 @@ const char *lstm_tensor_name(int k)
     return k >= 0 && k < LSTM_NTENSORS ? tensor_names[k] : NULL;
 }
 
-static size_t tensor_size(int k, int V, int H)
-{
-    uint64_t s[2];
-    int rank = lstm_tensor_shape(k, V, H, s);
-    return rank == 2 ? (size_t)(s[0] * s[1]) : rank == 1 ? (size_t)s[0] : 0;
-}
-
-size_t lstm_tensor_offset(int k, int V, int H)
-{
-    size_t off = 0;
-    for (int i = 0; i < k && i < LSTM_NTENSORS; i++)
-        off += tensor_size(i, V, H);
-    return off;
-}
-
-size_t lstm_nparams(int V, int H)
-{
-    return lstm_tensor_offset(LSTM_NTENSORS, V, H);
-}
-
-void lstm_bind(lstm_params *p, float *flat, int V, int H)
-{
-    p->V = V;
-    p->H = H;
-    p->kernel    = flat + lstm_tensor_offset(LSTM_KERNEL, V, H);
-    p->recurrent = flat + lstm_tensor_offset(LSTM_RECURRENT, V, H);
-    p->bias      = flat + lstm_tensor_offset(LSTM_BIAS, V, H);
-    p->dense_w   = flat + lstm_tensor_offset(LSTM_DENSE_KERNEL, V, H);
-    p->dense_b   = flat + lstm_tensor_offset(LSTM_DENSE_BIAS, V, H);
-}
+size_t lstm_tensor_offset(int k, int V, int H) { return lstm_tensor_offset_l(k, V, H, 1); }
+size_t lstm_nparams(int V, int H) { return lstm_nparams_l(V, H, 1); }
+void lstm_bind(lstm_params *p, float *flat, int V, int H) { lstm_bind_l(p, flat, V, H, 1); }
 
 /* w (fan_in, fan_out) uniform in [-l, l], l = sqrt(6 / (fan_in + fan_out)). */
 static void glorot_uniform(float *w, int fan_in, int fan_out, rng_t *rng)
@@ -101,11 +137,13 @@ static void orthogonal(float *R, int H, rng_t *rng)
 void lstm_init_keras(lstm_params *p, rng_t *rng)
 {
     int V = p->V, H = p->H;
-    glorot_uniform(p->kernel, V, 4 * H, rng);
-    orthogonal(p->recurrent, H, rng);
-    memset(p->bias, 0, (size_t)4 * H * sizeof(float));
-    for (int j = H; j < 2 * H; j++)                     /* unit_forget_bias */
-        p->bias[j] = 1.0f;
+    for (int l = 0; l < p->L; l++) {
+        glorot_uniform(p->layer[l].kernel, l == 0 ? V : H, 4 * H, rng);
+        orthogonal(p->layer[l].recurrent, H, rng);
+        memset(p->layer[l].bias, 0, (size_t)4 * H * sizeof(float));
+        for (int j = H; j < 2 * H; j++)                 /* unit_forget_bias */
+            p->layer[l].bias[j] = 1.0f;
+    }
     glorot_uniform(p->dense_w, H, V, rng);
     memset(p->dense_b, 0, (size_t)V * sizeof(float));
 }
@@ -114,48 +152,63 @@ void lstm_init_keras(lstm_params *p, rng_t *rng)
 /* Work area */
 
 struct lstm_work {
-    int V, H, T, bmax;
-    float *z;       /* (T, b, 4H) activations of every step; dz in the backward pass */
-    float *c;       /* (T+1, b, H) cell states, slice 0 = zeros (c_0) */
-    float *h;       /* (T+1, b, H) hidden states, slice 0 = zeros (h_0) */
-    float *rt;      /* (4H, H) recurrent kernel transposed */
-    float *rp;      /* recurrent kernel (H, 4H), packed for gemm_nn_packed */
-    float *rtp;     /* its transpose (4H, H), packed */
-    float *probs;   /* (b, V) logits, then softmax, then dlogits */
+    int V, H, L, T, bmax;
+    float *z[LSTM_MAX_LAYERS];    /* (T, b, 4H) activations of every step; dz in the backward pass */
+    float *c[LSTM_MAX_LAYERS];    /* (T+1, b, H) cell states, slice 0 = the initial state */
+    float *h[LSTM_MAX_LAYERS];    /* (T+1, b, H) hidden states, slice 0 = the initial state */
+    float *mask[LSTM_MAX_LAYERS]; /* (T, b, H) dropout multipliers of layer l's input (l >= 1) */
+    float *xin;     /* (T, b, H) a layer's input after dropout */
+    float *dup;     /* (T, b, H) gradient arriving from above: the outputs, or the next layer */
+    float *rt;      /* (4H, H) a recurrent or input kernel transposed */
+    float *rp;      /* (H, 4H) the recurrent kernel, packed for gemm_nn_packed */
+    float *rtp;     /* (4H, H) its transpose, packed */
+    float *wdt;     /* (V, H) the dense kernel transposed */
+    float *probs;   /* (T, b, V) logits, then softmax, then dlogits */
     float *dh;      /* (b, H) */
     float *dc;      /* (b, H) */
     void *mem;
 };
 
-static size_t round64(size_t nfloats) { return (nfloats + 15) / 16 * 16; }
+static size_t round16(size_t nfloats) { return (nfloats + 15) / 16 * 16; }
 
-lstm_work *lstm_work_new(int V, int H, int T, int bmax)
+lstm_work *lstm_work_new_l(int V, int H, int L, int T, int bmax)
 {
+    if (L < 1 || L > LSTM_MAX_LAYERS)
+        return NULL;
     lstm_work *w = calloc(1, sizeof(*w));
     if (!w)
         return NULL;
-    w->V = V; w->H = H; w->T = T; w->bmax = bmax;
-    size_t nz = round64((size_t)T * bmax * 4 * H), nc = round64((size_t)(T + 1) * bmax * H);
-    size_t nrt = round64((size_t)4 * H * H), np = round64((size_t)bmax * V);
-    size_t nd = round64((size_t)bmax * H);
-    size_t total = nz + 2 * nc + 3 * nrt + np + 2 * nd;
+    w->V = V; w->H = H; w->L = L; w->T = T; w->bmax = bmax;
+    size_t G = 4 * (size_t)H, tb = (size_t)T * bmax;
+    size_t nz = round16(tb * G), nc = round16((tb + bmax) * H), nx = round16(tb * H);
+    size_t nrt = round16(G * H), np = round16(tb * V), nd = round16((size_t)bmax * H);
+    size_t nw = round16((size_t)V * H);
+    size_t total = L * (nz + 2 * nc) + (L - 1) * nx + 2 * nx + 3 * nrt + nw + np + 2 * nd;
     if (posix_memalign(&w->mem, 64, total * sizeof(float))) {
         free(w);
         return NULL;
     }
     memset(w->mem, 0, total * sizeof(float));
     float *m = w->mem;
-    w->z = m;     m += nz;
-    w->c = m;     m += nc;
-    w->h = m;     m += nc;
+    for (int l = 0; l < L; l++) {
+        w->z[l] = m; m += nz;
+        w->c[l] = m; m += nc;
+        w->h[l] = m; m += nc;
+        if (l > 0) { w->mask[l] = m; m += nx; }
+    }
+    w->xin = m;   m += nx;
+    w->dup = m;   m += nx;
     w->rt = m;    m += nrt;
     w->rp = m;    m += nrt;
     w->rtp = m;   m += nrt;
+    w->wdt = m;   m += nw;
     w->probs = m; m += np;
     w->dh = m;    m += nd;
     w->dc = m;
     return w;
 }
+
+lstm_work *lstm_work_new(int V, int H, int T, int bmax) { return lstm_work_new_l(V, H, 1, T, bmax); }
 
 void lstm_work_free(lstm_work *w)
 {
@@ -167,9 +220,9 @@ void lstm_work_free(lstm_work *w)
 
 static void check_dims(const lstm_params *p, const lstm_work *w, int b, int T, const char *fn)
 {
-    if (p->V != w->V || p->H != w->H || T > w->T || b > w->bmax || b < 1 || T < 1) {
-        fprintf(stderr, "%s: work area (V=%d H=%d T=%d bmax=%d) does not fit V=%d H=%d T=%d b=%d\n",
-                fn, w->V, w->H, w->T, w->bmax, p->V, p->H, T, b);
+    if (p->V != w->V || p->H != w->H || p->L != w->L || T > w->T || b > w->bmax || b < 1 || T < 1) {
+        fprintf(stderr, "%s: work area (V=%d H=%d L=%d T=%d bmax=%d) does not fit V=%d H=%d L=%d T=%d b=%d\n",
+                fn, w->V, w->H, w->L, w->T, w->bmax, p->V, p->H, p->L, T, b);
         abort();
     }
 }
@@ -222,49 +275,173 @@ double lstm_softmax(float *logits, int n)
     return log(s) + mx;
 }
 
-/* Forward over b windows x (b, T): fills w->z, w->c, w->h for every step and w->probs (b, V)
- * with the softmax. Returns the sum of the losses if y is not NULL, else 0. */
-static double forward(const kern_ops *k, const lstm_params *p, lstm_work *w,
-                      int b, int T, const int32_t *x, const int32_t *y)
+/* rows (n, G): y[j] += sum_r a[r][j] */
+static void colsum_acc(float *restrict y, const float *restrict a, size_t rows, int G)
 {
-    int V = p->V, H = p->H, G = 4 * H;
-    memset(w->c, 0, (size_t)b * H * sizeof(float));     /* c_0, h_0 */
-    memset(w->h, 0, (size_t)b * H * sizeof(float));
-    if (T > 1)                                           /* packed once for all steps */
-        k->pack_b(H, G, p->recurrent, G, w->rp);
-    for (int t = 0; t < T; t++) {
-        float *z = w->z + (size_t)t * b * G;
-        float *hp = w->h + (size_t)t * b * H, *cp = w->c + (size_t)t * b * H;
-        for (int r = 0; r < b; r++) {                    /* z = kernel[x_t] + bias */
-            const float *kr = p->kernel + (size_t)x[(size_t)r * T + t] * G;
-            add_rows4(z + (size_t)r * G, kr, p->bias, G);
+    for (size_t r = 0; r < rows; r++)
+        acc_rows4(y, a + r * G, G);
+}
+
+/* Forward over b sequences x (b, T) through all layers: fills z, c, h of every layer and
+ * step, and w->probs with the softmax after the last step ((b, V)) or after every step
+ * ((T, b, V), time-major) with per_position. Returns the sum of the losses when y is given.
+ * With train set, dropout (s->dropout) is applied to the input of layers above the first. */
+static double forward(const kern_ops *k, const lstm_params *p, lstm_work *w, int b, int T,
+                      const int32_t *x, const int32_t *y, const lstm_seq *s, int train)
+{
+    int V = p->V, H = p->H, L = p->L, G = 4 * H;
+    int pp = s && s->per_position, carried = s && s->h0;
+    size_t bH = (size_t)b * H, tb = (size_t)T * b;
+    float keep = train && s && s->dropout > 0 ? 1.0f - s->dropout : 1.0f;
+    for (int l = 0; l < L; l++) {
+        const lstm_layer *ly = &p->layer[l];
+        float *Z = w->z[l], *Hs = w->h[l], *Cs = w->c[l];
+        if (carried) {                                   /* slice 0 = the initial state */
+            memcpy(Hs, s->h0 + l * bH, bH * sizeof(float));
+            memcpy(Cs, s->c0 + l * bH, bH * sizeof(float));
+        } else {
+            memset(Hs, 0, bH * sizeof(float));
+            memset(Cs, 0, bH * sizeof(float));
         }
-        if (t > 0)                                       /* z += h_{t-1} . recurrent */
-            k->gemm_nn_packed(b, G, H, hp, H, w->rp, z, G);
-        k->lstm_cell_fwd(b, H, z, t > 0 ? cp : NULL, cp + (size_t)b * H, hp + (size_t)b * H);
+        if (l == 0) {                                    /* z = kernel[x_t] + bias: a gather */
+            for (int t = 0; t < T; t++)
+                for (int r = 0; r < b; r++)
+                    add_rows4(Z + ((size_t)t * b + r) * G, ly->kernel + (size_t)x[(size_t)r * T + t] * G,
+                              ly->bias, G);
+        } else {                                         /* z = input . kernel + bias, all steps */
+            const float *X = w->h[l - 1] + bH;           /* layer l-1's h_1..h_T: (T b, H) */
+            if (keep < 1.0f) {
+                float *M = w->mask[l];
+                for (size_t i = 0; i < tb * H; i++) {
+                    M[i] = rng_uniform(s->rng) < keep ? 1.0f / keep : 0.0f;
+                    w->xin[i] = X[i] * M[i];
+                }
+                X = w->xin;
+            }
+            for (size_t r = 0; r < tb; r++)
+                memcpy(Z + r * G, ly->bias, (size_t)G * sizeof(float));
+            k->gemm_nn((int)tb, G, H, X, H, ly->kernel, G, Z, G);
+        }
+        if (T > 1 || carried)                            /* packed once for all steps */
+            k->pack_b(H, G, ly->recurrent, G, w->rp);
+        for (int t = 0; t < T; t++) {
+            float *z = Z + (size_t)t * b * G;
+            float *hp = Hs + (size_t)t * bH, *cp = Cs + (size_t)t * bH;
+            int first = t == 0 && !carried;              /* h_{t-1} = c_{t-1} = 0 */
+            if (!first)                                  /* z += h_{t-1} . recurrent */
+                k->gemm_nn_packed(b, G, H, hp, H, w->rp, z, G);
+            k->lstm_cell_fwd(b, H, z, first ? NULL : cp, cp + bH, hp + bH);
+        }
+        if (s && s->hT) {
+            memcpy(s->hT + l * bH, Hs + (size_t)T * bH, bH * sizeof(float));
+            memcpy(s->cT + l * bH, Cs + (size_t)T * bH, bH * sizeof(float));
+        }
     }
-    const float *hT = w->h + (size_t)T * b * H;
-    for (int r = 0; r < b; r++)                          /* logits = h_T . dense_w + dense_b */
-        memcpy(w->probs + (size_t)r * V, p->dense_b, (size_t)V * sizeof(float));
-    k->gemm_nn(b, V, H, hT, H, p->dense_w, V, w->probs, V);
+    /* logits = h . dense_w + dense_b: of the last step, or of every step */
+    size_t rows = pp ? tb : (size_t)b;
+    const float *top = w->h[L - 1] + (pp ? bH : (size_t)T * bH);
+    for (size_t r = 0; r < rows; r++)
+        memcpy(w->probs + r * V, p->dense_b, (size_t)V * sizeof(float));
+    k->gemm_nn((int)rows, V, H, top, H, p->dense_w, V, w->probs, V);
     double loss = 0.0;
-    for (int r = 0; r < b; r++) {
-        float *pr = w->probs + (size_t)r * V;
-        float zy = y ? pr[y[r]] : 0.0f;
+    for (size_t q = 0; q < rows; q++) {                  /* q = t b + r with per_position */
+        float *pr = w->probs + q * V;
+        int target = !y ? -1 : pp ? y[(q % b) * T + q / b] : y[q];
+        float zy = target >= 0 ? pr[target] : 0.0f;
         double lse = lstm_softmax(pr, V);
-        if (y)
+        if (target >= 0)
             loss += lse - zy;
     }
+    return loss;
+}
+
+double lstm_forward_seq(const kern_ops *k, const lstm_params *p, lstm_work *w, int b, int T,
+                        const int32_t *x, const int32_t *y, float *probs, const lstm_seq *s)
+{
+    check_dims(p, w, b, T, "lstm_forward_seq");
+    double loss = forward(k, p, w, b, T, x, y, s, 0);
+    if (probs)
+        memcpy(probs, w->probs, (s && s->per_position ? (size_t)T : 1) * b * p->V * sizeof(float));
     return loss;
 }
 
 double lstm_forward_batch(const kern_ops *k, const lstm_params *p, lstm_work *w,
                           int b, int T, const int32_t *x, const int32_t *y, float *probs)
 {
-    check_dims(p, w, b, T, "lstm_forward_batch");
-    double loss = forward(k, p, w, b, T, x, y);
-    if (probs)
-        memcpy(probs, w->probs, (size_t)b * p->V * sizeof(float));
+    return lstm_forward_seq(k, p, w, b, T, x, y, probs, NULL);
+}
+
+double lstm_train_seq(const kern_ops *k, const lstm_params *p, lstm_params *g, lstm_work *w,
+                      int b, int T, const int32_t *x, const int32_t *y, float gscale,
+                      const lstm_seq *s)
+{
+    check_dims(p, w, b, T, "lstm_train_seq");
+    int V = p->V, H = p->H, L = p->L, G = 4 * H;
+    int pp = s && s->per_position, carried = s && s->h0;
+    size_t bH = (size_t)b * H, tb = (size_t)T * b;
+    float keep = s && s->dropout > 0 ? 1.0f - s->dropout : 1.0f;
+    double loss = forward(k, p, w, b, T, x, y, s, 1);
+
+    /* dlogits = (p - onehot(y)) * gscale, in place of the probabilities */
+    size_t rows = pp ? tb : (size_t)b;
+    float *dl = w->probs;
+    for (size_t q = 0; q < rows; q++) {
+        float *d = dl + q * V;
+        d[pp ? y[(q % b) * T + q / b] : y[q]] -= 1.0f;
+        for (int v = 0; v < V; v++) {
+            d[v] *= gscale;
+            g->dense_b[v] += d[v];
+        }
+    }
+    const float *top = w->h[L - 1] + (pp ? bH : (size_t)T * bH);
+    k->gemm_tn(H, V, (int)rows, top, H, dl, V, g->dense_w, V);  /* dW_d (H, V) += top^T dl */
+    /* dup (T, b, H): the gradient arriving at the top layer's h_t from the outputs */
+    memset(w->dup, 0, tb * H * sizeof(float));
+    for (int v = 0; v < V; v++)                                  /* wdt (V, H) = dense_w^T */
+        for (int j = 0; j < H; j++)
+            w->wdt[(size_t)v * H + j] = p->dense_w[(size_t)j * V + v];
+    k->gemm_nn((int)rows, H, V, dl, V, w->wdt, H, w->dup + (pp ? 0 : (size_t)(T - 1) * bH), H);
+
+    for (int l = L - 1; l >= 0; l--) {
+        const lstm_layer *ly = &p->layer[l];
+        lstm_layer *gl = &g->layer[l];
+        float *Z = w->z[l], *Hs = w->h[l], *Cs = w->c[l];
+        transpose(w->rt, ly->recurrent, H);                     /* rt (4H, H) = recurrent^T */
+        k->pack_b(G, H, w->rt, H, w->rtp);
+        memset(w->dh, 0, bH * sizeof(float));
+        memset(w->dc, 0, bH * sizeof(float));
+        for (int t = T - 1; t >= 0; t--) {
+            float *dz = Z + (size_t)t * b * G;
+            const float *cp = Cs + (size_t)t * bH;
+            int first = t == 0 && !carried;
+            acc_rows4(w->dh, w->dup + (size_t)t * bH, (int)bH); /* + the gradient from above */
+            k->lstm_cell_bwd(b, H, dz, first ? NULL : cp, cp + bH, w->dh, w->dc);
+            if (t > 0) {                                        /* dh_{t-1} = dz . recurrent^T */
+                memset(w->dh, 0, bH * sizeof(float));
+                k->gemm_nn_packed(b, H, G, dz, G, w->rtp, w->dh, H);
+            }
+        }
+        /* drecurrent (H, 4H) += sum_t h_{t-1}^T dz_t, all steps at once (h_0 = 0 unless carried) */
+        int t0 = carried ? 0 : 1;
+        if (T > t0)
+            k->gemm_tn(H, G, (T - t0) * b, Hs + (size_t)t0 * bH, H, Z + (size_t)t0 * b * G, G,
+                       gl->recurrent, G);
+        colsum_acc(gl->bias, Z, tb, G);                         /* dbias */
+        if (l == 0) {                                           /* dkernel[x_t] += dz_t */
+            for (int t = 0; t < T; t++)
+                for (int r = 0; r < b; r++)
+                    acc_rows4(gl->kernel + (size_t)x[(size_t)r * T + t] * G, Z + ((size_t)t * b + r) * G, G);
+        } else {
+            const float *X = keep < 1.0f ? w->xin : w->h[l - 1] + bH;
+            k->gemm_tn(H, G, (int)tb, X, H, Z, G, gl->kernel, G);   /* dkernel += X^T dZ */
+            transpose(w->rt, ly->kernel, H);                    /* dX (T b, H) = dZ . kernel^T */
+            memset(w->dup, 0, tb * H * sizeof(float));
+            k->gemm_nn((int)tb, H, G, Z, G, w->rt, H, w->dup, H);
+            if (keep < 1.0f)
+                for (size_t i = 0; i < tb * H; i++)
+                    w->dup[i] *= w->mask[l][i];
+        }
+    }
     return loss;
 }
 
@@ -272,59 +449,31 @@ double lstm_train_batch(const kern_ops *k, const lstm_params *p, lstm_params *g,
                         lstm_work *w, int b, int T, const int32_t *x, const int32_t *y,
                         float gscale)
 {
-    check_dims(p, w, b, T, "lstm_train_batch");
+    return lstm_train_seq(k, p, g, w, b, T, x, y, gscale, NULL);
+}
+
+void lstm_step_l(const kern_ops *k, const lstm_params *p, int x, float *h, float *c,
+                 float *logits, float *scratch)
+{
     int V = p->V, H = p->H, G = 4 * H;
-    double loss = forward(k, p, w, b, T, x, y);
-
-    /* dlogits (b, V) = (p - onehot(y)) * gscale, in place of the probabilities */
-    float *dl = w->probs;
-    for (int r = 0; r < b; r++) {
-        float *d = dl + (size_t)r * V;
-        d[y[r]] -= 1.0f;
-        for (int v = 0; v < V; v++) {
-            d[v] *= gscale;
-            g->dense_b[v] += d[v];
+    for (int l = 0; l < p->L; l++) {
+        const lstm_layer *ly = &p->layer[l];
+        float *hl = h + (size_t)l * H, *cl = c + (size_t)l * H;
+        if (l == 0)
+            add_rows4(scratch, ly->kernel + (size_t)x * G, ly->bias, G);
+        else {
+            memcpy(scratch, ly->bias, (size_t)G * sizeof(float));
+            k->gemm_nn(1, G, H, h + (size_t)(l - 1) * H, H, ly->kernel, G, scratch, G);
         }
+        k->gemm_nn(1, G, H, hl, H, ly->recurrent, G, scratch, G);
+        k->lstm_cell_fwd(1, H, scratch, cl, cl, hl);
     }
-    const float *hT = w->h + (size_t)T * b * H;
-    k->gemm_tn(H, V, b, hT, H, dl, V, g->dense_w, V);            /* dW_d (H, V) += h_T^T dl */
-    memset(w->dh, 0, (size_t)b * H * sizeof(float));
-    k->gemm_nt(b, H, V, dl, V, p->dense_w, V, w->dh, H);        /* dh (b, H) = dl . W_d^T */
-    memset(w->dc, 0, (size_t)b * H * sizeof(float));
-
-    transpose(w->rt, p->recurrent, H);                          /* rt (4H, H) = recurrent^T */
-    k->pack_b(G, H, w->rt, H, w->rtp);
-
-    for (int t = T - 1; t >= 0; t--) {
-        float *dz = w->z + (size_t)t * b * G;
-        const float *cp = w->c + (size_t)t * b * H;
-        k->lstm_cell_bwd(b, H, dz, t > 0 ? cp : NULL, cp + (size_t)b * H, w->dh, w->dc);
-        for (int r = 0; r < b; r++) {                           /* dkernel[x_t], dbias */
-            const float *dr = dz + (size_t)r * G;
-            acc_rows4(g->kernel + (size_t)x[(size_t)r * T + t] * G, dr, G);
-            acc_rows4(g->bias, dr, G);
-        }
-        if (t > 0) {                                            /* dh_{t-1} = dz . recurrent^T */
-            memset(w->dh, 0, (size_t)b * H * sizeof(float));
-            k->gemm_nn_packed(b, H, G, dz, G, w->rtp, w->dh, H);
-        }
-    }
-    /* drecurrent (H, 4H) += sum_t h_{t-1}^T dz_t, all steps at once; h_0 = 0 so t >= 1:
-     * A = h_1..h_{T-1} stacked ((T-1) b, H), B = dz_1..dz_{T-1} ((T-1) b, 4H). */
-    if (T > 1)
-        k->gemm_tn(H, G, (T - 1) * b, w->h + (size_t)b * H, H, w->z + (size_t)b * G, G,
-                   g->recurrent, G);
-    return loss;
+    memcpy(logits, p->dense_b, (size_t)V * sizeof(float));
+    k->gemm_nn(1, V, H, h + (size_t)(p->L - 1) * H, H, p->dense_w, V, logits, V);
 }
 
 void lstm_step(const kern_ops *k, const lstm_params *p, int x, float *h, float *c,
                float *logits, float *scratch)
 {
-    int V = p->V, H = p->H, G = 4 * H;
-    const float *kr = p->kernel + (size_t)x * G;
-    add_rows4(scratch, kr, p->bias, G);
-    k->gemm_nn(1, G, H, h, H, p->recurrent, G, scratch, G);
-    k->lstm_cell_fwd(1, H, scratch, c, c, h);
-    memcpy(logits, p->dense_b, (size_t)V * sizeof(float));
-    k->gemm_nn(1, V, H, h, H, p->dense_w, V, logits, V);
+    lstm_step_l(k, p, x, h, c, logits, scratch);
 }

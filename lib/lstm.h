@@ -1,4 +1,5 @@
-/* lstm.h - the seed's model, LSTM(H) -> Dense(V) softmax, in float32, and its training math.
+/* lstm.h - the seed's model, LSTM(H) -> Dense(V) softmax, in float32, and its training math;
+ * generalised to L stacked layers, a target at every position and a carried state (char-rnn).
  *
  * Layout and names follow Keras, so weights move to Keras/PyTorch with a few lines of Python:
  *   kernel            (V, 4H)   input weights, gate blocks in Keras order i, f, c, o
@@ -19,6 +20,12 @@
  *   c_t = f * c_{t-1} + i * g        h_t = o * tanh(c_t)
  * and after the last step: logits = h_T . dense_kernel + dense_bias, p = softmax(logits),
  * loss = -log p[y]. h_0 = c_0 = 0.
+ *
+ * Stacked layers (L > 1): layer l > 0 takes the hidden states of layer l-1 as its input
+ * (kernel (H, 4H), a matrix product instead of a gather), optionally through dropout; the
+ * dense layer reads the top layer. Tensors are laid out layer by layer (kernel, recurrent,
+ * bias of layer 0, then of layer 1, ...) and then the dense layer's; Keras names the layers
+ * lstm, lstm_1, lstm_2, ... For L = 1 this is exactly the layout above.
  */
 #ifndef CHARPIPE_LSTM_H
 #define CHARPIPE_LSTM_H
@@ -29,14 +36,22 @@
 #include "rng.h"
 
 enum { LSTM_KERNEL, LSTM_RECURRENT, LSTM_BIAS, LSTM_DENSE_KERNEL, LSTM_DENSE_BIAS, LSTM_NTENSORS };
+#define LSTM_MAX_LAYERS 8
+
+typedef struct lstm_layer {
+    float *kernel;        /* (V, 4H) for layer 0, (H, 4H) above */
+    float *recurrent;     /* (H, 4H) */
+    float *bias;          /* (4H) */
+} lstm_layer;
 
 typedef struct lstm_params {
-    int V, H;
-    float *kernel;        /* (V, 4H) */
+    int V, H, L;
+    float *kernel;        /* (V, 4H)  layer 0's, as in layer[0] */
     float *recurrent;     /* (H, 4H) */
     float *bias;          /* (4H) */
     float *dense_w;       /* (H, V) */
     float *dense_b;       /* (V) */
+    lstm_layer layer[LSTM_MAX_LAYERS];
 } lstm_params;
 
 /* Number of floats of all parameters. */
@@ -50,6 +65,17 @@ size_t lstm_tensor_offset(int k, int V, int H);
 /* Point p's tensors into flat (lstm_nparams floats). */
 void lstm_bind(lstm_params *p, float *flat, int V, int H);
 
+/* The same for L stacked layers: 3L + 2 tensors, k = 3l + {0,1,2} for layer l's kernel,
+ * recurrent kernel and bias, 3L and 3L + 1 for the dense kernel and bias. lstm_layer_name
+ * writes the Keras name of tensor k ("lstm/kernel", "lstm_1/recurrent_kernel",
+ * "dense/bias", ...) into buf. */
+size_t lstm_nparams_l(int V, int H, int L);
+void   lstm_bind_l(lstm_params *p, float *flat, int V, int H, int L);
+int    lstm_ntensors(int L);
+int    lstm_tensor_shape_l(int k, int V, int H, int L, uint64_t shape[2]);
+size_t lstm_tensor_offset_l(int k, int V, int H, int L);
+const char *lstm_layer_name(int k, int L, char *buf, size_t cap);
+
 /* Keras initialisation: Glorot-uniform kernels (kernel: fan_in V, fan_out 4H; dense: H, V),
  * orthogonal recurrent kernel (rows orthonormal, as Keras's Orthogonal for a (H, 4H) shape),
  * zero biases with the forget-gate block of bias set to 1. */
@@ -58,6 +84,7 @@ void lstm_init_keras(lstm_params *p, rng_t *rng);
 /* Scratch memory for forward/backward over up to bmax windows of T steps (one per thread). */
 typedef struct lstm_work lstm_work;
 lstm_work *lstm_work_new(int V, int H, int T, int bmax);
+lstm_work *lstm_work_new_l(int V, int H, int L, int T, int bmax);
 void lstm_work_free(lstm_work *w);
 
 /* Forward and backward over b windows: x (b, T) indices, y (b) target indices.
@@ -72,6 +99,28 @@ double lstm_train_batch(const kern_ops *k, const lstm_params *p, lstm_params *g,
  * softmax (b, V). y may be NULL (then 0 is returned and only probs is filled). */
 double lstm_forward_batch(const kern_ops *k, const lstm_params *p, lstm_work *w,
                           int b, int T, const int32_t *x, const int32_t *y, float *probs);
+
+/* The general case (char-rnn): what lstm_train_batch and lstm_forward_batch do with s NULL. */
+typedef struct lstm_seq {
+    int per_position;     /* y is (b, T): a target after every step, loss summed over all */
+    const float *h0, *c0; /* (L, b, H): the state to start from (carried); NULL = zeros */
+    float *hT, *cT;       /* (L, b, H): receives the state after the last step; may be NULL */
+    float dropout;        /* dropout rate on the input of layers above the first (training) */
+    rng_t *rng;           /* draws the dropout masks */
+} lstm_seq;
+
+double lstm_train_seq(const kern_ops *k, const lstm_params *p, lstm_params *g, lstm_work *w,
+                      int b, int T, const int32_t *x, const int32_t *y, float gscale,
+                      const lstm_seq *s);
+/* Forward only: sum of the losses; probs (b, V) (or (T, b, V) time-major with per_position)
+ * receives the softmax when not NULL; y may be NULL. No dropout. */
+double lstm_forward_seq(const kern_ops *k, const lstm_params *p, lstm_work *w, int b, int T,
+                        const int32_t *x, const int32_t *y, float *probs, const lstm_seq *s);
+
+/* One step of L layers of a single sequence: h (L, H), c (L, H) updated in place; logits (V)
+ * written. scratch holds 4H floats. (lstm_step below is this with L = 1.) */
+void lstm_step_l(const kern_ops *k, const lstm_params *p, int x, float *h, float *c,
+                 float *logits, float *scratch);
 
 /* One step of a single sequence, for stateful generation: updates h (H) and c (H) in place
  * from input index x and writes the logits (V) (not the softmax). scratch holds 4H floats. */

@@ -160,3 +160,144 @@ void lstm_ref_step(const double *params, int V, int H, int x, double *h, double 
     ref_dense(&P, V, H, h, logits);
     free(act); free(hn); free(cn);
 }
+
+/* ---------------------------------------------------------------------------------------- */
+/* The general reference: stacked layers, a target at every position, a carried state. */
+
+double lstm_ref_loss_seq(const double *params, double *grad, int V, int H, int L, int T, int b,
+                         const int32_t *x, const int32_t *y, int per_position,
+                         const double *h0, const double *c0)
+{
+    int G = 4 * H;
+    /* tensor offsets, layer by layer then dense (lstm_bind_l's layout) */
+    size_t off[3 * 8 + 2], n = 0;
+    for (int l = 0; l < L; l++) {
+        off[3 * l] = n;     n += (size_t)(l == 0 ? V : H) * G;
+        off[3 * l + 1] = n; n += (size_t)H * G;
+        off[3 * l + 2] = n; n += G;
+    }
+    off[3 * L] = n;     n += (size_t)H * V;
+    off[3 * L + 1] = n; n += V;
+    if (grad)
+        memset(grad, 0, n * sizeof(double));
+    const double *D = params + off[3 * L], *db = params + off[3 * L + 1];
+    int ntargets = per_position ? b * T : b;
+
+    /* per window: act (L, T, 4H); c, h (L, T+1, H) with row 0 the initial state */
+    double *act = calloc((size_t)L * T * G, sizeof(double));
+    double *c = calloc((size_t)L * (T + 1) * H, sizeof(double));
+    double *h = calloc((size_t)L * (T + 1) * H, sizeof(double));
+    double *dup = calloc((size_t)T * H, sizeof(double));      /* gradient from above, per step */
+    double *dnext = calloc((size_t)T * H, sizeof(double));
+    double *p = calloc(V, sizeof(double)), *dz = calloc(G, sizeof(double));
+    double *dh = calloc(H, sizeof(double)), *dc = calloc(H, sizeof(double));
+    double *dhp = calloc(H, sizeof(double));
+    double loss = 0.0;
+
+    for (int w = 0; w < b; w++) {
+        const int32_t *xw = x + (size_t)w * T;
+        for (int l = 0; l < L; l++) {
+            const double *K = params + off[3 * l], *R = params + off[3 * l + 1], *bias = params + off[3 * l + 2];
+            double *hl = h + (size_t)l * (T + 1) * H, *cl = c + (size_t)l * (T + 1) * H;
+            const double *below = l > 0 ? h + (size_t)(l - 1) * (T + 1) * H : NULL;
+            for (int j = 0; j < H; j++) {
+                hl[j] = h0 ? h0[((size_t)l * b + w) * H + j] : 0.0;
+                cl[j] = c0 ? c0[((size_t)l * b + w) * H + j] : 0.0;
+            }
+            for (int t = 0; t < T; t++) {
+                double *a = act + ((size_t)l * T + t) * G;
+                const double *hp = hl + (size_t)t * H, *cp = cl + (size_t)t * H;
+                for (int j = 0; j < G; j++) {
+                    double z = bias[j];
+                    if (l == 0)
+                        z += K[(size_t)xw[t] * G + j];
+                    else
+                        for (int q = 0; q < H; q++)
+                            z += below[(size_t)(t + 1) * H + q] * K[(size_t)q * G + j];
+                    for (int q = 0; q < H; q++)
+                        z += hp[q] * R[(size_t)q * G + j];
+                    a[j] = (j >= 2 * H && j < 3 * H) ? tanh(z) : sigmoid(z);
+                }
+                for (int j = 0; j < H; j++) {
+                    cl[(size_t)(t + 1) * H + j] = a[H + j] * cp[j] + a[j] * a[2 * H + j];
+                    hl[(size_t)(t + 1) * H + j] = a[3 * H + j] * tanh(cl[(size_t)(t + 1) * H + j]);
+                }
+            }
+        }
+        /* outputs of the top layer */
+        const double *htop = h + (size_t)(L - 1) * (T + 1) * H;
+        memset(dup, 0, (size_t)T * H * sizeof(double));
+        for (int t = per_position ? 0 : T - 1; t < T; t++) {
+            const double *ht = htop + (size_t)(t + 1) * H;
+            int target = per_position ? y[(size_t)w * T + t] : y[w];
+            for (int v = 0; v < V; v++) {
+                p[v] = db[v];
+                for (int q = 0; q < H; q++)
+                    p[v] += ht[q] * D[(size_t)q * V + v];
+            }
+            ref_softmax(p, V);
+            loss += -log(p[target]);
+            if (!grad)
+                continue;
+            double *gD = grad + off[3 * L], *gdb = grad + off[3 * L + 1];
+            for (int v = 0; v < V; v++) {
+                double dl = (p[v] - (v == target)) / ntargets;
+                gdb[v] += dl;
+                for (int q = 0; q < H; q++) {
+                    gD[(size_t)q * V + v] += ht[q] * dl;
+                    dup[(size_t)t * H + q] += D[(size_t)q * V + v] * dl;
+                }
+            }
+        }
+        if (!grad)
+            continue;
+        for (int l = L - 1; l >= 0; l--) {
+            const double *K = params + off[3 * l], *R = params + off[3 * l + 1];
+            double *gK = grad + off[3 * l], *gR = grad + off[3 * l + 1], *gb = grad + off[3 * l + 2];
+            const double *hl = h + (size_t)l * (T + 1) * H, *cl = c + (size_t)l * (T + 1) * H;
+            const double *below = l > 0 ? h + (size_t)(l - 1) * (T + 1) * H : NULL;
+            memset(dh, 0, H * sizeof(double));
+            memset(dc, 0, H * sizeof(double));
+            memset(dnext, 0, (size_t)T * H * sizeof(double));
+            for (int t = T - 1; t >= 0; t--) {
+                const double *a = act + ((size_t)l * T + t) * G;
+                const double *cp = cl + (size_t)t * H, *ct = cl + (size_t)(t + 1) * H;
+                for (int j = 0; j < H; j++)
+                    dh[j] += dup[(size_t)t * H + j];
+                for (int j = 0; j < H; j++) {
+                    double i = a[j], f = a[H + j], g = a[2 * H + j], o = a[3 * H + j];
+                    double tc = tanh(ct[j]);
+                    double dct = dc[j] + dh[j] * o * (1.0 - tc * tc);
+                    dz[j] = dct * g * i * (1.0 - i);
+                    dz[H + j] = dct * cp[j] * f * (1.0 - f);
+                    dz[2 * H + j] = dct * i * (1.0 - g * g);
+                    dz[3 * H + j] = dh[j] * tc * o * (1.0 - o);
+                    dc[j] = dct * f;
+                }
+                for (int j = 0; j < G; j++) {
+                    gb[j] += dz[j];
+                    for (int q = 0; q < H; q++)
+                        gR[(size_t)q * G + j] += hl[(size_t)t * H + q] * dz[j];
+                    if (l == 0)
+                        gK[(size_t)xw[t] * G + j] += dz[j];
+                    else
+                        for (int q = 0; q < H; q++)
+                            gK[(size_t)q * G + j] += below[(size_t)(t + 1) * H + q] * dz[j];
+                }
+                for (int q = 0; q < H; q++) {
+                    dhp[q] = 0.0;
+                    for (int j = 0; j < G; j++) {
+                        dhp[q] += R[(size_t)q * G + j] * dz[j];
+                        if (l > 0)
+                            dnext[(size_t)t * H + q] += K[(size_t)q * G + j] * dz[j];
+                    }
+                }
+                memcpy(dh, dhp, H * sizeof(double));
+            }
+            memcpy(dup, dnext, (size_t)T * H * sizeof(double));
+        }
+    }
+    free(act); free(c); free(h); free(dup); free(dnext); free(p); free(dz);
+    free(dh); free(dc); free(dhp);
+    return loss / ntargets;
+}

@@ -22,4 +22,13 @@ void lstm_ref_probs(const double *params, int V, int H, int T, int b, const int3
 void lstm_ref_step(const double *params, int V, int H, int x, double *h, double *c,
                    double *logits);
 
+/* The general reference, for the char-rnn extensions: L stacked layers (params in
+ * lstm_bind_l's layout: per layer kernel, recurrent kernel, bias; then the dense layer),
+ * targets y (b, T) at every position when per_position is set (else y (b) after the last
+ * step), and an initial state h0, c0 ((L, b, H), NULL = zeros). Returns the mean loss over all
+ * targets and, if grad != NULL, its gradient (truncated: none flows into h0, c0). L <= 8. */
+double lstm_ref_loss_seq(const double *params, double *grad, int V, int H, int L, int T, int b,
+                         const int32_t *x, const int32_t *y, int per_position,
+                         const double *h0, const double *c0);
+
 #endif

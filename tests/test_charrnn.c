@@ -1,0 +1,278 @@
+/* test_charrnn.c - the char-rnn extensions of the model: stacked layers, a target at every
+ * position, a carried state, dropout. The general double reference against finite
+ * differences, then every runnable kernel set's lstm_train_seq against that reference. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include "check.h"
+#include "lstm.h"
+#include "lstm_ref.h"
+
+static rng_t rng;
+static const kern_ops *K;
+
+typedef struct { int V, H, L, T, b, pp, carried; } cfg;
+
+static int32_t *make_idx(size_t n, int V)
+{
+    int32_t *x = malloc(n * sizeof(int32_t));
+    for (size_t i = 0; i < n; i++)
+        x[i] = (int32_t)rng_below(&rng, V);
+    return x;
+}
+
+static double max_rel(const float *a, const double *ref, size_t n)
+{
+    double mx = 1e-30, err = 0.0;
+    for (size_t i = 0; i < n; i++) {
+        mx = fmax(mx, fabs(ref[i]));
+        err = fmax(err, fabs(a[i] - ref[i]));
+    }
+    return err / mx;
+}
+
+/* (1) The general reference against central differences, for every parameter. */
+static void gradcheck(cfg c)
+{
+    size_t n = lstm_nparams_l(c.V, c.H, c.L), ns = (size_t)c.L * c.b * c.H;
+    double *p = malloc(n * sizeof(double)), *g = malloc(n * sizeof(double));
+    for (size_t i = 0; i < n; i++)
+        p[i] = 0.7 * rng_normal(&rng);
+    double *h0 = NULL, *c0 = NULL;
+    if (c.carried) {
+        h0 = malloc(ns * sizeof(double));
+        c0 = malloc(ns * sizeof(double));
+        for (size_t i = 0; i < ns; i++) {
+            h0[i] = 0.5 * rng_normal(&rng);
+            c0[i] = rng_normal(&rng);
+        }
+    }
+    int32_t *x = make_idx((size_t)c.b * c.T, c.V), *y = make_idx((size_t)c.b * c.T, c.V);
+    lstm_ref_loss_seq(p, g, c.V, c.H, c.L, c.T, c.b, x, y, c.pp, h0, c0);
+    double worst = 0.0;
+    size_t worst_i = 0;
+    for (size_t i = 0; i < n; i++) {
+        double save = p[i], eps = 1e-5;
+        p[i] = save + eps;
+        double lp = lstm_ref_loss_seq(p, NULL, c.V, c.H, c.L, c.T, c.b, x, y, c.pp, h0, c0);
+        p[i] = save - eps;
+        double lm = lstm_ref_loss_seq(p, NULL, c.V, c.H, c.L, c.T, c.b, x, y, c.pp, h0, c0);
+        p[i] = save;
+        double num = (lp - lm) / (2 * eps);
+        double rel = fabs(num - g[i]) / fmax(fmax(fabs(num), fabs(g[i])), 1e-4);
+        if (rel > worst) { worst = rel; worst_i = i; }
+    }
+    CHECK(worst < 1e-6, "L=%d per_position=%d carried=%d: worst relative error %.3g at parameter %zu",
+          c.L, c.pp, c.carried, worst, worst_i);
+    free(p); free(g); free(x); free(y); free(h0); free(c0);
+}
+
+static void test_ref_gradcheck(void)
+{
+    gradcheck((cfg){ 5, 3, 2, 4, 2, 1, 1 });     /* two layers, every position, carried state */
+    gradcheck((cfg){ 4, 3, 3, 3, 2, 1, 0 });     /* three layers */
+    gradcheck((cfg){ 6, 4, 2, 5, 3, 0, 1 });     /* last position only, carried */
+}
+
+/* The general reference reduces to the seed's one for one layer, the last target, no state. */
+static void test_ref_consistent(void)
+{
+    int V = 7, H = 4, T = 5, b = 3;
+    size_t n = lstm_nparams(V, H);
+    double *p = malloc(n * sizeof(double)), *g1 = malloc(n * sizeof(double)), *g2 = malloc(n * sizeof(double));
+    for (size_t i = 0; i < n; i++)
+        p[i] = 0.5 * rng_normal(&rng);
+    int32_t *x = make_idx((size_t)b * T, V), *y = make_idx(b, V);
+    double a = lstm_ref_loss(p, g1, V, H, T, b, x, y);
+    double c = lstm_ref_loss_seq(p, g2, V, H, 1, T, b, x, y, 0, NULL, NULL);
+    double e = 0;
+    for (size_t i = 0; i < n; i++)
+        e = fmax(e, fabs(g1[i] - g2[i]));
+    CHECK(fabs(a - c) < 1e-12 && e < 1e-12, "loss %.15g vs %.15g, gradient difference %.3g", a, c, e);
+    free(p); free(g1); free(g2); free(x); free(y);
+}
+
+/* (2) lstm_train_seq of the kernel set K against the reference. */
+static void check_against_ref(cfg c)
+{
+    size_t n = lstm_nparams_l(c.V, c.H, c.L), ns = (size_t)c.L * c.b * c.H;
+    float *flat = malloc(n * sizeof(float)), *gflat = calloc(n, sizeof(float));
+    lstm_params p, g;
+    lstm_bind_l(&p, flat, c.V, c.H, c.L);
+    lstm_bind_l(&g, gflat, c.V, c.H, c.L);
+    lstm_init_keras(&p, &rng);
+    for (size_t i = 0; i < n; i++)
+        flat[i] += (float)(0.3 * rng_normal(&rng) / sqrt(c.H));
+    float *h0 = NULL, *c0 = NULL;
+    double *h0d = NULL, *c0d = NULL;
+    if (c.carried) {
+        h0 = malloc(ns * sizeof(float)); c0 = malloc(ns * sizeof(float));
+        h0d = malloc(ns * sizeof(double)); c0d = malloc(ns * sizeof(double));
+        for (size_t i = 0; i < ns; i++) {
+            h0d[i] = h0[i] = (float)(0.5 * rng_normal(&rng));
+            c0d[i] = c0[i] = (float)rng_normal(&rng);
+        }
+    }
+    int32_t *x = make_idx((size_t)c.b * c.T, c.V), *y = make_idx((size_t)c.b * c.T, c.V);
+    double *pd = malloc(n * sizeof(double)), *gd = malloc(n * sizeof(double));
+    for (size_t i = 0; i < n; i++)
+        pd[i] = flat[i];
+    double ref = lstm_ref_loss_seq(pd, gd, c.V, c.H, c.L, c.T, c.b, x, y, c.pp, h0d, c0d);
+
+    int ntargets = c.pp ? c.b * c.T : c.b;
+    float *hT = malloc(ns * sizeof(float)), *cT = malloc(ns * sizeof(float));
+    lstm_seq s = { .per_position = c.pp, .h0 = h0, .c0 = c0, .hT = hT, .cT = cT };
+    lstm_work *w = lstm_work_new_l(c.V, c.H, c.L, c.T + 1, c.b + 2);
+    double loss = lstm_train_seq(K, &p, &g, w, c.b, c.T, x, y, 1.0f / ntargets, &s) / ntargets;
+    CHECK(fabs(loss - ref) < 1e-5 * fmax(1.0, ref), "%s L=%d pp=%d carried=%d: loss %.8f, reference %.8f",
+          K->name, c.L, c.pp, c.carried, loss, ref);
+    char name[64];
+    for (int t = 0; t < lstm_ntensors(c.L); t++) {
+        size_t off = lstm_tensor_offset_l(t, c.V, c.H, c.L), len = lstm_tensor_offset_l(t + 1, c.V, c.H, c.L) - off;
+        double e = max_rel(gflat + off, gd + off, len);
+        CHECK(e <= 1e-4, "%s V=%d H=%d L=%d T=%d b=%d pp=%d carried=%d: gradient of %s off by %.3g of its max",
+              K->name, c.V, c.H, c.L, c.T, c.b, c.pp, c.carried, lstm_layer_name(t, c.L, name, sizeof name), e);
+    }
+    double fl = lstm_forward_seq(K, &p, w, c.b, c.T, x, y, NULL, &s) / ntargets;
+    CHECK(fabs(fl - loss) < 1e-6 * fmax(1.0, loss), "forward-only loss %.8f vs %.8f", fl, loss);
+    lstm_work_free(w);
+    free(flat); free(gflat); free(h0); free(c0); free(h0d); free(c0d); free(x); free(y);
+    free(pd); free(gd); free(hT); free(cT);
+}
+
+static void test_train_vs_ref(void)
+{
+    check_against_ref((cfg){ 7, 5, 2, 4, 3, 1, 1 });
+    check_against_ref((cfg){ 13, 19, 3, 6, 5, 1, 0 });
+    check_against_ref((cfg){ 11, 9, 2, 5, 4, 0, 1 });
+    check_against_ref((cfg){ 65, 40, 2, 16, 7, 1, 1 });
+}
+
+/* (3) The carried state: a sequence cut in two, the second half started from the first's
+ * final state, gives the losses of the whole. */
+static void test_carried_state(void)
+{
+    int V = 9, H = 12, L = 2, T = 10, b = 3, T1 = 4;
+    size_t n = lstm_nparams_l(V, H, L), ns = (size_t)L * b * H;
+    float *flat = malloc(n * sizeof(float));
+    lstm_params p;
+    lstm_bind_l(&p, flat, V, H, L);
+    lstm_init_keras(&p, &rng);
+    int32_t *x = make_idx((size_t)b * T, V), *y = make_idx((size_t)b * T, V);
+    int32_t *x1 = malloc((size_t)b * T * sizeof(int32_t)), *y1 = malloc((size_t)b * T * sizeof(int32_t));
+    int32_t *x2 = malloc((size_t)b * T * sizeof(int32_t)), *y2 = malloc((size_t)b * T * sizeof(int32_t));
+    for (int r = 0; r < b; r++)
+        for (int t = 0; t < T; t++) {
+            if (t < T1) { x1[r * T1 + t] = x[r * T + t]; y1[r * T1 + t] = y[r * T + t]; }
+            else { x2[r * (T - T1) + t - T1] = x[r * T + t]; y2[r * (T - T1) + t - T1] = y[r * T + t]; }
+        }
+    float *hT = malloc(ns * sizeof(float)), *cT = malloc(ns * sizeof(float));
+    lstm_work *w = lstm_work_new_l(V, H, L, T, b);
+    lstm_seq whole = { .per_position = 1 };
+    double all = lstm_forward_seq(K, &p, w, b, T, x, y, NULL, &whole);
+    lstm_seq first = { .per_position = 1, .hT = hT, .cT = cT };
+    double a = lstm_forward_seq(K, &p, w, b, T1, x1, y1, NULL, &first);
+    lstm_seq second = { .per_position = 1, .h0 = hT, .c0 = cT };
+    double c = lstm_forward_seq(K, &p, w, b, T - T1, x2, y2, NULL, &second);
+    CHECK(fabs(a + c - all) < 1e-5 * all, "%s: halves %.8f + %.8f, whole %.8f", K->name, a, c, all);
+    lstm_seq fresh = { .per_position = 1 };
+    double c0 = lstm_forward_seq(K, &p, w, b, T - T1, x2, y2, NULL, &fresh);
+    CHECK(fabs(c0 - c) > 1e-6, "the state made no difference");
+    lstm_work_free(w);
+    free(flat); free(x); free(y); free(x1); free(y1); free(x2); free(y2); free(hT); free(cT);
+}
+
+/* (4) Stacked stateful generation: lstm_step_l T times equals the batch forward's last step. */
+static void test_step_layers(void)
+{
+    int V = 10, H = 14, L = 3, T = 6;
+    size_t n = lstm_nparams_l(V, H, L);
+    float *flat = malloc(n * sizeof(float));
+    lstm_params p;
+    lstm_bind_l(&p, flat, V, H, L);
+    lstm_init_keras(&p, &rng);
+    int32_t *x = make_idx(T, V);
+    float *h = calloc((size_t)L * H, sizeof(float)), *c = calloc((size_t)L * H, sizeof(float));
+    float *logits = malloc(V * sizeof(float)), *scratch = malloc(4 * H * sizeof(float));
+    float *probs = malloc(V * sizeof(float));
+    for (int t = 0; t < T; t++)
+        lstm_step_l(K, &p, x[t], h, c, logits, scratch);
+    lstm_softmax(logits, V);
+    lstm_work *w = lstm_work_new_l(V, H, L, T, 1);
+    lstm_forward_seq(K, &p, w, 1, T, x, NULL, probs, NULL);
+    double e = 0;
+    for (int v = 0; v < V; v++)
+        e = fmax(e, fabs(probs[v] - logits[v]));
+    CHECK(e < 1e-6, "%s: step and batch differ by %.3g", K->name, e);
+    lstm_work_free(w);
+    free(flat); free(x); free(h); free(c); free(logits); free(scratch); free(probs);
+}
+
+/* (5) Dropout: reproducible from the RNG, a different loss than without, and (rate 0) the same. */
+static void test_dropout(void)
+{
+    int V = 8, H = 10, L = 2, T = 5, b = 4;
+    size_t n = lstm_nparams_l(V, H, L);
+    float *flat = malloc(n * sizeof(float)), *g1 = calloc(n, sizeof(float)), *g2 = calloc(n, sizeof(float));
+    lstm_params p, ga, gb;
+    lstm_bind_l(&p, flat, V, H, L);
+    lstm_bind_l(&ga, g1, V, H, L);
+    lstm_bind_l(&gb, g2, V, H, L);
+    lstm_init_keras(&p, &rng);
+    int32_t *x = make_idx((size_t)b * T, V), *y = make_idx((size_t)b * T, V);
+    lstm_work *w = lstm_work_new_l(V, H, L, T, b);
+    rng_t r1, r2;
+    rng_seed(&r1, 5);
+    rng_seed(&r2, 5);
+    lstm_seq s1 = { .per_position = 1, .dropout = 0.5f, .rng = &r1 }, s2 = s1;
+    s2.rng = &r2;
+    double a = lstm_train_seq(K, &p, &ga, w, b, T, x, y, 1.0f, &s1);
+    double c = lstm_train_seq(K, &p, &gb, w, b, T, x, y, 1.0f, &s2);
+    CHECK(a == c && memcmp(g1, g2, n * sizeof(float)) == 0, "same RNG, different results");
+    lstm_seq plain = { .per_position = 1 };
+    double d = lstm_forward_seq(K, &p, w, b, T, x, y, NULL, &plain);
+    CHECK(fabs(a - d) > 1e-6, "dropout 0.5 changed nothing");
+    memset(g1, 0, n * sizeof(float));
+    memset(g2, 0, n * sizeof(float));
+    lstm_seq zero = { .per_position = 1, .dropout = 0.0f, .rng = &r1 };
+    double e = lstm_train_seq(K, &p, &ga, w, b, T, x, y, 1.0f, &zero);
+    double f = lstm_train_seq(K, &p, &gb, w, b, T, x, y, 1.0f, &plain);
+    CHECK(e == f && memcmp(g1, g2, n * sizeof(float)) == 0, "dropout 0 differs from none");
+    lstm_work_free(w);
+    free(flat); free(g1); free(g2); free(x); free(y);
+}
+
+static void test_layout(void)
+{
+    char name[64];
+    CHECK(lstm_nparams_l(65, 128, 1) == lstm_nparams(65, 128), "one layer = the seed's model");
+    CHECK(lstm_nparams_l(65, 512, 2) == (size_t)4 * (512 * (65 + 512) + 512) + 4 * (512 * 1024 + 512) + 512 * 65 + 65,
+          "two layers: Keras's count");
+    CHECK(strcmp(lstm_layer_name(4, 2, name, sizeof name), "lstm_1/recurrent_kernel") == 0, "%s", name);
+    CHECK(strcmp(lstm_layer_name(6, 2, name, sizeof name), "dense/kernel") == 0, "%s", name);
+    uint64_t s[2];
+    CHECK(lstm_tensor_shape_l(3, 65, 32, 2, s) == 2 && s[0] == 32 && s[1] == 128, "layer 1 kernel (H, 4H)");
+}
+
+int main(void)
+{
+    rng_seed(&rng, 77);
+    RUN(test_layout);
+    RUN(test_ref_consistent);
+    RUN(test_ref_gradcheck);
+    for (int i = 0; kern_all[i]; i++) {
+        K = kern_get(kern_all[i]->name);
+        if (!K) {
+            char name[64];
+            snprintf(name, sizeof name, "charrnn_%s", kern_all[i]->name);
+            SKIP(name, "this CPU cannot run this kernel set");
+            continue;
+        }
+        printf("# kernel set %s\n", K->name);
+        RUN(test_train_vs_ref);
+        RUN(test_carried_state);
+        RUN(test_step_layers);
+        RUN(test_dropout);
+    }
+    return check_summary();
+}
