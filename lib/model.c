@@ -14,25 +14,26 @@
 #define MAX_H      8192
 #define MAX_MAXLEN 100000
 
-static const char *weight_names[LSTM_NTENSORS] = {
-    "lstm/kernel", "lstm/recurrent_kernel", "lstm/bias", "dense/kernel", "dense/bias"
-};
-
-void model_alloc(model *m, int V, int H, int maxlen, int with_adam)
+void model_alloc(model *m, int V, int H, int L, int maxlen, int with_adam)
 {
     memset(m, 0, sizeof *m);
     m->V = V;
     m->H = H;
+    m->L = L;
     m->maxlen = maxlen;
-    size_t n = lstm_nparams(V, H);
+    size_t n = lstm_nparams_l(V, H, L);
     m->vocab = cli_alloc((size_t)V * sizeof *m->vocab);
     m->params = cli_alloc(n * sizeof(float));
     if (with_adam) {
         m->adam_m = cli_alloc(n * sizeof(float));
         m->adam_v = cli_alloc(n * sizeof(float));
     }
-    lstm_bind(&m->p, m->params, V, H);
+    lstm_bind_l(&m->p, m->params, V, H, L);
     m->batch = 64;
+    strcpy(m->schedule, "none");
+    m->decay_rate = 0.5;
+    m->decay_every = 1;
+    m->best_val_loss = NAN;
     m->lr = 1e-3;
     m->beta1 = 0.9;
     m->beta2 = 0.999;
@@ -47,6 +48,8 @@ void model_free(model *m)
     free(m->params);
     free(m->adam_m);
     free(m->adam_v);
+    free(m->state_h);
+    free(m->state_c);
     memset(m, 0, sizeof *m);
 }
 
@@ -61,12 +64,12 @@ static int fail(char *err, size_t cap, const char *fmt, ...)
 
 static int write_weights(ts_writer *w, const model *m, const char *prefix, const float *flat)
 {
-    char name[64];
-    for (int k = 0; k < LSTM_NTENSORS; k++) {
+    char name[64], base[48];
+    for (int k = 0; k < lstm_ntensors(m->L); k++) {
         uint64_t shape[2];
-        int rank = lstm_tensor_shape(k, m->V, m->H, shape);
-        snprintf(name, sizeof name, "%s%s", prefix, weight_names[k]);
-        if (ts_write_tensor(w, name, TS_F4, rank, shape, flat + lstm_tensor_offset(k, m->V, m->H),
+        int rank = lstm_tensor_shape_l(k, m->V, m->H, m->L, shape);
+        snprintf(name, sizeof name, "%s%s", prefix, lstm_layer_name(k, m->L, base, sizeof base));
+        if (ts_write_tensor(w, name, TS_F4, rank, shape, flat + lstm_tensor_offset_l(k, m->V, m->H, m->L),
                             NULL, 0) < 0)
             return -1;
     }
@@ -77,9 +80,13 @@ int model_write(const model *m, int fd, const char *label, char *err, size_t cap
 {
     ts_writer *w = ts_writer_open(fd, label);
     ts_attr_kv a[] = {
-        TS_ATTR_STR("cell", "lstm"), TS_ATTR_INT("layers", 1),
+        TS_ATTR_STR("cell", "lstm"), TS_ATTR_INT("layers", m->L),
         TS_ATTR_INT("hidden", m->H), TS_ATTR_INT("maxlen", m->maxlen),
-        TS_ATTR_INT("vocab_size", m->V), TS_ATTR_STR("targets", "last"),
+        TS_ATTR_INT("vocab_size", m->V), TS_ATTR_STR("targets", m->per_position ? "every" : "last"),
+        TS_ATTR_STR("layout", m->streams ? "streams" : "windows"), TS_ATTR_INT("streams", m->streams),
+        TS_ATTR_FLOAT("dropout", m->dropout), TS_ATTR_STR("schedule", m->schedule),
+        TS_ATTR_FLOAT("decay_rate", m->decay_rate), TS_ATTR_INT("decay_every", m->decay_every),
+        TS_ATTR_FLOAT("best_val_loss", m->best_val_loss),
         TS_ATTR_INT("batch", m->batch), TS_ATTR_FLOAT("lr", m->lr),
         TS_ATTR_FLOAT("beta1", m->beta1), TS_ATTR_FLOAT("beta2", m->beta2),
         TS_ATTR_FLOAT("epsilon", m->eps), TS_ATTR_FLOAT("clip", m->clip),
@@ -102,6 +109,11 @@ int model_write(const model *m, int fd, const char *label, char *err, size_t cap
         memcpy(st, m->rng_epoch.s, 32);
         memcpy(st + 4, m->rng.s, 32);
         ts_write_tensor(w, "rng", TS_U8, 2, rshape, st, NULL, 0);
+    }
+    if (m->state_h && m->streams) {
+        uint64_t sshape[3] = { (uint64_t)m->L, (uint64_t)m->streams, (uint64_t)m->H };
+        ts_write_tensor(w, "state/h", TS_F4, 3, sshape, m->state_h, NULL, 0);
+        ts_write_tensor(w, "state/c", TS_F4, 3, sshape, m->state_c, NULL, 0);
     }
     const char *e = NULL;
     if (ts_writer_finish(w, &e) < 0)
@@ -131,17 +143,19 @@ static int take_weight(const model *m, const ts_frame *f, const char *prefix, fl
     size_t pl = strlen(prefix);
     if (strncmp(f->name, prefix, pl) != 0)
         return 0;
-    for (int k = 0; k < LSTM_NTENSORS; k++) {
-        if (strcmp(f->name + pl, weight_names[k]) != 0)
+    char base[48];
+    for (int k = 0; k < lstm_ntensors(m->L); k++) {
+        if (strcmp(f->name + pl, lstm_layer_name(k, m->L, base, sizeof base)) != 0)
             continue;
         uint64_t shape[2];
-        int rank = lstm_tensor_shape(k, m->V, m->H, shape);
+        int rank = lstm_tensor_shape_l(k, m->V, m->H, m->L, shape);
         if (!f->is_tensor || f->dtype != TS_F4 || f->ndim != rank || f->shape[0] != shape[0]
             || (rank == 2 && f->shape[1] != shape[1]))
             return fail(err, cap, "weight '%s' has the wrong dtype or shape", f->name);
-        memcpy(dst + lstm_tensor_offset(k, m->V, m->H), f->data, f->nbytes);
+        size_t off = lstm_tensor_offset_l(k, m->V, m->H, m->L);
+        memcpy(dst + off, f->data, f->nbytes);
         for (size_t i = 0; i < f->count; i++)
-            if (!isfinite(dst[lstm_tensor_offset(k, m->V, m->H) + i]))
+            if (!isfinite(dst[off + i]))
                 return fail(err, cap, "weight '%s' holds a non-finite value", f->name);
         *seen |= 1u << k;
         return 1;
@@ -162,20 +176,36 @@ int model_read(model *m, const char *path, char *err, size_t cap)
     memset(m, 0, sizeof *m);
     while (!bad && (rc = ts_read(r, &f)) > 0) {
         if (strcmp(f.name, "model") == 0 && !have_model) {
-            int64_t V, H, N, layers;
+            int64_t V, H, N, layers, streams = 0;
             char cell[16] = "";
             if (ts_attr_str(&f, "cell", cell, sizeof cell) != 1 || strcmp(cell, "lstm") != 0) {
                 bad = fail(msg, sizeof msg, "model cell '%s' is not supported", cell);
                 break;
             }
-            if (get_int(&f, "layers", 1, 1, &layers, msg, sizeof msg) < 0
+            if (get_int(&f, "layers", 1, LSTM_MAX_LAYERS, &layers, msg, sizeof msg) < 0
                 || get_int(&f, "vocab_size", 1, MAX_V, &V, msg, sizeof msg) < 0
                 || get_int(&f, "hidden", 1, MAX_H, &H, msg, sizeof msg) < 0
                 || get_int(&f, "maxlen", 1, MAX_MAXLEN, &N, msg, sizeof msg) < 0) {
                 bad = -1;
                 break;
             }
-            model_alloc(m, (int)V, (int)H, (int)N, 1);
+            model_alloc(m, (int)V, (int)H, (int)layers, (int)N, 1);
+            char targets[16] = "last", layout[16] = "windows";
+            ts_attr_str(&f, "targets", targets, sizeof targets);
+            ts_attr_str(&f, "layout", layout, sizeof layout);
+            m->per_position = strcmp(targets, "every") == 0;
+            if (strcmp(layout, "streams") == 0
+                && (ts_attr_int(&f, "streams", &streams) != 1 || streams < 1 || streams > (1 << 20))) {
+                bad = fail(msg, sizeof msg, "model attribute 'streams' is missing or out of range");
+                break;
+            }
+            m->streams = strcmp(layout, "streams") == 0 ? (int)streams : 0;
+            ts_attr_str(&f, "schedule", m->schedule, sizeof m->schedule);
+            get_num(&f, "dropout", &m->dropout);
+            get_num(&f, "decay_rate", &m->decay_rate);
+            get_num(&f, "best_val_loss", &m->best_val_loss);
+            int64_t de;
+            if (ts_attr_int(&f, "decay_every", &de) == 1 && de > 0 && de < (1 << 30)) m->decay_every = (int)de;
             int64_t v;
             if (ts_attr_int(&f, "batch", &v) == 1 && v > 0 && v < (1 << 24)) m->batch = (int)v;
             if (ts_attr_int(&f, "seed", &v) == 1) m->seed = (uint64_t)v;
@@ -212,6 +242,16 @@ int model_read(model *m, const char *path, char *err, size_t cap)
                     break;
                 }
             have_vocab = 1;
+        } else if (strcmp(f.name, "state/h") == 0 || strcmp(f.name, "state/c") == 0) {
+            if (!m->streams || !f.is_tensor || f.dtype != TS_F4 || f.ndim != 3 || f.shape[0] != (uint64_t)m->L
+                || f.shape[1] != (uint64_t)m->streams || f.shape[2] != (uint64_t)m->H) {
+                bad = fail(msg, sizeof msg, "frame '%s' does not match the model", f.name);
+                break;
+            }
+            float **dst = f.name[6] == 'h' ? &m->state_h : &m->state_c;
+            if (!*dst)
+                *dst = cli_alloc(f.nbytes);
+            memcpy(*dst, f.data, f.nbytes);
         } else if (strcmp(f.name, "rng") == 0) {
             if (!f.is_tensor || f.dtype != TS_U8 || f.count != 8) {
                 bad = fail(msg, sizeof msg, "rng frame has the wrong shape");
@@ -236,7 +276,7 @@ int model_read(model *m, const char *path, char *err, size_t cap)
     if (fd != 0)
         close(fd);
     const char *label = strcmp(path, "-") == 0 ? "stdin" : path;
-    unsigned all = (1u << LSTM_NTENSORS) - 1;
+    unsigned all = have_model ? (1u << lstm_ntensors(m->L)) - 1 : 0;
     if (!bad && !have_model)
         bad = fail(msg, sizeof msg, "not a model (no 'model' frame)");
     if (!bad && !have_vocab)
@@ -249,6 +289,11 @@ int model_read(model *m, const char *path, char *err, size_t cap)
         if (strncmp(msg, label, strlen(label)) == 0)
             return fail(err, cap, "%s", msg);
         return fail(err, cap, "%s: %s", label, msg);
+    }
+    if (!m->state_h != !m->state_c) {
+        free(m->state_h);
+        free(m->state_c);
+        m->state_h = m->state_c = NULL;
     }
     if (seen_m != all || seen_v != all || !have_rng) {   /* no optimizer state: cannot resume */
         free(m->adam_m);
@@ -285,20 +330,36 @@ static void commas(char *buf, size_t cap, long long v)
     buf[o] = 0;
 }
 
-void model_summary(FILE *out, int V, int H, int maxlen)
+void model_summary(FILE *out, int V, int H, int L, int maxlen, int per_position)
 {
-    long long lstm = 4LL * ((long long)H * (V + H) + H), dense = (long long)H * V + V;
-    char total[32], shape[32];
-    commas(total, sizeof total, lstm + dense);
+    long long total = 0;
+    char buf[32], shape[32], name[32];
     const char *rule = "_________________________________________________________________";
     const char *dbl  = "=================================================================";
     fprintf(out, "Model: \"sequential\"   (input: (None, %d) characters of a %d-symbol vocabulary)\n",
             maxlen, V);
     fprintf(out, "%s\n %-27s %-25s %-10s\n%s\n", rule, "Layer (type)", "Output Shape", "Param #", dbl);
-    snprintf(shape, sizeof shape, "(None, %d)", H);
-    fprintf(out, " %-27s %-25s %-10lld\n\n", "lstm (LSTM)", shape, lstm);
-    snprintf(shape, sizeof shape, "(None, %d)", V);
-    fprintf(out, " %-27s %-25s %-10lld\n\n", "dense (Dense)", shape, dense);
+    for (int l = 0; l < L; l++) {
+        long long n = 4LL * ((long long)H * ((l == 0 ? V : H) + H) + H);
+        total += n;
+        if (l == 0)
+            snprintf(name, sizeof name, "lstm (LSTM)");
+        else
+            snprintf(name, sizeof name, "lstm_%d (LSTM)", l);
+        if (per_position || l < L - 1)
+            snprintf(shape, sizeof shape, "(None, %d, %d)", maxlen, H);
+        else
+            snprintf(shape, sizeof shape, "(None, %d)", H);
+        fprintf(out, " %-27s %-25s %-10lld\n\n", name, shape, n);
+    }
+    long long dense = (long long)H * V + V;
+    total += dense;
+    if (per_position)
+        snprintf(shape, sizeof shape, "(None, %d, %d)", maxlen, V);
+    else
+        snprintf(shape, sizeof shape, "(None, %d)", V);
+    fprintf(out, " %-27s %-25s %-10lld\n\n", per_position ? "dense (TimeDistributed)" : "dense (Dense)", shape, dense);
+    commas(buf, sizeof buf, total);
     fprintf(out, "%s\nTotal params: %s\nTrainable params: %s\nNon-trainable params: 0\n%s\n",
-            dbl, total, total, rule);
+            dbl, buf, buf, rule);
 }

@@ -5,9 +5,12 @@
  *                 training state (epochs, batches, steps, losses, settings)
  *   "vocab"       u4 (V,) the vocabulary, attrs unit
  *   "lstm/kernel", "lstm/recurrent_kernel", "lstm/bias", "dense/kernel", "dense/bias"
- *                 f4 weights in Keras's layout (lstm.h)
+ *                 f4 weights in Keras's layout (lstm.h); stacked layers add "lstm_1/kernel",
+ *                 "lstm_1/recurrent_kernel", "lstm_1/bias", ...
  *   "adam/m/<weight>", "adam/v/<weight>"   f4 optimizer moments (for resuming)
  *   "rng"         u8 (2, 4): the RNG state at the start of the current epoch, and now
+ *   "state/h", "state/c"  f4 (L, B, H): the carried state of the B streams, when a
+ *                 stream-layout (char-rnn) run was stopped in the middle of an epoch
  */
 #ifndef CHARPIPE_MODEL_H
 #define CHARPIPE_MODEL_H
@@ -18,7 +21,10 @@
 #include "rng.h"
 
 typedef struct model {
-    int V, H, maxlen;
+    int V, H, L, maxlen;              /* maxlen: window length, or steps per chunk (streams) */
+    int per_position;                 /* a target after every step (char-rnn), not just the last */
+    int streams;                      /* > 0: trained on that many contiguous streams of the
+                                         text with the state carried (char-rnn); 0: windows */
     uint32_t *vocab;                  /* V code points (or bytes) */
     int byte_unit;                    /* vocabulary of bytes, not code points */
     int lower;                        /* the text was lowercased (vocab --lower) */
@@ -28,7 +34,10 @@ typedef struct model {
 
     /* training settings */
     int batch;
-    double lr, beta1, beta2, eps, clip, val_split;
+    double lr, beta1, beta2, eps, clip, val_split, dropout;
+    char schedule[16];                /* learning-rate schedule: none, cosine, step */
+    double decay_rate;                /* step schedule: factor applied every decay_every epochs */
+    int decay_every;
     uint64_t seed;
     /* training progress */
     int64_t epochs;                   /* complete epochs */
@@ -38,10 +47,12 @@ typedef struct model {
     double train_loss, val_loss;      /* of the last complete epoch (NAN if none) */
     rng_t rng_epoch;                  /* the RNG at the start of the current epoch */
     rng_t rng;                        /* the RNG now */
+    double best_val_loss;             /* the best validation loss seen (NAN if none) */
+    float *state_h, *state_c;         /* (L, streams, H) carried state mid-epoch, or NULL */
 } model;
 
-/* Allocate params (zero) and vocab for V, H; with_adam also allocates the moments. */
-void model_alloc(model *m, int V, int H, int maxlen, int with_adam);
+/* Allocate params (zero) and vocab for V, H, L layers; with_adam also allocates the moments. */
+void model_alloc(model *m, int V, int H, int L, int maxlen, int with_adam);
 void model_free(model *m);
 
 /* Write m as a stream to fd. Returns 0, or -1 with a message in err. */
@@ -54,6 +65,6 @@ int model_read(model *m, const char *path, char *err, size_t cap);
 int model_index(const model *m, uint32_t cp);
 
 /* Print a Keras-style summary of the model (layers, output shapes, parameter counts). */
-void model_summary(FILE *out, int V, int H, int maxlen);
+void model_summary(FILE *out, int V, int H, int L, int maxlen, int per_position);
 
 #endif

@@ -67,7 +67,7 @@ expect_fail train_no_windows 'no windows|no vocab' sh -c 'vocab < rep.txt | trai
 expect_fail train_not_a_stream 'not a charpipe stream' sh -c 'train -o keep.model < rep.txt'
 expect_fail train_truncated 'truncated' sh -c 'head -c $(($(wc -c < rep.ts) / 2)) rep.ts | train -o keep.model'
 expect_fail train_unwritable 'cannot write' sh -c 'train -o /nonexistent/dir/m < rep.ts'
-expect_fail train_per_position_targets 'per-position' sh -c 'vocab < rep.txt | window -n 8 --seq | train -o keep.model'
+expect_fail train_streams_needs_text 'not windows' sh -c 'train --streams -o keep.model < rep.ts'
 cmp -s a.model keep.model && pass train_keeps_existing_model || fail train_keeps_existing_model "keep.model changed"
 [ -z "$(ls keep.model.tmp.* 2>/dev/null)" ] && pass train_no_temp_left || fail train_no_temp_left "$(ls keep.model.tmp.*)"
 
@@ -93,6 +93,40 @@ PY
 else
     skip train_python_cases "no /usr/bin/python3 with msgpack and numpy"
 fi
+
+# --- char-rnn: per-position targets, stacked layers, streams with a carried state ---
+vocab < rep.txt | window -n 8 --seq | train -H 16 -L 2 -e 3 --seed 2 --log seq.log -o seq.model 2>seq.err
+if [ $? -eq 0 ] && tdump --json seq.model | grep -q '"targets": "every"' && tdump seq.model | grep -q '^lstm_1/kernel'; then
+    pass train_per_position_two_layers; else fail train_per_position_two_layers "$(tail -2 seq.err)"; fi
+vocab < rep.txt > rep.text.ts
+train --streams -n 8 -b 4 -H 16 -e 30 -j 2 --seed 4 --log st.log -o st.model < rep.text.ts 2>st.err
+last=$(tail -1 st.log | cut -f2); first=$(sed -n 2p st.log | cut -f2)
+if awk -v a="$last" -v b="$first" 'BEGIN { exit !(a < 0.3 && a < b / 5) }'; then
+    pass train_streams_learns; else fail train_streams_learns "loss $first -> $last: $(tail -1 st.err)"; fi
+tdump --json st.model | grep -q '"layout": "streams"' && pass train_streams_model_layout || fail train_streams_model_layout "no layout attr"
+sample -m st.model --seed 'hello' -n 40 > st.txt
+[ "$(head -c 45 st.txt)" = "$(head -c 45 rep.txt)" ] && pass sample_streams_model_stateful || fail sample_streams_model_stateful "$(cat st.txt)"
+evaluate -m st.model --json < rep.txt > st.json && grep -q loss_nats st.json && pass eval_streams_model || fail eval_streams_model "$(cat st.json)"
+# resume and thread count in streams mode, with two layers and dropout
+train --streams -n 8 -b 4 -H 12 -L 2 --dropout 0.2 -e 2 -j 2 --seed 6 -o sa.model < rep.text.ts 2>/dev/null
+train --streams -n 8 -b 4 -H 12 -L 2 --dropout 0.2 -e 1 -j 2 --seed 6 -o sb.model < rep.text.ts 2>/dev/null
+train --streams -e 2 -j 2 --resume sb.model -o sb.model < rep.text.ts 2>/dev/null
+cmp -s sa.model sb.model && pass train_streams_resume_equals_uninterrupted || fail train_streams_resume_equals_uninterrupted "differ"
+train --streams -n 8 -b 4 -H 12 -L 2 -e 2 -j 1 --seed 6 --log sj1.log -o sj1.model < rep.text.ts 2>/dev/null
+train --streams -n 8 -b 4 -H 12 -L 2 -e 2 -j 2 --seed 6 --log sj2.log -o sj2.model < rep.text.ts 2>/dev/null
+v1=$(tail -1 sj1.log | cut -f3); v2=$(tail -1 sj2.log | cut -f3)
+if awk -v a="$v1" -v b="$v2" 'BEGIN { d = a - b; if (d < 0) d = -d; exit !(d < 1e-4 * a) }'; then
+    pass train_streams_threads_agree; else fail train_streams_threads_agree "-j1 $v1, -j2 $v2"; fi
+# --eval-every, --best and --max-seconds
+train --streams -n 8 -b 4 -H 12 -e 3 --eval-every 5 --best best.model --log ev.log -o ev.model < rep.text.ts 2>/dev/null
+[ "$(wc -l < ev.log)" -gt 4 ] && [ -s best.model ] && pass train_eval_every_and_best || fail train_eval_every_and_best "$(cat ev.log)"
+bv=$(tdump --json best.model | sed -n 's/.*"best_val_loss": \([0-9.e+-]*\).*/\1/p')
+mv=$(cut -f3 ev.log | sed 1d | sort -g | head -1)
+awk -v a="$bv" -v b="$mv" 'BEGIN { d = a - b; if (d < 0) d = -d; exit !(d < 1e-5) }' && pass train_best_is_lowest || fail train_best_is_lowest "best $bv, lowest logged $mv"
+train --streams -n 8 -b 4 -H 12 -e 1000 --max-seconds 1 -o ms.model < rep.text.ts 2> ms.err
+[ $? -eq 0 ] && grep -q 'time budget' ms.err && [ -s ms.model ] && pass train_max_seconds || fail train_max_seconds "$(tail -2 ms.err)"
+train --summary -V 65 -n 100 -H 512 -L 2 --streams > s2.txt
+grep -q 'lstm_1 (LSTM)' s2.txt && grep -q 'Total params: 3,316,289' s2.txt && pass train_summary_two_layers || fail train_summary_two_layers "$(cat s2.txt)"
 
 # --- sample ---
 expect_ok sample_help sample --help

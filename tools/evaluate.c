@@ -17,7 +17,7 @@
 #include "utf8.h"
 
 static const char *opt_model;
-static long opt_step = 1, opt_threads = 0;
+static long opt_step = 1, opt_threads = 0, opt_streams = -1;
 static int opt_json, opt_tsv, opt_skip;
 
 static void usage(void)
@@ -35,9 +35,15 @@ static void usage(void)
 "    per character (the unit train reports), in bits per character, and as perplexity.\n"
 "    Input starting with the gzip magic bytes is read as a window stream (x/y frames, as\n"
 "    indices or one-hot) instead of text. Memory is bounded by a chunk of the input.\n\n"
+"    A model trained with train --streams (char-rnn) is evaluated as train validates it:\n"
+"    the text is cut into B contiguous streams (--streams, default the model's), read MAXLEN\n"
+"    characters at a time with the state carried, and every character after the first of a\n"
+"    stream is predicted. That holds the text in memory.\n\n"
 "OPTIONS\n"
 "    -m, --model FILE    the model (required)\n"
 "    -s, --step N        evaluate every Nth window of a text (default %ld)\n"
+"        --streams B     evaluate as B carried-state streams (default: the model's B for\n"
+"                        --streams models; 0 = windows)\n"
 "        --json          print one JSON object\n"
 "        --tsv           print a header line and one tab-separated line\n"
 "        --skip-unknown  drop text characters outside the vocabulary, with a warning\n"
@@ -92,6 +98,69 @@ static void flush_chunk(evaluator *ev, par_pool *pool)
         total_loss += ev->loss[i];
     total_windows += cn;
     cn = 0;
+}
+
+/* ---- streams: the whole text, cut into B streams with the state carried ---- */
+static int32_t *all;                  /* the text as indices */
+static size_t alln, allcap;
+
+typedef struct {
+    evaluator *ev;
+    int B;
+    size_t n;                         /* characters per stream */
+    float **h, **c;                   /* per part state (L, b, H) */
+    int32_t **x, **y;                 /* per part chunk (b, N) */
+} streamer;
+
+static void stream_part(void *ctx, int part, int nparts)
+{
+    streamer *st = ctx;
+    evaluator *ev = st->ev;
+    const model *m = ev->m;
+    int lo = st->B * part / nparts, hi = st->B * (part + 1) / nparts, b = hi - lo, N = m->maxlen;
+    double sum = 0;
+    lstm_seq s = { .per_position = 1, .h0 = st->h[part], .c0 = st->c[part], .hT = st->h[part], .cT = st->c[part] };
+    for (size_t a = 0; b > 0 && a < st->n; a += (size_t)N) {
+        int T = (int)(st->n - a < (size_t)N ? st->n - a : (size_t)N);
+        for (int r = 0; r < b; r++)
+            for (int t = 0; t < T; t++) {
+                size_t q = (size_t)(lo + r) * st->n + a + t;
+                st->x[part][r * T + t] = all[q];
+                st->y[part][r * T + t] = all[q + 1];
+            }
+        sum += lstm_forward_seq(ev->k, &m->p, ev->work[part], b, T, st->x[part], st->y[part], NULL, &s);
+    }
+    ev->loss[part] = sum;
+}
+
+static void eval_streams(evaluator *ev, par_pool *pool, int B)
+{
+    const model *m = ev->m;
+    if (alln < 2)
+        cli_die("stdin: a text of %zu characters has nothing to predict", alln);
+    if ((size_t)B > alln - 1)
+        B = (int)(alln - 1);
+    streamer st = { .ev = ev, .B = B, .n = (alln - 1) / (size_t)B };
+    int P = ev->nparts, bmax = (B + P - 1) / P;
+    st.h = cli_malloc(P * sizeof *st.h);
+    st.c = cli_malloc(P * sizeof *st.c);
+    st.x = cli_malloc(P * sizeof *st.x);
+    st.y = cli_malloc(P * sizeof *st.y);
+    for (int i = 0; i < P; i++) {
+        lstm_work_free(ev->work[i]);          /* sized for this many streams */
+        ev->work[i] = lstm_work_new_l(m->V, m->H, m->L, m->maxlen, bmax);
+        st.h[i] = cli_alloc((size_t)m->L * bmax * m->H * sizeof(float));
+        st.c[i] = cli_alloc((size_t)m->L * bmax * m->H * sizeof(float));
+        st.x[i] = cli_malloc((size_t)bmax * m->maxlen * sizeof(int32_t));
+        st.y[i] = cli_malloc((size_t)bmax * m->maxlen * sizeof(int32_t));
+    }
+    par_run(pool, stream_part, &st);
+    for (int i = 0; i < P; i++) {
+        total_loss += ev->loss[i];
+        free(st.h[i]); free(st.c[i]); free(st.x[i]); free(st.y[i]);
+    }
+    total_windows = (uint64_t)B * st.n;
+    free(st.h); free(st.c); free(st.x); free(st.y);
 }
 
 static void add_window(evaluator *ev, par_pool *pool, const int32_t *x, int32_t y)
@@ -165,8 +234,13 @@ static void eval_text(evaluator *ev, par_pool *pool, const unsigned char *first,
                     have = (size_t)N;
                 }
                 buf[have++] = x;
+                if (opt_streams > 0) {               /* keep it all: cut into streams later */
+                    if (alln == allcap)
+                        all = cli_realloc(all, (allcap = allcap ? 2 * allcap : 65536) * sizeof *all);
+                    all[alln++] = x;
+                }
                 /* the window ending here: text[i0 .. i0+N) -> text[i0+N] with i0 = pos - N */
-                if (pos >= (uint64_t)N && (pos - N) % (uint64_t)opt_step == 0)
+                else if (pos >= (uint64_t)N && (pos - N) % (uint64_t)opt_step == 0)
                     add_window(ev, pool, buf + have - 1 - N, x);
                 pos++;
             }
@@ -183,7 +257,7 @@ static void eval_text(evaluator *ev, par_pool *pool, const unsigned char *first,
         cli_warn("dropped %llu characters outside the vocabulary", (unsigned long long)skipped);
     if (pos == 0)
         cli_die("stdin: empty input");
-    if (pos <= (uint64_t)N)
+    if (pos <= (uint64_t)N && opt_streams <= 0)
         cli_die("stdin: a text of %llu characters has no window of %d and its next character",
                 (unsigned long long)pos, N);
     free(buf);
@@ -277,10 +351,10 @@ static void eval_stream(evaluator *ev, par_pool *pool, const unsigned char *firs
 int main(int argc, char **argv)
 {
     cli_init(argv[0]);
-    enum { O_JSON = 256, O_TSV, O_SKIP };
+    enum { O_JSON = 256, O_TSV, O_SKIP, O_STREAMS };
     static const struct option longopts[] = {
         { "model", 1, 0, 'm' }, { "step", 1, 0, 's' }, { "json", 0, 0, O_JSON },
-        { "tsv", 0, 0, O_TSV }, { "skip-unknown", 0, 0, O_SKIP }, { "threads", 1, 0, 'j' },
+        { "tsv", 0, 0, O_TSV }, { "skip-unknown", 0, 0, O_SKIP }, { "streams", 1, 0, O_STREAMS }, { "threads", 1, 0, 'j' },
         { "help", 0, 0, 'h' }, { 0, 0, 0, 0 }
     };
     int c;
@@ -292,6 +366,7 @@ int main(int argc, char **argv)
         case O_JSON: opt_json = 1; break;
         case O_TSV: opt_tsv = 1; break;
         case O_SKIP: opt_skip = 1; break;
+        case O_STREAMS: opt_streams = cli_long("--streams", optarg, 0, 1 << 20); break;
         case 'h': usage(); return 0;
         default: cli_usage_error("unknown option");
         }
@@ -317,7 +392,9 @@ int main(int argc, char **argv)
     ev.work = cli_malloc((size_t)opt_threads * sizeof *ev.work);
     ev.loss = cli_malloc((size_t)opt_threads * sizeof *ev.loss);
     for (int i = 0; i < opt_threads; i++)
-        ev.work[i] = lstm_work_new(m.V, m.H, m.maxlen, ev.bpart);
+        ev.work[i] = lstm_work_new_l(m.V, m.H, m.L, m.maxlen, ev.bpart);
+    if (opt_streams < 0)
+        opt_streams = m.streams;
     cx = cli_malloc((size_t)CHUNK * m.maxlen * sizeof *cx);
     cy = cli_malloc((size_t)CHUNK * sizeof *cy);
     par_pool *pool = par_new((int)opt_threads);
@@ -337,10 +414,14 @@ int main(int argc, char **argv)
     if (nfirst == 0)
         cli_die("stdin: empty input");
     double t0 = cli_now();
-    if (nfirst == 2 && first[0] == 0x1f && first[1] == 0x8b)
+    if (nfirst == 2 && first[0] == 0x1f && first[1] == 0x8b) {
+        opt_streams = 0;                     /* a window stream: its windows are what counts */
         eval_stream(&ev, pool, first, nfirst);
+    }
     else
         eval_text(&ev, pool, first, nfirst);
+    if (opt_streams > 0)
+        eval_streams(&ev, pool, (int)opt_streams);
     flush_chunk(&ev, pool);
     if (total_windows == 0)
         cli_die("stdin: no windows to evaluate");
@@ -376,6 +457,7 @@ int main(int argc, char **argv)
     free(ev.work);
     free(ev.loss);
     free(cx);
+    free(all);
     free(cy);
     model_free(&m);
     return 0;

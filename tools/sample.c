@@ -20,7 +20,7 @@
 static const char *opt_model, *opt_seed_text;
 static long opt_n = 500, opt_topk = 0, opt_rng_seed = -1;
 static double opt_temp = 0, opt_topp = 1.0;
-static int opt_stateful, opt_skip;
+static int opt_stateful = -1, opt_skip;
 
 static void usage(void)
 {
@@ -50,8 +50,9 @@ static void usage(void)
 "    -n, --chars N       characters to generate (default %ld)\n"
 "    -s, --seed TEXT     the seed text (default: one character drawn from the vocabulary)\n"
 "        --seed-file F   read the seed text from file F\n"
-"        --stateful      carry the state, one step per character (fast)\n"
-"        --window        the course's sliding-window generator (default)\n"
+"        --stateful      carry the state, one step per character (fast; the default for\n"
+"                        models trained with train --streams)\n"
+"        --window        the course's sliding-window generator (the default otherwise)\n"
 "    -t, --temperature T sample at temperature T; 0 = greedy (default %g)\n"
 "    -k, --top-k K       sample among the K most likely characters; 0 = all (default 0)\n"
 "    -p, --top-p P       sample among the most likely characters whose total reaches P\n"
@@ -233,22 +234,25 @@ int main(int argc, char **argv)
     for (int i = 0; i < seedlen; i++)
         out_char(&m, seed[i]);
 
+    if (opt_stateful < 0)             /* char-rnn models carry their state: stateful is natural */
+        opt_stateful = m.streams > 0;
     if (opt_stateful) {
-        float *h = cli_alloc((size_t)H * sizeof(float)), *cst = cli_alloc((size_t)H * sizeof(float));
+        size_t LH = (size_t)m.L * H;
+        float *h = cli_alloc(LH * sizeof(float)), *cst = cli_alloc(LH * sizeof(float));
         float *scratch = cli_alloc((size_t)4 * H * sizeof(float));
         for (int i = 0; i < seedlen; i++)
-            lstm_step(k, &m.p, seed[i], h, cst, probs, scratch);
+            lstm_step_l(k, &m.p, seed[i], h, cst, probs, scratch);
         for (long i = 0; i < opt_n; i++) {
             lstm_softmax(probs, V);
             int x = sample_choose(probs, V, opt_temp, (int)opt_topk, opt_topp, &rng, q, order);
             out_char(&m, x);
-            lstm_step(k, &m.p, x, h, cst, probs, scratch);
+            lstm_step_l(k, &m.p, x, h, cst, probs, scratch);
         }
         free(h);
         free(cst);
         free(scratch);
     } else {
-        lstm_work *w = lstm_work_new(V, H, N, 1);
+        lstm_work *w = lstm_work_new_l(V, H, m.L, N, 1);
         int32_t *win = cli_malloc((size_t)N * sizeof *win);
         int wlen = seedlen < N ? seedlen : N;
         for (int i = 0; i < wlen; i++)
