@@ -112,25 +112,27 @@ static void glorot_uniform(float *w, int fan_in, int fan_out, rng_t *rng)
 static void orthogonal(float *R, int H, rng_t *rng)
 {
     int n = 4 * H;                                      /* rows of a */
-    double *a = malloc((size_t)n * H * sizeof(double)); /* (4H, H) */
+    double *a = malloc((size_t)n * H * sizeof(double)); /* a^T (H, 4H): columns contiguous */
     if (!a) { fprintf(stderr, "lstm_init_keras: out of memory\n"); exit(1); }
-    for (size_t i = 0; i < (size_t)n * H; i++)
-        a[i] = rng_normal(rng);
+    for (int i = 0; i < n; i++)                         /* drawn in a's row-major order */
+        for (int j = 0; j < H; j++)
+            a[(size_t)j * n + i] = rng_normal(rng);
     for (int j = 0; j < H; j++) {
+        double *aj = a + (size_t)j * n;
         for (int pass = 0; pass < 2; pass++)
             for (int q = 0; q < j; q++) {
+                const double *aq = a + (size_t)q * n;
                 double d = 0.0;
-                for (int i = 0; i < n; i++) d += a[(size_t)i * H + q] * a[(size_t)i * H + j];
-                for (int i = 0; i < n; i++) a[(size_t)i * H + j] -= d * a[(size_t)i * H + q];
+                for (int i = 0; i < n; i++) d += aq[i] * aj[i];
+                for (int i = 0; i < n; i++) aj[i] -= d * aq[i];
             }
         double s = 0.0;
-        for (int i = 0; i < n; i++) s += a[(size_t)i * H + j] * a[(size_t)i * H + j];
+        for (int i = 0; i < n; i++) s += aj[i] * aj[i];
         s = 1.0 / sqrt(s);
-        for (int i = 0; i < n; i++) a[(size_t)i * H + j] *= s;
+        for (int i = 0; i < n; i++) aj[i] *= s;
     }
-    for (int i = 0; i < n; i++)                         /* R[j][i] = Q[i][j] */
-        for (int j = 0; j < H; j++)
-            R[(size_t)j * n + i] = (float)a[(size_t)i * H + j];
+    for (size_t i = 0; i < (size_t)n * H; i++)          /* R[j][i] = Q[i][j] = a^T[j][i] */
+        R[i] = (float)a[i];
     free(a);
 }
 
