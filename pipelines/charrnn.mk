@@ -1,0 +1,73 @@
+# pipelines/charrnn.mk - the char-rnn experiment: validation loss against training time.
+#
+#   make -C pipelines -f charrnn.mk                 10 minutes of training, the chosen settings
+#   make -C pipelines -f charrnn.mk BUDGET=120 H=128 L=1
+#   make -C pipelines -f charrnn.mk results         one line per finished run
+#
+# Trains with a target at every position on tinyshakespeare (or TEXT=), the last 10% of the
+# characters held out, the rest cut into B streams of N steps with the state carried
+# (train --streams), for BUDGET seconds of training (validation time not counted), validating
+# every EVAL batches. Outputs in runs/charrnn-hH-lL-nN-bB-tBUDGET/:
+#   model, best.model   the last and the best (lowest validation loss) model
+#   loss.tsv            train --log: epoch, train_loss, val_loss, seconds since the last line
+#   curve.tsv           elapsed training seconds and validation loss, for plotting
+#   curve.png           the plot (gnuplot, when installed)
+#   sample.txt          500 characters from the best model
+#   result.tsv          settings, the best validation loss and when it was reached
+
+SHELL       := /bin/bash
+.SHELLFLAGS := -o pipefail -ec
+.DELETE_ON_ERROR:
+
+BIN      ?= $(abspath ../bin)
+SHARED   ?= ../../shared/data/tinyshakespeare.txt
+TEXT     ?= $(SHARED)
+RUNS     ?= runs
+BUDGET   ?= 600
+H        ?= 256
+L        ?= 2
+N        ?= 100
+B        ?= 50
+LR       ?= 2e-3
+SCHEDULE ?= cosine
+DROPOUT  ?= 0
+CLIP     ?= 5
+EVAL     ?= 100
+SEED     ?= 1
+
+RUN := $(RUNS)/charrnn-h$(H)-l$(L)-n$(N)-b$(B)-t$(BUDGET)
+
+.PHONY: all results
+all: $(RUN)/result.tsv $(RUN)/sample.txt $(RUN)/curve.png
+	@cat $(RUN)/result.tsv
+
+$(RUN)/model: $(TEXT)
+	@mkdir -p $(@D)
+	@rm -f $(RUN)/loss.tsv
+	$(BIN)/vocab < $< | $(BIN)/train --streams -n $(N) -b $(B) -H $(H) -L $(L) --val 0.1 \
+	    --lr $(LR) --schedule $(SCHEDULE) --dropout $(DROPOUT) --clip $(CLIP) --seed $(SEED) \
+	    -e 1000 --max-seconds $(BUDGET) --eval-every $(EVAL) --log $(RUN)/loss.tsv \
+	    --best $(RUN)/best.model -o $@ 2> >(tee $(RUN)/train.err >&2)
+
+$(RUN)/curve.tsv: $(RUN)/model
+	awk -F'\t' 'NR == 1 { print "seconds\tval_loss"; next } { s += $$4; printf "%.1f\t%s\n", s, $$3 }' \
+	    $(RUN)/loss.tsv > $@
+
+$(RUN)/curve.png: $(RUN)/curve.tsv
+	@if command -v gnuplot >/dev/null; then \
+	  gnuplot -e "set terminal png size 800,500; set output '$@'; set xlabel 'training seconds'; \
+	    set ylabel 'validation loss (nats/char)'; set title '$(notdir $(RUN))'; \
+	    plot '$<' using 1:2 skip 1 with linespoints title 'validation'"; \
+	else echo "charrnn.mk: gnuplot is not installed; skipping $@" >&2; fi
+
+$(RUN)/sample.txt: $(RUN)/model
+	$(BIN)/sample -m $(RUN)/best.model --seed "ROMEO:" -n 500 -t 0.8 --rng-seed $(SEED) > $@
+
+$(RUN)/result.tsv: $(RUN)/curve.tsv
+	awk -F'\t' -v h=$(H) -v l=$(L) -v n=$(N) -v b=$(B) -v t=$(BUDGET) \
+	    'NR > 1 && (best == "" || $$2 < best) { best = $$2; at = $$1 } \
+	     END { printf "%d\t%d\t%d\t%d\t%d\t%.4f\t%.0f\n", h, l, n, b, t, best, at }' $< > $@
+
+results:
+	@printf 'hidden\tlayers\tsteps\tstreams\tbudget_s\tbest_val_loss\tat_s\n'
+	@cat $(RUNS)/charrnn-*/result.tsv 2>/dev/null || true
