@@ -192,11 +192,55 @@ static void gemm_any(int ta, int m, int n, int k, const float *A, int lda,
         }
 }
 
+/* y (n) += x (k) . B (k, n): one row, as in generation. A register tile of one row has too
+ * few accumulators to hide the FMA latency, so this walks 8 vectors of columns at a time. */
+static void gemv(int n, int k, const float *x, const float *B, int ldb, float *y)
+{
+    enum { NG = 8 };
+    int j = 0;
+    for (; j + NG * VW <= n; j += NG * VW) {
+        vf acc[NG];
+#pragma GCC unroll 8
+        for (int v = 0; v < NG; v++)
+            acc[v] = (vf){0};
+        for (int p = 0; p < k; p++) {
+            float a = x[p];
+            const float *b = B + (size_t)p * ldb + j;
+#pragma GCC unroll 8
+            for (int v = 0; v < NG; v++)
+                acc[v] += a * vload(b + v * VW);
+        }
+#pragma GCC unroll 8
+        for (int v = 0; v < NG; v++)
+            vstore(y + j + v * VW, vload(y + j + v * VW) + acc[v]);
+    }
+    for (; j + VW <= n; j += VW) {
+        vf acc0 = {0}, acc1 = {0};
+        int p = 0;
+        for (; p + 1 < k; p += 2) {
+            acc0 += x[p] * vload(B + (size_t)p * ldb + j);
+            acc1 += x[p + 1] * vload(B + (size_t)(p + 1) * ldb + j);
+        }
+        if (p < k)
+            acc0 += x[p] * vload(B + (size_t)p * ldb + j);
+        vstore(y + j, vload(y + j) + acc0 + acc1);
+    }
+    for (; j < n; j++) {
+        float s = 0.0f;
+        for (int p = 0; p < k; p++)
+            s += x[p] * B[(size_t)p * ldb + j];
+        y[j] += s;
+    }
+}
+
 /* C (m, n) += A (m, k) . B (k, n) */
 static void gemm_nn(int m, int n, int k, const float *A, int lda,
                     const float *B, int ldb, float *C, int ldc)
 {
-    gemm_any(0, m, n, k, A, lda, B, ldb, C, ldc);
+    if (m == 1)
+        gemv(n, k, A, B, ldb, C);
+    else
+        gemm_any(0, m, n, k, A, lda, B, ldb, C, ldc);
 }
 
 /* Packed B (k, n): for each k-block of KC rows (the last may be shorter), its column panels

@@ -901,7 +901,8 @@ int main(int argc, char **argv)
     long run_steps = 0;
     double train_secs = 0, since_log = 0, items_since_log = 0;
     int stop = 0;
-    if (m.epochs >= opt_epochs)
+    int saved = 0;                       /* the -o file holds the current model */
+    if (m.epochs >= opt_epochs && opt_resume)
         cli_warn("the model has %lld epochs already; nothing to train (raise -e)", (long long)m.epochs);
     while (m.epochs < opt_epochs && !stop) {
         rng_t r = m.rng_epoch;
@@ -1039,8 +1040,9 @@ int main(int argc, char **argv)
         }
         if (opt_out)
             save(&m, opt_out);
+        saved = 1;
     }
-    if (stop && opt_out)
+    if (opt_out && (stop || !saved))
         save(&m, opt_out);
     else if (!opt_out)
         save(&m, NULL);
