@@ -40,7 +40,7 @@ TESTS     := $(TEST_SRC:tests/%.c=$(O)/tests/%)
 BENCHES   := $(BENCH_SRC:bench/%.c=$(O)/bench/%)
 LIBA      := $(O)/libcharpipe.a
 
-.PHONY: all tools tests test check check-san bench install uninstall clean man deps demo
+.PHONY: all tools tests test check check-san bench install uninstall clean man deps demo fuzz
 .DELETE_ON_ERROR:
 
 all: tools tests
@@ -104,8 +104,35 @@ demo: deps
 	@$(MAKE) --no-print-directory tools
 	@$(MAKE) --no-print-directory -C pipelines demo
 
+# Fuzzing (libFuzzer, clang): the stream reader and the UTF-8 decoder, each for FUZZ_SECONDS,
+# from a seed corpus the tools make in build/fuzz/seeds; findings land in build/fuzz/.
+# Keep a crashing input as tests/fuzz/regress/ts-NAME or utf8-NAME (replayed by make check).
+FUZZ_CC      ?= clang
+FUZZ_SECONDS ?= 60
+FUZZ_FLAGS    = -std=gnu11 -g -O1 -Ilib $(MSGPACK_CF) -fsanitize=fuzzer,address,undefined \
+                -fno-sanitize-recover=all -fno-omit-frame-pointer
+build/fuzz/fuzz_ts: tests/fuzz/fuzz_ts.c lib/ts.c lib/ts.h
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ tests/fuzz/fuzz_ts.c lib/ts.c $(LDLIBS)
+build/fuzz/fuzz_utf8: tests/fuzz/fuzz_utf8.c lib/utf8.c lib/utf8.h
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ tests/fuzz/fuzz_utf8.c lib/utf8.c
+fuzz: tools build/fuzz/fuzz_ts build/fuzz/fuzz_utf8
+	@tests/fuzz/seeds.sh $(BIN) build/fuzz/seeds
+	@for h in ts utf8; do mkdir -p build/fuzz/corpus-$$h; echo "fuzz_$$h: $(FUZZ_SECONDS) s"; \
+	  build/fuzz/fuzz_$$h -max_total_time=$(FUZZ_SECONDS) -timeout=10 -rss_limit_mb=4096 \
+	    -max_len=$$([ $$h = ts ] && echo 65536 || echo 64) -print_final_stats=1 \
+	    -artifact_prefix=build/fuzz/$$h- build/fuzz/corpus-$$h build/fuzz/seeds/$$h \
+	    tests/fuzz/regress 2>build/fuzz/$$h.log || { tail -40 build/fuzz/$$h.log; exit 1; }; \
+	  grep -E '^(stat::number_of_executed_units|stat::new_units_added|Done)' build/fuzz/$$h.log; done
+
 bench: tools $(BENCHES)
 	@bench/run.sh $(O) $(BIN)
+
+# The man pages man/NAME.1, generated from each tool's --help (committed; tests/test_install.sh
+# checks that they are up to date).
+man: tools
+	man/mkman.sh man $(TOOLS)
 
 install: tools
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include/charpipe \

@@ -1,0 +1,96 @@
+# test_pipelines.sh - pipelines/Makefile end to end on a small text with tiny settings: the
+# files of a run, nothing redone on a second make, resuming an interrupted training, the
+# results table, the shakespeare and demo targets (dry runs), the plot with and without gnuplot.
+. "$TESTS/lib.sh"
+REPO=$(cd "$TESTS/.." && pwd)
+P=$REPO/pipelines
+# a clean make: nothing inherited from a make check that started us (O=, SAN=, -j)
+unset MAKEFLAGS MFLAGS MAKELEVEL MAKEOVERRIDES
+mk() { make --no-print-directory -C "$P" "$@"; }
+
+for _ in $(seq 30); do printf 'The cat sat on the mat. A dog ran in the fog. '; done > t.txt
+A=(TEXT="$TMP/t.txt" H=8 EPOCHS=2 N=8 CHARS=50 TEMPS="0.5 1.0" RUNS="$TMP/runs" BIN="$BIN")
+
+d=$(mk -s dir "${A[@]}")
+[ "$d" = "$TMP/runs/t-n8-s1-h8-e2-b64" ] && pass pipelines_dir_named_by_parameters || fail pipelines_dir_named_by_parameters "$d"
+d2=$(mk -s dir "${A[@]}" SEED=3 VAL=0.1)
+[ "$d2" = "$TMP/runs/t-n8-s1-h8-e2-b64-v0.1-r3" ] && pass pipelines_dir_names_nondefaults || fail pipelines_dir_names_nondefaults "$d2"
+
+if mk run "${A[@]}" > run.out 2> run.err; then pass pipelines_run; else fail pipelines_run "$(tail -5 run.err)"; fi
+missing=
+for f in vocab.ts model loss.tsv samples.txt eval.json result.tsv seed.txt; do
+    [ -s "$d/$f" ] || missing="$missing $f"
+done
+[ -z "$missing" ] && pass pipelines_makes_files || fail pipelines_makes_files "missing in $d:$missing"
+[ "$(wc -l < "$d/loss.tsv")" -eq 3 ] && head -1 "$d/loss.tsv" | grep -q '^epoch' \
+    && pass pipelines_loss_tsv || fail pipelines_loss_tsv "$(cat "$d/loss.tsv")"
+[ "$(grep -c '^--- ' "$d/samples.txt")" -eq 3 ] && grep -q '^--- temperature 1.0' "$d/samples.txt" \
+    && pass pipelines_samples || fail pipelines_samples "$(head -c 300 "$d/samples.txt")"
+grep -q '"loss_nats": [0-9]' "$d/eval.json" && pass pipelines_eval_json || fail pipelines_eval_json "$(cat "$d/eval.json")"
+[ "$(awk -F'\t' '{ print NF, $1, $2, $4, $6 }' "$d/result.tsv")" = "11 t 8 8 2" ] \
+    && pass pipelines_result_tsv || fail pipelines_result_tsv "$(cat "$d/result.tsv")"
+grep -q '^== ' run.out && pass pipelines_run_reports || fail pipelines_run_reports "$(head -3 run.out)"
+if command -v gnuplot > /dev/null; then
+    [ "$(head -c 4 "$d/loss.png" | od -An -c | tr -d ' ')" = '211PNG' ] \
+        && pass pipelines_loss_png || fail pipelines_loss_png "not a PNG"
+else
+    skip pipelines_loss_png "gnuplot is not installed"
+fi
+# without gnuplot: a clear message, no plot, and still a complete run
+rm -f "$d/loss.png"
+mk run "${A[@]}" GNUPLOT=/nonexistent/gnuplot > /dev/null 2> nog.err
+grep -q 'not installed.*no loss.png' nog.err && [ ! -e "$d/loss.png" ] \
+    && pass pipelines_no_gnuplot_message || fail pipelines_no_gnuplot_message "$(cat nog.err)"
+mk -q "${A[@]}" GNUPLOT=/nonexistent/gnuplot "$d/samples.txt" "$d/eval.json" "$d/result.tsv" \
+    && pass pipelines_no_gnuplot_up_to_date || fail pipelines_no_gnuplot_up_to_date "make -q says out of date"
+mk run "${A[@]}" > /dev/null 2>&1
+
+# a second make does nothing: make -q agrees and no file is touched
+want=("$d/samples.txt" "$d/eval.json" "$d/result.tsv")
+command -v gnuplot > /dev/null && want+=("$d/loss.png")
+mk -q "${A[@]}" "${want[@]}" && pass pipelines_up_to_date || fail pipelines_up_to_date "make -q says out of date"
+# (the files are made older than a stamp, in their order, so that any rewrite shows)
+touch -d '-20 seconds' t.txt; touch -d '-5 seconds' stamp
+age=19
+for f in vocab.ts model loss.tsv sample.cfg seed.txt samples.txt eval.json loss.png result.tsv train.err; do
+    age=$((age - 1)); [ -e "$d/$f" ] && touch -d "-$age seconds" "$d/$f"; done
+mk run "${A[@]}" > rerun.out 2> rerun.err
+[ -z "$(find "$d" -type f -newer stamp)" ] && pass pipelines_rerun_does_nothing \
+    || fail pipelines_rerun_does_nothing "remade: $(find "$d" -newer stamp | tr '\n' ' ')"
+
+# new sampling settings redo the samples and nothing else
+touch -d '-5 seconds' stamp
+mk run "${A[@]}" CHARS=20 > /dev/null 2>&1
+changed=$(cd "$d" && find . -type f -newer "$TMP/stamp" | sort | tr '\n' ' ')
+[ "$changed" = "./sample.cfg ./samples.txt ./seed.txt " ] && pass pipelines_chars_redoes_samples \
+    || fail pipelines_chars_redoes_samples "remade: $changed"
+
+# an interrupted training (a model after 1 of 2 epochs, no loss.tsv) is resumed, and ends
+# with the model an uninterrupted run made
+cp "$d/model" full.model
+rm "$d/loss.tsv"
+window -n 8 < "$d/vocab.ts" | train -e 1 -H 8 -b 64 --val 0.2 --seed 1 --lr 0.001 \
+    --log "$d/loss.tsv.tmp" -o "$d/model" 2> /dev/null
+mk run "${A[@]}" > resume.out 2> resume.err
+grep -q 'resuming' resume.err && cmp -s full.model "$d/model" && [ "$(wc -l < "$d/loss.tsv")" -eq 3 ] \
+    && pass pipelines_resume_interrupted || fail pipelines_resume_interrupted "$(tail -3 resume.err)"
+
+# the results table: a header and one line per run
+mk -s results RUNS="$TMP/runs" > results.out
+[ "$(wc -l < results.out)" -eq 2 ] && head -1 results.out | grep -q '^text	maxlen' \
+    && pass pipelines_results_table || fail pipelines_results_table "$(cat results.out)"
+
+# bad settings: clear messages
+expect_fail pipelines_missing_text 'pipelines: TEXT=.*not found' mk run TEXT="$TMP/none.txt" RUNS="$TMP/runs" BIN="$BIN"
+expect_fail pipelines_missing_tools 'pipelines: .*vocab not found' mk run "${A[@]}" BIN="$TMP/nobin"
+expect_fail pipelines_shakespeare_missing 'pipelines: .*not found' mk shakespeare SHARED="$TMP/none.txt" RUNS="$TMP/runs"
+
+# shakespeare and demo, dry runs: the course's settings and seed sentence, the demo's own seed
+cp t.txt tinyshakespeare.txt
+mk -n shakespeare SHARED="$TMP/tinyshakespeare.txt" RUNS="$TMP/runs" BIN="$BIN" > shk.out 2>&1
+grep -q "runs/tinyshakespeare-n40-s1-h128-e5-b64/vocab.ts" shk.out && grep -q "train -e 5" shk.out \
+    && grep -q "that, poor contempt, or claim'\\\\''d thou sle" shk.out \
+    && pass pipelines_shakespeare_dry_run || fail pipelines_shakespeare_dry_run "$(head -c 600 shk.out)"
+mk -n demo SHARED="$TMP/tinyshakespeare.txt" RUNS="$TMP/runs" BIN="$BIN" > demo.out 2>&1
+grep -q "runs/GPL-3-n32-s1-h64-e8-b64/" demo.out && ! grep -q 'poor contempt' demo.out \
+    && pass pipelines_demo_dry_run || fail pipelines_demo_dry_run "$(head -c 600 demo.out)"
