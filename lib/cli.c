@@ -33,9 +33,11 @@ static void vmsg(const char *prefix, const char *fmt, va_list ap)
 {
     char buf[1024];
     vsnprintf(buf, sizeof buf, fmt, ap);
-    for (char *p = buf; *p; p++)          /* keep the message on one line */
+    for (unsigned char *p = (unsigned char *)buf; *p; p++)   /* keep the message on one line */
         if (*p == '\n')
             *p = ' ';
+        else if (*p < 0x20 || *p == 0x7f)          /* and free of terminal controls */
+            *p = '?';
     fprintf(stderr, "%s: %s%s\n", cli_prog, prefix, buf);
 }
 

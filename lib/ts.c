@@ -25,6 +25,8 @@
 #define FLUSH_BYTES  ((size_t)1 << 20)   /* sync flush after this much frame data ... */
 #define FLUSH_SECS   0.05                /* ... or this much time */
 #define NAME_MAX_LEN 255
+#define MAX_DEPTH    32                  /* msgpack nesting accepted (FORMAT.md) */
+#define MAX_ITEMS    65536               /* array + map entries declared in one frame */
 
 static const char *dtype_names[TS_NDTYPES] = {
     "u1", "u2", "u4", "u8", "i1", "i2", "i4", "i8", "f4", "f8"
@@ -368,6 +370,21 @@ struct ts_reader {
     uint64_t total_in;                /* compressed bytes read */
     char name[NAME_MAX_LEN + 1];
     ts_writer *flush_w;
+    /* The guard: a msgpack tokenizer that sees every decompressed byte before msgpack-c does.
+     * msgpack-c allocates a container's objects when it reads the container's header, so a
+     * 5-byte "array of 4 billion" would make it ask for 96 GiB. The guard stops such a header
+     * (and too deep nesting, and str/bin/ext longer than the frame limit) before msgpack-c
+     * sees it: the bytes before it are handed on, then the reader fails (pending error). */
+    struct {
+        unsigned char hdr[9];         /* the header being collected (at most 9 bytes) */
+        int hlen, hneed;
+        uint64_t skip;                /* body bytes of a str/bin/ext still to pass */
+        int depth;
+        uint32_t left[MAX_DEPTH + 1]; /* items left in each open container */
+        uint64_t items;               /* entries declared in the current top-level value */
+        int failed;
+        char err[128];
+    } g;
 };
 
 static int rerr(ts_reader *r, const char *fmt, ...)
@@ -378,6 +395,11 @@ static int rerr(ts_reader *r, const char *fmt, ...)
         va_start(ap, fmt);
         vsnprintf(r->err + n, sizeof r->err - n, fmt, ap);
         va_end(ap);
+        /* names and dtypes quoted from the stream may hold any byte: keep the message one
+         * printable line */
+        for (unsigned char *p = (unsigned char *)r->err; *p; p++)
+            if (*p < 0x20 || *p == 0x7f)
+                *p = '?';
         r->failed = 1;
     }
     return -1;
@@ -425,6 +447,117 @@ void ts_reader_close(ts_reader *r)
     free(r);
 }
 
+/* Length of the msgpack header starting with byte b (type byte plus size fields). */
+static int guard_hdr_len(unsigned b)
+{
+    if (b <= 0xbf || b >= 0xe0)
+        return 1;                     /* fixint, fixmap, fixarray, fixstr, negative fixint */
+    static const unsigned char len[0x20] = {
+        /* c0 nil, c1 (never used), c2 c3 bool, c4-c6 bin, c7-c9 ext, ca cb float, cc-cf uint */
+        1, 1, 1, 1, 2, 3, 5, 3, 4, 6, 5, 9, 2, 3, 5, 9,
+        /* d0-d3 int, d4-d8 fixext (type byte and data skipped as a body), d9-db str,
+         * dc dd array, de df map */
+        2, 3, 5, 9, 1, 1, 1, 1, 1, 2, 3, 5, 3, 5, 3, 5,
+    };
+    return len[b - 0xc0];
+}
+
+static uint64_t be(const unsigned char *p, int n)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < n; i++)
+        v = v << 8 | p[i];
+    return v;
+}
+
+static void guard_fail(ts_reader *r, const char *fmt, unsigned long long v)
+{
+    r->g.failed = 1;
+    snprintf(r->g.err, sizeof r->g.err, fmt, v);
+}
+
+/* One value (scalar, or a container with all its items) is complete. */
+static void guard_done(ts_reader *r)
+{
+    while (r->g.depth > 0) {
+        if (--r->g.left[r->g.depth - 1] > 0)
+            return;
+        r->g.depth--;
+    }
+    r->g.items = 0;                   /* a top-level value (a frame) ends */
+}
+
+/* A whole header is in g.hdr: check it. */
+static void guard_header(ts_reader *r)
+{
+    const unsigned char *h = r->g.hdr;
+    unsigned b = h[0];
+    uint64_t n = 0, body = 0;
+    int container = 0;
+    if (b >= 0x80 && b <= 0x8f)      { container = 1; n = 2 * (uint64_t)(b & 0x0f); }
+    else if (b >= 0x90 && b <= 0x9f) { container = 1; n = b & 0x0f; }
+    else if (b >= 0xa0 && b <= 0xbf) body = b & 0x1f;
+    else if (b == 0xdc || b == 0xdd) { container = 1; n = be(h + 1, b == 0xdc ? 2 : 4); }
+    else if (b == 0xde || b == 0xdf) { container = 1; n = 2 * be(h + 1, b == 0xde ? 2 : 4); }
+    else if (b == 0xc4 || b == 0xd9) body = h[1];
+    else if (b == 0xc5 || b == 0xda) body = be(h + 1, 2);
+    else if (b == 0xc6 || b == 0xdb) body = be(h + 1, 4);
+    else if (b == 0xc7) body = h[1];
+    else if (b == 0xc8) body = be(h + 1, 2);
+    else if (b == 0xc9) body = be(h + 1, 4);
+    else if (b >= 0xd4 && b <= 0xd8) body = 1 + (1u << (b - 0xd4));
+    if (container) {
+        if (r->g.depth >= MAX_DEPTH) {
+            guard_fail(r, "corrupt stream (malformed msgpack: nested deeper than %llu levels)", MAX_DEPTH);
+            return;
+        }
+        r->g.items += n;
+        if (r->g.items > MAX_ITEMS) {
+            guard_fail(r, "corrupt stream (malformed msgpack: a frame declares more than %llu array "
+                          "or map entries)", MAX_ITEMS);
+            return;
+        }
+        if (n > 0) {
+            r->g.left[r->g.depth++] = (uint32_t)n;   /* n <= MAX_ITEMS */
+            return;
+        }
+    } else if (body > TS_MAX_FRAME_BYTES) {
+        guard_fail(r, "corrupt stream (a frame is larger than %llu MiB)", TS_MAX_FRAME_BYTES >> 20);
+        return;
+    }
+    r->g.skip = body;
+    guard_done(r);                    /* the body, if any, is skipped before the next header */
+}
+
+/* Pass n new bytes through the guard. Returns how many of them msgpack-c may see: all of
+ * them, or on a bad header those before the header's first byte. */
+static size_t guard(ts_reader *r, const unsigned char *p, size_t n)
+{
+    size_t i = 0, start = 0;          /* start: where the current header began in p */
+    if (r->g.failed)
+        return 0;
+    while (i < n) {
+        if (r->g.skip > 0) {
+            size_t k = n - i < r->g.skip ? n - i : (size_t)r->g.skip;
+            r->g.skip -= k;
+            i += k;
+            continue;
+        }
+        if (r->g.hlen == 0) {
+            start = i;
+            r->g.hneed = guard_hdr_len(p[i]);
+        }
+        r->g.hdr[r->g.hlen++] = p[i++];
+        if (r->g.hlen == r->g.hneed) {
+            r->g.hlen = 0;
+            guard_header(r);
+            if (r->g.failed)
+                return start;
+        }
+    }
+    return n;
+}
+
 /* Read more compressed input. Returns bytes read, 0 at EOF, -1 on error. */
 static ssize_t read_input(ts_reader *r)
 {
@@ -450,6 +583,8 @@ static ssize_t read_input(ts_reader *r)
  * 0 at the clean end of the gzip data (EOF after a complete member), -1 on error. */
 static int fill(ts_reader *r)
 {
+    if (r->g.failed)
+        return rerr(r, "%s", r->g.err);
     if (!msgpack_unpacker_reserve_buffer(&r->up, 256 * 1024))
         return rerr(r, "out of memory");
     for (;;) {
@@ -478,7 +613,10 @@ static int fill(ts_reader *r)
         r->z.avail_out = (uInt)msgpack_unpacker_buffer_capacity(&r->up);
         int rc = inflate(&r->z, Z_NO_FLUSH);
         size_t have = msgpack_unpacker_buffer_capacity(&r->up) - r->z.avail_out;
-        msgpack_unpacker_buffer_consumed(&r->up, have);
+        size_t ok = guard(r, (const unsigned char *)msgpack_unpacker_buffer(&r->up), have);
+        msgpack_unpacker_buffer_consumed(&r->up, ok);
+        if (ok < have)                /* the frames before the bad header are read first */
+            return ok > 0 ? 1 : rerr(r, "%s", r->g.err);
         if (rc == Z_STREAM_END) {
             r->gz = GZ_BETWEEN;
         } else if (rc == Z_DATA_ERROR) {

@@ -450,7 +450,7 @@ int main(int argc, char **argv)
         printf("%.4f nats/char  %.4f bits/char  perplexity %.3f  (%llu windows of %d)\n",
                nats, bits, ppl, (unsigned long long)total_windows, m.maxlen);
     if (fflush(stdout) != 0 || ferror(stdout))
-        cli_die("stdout: write failed");
+        cli_die("stdout: write failed: %s", strerror(errno));
     par_free(pool);
     for (int i = 0; i < opt_threads; i++)
         lstm_work_free(ev.work[i]);

@@ -69,7 +69,7 @@ static void convert(const ts_frame *f)
         cli_die("stdin: frame %llu ('%s') comes before any vocab frame (give -V)",
                 (unsigned long long)nframes, f->name);
     uint64_t count = f->count;
-    if (count > TS_MAX_FRAME_BYTES / 4 / V)
+    if (count > (TS_MAX_FRAME_BYTES - 65536) / 4 / V)   /* room for the rest of the frame */
         cli_die("stdin: frame %llu ('%s'): %llu x %llu floats are more than a frame may hold; "
                 "use smaller batches (window -b)", (unsigned long long)nframes, f->name,
                 (unsigned long long)count, (unsigned long long)V);

@@ -80,8 +80,11 @@ static void out_flush(void)
         ssize_t k = write(1, obuf + off, olen - off);
         if (k < 0 && errno == EINTR)
             continue;
-        if (k < 0 && errno == EPIPE)
-            exit(0);                         /* the reader has gone: a quiet end */
+        if (k < 0 && errno == EPIPE) {       /* the reader has gone: end quietly, but as */
+            signal(SIGPIPE, SIG_DFL);        /* a filter killed by SIGPIPE does, so that a */
+            raise(SIGPIPE);                  /* pipefail pipeline does not report success */
+            _exit(141);
+        }
         if (k <= 0)
             cli_die("stdout: write failed: %s", strerror(errno));
         off += (size_t)k;

@@ -325,6 +325,12 @@ static void vocab_from_file(const char *path)
             cli_die("%s: the vocabulary is not ascending %s (entry %llu is %lu)", path,
                     opt_bytes ? "bytes" : "code points", (unsigned long long)k,
                     (unsigned long)vocab[k]);
+    /* Read FILE to its end: a damaged or truncated file (a model cut off after its vocab
+     * frame, say) is refused here rather than trusted for its first frames. */
+    while ((rc = ts_read(r, &f)) > 0)
+        ;
+    if (rc < 0)
+        cli_die("%s", ts_reader_error(r));
     ts_reader_close(r);
     close(fd);
     vocab_label = path;
