@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 #include <zlib.h>
@@ -106,6 +107,7 @@ struct ts_writer {
     uint64_t frames;                  /* frames written since the header */
     size_t since_flush;               /* bytes packed since the last sync flush */
     double last_flush;
+    int timed;                        /* flush by time too (pipes, terminals; not files) */
 };
 
 static void werr(ts_writer *w, const char *fmt, ...)
@@ -181,6 +183,10 @@ ts_writer *ts_writer_open(int fd, const char *label)
         abort();
     w->fd = fd;
     snprintf(w->label, sizeof w->label, "%s", label ? label : "output");
+    /* A reader on the other end of a pipe needs data as it is made; a file does not, and
+     * flushing it by size alone makes the same frames give the same bytes. */
+    struct stat st;
+    w->timed = fstat(fd, &st) != 0 || !S_ISREG(st.st_mode);
     int level = 1;
     const char *env = getenv("CHARPIPE_GZIP_LEVEL");
     if (env && *env >= '0' && *env <= '9' && env[1] == 0)
@@ -219,7 +225,7 @@ static int frame_done(ts_writer *w)
     if (w->failed)
         return -1;
     w->frames++;
-    if (w->since_flush >= FLUSH_BYTES || now() - w->last_flush >= FLUSH_SECS)
+    if (w->since_flush >= FLUSH_BYTES || (w->timed && now() - w->last_flush >= FLUSH_SECS))
         return ts_writer_flush(w);
     return 0;
 }
