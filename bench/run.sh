@@ -36,7 +36,7 @@ train_wps() {   # ARGS... -> windows/s
     train "$@" < "$tmp/w40.ts" 2>&1 >/dev/null | sed -n 's/.*: \([0-9.]*\) windows\/s.*/\1/p'
 }
 batches_for() { # windows/s guess, seconds -> batches
-    awk -v w="$1" -v s="$2" 'BEGIN { b = int(w * s / 64); print (b < 20 ? 20 : b) }'
+    awk -v w="$1" -v s="$2" 'BEGIN { b = int(w * s / 64); print (b < 3 ? 3 : b) }'
 }
 
 peer_seed() {   # THREADS HIDDEN -> windows/s of PyTorch, or empty

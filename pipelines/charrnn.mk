@@ -35,7 +35,7 @@ CLIP     ?= 5
 EVAL     ?= 100
 SEED     ?= 1
 
-RUN := $(RUNS)/charrnn-h$(H)-l$(L)-n$(N)-b$(B)-t$(BUDGET)
+RUN := $(RUNS)/charrnn-h$(H)-l$(L)-n$(N)-b$(B)-t$(BUDGET)$(if $(filter-out 0,$(DROPOUT)),-d$(DROPOUT))
 
 .PHONY: all results
 all: $(RUN)/result.tsv $(RUN)/sample.txt $(RUN)/curve.png
