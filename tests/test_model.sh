@@ -44,13 +44,13 @@ train -H 16 -e 2 -j 2 --seed 5 < rep.ts > stdout.model 2>/dev/null
 cmp -s a.model stdout.model && pass train_model_to_stdout || fail train_model_to_stdout "differs from -o"
 
 # Ctrl-C mid-epoch saves a checkpoint from which the run continues to the same result
-for i in $(seq 40); do cat rep.txt; done > big.txt
+for i in $(seq 200); do cat rep.txt; done > big.txt
 vocab < big.txt | window -n 8 > big.ts
 train -H 16 -e 1 -j 2 --seed 9 -o full.model < big.ts 2>/dev/null
 train -H 16 -e 1 -j 2 --seed 9 -o int.model < big.ts 2>int.err &
 pid=$!
 for i in $(seq 100); do grep -q 'fresh start' int.err 2>/dev/null && break; sleep 0.05; done
-sleep 0.3; kill -INT $pid; wait $pid; rc=$?
+sleep 0.1; kill -INT $pid; wait $pid; rc=$?
 if [ $rc -eq 130 ] && grep -q 'interrupted' int.err && [ -s int.model ]; then
     train -e 1 -j 2 --resume int.model -o int.model < big.ts 2>/dev/null
     cmp -s full.model int.model && pass train_sigint_checkpoint_resumes || fail train_sigint_checkpoint_resumes "resumed model differs"
