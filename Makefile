@@ -42,6 +42,7 @@ LIBA      := $(O)/libcharpipe.a
 
 .PHONY: all tools tests test check check-san bench install uninstall clean man deps demo fuzz
 .DELETE_ON_ERROR:
+.SECONDARY:
 
 all: tools tests
 tools: $(TOOLS)
