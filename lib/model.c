@@ -6,9 +6,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <wctype.h>
 #include "cli.h"
 #include "model.h"
 #include "ts.h"
+#include "utf8.h"
 
 #define MAX_V      (1 << 21)          /* every Unicode code point fits */
 #define MAX_H      8192
@@ -316,6 +318,20 @@ int model_index(const model *m, uint32_t cp)
             hi = mid - 1;
     }
     return -1;
+}
+
+int model_char(const model *m, const unsigned char *p, size_t n, uint32_t *cp, int *index,
+               const char **why)
+{
+    int len = 1, bad;
+    if (m->byte_unit)
+        *cp = p[0];
+    else if ((len = utf8_decode(p, n, cp, why, &bad)) <= 0)
+        return len;
+    if (m->lower)
+        *cp = m->byte_unit ? (*cp >= 'A' && *cp <= 'Z' ? *cp + 32 : *cp) : (uint32_t)towlower((wint_t)*cp);
+    *index = model_index(m, *cp);
+    return len;
 }
 
 static void commas(char *buf, size_t cap, long long v)

@@ -64,6 +64,14 @@ int model_read(model *m, const char *path, char *err, size_t cap);
 /* Index of code point (or byte) cp in the model's vocabulary, or -1. */
 int model_index(const model *m, uint32_t cp);
 
+/* The character at p[0..n) (n >= 1) as the model reads text: one byte, or one UTF-8 sequence;
+ * lowercased when the model was trained on lowercased text (towlower: the caller sets a UTF-8
+ * LC_CTYPE). Returns its length in bytes with *cp and *index set (*index -1: not in the
+ * vocabulary); 0 if p holds only the start of a UTF-8 sequence; -1 if the bytes are not
+ * UTF-8 (*why says why). */
+int model_char(const model *m, const unsigned char *p, size_t n, uint32_t *cp, int *index,
+               const char **why);
+
 /* Print a Keras-style summary of the model (layers, output shapes, parameter counts). */
 void model_summary(FILE *out, int V, int H, int L, int maxlen, int per_position);
 

@@ -7,14 +7,12 @@
 #include <string.h>
 #include <unistd.h>
 #include <locale.h>
-#include <wctype.h>
 #include "cli.h"
 #include "kern.h"
 #include "lstm.h"
 #include "model.h"
 #include "par.h"
 #include "ts.h"
-#include "utf8.h"
 
 static const char *opt_model;
 static long opt_step = 1, opt_threads = 0, opt_streams = -1;
@@ -201,23 +199,14 @@ static void eval_text(evaluator *ev, par_pool *pool, const unsigned char *first,
         size_t i = 0;
         while (i < len) {
             uint32_t cp;
-            int l = 1;
-            if (m->byte_unit)
-                cp = in[i];
-            else {
-                const char *why;
-                int bad;
-                l = utf8_decode(in + i, len - i, &cp, &why, &bad);
-                if (l == 0 && !eof)
-                    break;                           /* the rest of it comes with the next read */
-                if (l <= 0)
-                    cli_die("stdin: invalid UTF-8 at byte %llu (%s)", (unsigned long long)(byteoff + i),
-                            l == 0 ? "sequence cut off at the end" : why);
-            }
-            if (m->lower)
-                cp = m->byte_unit ? (uint32_t)(cp >= 'A' && cp <= 'Z' ? cp + 32 : cp)
-                                  : (uint32_t)towlower((wint_t)cp);
-            int x = model_index(m, cp);
+            int x;
+            const char *why = "";
+            int l = model_char(m, in + i, len - i, &cp, &x, &why);
+            if (l == 0 && !eof)
+                break;                               /* the rest of it comes with the next read */
+            if (l <= 0)
+                cli_die("stdin: invalid UTF-8 at byte %llu (%s)", (unsigned long long)(byteoff + i),
+                        l == 0 ? "sequence cut off at the end" : why);
             if (x < 0) {
                 if (!opt_skip) {
                     char ch[8] = "";

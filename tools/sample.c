@@ -8,7 +8,6 @@
 #include <string.h>
 #include <unistd.h>
 #include <locale.h>
-#include <wctype.h>
 #include "cli.h"
 #include "kern.h"
 #include "lstm.h"
@@ -117,20 +116,11 @@ static int *encode_seed(const model *m, const char *s, int *len)
     const unsigned char *p = (const unsigned char *)s;
     for (size_t i = 0; i < n;) {
         uint32_t cp;
-        int l = 1;
-        if (m->byte_unit)
-            cp = p[i];
-        else {
-            const char *why;
-            int bad;
-            l = utf8_decode(p + i, n - i, &cp, &why, &bad);
-            if (l <= 0)
-                cli_die("--seed: invalid UTF-8 at byte %zu (%s)", i, l == 0 ? "cut off" : why);
-        }
-        if (m->lower)
-            cp = m->byte_unit ? (uint32_t)(cp < 128 && cp >= 'A' && cp <= 'Z' ? cp + 32 : cp)
-                              : (uint32_t)towlower((wint_t)cp);
-        int x = model_index(m, cp);
+        int x;
+        const char *why = "";
+        int l = model_char(m, p + i, n - i, &cp, &x, &why);
+        if (l <= 0)
+            cli_die("--seed: invalid UTF-8 at byte %zu (%s)", i, l == 0 ? "cut off" : why);
         if (x < 0) {
             if (!opt_skip)
                 cli_die("--seed: character '%.*s' (U+%04X) at position %d is not in the model's vocabulary"
