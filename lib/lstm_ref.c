@@ -59,78 +59,7 @@ static void ref_softmax(double *z, int V)
 double lstm_ref_loss(const double *params, double *grad, int V, int H, int T, int b,
                      const int32_t *x, const int32_t *y)
 {
-    ref_params P = ref_bind(params, V, H);
-    size_t np = (size_t)V * 4 * H + (size_t)H * 4 * H + 4 * H + (size_t)H * V + V;
-    double *gW = NULL, *gR = NULL, *gb = NULL, *gD = NULL, *gdb = NULL;
-    if (grad) {
-        memset(grad, 0, np * sizeof(double));
-        gW = grad; gR = gW + (size_t)V * 4 * H; gb = gR + (size_t)H * 4 * H;
-        gD = gb + 4 * H; gdb = gD + (size_t)H * V;
-    }
-    /* Per window: act (T, 4H), c and h (T+1, H) with row 0 the zero initial state. */
-    double *act = calloc((size_t)T * 4 * H, sizeof(double));
-    double *c = calloc((size_t)(T + 1) * H, sizeof(double));
-    double *h = calloc((size_t)(T + 1) * H, sizeof(double));
-    double *p = calloc(V, sizeof(double));
-    double *dh = calloc(H, sizeof(double)), *dc = calloc(H, sizeof(double));
-    double *dh_prev = calloc(H, sizeof(double)), *dz = calloc(4 * H, sizeof(double));
-    double loss = 0.0;
-
-    for (int w = 0; w < b; w++) {
-        const int32_t *xw = x + (size_t)w * T;
-        for (int t = 0; t < T; t++)
-            ref_cell(&P, H, xw[t], h + (size_t)t * H, c + (size_t)t * H,
-                     act + (size_t)t * 4 * H, c + (size_t)(t + 1) * H, h + (size_t)(t + 1) * H);
-        const double *hT = h + (size_t)T * H;
-        ref_dense(&P, V, H, hT, p);
-        ref_softmax(p, V);
-        loss += -log(p[y[w]]);
-        if (!grad)
-            continue;
-
-        /* d(loss_w / b)/d logits = (p - onehot(y)) / b */
-        for (int v = 0; v < V; v++) {
-            double dl = (p[v] - (v == y[w])) / b;
-            gdb[v] += dl;
-            for (int q = 0; q < H; q++)
-                gD[(size_t)q * V + v] += hT[q] * dl;
-        }
-        for (int q = 0; q < H; q++) {
-            dh[q] = 0.0;
-            for (int v = 0; v < V; v++)
-                dh[q] += P.D[(size_t)q * V + v] * (p[v] - (v == y[w])) / b;
-            dc[q] = 0.0;
-        }
-        for (int t = T - 1; t >= 0; t--) {
-            const double *a = act + (size_t)t * 4 * H;
-            const double *cp = c + (size_t)t * H, *ct = c + (size_t)(t + 1) * H;
-            const double *hp = h + (size_t)t * H;
-            for (int j = 0; j < H; j++) {
-                double i = a[j], f = a[H + j], g = a[2 * H + j], o = a[3 * H + j];
-                double tc = tanh(ct[j]);
-                double dct = dc[j] + dh[j] * o * (1.0 - tc * tc);
-                dz[j] = dct * g * i * (1.0 - i);
-                dz[H + j] = dct * cp[j] * f * (1.0 - f);
-                dz[2 * H + j] = dct * i * (1.0 - g * g);
-                dz[3 * H + j] = dh[j] * tc * o * (1.0 - o);
-                dc[j] = dct * f;
-            }
-            for (int j = 0; j < 4 * H; j++) {
-                gW[(size_t)xw[t] * 4 * H + j] += dz[j];
-                gb[j] += dz[j];
-                for (int q = 0; q < H; q++)
-                    gR[(size_t)q * 4 * H + j] += hp[q] * dz[j];
-            }
-            for (int q = 0; q < H; q++) {
-                dh_prev[q] = 0.0;
-                for (int j = 0; j < 4 * H; j++)
-                    dh_prev[q] += P.R[(size_t)q * 4 * H + j] * dz[j];
-            }
-            memcpy(dh, dh_prev, H * sizeof(double));
-        }
-    }
-    free(act); free(c); free(h); free(p); free(dh); free(dc); free(dh_prev); free(dz);
-    return loss / b;
+    return lstm_ref_loss_seq(params, grad, V, H, 1, T, b, x, y, 0, NULL, NULL);
 }
 
 void lstm_ref_probs(const double *params, int V, int H, int T, int b, const int32_t *x,

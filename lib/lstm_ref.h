@@ -10,7 +10,8 @@
 #include <stdint.h>
 
 /* Mean cross-entropy loss (nats) over b windows; if grad != NULL it receives (is overwritten
- * with) the gradient of that mean with respect to params. */
+ * with) the gradient of that mean with respect to params. (lstm_ref_loss_seq below with one
+ * layer, the last step's target and a zero initial state.) */
 double lstm_ref_loss(const double *params, double *grad, int V, int H, int T, int b,
                      const int32_t *x, const int32_t *y);
 
