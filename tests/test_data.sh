@@ -278,4 +278,29 @@ printf '\xa9\xc3' | vocab -v bytevocab.cp | tdump --json -a >"$TMP/out"
 if jline vocab | grep -q '"unit": "byte"' && jline text | grep -q '"head": \[0, 1\]'; then pass "vocab -v with a byte vocabulary"
 else fail "vocab -v with a byte vocabulary" "$(cat "$TMP/out")"; fi
 expect_err "vocab -v without vocab frame" vocab "good.cp: no vocab frame" sh -c 'echo a | vocab -v good.cp'
-exit 0
+
+# --- window --streams: the stateful layout against a reference cut in Python ---
+if have_py; then
+    printf 'the quick brown fox jumps over the lazy dog; %.0s' $(seq 7) > streams.txt
+    vocab --chunk 5 < streams.txt | window -n 6 --streams 4 > streams.ts
+    if $PY - streams.txt streams.ts <<'PY'
+import gzip, sys, msgpack, numpy as np
+text = open(sys.argv[1], encoding="utf-8").read()
+voc = sorted(set(text)); idx = np.array([voc.index(c) for c in text])
+B, N = 4, 6
+L = (len(idx) - 1) // B
+with gzip.open(sys.argv[2], "rb") as f:
+    frames = [fr for fr in msgpack.Unpacker(f, raw=False) if fr["name"] in ("x", "y")]
+xs = [np.frombuffer(fr["data"], "u1").reshape(fr["shape"]) for fr in frames if fr["name"] == "x"]
+ys = [np.frombuffer(fr["data"], "u1").reshape(fr["shape"]) for fr in frames if fr["name"] == "y"]
+assert len(xs) == L // N == len(ys), (len(xs), L // N)
+for k, (x, y) in enumerate(zip(xs, ys)):
+    for r in range(B):
+        s = r * L + k * N
+        assert (x[r] == idx[s:s + N]).all() and (y[r] == idx[s + 1:s + N + 1]).all(), (k, r)
+PY
+    then pass "window --streams matches a reference cut"; else fail "window --streams matches a reference cut" "mismatch"; fi
+else
+    skip "window --streams matches a reference cut" "no /usr/bin/python3 with msgpack and numpy"
+fi
+expect_fail "window --streams on a too short text" 'too short for 4 streams' sh -c 'printf abcdefgh | vocab | window -n 6 --streams 4'

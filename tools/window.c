@@ -13,6 +13,7 @@
 
 static long opt_n, opt_step = 1, opt_batch = 256;
 static int opt_seq;
+static long opt_streams;               /* --streams B: the stateful (char-rnn) layout */
 
 static ts_writer *w;
 static ts_dtype dtype;                 /* of the text, and so of x and y */
@@ -36,6 +37,7 @@ static void usage(void)
 "\n"
 "SYNOPSIS\n"
 "    window -n N [-s STEP] [-b BATCH] [--seq] < STREAM > STREAM\n"
+"    window -n N --streams B < STREAM > STREAM\n"
 "\n"
 "DESCRIPTION\n"
 "    Reads the \"text\" frames of a stream (from vocab) and writes, for every i in\n"
@@ -54,6 +56,12 @@ static void usage(void)
 "    -s, --step STEP  distance between window starts (default %ld)\n"
 "    -b, --batch B    windows per frame (default %ld)\n"
 "    --seq            y is the window shifted by one, (B, N), instead of the next character\n"
+"    --streams B      the stateful layout (char-rnn): the text is cut into B contiguous\n"
+"                     streams of L = (len - 1) / B characters (stream r is text[r L:(r+1) L]);\n"
+"                     frame k holds the next N characters of every stream, x (B, N) =\n"
+"                     text[r L + k N : r L + k N + N] and y the same shifted by one, for\n"
+"                     k < L / N, so the state at the end of one frame is the right start for\n"
+"                     the next. Holds the whole text (L must be known); -s and -b do not apply\n"
 "    -h, --help       show this help\n"
 "\n"
 "EXAMPLE\n"
@@ -99,6 +107,15 @@ static void add_text(const ts_frame *f)
     const unsigned char *p = f->data;
     uint64_t n = f->count;
     total += n;
+    if (opt_streams) {                  /* keep it all: the cut needs the length */
+        if (have + n > cap) {
+            cap = (have + n) * 2;
+            buf = cli_realloc(buf, cap * isz);
+        }
+        memcpy(buf + have * isz, p, n * isz);
+        have += n;
+        return;
+    }
     if (have == 0 && next > base) {     /* skip text that no window starts in (STEP > N + 1) */
         uint64_t skip = next - base < n ? next - base : n;
         base += skip;
@@ -136,15 +153,41 @@ static void add_text(const ts_frame *f)
     }
 }
 
+/* The stateful layout: frame k = the next N characters of each of B contiguous streams. */
+static void write_streams(void)
+{
+    size_t B = (size_t)opt_streams, N = (size_t)opt_n, L = (have - 1) / B, frames = L / N;
+    if (frames == 0)
+        cli_die("stdin: text of %zu characters is too short for %zu streams of %zu steps", have, B, N);
+    free(xb);
+    free(yb);
+    xb = cli_malloc(B * N * isz);
+    yb = cli_malloc(B * N * isz);
+    uint64_t shape[2] = { B, N };
+    ts_attr_kv attrs[4] = { TS_ATTR_INT("maxlen", opt_n), TS_ATTR_STR("layout", "streams"),
+                            TS_ATTR_INT("streams", opt_streams), TS_ATTR_BOOL("seq", 1) };
+    for (size_t k = 0; k < frames; k++) {
+        for (size_t r = 0; r < B; r++) {
+            const unsigned char *s = buf + (r * L + k * N) * isz;
+            memcpy(xb + r * N * isz, s, N * isz);
+            memcpy(yb + r * N * isz, s + isz, N * isz);
+        }
+        if (ts_write_tensor(w, "x", dtype, 2, shape, xb, attrs, 4) < 0 ||
+            ts_write_tensor(w, "y", dtype, 2, shape, yb, NULL, 0) < 0)
+            cli_die("%s", ts_writer_error(w));
+    }
+}
+
 int main(int argc, char **argv)
 {
     cli_init(argv[0]);
-    enum { O_SEQ = 256 };
+    enum { O_SEQ = 256, O_STREAMS };
     static const struct option longopts[] = {
         { "maxlen", required_argument, 0, 'n' },
         { "step", required_argument, 0, 's' },
         { "batch", required_argument, 0, 'b' },
         { "seq", no_argument, 0, O_SEQ },
+        { "streams", required_argument, 0, O_STREAMS },
         { "help", no_argument, 0, 'h' },
         { 0, 0, 0, 0 },
     };
@@ -155,6 +198,7 @@ int main(int argc, char **argv)
         case 's': opt_step = cli_long("-s", optarg, 1, 1L << 40); break;
         case 'b': opt_batch = cli_long("-b", optarg, 1, 1L << 20); break;
         case O_SEQ: opt_seq = 1; break;
+        case O_STREAMS: opt_streams = cli_long("--streams", optarg, 1, 1L << 20); break;
         case 'h': usage(); return 0;
         default:  fprintf(stderr, "Try '%s --help'.\n", cli_prog); return 2;
         }
@@ -166,6 +210,8 @@ int main(int argc, char **argv)
     if ((uint64_t)opt_batch * (uint64_t)opt_n * 4 > TS_MAX_FRAME_BYTES / 2)
         cli_usage_error("-b %ld windows of -n %ld make frames too large (keep B x N under %zu M)",
                         opt_batch, opt_n, TS_MAX_FRAME_BYTES / 2 / 4 >> 20);
+    if (opt_streams && (uint64_t)opt_streams * (uint64_t)opt_n * 4 > TS_MAX_FRAME_BYTES / 2)
+        cli_usage_error("--streams %ld of -n %ld make frames too large", opt_streams, opt_n);
     cli_refuse_tty(1);
 
     ts_reader *r = ts_reader_open(0, "stdin");
@@ -186,7 +232,10 @@ int main(int argc, char **argv)
     if (total < (uint64_t)opt_n + 1)
         cli_die("stdin: text of %llu characters is too short for windows of %ld",
                 (unsigned long long)total, opt_n);
-    flush_batch();
+    if (opt_streams)
+        write_streams();
+    else
+        flush_batch();
     ts_reader_close(r);
     const char *err;
     if (ts_writer_finish(w, &err) < 0)
