@@ -11,6 +11,7 @@
  */
 #include <errno.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,6 +27,8 @@
 #define FLUSH_BYTES  ((size_t)1 << 20)   /* sync flush after this much frame data ... */
 #define FLUSH_SECS   0.05                /* ... or this much time */
 #define NAME_MAX_LEN 255
+#define PAR_SLOTS    4                   /* frames in flight in a parallel writer: with x and y
+                                            frames alternating, two big ones */
 #define MAX_DEPTH    32                  /* msgpack nesting accepted (FORMAT.md) */
 #define MAX_ITEMS    65536               /* array + map entries declared in one frame */
 
@@ -108,6 +111,18 @@ struct ts_writer {
     size_t since_flush;               /* bytes packed since the last sync flush */
     double last_flush;
     int timed;                        /* flush by time too (pipes, terminals; not files) */
+    int level;
+    /* parallel mode (ts_writer_parallel): each frame is its own gzip member */
+    int par;
+    unsigned char *fbuf;              /* the frame being packed */
+    size_t flen, fcap;
+    struct member {                   /* a frame being compressed on a thread of its own */
+        unsigned char *in, *out;
+        size_t inlen, incap, outlen, outcap;
+        int level, ok, threaded;
+        pthread_t th;
+    } slot[PAR_SLOTS];                /* frames in flight, oldest first from head */
+    int head, count;
 };
 
 static void werr(ts_writer *w, const char *fmt, ...)
@@ -163,6 +178,23 @@ static int deflate_run(ts_writer *w, int mode)
 static int pack_cb(void *data, const char *buf, size_t len)
 {
     ts_writer *w = data;
+    if (w->par) {                     /* collect the frame; it is compressed whole */
+        if (w->flen + len > w->fcap) {
+            size_t cap = w->fcap ? w->fcap : 65536;
+            while (cap < w->flen + len)
+                cap *= 2;
+            unsigned char *p = realloc(w->fbuf, cap);
+            if (!p) {
+                werr(w, "out of memory");
+                return -1;
+            }
+            w->fbuf = p;
+            w->fcap = cap;
+        }
+        memcpy(w->fbuf + w->flen, buf, len);
+        w->flen += len;
+        return 0;
+    }
     w->since_flush += len;
     while (len > 0) {                 /* avail_in is 32-bit */
         uInt n = len > (1u << 30) ? (1u << 30) : (uInt)len;
@@ -191,6 +223,7 @@ ts_writer *ts_writer_open(int fd, const char *label)
     const char *env = getenv("CHARPIPE_GZIP_LEVEL");
     if (env && *env >= '0' && *env <= '9' && env[1] == 0)
         level = *env - '0';
+    w->level = level;
     /* windowBits 15 + 16: a gzip wrapper, so zcat and Python's gzip module can read it */
     if (deflateInit2(&w->z, level, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK)
         abort();
@@ -211,8 +244,111 @@ ts_writer *ts_writer_open(int fd, const char *label)
 
 const char *ts_writer_error(const ts_writer *w) { return w->failed ? w->err : "no error"; }
 
+/* m->in[0..inlen) -> m->out[0..outlen) as one complete gzip member. */
+static void *member_compress(void *arg)
+{
+    struct member *m = arg;
+    z_stream z;
+    memset(&z, 0, sizeof z);
+    m->ok = 0;
+    if (deflateInit2(&z, m->level, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK)
+        return NULL;
+    size_t bound = deflateBound(&z, (uLong)m->inlen) + 64;
+    if (bound > m->outcap) {
+        unsigned char *p = realloc(m->out, bound);
+        if (!p) {
+            deflateEnd(&z);
+            return NULL;
+        }
+        m->out = p;
+        m->outcap = bound;
+    }
+    z.next_in = m->in;
+    z.avail_in = (uInt)m->inlen;
+    z.next_out = m->out;
+    z.avail_out = (uInt)m->outcap;
+    int rc = deflate(&z, Z_FINISH);
+    m->outlen = m->outcap - z.avail_out;
+    m->ok = rc == Z_STREAM_END;
+    deflateEnd(&z);
+    return NULL;
+}
+
+/* Move the packed frame into member m (swapping buffers, no copy). */
+static void take_frame(ts_writer *w, struct member *m)
+{
+    unsigned char *b = m->in;
+    size_t c = m->incap;
+    m->in = w->fbuf;
+    m->incap = w->fcap;
+    m->inlen = w->flen;
+    m->level = w->level;
+    w->fbuf = b;
+    w->fcap = c;
+    w->flen = 0;
+}
+
+static int write_member(ts_writer *w, struct member *m)
+{
+    if (!m->ok) {
+        werr(w, "compression failed");
+        return -1;
+    }
+    return write_all(w, m->out, m->outlen);
+}
+
+/* Wait for the oldest frame in flight and write it. */
+static int par_pop(ts_writer *w)
+{
+    struct member *m = &w->slot[w->head];
+    if (m->threaded)
+        pthread_join(m->th, NULL);
+    m->threaded = 0;
+    w->head = (w->head + 1) % PAR_SLOTS;
+    w->count--;
+    return w->failed ? -1 : write_member(w, m);
+}
+
+/* Write every frame in flight, in order. */
+static int par_drain(ts_writer *w)
+{
+    while (w->count > 0)
+        if (par_pop(w) < 0)
+            return -1;
+    return w->failed ? -1 : 0;
+}
+
+/* Parallel mode, a frame is packed: compress it on a thread of its own, at most PAR_SLOTS
+ * frames in flight; their output is written in frame order. */
+static int par_frame(ts_writer *w)
+{
+    if (w->failed)
+        return -1;
+    if (w->count == PAR_SLOTS && par_pop(w) < 0)
+        return -1;
+    struct member *m = &w->slot[(w->head + w->count) % PAR_SLOTS];
+    take_frame(w, m);
+    m->threaded = pthread_create(&m->th, NULL, member_compress, m) == 0;
+    if (!m->threaded)
+        member_compress(m);                      /* no thread: do it here */
+    w->count++;
+    return 0;
+}
+
+int ts_writer_parallel(ts_writer *w)
+{
+    if (w->par || w->frames)
+        return w->failed ? -1 : 0;
+    if (deflate_run(w, Z_FINISH) < 0)               /* the header: a member of its own */
+        return -1;
+    w->par = 1;
+    return 0;
+}
+
 int ts_writer_flush(ts_writer *w)
 {
+    if (w->par)
+        return par_drain(w);
     if (deflate_run(w, Z_SYNC_FLUSH) < 0)
         return -1;
     w->since_flush = 0;
@@ -225,6 +361,8 @@ static int frame_done(ts_writer *w)
     if (w->failed)
         return -1;
     w->frames++;
+    if (w->par)
+        return par_frame(w);
     if (w->since_flush >= FLUSH_BYTES || (w->timed && now() - w->last_flush >= FLUSH_SECS))
         return ts_writer_flush(w);
     return 0;
@@ -323,6 +461,19 @@ int ts_write_object(ts_writer *w, const msgpack_object *frame)
     return frame_done(w);
 }
 
+static void writer_free(ts_writer *w)
+{
+    for (int i = 0; i < PAR_SLOTS; i++) {
+        if (w->slot[i].threaded)
+            pthread_join(w->slot[i].th, NULL);
+        free(w->slot[i].in);
+        free(w->slot[i].out);
+    }
+    deflateEnd(&w->z);
+    free(w->fbuf);
+    free(w);
+}
+
 int ts_writer_finish(ts_writer *w, const char **err)
 {
     static char errbuf[256];
@@ -332,7 +483,15 @@ int ts_writer_finish(ts_writer *w, const char **err)
         pack_str(&w->pk, "end");
         pack_str(&w->pk, "frames");
         msgpack_pack_uint64(&w->pk, w->frames);
-        deflate_run(w, Z_FINISH);
+        if (w->par) {
+            if (par_drain(w) == 0) {
+                take_frame(w, &w->slot[0]);
+                member_compress(&w->slot[0]);
+                write_member(w, &w->slot[0]);
+            }
+        } else {
+            deflate_run(w, Z_FINISH);
+        }
     }
     int rc = w->failed ? -1 : 0;
     if (rc < 0) {
@@ -340,8 +499,7 @@ int ts_writer_finish(ts_writer *w, const char **err)
         if (err)
             *err = errbuf;
     }
-    deflateEnd(&w->z);
-    free(w);
+    writer_free(w);
     return rc;
 }
 
@@ -349,8 +507,7 @@ void ts_writer_abort(ts_writer *w)
 {
     if (!w)
         return;
-    deflateEnd(&w->z);
-    free(w);
+    writer_free(w);
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -569,7 +726,9 @@ static ssize_t read_input(ts_reader *r)
 {
     if (r->flush_w) {
         struct pollfd p = { .fd = r->fd, .events = POLLIN };
-        if (poll(&p, 1, 0) == 0)
+        /* A parallel writer gives its frames in flight a few ms for input to arrive before it
+         * waits for them: otherwise every short gap upstream would serialise it. */
+        if (poll(&p, 1, 0) == 0 && !(r->flush_w->par && poll(&p, 1, 10) > 0))
             ts_writer_flush(r->flush_w);
     }
     for (;;) {

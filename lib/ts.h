@@ -115,6 +115,11 @@ int ts_write_info(ts_writer *w, const char *name, const ts_attr_kv *attrs, int n
 /* Write a frame exactly as it was read (pass-through of frames a stage does not consume). */
 int ts_write_object(ts_writer *w, const msgpack_object *frame);
 
+/* Compress each following frame as a gzip member of its own, two frames at a time on two
+ * threads (readers take concatenated members as one stream). For writers of big frames whose
+ * compression is the bottleneck (onehot). Call right after ts_writer_open. 0 or -1. */
+int ts_writer_parallel(ts_writer *w);
+
 /* Push everything written so far to the fd (a gzip sync flush). Writers flush on their own
  * at frame boundaries when enough data or time has gone by, and in ts_reader waits. */
 int ts_writer_flush(ts_writer *w);

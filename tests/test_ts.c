@@ -411,6 +411,54 @@ static void test_large(void)
     free(a);
 }
 
+/* A parallel writer (each frame its own gzip member, compressed on threads) gives the same
+ * frames, in order, and every proper prefix of its output is still an error. */
+static void test_parallel_writer(void)
+{
+    int fd = tmpfd();
+    ts_writer *w = ts_writer_open(fd, "t");
+    CHECK(ts_writer_parallel(w) == 0, "parallel");
+    enum { NF = 9 };
+    uint64_t shape[1];
+    float *a = malloc(200000 * sizeof(float));
+    for (int k = 0; k < NF; k++) {
+        shape[0] = k % 2 ? 10 : 200000;             /* big and small frames, as onehot's x, y */
+        for (uint64_t i = 0; i < shape[0]; i++)
+            a[i] = (float)(k * 1000 + i % 977);
+        CHECK(ts_write_tensor(w, k % 2 ? "y" : "x", TS_F4, 1, shape, a, NULL, 0) == 0, "write %d", k);
+        if (k == 4)
+            CHECK(ts_writer_flush(w) == 0, "flush");
+    }
+    CHECK(ts_writer_finish(w, NULL) == 0, "finish");
+    blob b = slurp(fd);
+    close(fd);
+    int rd = reader_fd(b.p, b.n);
+    ts_reader *r = ts_reader_open(rd, "t");
+    ts_frame f;
+    int k = 0, ok = 1;
+    while (ts_read(r, &f) > 0) {
+        uint64_t n = k % 2 ? 10 : 200000;
+        ok &= f.count == n && strcmp(f.name, k % 2 ? "y" : "x") == 0;
+        for (uint64_t i = 0; ok && i < n; i++) {
+            float v;
+            memcpy(&v, (const char *)f.data + i * 4, 4);
+            ok &= v == (float)(k * 1000 + i % 977);
+        }
+        k++;
+    }
+    CHECK(ok && k == NF, "read %d frames back, content %s: %s", k, ok ? "right" : "wrong", ts_reader_error(r));
+    ts_reader_close(r);
+    close(rd);
+    char err[256];
+    int bad = 0;
+    for (size_t cut = 0; cut < b.n; cut += 1 + b.n / 200)
+        if (count_frames(b.p, cut, err, sizeof err) >= 0)
+            bad++;
+    CHECK(bad == 0, "%d prefixes of a parallel stream read as complete", bad);
+    free(a);
+    free(b.p);
+}
+
 static void test_dtype_names(void)
 {
     for (int t = 0; t < TS_NDTYPES; t++)
@@ -432,5 +480,6 @@ int main(void)
     RUN(test_hostile_frames);
     RUN(test_frame_limit);
     RUN(test_large);
+    RUN(test_parallel_writer);
     return check_summary();
 }

@@ -159,6 +159,7 @@ int main(int argc, char **argv)
 
     ts_reader *r = ts_reader_open(0, "stdin");
     w = ts_writer_open(1, "stdout");
+    ts_writer_parallel(w);            /* deflating 10 KB of floats per window is all the work */
     ts_reader_flush_before_wait(r, w);
     ts_frame f;
     int rc;
