@@ -7,29 +7,11 @@
 #include "check.h"
 #include "lstm.h"
 #include "lstm_ref.h"
+#include "lstm_check.h"
 
-static rng_t rng;
 static const kern_ops *K;
 
 typedef struct { int V, H, L, T, b, pp, carried; } cfg;
-
-static int32_t *make_idx(size_t n, int V)
-{
-    int32_t *x = malloc(n * sizeof(int32_t));
-    for (size_t i = 0; i < n; i++)
-        x[i] = (int32_t)rng_below(&rng, V);
-    return x;
-}
-
-static double max_rel(const float *a, const double *ref, size_t n)
-{
-    double mx = 1e-30, err = 0.0;
-    for (size_t i = 0; i < n; i++) {
-        mx = fmax(mx, fabs(ref[i]));
-        err = fmax(err, fabs(a[i] - ref[i]));
-    }
-    return err / mx;
-}
 
 /* (1) The general reference against central differences, for every parameter. */
 static void gradcheck(cfg c)

@@ -7,8 +7,8 @@
 #include "check.h"
 #include "lstm.h"
 #include "lstm_ref.h"
+#include "lstm_check.h"
 
-static rng_t rng;
 
 /* A model with Keras init plus noise on every tensor (so biases and gates are not trivial). */
 static float *make_params(int V, int H, lstm_params *p)
@@ -20,14 +20,6 @@ static float *make_params(int V, int H, lstm_params *p)
     for (size_t i = 0; i < n; i++)
         flat[i] += (float)(0.3 * rng_normal(&rng) / sqrt(H));
     return flat;
-}
-
-static int32_t *make_idx(size_t n, int V)
-{
-    int32_t *x = malloc(n * sizeof(int32_t));
-    for (size_t i = 0; i < n; i++)
-        x[i] = (int32_t)rng_below(&rng, V);
-    return x;
 }
 
 static double *to_double(const float *a, size_t n)
@@ -69,17 +61,6 @@ static void test_ref_gradcheck(void)
     p[7] = save - eps; double lm = lstm_ref_loss(p, NULL, V, H, T, b, x, y);
     CHECK(fabs((lp - lm) / (2 * eps) - g[7]) > 1e-6 * fabs(g[7]), "a 1%% error went unnoticed");
     free(p); free(g); free(x); free(y);
-}
-
-/* max |a - ref| / max |ref| over n values */
-static double max_rel(const float *a, const double *ref, size_t n)
-{
-    double mx = 1e-30, err = 0.0;
-    for (size_t i = 0; i < n; i++) {
-        mx = fmax(mx, fabs(ref[i]));
-        err = fmax(err, fabs(a[i] - ref[i]));
-    }
-    return err / mx;
 }
 
 /* (2) train_batch and forward_batch of set k against the reference. */
