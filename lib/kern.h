@@ -46,6 +46,21 @@ typedef struct kern_ops {
      * on entry and the gradient for c_{t-1} on return. */
     void (*lstm_cell_bwd)(int b, int H, float *act, const float *c_prev, const float *c,
                           const float *dh, float *dc);
+
+    /* GRU cell forward for b rows (lstm.h gives the math). a (b, 3H) holds the input
+     * pre-activations (input projection + input bias) in gate order z, r, h and is
+     * overwritten with the activations z, r, n; u (b, 3H) holds the recurrent pre-activations
+     * h_prev . recurrent + recurrent bias (read only: the backward pass needs u_h). h_prev
+     * (b, H) may be NULL (zeros); h (b, H) is written and may be the same array as h_prev. */
+    void (*gru_cell_fwd)(int b, int H, float *a, const float *u, const float *h_prev, float *h);
+
+    /* GRU cell backward for b rows. act (b, 3H) holds z, r, n from the forward pass and is
+     * overwritten with the gradient of the input pre-activations a; u (b, 3H) holds the
+     * recurrent pre-activations and is overwritten with their gradient; h_prev (b, H) may be
+     * NULL (zeros); dh (b, H) holds the gradient arriving at h_t and is overwritten with
+     * dh * z, the part of the gradient for h_{t-1} that does not pass through the recurrent
+     * kernel (the caller adds du . recurrent^T). */
+    void (*gru_cell_bwd)(int b, int H, float *act, float *u, const float *h_prev, float *dh);
 } kern_ops;
 
 /* The best set for this CPU, or the one CHARPIPE_KERNEL names (dies with a message naming

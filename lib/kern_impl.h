@@ -7,7 +7,8 @@
  *     #define KC 256      depth of a k-block (a B panel of KC x NR floats stays in L1)
  *     #include "kern_impl.h"
  *
- * It defines static functions (gemm_nn, gemm_tn, gemm_nt, lstm_cell_fwd, lstm_cell_bwd)
+ * It defines static functions (gemm_nn, gemm_tn, gemm_nt, pack_b, gemm_nn_packed, the LSTM and
+ * GRU cells)
  * that the including file puts into its kern_ops table. The same source is thereby used by
  * the AVX2 set (tested on this machine) and the AVX-512 set, so the two differ only in the
  * compiler's instruction selection and the tile sizes.
@@ -393,5 +394,70 @@ static void lstm_cell_bwd(int b, int H, float *act, const float *c_prev, const f
             cell_bwd_lanes(VW, H, ar + j, cp ? cp + j : NULL, cr + j, dhr + j, dcr + j);
         if (j < H)
             cell_bwd_lanes(H - j, H, ar + j, cp ? cp + j : NULL, cr + j, dhr + j, dcr + j);
+    }
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* GRU cell */
+
+INLINE void gru_fwd_lanes(int n, int H, float *ar, const float *ur, const float *hp, float *h)
+{
+    vf z = vsigmoid(vload_n(ar, n) + vload_n(ur, n));
+    vf r = vsigmoid(vload_n(ar + H, n) + vload_n(ur + H, n));
+    vf nn = vtanh(vload_n(ar + 2 * H, n) + r * vload_n(ur + 2 * H, n));
+    vf hpv = hp ? vload_n(hp, n) : (vf){0};
+    vstore_n(ar, z, n);
+    vstore_n(ar + H, r, n);
+    vstore_n(ar + 2 * H, nn, n);
+    vstore_n(h, nn + z * (hpv - nn), n);
+}
+
+/* a (b, 3H) input pre-activations -> z, r, n in place; u (b, 3H) recurrent pre-activations;
+ * h_prev (b, H) or NULL; writes h (b, H), which may be h_prev. */
+static void gru_cell_fwd(int b, int H, float *a, const float *u, const float *h_prev, float *h)
+{
+    for (int r = 0; r < b; r++) {
+        float *ar = a + (size_t)r * 3 * H;
+        const float *ur = u + (size_t)r * 3 * H;
+        const float *hp = h_prev ? h_prev + (size_t)r * H : NULL;
+        float *hr = h + (size_t)r * H;
+        int j = 0;
+        for (; j + VW <= H; j += VW)
+            gru_fwd_lanes(VW, H, ar + j, ur + j, hp ? hp + j : NULL, hr + j);
+        if (j < H)
+            gru_fwd_lanes(H - j, H, ar + j, ur + j, hp ? hp + j : NULL, hr + j);
+    }
+}
+
+INLINE void gru_bwd_lanes(int n, int H, float *ar, float *ur, const float *hp, float *dh)
+{
+    vf z = vload_n(ar, n), r = vload_n(ar + H, n), nn = vload_n(ar + 2 * H, n);
+    vf hpv = hp ? vload_n(hp, n) : (vf){0};
+    vf dhv = vload_n(dh, n);
+    vf dn = dhv * (1.0f - z) * (1.0f - nn * nn);
+    vf dz = dhv * (hpv - nn) * z * (1.0f - z);
+    vf dr = dn * vload_n(ur + 2 * H, n) * r * (1.0f - r);
+    vstore_n(ar, dz, n);
+    vstore_n(ar + H, dr, n);
+    vstore_n(ar + 2 * H, dn, n);
+    vstore_n(ur, dz, n);
+    vstore_n(ur + H, dr, n);
+    vstore_n(ur + 2 * H, dn * r, n);
+    vstore_n(dh, dhv * z, n);
+}
+
+/* act (b, 3H) z, r, n -> da in place; u (b, 3H) -> du in place; h_prev (b, H) or NULL;
+ * dh (b, H) gradient at h_t in, dh * z out. */
+static void gru_cell_bwd(int b, int H, float *act, float *u, const float *h_prev, float *dh)
+{
+    for (int r = 0; r < b; r++) {
+        float *ar = act + (size_t)r * 3 * H, *ur = u + (size_t)r * 3 * H;
+        const float *hp = h_prev ? h_prev + (size_t)r * H : NULL;
+        float *dhr = dh + (size_t)r * H;
+        int j = 0;
+        for (; j + VW <= H; j += VW)
+            gru_bwd_lanes(VW, H, ar + j, ur + j, hp ? hp + j : NULL, dhr + j);
+        if (j < H)
+            gru_bwd_lanes(H - j, H, ar + j, ur + j, hp ? hp + j : NULL, dhr + j);
     }
 }

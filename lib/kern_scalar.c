@@ -104,6 +104,45 @@ static void lstm_cell_bwd(int b, int H, float *act, const float *c_prev, const f
     }
 }
 
+/* a (b, 3H) input pre-activations -> activations z, r, n in place; u (b, 3H) recurrent
+ * pre-activations; h_prev (b, H) or NULL; writes h (b, H), which may be h_prev. */
+static void gru_cell_fwd(int b, int H, float *a, const float *u, const float *h_prev, float *h)
+{
+    for (int r = 0; r < b; r++) {
+        float *az = a + (size_t)r * 3 * H, *ar = az + H, *ah = az + 2 * H;
+        const float *uz = u + (size_t)r * 3 * H, *ur = uz + H, *uh = uz + 2 * H;
+        for (int j = 0; j < H; j++) {
+            float z = sigmoidf(az[j] + uz[j]), rr = sigmoidf(ar[j] + ur[j]);
+            float n = tanhf(ah[j] + rr * uh[j]);
+            float hp = h_prev ? h_prev[(size_t)r * H + j] : 0.0f;
+            az[j] = z; ar[j] = rr; ah[j] = n;
+            h[(size_t)r * H + j] = z * hp + (1.0f - z) * n;
+        }
+    }
+}
+
+/* act (b, 3H) activations z, r, n -> da in place; u (b, 3H) -> du in place; h_prev (b, H) or
+ * NULL; dh (b, H) gradient at h_t in, dh * z out. */
+static void gru_cell_bwd(int b, int H, float *act, float *u, const float *h_prev, float *dh)
+{
+    for (int r = 0; r < b; r++) {
+        float *az = act + (size_t)r * 3 * H, *ar = az + H, *ah = az + 2 * H;
+        float *uz = u + (size_t)r * 3 * H, *ur = uz + H, *uh = uz + 2 * H;
+        for (int j = 0; j < H; j++) {
+            size_t q = (size_t)r * H + j;
+            float z = az[j], rr = ar[j], n = ah[j];
+            float hp = h_prev ? h_prev[q] : 0.0f;
+            float dn = dh[q] * (1.0f - z) * (1.0f - n * n);      /* at n's pre-activation */
+            float dz = dh[q] * (hp - n) * z * (1.0f - z);
+            float dr = dn * uh[j] * rr * (1.0f - rr);
+            az[j] = dz; ar[j] = dr; ah[j] = dn;
+            uz[j] = dz; ur[j] = dr; uh[j] = dn * rr;
+            dh[q] *= z;
+        }
+    }
+}
+
 const kern_ops kern_scalar = {
     "scalar", 1, gemm_nn, gemm_tn, gemm_nt, pack_b, gemm_nn_packed, lstm_cell_fwd, lstm_cell_bwd,
+    gru_cell_fwd, gru_cell_bwd,
 };

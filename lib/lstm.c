@@ -13,11 +13,18 @@ static const char *const tensor_names[LSTM_NTENSORS] = {
     "kernel", "recurrent_kernel", "bias", "dense_kernel", "dense_bias",
 };
 
+const char *cell_name(int cell) { return cell == CELL_GRU ? "gru" : "lstm"; }
+
+int cell_parse(const char *name)
+{
+    return strcmp(name, "lstm") == 0 ? CELL_LSTM : strcmp(name, "gru") == 0 ? CELL_GRU : -1;
+}
+
 int lstm_ntensors(int L) { return 3 * L + 2; }
 
-int lstm_tensor_shape_l(int k, int V, int H, int L, uint64_t shape[2])
+int lstm_tensor_shape_l(int k, int V, int H, int L, int cell, uint64_t shape[2])
 {
-    uint64_t G = 4 * (uint64_t)H;
+    uint64_t G = (uint64_t)cell_gates(cell) * H;
     shape[1] = 1;
     if (k < 0 || k >= 3 * L + 2)
         return 0;
@@ -32,57 +39,67 @@ int lstm_tensor_shape_l(int k, int V, int H, int L, uint64_t shape[2])
     switch (k % 3) {
     case 0:  shape[0] = k == 0 ? (uint64_t)V : (uint64_t)H; shape[1] = G; return 2;
     case 1:  shape[0] = H; shape[1] = G; return 2;
-    default: shape[0] = G; return 1;
+    default:
+        if (cell == CELL_GRU) {                     /* (2, 3H): input and recurrent biases */
+            shape[0] = 2; shape[1] = G;
+            return 2;
+        }
+        shape[0] = G;
+        return 1;
     }
 }
 
-size_t lstm_tensor_offset_l(int k, int V, int H, int L)
+size_t lstm_tensor_offset_l(int k, int V, int H, int L, int cell)
 {
     size_t off = 0;
     for (int i = 0; i < k && i < 3 * L + 2; i++) {
         uint64_t s[2];
-        lstm_tensor_shape_l(i, V, H, L, s);
+        lstm_tensor_shape_l(i, V, H, L, cell, s);
         off += (size_t)(s[0] * s[1]);
     }
     return off;
 }
 
-size_t lstm_nparams_l(int V, int H, int L) { return lstm_tensor_offset_l(3 * L + 2, V, H, L); }
+size_t lstm_nparams_l(int V, int H, int L, int cell)
+{
+    return lstm_tensor_offset_l(3 * L + 2, V, H, L, cell);
+}
 
-const char *lstm_layer_name(int k, int L, char *buf, size_t cap)
+const char *lstm_layer_name(int k, int L, int cell, char *buf, size_t cap)
 {
     static const char *const what[3] = { "kernel", "recurrent_kernel", "bias" };
     if (k == 3 * L || k == 3 * L + 1)
         snprintf(buf, cap, "dense/%s", k == 3 * L ? "kernel" : "bias");
     else if (k / 3 == 0)
-        snprintf(buf, cap, "lstm/%s", what[k % 3]);
+        snprintf(buf, cap, "%s/%s", cell_name(cell), what[k % 3]);
     else
-        snprintf(buf, cap, "lstm_%d/%s", k / 3, what[k % 3]);
+        snprintf(buf, cap, "%s_%d/%s", cell_name(cell), k / 3, what[k % 3]);
     return buf;
 }
 
-void lstm_bind_l(lstm_params *p, float *flat, int V, int H, int L)
+void lstm_bind_l(lstm_params *p, float *flat, int V, int H, int L, int cell)
 {
     memset(p, 0, sizeof *p);
     p->V = V;
     p->H = H;
     p->L = L;
+    p->cell = cell;
     for (int l = 0; l < L; l++) {
-        p->layer[l].kernel    = flat + lstm_tensor_offset_l(3 * l, V, H, L);
-        p->layer[l].recurrent = flat + lstm_tensor_offset_l(3 * l + 1, V, H, L);
-        p->layer[l].bias      = flat + lstm_tensor_offset_l(3 * l + 2, V, H, L);
+        p->layer[l].kernel    = flat + lstm_tensor_offset_l(3 * l, V, H, L, cell);
+        p->layer[l].recurrent = flat + lstm_tensor_offset_l(3 * l + 1, V, H, L, cell);
+        p->layer[l].bias      = flat + lstm_tensor_offset_l(3 * l + 2, V, H, L, cell);
     }
     p->kernel    = p->layer[0].kernel;
     p->recurrent = p->layer[0].recurrent;
     p->bias      = p->layer[0].bias;
-    p->dense_w   = flat + lstm_tensor_offset_l(3 * L, V, H, L);
-    p->dense_b   = flat + lstm_tensor_offset_l(3 * L + 1, V, H, L);
+    p->dense_w   = flat + lstm_tensor_offset_l(3 * L, V, H, L, cell);
+    p->dense_b   = flat + lstm_tensor_offset_l(3 * L + 1, V, H, L, cell);
 }
 
 /* The single-layer names used by the seed's model (lstm.h's enum). */
 int lstm_tensor_shape(int k, int V, int H, uint64_t shape[2])
 {
-    int rank = lstm_tensor_shape_l(k, V, H, 1, shape);
+    int rank = lstm_tensor_shape_l(k, V, H, 1, CELL_LSTM, shape);
     if (rank == 1)
         shape[1] = 1;
     return rank;
@@ -93,9 +110,9 @@ const char *lstm_tensor_name(int k)
     return k >= 0 && k < LSTM_NTENSORS ? tensor_names[k] : NULL;
 }
 
-size_t lstm_tensor_offset(int k, int V, int H) { return lstm_tensor_offset_l(k, V, H, 1); }
-size_t lstm_nparams(int V, int H) { return lstm_nparams_l(V, H, 1); }
-void lstm_bind(lstm_params *p, float *flat, int V, int H) { lstm_bind_l(p, flat, V, H, 1); }
+size_t lstm_tensor_offset(int k, int V, int H) { return lstm_tensor_offset_l(k, V, H, 1, CELL_LSTM); }
+size_t lstm_nparams(int V, int H) { return lstm_nparams_l(V, H, 1, CELL_LSTM); }
+void lstm_bind(lstm_params *p, float *flat, int V, int H) { lstm_bind_l(p, flat, V, H, 1, CELL_LSTM); }
 
 /* w (fan_in, fan_out) uniform in [-l, l], l = sqrt(6 / (fan_in + fan_out)). */
 static void glorot_uniform(float *w, int fan_in, int fan_out, rng_t *rng)
@@ -105,14 +122,14 @@ static void glorot_uniform(float *w, int fan_in, int fan_out, rng_t *rng)
         w[i] = (float)((2.0 * rng_uniform(rng) - 1.0) * lim);
 }
 
-/* Keras Orthogonal for R (H, 4H): draw a (4H, H) standard normal matrix a, take Q of a = QR
+/* Keras Orthogonal for R (H, G): draw a (G, H) standard normal matrix a, take Q of a = QR
  * with the signs fixed so diag(R) > 0 (what Keras does with q * sign(diag(r))), and store
  * Q^T. Modified Gram-Schmidt on the columns of a, in double and done twice per column, gives
  * exactly that Q (positive diagonal by construction). */
-static void orthogonal(float *R, int H, rng_t *rng)
+static void orthogonal(float *R, int H, int G, rng_t *rng)
 {
-    int n = 4 * H;                                      /* rows of a */
-    double *a = malloc((size_t)n * H * sizeof(double)); /* a^T (H, 4H): columns contiguous */
+    int n = G;                                          /* rows of a */
+    double *a = malloc((size_t)n * H * sizeof(double)); /* a^T (H, G): columns contiguous */
     if (!a) { fprintf(stderr, "lstm_init_keras: out of memory\n"); exit(1); }
     for (int i = 0; i < n; i++)                         /* drawn in a's row-major order */
         for (int j = 0; j < H; j++)
@@ -138,12 +155,12 @@ static void orthogonal(float *R, int H, rng_t *rng)
 
 void lstm_init_keras(lstm_params *p, rng_t *rng)
 {
-    int V = p->V, H = p->H;
+    int V = p->V, H = p->H, G = cell_gates(p->cell) * H, gru = p->cell == CELL_GRU;
     for (int l = 0; l < p->L; l++) {
-        glorot_uniform(p->layer[l].kernel, l == 0 ? V : H, 4 * H, rng);
-        orthogonal(p->layer[l].recurrent, H, rng);
-        memset(p->layer[l].bias, 0, (size_t)4 * H * sizeof(float));
-        for (int j = H; j < 2 * H; j++)                 /* unit_forget_bias */
+        glorot_uniform(p->layer[l].kernel, l == 0 ? V : H, G, rng);
+        orthogonal(p->layer[l].recurrent, H, G, rng);
+        memset(p->layer[l].bias, 0, (size_t)(gru ? 2 : 1) * G * sizeof(float));
+        for (int j = H; j < 2 * H && !gru; j++)         /* LSTM: unit_forget_bias */
             p->layer[l].bias[j] = 1.0f;
     }
     glorot_uniform(p->dense_w, H, V, rng);
@@ -154,16 +171,17 @@ void lstm_init_keras(lstm_params *p, rng_t *rng)
 /* Work area */
 
 struct lstm_work {
-    int V, H, L, T, bmax;
-    float *z[LSTM_MAX_LAYERS];    /* (T, b, 4H) activations of every step; dz in the backward pass */
+    int V, H, L, cell, T, bmax;
+    float *z[LSTM_MAX_LAYERS];    /* (T, b, G) activations of every step; dz in the backward pass */
+    float *u[LSTM_MAX_LAYERS];    /* GRU: (T, b, G) recurrent pre-activations; du backward */
     float *c[LSTM_MAX_LAYERS];    /* (T+1, b, H) cell states, slice 0 = the initial state */
     float *h[LSTM_MAX_LAYERS];    /* (T+1, b, H) hidden states, slice 0 = the initial state */
     float *mask[LSTM_MAX_LAYERS]; /* (T, b, H) dropout multipliers of layer l's input (l >= 1) */
     float *xin;     /* (T, b, H) a layer's input after dropout */
     float *dup;     /* (T, b, H) gradient arriving from above: the outputs, or the next layer */
-    float *rt;      /* (4H, H) a recurrent or input kernel transposed */
-    float *rp;      /* (H, 4H) the recurrent kernel, packed for gemm_nn_packed */
-    float *rtp;     /* (4H, H) its transpose, packed */
+    float *rt;      /* (G, H) a recurrent or input kernel transposed */
+    float *rp;      /* (H, G) the recurrent kernel, packed for gemm_nn_packed */
+    float *rtp;     /* (G, H) its transpose, packed */
     float *wdt;     /* (V, H) the dense kernel transposed */
     float *probs;   /* (T, b, V) logits, then softmax, then dlogits */
     float *dh;      /* (b, H) */
@@ -173,19 +191,20 @@ struct lstm_work {
 
 static size_t round16(size_t nfloats) { return (nfloats + 15) / 16 * 16; }
 
-lstm_work *lstm_work_new_l(int V, int H, int L, int T, int bmax)
+lstm_work *lstm_work_new_l(int V, int H, int L, int cell, int T, int bmax)
 {
     if (L < 1 || L > LSTM_MAX_LAYERS)
         return NULL;
     lstm_work *w = calloc(1, sizeof(*w));
     if (!w)
         return NULL;
-    w->V = V; w->H = H; w->L = L; w->T = T; w->bmax = bmax;
-    size_t G = 4 * (size_t)H, tb = (size_t)T * bmax;
+    w->V = V; w->H = H; w->L = L; w->cell = cell; w->T = T; w->bmax = bmax;
+    int gru = cell == CELL_GRU;
+    size_t G = (size_t)cell_gates(cell) * H, tb = (size_t)T * bmax;
     size_t nz = round16(tb * G), nc = round16((tb + bmax) * H), nx = round16(tb * H);
     size_t nrt = round16(G * H), np = round16(tb * V), nd = round16((size_t)bmax * H);
     size_t nw = round16((size_t)V * H);
-    size_t total = L * (nz + 2 * nc) + (L - 1) * nx + 2 * nx + 3 * nrt + nw + np + 2 * nd;
+    size_t total = L * ((1 + gru) * nz + 2 * nc) + (L - 1) * nx + 2 * nx + 3 * nrt + nw + np + 2 * nd;
     if (posix_memalign(&w->mem, 64, total * sizeof(float))) {
         free(w);
         return NULL;
@@ -194,6 +213,7 @@ lstm_work *lstm_work_new_l(int V, int H, int L, int T, int bmax)
     float *m = w->mem;
     for (int l = 0; l < L; l++) {
         w->z[l] = m; m += nz;
+        if (gru) { w->u[l] = m; m += nz; }
         w->c[l] = m; m += nc;
         w->h[l] = m; m += nc;
         if (l > 0) { w->mask[l] = m; m += nx; }
@@ -210,7 +230,7 @@ lstm_work *lstm_work_new_l(int V, int H, int L, int T, int bmax)
     return w;
 }
 
-lstm_work *lstm_work_new(int V, int H, int T, int bmax) { return lstm_work_new_l(V, H, 1, T, bmax); }
+lstm_work *lstm_work_new(int V, int H, int T, int bmax) { return lstm_work_new_l(V, H, 1, CELL_LSTM, T, bmax); }
 
 void lstm_work_free(lstm_work *w)
 {
@@ -222,9 +242,11 @@ void lstm_work_free(lstm_work *w)
 
 static void check_dims(const lstm_params *p, const lstm_work *w, int b, int T, const char *fn)
 {
-    if (p->V != w->V || p->H != w->H || p->L != w->L || T > w->T || b > w->bmax || b < 1 || T < 1) {
-        fprintf(stderr, "%s: work area (V=%d H=%d L=%d T=%d bmax=%d) does not fit V=%d H=%d L=%d T=%d b=%d\n",
-                fn, w->V, w->H, w->L, w->T, w->bmax, p->V, p->H, p->L, T, b);
+    if (p->V != w->V || p->H != w->H || p->L != w->L || p->cell != w->cell || T > w->T
+        || b > w->bmax || b < 1 || T < 1) {
+        fprintf(stderr, "%s: work area (V=%d H=%d L=%d %s T=%d bmax=%d) does not fit V=%d H=%d L=%d %s T=%d b=%d\n",
+                fn, w->V, w->H, w->L, cell_name(w->cell), w->T, w->bmax, p->V, p->H, p->L,
+                cell_name(p->cell), T, b);
         abort();
     }
 }
@@ -232,28 +254,32 @@ static void check_dims(const lstm_params *p, const lstm_work *w, int b, int T, c
 /* ---------------------------------------------------------------------------------------- */
 /* Forward and backward */
 
-/* y (n) = a (n) + b (n), n a multiple of 4 (4H). Written in groups of 4 with restrict so the
- * baseline -O2 build vectorises it (GCC's cheap cost model will not for a plain loop of
- * unknown length). */
+/* y (n) = a (n) + b (n). Written in groups of 4 with restrict so the baseline -O2 build
+ * vectorises it (GCC's cheap cost model will not for a plain loop of unknown length). */
 static void add_rows4(float *restrict y, const float *restrict a, const float *restrict b, int n)
 {
-    for (int j = 0; j < n; j += 4)
+    int j = 0;
+    for (; j + 4 <= n; j += 4)
         for (int l = 0; l < 4; l++)
             y[j + l] = a[j + l] + b[j + l];
+    for (; j < n; j++)
+        y[j] = a[j] + b[j];
 }
 
-/* y (n) += a (n), n a multiple of 4. */
+/* y (n) += a (n) */
 static void acc_rows4(float *restrict y, const float *restrict a, int n)
 {
-    for (int j = 0; j < n; j += 4)
+    int j = 0;
+    for (; j + 4 <= n; j += 4)
         for (int l = 0; l < 4; l++)
             y[j + l] += a[j + l];
+    for (; j < n; j++)
+        y[j] += a[j];
 }
 
-/* rt (4H, H) = r (H, 4H)^T, in 16 x 16 blocks. */
-static void transpose(float *restrict rt, const float *restrict r, int H)
+/* rt (G, H) = r (H, G)^T, in 16 x 16 blocks. */
+static void transpose(float *restrict rt, const float *restrict r, int H, int G)
 {
-    int G = 4 * H;
     for (int i0 = 0; i0 < H; i0 += 16)
         for (int j0 = 0; j0 < G; j0 += 16)
             for (int i = i0; i < i0 + 16 && i < H; i++)
@@ -291,7 +317,7 @@ static void colsum_acc(float *restrict y, const float *restrict a, size_t rows, 
 static double forward(const kern_ops *k, const lstm_params *p, lstm_work *w, int b, int T,
                       const int32_t *x, const int32_t *y, const lstm_seq *s, int train)
 {
-    int V = p->V, H = p->H, L = p->L, G = 4 * H;
+    int V = p->V, H = p->H, L = p->L, G = cell_gates(p->cell) * H, gru = p->cell == CELL_GRU;
     int pp = s && s->per_position, carried = s && s->h0;
     size_t bH = (size_t)b * H, tb = (size_t)T * b;
     float keep = train && s && s->dropout > 0 ? 1.0f - s->dropout : 1.0f;
@@ -300,7 +326,8 @@ static double forward(const kern_ops *k, const lstm_params *p, lstm_work *w, int
         float *Z = w->z[l], *Hs = w->h[l], *Cs = w->c[l];
         if (carried) {                                   /* slice 0 = the initial state */
             memcpy(Hs, s->h0 + l * bH, bH * sizeof(float));
-            memcpy(Cs, s->c0 + l * bH, bH * sizeof(float));
+            if (!gru)
+                memcpy(Cs, s->c0 + l * bH, bH * sizeof(float));
         } else {
             memset(Hs, 0, bH * sizeof(float));
             memset(Cs, 0, bH * sizeof(float));
@@ -330,13 +357,25 @@ static double forward(const kern_ops *k, const lstm_params *p, lstm_work *w, int
             float *z = Z + (size_t)t * b * G;
             float *hp = Hs + (size_t)t * bH, *cp = Cs + (size_t)t * bH;
             int first = t == 0 && !carried;              /* h_{t-1} = c_{t-1} = 0 */
+            if (gru) {                                   /* u = recurrent bias + h_{t-1} . recurrent */
+                float *u = w->u[l] + (size_t)t * b * G;
+                for (int r = 0; r < b; r++)
+                    memcpy(u + (size_t)r * G, ly->bias + G, (size_t)G * sizeof(float));
+                if (!first)
+                    k->gemm_nn_packed(b, G, H, hp, H, w->rp, u, G);
+                k->gru_cell_fwd(b, H, z, u, first ? NULL : hp, hp + bH);
+                continue;
+            }
             if (!first)                                  /* z += h_{t-1} . recurrent */
                 k->gemm_nn_packed(b, G, H, hp, H, w->rp, z, G);
             k->lstm_cell_fwd(b, H, z, first ? NULL : cp, cp + bH, hp + bH);
         }
         if (s && s->hT) {
             memcpy(s->hT + l * bH, Hs + (size_t)T * bH, bH * sizeof(float));
-            memcpy(s->cT + l * bH, Cs + (size_t)T * bH, bH * sizeof(float));
+            if (s->cT && gru)
+                memset(s->cT + l * bH, 0, bH * sizeof(float));
+            else if (s->cT)
+                memcpy(s->cT + l * bH, Cs + (size_t)T * bH, bH * sizeof(float));
         }
     }
     /* logits = h . dense_w + dense_b: of the last step, or of every step */
@@ -378,7 +417,7 @@ double lstm_train_seq(const kern_ops *k, const lstm_params *p, lstm_params *g, l
                       const lstm_seq *s)
 {
     check_dims(p, w, b, T, "lstm_train_seq");
-    int V = p->V, H = p->H, L = p->L, G = 4 * H;
+    int V = p->V, H = p->H, L = p->L, G = cell_gates(p->cell) * H, gru = p->cell == CELL_GRU;
     int pp = s && s->per_position, carried = s && s->h0;
     size_t bH = (size_t)b * H, tb = (size_t)T * b;
     float keep = s && s->dropout > 0 ? 1.0f - s->dropout : 1.0f;
@@ -408,27 +447,33 @@ double lstm_train_seq(const kern_ops *k, const lstm_params *p, lstm_params *g, l
         const lstm_layer *ly = &p->layer[l];
         lstm_layer *gl = &g->layer[l];
         float *Z = w->z[l], *Hs = w->h[l], *Cs = w->c[l];
-        transpose(w->rt, ly->recurrent, H);                     /* rt (4H, H) = recurrent^T */
+        float *U = gru ? w->u[l] : Z;           /* what multiplies h_{t-1}: du (GRU) or dz */
+        transpose(w->rt, ly->recurrent, H, G);                  /* rt (G, H) = recurrent^T */
         k->pack_b(G, H, w->rt, H, w->rtp);
         memset(w->dh, 0, bH * sizeof(float));
         memset(w->dc, 0, bH * sizeof(float));
         for (int t = T - 1; t >= 0; t--) {
-            float *dz = Z + (size_t)t * b * G;
-            const float *cp = Cs + (size_t)t * bH;
+            float *dz = Z + (size_t)t * b * G, *du = U + (size_t)t * b * G;
+            const float *cp = Cs + (size_t)t * bH, *hp = Hs + (size_t)t * bH;
             int first = t == 0 && !carried;
             acc_rows4(w->dh, w->dup + (size_t)t * bH, (int)bH); /* + the gradient from above */
-            k->lstm_cell_bwd(b, H, dz, first ? NULL : cp, cp + bH, w->dh, w->dc);
-            if (t > 0) {                                        /* dh_{t-1} = dz . recurrent^T */
+            if (gru)                                            /* dh becomes dh * z */
+                k->gru_cell_bwd(b, H, dz, du, first ? NULL : hp, w->dh);
+            else {
+                k->lstm_cell_bwd(b, H, dz, first ? NULL : cp, cp + bH, w->dh, w->dc);
                 memset(w->dh, 0, bH * sizeof(float));
-                k->gemm_nn_packed(b, H, G, dz, G, w->rtp, w->dh, H);
             }
+            if (t > 0)                                          /* dh_{t-1} += du . recurrent^T */
+                k->gemm_nn_packed(b, H, G, du, G, w->rtp, w->dh, H);
         }
-        /* drecurrent (H, 4H) += sum_t h_{t-1}^T dz_t, all steps at once (h_0 = 0 unless carried) */
+        /* drecurrent (H, G) += sum_t h_{t-1}^T du_t, all steps at once (h_0 = 0 unless carried) */
         int t0 = carried ? 0 : 1;
         if (T > t0)
-            k->gemm_tn(H, G, (T - t0) * b, Hs + (size_t)t0 * bH, H, Z + (size_t)t0 * b * G, G,
+            k->gemm_tn(H, G, (T - t0) * b, Hs + (size_t)t0 * bH, H, U + (size_t)t0 * b * G, G,
                        gl->recurrent, G);
-        colsum_acc(gl->bias, Z, tb, G);                         /* dbias */
+        colsum_acc(gl->bias, Z, tb, G);                         /* dbias (the input bias) */
+        if (gru)
+            colsum_acc(gl->bias + G, U, tb, G);                 /* the recurrent bias */
         if (l == 0) {                                           /* dkernel[x_t] += dz_t */
             for (int t = 0; t < T; t++)
                 for (int r = 0; r < b; r++)
@@ -436,7 +481,7 @@ double lstm_train_seq(const kern_ops *k, const lstm_params *p, lstm_params *g, l
         } else {
             const float *X = keep < 1.0f ? w->xin : w->h[l - 1] + bH;
             k->gemm_tn(H, G, (int)tb, X, H, Z, G, gl->kernel, G);   /* dkernel += X^T dZ */
-            transpose(w->rt, ly->kernel, H);                    /* dX (T b, H) = dZ . kernel^T */
+            transpose(w->rt, ly->kernel, H, G);                 /* dX (T b, H) = dZ . kernel^T */
             memset(w->dup, 0, tb * H * sizeof(float));
             k->gemm_nn((int)tb, H, G, Z, G, w->rt, H, w->dup, H);
             if (keep < 1.0f)
@@ -457,7 +502,7 @@ double lstm_train_batch(const kern_ops *k, const lstm_params *p, lstm_params *g,
 void lstm_step_l(const kern_ops *k, const lstm_params *p, int x, float *h, float *c,
                  float *logits, float *scratch)
 {
-    int V = p->V, H = p->H, G = 4 * H;
+    int V = p->V, H = p->H, G = cell_gates(p->cell) * H, gru = p->cell == CELL_GRU;
     for (int l = 0; l < p->L; l++) {
         const lstm_layer *ly = &p->layer[l];
         float *hl = h + (size_t)l * H, *cl = c + (size_t)l * H;
@@ -466,6 +511,13 @@ void lstm_step_l(const kern_ops *k, const lstm_params *p, int x, float *h, float
         else {
             memcpy(scratch, ly->bias, (size_t)G * sizeof(float));
             k->gemm_nn(1, G, H, h + (size_t)(l - 1) * H, H, ly->kernel, G, scratch, G);
+        }
+        if (gru) {                              /* u (scratch + G) = recurrent bias + h . R */
+            float *u = scratch + G;
+            memcpy(u, ly->bias + G, (size_t)G * sizeof(float));
+            k->gemm_nn(1, G, H, hl, H, ly->recurrent, G, u, G);
+            k->gru_cell_fwd(1, H, scratch, u, hl, hl);
+            continue;
         }
         k->gemm_nn(1, G, H, hl, H, ly->recurrent, G, scratch, G);
         k->lstm_cell_fwd(1, H, scratch, cl, cl, hl);

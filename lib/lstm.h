@@ -21,6 +21,16 @@
  * and after the last step: logits = h_T . dense_kernel + dense_bias, p = softmax(logits),
  * loss = -log p[y]. h_0 = c_0 = 0.
  *
+ * The GRU cell (--cell gru) replaces the LSTM layers by Keras's GRU (reset_after=True, the
+ * formulation cuDNN and PyTorch use), gate blocks in Keras order z, r, h:
+ *   kernel (V, 3H), recurrent_kernel (H, 3H), bias (2, 3H): row 0 the input bias, row 1 the
+ *   recurrent bias
+ *   a = kernel[x_t] + bias[0]      u = h_{t-1} . recurrent_kernel + bias[1]
+ *   z = sigmoid(a_z + u_z)  r = sigmoid(a_r + u_r)  n = tanh(a_h + r * u_h)
+ *   h_t = z * h_{t-1} + (1 - z) * n
+ * It has no cell state c; the carried state is h alone. The same products serve both cells
+ * (with 3H gate columns instead of 4H); only the elementwise cell kernels differ.
+ *
  * Stacked layers (L > 1): layer l > 0 takes the hidden states of layer l-1 as its input
  * (kernel (H, 4H), a matrix product instead of a gather), optionally through dropout; the
  * dense layer reads the top layer. Tensors are laid out layer by layer (kernel, recurrent,
@@ -35,20 +45,27 @@
 #include "kern.h"
 #include "rng.h"
 
+enum { CELL_LSTM, CELL_GRU };
+/* Gate blocks per layer: 4 for the LSTM, 3 for the GRU. */
+static inline int cell_gates(int cell) { return cell == CELL_GRU ? 3 : 4; }
+/* "lstm" or "gru" (the Keras layer name); cell_parse returns -1 for any other name. */
+const char *cell_name(int cell);
+int cell_parse(const char *name);
+
 enum { LSTM_KERNEL, LSTM_RECURRENT, LSTM_BIAS, LSTM_DENSE_KERNEL, LSTM_DENSE_BIAS, LSTM_NTENSORS };
 #define LSTM_MAX_LAYERS 8
 
 typedef struct lstm_layer {
-    float *kernel;        /* (V, 4H) for layer 0, (H, 4H) above */
-    float *recurrent;     /* (H, 4H) */
-    float *bias;          /* (4H) */
+    float *kernel;        /* (V, G) for layer 0, (H, G) above; G = 4H (LSTM) or 3H (GRU) */
+    float *recurrent;     /* (H, G) */
+    float *bias;          /* (G), or (2, G) for the GRU */
 } lstm_layer;
 
 typedef struct lstm_params {
-    int V, H, L;
-    float *kernel;        /* (V, 4H)  layer 0's, as in layer[0] */
-    float *recurrent;     /* (H, 4H) */
-    float *bias;          /* (4H) */
+    int V, H, L, cell;
+    float *kernel;        /* layer 0's, as in layer[0] */
+    float *recurrent;
+    float *bias;
     float *dense_w;       /* (H, V) */
     float *dense_b;       /* (V) */
     lstm_layer layer[LSTM_MAX_LAYERS];
@@ -65,26 +82,26 @@ size_t lstm_tensor_offset(int k, int V, int H);
 /* Point p's tensors into flat (lstm_nparams floats). */
 void lstm_bind(lstm_params *p, float *flat, int V, int H);
 
-/* The same for L stacked layers: 3L + 2 tensors, k = 3l + {0,1,2} for layer l's kernel,
- * recurrent kernel and bias, 3L and 3L + 1 for the dense kernel and bias. lstm_layer_name
- * writes the Keras name of tensor k ("lstm/kernel", "lstm_1/recurrent_kernel",
+/* The same for L stacked layers of either cell: 3L + 2 tensors, k = 3l + {0,1,2} for layer
+ * l's kernel, recurrent kernel and bias, 3L and 3L + 1 for the dense kernel and bias.
+ * lstm_layer_name writes the Keras name of tensor k ("lstm/kernel", "gru_1/recurrent_kernel",
  * "dense/bias", ...) into buf. */
-size_t lstm_nparams_l(int V, int H, int L);
-void   lstm_bind_l(lstm_params *p, float *flat, int V, int H, int L);
+size_t lstm_nparams_l(int V, int H, int L, int cell);
+void   lstm_bind_l(lstm_params *p, float *flat, int V, int H, int L, int cell);
 int    lstm_ntensors(int L);
-int    lstm_tensor_shape_l(int k, int V, int H, int L, uint64_t shape[2]);
-size_t lstm_tensor_offset_l(int k, int V, int H, int L);
-const char *lstm_layer_name(int k, int L, char *buf, size_t cap);
+int    lstm_tensor_shape_l(int k, int V, int H, int L, int cell, uint64_t shape[2]);
+size_t lstm_tensor_offset_l(int k, int V, int H, int L, int cell);
+const char *lstm_layer_name(int k, int L, int cell, char *buf, size_t cap);
 
-/* Keras initialisation: Glorot-uniform kernels (kernel: fan_in V, fan_out 4H; dense: H, V),
- * orthogonal recurrent kernel (rows orthonormal, as Keras's Orthogonal for a (H, 4H) shape),
- * zero biases with the forget-gate block of bias set to 1. */
+/* Keras initialisation: Glorot-uniform kernels (kernel: fan_in V, fan_out G; dense: H, V),
+ * orthogonal recurrent kernel (rows orthonormal, as Keras's Orthogonal for a (H, G) shape),
+ * zero biases, for the LSTM with the forget-gate block of bias set to 1. */
 void lstm_init_keras(lstm_params *p, rng_t *rng);
 
 /* Scratch memory for forward/backward over up to bmax windows of T steps (one per thread). */
 typedef struct lstm_work lstm_work;
 lstm_work *lstm_work_new(int V, int H, int T, int bmax);
-lstm_work *lstm_work_new_l(int V, int H, int L, int T, int bmax);
+lstm_work *lstm_work_new_l(int V, int H, int L, int cell, int T, int bmax);
 void lstm_work_free(lstm_work *w);
 
 /* Forward and backward over b windows: x (b, T) indices, y (b) target indices.
@@ -103,8 +120,10 @@ double lstm_forward_batch(const kern_ops *k, const lstm_params *p, lstm_work *w,
 /* The general case (char-rnn): what lstm_train_batch and lstm_forward_batch do with s NULL. */
 typedef struct lstm_seq {
     int per_position;     /* y is (b, T): a target after every step, loss summed over all */
-    const float *h0, *c0; /* (L, b, H): the state to start from (carried); NULL = zeros */
-    float *hT, *cT;       /* (L, b, H): receives the state after the last step; may be NULL */
+    const float *h0, *c0; /* (L, b, H): the state to start from (carried); NULL = zeros.
+                             The GRU reads h0 only (c0 may be NULL) */
+    float *hT, *cT;       /* (L, b, H): receives the state after the last step; may be NULL.
+                             The GRU sets cT (if given) to zeros */
     float dropout;        /* dropout rate on the input of layers above the first (training) */
     rng_t *rng;           /* draws the dropout masks */
 } lstm_seq;
@@ -117,13 +136,18 @@ double lstm_train_seq(const kern_ops *k, const lstm_params *p, lstm_params *g, l
 double lstm_forward_seq(const kern_ops *k, const lstm_params *p, lstm_work *w, int b, int T,
                         const int32_t *x, const int32_t *y, float *probs, const lstm_seq *s);
 
-/* One step of L layers of a single sequence: h (L, H), c (L, H) updated in place; logits (V)
- * written. scratch holds 4H floats. (lstm_step below is this with L = 1.) */
+/* Floats of scratch lstm_step_l needs. */
+#define LSTM_STEP_SCRATCH(H) (8 * (size_t)(H))
+
+/* One step of L layers of a single sequence: h (L, H), c (L, H) updated in place (the GRU
+ * leaves c alone); logits (V) written. scratch holds LSTM_STEP_SCRATCH(H) floats. (lstm_step
+ * below is this with L = 1.) */
 void lstm_step_l(const kern_ops *k, const lstm_params *p, int x, float *h, float *c,
                  float *logits, float *scratch);
 
 /* One step of a single sequence, for stateful generation: updates h (H) and c (H) in place
- * from input index x and writes the logits (V) (not the softmax). scratch holds 4H floats. */
+ * from input index x and writes the logits (V) (not the softmax). scratch holds
+ * LSTM_STEP_SCRATCH(H) floats. */
 void lstm_step(const kern_ops *k, const lstm_params *p, int x, float *h, float *c,
                float *logits, float *scratch);
 

@@ -230,3 +230,143 @@ double lstm_ref_loss_seq(const double *params, double *grad, int V, int H, int L
     free(dh); free(dc); free(dhp);
     return loss / ntargets;
 }
+
+/* ---------------------------------------------------------------------------------------- */
+/* The GRU: per window, every layer forward, the outputs, then BPTT layer by layer. */
+
+double gru_ref_loss_seq(const double *params, double *grad, int V, int H, int L, int T, int b,
+                        const int32_t *x, const int32_t *y, int per_position, const double *h0)
+{
+    int G = 3 * H;
+    size_t off[3 * 8 + 2], n = 0;
+    for (int l = 0; l < L; l++) {
+        off[3 * l] = n;     n += (size_t)(l == 0 ? V : H) * G;
+        off[3 * l + 1] = n; n += (size_t)H * G;
+        off[3 * l + 2] = n; n += 2 * (size_t)G;
+    }
+    off[3 * L] = n;     n += (size_t)H * V;
+    off[3 * L + 1] = n; n += V;
+    if (grad)
+        memset(grad, 0, n * sizeof(double));
+    const double *D = params + off[3 * L], *db = params + off[3 * L + 1];
+    int ntargets = per_position ? b * T : b;
+
+    /* per window and layer: gates z, r, n (T, 3H) as g; u_h (T, H) = h_{t-1} . R_h + b_rec_h;
+     * h (T+1, H), row 0 the initial state */
+    double *gate = calloc((size_t)L * T * G, sizeof(double));
+    double *uh = calloc((size_t)L * T * H, sizeof(double));
+    double *h = calloc((size_t)L * (T + 1) * H, sizeof(double));
+    double *dup = calloc((size_t)T * H, sizeof(double)), *dnext = calloc((size_t)T * H, sizeof(double));
+    double *p = calloc(V, sizeof(double)), *da = calloc(G, sizeof(double)), *du = calloc(G, sizeof(double));
+    double *dh = calloc(H, sizeof(double)), *dhp = calloc(H, sizeof(double));
+    double loss = 0.0;
+
+    for (int w = 0; w < b; w++) {
+        const int32_t *xw = x + (size_t)w * T;
+        for (int l = 0; l < L; l++) {
+            const double *K = params + off[3 * l], *R = params + off[3 * l + 1];
+            const double *bin = params + off[3 * l + 2], *brec = bin + G;
+            double *hl = h + (size_t)l * (T + 1) * H;
+            const double *below = l > 0 ? h + (size_t)(l - 1) * (T + 1) * H : NULL;
+            for (int j = 0; j < H; j++)
+                hl[j] = h0 ? h0[((size_t)l * b + w) * H + j] : 0.0;
+            for (int t = 0; t < T; t++) {
+                const double *hp = hl + (size_t)t * H;
+                double *g = gate + ((size_t)l * T + t) * G, *u = uh + ((size_t)l * T + t) * H;
+                for (int j = 0; j < H; j++) {
+                    double a[3], rec[3];                 /* gates z, r, h at unit j */
+                    for (int q = 0; q < 3; q++) {
+                        int col = q * H + j;
+                        a[q] = bin[col];
+                        rec[q] = brec[col];
+                        if (l == 0)
+                            a[q] += K[(size_t)xw[t] * G + col];
+                        else
+                            for (int i = 0; i < H; i++)
+                                a[q] += below[(size_t)(t + 1) * H + i] * K[(size_t)i * G + col];
+                        for (int i = 0; i < H; i++)
+                            rec[q] += hp[i] * R[(size_t)i * G + col];
+                    }
+                    double z = sigmoid(a[0] + rec[0]), r = sigmoid(a[1] + rec[1]);
+                    double nn = tanh(a[2] + r * rec[2]);
+                    g[j] = z; g[H + j] = r; g[2 * H + j] = nn;
+                    u[j] = rec[2];
+                    hl[(size_t)(t + 1) * H + j] = z * hp[j] + (1.0 - z) * nn;
+                }
+            }
+        }
+        const double *htop = h + (size_t)(L - 1) * (T + 1) * H;
+        memset(dup, 0, (size_t)T * H * sizeof(double));
+        for (int t = per_position ? 0 : T - 1; t < T; t++) {
+            const double *ht = htop + (size_t)(t + 1) * H;
+            int target = per_position ? y[(size_t)w * T + t] : y[w];
+            for (int v = 0; v < V; v++) {
+                p[v] = db[v];
+                for (int q = 0; q < H; q++)
+                    p[v] += ht[q] * D[(size_t)q * V + v];
+            }
+            ref_softmax(p, V);
+            loss += -log(p[target]);
+            if (!grad)
+                continue;
+            double *gD = grad + off[3 * L], *gdb = grad + off[3 * L + 1];
+            for (int v = 0; v < V; v++) {
+                double dl = (p[v] - (v == target)) / ntargets;
+                gdb[v] += dl;
+                for (int q = 0; q < H; q++) {
+                    gD[(size_t)q * V + v] += ht[q] * dl;
+                    dup[(size_t)t * H + q] += D[(size_t)q * V + v] * dl;
+                }
+            }
+        }
+        if (!grad)
+            continue;
+        for (int l = L - 1; l >= 0; l--) {
+            const double *K = params + off[3 * l], *R = params + off[3 * l + 1];
+            double *gK = grad + off[3 * l], *gR = grad + off[3 * l + 1];
+            double *gbin = grad + off[3 * l + 2], *gbrec = gbin + G;
+            const double *hl = h + (size_t)l * (T + 1) * H;
+            const double *below = l > 0 ? h + (size_t)(l - 1) * (T + 1) * H : NULL;
+            memset(dh, 0, H * sizeof(double));
+            memset(dnext, 0, (size_t)T * H * sizeof(double));
+            for (int t = T - 1; t >= 0; t--) {
+                const double *g = gate + ((size_t)l * T + t) * G, *u = uh + ((size_t)l * T + t) * H;
+                const double *hp = hl + (size_t)t * H;
+                for (int j = 0; j < H; j++)
+                    dh[j] += dup[(size_t)t * H + j];
+                for (int j = 0; j < H; j++) {
+                    double z = g[j], r = g[H + j], nn = g[2 * H + j];
+                    /* h = z hp + (1 - z) n,  n = tanh(a_h + r u_h) */
+                    double dn = dh[j] * (1.0 - z) * (1.0 - nn * nn);
+                    da[j] = du[j] = dh[j] * (hp[j] - nn) * z * (1.0 - z);
+                    da[H + j] = du[H + j] = dn * u[j] * r * (1.0 - r);
+                    da[2 * H + j] = dn;
+                    du[2 * H + j] = dn * r;
+                    dhp[j] = dh[j] * z;                   /* the direct path to h_{t-1} */
+                }
+                for (int col = 0; col < G; col++) {
+                    gbin[col] += da[col];
+                    gbrec[col] += du[col];
+                    for (int i = 0; i < H; i++)
+                        gR[(size_t)i * G + col] += hp[i] * du[col];
+                    if (l == 0)
+                        gK[(size_t)xw[t] * G + col] += da[col];
+                    else
+                        for (int i = 0; i < H; i++)
+                            gK[(size_t)i * G + col] += below[(size_t)(t + 1) * H + i] * da[col];
+                }
+                for (int i = 0; i < H; i++)
+                    for (int col = 0; col < G; col++) {
+                        dhp[i] += R[(size_t)i * G + col] * du[col];
+                        if (l > 0)
+                            dnext[(size_t)t * H + i] += K[(size_t)i * G + col] * da[col];
+                    }
+                memcpy(dh, dhp, H * sizeof(double));
+            }
+            memcpy(dup, dnext, (size_t)T * H * sizeof(double));
+        }
+    }
+    free(gate); free(uh); free(h); free(dup); free(dnext); free(p); free(da); free(du);
+    free(dh); free(dhp);
+    return loss / ntargets;
+}

@@ -16,21 +16,22 @@
 #define MAX_H      8192
 #define MAX_MAXLEN 100000
 
-void model_alloc(model *m, int V, int H, int L, int maxlen, int with_adam)
+void model_alloc(model *m, int V, int H, int L, int cell, int maxlen, int with_adam)
 {
     memset(m, 0, sizeof *m);
     m->V = V;
     m->H = H;
     m->L = L;
+    m->cell = cell;
     m->maxlen = maxlen;
-    size_t n = lstm_nparams_l(V, H, L);
+    size_t n = lstm_nparams_l(V, H, L, cell);
     m->vocab = cli_alloc((size_t)V * sizeof *m->vocab);
     m->params = cli_alloc(n * sizeof(float));
     if (with_adam) {
         m->adam_m = cli_alloc(n * sizeof(float));
         m->adam_v = cli_alloc(n * sizeof(float));
     }
-    lstm_bind_l(&m->p, m->params, V, H, L);
+    lstm_bind_l(&m->p, m->params, V, H, L, cell);
     m->batch = 64;
     strcpy(m->schedule, "none");
     m->decay_rate = 0.5;
@@ -69,9 +70,9 @@ static int write_weights(ts_writer *w, const model *m, const char *prefix, const
     char name[64], base[48];
     for (int k = 0; k < lstm_ntensors(m->L); k++) {
         uint64_t shape[2];
-        int rank = lstm_tensor_shape_l(k, m->V, m->H, m->L, shape);
-        snprintf(name, sizeof name, "%s%s", prefix, lstm_layer_name(k, m->L, base, sizeof base));
-        if (ts_write_tensor(w, name, TS_F4, rank, shape, flat + lstm_tensor_offset_l(k, m->V, m->H, m->L),
+        int rank = lstm_tensor_shape_l(k, m->V, m->H, m->L, m->cell, shape);
+        snprintf(name, sizeof name, "%s%s", prefix, lstm_layer_name(k, m->L, m->cell, base, sizeof base));
+        if (ts_write_tensor(w, name, TS_F4, rank, shape, flat + lstm_tensor_offset_l(k, m->V, m->H, m->L, m->cell),
                             NULL, 0) < 0)
             return -1;
     }
@@ -82,7 +83,7 @@ int model_write(const model *m, int fd, const char *label, char *err, size_t cap
 {
     ts_writer *w = ts_writer_open(fd, label);
     ts_attr_kv a[] = {
-        TS_ATTR_STR("cell", "lstm"), TS_ATTR_INT("layers", m->L),
+        TS_ATTR_STR("cell", cell_name(m->cell)), TS_ATTR_INT("layers", m->L),
         TS_ATTR_INT("hidden", m->H), TS_ATTR_INT("maxlen", m->maxlen),
         TS_ATTR_INT("vocab_size", m->V), TS_ATTR_STR("targets", m->per_position ? "every" : "last"),
         TS_ATTR_STR("layout", m->streams ? "streams" : "windows"), TS_ATTR_INT("streams", m->streams),
@@ -147,14 +148,14 @@ static int take_weight(const model *m, const ts_frame *f, const char *prefix, fl
         return 0;
     char base[48];
     for (int k = 0; k < lstm_ntensors(m->L); k++) {
-        if (strcmp(f->name + pl, lstm_layer_name(k, m->L, base, sizeof base)) != 0)
+        if (strcmp(f->name + pl, lstm_layer_name(k, m->L, m->cell, base, sizeof base)) != 0)
             continue;
         uint64_t shape[2];
-        int rank = lstm_tensor_shape_l(k, m->V, m->H, m->L, shape);
+        int rank = lstm_tensor_shape_l(k, m->V, m->H, m->L, m->cell, shape);
         if (!f->is_tensor || f->dtype != TS_F4 || f->ndim != rank || f->shape[0] != shape[0]
             || (rank == 2 && f->shape[1] != shape[1]))
             return fail(err, cap, "weight '%s' has the wrong dtype or shape", f->name);
-        size_t off = lstm_tensor_offset_l(k, m->V, m->H, m->L);
+        size_t off = lstm_tensor_offset_l(k, m->V, m->H, m->L, m->cell);
         memcpy(dst + off, f->data, f->nbytes);
         for (size_t i = 0; i < f->count; i++)
             if (!isfinite(dst[off + i]))
@@ -180,8 +181,9 @@ int model_read(model *m, const char *path, char *err, size_t cap)
         if (strcmp(f.name, "model") == 0 && !have_model) {
             int64_t V, H, N, layers, streams = 0;
             char cell[16] = "";
-            if (ts_attr_str(&f, "cell", cell, sizeof cell) != 1 || strcmp(cell, "lstm") != 0) {
-                bad = fail(msg, sizeof msg, "model cell '%s' is not supported", cell);
+            int cellk = ts_attr_str(&f, "cell", cell, sizeof cell) == 1 ? cell_parse(cell) : -1;
+            if (cellk < 0) {
+                bad = fail(msg, sizeof msg, "model cell '%s' is not supported (lstm, gru)", cell);
                 break;
             }
             if (get_int(&f, "layers", 1, LSTM_MAX_LAYERS, &layers, msg, sizeof msg) < 0
@@ -191,7 +193,7 @@ int model_read(model *m, const char *path, char *err, size_t cap)
                 bad = -1;
                 break;
             }
-            model_alloc(m, (int)V, (int)H, (int)layers, (int)N, 1);
+            model_alloc(m, (int)V, (int)H, (int)layers, cellk, (int)N, 1);
             char targets[16] = "last", layout[16] = "windows";
             ts_attr_str(&f, "targets", targets, sizeof targets);
             ts_attr_str(&f, "layout", layout, sizeof layout);
@@ -346,7 +348,7 @@ static void commas(char *buf, size_t cap, long long v)
     buf[o] = 0;
 }
 
-void model_summary(FILE *out, int V, int H, int L, int maxlen, int per_position)
+void model_summary(FILE *out, int V, int H, int L, int cell, int maxlen, int per_position)
 {
     long long total = 0;
     char buf[32], shape[32], name[32];
@@ -356,12 +358,14 @@ void model_summary(FILE *out, int V, int H, int L, int maxlen, int per_position)
             maxlen, V);
     fprintf(out, "%s\n %-27s %-25s %-10s\n%s\n", rule, "Layer (type)", "Output Shape", "Param #", dbl);
     for (int l = 0; l < L; l++) {
-        long long n = 4LL * ((long long)H * ((l == 0 ? V : H) + H) + H);
+        long long n = (long long)(lstm_tensor_offset_l(3 * l + 3, V, H, L, cell)
+                                  - lstm_tensor_offset_l(3 * l, V, H, L, cell));
         total += n;
+        const char *type = cell == CELL_GRU ? "GRU" : "LSTM";
         if (l == 0)
-            snprintf(name, sizeof name, "lstm (LSTM)");
+            snprintf(name, sizeof name, "%s (%s)", cell_name(cell), type);
         else
-            snprintf(name, sizeof name, "lstm_%d (LSTM)", l);
+            snprintf(name, sizeof name, "%s_%d (%s)", cell_name(cell), l, type);
         if (per_position || l < L - 1)
             snprintf(shape, sizeof shape, "(None, %d, %d)", maxlen, H);
         else

@@ -6,11 +6,13 @@
  *   "vocab"       u4 (V,) the vocabulary, attrs unit
  *   "lstm/kernel", "lstm/recurrent_kernel", "lstm/bias", "dense/kernel", "dense/bias"
  *                 f4 weights in Keras's layout (lstm.h); stacked layers add "lstm_1/kernel",
- *                 "lstm_1/recurrent_kernel", "lstm_1/bias", ...
+ *                 "lstm_1/recurrent_kernel", "lstm_1/bias", ...; a GRU model (attr cell
+ *                 "gru") names its layers gru, gru_1, ... instead
  *   "adam/m/<weight>", "adam/v/<weight>"   f4 optimizer moments (for resuming)
  *   "rng"         u8 (2, 4): the RNG state at the start of the current epoch, and now
  *   "state/h", "state/c"  f4 (L, B, H): the carried state of the B streams, when a
- *                 stream-layout (char-rnn) run was stopped in the middle of an epoch
+ *                 stream-layout (char-rnn) run was stopped in the middle of an epoch (a GRU
+ *                 has no cell state: its state/c is zeros)
  */
 #ifndef CHARPIPE_MODEL_H
 #define CHARPIPE_MODEL_H
@@ -22,6 +24,7 @@
 
 typedef struct model {
     int V, H, L, maxlen;              /* maxlen: window length, or steps per chunk (streams) */
+    int cell;                         /* CELL_LSTM or CELL_GRU */
     int per_position;                 /* a target after every step (char-rnn), not just the last */
     int streams;                      /* > 0: trained on that many contiguous streams of the
                                          text with the state carried (char-rnn); 0: windows */
@@ -51,8 +54,9 @@ typedef struct model {
     float *state_h, *state_c;         /* (L, streams, H) carried state mid-epoch, or NULL */
 } model;
 
-/* Allocate params (zero) and vocab for V, H, L layers; with_adam also allocates the moments. */
-void model_alloc(model *m, int V, int H, int L, int maxlen, int with_adam);
+/* Allocate params (zero) and vocab for V, H, L layers of cell; with_adam also allocates the
+ * moments. */
+void model_alloc(model *m, int V, int H, int L, int cell, int maxlen, int with_adam);
 void model_free(model *m);
 
 /* Write m as a stream to fd. Returns 0, or -1 with a message in err. */
@@ -73,6 +77,6 @@ int model_char(const model *m, const unsigned char *p, size_t n, uint32_t *cp, i
                const char **why);
 
 /* Print a Keras-style summary of the model (layers, output shapes, parameter counts). */
-void model_summary(FILE *out, int V, int H, int L, int maxlen, int per_position);
+void model_summary(FILE *out, int V, int H, int L, int cell, int maxlen, int per_position);
 
 #endif

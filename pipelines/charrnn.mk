@@ -2,17 +2,18 @@
 #
 #   make -C pipelines -f charrnn.mk                 10 minutes of training, the chosen settings
 #   make -C pipelines -f charrnn.mk BUDGET=120 H=128 L=1
+#   make -C pipelines -f charrnn.mk CELL=gru        the GRU instead of the LSTM
 #   make -C pipelines -f charrnn.mk results         one line per finished run
 #
 # Trains with a target at every position on tinyshakespeare (or TEXT=), the last 10% of the
 # characters held out, the rest cut into B streams of N steps with the state carried
 # (train --streams), for BUDGET seconds of training (validation time not counted), validating
-# every EVAL batches. Outputs in runs/charrnn-hH-lL-nN-bB-tBUDGET/:
+# every EVAL batches. Outputs in runs/charrnn-hH-lL-nN-bB-tBUDGET[-dDROPOUT][-gru]/:
 #   model, best.model   the last and the best (lowest validation loss) model
 #   loss.tsv            train --log: epoch, train_loss, val_loss, seconds since the last line
 #   curve.tsv           elapsed training seconds and validation loss, for plotting
 #   curve.png           the plot (gnuplot, when installed)
-#   sample.txt          500 characters from the best model
+#   sample.txt          500 characters from the best model after PROMPT (default ROMEO:)
 #   result.tsv          settings, the best validation loss and when it was reached
 
 SHELL       := /bin/bash
@@ -34,8 +35,10 @@ DROPOUT  ?= 0.25
 CLIP     ?= 5
 EVAL     ?= 100
 SEED     ?= 1
+CELL     ?= lstm
+PROMPT   ?= ROMEO:
 
-RUN := $(RUNS)/charrnn-h$(H)-l$(L)-n$(N)-b$(B)-t$(BUDGET)$(if $(filter-out 0,$(DROPOUT)),-d$(DROPOUT))
+RUN := $(RUNS)/charrnn-h$(H)-l$(L)-n$(N)-b$(B)-t$(BUDGET)$(if $(filter-out 0,$(DROPOUT)),-d$(DROPOUT))$(if $(filter-out lstm,$(CELL)),-$(CELL))
 
 .PHONY: all results
 all: $(RUN)/result.tsv $(RUN)/sample.txt $(RUN)/curve.png
@@ -44,7 +47,7 @@ all: $(RUN)/result.tsv $(RUN)/sample.txt $(RUN)/curve.png
 $(RUN)/model: $(TEXT)
 	@mkdir -p $(@D)
 	@rm -f $(RUN)/loss.tsv
-	$(BIN)/vocab < $< | $(BIN)/train --streams -n $(N) -b $(B) -H $(H) -L $(L) --val 0.1 \
+	$(BIN)/vocab < $< | $(BIN)/train --streams -n $(N) -b $(B) -H $(H) -L $(L) --cell $(CELL) --val 0.1 \
 	    --lr $(LR) --schedule $(SCHEDULE) --dropout $(DROPOUT) --clip $(CLIP) --seed $(SEED) \
 	    -e 1000 --max-seconds $(BUDGET) --eval-every $(EVAL) --log $(RUN)/loss.tsv \
 	    --best $(RUN)/best.model -o $@ 2> >(tee $(RUN)/train.err >&2)
@@ -61,13 +64,13 @@ $(RUN)/curve.png: $(RUN)/curve.tsv
 	else echo "charrnn.mk: gnuplot is not installed; skipping $@" >&2; fi
 
 $(RUN)/sample.txt: $(RUN)/model
-	$(BIN)/sample -m $(RUN)/best.model --seed "ROMEO:" -n 500 -t 0.8 --rng-seed $(SEED) > $@
+	$(BIN)/sample -m $(RUN)/best.model --seed "$(PROMPT)" --skip-unknown -n 500 -t 0.8 --rng-seed $(SEED) > $@
 
 $(RUN)/result.tsv: $(RUN)/curve.tsv
-	awk -F'\t' -v h=$(H) -v l=$(L) -v n=$(N) -v b=$(B) -v t=$(BUDGET) \
+	awk -F'\t' -v c=$(CELL) -v h=$(H) -v l=$(L) -v n=$(N) -v b=$(B) -v t=$(BUDGET) \
 	    'NR > 1 && (best == "" || $$2 < best) { best = $$2; at = $$1 } \
-	     END { printf "%d\t%d\t%d\t%d\t%d\t%.4f\t%.0f\n", h, l, n, b, t, best, at }' $< > $@
+	     END { printf "%s\t%d\t%d\t%d\t%d\t%d\t%.4f\t%.0f\n", c, h, l, n, b, t, best, at }' $< > $@
 
 results:
-	@printf 'hidden\tlayers\tsteps\tstreams\tbudget_s\tbest_val_loss\tat_s\n'
+	@printf 'cell\thidden\tlayers\tsteps\tstreams\tbudget_s\tbest_val_loss\tat_s\n'
 	@cat $(RUNS)/charrnn-*/result.tsv 2>/dev/null || true

@@ -1,25 +1,32 @@
 #!/usr/bin/python3
 """Independent reference for charpipe's model files (no charpipe code): gzip + msgpack + numpy.
 
-    ref_lstm.py make MODEL TEXT SEED   write a model with random weights for TEXT's vocabulary
-                                       (maxlen 5, H 7) and print the textbook mean loss (nats)
-                                       of every window of TEXT, computed here in float64
+    ref_lstm.py make MODEL TEXT SEED [gru]
+                                       write a model with random weights for TEXT's vocabulary
+                                       (maxlen 5, H 7; an LSTM, or a GRU) and print the textbook
+                                       mean loss (nats) of every window of TEXT, computed here
+                                       in float64
     ref_lstm.py loss MODEL TEXT        print the same loss for an existing model file
+
+The GRU is Keras's (reset_after=True): kernel (V, 3H), recurrent_kernel (H, 3H), bias (2, 3H),
+gates z, r, h:  z = s(x Wz + bz + h Uz + b'z), r = s(... r ...),
+n = tanh(x Wh + bh + r * (h Uh + b'h)), h = z * h + (1 - z) * n.
 """
 import gzip, sys
 import msgpack
 import numpy as np
 
-NAMES = ["lstm/kernel", "lstm/recurrent_kernel", "lstm/bias", "dense/kernel", "dense/bias"]
+def names(cell):
+    return [cell + "/kernel", cell + "/recurrent_kernel", cell + "/bias", "dense/kernel", "dense/bias"]
 
-def write_model(path, vocab, W, maxlen):
-    V, H = W["lstm/kernel"].shape[0], W["dense/kernel"].shape[0]
+def write_model(path, vocab, W, maxlen, cell):
+    V, H = W[cell + "/kernel"].shape[0], W["dense/kernel"].shape[0]
     frames = [{"name": "header", "format": "charpipe", "version": 1},
-              {"name": "model", "attrs": {"cell": "lstm", "layers": 1, "hidden": H, "maxlen": maxlen,
+              {"name": "model", "attrs": {"cell": cell, "layers": 1, "hidden": H, "maxlen": maxlen,
                                           "vocab_size": V, "targets": "last"}},
               {"name": "vocab", "dtype": "u4", "shape": [V], "attrs": {"unit": "codepoint"},
                "data": np.array(vocab, dtype="<u4").tobytes()}]
-    for n in NAMES:
+    for n in names(cell):
         a = W[n].astype("<f4")
         frames.append({"name": n, "dtype": "f4", "shape": list(a.shape), "data": a.tobytes()})
     frames.append({"name": "end", "frames": len(frames) - 1})
@@ -32,21 +39,29 @@ def read_model(path):
         frames = list(msgpack.Unpacker(f, raw=False))
     assert frames[0]["name"] == "header" and frames[-1]["name"] == "end"
     by = {fr["name"]: fr for fr in frames}
-    W = {n: np.frombuffer(by[n]["data"], "<f4").reshape(by[n]["shape"]).astype(np.float64) for n in NAMES}
+    cell = by["model"]["attrs"]["cell"]
+    W = {n: np.frombuffer(by[n]["data"], "<f4").reshape(by[n]["shape"]).astype(np.float64) for n in names(cell)}
     vocab = np.frombuffer(by["vocab"]["data"], "<u4")
-    return [chr(c) for c in vocab], W, by["model"]["attrs"]["maxlen"]
+    return [chr(c) for c in vocab], W, by["model"]["attrs"]["maxlen"], cell
 
 def sigmoid(z):
     return 1 / (1 + np.exp(-z))
 
-def mean_loss(text, vocab, W, maxlen):
+def mean_loss(text, vocab, W, maxlen, cell):
     idx = {c: i for i, c in enumerate(vocab)}
     t = np.array([idx[c] for c in text])
-    K, R, b, D, db = (W[n] for n in NAMES)
+    K, R, b, D, db = (W[n] for n in names(cell))
     H = R.shape[0]
     starts = np.arange(0, len(t) - maxlen)
     h = np.zeros((len(starts), H)); c = np.zeros((len(starts), H))
     for s in range(maxlen):
+        if cell == "gru":
+            a = K[t[starts + s]] + b[0]
+            u = h @ R + b[1]
+            z, r = sigmoid(a[:, :H] + u[:, :H]), sigmoid(a[:, H:2*H] + u[:, H:2*H])
+            n = np.tanh(a[:, 2*H:] + r * u[:, 2*H:])
+            h = z * h + (1 - z) * n
+            continue
         z = K[t[starts + s]] + b + h @ R
         i, f, g, o = sigmoid(z[:, :H]), sigmoid(z[:, H:2*H]), np.tanh(z[:, 2*H:3*H]), sigmoid(z[:, 3*H:])
         c = f * c + i * g
@@ -60,15 +75,17 @@ def main():
     if sys.argv[1] == "make":
         path, text = sys.argv[2], open(sys.argv[3], encoding="utf-8").read()
         rng = np.random.default_rng(int(sys.argv[4]))
+        cell = sys.argv[5] if len(sys.argv) > 5 else "lstm"
         vocab = sorted(set(text)); V, H, maxlen = len(vocab), 7, 5
-        W = {"lstm/kernel": rng.normal(0, 0.5, (V, 4*H)), "lstm/recurrent_kernel": rng.normal(0, 0.5, (H, 4*H)),
-             "lstm/bias": rng.normal(0, 0.5, 4*H), "dense/kernel": rng.normal(0, 1, (H, V)),
+        G, bias = (3 * H, (2, 3 * H)) if cell == "gru" else (4 * H, (4 * H,))
+        W = {cell + "/kernel": rng.normal(0, 0.5, (V, G)), cell + "/recurrent_kernel": rng.normal(0, 0.5, (H, G)),
+             cell + "/bias": rng.normal(0, 0.5, bias), "dense/kernel": rng.normal(0, 1, (H, V)),
              "dense/bias": rng.normal(0, 0.5, V)}
         W = {k: v.astype(np.float32).astype(np.float64) for k, v in W.items()}
-        write_model(path, [ord(c) for c in vocab], W, maxlen)
-        print("%.8f" % mean_loss(text, vocab, W, maxlen))
+        write_model(path, [ord(c) for c in vocab], W, maxlen, cell)
+        print("%.8f" % mean_loss(text, vocab, W, maxlen, cell))
     else:
-        vocab, W, maxlen = read_model(sys.argv[2])
-        print("%.8f" % mean_loss(open(sys.argv[3], encoding="utf-8").read(), vocab, W, maxlen))
+        vocab, W, maxlen, cell = read_model(sys.argv[2])
+        print("%.8f" % mean_loss(open(sys.argv[3], encoding="utf-8").read(), vocab, W, maxlen, cell))
 
 main()

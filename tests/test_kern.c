@@ -1,6 +1,6 @@
 /* test_kern.c - every kernel set this CPU runs against naive double-precision code:
  * gemm_nn / gemm_tn / gemm_nt at ragged sizes with padded leading dimensions, and the LSTM
- * cell forward and backward against the textbook formulas. Sets the CPU cannot run are
+ * and GRU cells forward and backward against the textbook formulas. Sets the CPU cannot run are
  * reported as SKIP. */
 #include <math.h>
 #include <stdlib.h>
@@ -172,6 +172,81 @@ static void test_cell(void)
     }
 }
 
+/* The GRU cell (Keras reset_after): z = s(a_z + u_z), r = s(a_r + u_r), n = tanh(a_h + r u_h),
+ * h = z h_prev + (1 - z) n; backward by the chain rule, in double from the float activations. */
+static void check_gru_cell(int b, int H, int with_prev, int in_place)
+{
+    int G = 3 * H;
+    size_t bG = (size_t)b * G, bH = (size_t)b * H;
+    float *a = randf(bG, 6.0), *u = randf(bG, 6.0), *hp = with_prev ? randf(bH, 1.0) : NULL;
+    float *h = malloc(bH * sizeof(float)), *dh = randf(bH, 1.0);
+    float *a0 = malloc(bG * sizeof(float)), *u0 = malloc(bG * sizeof(float)), *dh0 = malloc(bH * sizeof(float));
+    float *hp0 = hp ? malloc(bH * sizeof(float)) : NULL;
+    a[0] = 120.0f; a[G - 1] = -120.0f; u[H] = -95.0f;          /* saturation: no inf, no nan */
+    memcpy(a0, a, bG * sizeof(float));
+    memcpy(u0, u, bG * sizeof(float));
+    memcpy(dh0, dh, bH * sizeof(float));
+    if (hp)
+        memcpy(hp0, hp, bH * sizeof(float));
+    float *hout = in_place && hp ? hp : h;                     /* h may be h_prev (generation) */
+    K->gru_cell_fwd(b, H, a, u, hp, hout);
+    double ea = 0, eh = 0;
+    for (int r = 0; r < b; r++)
+        for (int j = 0; j < H; j++) {
+            const float *ar = a0 + (size_t)r * G, *ur = u0 + (size_t)r * G;
+            double z = sig((double)ar[j] + ur[j]), rr = sig((double)ar[H + j] + ur[H + j]);
+            double n = tanh(ar[2 * H + j] + rr * ur[2 * H + j]);
+            double hpv = hp0 ? hp0[(size_t)r * H + j] : 0.0, hn = z * hpv + (1 - z) * n;
+            const float *act = a + (size_t)r * G;
+            ea = fmax(ea, fmax(fabs(act[j] - z), fmax(fabs(act[H + j] - rr), fabs(act[2 * H + j] - n))));
+            eh = fmax(eh, fabs(hout[(size_t)r * H + j] - hn));
+        }
+    CHECK(ea < 1e-6 && eh < 1e-6, "%s gru_cell_fwd b=%d H=%d: errors act %.3g h %.3g", K->name, b, H, ea, eh);
+
+    double *rda = malloc(bG * sizeof(double)), *rdu = malloc(bG * sizeof(double)), *rdh = malloc(bH * sizeof(double));
+    double ma = 1e-30, mh = 1e-30;
+    for (int r = 0; r < b; r++)
+        for (int j = 0; j < H; j++) {
+            const float *act = a + (size_t)r * G;
+            size_t q = (size_t)r * H + j;
+            double z = act[j], rr = act[H + j], n = act[2 * H + j], uh = u0[(size_t)r * G + 2 * H + j];
+            double hpv = hp0 ? hp0[q] : 0.0, g = dh0[q];
+            double dn = g * (1 - z) * (1 - n * n);
+            double *da = rda + (size_t)r * G, *du = rdu + (size_t)r * G;
+            da[j] = du[j] = g * (hpv - n) * z * (1 - z);
+            da[H + j] = du[H + j] = dn * uh * rr * (1 - rr);
+            da[2 * H + j] = dn;
+            du[2 * H + j] = dn * rr;
+            rdh[q] = g * z;
+            for (int s = 0; s < 3; s++) ma = fmax(ma, fmax(fabs(da[s * H + j]), fabs(du[s * H + j])));
+            mh = fmax(mh, fabs(rdh[q]));
+        }
+    K->gru_cell_bwd(b, H, a, u, hp0, dh);
+    double eda = 0, edu = 0, edh = 0;
+    int finite = 1;
+    for (size_t q = 0; q < bG; q++) {
+        eda = fmax(eda, fabs(a[q] - rda[q]) / ma);
+        edu = fmax(edu, fabs(u[q] - rdu[q]) / ma);
+        finite &= isfinite(a[q]) && isfinite(u[q]);
+    }
+    for (size_t q = 0; q < bH; q++)
+        edh = fmax(edh, fabs(dh[q] - rdh[q]) / mh);
+    CHECK(eda < 1e-5 && edu < 1e-5 && edh < 1e-5 && finite,
+          "%s gru_cell_bwd b=%d H=%d: errors da %.3g du %.3g dh %.3g", K->name, b, H, eda, edu, edh);
+    free(a); free(u); free(hp); free(h); free(dh); free(a0); free(u0); free(dh0); free(hp0);
+    free(rda); free(rdu); free(rdh);
+}
+
+static void test_gru_cell(void)
+{
+    static const int Hs[] = { 1, 3, 7, 8, 17, 33, 65, 128 };
+    for (int i = 0; i < 8; i++) {
+        check_gru_cell(1, Hs[i], 1, 1);
+        check_gru_cell(5, Hs[i], 1, 0);
+        check_gru_cell(3, Hs[i], 0, 0);
+    }
+}
+
 /* exp accuracy over the whole range through the cell: sigmoid(z) for z in [-20, 20]. */
 static void test_sigmoid_accuracy(void)
 {
@@ -218,6 +293,7 @@ int main(void)
         RUN(test_gemm);
         RUN(test_gemm_model_shapes);
         RUN(test_cell);
+        RUN(test_gru_cell);
         RUN(test_sigmoid_accuracy);
     }
     return check_summary();

@@ -146,7 +146,7 @@ static void eval_streams(evaluator *ev, par_pool *pool, int B)
     st.y = cli_malloc(P * sizeof *st.y);
     for (int i = 0; i < P; i++) {
         lstm_work_free(ev->work[i]);          /* sized for this many streams */
-        ev->work[i] = lstm_work_new_l(m->V, m->H, m->L, m->maxlen, bmax);
+        ev->work[i] = lstm_work_new_l(m->V, m->H, m->L, m->cell, m->maxlen, bmax);
         st.h[i] = cli_alloc((size_t)m->L * bmax * m->H * sizeof(float));
         st.c[i] = cli_alloc((size_t)m->L * bmax * m->H * sizeof(float));
         st.x[i] = cli_malloc((size_t)bmax * m->maxlen * sizeof(int32_t));
@@ -381,7 +381,7 @@ int main(int argc, char **argv)
     ev.work = cli_malloc((size_t)opt_threads * sizeof *ev.work);
     ev.loss = cli_malloc((size_t)opt_threads * sizeof *ev.loss);
     for (int i = 0; i < opt_threads; i++)
-        ev.work[i] = lstm_work_new_l(m.V, m.H, m.L, m.maxlen, ev.bpart);
+        ev.work[i] = lstm_work_new_l(m.V, m.H, m.L, m.cell, m.maxlen, ev.bpart);
     if (opt_streams < 0)
         opt_streams = m.streams;
     cx = cli_malloc((size_t)CHUNK * m.maxlen * sizeof *cx);

@@ -232,7 +232,7 @@ int main(int argc, char **argv)
     if (opt_stateful) {
         size_t LH = (size_t)m.L * H;
         float *h = cli_alloc(LH * sizeof(float)), *cst = cli_alloc(LH * sizeof(float));
-        float *scratch = cli_alloc((size_t)4 * H * sizeof(float));
+        float *scratch = cli_alloc(LSTM_STEP_SCRATCH(H) * sizeof(float));
         for (int i = 0; i < seedlen; i++)
             lstm_step_l(k, &m.p, seed[i], h, cst, probs, scratch);
         for (long i = 0; i < opt_n; i++) {
@@ -245,7 +245,7 @@ int main(int argc, char **argv)
         free(cst);
         free(scratch);
     } else {
-        lstm_work *w = lstm_work_new_l(V, H, m.L, N, 1);
+        lstm_work *w = lstm_work_new_l(V, H, m.L, m.cell, N, 1);
         int32_t *win = cli_malloc((size_t)N * sizeof *win);
         int wlen = seedlen < N ? seedlen : N;
         for (int i = 0; i < wlen; i++)

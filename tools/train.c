@@ -26,7 +26,8 @@ static int opt_decay_every = 1;
 static const char *opt_out, *opt_resume, *opt_log, *opt_best, *opt_schedule = "none";
 static int opt_summary, opt_progress = -1, opt_V, opt_N, opt_streams;
 static long opt_max_batches;
-static int set_hidden, set_batch, set_lr, set_val, set_clip, set_seed, set_layers, set_n;
+static int set_hidden, set_batch, set_lr, set_val, set_clip, set_seed, set_layers, set_n, set_cell;
+static int opt_cell = CELL_LSTM;
 
 static void usage(void)
 {
@@ -36,7 +37,7 @@ static void usage(void)
 "SYNOPSIS\n"
 "    vocab < TEXT | window -n 40 | train [-e EPOCHS] [-o MODEL] [OPTIONS] [> MODEL]\n"
 "    vocab < TEXT | train --streams -n 100 -b 50 [-L LAYERS] [OPTIONS] -o MODEL\n"
-"    train --summary [-V VOCAB -n MAXLEN] [-H HIDDEN] [-L LAYERS] [< STREAM]\n\n"
+"    train --summary [-V VOCAB -n MAXLEN] [-H HIDDEN] [-L LAYERS] [--cell gru] [< STREAM]\n\n"
 "DESCRIPTION\n"
 "    Reads a charpipe stream with a 'vocab' frame and 'x' (B, N) / 'y' (B) window frames\n"
 "    (indices from window, or one-hot float32 from onehot) and trains the Keras course\n"
@@ -58,6 +59,8 @@ static void usage(void)
 "    -e, --epochs N      train until N epochs are complete in total (default %d)\n"
 "    -H, --hidden N      LSTM units per layer (default %d)\n"
 "    -L, --layers N      stacked LSTM layers (default %d)\n"
+"        --cell C        the recurrent cell: lstm, or gru (Keras's GRU, reset_after; 3/4 of\n"
+"                        the LSTM's weights and work per unit) (default lstm)\n"
 "    -b, --batch N       windows per batch, or streams with --streams (default %d)\n"
 "    -n N                steps per batch with --streams (default 100)\n"
 "        --streams       char-rnn training on the text frames (see above)\n"
@@ -683,14 +686,14 @@ static void summary_only(void)
             cli_die("stdin: no vocab and x frames to take V and N from");
         ts_reader_close(r);
     }
-    model_summary(stdout, V, opt_hidden, opt_layers, N, opt_streams);
+    model_summary(stdout, V, opt_hidden, opt_layers, opt_cell, N, opt_streams);
 }
 
 int main(int argc, char **argv)
 {
     cli_init(argv[0]);
     enum { O_LR = 256, O_VAL, O_CLIP, O_SEED, O_RESUME, O_LOG, O_SUMMARY, O_PROGRESS, O_NOPROGRESS,
-           O_VERSION, O_MAXB, O_STREAMS, O_DROPOUT, O_SCHED, O_DRATE, O_DEVERY, O_EVAL, O_BEST, O_MAXS };
+           O_VERSION, O_MAXB, O_STREAMS, O_DROPOUT, O_SCHED, O_DRATE, O_DEVERY, O_EVAL, O_BEST, O_MAXS, O_CELL };
     static const struct option longopts[] = {
         { "epochs", 1, 0, 'e' }, { "hidden", 1, 0, 'H' }, { "layers", 1, 0, 'L' },
         { "batch", 1, 0, 'b' }, { "lr", 1, 0, O_LR }, { "val", 1, 0, O_VAL }, { "clip", 1, 0, O_CLIP },
@@ -700,7 +703,8 @@ int main(int argc, char **argv)
         { "version", 0, 0, O_VERSION }, { "max-batches", 1, 0, O_MAXB }, { "streams", 0, 0, O_STREAMS },
         { "dropout", 1, 0, O_DROPOUT }, { "schedule", 1, 0, O_SCHED }, { "decay-rate", 1, 0, O_DRATE },
         { "decay-every", 1, 0, O_DEVERY }, { "eval-every", 1, 0, O_EVAL }, { "best", 1, 0, O_BEST },
-        { "max-seconds", 1, 0, O_MAXS }, { "help", 0, 0, 'h' }, { 0, 0, 0, 0 }
+        { "max-seconds", 1, 0, O_MAXS }, { "cell", 1, 0, O_CELL }, { "help", 0, 0, 'h' },
+        { 0, 0, 0, 0 }
     };
     int c;
     while ((c = getopt_long(argc, argv, "e:H:L:b:j:o:V:n:h", longopts, NULL)) != -1) {
@@ -734,6 +738,11 @@ int main(int argc, char **argv)
         case O_DEVERY: opt_decay_every = (int)cli_long("--decay-every", optarg, 1, 1000000); break;
         case O_EVAL: opt_eval_every = cli_long("--eval-every", optarg, 1, 1L << 40); break;
         case O_BEST: opt_best = optarg; break;
+        case O_CELL:
+            if ((opt_cell = cell_parse(optarg)) < 0)
+                cli_usage_error("--cell: '%s' is not lstm or gru", optarg);
+            set_cell = 1;
+            break;
         case O_MAXS: opt_max_seconds = cli_double("--max-seconds", optarg, 0.001, 1e9); break;
         case O_VERSION: printf("charpipe train 0.2 (kernels: %s)\n", kern_select()->name); return 0;
         case 'h': usage(); return 0;
@@ -774,9 +783,9 @@ int main(int argc, char **argv)
         if (!m.adam_m)
             cli_die("%s: the model has no optimizer state to resume from", opt_resume);
         if ((set_hidden && opt_hidden != m.H) || (set_batch && opt_batch != m.batch)
-            || (set_layers && opt_layers != m.L))
-            cli_usage_error("--resume takes the hidden size, layers and batch from the model (%d, %d, %d)",
-                            m.H, m.L, m.batch);
+            || (set_layers && opt_layers != m.L) || (set_cell && opt_cell != m.cell))
+            cli_usage_error("--resume takes the hidden size, layers, cell and batch from the model (%d, %d, %s, %d)",
+                            m.H, m.L, cell_name(m.cell), m.batch);
         if (set_lr || set_val || set_clip || set_seed)
             cli_usage_error("--resume takes --lr, --val, --clip and --seed from the model");
         if (!!m.streams != opt_streams)
@@ -800,7 +809,7 @@ int main(int argc, char **argv)
         if (!opt_streams && m.per_position != (d.ylen > 1))
             cli_die("%s: the model was trained with %s targets", opt_resume, m.per_position ? "per-position" : "last-step");
     } else {
-        model_alloc(&m, d.V, opt_hidden, opt_layers, N, 1);
+        model_alloc(&m, d.V, opt_hidden, opt_layers, opt_cell, N, 1);
         memcpy(m.vocab, d.vocab, d.V * sizeof(uint32_t));
         m.byte_unit = d.byte_unit;
         m.lower = d.lower;
@@ -849,7 +858,7 @@ int main(int argc, char **argv)
                 cli_prog, d.n, d.N, ntrain, nval,
                 (d.n * (double)d.N * (d.x8 ? 1 : 2) + d.n * (double)d.ylen * (d.y8 ? 1 : 2)) / 1e6, t_read);
     }
-    model_summary(stderr, m.V, m.H, m.L, m.maxlen, m.per_position);
+    model_summary(stderr, m.V, m.H, m.L, m.cell, m.maxlen, m.per_position);
     fprintf(stderr, "%s: kernels %s, %d thread%s, batch %d, %s\n", cli_prog, k->name, opt_threads,
             opt_threads > 1 ? "s" : "", m.batch, opt_resume ? "resuming" : "fresh start");
 
@@ -859,7 +868,7 @@ int main(int argc, char **argv)
     tr.bpart = (m.batch + opt_threads - 1) / opt_threads;
     if (!m.streams && tr.bpart > 1024)
         tr.bpart = 1024;
-    tr.nparams = lstm_nparams_l(m.V, m.H, m.L);
+    tr.nparams = lstm_nparams_l(m.V, m.H, m.L, m.cell);
     int P = opt_threads, ylen = m.per_position ? N : 1;
     tr.work = cli_malloc(P * sizeof *tr.work);
     tr.grad = cli_malloc(P * sizeof *tr.grad);
@@ -874,11 +883,11 @@ int main(int argc, char **argv)
     tr.sumsq = cli_malloc(P * sizeof *tr.sumsq);
     size_t ns = (size_t)m.L * tr.bpart * m.H;
     for (int i = 0; i < P; i++) {
-        tr.work[i] = lstm_work_new_l(m.V, m.H, m.L, N, tr.bpart);
+        tr.work[i] = lstm_work_new_l(m.V, m.H, m.L, m.cell, N, tr.bpart);
         if (!tr.work[i])
             cli_die("out of memory for the work area");
         tr.grad[i] = cli_alloc(tr.nparams * sizeof(float));
-        lstm_bind_l(&tr.gp[i], tr.grad[i], m.V, m.H, m.L);
+        lstm_bind_l(&tr.gp[i], tr.grad[i], m.V, m.H, m.L, m.cell);
         tr.xb[i] = cli_malloc((size_t)tr.bpart * N * sizeof(int32_t));
         tr.yb[i] = cli_malloc((size_t)tr.bpart * ylen * sizeof(int32_t));
         tr.sh[i] = cli_alloc(ns * sizeof(float));
