@@ -73,6 +73,31 @@ else
     echo "PyTorch peer: not run (needs /usr/bin/python3 with torch and $PEER)"
 fi
 
+echo; echo "== train --streams (char-rnn): characters/s, 2 layers, 50 streams of 100 steps, 2 threads"
+vocab < "$TEXT" > "$tmp/text.ts"
+printf '%-8s %-6s %14s\n' hidden cell chars/s
+declare -A cps
+for H in 256 512; do
+    for cell in lstm gru; do
+        nb=$([ $H = 256 ] && echo $((PER * 2)) || echo $((PER / 2 + 1)))    # about PER/2 seconds
+        c=$(train --streams --cell $cell -H $H -L 2 -n 100 -b 50 -j 2 --max-batches $nb \
+                < "$tmp/text.ts" 2>&1 >/dev/null | sed -n 's/.*: \([0-9.]*\) chars\/s.*/\1/p')
+        cps[$H$cell]=$c
+        printf '%-8s %-6s %14.0f\n' $H $cell "$c"
+    done
+done
+if [ -f "$PEER" ] && /usr/bin/python3 -c 'import torch' 2>/dev/null; then
+    for j in 1 2; do
+        p=$(env -u OPENBLAS_CORETYPE /usr/bin/python3 "$PEER" throughput --task charrnn --hidden 512 --layers 2 \
+              --threads $j --seconds "$PER" --data "$TEXT" 2>/dev/null | grep -o '"chars_per_s": [0-9.]*' | head -1 | grep -o '[0-9.]*$')
+        printf 'PyTorch (OpenBLAS) LSTM 2 x 512, %d thread%s: %s chars/s' $j "$([ $j = 2 ] && echo s)" "${p:-?}"
+        [ -n "$p" ] && awk -v a="${cps[512lstm]}" -v b="$p" 'BEGIN { printf "  (charpipe LSTM / PyTorch: %.2fx)", a / b }'
+        echo
+    done
+else
+    echo "PyTorch peer: not run (needs /usr/bin/python3 with torch and $PEER)"
+fi
+
 echo; echo "== sample: characters/s, one thread"
 printf '%-8s %-10s %14s\n' hidden mode chars/s
 head -c 200000 "$TEXT" | vocab | window -n 40 > "$tmp/small.ts"
@@ -87,6 +112,11 @@ for H in 128 512; do
         awk -v n=$n -v a="$t0" -v b="$t1" -v h=$H -v m=$mode 'BEGIN { printf "%-8s %-10s %14.0f\n", h, m, n / (b - a) }'
     done
 done
+train -e 0 -H 128 --cell gru -o "$tmp/g128" < "$tmp/small.ts" 2>/dev/null
+t0=$(date +%s.%N)
+sample -m "$tmp/g128" --stateful -n 300000 -t 1 --rng-seed 1 --seed "First Citizen:" > /dev/null
+t1=$(date +%s.%N)
+awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%-8s %-10s %14.0f\n", "128 gru", "stateful", 300000 / (b - a) }'
 if [ -f "$PEER" ] && /usr/bin/python3 -c 'import torch' 2>/dev/null; then
     env -u OPENBLAS_CORETYPE /usr/bin/python3 "$PEER" sample --threads 1 --nchars 2000 --reps 1 --data "$TEXT" 2>/dev/null \
         | sed -n 's/.*"method": "\([a-z]*\)".*"chars_per_s": \([0-9.]*\).*/PyTorch 128  \1: \2 chars\/s/p'
