@@ -61,6 +61,17 @@ typedef struct kern_ops {
      * dh * z, the part of the gradient for h_{t-1} that does not pass through the recurrent
      * kernel (the caller adds du . recurrent^T). */
     void (*gru_cell_bwd)(int b, int H, float *act, float *u, const float *h_prev, float *dh);
+
+    /* Layer norm of the lnlstm (lstm.h): s (b, 4H) holds b rows of 4 gate blocks of H; each
+     * block becomes gamma * shat + bias with shat = (s - mean) / sqrt(var + 1e-5) over its H
+     * values (gamma, bias (4H)), in place. shat (b, 4H) and rstd (b, 4) (1 / sqrt(var + 1e-5)
+     * of each block) are written for the backward pass unless NULL. */
+    void (*ln_fwd)(int b, int H, float *s, const float *gamma, const float *bias, float *shat,
+                   float *rstd);
+    /* Its backward: dz (b, 4H) the gradient at the output -> the gradient at s, in place;
+     * dgamma and dbias (4H) accumulate dz * shat and dz. */
+    void (*ln_bwd)(int b, int H, float *dz, const float *gamma, const float *shat,
+                   const float *rstd, float *dgamma, float *dbias);
 } kern_ops;
 
 /* The best set for this CPU, or the one CHARPIPE_KERNEL names (dies with a message naming

@@ -8,7 +8,7 @@
  *     #include "kern_impl.h"
  *
  * It defines static functions (gemm_nn, gemm_tn, gemm_nt, pack_b, gemm_nn_packed, the LSTM and
- * GRU cells)
+ * GRU cells, the lnlstm's layer norm)
  * that the including file puts into its kern_ops table. The same source is thereby used by
  * the AVX2 set (tested on this machine) and the AVX-512 set, so the two differ only in the
  * compiler's instruction selection and the tile sizes.
@@ -18,6 +18,7 @@
  * a degree-7 Taylor polynomial for e^r (relative error < 1e-8 before float rounding) and 2^n
  * built in the exponent bits.
  */
+#include <math.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -459,5 +460,91 @@ static void gru_cell_bwd(int b, int H, float *act, float *u, const float *h_prev
             gru_bwd_lanes(VW, H, ar + j, ur + j, hp ? hp + j : NULL, dhr + j);
         if (j < H)
             gru_bwd_lanes(H - j, H, ar + j, ur + j, hp ? hp + j : NULL, dhr + j);
+    }
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* Layer norm (lnlstm): b rows of 4 gate blocks of H, see kern.h */
+
+INLINE float vsum(vf v)
+{
+    float s = 0.0f;
+    for (int l = 0; l < VW; l++)
+        s += v[l];
+    return s;
+}
+
+static void ln_fwd(int b, int H, float *s, const float *gamma, const float *bias, float *shat,
+                   float *rstd)
+{
+    int hf = H / VW * VW;
+    for (int r = 0; r < b * 4; r++) {
+        float *x = s + (size_t)r * H;
+        const float *g = gamma + (size_t)(r % 4) * H, *be = bias + (size_t)(r % 4) * H;
+        vf acc = {0};
+        float sum = 0.0f;
+        for (int j = 0; j < hf; j += VW)
+            acc += vload(x + j);
+        for (int j = hf; j < H; j++)
+            sum += x[j];
+        float mean = (vsum(acc) + sum) / H;
+        vf dev = {0};
+        float var = 0.0f;
+        for (int j = 0; j < hf; j += VW) {
+            vf d = vload(x + j) - mean;
+            dev += d * d;
+        }
+        for (int j = hf; j < H; j++)
+            var += (x[j] - mean) * (x[j] - mean);
+        float rs = 1.0f / sqrtf((vsum(dev) + var) / H + 1e-5f);
+        for (int j = 0; j < hf; j += VW) {
+            vf xh = (vload(x + j) - mean) * rs;
+            if (shat)
+                vstore(shat + (size_t)r * H + j, xh);
+            vstore(x + j, vload(g + j) * xh + vload(be + j));
+        }
+        for (int j = hf; j < H; j++) {
+            float xh = (x[j] - mean) * rs;
+            if (shat)
+                shat[(size_t)r * H + j] = xh;
+            x[j] = g[j] * xh + be[j];
+        }
+        if (rstd)
+            rstd[r] = rs;
+    }
+}
+
+static void ln_bwd(int b, int H, float *dz, const float *gamma, const float *shat,
+                   const float *rstd, float *dgamma, float *dbias)
+{
+    int hf = H / VW * VW;
+    for (int r = 0; r < b * 4; r++) {
+        float *d = dz + (size_t)r * H;
+        const float *xh = shat + (size_t)r * H, *g = gamma + (size_t)(r % 4) * H;
+        float *dg = dgamma + (size_t)(r % 4) * H, *db = dbias + (size_t)(r % 4) * H;
+        vf a1 = {0}, a2 = {0};
+        float m1 = 0.0f, m2 = 0.0f;               /* sums of dshat and dshat * shat */
+        for (int j = 0; j < hf; j += VW) {
+            vf dv = vload(d + j), xv = vload(xh + j);
+            vstore(dg + j, vload(dg + j) + dv * xv);
+            vstore(db + j, vload(db + j) + dv);
+            vf dx = dv * vload(g + j);
+            a1 += dx;
+            a2 += dx * xv;
+        }
+        for (int j = hf; j < H; j++) {
+            dg[j] += d[j] * xh[j];
+            db[j] += d[j];
+            float dx = d[j] * g[j];
+            m1 += dx;
+            m2 += dx * xh[j];
+        }
+        m1 = (m1 + vsum(a1)) / H;
+        m2 = (m2 + vsum(a2)) / H;
+        float rs = rstd[r];
+        for (int j = 0; j < hf; j += VW)
+            vstore(d + j, rs * (vload(d + j) * vload(g + j) - m1 - vload(xh + j) * m2));
+        for (int j = hf; j < H; j++)
+            d[j] = rs * (d[j] * g[j] - m1 - xh[j] * m2);
     }
 }

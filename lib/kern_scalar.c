@@ -142,7 +142,54 @@ static void gru_cell_bwd(int b, int H, float *act, float *u, const float *h_prev
     }
 }
 
+/* Layer norm of b rows of 4 gate blocks of H: see kern.h. */
+static void ln_fwd(int b, int H, float *s, const float *gamma, const float *bias, float *shat,
+                   float *rstd)
+{
+    for (int r = 0; r < b * 4; r++) {
+        float *x = s + (size_t)r * H;
+        const float *g = gamma + (size_t)(r % 4) * H, *be = bias + (size_t)(r % 4) * H;
+        float mean = 0.0f, var = 0.0f;
+        for (int j = 0; j < H; j++)
+            mean += x[j];
+        mean /= H;
+        for (int j = 0; j < H; j++)
+            var += (x[j] - mean) * (x[j] - mean);
+        float rs = 1.0f / sqrtf(var / H + 1e-5f);
+        for (int j = 0; j < H; j++) {
+            float xh = (x[j] - mean) * rs;
+            if (shat)
+                shat[(size_t)r * H + j] = xh;
+            x[j] = g[j] * xh + be[j];
+        }
+        if (rstd)
+            rstd[r] = rs;
+    }
+}
+
+static void ln_bwd(int b, int H, float *dz, const float *gamma, const float *shat,
+                   const float *rstd, float *dgamma, float *dbias)
+{
+    for (int r = 0; r < b * 4; r++) {
+        float *d = dz + (size_t)r * H;
+        const float *xh = shat + (size_t)r * H, *g = gamma + (size_t)(r % 4) * H;
+        float *dg = dgamma + (size_t)(r % 4) * H, *db = dbias + (size_t)(r % 4) * H;
+        float m1 = 0.0f, m2 = 0.0f;               /* means of dshat and dshat * shat */
+        for (int j = 0; j < H; j++) {
+            dg[j] += d[j] * xh[j];
+            db[j] += d[j];
+            float dx = d[j] * g[j];
+            m1 += dx;
+            m2 += dx * xh[j];
+        }
+        m1 /= H;
+        m2 /= H;
+        for (int j = 0; j < H; j++)
+            d[j] = rstd[r] * (d[j] * g[j] - m1 - xh[j] * m2);
+    }
+}
+
 const kern_ops kern_scalar = {
     "scalar", 1, gemm_nn, gemm_tn, gemm_nt, pack_b, gemm_nn_packed, lstm_cell_fwd, lstm_cell_bwd,
-    gru_cell_fwd, gru_cell_bwd,
+    gru_cell_fwd, gru_cell_bwd, ln_fwd, ln_bwd,
 };

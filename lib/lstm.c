@@ -13,37 +13,46 @@ static const char *const tensor_names[LSTM_NTENSORS] = {
     "kernel", "recurrent_kernel", "bias", "dense_kernel", "dense_bias",
 };
 
-const char *cell_name(int cell) { return cell == CELL_GRU ? "gru" : "lstm"; }
+static const char *const cell_names[] = { "lstm", "gru", "lnlstm" };
+
+const char *cell_name(int cell) { return cell >= 0 && cell <= CELL_LNLSTM ? cell_names[cell] : "?"; }
 
 int cell_parse(const char *name)
 {
-    return strcmp(name, "lstm") == 0 ? CELL_LSTM : strcmp(name, "gru") == 0 ? CELL_GRU : -1;
+    for (int c = 0; c <= CELL_LNLSTM; c++)
+        if (strcmp(name, cell_names[c]) == 0)
+            return c;
+    return -1;
 }
 
-int lstm_ntensors(int L) { return 3 * L + 2; }
+int lstm_ntensors(int L, int cell) { return cell_tensors(cell) * L + 2; }
 
 int lstm_tensor_shape_l(int k, int V, int H, int L, int cell, uint64_t shape[2])
 {
     uint64_t G = (uint64_t)cell_gates(cell) * H;
+    int nt = cell_tensors(cell);
     shape[1] = 1;
-    if (k < 0 || k >= 3 * L + 2)
+    if (k < 0 || k >= nt * L + 2)
         return 0;
-    if (k == 3 * L) {                               /* dense kernel */
+    if (k == nt * L) {                              /* dense kernel */
         shape[0] = H; shape[1] = V;
         return 2;
     }
-    if (k == 3 * L + 1) {                           /* dense bias */
+    if (k == nt * L + 1) {                          /* dense bias */
         shape[0] = V;
         return 1;
     }
-    switch (k % 3) {
+    switch (k % nt) {
     case 0:  shape[0] = k == 0 ? (uint64_t)V : (uint64_t)H; shape[1] = G; return 2;
     case 1:  shape[0] = H; shape[1] = G; return 2;
-    default:
+    case 2:
         if (cell == CELL_GRU) {                     /* (2, 3H): input and recurrent biases */
             shape[0] = 2; shape[1] = G;
             return 2;
         }
+        shape[0] = G;
+        return 1;
+    default:                                        /* lnlstm: gamma (4H) */
         shape[0] = G;
         return 1;
     }
@@ -52,7 +61,7 @@ int lstm_tensor_shape_l(int k, int V, int H, int L, int cell, uint64_t shape[2])
 size_t lstm_tensor_offset_l(int k, int V, int H, int L, int cell)
 {
     size_t off = 0;
-    for (int i = 0; i < k && i < 3 * L + 2; i++) {
+    for (int i = 0; i < k && i < cell_tensors(cell) * L + 2; i++) {
         uint64_t s[2];
         lstm_tensor_shape_l(i, V, H, L, cell, s);
         off += (size_t)(s[0] * s[1]);
@@ -62,18 +71,19 @@ size_t lstm_tensor_offset_l(int k, int V, int H, int L, int cell)
 
 size_t lstm_nparams_l(int V, int H, int L, int cell)
 {
-    return lstm_tensor_offset_l(3 * L + 2, V, H, L, cell);
+    return lstm_tensor_offset_l(cell_tensors(cell) * L + 2, V, H, L, cell);
 }
 
 const char *lstm_layer_name(int k, int L, int cell, char *buf, size_t cap)
 {
-    static const char *const what[3] = { "kernel", "recurrent_kernel", "bias" };
-    if (k == 3 * L || k == 3 * L + 1)
-        snprintf(buf, cap, "dense/%s", k == 3 * L ? "kernel" : "bias");
-    else if (k / 3 == 0)
-        snprintf(buf, cap, "%s/%s", cell_name(cell), what[k % 3]);
+    static const char *const what[4] = { "kernel", "recurrent_kernel", "bias", "gamma" };
+    int nt = cell_tensors(cell);
+    if (k == nt * L || k == nt * L + 1)
+        snprintf(buf, cap, "dense/%s", k == nt * L ? "kernel" : "bias");
+    else if (k / nt == 0)
+        snprintf(buf, cap, "%s/%s", cell_name(cell), what[k % nt]);
     else
-        snprintf(buf, cap, "%s_%d/%s", cell_name(cell), k / 3, what[k % 3]);
+        snprintf(buf, cap, "%s_%d/%s", cell_name(cell), k / nt, what[k % nt]);
     return buf;
 }
 
@@ -84,16 +94,19 @@ void lstm_bind_l(lstm_params *p, float *flat, int V, int H, int L, int cell)
     p->H = H;
     p->L = L;
     p->cell = cell;
+    int nt = cell_tensors(cell);
     for (int l = 0; l < L; l++) {
-        p->layer[l].kernel    = flat + lstm_tensor_offset_l(3 * l, V, H, L, cell);
-        p->layer[l].recurrent = flat + lstm_tensor_offset_l(3 * l + 1, V, H, L, cell);
-        p->layer[l].bias      = flat + lstm_tensor_offset_l(3 * l + 2, V, H, L, cell);
+        p->layer[l].kernel    = flat + lstm_tensor_offset_l(nt * l, V, H, L, cell);
+        p->layer[l].recurrent = flat + lstm_tensor_offset_l(nt * l + 1, V, H, L, cell);
+        p->layer[l].bias      = flat + lstm_tensor_offset_l(nt * l + 2, V, H, L, cell);
+        if (nt == 4)
+            p->layer[l].gamma = flat + lstm_tensor_offset_l(nt * l + 3, V, H, L, cell);
     }
     p->kernel    = p->layer[0].kernel;
     p->recurrent = p->layer[0].recurrent;
     p->bias      = p->layer[0].bias;
-    p->dense_w   = flat + lstm_tensor_offset_l(3 * L, V, H, L, cell);
-    p->dense_b   = flat + lstm_tensor_offset_l(3 * L + 1, V, H, L, cell);
+    p->dense_w   = flat + lstm_tensor_offset_l(nt * L, V, H, L, cell);
+    p->dense_b   = flat + lstm_tensor_offset_l(nt * L + 1, V, H, L, cell);
 }
 
 /* The single-layer names used by the seed's model (lstm.h's enum). */
@@ -162,6 +175,8 @@ void lstm_init_keras(lstm_params *p, rng_t *rng)
         memset(p->layer[l].bias, 0, (size_t)(gru ? 2 : 1) * G * sizeof(float));
         for (int j = H; j < 2 * H && !gru; j++)         /* LSTM: unit_forget_bias */
             p->layer[l].bias[j] = 1.0f;
+        for (int j = 0; j < G && p->layer[l].gamma; j++)
+            p->layer[l].gamma[j] = 1.0f;
     }
     glorot_uniform(p->dense_w, H, V, rng);
     memset(p->dense_b, 0, (size_t)V * sizeof(float));
@@ -173,7 +188,9 @@ void lstm_init_keras(lstm_params *p, rng_t *rng)
 struct lstm_work {
     int V, H, L, cell, T, bmax;
     float *z[LSTM_MAX_LAYERS];    /* (T, b, G) activations of every step; dz in the backward pass */
-    float *u[LSTM_MAX_LAYERS];    /* GRU: (T, b, G) recurrent pre-activations; du backward */
+    float *u[LSTM_MAX_LAYERS];    /* GRU: (T, b, G) recurrent pre-activations; du backward.
+                                     lnlstm: (T, b, G) the normalised projections */
+    float *rstd[LSTM_MAX_LAYERS]; /* lnlstm: (T, b, 4) 1 / standard deviation of each block */
     float *c[LSTM_MAX_LAYERS];    /* (T+1, b, H) cell states, slice 0 = the initial state */
     float *h[LSTM_MAX_LAYERS];    /* (T+1, b, H) hidden states, slice 0 = the initial state */
     float *mask[LSTM_MAX_LAYERS]; /* (T, b, H) dropout multipliers of layer l's input (l >= 1) */
@@ -199,12 +216,14 @@ lstm_work *lstm_work_new_l(int V, int H, int L, int cell, int T, int bmax)
     if (!w)
         return NULL;
     w->V = V; w->H = H; w->L = L; w->cell = cell; w->T = T; w->bmax = bmax;
-    int gru = cell == CELL_GRU;
+    int gru = cell == CELL_GRU, ln = cell == CELL_LNLSTM;
     size_t G = (size_t)cell_gates(cell) * H, tb = (size_t)T * bmax;
     size_t nz = round16(tb * G), nc = round16((tb + bmax) * H), nx = round16(tb * H);
     size_t nrt = round16(G * H), np = round16(tb * V), nd = round16((size_t)bmax * H);
     size_t nw = round16((size_t)V * H);
-    size_t total = L * ((1 + gru) * nz + 2 * nc) + (L - 1) * nx + 2 * nx + 3 * nrt + nw + np + 2 * nd;
+    size_t nr = round16(tb * 4);
+    size_t total = L * ((1 + gru + ln) * nz + ln * nr + 2 * nc) + (L - 1) * nx + 2 * nx + 3 * nrt
+                 + nw + np + 2 * nd;
     if (posix_memalign(&w->mem, 64, total * sizeof(float))) {
         free(w);
         return NULL;
@@ -213,7 +232,8 @@ lstm_work *lstm_work_new_l(int V, int H, int L, int cell, int T, int bmax)
     float *m = w->mem;
     for (int l = 0; l < L; l++) {
         w->z[l] = m; m += nz;
-        if (gru) { w->u[l] = m; m += nz; }
+        if (gru || ln) { w->u[l] = m; m += nz; }
+        if (ln) { w->rstd[l] = m; m += nr; }
         w->c[l] = m; m += nc;
         w->h[l] = m; m += nc;
         if (l > 0) { w->mask[l] = m; m += nx; }
@@ -318,6 +338,7 @@ static double forward(const kern_ops *k, const lstm_params *p, lstm_work *w, int
                       const int32_t *x, const int32_t *y, const lstm_seq *s, int train)
 {
     int V = p->V, H = p->H, L = p->L, G = cell_gates(p->cell) * H, gru = p->cell == CELL_GRU;
+    int ln = p->cell == CELL_LNLSTM;
     int pp = s && s->per_position, carried = s && s->h0;
     size_t bH = (size_t)b * H, tb = (size_t)T * b;
     float keep = train && s && s->dropout > 0 ? 1.0f - s->dropout : 1.0f;
@@ -332,7 +353,12 @@ static double forward(const kern_ops *k, const lstm_params *p, lstm_work *w, int
             memset(Hs, 0, bH * sizeof(float));
             memset(Cs, 0, bH * sizeof(float));
         }
-        if (l == 0) {                                    /* z = kernel[x_t] + bias: a gather */
+        if (l == 0 && ln) {                              /* z = kernel[x_t] (bias after the norm) */
+            for (int t = 0; t < T; t++)
+                for (int r = 0; r < b; r++)
+                    memcpy(Z + ((size_t)t * b + r) * G, ly->kernel + (size_t)x[(size_t)r * T + t] * G,
+                           (size_t)G * sizeof(float));
+        } else if (l == 0) {                             /* z = kernel[x_t] + bias: a gather */
             for (int t = 0; t < T; t++)
                 for (int r = 0; r < b; r++)
                     add_rows4(Z + ((size_t)t * b + r) * G, ly->kernel + (size_t)x[(size_t)r * T + t] * G,
@@ -347,8 +373,11 @@ static double forward(const kern_ops *k, const lstm_params *p, lstm_work *w, int
                 }
                 X = w->xin;
             }
-            for (size_t r = 0; r < tb; r++)
-                memcpy(Z + r * G, ly->bias, (size_t)G * sizeof(float));
+            if (ln)
+                memset(Z, 0, tb * G * sizeof(float));
+            else
+                for (size_t r = 0; r < tb; r++)
+                    memcpy(Z + r * G, ly->bias, (size_t)G * sizeof(float));
             k->gemm_nn((int)tb, G, H, X, H, ly->kernel, G, Z, G);
         }
         if (T > 1 || carried)                            /* packed once for all steps */
@@ -368,6 +397,8 @@ static double forward(const kern_ops *k, const lstm_params *p, lstm_work *w, int
             }
             if (!first)                                  /* z += h_{t-1} . recurrent */
                 k->gemm_nn_packed(b, G, H, hp, H, w->rp, z, G);
+            if (ln)
+                k->ln_fwd(b, H, z, ly->gamma, ly->bias, w->u[l] + (size_t)t * b * G, w->rstd[l] + (size_t)t * b * 4);
             k->lstm_cell_fwd(b, H, z, first ? NULL : cp, cp + bH, hp + bH);
         }
         if (s && s->hT) {
@@ -418,6 +449,7 @@ double lstm_train_seq(const kern_ops *k, const lstm_params *p, lstm_params *g, l
 {
     check_dims(p, w, b, T, "lstm_train_seq");
     int V = p->V, H = p->H, L = p->L, G = cell_gates(p->cell) * H, gru = p->cell == CELL_GRU;
+    int ln = p->cell == CELL_LNLSTM;
     int pp = s && s->per_position, carried = s && s->h0;
     size_t bH = (size_t)b * H, tb = (size_t)T * b;
     float keep = s && s->dropout > 0 ? 1.0f - s->dropout : 1.0f;
@@ -447,7 +479,7 @@ double lstm_train_seq(const kern_ops *k, const lstm_params *p, lstm_params *g, l
         const lstm_layer *ly = &p->layer[l];
         lstm_layer *gl = &g->layer[l];
         float *Z = w->z[l], *Hs = w->h[l], *Cs = w->c[l];
-        float *U = gru ? w->u[l] : Z;           /* what multiplies h_{t-1}: du (GRU) or dz */
+        float *U = gru ? w->u[l] : Z;           /* what multiplies h_{t-1}: du (GRU) or dz (ds) */
         transpose(w->rt, ly->recurrent, H, G);                  /* rt (G, H) = recurrent^T */
         k->pack_b(G, H, w->rt, H, w->rtp);
         memset(w->dh, 0, bH * sizeof(float));
@@ -462,6 +494,9 @@ double lstm_train_seq(const kern_ops *k, const lstm_params *p, lstm_params *g, l
             else {
                 k->lstm_cell_bwd(b, H, dz, first ? NULL : cp, cp + bH, w->dh, w->dc);
                 memset(w->dh, 0, bH * sizeof(float));
+                if (ln)                                         /* dz -> ds, dgamma and dbias */
+                    k->ln_bwd(b, H, dz, ly->gamma, w->u[l] + (size_t)t * b * G,
+                           w->rstd[l] + (size_t)t * b * 4, gl->gamma, gl->bias);
             }
             if (t > 0)                                          /* dh_{t-1} += du . recurrent^T */
                 k->gemm_nn_packed(b, H, G, du, G, w->rtp, w->dh, H);
@@ -471,7 +506,8 @@ double lstm_train_seq(const kern_ops *k, const lstm_params *p, lstm_params *g, l
         if (T > t0)
             k->gemm_tn(H, G, (T - t0) * b, Hs + (size_t)t0 * bH, H, U + (size_t)t0 * b * G, G,
                        gl->recurrent, G);
-        colsum_acc(gl->bias, Z, tb, G);                         /* dbias (the input bias) */
+        if (!ln)                                                /* (lnlstm: done per step) */
+            colsum_acc(gl->bias, Z, tb, G);                     /* dbias (the input bias) */
         if (gru)
             colsum_acc(gl->bias + G, U, tb, G);                 /* the recurrent bias */
         if (l == 0) {                                           /* dkernel[x_t] += dz_t */
@@ -506,10 +542,16 @@ void lstm_step_l(const kern_ops *k, const lstm_params *p, int x, float *h, float
     for (int l = 0; l < p->L; l++) {
         const lstm_layer *ly = &p->layer[l];
         float *hl = h + (size_t)l * H, *cl = c + (size_t)l * H;
-        if (l == 0)
+        int ln = ly->gamma != NULL;             /* lnlstm: the bias comes after the norm */
+        if (l == 0 && ln)
+            memcpy(scratch, ly->kernel + (size_t)x * G, (size_t)G * sizeof(float));
+        else if (l == 0)
             add_rows4(scratch, ly->kernel + (size_t)x * G, ly->bias, G);
         else {
-            memcpy(scratch, ly->bias, (size_t)G * sizeof(float));
+            if (ln)
+                memset(scratch, 0, (size_t)G * sizeof(float));
+            else
+                memcpy(scratch, ly->bias, (size_t)G * sizeof(float));
             k->gemm_nn(1, G, H, h + (size_t)(l - 1) * H, H, ly->kernel, G, scratch, G);
         }
         if (gru) {                              /* u (scratch + G) = recurrent bias + h . R */
@@ -520,6 +562,8 @@ void lstm_step_l(const kern_ops *k, const lstm_params *p, int x, float *h, float
             continue;
         }
         k->gemm_nn(1, G, H, hl, H, ly->recurrent, G, scratch, G);
+        if (ln)
+            k->ln_fwd(1, H, scratch, ly->gamma, ly->bias, NULL, NULL);
         k->lstm_cell_fwd(1, H, scratch, cl, cl, hl);
     }
     memcpy(logits, p->dense_b, (size_t)V * sizeof(float));

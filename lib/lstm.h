@@ -31,6 +31,13 @@
  * It has no cell state c; the carried state is h alone. The same products serve both cells
  * (with 3H gate columns instead of 4H); only the elementwise cell kernels differ.
  *
+ * The layer-normalised LSTM (--cell lnlstm, Ba, Kiros and Hinton 2016, as KANN uses it)
+ * normalises each gate block of the summed projections before the bias:
+ *   s = kernel[x_t] + h_{t-1} . recurrent_kernel          (no bias)
+ *   z_q = gamma_q * (s_q - mean(s_q)) / sqrt(var(s_q) + 1e-5) + bias_q   for each gate block q
+ * with mean and variance over the H units of the block, then the LSTM cell as above. It adds
+ * a fourth tensor per layer, gamma (4H), initialised to 1; its layers are named lnlstm, ...
+ *
  * Stacked layers (L > 1): layer l > 0 takes the hidden states of layer l-1 as its input
  * (kernel (H, 4H), a matrix product instead of a gather), optionally through dropout; the
  * dense layer reads the top layer. Tensors are laid out layer by layer (kernel, recurrent,
@@ -45,10 +52,12 @@
 #include "kern.h"
 #include "rng.h"
 
-enum { CELL_LSTM, CELL_GRU };
-/* Gate blocks per layer: 4 for the LSTM, 3 for the GRU. */
+enum { CELL_LSTM, CELL_GRU, CELL_LNLSTM };
+/* Gate blocks per layer: 4 for the LSTMs, 3 for the GRU. */
 static inline int cell_gates(int cell) { return cell == CELL_GRU ? 3 : 4; }
-/* "lstm" or "gru" (the Keras layer name); cell_parse returns -1 for any other name. */
+/* Tensors per layer: kernel, recurrent kernel, bias (and gamma for the lnlstm). */
+static inline int cell_tensors(int cell) { return cell == CELL_LNLSTM ? 4 : 3; }
+/* "lstm", "gru" or "lnlstm" (the layer name); cell_parse returns -1 for any other name. */
 const char *cell_name(int cell);
 int cell_parse(const char *name);
 
@@ -59,6 +68,7 @@ typedef struct lstm_layer {
     float *kernel;        /* (V, G) for layer 0, (H, G) above; G = 4H (LSTM) or 3H (GRU) */
     float *recurrent;     /* (H, G) */
     float *bias;          /* (G), or (2, G) for the GRU */
+    float *gamma;         /* (G) the lnlstm's layer-norm gains, else NULL */
 } lstm_layer;
 
 typedef struct lstm_params {
@@ -82,13 +92,13 @@ size_t lstm_tensor_offset(int k, int V, int H);
 /* Point p's tensors into flat (lstm_nparams floats). */
 void lstm_bind(lstm_params *p, float *flat, int V, int H);
 
-/* The same for L stacked layers of either cell: 3L + 2 tensors, k = 3l + {0,1,2} for layer
- * l's kernel, recurrent kernel and bias, 3L and 3L + 1 for the dense kernel and bias.
- * lstm_layer_name writes the Keras name of tensor k ("lstm/kernel", "gru_1/recurrent_kernel",
- * "dense/bias", ...) into buf. */
+/* The same for L stacked layers of any cell: nt L + 2 tensors (nt = cell_tensors(cell)),
+ * k = nt l + {0,1,2(,3)} for layer l's kernel, recurrent kernel, bias (and gamma), nt L and
+ * nt L + 1 for the dense kernel and bias. lstm_layer_name writes the Keras name of tensor k
+ * ("lstm/kernel", "gru_1/recurrent_kernel", "dense/bias", ...) into buf. */
 size_t lstm_nparams_l(int V, int H, int L, int cell);
 void   lstm_bind_l(lstm_params *p, float *flat, int V, int H, int L, int cell);
-int    lstm_ntensors(int L);
+int    lstm_ntensors(int L, int cell);
 int    lstm_tensor_shape_l(int k, int V, int H, int L, int cell, uint64_t shape[2]);
 size_t lstm_tensor_offset_l(int k, int V, int H, int L, int cell);
 const char *lstm_layer_name(int k, int L, int cell, char *buf, size_t cap);

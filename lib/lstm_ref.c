@@ -93,27 +93,32 @@ void lstm_ref_step(const double *params, int V, int H, int x, double *h, double 
 /* ---------------------------------------------------------------------------------------- */
 /* The general reference: stacked layers, a target at every position, a carried state. */
 
-double lstm_ref_loss_seq(const double *params, double *grad, int V, int H, int L, int T, int b,
-                         const int32_t *x, const int32_t *y, int per_position,
-                         const double *h0, const double *c0)
+/* ln: the layer-normalised LSTM (a fourth tensor per layer, gamma) */
+static double ref_seq(const double *params, double *grad, int V, int H, int L, int T, int b,
+                      const int32_t *x, const int32_t *y, int per_position,
+                      const double *h0, const double *c0, int ln)
 {
-    int G = 4 * H;
+    int G = 4 * H, nt = ln ? 4 : 3;
     /* tensor offsets, layer by layer then dense (lstm_bind_l's layout) */
-    size_t off[3 * 8 + 2], n = 0;
+    size_t off[4 * 8 + 2], n = 0;
     for (int l = 0; l < L; l++) {
-        off[3 * l] = n;     n += (size_t)(l == 0 ? V : H) * G;
-        off[3 * l + 1] = n; n += (size_t)H * G;
-        off[3 * l + 2] = n; n += G;
+        off[nt * l] = n;     n += (size_t)(l == 0 ? V : H) * G;
+        off[nt * l + 1] = n; n += (size_t)H * G;
+        off[nt * l + 2] = n; n += G;
+        if (ln) { off[nt * l + 3] = n; n += G; }
     }
-    off[3 * L] = n;     n += (size_t)H * V;
-    off[3 * L + 1] = n; n += V;
+    off[nt * L] = n;     n += (size_t)H * V;
+    off[nt * L + 1] = n; n += V;
     if (grad)
         memset(grad, 0, n * sizeof(double));
-    const double *D = params + off[3 * L], *db = params + off[3 * L + 1];
+    const double *D = params + off[nt * L], *db = params + off[nt * L + 1];
     int ntargets = per_position ? b * T : b;
 
-    /* per window: act (L, T, 4H); c, h (L, T+1, H) with row 0 the initial state */
+    /* per window: act (L, T, 4H); c, h (L, T+1, H) with row 0 the initial state; with ln the
+     * normalised projections shat (L, T, 4H) and 1/std rstd (L, T, 4) */
     double *act = calloc((size_t)L * T * G, sizeof(double));
+    double *shat = calloc((size_t)L * T * G, sizeof(double)), *rstd = calloc((size_t)L * T * 4, sizeof(double));
+    double *sv = calloc(G, sizeof(double));
     double *c = calloc((size_t)L * (T + 1) * H, sizeof(double));
     double *h = calloc((size_t)L * (T + 1) * H, sizeof(double));
     double *dup = calloc((size_t)T * H, sizeof(double));      /* gradient from above, per step */
@@ -126,7 +131,8 @@ double lstm_ref_loss_seq(const double *params, double *grad, int V, int H, int L
     for (int w = 0; w < b; w++) {
         const int32_t *xw = x + (size_t)w * T;
         for (int l = 0; l < L; l++) {
-            const double *K = params + off[3 * l], *R = params + off[3 * l + 1], *bias = params + off[3 * l + 2];
+            const double *K = params + off[nt * l], *R = params + off[nt * l + 1], *bias = params + off[nt * l + 2];
+            const double *gamma = ln ? params + off[nt * l + 3] : NULL;
             double *hl = h + (size_t)l * (T + 1) * H, *cl = c + (size_t)l * (T + 1) * H;
             const double *below = l > 0 ? h + (size_t)(l - 1) * (T + 1) * H : NULL;
             for (int j = 0; j < H; j++) {
@@ -136,8 +142,8 @@ double lstm_ref_loss_seq(const double *params, double *grad, int V, int H, int L
             for (int t = 0; t < T; t++) {
                 double *a = act + ((size_t)l * T + t) * G;
                 const double *hp = hl + (size_t)t * H, *cp = cl + (size_t)t * H;
-                for (int j = 0; j < G; j++) {
-                    double z = bias[j];
+                for (int j = 0; j < G; j++) {           /* sv = the projections, without bias */
+                    double z = 0.0;
                     if (l == 0)
                         z += K[(size_t)xw[t] * G + j];
                     else
@@ -145,6 +151,21 @@ double lstm_ref_loss_seq(const double *params, double *grad, int V, int H, int L
                             z += below[(size_t)(t + 1) * H + q] * K[(size_t)q * G + j];
                     for (int q = 0; q < H; q++)
                         z += hp[q] * R[(size_t)q * G + j];
+                    sv[j] = z;
+                }
+                for (int blk = 0; blk < 4 && ln; blk++) {  /* normalise each gate block */
+                    double mean = 0.0, var = 0.0;
+                    for (int j = blk * H; j < (blk + 1) * H; j++) mean += sv[j] / H;
+                    for (int j = blk * H; j < (blk + 1) * H; j++) var += (sv[j] - mean) * (sv[j] - mean) / H;
+                    double rs = 1.0 / sqrt(var + 1e-5);
+                    rstd[((size_t)l * T + t) * 4 + blk] = rs;
+                    for (int j = blk * H; j < (blk + 1) * H; j++) {
+                        shat[((size_t)l * T + t) * G + j] = (sv[j] - mean) * rs;
+                        sv[j] = gamma[j] * (sv[j] - mean) * rs;
+                    }
+                }
+                for (int j = 0; j < G; j++) {
+                    double z = sv[j] + bias[j];
                     a[j] = (j >= 2 * H && j < 3 * H) ? tanh(z) : sigmoid(z);
                 }
                 for (int j = 0; j < H; j++) {
@@ -168,7 +189,7 @@ double lstm_ref_loss_seq(const double *params, double *grad, int V, int H, int L
             loss += -log(p[target]);
             if (!grad)
                 continue;
-            double *gD = grad + off[3 * L], *gdb = grad + off[3 * L + 1];
+            double *gD = grad + off[nt * L], *gdb = grad + off[nt * L + 1];
             for (int v = 0; v < V; v++) {
                 double dl = (p[v] - (v == target)) / ntargets;
                 gdb[v] += dl;
@@ -181,8 +202,10 @@ double lstm_ref_loss_seq(const double *params, double *grad, int V, int H, int L
         if (!grad)
             continue;
         for (int l = L - 1; l >= 0; l--) {
-            const double *K = params + off[3 * l], *R = params + off[3 * l + 1];
-            double *gK = grad + off[3 * l], *gR = grad + off[3 * l + 1], *gb = grad + off[3 * l + 2];
+            const double *K = params + off[nt * l], *R = params + off[nt * l + 1];
+            const double *gamma = ln ? params + off[nt * l + 3] : NULL;
+            double *gK = grad + off[nt * l], *gR = grad + off[nt * l + 1], *gb = grad + off[nt * l + 2];
+            double *gg = ln ? grad + off[nt * l + 3] : NULL;
             const double *hl = h + (size_t)l * (T + 1) * H, *cl = c + (size_t)l * (T + 1) * H;
             const double *below = l > 0 ? h + (size_t)(l - 1) * (T + 1) * H : NULL;
             memset(dh, 0, H * sizeof(double));
@@ -203,8 +226,20 @@ double lstm_ref_loss_seq(const double *params, double *grad, int V, int H, int L
                     dz[3 * H + j] = dh[j] * tc * o * (1.0 - o);
                     dc[j] = dct * f;
                 }
-                for (int j = 0; j < G; j++) {
+                for (int j = 0; j < G; j++)                  /* z = (gamma shat) + bias */
                     gb[j] += dz[j];
+                for (int blk = 0; blk < 4 && ln; blk++) {   /* dz -> the gradient at sv */
+                    const double *sh = shat + ((size_t)l * T + t) * G;
+                    double rs = rstd[((size_t)l * T + t) * 4 + blk], m1 = 0.0, m2 = 0.0;
+                    for (int j = blk * H; j < (blk + 1) * H; j++) {
+                        gg[j] += dz[j] * sh[j];
+                        m1 += dz[j] * gamma[j] / H;
+                        m2 += dz[j] * gamma[j] * sh[j] / H;
+                    }
+                    for (int j = blk * H; j < (blk + 1) * H; j++)
+                        dz[j] = rs * (dz[j] * gamma[j] - m1 - sh[j] * m2);
+                }
+                for (int j = 0; j < G; j++) {
                     for (int q = 0; q < H; q++)
                         gR[(size_t)q * G + j] += hl[(size_t)t * H + q] * dz[j];
                     if (l == 0)
@@ -227,8 +262,22 @@ double lstm_ref_loss_seq(const double *params, double *grad, int V, int H, int L
         }
     }
     free(act); free(c); free(h); free(dup); free(dnext); free(p); free(dz);
-    free(dh); free(dc); free(dhp);
+    free(dh); free(dc); free(dhp); free(shat); free(rstd); free(sv);
     return loss / ntargets;
+}
+
+double lstm_ref_loss_seq(const double *params, double *grad, int V, int H, int L, int T, int b,
+                         const int32_t *x, const int32_t *y, int per_position,
+                         const double *h0, const double *c0)
+{
+    return ref_seq(params, grad, V, H, L, T, b, x, y, per_position, h0, c0, 0);
+}
+
+double lnlstm_ref_loss_seq(const double *params, double *grad, int V, int H, int L, int T, int b,
+                           const int32_t *x, const int32_t *y, int per_position,
+                           const double *h0, const double *c0)
+{
+    return ref_seq(params, grad, V, H, L, T, b, x, y, per_position, h0, c0, 1);
 }
 
 /* ---------------------------------------------------------------------------------------- */

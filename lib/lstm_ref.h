@@ -32,6 +32,12 @@ double lstm_ref_loss_seq(const double *params, double *grad, int V, int H, int L
                          const int32_t *x, const int32_t *y, int per_position,
                          const double *h0, const double *c0);
 
+/* The layer-normalised LSTM (lstm.h's lnlstm): the same as lstm_ref_loss_seq with params in
+ * lstm_bind_l's lnlstm layout (per layer kernel, recurrent kernel, bias, gamma). */
+double lnlstm_ref_loss_seq(const double *params, double *grad, int V, int H, int L, int T, int b,
+                           const int32_t *x, const int32_t *y, int per_position,
+                           const double *h0, const double *c0);
+
 /* The GRU reference (lstm.h gives the math, Keras's reset_after formulation): the same
  * arguments as lstm_ref_loss_seq with params in lstm_bind_l's GRU layout (per layer kernel
  * (in, 3H), recurrent kernel (H, 3H), bias (2, 3H); then the dense layer) and h0 ((L, b, H),

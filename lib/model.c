@@ -68,7 +68,7 @@ static int fail(char *err, size_t cap, const char *fmt, ...)
 static int write_weights(ts_writer *w, const model *m, const char *prefix, const float *flat)
 {
     char name[64], base[48];
-    for (int k = 0; k < lstm_ntensors(m->L); k++) {
+    for (int k = 0; k < lstm_ntensors(m->L, m->cell); k++) {
         uint64_t shape[2];
         int rank = lstm_tensor_shape_l(k, m->V, m->H, m->L, m->cell, shape);
         snprintf(name, sizeof name, "%s%s", prefix, lstm_layer_name(k, m->L, m->cell, base, sizeof base));
@@ -141,13 +141,13 @@ static void get_num(const ts_frame *f, const char *key, double *out)
 
 /* Copy a weight frame into dst if its name is one of prefix+weight_names; 1 if taken. */
 static int take_weight(const model *m, const ts_frame *f, const char *prefix, float *dst,
-                       unsigned *seen, char *err, size_t cap)
+                       uint64_t *seen, char *err, size_t cap)
 {
     size_t pl = strlen(prefix);
     if (strncmp(f->name, prefix, pl) != 0)
         return 0;
     char base[48];
-    for (int k = 0; k < lstm_ntensors(m->L); k++) {
+    for (int k = 0; k < lstm_ntensors(m->L, m->cell); k++) {
         if (strcmp(f->name + pl, lstm_layer_name(k, m->L, m->cell, base, sizeof base)) != 0)
             continue;
         uint64_t shape[2];
@@ -160,7 +160,7 @@ static int take_weight(const model *m, const ts_frame *f, const char *prefix, fl
         for (size_t i = 0; i < f->count; i++)
             if (!isfinite(dst[off + i]))
                 return fail(err, cap, "weight '%s' holds a non-finite value", f->name);
-        *seen |= 1u << k;
+        *seen |= (uint64_t)1 << k;
         return 1;
     }
     return 0;
@@ -174,7 +174,7 @@ int model_read(model *m, const char *path, char *err, size_t cap)
     ts_reader *r = ts_reader_open(fd, strcmp(path, "-") == 0 ? "stdin" : path);
     ts_frame f;
     int rc, have_model = 0, have_vocab = 0, have_rng = 0, bad = 0;
-    unsigned seen = 0, seen_m = 0, seen_v = 0;
+    uint64_t seen = 0, seen_m = 0, seen_v = 0;
     char msg[256] = "";
     memset(m, 0, sizeof *m);
     while (!bad && (rc = ts_read(r, &f)) > 0) {
@@ -183,7 +183,7 @@ int model_read(model *m, const char *path, char *err, size_t cap)
             char cell[16] = "";
             int cellk = ts_attr_str(&f, "cell", cell, sizeof cell) == 1 ? cell_parse(cell) : -1;
             if (cellk < 0) {
-                bad = fail(msg, sizeof msg, "model cell '%s' is not supported (lstm, gru)", cell);
+                bad = fail(msg, sizeof msg, "model cell '%s' is not supported (lstm, gru, lnlstm)", cell);
                 break;
             }
             if (get_int(&f, "layers", 1, LSTM_MAX_LAYERS, &layers, msg, sizeof msg) < 0
@@ -280,7 +280,7 @@ int model_read(model *m, const char *path, char *err, size_t cap)
     if (fd != 0)
         close(fd);
     const char *label = strcmp(path, "-") == 0 ? "stdin" : path;
-    unsigned all = have_model ? (1u << lstm_ntensors(m->L)) - 1 : 0;
+    uint64_t all = have_model ? ((uint64_t)1 << lstm_ntensors(m->L, m->cell)) - 1 : 0;
     if (!bad && !have_model)
         bad = fail(msg, sizeof msg, "not a model (no 'model' frame)");
     if (!bad && !have_vocab)
@@ -358,10 +358,11 @@ void model_summary(FILE *out, int V, int H, int L, int cell, int maxlen, int per
             maxlen, V);
     fprintf(out, "%s\n %-27s %-25s %-10s\n%s\n", rule, "Layer (type)", "Output Shape", "Param #", dbl);
     for (int l = 0; l < L; l++) {
-        long long n = (long long)(lstm_tensor_offset_l(3 * l + 3, V, H, L, cell)
-                                  - lstm_tensor_offset_l(3 * l, V, H, L, cell));
+        int nt = cell_tensors(cell);
+        long long n = (long long)(lstm_tensor_offset_l(nt * (l + 1), V, H, L, cell)
+                                  - lstm_tensor_offset_l(nt * l, V, H, L, cell));
         total += n;
-        const char *type = cell == CELL_GRU ? "GRU" : "LSTM";
+        const char *type = cell == CELL_GRU ? "GRU" : cell == CELL_LNLSTM ? "LayerNormLSTM" : "LSTM";
         if (l == 0)
             snprintf(name, sizeof name, "%s (%s)", cell_name(cell), type);
         else

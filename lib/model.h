@@ -7,7 +7,9 @@
  *   "lstm/kernel", "lstm/recurrent_kernel", "lstm/bias", "dense/kernel", "dense/bias"
  *                 f4 weights in Keras's layout (lstm.h); stacked layers add "lstm_1/kernel",
  *                 "lstm_1/recurrent_kernel", "lstm_1/bias", ...; a GRU model (attr cell
- *                 "gru") names its layers gru, gru_1, ... instead
+ *                 "gru") names its layers gru, gru_1, ... instead, and a layer-normalised
+ *                 LSTM (cell "lnlstm") lnlstm, lnlstm_1, ..., each with a fourth weight,
+ *                 "lnlstm/gamma" (4H)
  *   "adam/m/<weight>", "adam/v/<weight>"   f4 optimizer moments (for resuming)
  *   "rng"         u8 (2, 4): the RNG state at the start of the current epoch, and now
  *   "state/h", "state/c"  f4 (L, B, H): the carried state of the B streams, when a
@@ -24,7 +26,7 @@
 
 typedef struct model {
     int V, H, L, maxlen;              /* maxlen: window length, or steps per chunk (streams) */
-    int cell;                         /* CELL_LSTM or CELL_GRU */
+    int cell;                         /* CELL_LSTM, CELL_GRU or CELL_LNLSTM */
     int per_position;                 /* a target after every step (char-rnn), not just the last */
     int streams;                      /* > 0: trained on that many contiguous streams of the
                                          text with the state carried (char-rnn); 0: windows */

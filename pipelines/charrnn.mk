@@ -1,14 +1,15 @@
 # pipelines/charrnn.mk - the char-rnn experiment: validation loss against training time.
 #
 #   make -C pipelines -f charrnn.mk                 10 minutes of training, the chosen settings
+#                                                   (the layer-normalised LSTM, 2 x 256)
 #   make -C pipelines -f charrnn.mk BUDGET=120 H=128 L=1
-#   make -C pipelines -f charrnn.mk CELL=gru        the GRU instead of the LSTM
+#   make -C pipelines -f charrnn.mk CELL=gru        the GRU (or CELL=lstm: the plain LSTM)
 #   make -C pipelines -f charrnn.mk results         one line per finished run
 #
 # Trains with a target at every position on tinyshakespeare (or TEXT=), the last 10% of the
 # characters held out, the rest cut into B streams of N steps with the state carried
 # (train --streams), for BUDGET seconds of training (validation time not counted), validating
-# every EVAL batches. Outputs in runs/charrnn-hH-lL-nN-bB-tBUDGET[-dDROPOUT][-gru]/:
+# every EVAL batches. Outputs in runs/charrnn-hH-lL-nN-bB-tBUDGET[-dDROPOUT]-CELL/:
 #   model, best.model   the last and the best (lowest validation loss) model
 #   loss.tsv            train --log: epoch, train_loss, val_loss, seconds since the last line
 #   curve.tsv           elapsed training seconds and validation loss, for plotting
@@ -35,10 +36,10 @@ DROPOUT  ?= 0.25
 CLIP     ?= 5
 EVAL     ?= 100
 SEED     ?= 1
-CELL     ?= lstm
+CELL     ?= lnlstm
 PROMPT   ?= ROMEO:
 
-RUN := $(RUNS)/charrnn-h$(H)-l$(L)-n$(N)-b$(B)-t$(BUDGET)$(if $(filter-out 0,$(DROPOUT)),-d$(DROPOUT))$(if $(filter-out lstm,$(CELL)),-$(CELL))
+RUN := $(RUNS)/charrnn-h$(H)-l$(L)-n$(N)-b$(B)-t$(BUDGET)$(if $(filter-out 0,$(DROPOUT)),-d$(DROPOUT))-$(CELL)
 
 .PHONY: all results
 all: $(RUN)/result.tsv $(RUN)/sample.txt $(RUN)/curve.png

@@ -1,9 +1,10 @@
 #!/usr/bin/python3
 """Independent reference for charpipe's model files (no charpipe code): gzip + msgpack + numpy.
 
-    ref_lstm.py make MODEL TEXT SEED [gru]
+    ref_lstm.py make MODEL TEXT SEED [gru|lnlstm]
                                        write a model with random weights for TEXT's vocabulary
-                                       (maxlen 5, H 7; an LSTM, or a GRU) and print the textbook
+                                       (maxlen 5, H 7; an LSTM, a GRU or a layer-normalised
+                                       LSTM) and print the textbook
                                        mean loss (nats) of every window of TEXT, computed here
                                        in float64
     ref_lstm.py loss MODEL TEXT        print the same loss for an existing model file
@@ -11,13 +12,23 @@
 The GRU is Keras's (reset_after=True): kernel (V, 3H), recurrent_kernel (H, 3H), bias (2, 3H),
 gates z, r, h:  z = s(x Wz + bz + h Uz + b'z), r = s(... r ...),
 n = tanh(x Wh + bh + r * (h Uh + b'h)), h = z * h + (1 - z) * n.
+The lnlstm normalises each gate block q of s = x W + h U before its bias:
+z_q = gamma_q * (s_q - mean(s_q)) / sqrt(var(s_q) + 1e-5) + b_q, then the LSTM's gates.
 """
 import gzip, sys
 import msgpack
 import numpy as np
 
 def names(cell):
-    return [cell + "/kernel", cell + "/recurrent_kernel", cell + "/bias", "dense/kernel", "dense/bias"]
+    extra = [cell + "/gamma"] if cell == "lnlstm" else []
+    return [cell + "/kernel", cell + "/recurrent_kernel", cell + "/bias"] + extra + ["dense/kernel", "dense/bias"]
+
+def layer_norm(s, H):
+    out = np.empty_like(s)
+    for q in range(4):
+        blk = s[:, q*H:(q+1)*H]
+        out[:, q*H:(q+1)*H] = (blk - blk.mean(axis=1, keepdims=True)) / np.sqrt(blk.var(axis=1, keepdims=True) + 1e-5)
+    return out
 
 def write_model(path, vocab, W, maxlen, cell):
     V, H = W[cell + "/kernel"].shape[0], W["dense/kernel"].shape[0]
@@ -50,7 +61,8 @@ def sigmoid(z):
 def mean_loss(text, vocab, W, maxlen, cell):
     idx = {c: i for i, c in enumerate(vocab)}
     t = np.array([idx[c] for c in text])
-    K, R, b, D, db = (W[n] for n in names(cell))
+    K, R, b = (W[n] for n in names(cell)[:3])
+    D, db = W["dense/kernel"], W["dense/bias"]
     H = R.shape[0]
     starts = np.arange(0, len(t) - maxlen)
     h = np.zeros((len(starts), H)); c = np.zeros((len(starts), H))
@@ -62,7 +74,10 @@ def mean_loss(text, vocab, W, maxlen, cell):
             n = np.tanh(a[:, 2*H:] + r * u[:, 2*H:])
             h = z * h + (1 - z) * n
             continue
-        z = K[t[starts + s]] + b + h @ R
+        if cell == "lnlstm":
+            z = W["lnlstm/gamma"] * layer_norm(K[t[starts + s]] + h @ R, H) + b
+        else:
+            z = K[t[starts + s]] + b + h @ R
         i, f, g, o = sigmoid(z[:, :H]), sigmoid(z[:, H:2*H]), np.tanh(z[:, 2*H:3*H]), sigmoid(z[:, 3*H:])
         c = f * c + i * g
         h = o * np.tanh(c)
@@ -81,6 +96,8 @@ def main():
         W = {cell + "/kernel": rng.normal(0, 0.5, (V, G)), cell + "/recurrent_kernel": rng.normal(0, 0.5, (H, G)),
              cell + "/bias": rng.normal(0, 0.5, bias), "dense/kernel": rng.normal(0, 1, (H, V)),
              "dense/bias": rng.normal(0, 0.5, V)}
+        if cell == "lnlstm":
+            W["lnlstm/gamma"] = rng.normal(1, 0.3, G)
         W = {k: v.astype(np.float32).astype(np.float64) for k, v in W.items()}
         write_model(path, [ord(c) for c in vocab], W, maxlen, cell)
         print("%.8f" % mean_loss(text, vocab, W, maxlen, cell))

@@ -1,7 +1,7 @@
 /* test_charrnn.c - the char-rnn extensions of the model: stacked layers, a target at every
- * position, a carried state, dropout, the GRU cell. The general double references (LSTM and
- * GRU) against finite differences, then every runnable kernel set's lstm_train_seq against
- * them, for both cells. */
+ * position, a carried state, dropout, the GRU and layer-normalised LSTM cells. The general
+ * double references (LSTM, lnlstm, GRU) against finite differences, then every runnable kernel
+ * set's lstm_train_seq against them, for every cell. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +21,8 @@ static double ref_loss(const double *p, double *g, cfg c, const int32_t *x, cons
 {
     if (CELL == CELL_GRU)
         return gru_ref_loss_seq(p, g, c.V, c.H, c.L, c.T, c.b, x, y, c.pp, h0);
+    if (CELL == CELL_LNLSTM)
+        return lnlstm_ref_loss_seq(p, g, c.V, c.H, c.L, c.T, c.b, x, y, c.pp, h0, c0);
     return lstm_ref_loss_seq(p, g, c.V, c.H, c.L, c.T, c.b, x, y, c.pp, h0, c0);
 }
 
@@ -103,7 +105,7 @@ static void check_against_ref(cfg c)
     CHECK(fabs(loss - ref) < 1e-5 * fmax(1.0, ref), "%s %s L=%d pp=%d carried=%d: loss %.8f, reference %.8f",
           K->name, cell_name(CELL), c.L, c.pp, c.carried, loss, ref);
     char name[64];
-    for (int t = 0; t < lstm_ntensors(c.L); t++) {
+    for (int t = 0; t < lstm_ntensors(c.L, CELL); t++) {
         size_t off = lstm_tensor_offset_l(t, c.V, c.H, c.L, CELL);
         size_t len = lstm_tensor_offset_l(t + 1, c.V, c.H, c.L, CELL) - off;
         double e = max_rel(gflat + off, gd + off, len);
@@ -269,7 +271,7 @@ int main(void)
     rng_seed(&rng, 77);
     RUN(test_layout);
     RUN(test_gru_init);
-    for (CELL = CELL_LSTM; CELL <= CELL_GRU; CELL++) {
+    for (CELL = CELL_LSTM; CELL <= CELL_LNLSTM; CELL++) {
         printf("# cell %s\n", cell_name(CELL));
         RUN(test_ref_gradcheck);
         for (int i = 0; kern_all[i]; i++) {

@@ -1,6 +1,6 @@
 /* test_kern.c - every kernel set this CPU runs against naive double-precision code:
  * gemm_nn / gemm_tn / gemm_nt at ragged sizes with padded leading dimensions, and the LSTM
- * and GRU cells forward and backward against the textbook formulas. Sets the CPU cannot run are
+ * and GRU cells and the layer norm forward and backward against the textbook formulas. Sets the CPU cannot run are
  * reported as SKIP. */
 #include <math.h>
 #include <stdlib.h>
@@ -247,6 +247,85 @@ static void test_gru_cell(void)
     }
 }
 
+/* The lnlstm's layer norm: each gate block of H normalised to mean 0, variance 1 (eps 1e-5),
+ * then gamma * shat + bias; backward by the textbook formula
+ * ds = rstd (dz gamma - mean(dz gamma) - shat mean(dz gamma shat)), in double. */
+static void check_ln(int b, int H)
+{
+    int G = 4 * H;
+    size_t n = (size_t)b * G;
+    float *s = randf(n, 3.0), *gamma = randf(G, 1.0), *bias = randf(G, 1.0), *dz = randf(n, 1.0);
+    float *s0 = malloc(n * sizeof(float)), *dz0 = malloc(n * sizeof(float)), *shat = malloc(n * sizeof(float));
+    float *rstd = malloc((size_t)b * 4 * sizeof(float)), *dg = calloc(G, sizeof(float)), *db = calloc(G, sizeof(float));
+    for (size_t i = 0; i < n; i++)
+        s[i] += (float)(i % 7);                 /* a mean far from 0 */
+    memcpy(s0, s, n * sizeof(float));
+    memcpy(dz0, dz, n * sizeof(float));
+    K->ln_fwd(b, H, s, gamma, bias, shat, rstd);
+    double *xh = malloc(n * sizeof(double)), *rs = malloc((size_t)b * 4 * sizeof(double));
+    double *rds = malloc(n * sizeof(double)), *rdg = calloc(G, sizeof(double)), *rdb = calloc(G, sizeof(double));
+    double eo = 0, eh = 0, mo = 1e-30, mds = 1e-30;
+    for (int r = 0; r < b * 4; r++) {
+        const float *x = s0 + (size_t)r * H;
+        double mean = 0, var = 0;
+        for (int j = 0; j < H; j++) mean += x[j];
+        mean /= H;
+        for (int j = 0; j < H; j++) var += (x[j] - mean) * (x[j] - mean);
+        rs[r] = 1.0 / sqrt(var / H + 1e-5);
+        double m1 = 0, m2 = 0;
+        for (int j = 0; j < H; j++) {
+            size_t q = (size_t)r * H + j;
+            int gj = (r % 4) * H + j;
+            xh[q] = (x[j] - mean) * rs[r];
+            double out = gamma[gj] * xh[q] + bias[gj];
+            eo = fmax(eo, fabs(s[q] - out));
+            mo = fmax(mo, fabs(out));
+            eh = fmax(eh, fabs(shat[q] - xh[q]));
+            rdg[gj] += dz0[q] * xh[q];
+            rdb[gj] += dz0[q];
+            m1 += dz0[q] * gamma[gj] / H;
+            m2 += dz0[q] * gamma[gj] * xh[q] / H;
+        }
+        for (int j = 0; j < H; j++) {
+            size_t q = (size_t)r * H + j;
+            rds[q] = rs[r] * (dz0[q] * gamma[(r % 4) * H + j] - m1 - xh[q] * m2);
+            mds = fmax(mds, fabs(rds[q]));
+        }
+    }
+    double ers = 0;
+    for (int r = 0; r < b * 4; r++)
+        ers = fmax(ers, fabs(rstd[r] - rs[r]) / rs[r]);
+    CHECK(eo / mo < 1e-5 && eh < 1e-4 && ers < 1e-5, "%s ln_fwd b=%d H=%d: errors out %.3g shat %.3g rstd %.3g",
+          K->name, b, H, eo / mo, eh, ers);
+    K->ln_bwd(b, H, dz, gamma, shat, rstd, dg, db);
+    double eds = 0, edg = 0, edb = 0, mg = 1e-30, mb = 1e-30;
+    for (size_t q = 0; q < n; q++)
+        eds = fmax(eds, fabs(dz[q] - rds[q]) / mds);
+    for (int j = 0; j < G; j++) {
+        mg = fmax(mg, fabs(rdg[j]));
+        mb = fmax(mb, fabs(rdb[j]));
+    }
+    for (int j = 0; j < G; j++) {
+        edg = fmax(edg, fabs(dg[j] - rdg[j]) / mg);
+        edb = fmax(edb, fabs(db[j] - rdb[j]) / mb);
+    }
+    CHECK(eds < 1e-4 && edg < 1e-5 && edb < 1e-5, "%s ln_bwd b=%d H=%d: errors ds %.3g dgamma %.3g dbias %.3g",
+          K->name, b, H, eds, edg, edb);
+    free(s); free(gamma); free(bias); free(dz); free(s0); free(dz0); free(shat); free(rstd); free(dg); free(db);
+    free(xh); free(rs); free(rds); free(rdg); free(rdb);
+}
+
+static void test_layer_norm(void)
+{
+    /* (not H = 2: two normalised values are always -1 and 1, so the gradient through them
+     * is zero up to eps and a relative error means nothing) */
+    static const int Hs[] = { 3, 4, 7, 8, 17, 33, 65, 128 };
+    for (int i = 0; i < 8; i++) {
+        check_ln(1, Hs[i]);
+        check_ln(5, Hs[i]);
+    }
+}
+
 /* exp accuracy over the whole range through the cell: sigmoid(z) for z in [-20, 20]. */
 static void test_sigmoid_accuracy(void)
 {
@@ -294,6 +373,7 @@ int main(void)
         RUN(test_gemm_model_shapes);
         RUN(test_cell);
         RUN(test_gru_cell);
+        RUN(test_layer_norm);
         RUN(test_sigmoid_accuracy);
     }
     return check_summary();

@@ -149,8 +149,18 @@ train --streams --cell gru -n 8 -b 4 -H 12 -L 2 --dropout 0.2 -e 2 -j 2 --seed 6
 train --streams --cell gru -n 8 -b 4 -H 12 -L 2 --dropout 0.2 -e 1 -j 2 --seed 6 -o gb.model < rep.text.ts 2>/dev/null
 train --streams -e 2 -j 2 --resume gb.model -o gb.model < rep.text.ts 2>/dev/null
 cmp -s ga.model gb.model && pass train_gru_resume_equals_uninterrupted || fail train_gru_resume_equals_uninterrupted "differ"
+# --- the layer-normalised LSTM ---
+train --streams --cell lnlstm -n 8 -b 4 -H 16 -L 2 -e 30 -j 2 --seed 4 --log lst.log -o lst.model < rep.text.ts 2>lst.err
+last=$(tail -1 lst.log | cut -f2); first=$(sed -n 2p lst.log | cut -f2)
+if awk -v a="$last" -v b="$first" 'BEGIN { exit !(a < 0.3 && a < b / 5) }'; then
+    pass train_lnlstm_streams_learns; else fail train_lnlstm_streams_learns "loss $first -> $last: $(tail -1 lst.err)"; fi
+tdump lst.model | grep -q '^lnlstm_1/gamma  f4 (64,)' && pass lnlstm_model_has_gamma || fail lnlstm_model_has_gamma "$(tdump lst.model | head -12)"
+sample -m lst.model --seed 'hello' -n 40 > lst.txt
+[ "$(head -c 45 lst.txt)" = "$(head -c 45 rep.txt)" ] && pass sample_lnlstm_stateful || fail sample_lnlstm_stateful "$(cat lst.txt)"
+train --cell lnlstm --summary -V 65 -n 40 -H 128 | grep -q 'lnlstm (LayerNormLSTM) .* 99840' \
+    && pass train_summary_lnlstm || fail train_summary_lnlstm "$(train --cell lnlstm --summary -V 65 -n 40 -H 128)"
 expect_fail train_resume_other_cell 'cell' train --streams --cell lstm -e 3 --resume gb.model -o gc.model < rep.text.ts
-expect_fail train_bad_cell "'rnn' is not lstm or gru" train --cell rnn -o x.model < rep.ts
+expect_fail train_bad_cell "'rnn' is not lstm, gru or lnlstm" train --cell rnn -o x.model < rep.ts
 train --summary -V 65 -n 100 -H 512 -L 2 --streams > s2.txt
 grep -q 'lstm_1 (LSTM)' s2.txt && grep -q 'Total params: 3,316,289' s2.txt && pass train_summary_two_layers || fail train_summary_two_layers "$(cat s2.txt)"
 
@@ -218,6 +228,11 @@ if have_py; then
     got=$(evaluate -m g5.model --tsv < rep.txt | tail -1 | cut -f4)
     if awk -v a="$want" -v b="$got" 'BEGIN { d = a - b; if (d < 0) d = -d; exit !(d < 2e-5 * a) }'; then
         pass trained_gru_readable_by_python; else fail trained_gru_readable_by_python "numpy $want, eval $got"; fi
+    # and for the layer-normalised LSTM
+    want=$($PY "$TESTS/ref_lstm.py" make pyl.model fox.txt 14 lnlstm)
+    got=$(evaluate -m pyl.model --tsv < fox.txt | tail -1 | cut -f4)
+    if awk -v a="$want" -v b="$got" 'BEGIN { d = a - b; if (d < 0) d = -d; exit !(d < 2e-5 * a) }'; then
+        pass eval_lnlstm_matches_numpy_reference; else fail eval_lnlstm_matches_numpy_reference "numpy $want, eval $got"; fi
     # a model of a cell charpipe does not know is refused by name
     $PY "$TESTS/ref_lstm.py" make rnn.model fox.txt 13 rnn > /dev/null
     expect_fail model_unknown_cell "^evaluate: rnn.model: model cell 'rnn' is not supported" evaluate -m rnn.model < fox.txt

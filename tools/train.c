@@ -37,7 +37,7 @@ static void usage(void)
 "SYNOPSIS\n"
 "    vocab < TEXT | window -n 40 | train [-e EPOCHS] [-o MODEL] [OPTIONS] [> MODEL]\n"
 "    vocab < TEXT | train --streams -n 100 -b 50 [-L LAYERS] [OPTIONS] -o MODEL\n"
-"    train --summary [-V VOCAB -n MAXLEN] [-H HIDDEN] [-L LAYERS] [--cell gru] [< STREAM]\n\n"
+"    train --summary [-V VOCAB -n MAXLEN] [-H HIDDEN] [-L LAYERS] [--cell CELL] [< STREAM]\n\n"
 "DESCRIPTION\n"
 "    Reads a charpipe stream with a 'vocab' frame and 'x' (B, N) / 'y' (B) window frames\n"
 "    (indices from window, or one-hot float32 from onehot) and trains the Keras course\n"
@@ -59,8 +59,9 @@ static void usage(void)
 "    -e, --epochs N      train until N epochs are complete in total (default %d)\n"
 "    -H, --hidden N      LSTM units per layer (default %d)\n"
 "    -L, --layers N      stacked LSTM layers (default %d)\n"
-"        --cell C        the recurrent cell: lstm, or gru (Keras's GRU, reset_after; 3/4 of\n"
-"                        the LSTM's weights and work per unit) (default lstm)\n"
+"        --cell C        the recurrent cell: lstm; gru (Keras's GRU, reset_after: 3/4 of the\n"
+"                        LSTM's weights and work per unit); lnlstm (the LSTM with each gate's\n"
+"                        projections layer-normalised, as KANN's) (default lstm)\n"
 "    -b, --batch N       windows per batch, or streams with --streams (default %d)\n"
 "    -n N                steps per batch with --streams (default 100)\n"
 "        --streams       char-rnn training on the text frames (see above)\n"
@@ -740,7 +741,7 @@ int main(int argc, char **argv)
         case O_BEST: opt_best = optarg; break;
         case O_CELL:
             if ((opt_cell = cell_parse(optarg)) < 0)
-                cli_usage_error("--cell: '%s' is not lstm or gru", optarg);
+                cli_usage_error("--cell: '%s' is not lstm, gru or lnlstm", optarg);
             set_cell = 1;
             break;
         case O_MAXS: opt_max_seconds = cli_double("--max-seconds", optarg, 0.001, 1e9); break;
