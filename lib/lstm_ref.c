@@ -56,6 +56,40 @@ static void ref_softmax(double *z, int V)
     for (int v = 0; v < V; v++) z[v] /= s;
 }
 
+/* The dense softmax layer on one window's top-layer states htop (T+1, H) (row 0 the initial
+ * state): the sum of -log p[target] over its targets (yw: T of them with per_position, else one
+ * after the last step). With gD non-NULL, adds the gradient of (that sum / ntargets) to gD, gdb
+ * and writes the gradient arriving at each h_t to dup (T, H). p (V) is scratch. */
+static double ref_outputs(const double *htop, const double *D, const double *db, double *gD,
+                          double *gdb, double *dup, double *p, int V, int H, int T,
+                          const int32_t *yw, int per_position, int ntargets)
+{
+    double loss = 0.0;
+    memset(dup, 0, (size_t)T * H * sizeof(double));
+    for (int t = per_position ? 0 : T - 1; t < T; t++) {
+        const double *ht = htop + (size_t)(t + 1) * H;
+        int target = per_position ? yw[t] : yw[0];
+        for (int v = 0; v < V; v++) {
+            p[v] = db[v];
+            for (int q = 0; q < H; q++)
+                p[v] += ht[q] * D[(size_t)q * V + v];
+        }
+        ref_softmax(p, V);
+        loss += -log(p[target]);
+        if (!gD)
+            continue;
+        for (int v = 0; v < V; v++) {
+            double dl = (p[v] - (v == target)) / ntargets;
+            gdb[v] += dl;
+            for (int q = 0; q < H; q++) {
+                gD[(size_t)q * V + v] += ht[q] * dl;
+                dup[(size_t)t * H + q] += D[(size_t)q * V + v] * dl;
+            }
+        }
+    }
+    return loss;
+}
+
 double lstm_ref_loss(const double *params, double *grad, int V, int H, int T, int b,
                      const int32_t *x, const int32_t *y)
 {
@@ -174,31 +208,10 @@ static double ref_seq(const double *params, double *grad, int V, int H, int L, i
                 }
             }
         }
-        /* outputs of the top layer */
-        const double *htop = h + (size_t)(L - 1) * (T + 1) * H;
-        memset(dup, 0, (size_t)T * H * sizeof(double));
-        for (int t = per_position ? 0 : T - 1; t < T; t++) {
-            const double *ht = htop + (size_t)(t + 1) * H;
-            int target = per_position ? y[(size_t)w * T + t] : y[w];
-            for (int v = 0; v < V; v++) {
-                p[v] = db[v];
-                for (int q = 0; q < H; q++)
-                    p[v] += ht[q] * D[(size_t)q * V + v];
-            }
-            ref_softmax(p, V);
-            loss += -log(p[target]);
-            if (!grad)
-                continue;
-            double *gD = grad + off[nt * L], *gdb = grad + off[nt * L + 1];
-            for (int v = 0; v < V; v++) {
-                double dl = (p[v] - (v == target)) / ntargets;
-                gdb[v] += dl;
-                for (int q = 0; q < H; q++) {
-                    gD[(size_t)q * V + v] += ht[q] * dl;
-                    dup[(size_t)t * H + q] += D[(size_t)q * V + v] * dl;
-                }
-            }
-        }
+        loss += ref_outputs(h + (size_t)(L - 1) * (T + 1) * H, D, db,
+                            grad ? grad + off[nt * L] : NULL, grad ? grad + off[nt * L + 1] : NULL,
+                            dup, p, V, H, T, per_position ? y + (size_t)w * T : y + w, per_position,
+                            ntargets);
         if (!grad)
             continue;
         for (int l = L - 1; l >= 0; l--) {
@@ -344,30 +357,10 @@ double gru_ref_loss_seq(const double *params, double *grad, int V, int H, int L,
                 }
             }
         }
-        const double *htop = h + (size_t)(L - 1) * (T + 1) * H;
-        memset(dup, 0, (size_t)T * H * sizeof(double));
-        for (int t = per_position ? 0 : T - 1; t < T; t++) {
-            const double *ht = htop + (size_t)(t + 1) * H;
-            int target = per_position ? y[(size_t)w * T + t] : y[w];
-            for (int v = 0; v < V; v++) {
-                p[v] = db[v];
-                for (int q = 0; q < H; q++)
-                    p[v] += ht[q] * D[(size_t)q * V + v];
-            }
-            ref_softmax(p, V);
-            loss += -log(p[target]);
-            if (!grad)
-                continue;
-            double *gD = grad + off[3 * L], *gdb = grad + off[3 * L + 1];
-            for (int v = 0; v < V; v++) {
-                double dl = (p[v] - (v == target)) / ntargets;
-                gdb[v] += dl;
-                for (int q = 0; q < H; q++) {
-                    gD[(size_t)q * V + v] += ht[q] * dl;
-                    dup[(size_t)t * H + q] += D[(size_t)q * V + v] * dl;
-                }
-            }
-        }
+        loss += ref_outputs(h + (size_t)(L - 1) * (T + 1) * H, D, db,
+                            grad ? grad + off[3 * L] : NULL, grad ? grad + off[3 * L + 1] : NULL,
+                            dup, p, V, H, T, per_position ? y + (size_t)w * T : y + w, per_position,
+                            ntargets);
         if (!grad)
             continue;
         for (int l = L - 1; l >= 0; l--) {

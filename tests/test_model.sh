@@ -206,33 +206,26 @@ expect_fail eval_invalid_utf8 'invalid UTF-8 at byte 6' sh -c 'printf "hello \37
 expect_fail eval_too_short 'no window' sh -c 'printf "hello" | evaluate -m rep.model'
 expect_fail eval_empty 'empty' sh -c 'evaluate -m rep.model < /dev/null'
 
+# NAME MODEL TEXT [make SEED CELL]: evaluate's loss of MODEL on TEXT equals numpy's (tests/ref_lstm.py,
+# which first writes MODEL with random weights when given make)
+matches_numpy() {
+    local name=$1 model=$2 text=$3 want got; shift 3
+    if [ $# -gt 0 ]; then want=$($PY "$TESTS/ref_lstm.py" make "$model" "$text" "$2" "$3")
+    else want=$($PY "$TESTS/ref_lstm.py" loss "$model" "$text"); fi
+    got=$(evaluate -m "$model" --tsv < "$text" | tail -1 | cut -f4)
+    if awk -v a="$want" -v b="$got" 'BEGIN { d = a - b; if (d < 0) d = -d; exit !(d < 2e-5 * a) }'; then
+        pass "$name"; else fail "$name" "numpy $want, eval $got"; fi
+}
 if have_py; then
-    # eval on a model built by Python equals the loss Python computes with numpy
     printf 'the quick brown fox jumps over the lazy dog\nand again: the lazy dog sleeps.\n' > fox.txt
-    want=$($PY "$TESTS/ref_lstm.py" make py.model fox.txt 11)
-    got=$(evaluate -m py.model --tsv < fox.txt | tail -1 | cut -f4)
-    if awk -v a="$want" -v b="$got" 'BEGIN { d = a - b; if (d < 0) d = -d; exit !(d < 2e-5 * a) }'; then
-        pass eval_matches_numpy_reference; else fail eval_matches_numpy_reference "numpy $want, eval $got"; fi
-    # and a model trained here is read by Python, whose loss agrees with eval's
-    want=$($PY "$TESTS/ref_lstm.py" loss a.model rep.txt)
-    got=$(evaluate -m a.model --tsv < rep.txt | tail -1 | cut -f4)
-    if awk -v a="$want" -v b="$got" 'BEGIN { d = a - b; if (d < 0) d = -d; exit !(d < 2e-5 * a) }'; then
-        pass trained_model_readable_by_python; else fail trained_model_readable_by_python "numpy $want, eval $got"; fi
-    # the same for a GRU: Keras's formulas in numpy, and a GRU trained here
-    want=$($PY "$TESTS/ref_lstm.py" make pyg.model fox.txt 12 gru)
-    got=$(evaluate -m pyg.model --tsv < fox.txt | tail -1 | cut -f4)
-    if awk -v a="$want" -v b="$got" 'BEGIN { d = a - b; if (d < 0) d = -d; exit !(d < 2e-5 * a) }'; then
-        pass eval_gru_matches_numpy_reference; else fail eval_gru_matches_numpy_reference "numpy $want, eval $got"; fi
+    # eval on models built by Python (each cell) equals the loss Python computes with numpy
+    matches_numpy eval_matches_numpy_reference py.model fox.txt make 11 lstm
+    matches_numpy eval_gru_matches_numpy_reference pyg.model fox.txt make 12 gru
+    matches_numpy eval_lnlstm_matches_numpy_reference pyl.model fox.txt make 14 lnlstm
+    # and models trained here are read by Python, whose loss agrees with eval's
+    matches_numpy trained_model_readable_by_python a.model rep.txt
     vocab < rep.txt | window -n 5 | train --cell gru -H 9 -e 2 --seed 8 -o g5.model 2>/dev/null
-    want=$($PY "$TESTS/ref_lstm.py" loss g5.model rep.txt)
-    got=$(evaluate -m g5.model --tsv < rep.txt | tail -1 | cut -f4)
-    if awk -v a="$want" -v b="$got" 'BEGIN { d = a - b; if (d < 0) d = -d; exit !(d < 2e-5 * a) }'; then
-        pass trained_gru_readable_by_python; else fail trained_gru_readable_by_python "numpy $want, eval $got"; fi
-    # and for the layer-normalised LSTM
-    want=$($PY "$TESTS/ref_lstm.py" make pyl.model fox.txt 14 lnlstm)
-    got=$(evaluate -m pyl.model --tsv < fox.txt | tail -1 | cut -f4)
-    if awk -v a="$want" -v b="$got" 'BEGIN { d = a - b; if (d < 0) d = -d; exit !(d < 2e-5 * a) }'; then
-        pass eval_lnlstm_matches_numpy_reference; else fail eval_lnlstm_matches_numpy_reference "numpy $want, eval $got"; fi
+    matches_numpy trained_gru_readable_by_python g5.model rep.txt
     # a model of a cell charpipe does not know is refused by name
     $PY "$TESTS/ref_lstm.py" make rnn.model fox.txt 13 rnn > /dev/null
     expect_fail model_unknown_cell "^evaluate: rnn.model: model cell 'rnn' is not supported" evaluate -m rnn.model < fox.txt
