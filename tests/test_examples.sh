@@ -12,6 +12,7 @@ declare -A want=(
     [sample-temperatures.sh]='^== temperature 0$|^== temperature 1.5$|^The quick brown'
     [resume-training.sh]='^2	|resumed model is identical'
     [evaluate-heldout.sh]='"loss_nats": [0-9]|^loss_nats: held out [0-9.]+, trained on [0-9.]+$'
+    [compare-cells.sh]='^lstm +35,503 +[0-9.]+ +[0-9]+$|^gru +27,295 |^lnlstm +35,887 |^== the [a-z]+ model, stateful|^The quick'
 )
 
 for s in "$EX"/*.sh; do
