@@ -7,14 +7,8 @@
 # per character) and the speed, and the best model writes a line, statefully.
 set -euo pipefail
 
-here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-command -v train > /dev/null || PATH="$here/../bin:$PATH"
-command -v train > /dev/null || { echo "$0: charpipe tools not found: run make first" >&2; exit 1; }
-work=$(mktemp -d); trap 'rm -rf "$work"' EXIT
-
-text=${1:-$work/text.txt}
-[ $# -ge 1 ] || for _ in $(seq 40); do
-    printf 'The quick brown fox jumps over the lazy dog.\nA small model learns a small text.\n'; done > "$text"
+repeat=40
+. "$(dirname "${BASH_SOURCE[0]}")/common.bash"   # the tools, $work, $text
 
 vocab < "$text" > "$work/text.ts"
 printf '%-8s %10s %10s %12s\n' cell params val_loss chars/s

@@ -6,16 +6,7 @@
 # numbering; 'vocab -v FILE' reuses the vocabulary of FILE (a vocab stream or a model) instead.
 set -euo pipefail
 
-# the tools: on PATH, else in the repository's bin/ beside this script
-here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-command -v vocab > /dev/null || PATH="$here/../bin:$PATH"
-command -v vocab > /dev/null || { echo "$0: charpipe tools not found: run make first" >&2; exit 1; }
-work=$(mktemp -d); trap 'rm -rf "$work"' EXIT
-
-# the input: $1, or a few sentences made here
-text=${1:-$work/text.txt}
-[ $# -ge 1 ] || for _ in $(seq 20); do
-    printf 'The quick brown fox jumps over the lazy dog.\nA small model learns a small text.\n'; done > "$text"
+. "$(dirname "${BASH_SOURCE[0]}")/common.bash"   # the tools, $work, $text
 
 # 1. the vocabulary of the whole text (and the text itself as indices)
 vocab < "$text" > "$work/all.ts"

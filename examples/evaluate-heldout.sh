@@ -6,14 +6,7 @@
 # nats (train's unit), bits per character and perplexity; --json makes it one JSON object.
 set -euo pipefail
 
-here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-command -v evaluate > /dev/null || PATH="$here/../bin:$PATH"
-command -v evaluate > /dev/null || { echo "$0: charpipe tools not found: run make first" >&2; exit 1; }
-work=$(mktemp -d); trap 'rm -rf "$work"' EXIT
-
-text=${1:-$work/text.txt}
-[ $# -ge 1 ] || for _ in $(seq 20); do
-    printf 'The quick brown fox jumps over the lazy dog.\nA small model learns a small text.\n'; done > "$text"
+. "$(dirname "${BASH_SOURCE[0]}")/common.bash"   # the tools, $work, $text
 
 lines=$(wc -l < "$text")
 head -n $((lines * 8 / 10)) "$text" > "$work/train.txt"

@@ -5,14 +5,7 @@
 # tdump prints it: one line per frame, one JSON object per frame, or a summary per name.
 set -euo pipefail
 
-here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-command -v tdump > /dev/null || PATH="$here/../bin:$PATH"
-command -v tdump > /dev/null || { echo "$0: charpipe tools not found: run make first" >&2; exit 1; }
-work=$(mktemp -d); trap 'rm -rf "$work"' EXIT
-
-text=${1:-$work/text.txt}
-[ $# -ge 1 ] || for _ in $(seq 20); do
-    printf 'The quick brown fox jumps over the lazy dog.\nA small model learns a small text.\n'; done > "$text"
+. "$(dirname "${BASH_SOURCE[0]}")/common.bash"   # the tools, $work, $text
 
 # windows of 8 characters, 16 to a frame, saved to a file so we can look at it several ways
 vocab < "$text" | window -n 8 -b 16 > "$work/windows.ts"

@@ -7,17 +7,10 @@
 # Needs python3 with numpy and msgpack (Debian: apt-get install python3-numpy python3-msgpack).
 set -euo pipefail
 
-here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-command -v onehot > /dev/null || PATH="$here/../bin:$PATH"
-command -v onehot > /dev/null || { echo "$0: charpipe tools not found: run make first" >&2; exit 1; }
 # the first Python with both modules ($PYTHON when set)
 for PY in ${PYTHON:-/usr/bin/python3 python3}; do "$PY" -c 'import numpy, msgpack' 2> /dev/null && break; PY=; done
 [ -n "$PY" ] || { echo "$0: needs python3 with numpy and msgpack" >&2; exit 1; }
-work=$(mktemp -d); trap 'rm -rf "$work"' EXIT
-
-text=${1:-$work/text.txt}
-[ $# -ge 1 ] || for _ in $(seq 20); do
-    printf 'The quick brown fox jumps over the lazy dog.\nA small model learns a small text.\n'; done > "$text"
+. "$(dirname "${BASH_SOURCE[0]}")/common.bash"   # the tools, $work, $text
 
 vocab < "$text" | window -n 10 -b 32 | onehot | "$PY" -c '
 import gzip, sys

@@ -7,14 +7,7 @@
 # the model an uninterrupted run would have made, byte for byte.
 set -euo pipefail
 
-here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-command -v train > /dev/null || PATH="$here/../bin:$PATH"
-command -v train > /dev/null || { echo "$0: charpipe tools not found: run make first" >&2; exit 1; }
-work=$(mktemp -d); trap 'rm -rf "$work"' EXIT
-
-text=${1:-$work/text.txt}
-[ $# -ge 1 ] || for _ in $(seq 20); do
-    printf 'The quick brown fox jumps over the lazy dog.\nA small model learns a small text.\n'; done > "$text"
+. "$(dirname "${BASH_SOURCE[0]}")/common.bash"   # the tools, $work, $text
 
 # the windows, kept in a file here because both runs must see the same ones
 vocab < "$text" | window -n 16 > "$work/windows.ts"

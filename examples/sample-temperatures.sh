@@ -6,14 +6,7 @@
 # generates); higher temperatures sample from the prediction sharpened (< 1) or flattened (> 1).
 set -euo pipefail
 
-here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-command -v sample > /dev/null || PATH="$here/../bin:$PATH"
-command -v sample > /dev/null || { echo "$0: charpipe tools not found: run make first" >&2; exit 1; }
-work=$(mktemp -d); trap 'rm -rf "$work"' EXIT
-
-text=${1:-$work/text.txt}
-[ $# -ge 1 ] || for _ in $(seq 20); do
-    printf 'The quick brown fox jumps over the lazy dog.\nA small model learns a small text.\n'; done > "$text"
+. "$(dirname "${BASH_SOURCE[0]}")/common.bash"   # the tools, $work, $text
 
 model=${2:-}
 if [ -z "$model" ]; then
