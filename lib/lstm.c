@@ -194,7 +194,7 @@ struct lstm_work {
     float *c[LSTM_MAX_LAYERS];    /* (T+1, b, H) cell states, slice 0 = the initial state */
     float *h[LSTM_MAX_LAYERS];    /* (T+1, b, H) hidden states, slice 0 = the initial state */
     float *mask[LSTM_MAX_LAYERS]; /* (T, b, H) dropout multipliers of layer l's input (l >= 1) */
-    float *xin;     /* (T, b, H) a layer's input after dropout */
+    float *xin;     /* (T, b, H) a layer's input after dropout (the top layer's after forward) */
     float *dup;     /* (T, b, H) gradient arriving from above: the outputs, or the next layer */
     float *rt;      /* (G, H) a recurrent or input kernel transposed */
     float *rp;      /* (H, G) the recurrent kernel, packed for gemm_nn_packed */
@@ -515,7 +515,13 @@ double lstm_train_seq(const kern_ops *k, const lstm_params *p, lstm_params *g, l
                 for (int r = 0; r < b; r++)
                     acc_rows4(gl->kernel + (size_t)x[(size_t)r * T + t] * G, Z + ((size_t)t * b + r) * G, G);
         } else {
-            const float *X = keep < 1.0f ? w->xin : w->h[l - 1] + bH;
+            const float *X = w->h[l - 1] + bH;                 /* layer l's input, as forward saw it */
+            if (keep < 1.0f) {
+                if (l < L - 1)                      /* xin holds the top layer's: rebuild layer l's */
+                    for (size_t i = 0; i < tb * H; i++)
+                        w->xin[i] = X[i] * w->mask[l][i];
+                X = w->xin;
+            }
             k->gemm_tn(H, G, (int)tb, X, H, Z, G, gl->kernel, G);   /* dkernel += X^T dZ */
             transpose(w->rt, ly->kernel, H, G);                 /* dX (T b, H) = dZ . kernel^T */
             memset(w->dup, 0, tb * H * sizeof(float));

@@ -224,6 +224,54 @@ static void test_dropout(void)
     free(flat); free(g1); free(g2); free(x); free(y);
 }
 
+/* (6) The gradient with dropout on, against central differences of the same (float) loss:
+ * the masks come from the RNG, so reseeding it gives the same masks for every evaluation.
+ * Three layers, so a layer in the middle has dropout both on its input and on its output. */
+static double dropout_loss(const lstm_params *p, lstm_params *g, lstm_work *w, int b, int T,
+                           const int32_t *x, const int32_t *y)
+{
+    rng_t r;
+    rng_seed(&r, 9);
+    lstm_seq s = { .per_position = 1, .dropout = 0.4f, .rng = &r };
+    return lstm_train_seq(K, p, g, w, b, T, x, y, 1.0f, &s);
+}
+
+static void test_dropout_gradient(void)
+{
+    int V = 6, H = 5, L = 3, T = 4, b = 3;
+    size_t n = lstm_nparams_l(V, H, L, CELL);
+    float *flat = malloc(n * sizeof(float)), *g = calloc(n, sizeof(float)), *junk = calloc(n, sizeof(float));
+    lstm_params p, gp, jp;
+    lstm_bind_l(&p, flat, V, H, L, CELL);
+    lstm_bind_l(&gp, g, V, H, L, CELL);
+    lstm_bind_l(&jp, junk, V, H, L, CELL);
+    lstm_init_keras(&p, &rng);
+    int32_t *x = make_idx((size_t)b * T, V), *y = make_idx((size_t)b * T, V);
+    lstm_work *w = lstm_work_new_l(V, H, L, CELL, T, b);
+    dropout_loss(&p, &gp, w, b, T, x, y);
+    char name[64];
+    for (int t = 0; t < lstm_ntensors(L, CELL); t++) {      /* every tensor of every layer */
+        size_t off = lstm_tensor_offset_l(t, V, H, L, CELL);
+        size_t len = lstm_tensor_offset_l(t + 1, V, H, L, CELL) - off;
+        double *num = malloc(len * sizeof(double));
+        for (size_t i = 0; i < len; i++) {
+            float save = flat[off + i], eps = 1e-2f;
+            flat[off + i] = save + eps;
+            double lp = dropout_loss(&p, &jp, w, b, T, x, y);
+            flat[off + i] = save - eps;
+            double lm = dropout_loss(&p, &jp, w, b, T, x, y);
+            flat[off + i] = save;
+            num[i] = (lp - lm) / (2.0 * eps);
+        }
+        double e = max_rel(g + off, num, len);
+        CHECK(e < 2e-2, "%s %s: with dropout, gradient of %s off by %.3g of its max", K->name,
+              cell_name(CELL), lstm_layer_name(t, L, CELL, name, sizeof name), e);
+        free(num);
+    }
+    lstm_work_free(w);
+    free(flat); free(g); free(junk); free(x); free(y);
+}
+
 static void test_layout(void)
 {
     char name[64];
@@ -287,6 +335,7 @@ int main(void)
             RUN(test_carried_state);
             RUN(test_step_layers);
             RUN(test_dropout);
+            RUN(test_dropout_gradient);
         }
     }
     return check_summary();
