@@ -4,6 +4,7 @@
 #   expect_ok   NAME CMD...      CMD exits 0
 #   expect_fail NAME PATTERN CMD...   CMD exits non-zero and stderr matches PATTERN (grep -E),
 #                                and the message is one line that names the program
+#   check_num NAME COND WHY a=V...   numbers V satisfy an awk condition (see below)
 #   pass NAME / fail NAME WHY    record a result by hand
 set -u
 : "${BIN:?}" "${TMP:?}"
@@ -27,6 +28,18 @@ expect_fail() {
     if ! grep -Eq -- "$pat" "$TMP/err"; then
         fail "$name" "stderr does not match /$pat/: $(head -c 300 "$TMP/err")"; return; fi
     pass "$name"
+}
+
+# check_num NAME CONDITION WHY a=VALUE [b=VALUE ...]: pass NAME if every VALUE is a number and
+# CONDITION (an awk expression over a, b, ...) holds, else fail with WHY. An empty value (a tool
+# that died before printing it) fails: awk alone would compare it as a string and pass.
+check_num() {
+    local name=$1 cond=$2 why=$3 kv ok=1 args=(); shift 3
+    for kv in "$@"; do
+        [[ ${kv#*=} =~ ^-?[0-9]+([.][0-9]*)?([eE][-+]?[0-9]+)?$ ]] || ok=0
+        args+=(-v "$kv")
+    done
+    if [ $ok = 1 ] && awk "${args[@]}" "BEGIN { exit !($cond) }"; then pass "$name"; else fail "$name" "$why"; fi
 }
 
 # py CODE...: run the independent Python reader (Debian python3 with python3-msgpack/numpy).

@@ -16,8 +16,7 @@ train -H 32 -e 40 -j 2 --seed 3 --log rep.log -o rep.model < rep.ts 2> train.err
 if [ $? -eq 0 ] && [ -s rep.model ]; then pass train_runs; else fail train_runs "$(tail -3 train.err)"; fi
 last=$(tail -1 rep.log | cut -f2)
 first=$(sed -n 2p rep.log | cut -f2)
-if awk -v a="$last" -v b="$first" 'BEGIN { exit !(a < 0.05 && a < b / 20) }'; then
-    pass train_learns_repetitive_text; else fail train_learns_repetitive_text "loss $first -> $last"; fi
+check_num train_learns_repetitive_text 'a < 0.05 && a < b / 20' "loss $first -> $last" a="$last" b="$first"
 [ "$(wc -l < rep.log)" -eq 41 ] && pass train_log_lines || fail train_log_lines "$(wc -l < rep.log) lines"
 
 # the same seed gives the same model, byte for byte; -j 1 agrees up to rounding
@@ -27,8 +26,7 @@ cmp -s a.model b.model && pass train_deterministic || fail train_deterministic "
 train -H 16 -e 2 -j 1 --seed 5 --log j1.log -o c.model < rep.ts 2>/dev/null
 train -H 16 -e 2 -j 2 --seed 5 --log j2.log -o j2.model < rep.ts 2>/dev/null
 v1=$(tail -1 j1.log | cut -f3); v2=$(tail -1 j2.log | cut -f3)
-if awk -v a="$v1" -v b="$v2" 'BEGIN { d = a - b; if (d < 0) d = -d; exit !(d < 1e-4 * (a + 1e-9) + 1e-6) }'; then
-    pass train_threads_agree; else fail train_threads_agree "val loss -j1 $v1, -j2 $v2"; fi
+check_num train_threads_agree '(a > b ? a - b : b - a) < 1e-4 * (a + 1e-9) + 1e-6' "val loss -j1 $v1, -j2 $v2" a="$v1" b="$v2"
 
 # resume: 1 epoch, then resume to 2 == 2 epochs straight
 train -H 16 -e 1 -j 2 --seed 5 -o r.model < rep.ts 2>/dev/null
@@ -101,8 +99,7 @@ if [ $? -eq 0 ] && tdump --json seq.model | grep -q '"targets": "every"' && tdum
 vocab < rep.txt > rep.text.ts
 train --streams -n 8 -b 4 -H 16 -e 30 -j 2 --seed 4 --log st.log -o st.model < rep.text.ts 2>st.err
 last=$(tail -1 st.log | cut -f2); first=$(sed -n 2p st.log | cut -f2)
-if awk -v a="$last" -v b="$first" 'BEGIN { exit !(a < 0.3 && a < b / 5) }'; then
-    pass train_streams_learns; else fail train_streams_learns "loss $first -> $last: $(tail -1 st.err)"; fi
+check_num train_streams_learns 'a < 0.3 && a < b / 5' "loss $first -> $last: $(tail -1 st.err)" a="$last" b="$first"
 tdump --json st.model | grep -q '"layout": "streams"' && pass train_streams_model_layout || fail train_streams_model_layout "no layout attr"
 sample -m st.model --seed 'hello' -n 40 > st.txt
 [ "$(head -c 45 st.txt)" = "$(head -c 45 rep.txt)" ] && pass sample_streams_model_stateful || fail sample_streams_model_stateful "$(cat st.txt)"
@@ -115,14 +112,13 @@ cmp -s sa.model sb.model && pass train_streams_resume_equals_uninterrupted || fa
 train --streams -n 8 -b 4 -H 12 -L 2 -e 2 -j 1 --seed 6 --log sj1.log -o sj1.model < rep.text.ts 2>/dev/null
 train --streams -n 8 -b 4 -H 12 -L 2 -e 2 -j 2 --seed 6 --log sj2.log -o sj2.model < rep.text.ts 2>/dev/null
 v1=$(tail -1 sj1.log | cut -f3); v2=$(tail -1 sj2.log | cut -f3)
-if awk -v a="$v1" -v b="$v2" 'BEGIN { d = a - b; if (d < 0) d = -d; exit !(d < 1e-4 * a) }'; then
-    pass train_streams_threads_agree; else fail train_streams_threads_agree "-j1 $v1, -j2 $v2"; fi
+check_num train_streams_threads_agree '(a > b ? a - b : b - a) < 1e-4 * a' "-j1 $v1, -j2 $v2" a="$v1" b="$v2"
 # --eval-every, --best and --max-seconds
 train --streams -n 8 -b 4 -H 12 -e 3 --eval-every 5 --best best.model --log ev.log -o ev.model < rep.text.ts 2>/dev/null
 [ "$(wc -l < ev.log)" -gt 4 ] && [ -s best.model ] && pass train_eval_every_and_best || fail train_eval_every_and_best "$(cat ev.log)"
 bv=$(tdump --json best.model | sed -n 's/.*"best_val_loss": \([0-9.e+-]*\).*/\1/p')
 mv=$(cut -f3 ev.log | sed 1d | sort -g | head -1)
-awk -v a="$bv" -v b="$mv" 'BEGIN { d = a - b; if (d < 0) d = -d; exit !(d < 1e-5) }' && pass train_best_is_lowest || fail train_best_is_lowest "best $bv, lowest logged $mv"
+check_num train_best_is_lowest '(a > b ? a - b : b - a) < 1e-5' "best $bv, lowest logged $mv" a="$bv" b="$mv"
 train --streams -n 8 -b 4 -H 12 -e 1000 --max-seconds 1 -o ms.model < rep.text.ts 2> ms.err
 [ $? -eq 0 ] && grep -q 'time budget' ms.err && [ -s ms.model ] && pass train_max_seconds || fail train_max_seconds "$(tail -2 ms.err)"
 # --- the GRU cell ---
@@ -131,20 +127,18 @@ grep -q 'gru (GRU)' sg.txt && grep -q '74880' sg.txt && grep -q 'Total params: 8
     && pass train_summary_gru || fail train_summary_gru "$(cat sg.txt)"
 train --cell gru -H 32 -e 40 -j 2 --seed 3 --log grep.log -o grep.model < rep.ts 2> gw.err
 last=$(tail -1 grep.log | cut -f2); first=$(sed -n 2p grep.log | cut -f2)
-if awk -v a="$last" -v b="$first" 'BEGIN { exit !(a < 0.05 && a < b / 20) }'; then
-    pass train_gru_learns_windows; else fail train_gru_learns_windows "loss $first -> $last: $(tail -1 gw.err)"; fi
+check_num train_gru_learns_windows 'a < 0.05 && a < b / 20' "loss $first -> $last: $(tail -1 gw.err)" a="$last" b="$first"
 sample -m grep.model --seed "hello world, cha" -n 100 > gg.txt
 head -c 116 rep.txt | cmp -s gg.txt - && pass sample_gru_greedy_reproduces_text || fail sample_gru_greedy_reproduces_text "$(cat gg.txt)"
 train --streams --cell gru -n 8 -b 4 -H 16 -L 2 -e 30 -j 2 --seed 4 --log gst.log -o gst.model < rep.text.ts 2>gst.err
 last=$(tail -1 gst.log | cut -f2); first=$(sed -n 2p gst.log | cut -f2)
-if awk -v a="$last" -v b="$first" 'BEGIN { exit !(a < 0.3 && a < b / 5) }'; then
-    pass train_gru_streams_learns; else fail train_gru_streams_learns "loss $first -> $last: $(tail -1 gst.err)"; fi
+check_num train_gru_streams_learns 'a < 0.3 && a < b / 5' "loss $first -> $last: $(tail -1 gst.err)" a="$last" b="$first"
 tdump --json gst.model | grep -q '"cell": "gru"' && tdump gst.model | grep -q '^gru_1/bias  f4 (2, 48)' \
     && pass gru_model_names_and_shapes || fail gru_model_names_and_shapes "$(tdump gst.model | head -12)"
 sample -m gst.model --seed 'hello' -n 40 > gst.txt
 [ "$(head -c 45 gst.txt)" = "$(head -c 45 rep.txt)" ] && pass sample_gru_stateful || fail sample_gru_stateful "$(cat gst.txt)"
 ge=$(evaluate -m gst.model --tsv < rep.txt | tail -1 | cut -f4)
-awk -v a="$ge" 'BEGIN { exit !(a < 0.3) }' && pass eval_gru_streams_model || fail eval_gru_streams_model "$ge"
+check_num eval_gru_streams_model 'a < 0.3' "loss '$ge'" a="$ge"
 train --streams --cell gru -n 8 -b 4 -H 12 -L 2 --dropout 0.2 -e 2 -j 2 --seed 6 -o ga.model < rep.text.ts 2>/dev/null
 train --streams --cell gru -n 8 -b 4 -H 12 -L 2 --dropout 0.2 -e 1 -j 2 --seed 6 -o gb.model < rep.text.ts 2>/dev/null
 train --streams -e 2 -j 2 --resume gb.model -o gb.model < rep.text.ts 2>/dev/null
@@ -152,8 +146,7 @@ cmp -s ga.model gb.model && pass train_gru_resume_equals_uninterrupted || fail t
 # --- the layer-normalised LSTM ---
 train --streams --cell lnlstm -n 8 -b 4 -H 16 -L 2 -e 30 -j 2 --seed 4 --log lst.log -o lst.model < rep.text.ts 2>lst.err
 last=$(tail -1 lst.log | cut -f2); first=$(sed -n 2p lst.log | cut -f2)
-if awk -v a="$last" -v b="$first" 'BEGIN { exit !(a < 0.3 && a < b / 5) }'; then
-    pass train_lnlstm_streams_learns; else fail train_lnlstm_streams_learns "loss $first -> $last: $(tail -1 lst.err)"; fi
+check_num train_lnlstm_streams_learns 'a < 0.3 && a < b / 5' "loss $first -> $last: $(tail -1 lst.err)" a="$last" b="$first"
 tdump lst.model | grep -q '^lnlstm_1/gamma  f4 (64,)' && pass lnlstm_model_has_gamma || fail lnlstm_model_has_gamma "$(tdump lst.model | head -12)"
 sample -m lst.model --seed 'hello' -n 40 > lst.txt
 [ "$(head -c 45 lst.txt)" = "$(head -c 45 rep.txt)" ] && pass sample_lnlstm_stateful || fail sample_lnlstm_stateful "$(cat lst.txt)"
@@ -200,7 +193,7 @@ expect_ok eval_help evaluate --help
 e1=$(evaluate -m rep.model --json < rep.txt | sed 's/.*"loss_nats": \([0-9.e-]*\).*/\1/')
 e2=$(evaluate -m rep.model --tsv < rep.ts | tail -1 | cut -f4)
 [ -n "$e1" ] && [ "$e1" = "$e2" ] && pass eval_text_equals_stream || fail eval_text_equals_stream "text $e1 stream $e2"
-awk -v a="$e1" 'BEGIN { exit !(a < 0.05) }' && pass eval_low_on_learned_text || fail eval_low_on_learned_text "$e1"
+check_num eval_low_on_learned_text 'a < 0.05' "loss '$e1'" a="$e1"
 expect_fail eval_unknown_char 'not in the model' sh -c 'echo "hello Zorld hello world" | evaluate -m rep.model'
 expect_fail eval_invalid_utf8 'invalid UTF-8 at byte 6' sh -c 'printf "hello \377world, charpipe" | evaluate -m rep.model'
 expect_fail eval_too_short 'no window' sh -c 'printf "hello" | evaluate -m rep.model'
@@ -213,8 +206,7 @@ matches_numpy() {
     if [ $# -gt 0 ]; then want=$($PY "$TESTS/ref_lstm.py" make "$model" "$text" "$2" "$3")
     else want=$($PY "$TESTS/ref_lstm.py" loss "$model" "$text"); fi
     got=$(evaluate -m "$model" --tsv < "$text" | tail -1 | cut -f4)
-    if awk -v a="$want" -v b="$got" 'BEGIN { d = a - b; if (d < 0) d = -d; exit !(d < 2e-5 * a) }'; then
-        pass "$name"; else fail "$name" "numpy $want, eval $got"; fi
+    check_num "$name" '(a > b ? a - b : b - a) < 2e-5 * a' "numpy '$want', eval '$got'" a="$want" b="$got"
 }
 if have_py; then
     printf 'the quick brown fox jumps over the lazy dog\nand again: the lazy dog sleeps.\n' > fox.txt
