@@ -22,15 +22,16 @@ for s in "$EX"/*.sh; do
     if [ "$n" = numpy-onehot.sh ] && ! have_py; then
         skip "example_$t" "no /usr/bin/python3 with msgpack and numpy"; continue
     fi
-    mkdir -p "run-$t"
-    (cd "run-$t" && bash "$s") > "$t.out" 2> "$t.err"; rc=$?
+    mkdir -p "run-$t" "tmp-$t"          # its scratch directory (mktemp) goes under tmp-NAME
+    (cd "run-$t" && TMPDIR="$TMP/tmp-$t" bash "$s") > "$t.out" 2> "$t.err"; rc=$?
     if [ $rc -ne 0 ]; then fail "example_$t" "exit status $rc: $(tail -3 "$t.err")"; continue; fi
     missing=
     IFS='|' read -ra pats <<< "${want[$n]:-.}"
     for p in "${pats[@]}"; do grep -Eq -- "$p" "$t.out" || missing="$missing /$p/"; done
     [ -z "$missing" ] && pass "example_$t" || fail "example_$t" "output lacks$missing: $(head -c 400 "$t.out")"
-    # an example cleans up after itself: nothing left in the directory it ran in
-    [ -z "$(ls -A "run-$t")" ] && pass "example_${t}_leaves_nothing" || fail "example_${t}_leaves_nothing" "$(ls -A "run-$t")"
+    # an example cleans up after itself: nothing left where it ran, nor in its scratch space
+    [ -z "$(ls -A "run-$t" "tmp-$t" | grep -v ':$')" ] && pass "example_${t}_leaves_nothing" \
+        || fail "example_${t}_leaves_nothing" "$(ls -A "run-$t" "tmp-$t")"
 done
 
 # the input as $1, a relative path

@@ -54,9 +54,10 @@ touch -d '-20 seconds' t.txt; touch -d '-5 seconds' stamp
 age=19
 for f in vocab.ts model loss.tsv sample.cfg seed.txt samples.txt eval.json loss.png result.tsv train.err; do
     age=$((age - 1)); [ -e "$d/$f" ] && touch -d "-$age seconds" "$d/$f"; done
-mk run "${A[@]}" > rerun.out 2> rerun.err
-[ -z "$(find "$d" -type f -newer stamp)" ] && pass pipelines_rerun_does_nothing \
-    || fail pipelines_rerun_does_nothing "remade: $(find "$d" -newer stamp | tr '\n' ' ')"
+if ! mk run "${A[@]}" > rerun.out 2> rerun.err; then
+    fail pipelines_rerun_does_nothing "the second make failed: $(tail -3 rerun.err)"
+elif [ -z "$(find "$d" -type f -newer stamp)" ]; then pass pipelines_rerun_does_nothing
+else fail pipelines_rerun_does_nothing "remade: $(find "$d" -newer stamp | tr '\n' ' ')"; fi
 
 # new sampling settings redo the samples and nothing else
 touch -d '-5 seconds' stamp
