@@ -54,8 +54,8 @@ static void gradcheck(cfg c)
         double lm = ref_loss(p, NULL, c, x, y, h0, c0);
         p[i] = save;
         double num = (lp - lm) / (2 * eps);
-        double rel = fabs(num - g[i]) / fmax(fmax(fabs(num), fabs(g[i])), 1e-4);
-        if (rel > worst) { worst = rel; worst_i = i; }
+        double rel = fabs(num - g[i]) / check_max(check_max(fabs(num), fabs(g[i])), 1e-4);
+        if (rel != rel || rel > worst) { worst = rel; worst_i = i; }   /* a NaN sticks */
     }
     CHECK(worst < 1e-6, "%s L=%d per_position=%d carried=%d: worst relative error %.3g at parameter %zu",
           cell_name(CELL), c.L, c.pp, c.carried, worst, worst_i);
@@ -102,7 +102,7 @@ static void check_against_ref(cfg c)
     lstm_seq s = { .per_position = c.pp, .h0 = h0, .c0 = c0, .hT = hT, .cT = cT };
     lstm_work *w = lstm_work_new_l(c.V, c.H, c.L, CELL, c.T + 1, c.b + 2);
     double loss = lstm_train_seq(K, &p, &g, w, c.b, c.T, x, y, 1.0f / ntargets, &s) / ntargets;
-    CHECK(fabs(loss - ref) < 1e-5 * fmax(1.0, ref), "%s %s L=%d pp=%d carried=%d: loss %.8f, reference %.8f",
+    CHECK(fabs(loss - ref) < 1e-5 * check_max(1.0, ref), "%s %s L=%d pp=%d carried=%d: loss %.8f, reference %.8f",
           K->name, cell_name(CELL), c.L, c.pp, c.carried, loss, ref);
     char name[64];
     for (int t = 0; t < lstm_ntensors(c.L, CELL); t++) {
@@ -114,7 +114,7 @@ static void check_against_ref(cfg c)
               lstm_layer_name(t, c.L, CELL, name, sizeof name), e);
     }
     double fl = lstm_forward_seq(K, &p, w, c.b, c.T, x, y, NULL, &s) / ntargets;
-    CHECK(fabs(fl - loss) < 1e-6 * fmax(1.0, loss), "forward-only loss %.8f vs %.8f", fl, loss);
+    CHECK(fabs(fl - loss) < 1e-6 * check_max(1.0, loss), "forward-only loss %.8f vs %.8f", fl, loss);
     lstm_work_free(w);
     free(flat); free(gflat); free(h0); free(c0); free(h0d); free(c0d); free(x); free(y);
     free(pd); free(gd); free(hT); free(cT);
@@ -184,7 +184,7 @@ static void test_step_layers(void)
     lstm_forward_seq(K, &p, w, 1, T, x, NULL, probs, NULL);
     double e = 0;
     for (int v = 0; v < V; v++)
-        e = fmax(e, fabs(probs[v] - logits[v]));
+        e = check_max(e, fabs(probs[v] - logits[v]));
     CHECK(e < 1e-6, "%s %s: step and batch differ by %.3g", K->name, cell_name(CELL), e);
     lstm_work_free(w);
     free(flat); free(x); free(h); free(c); free(logits); free(scratch); free(probs);
@@ -301,13 +301,13 @@ static void test_gru_init(void)
     lstm_init_keras(&p, &rng);
     double bmax = 0, err = 0;
     for (int j = 0; j < 2 * G; j++)
-        bmax = fmax(bmax, fabs(p.bias[j]));
+        bmax = check_max(bmax, fabs(p.bias[j]));
     for (int i = 0; i < H; i++)
         for (int j = 0; j < H; j++) {
             double d = 0;
             for (int q = 0; q < G; q++)
                 d += (double)p.recurrent[i * G + q] * p.recurrent[j * G + q];
-            err = fmax(err, fabs(d - (i == j)));
+            err = check_max(err, fabs(d - (i == j)));
         }
     CHECK(bmax == 0.0, "GRU biases start at zero (max %g)", bmax);
     CHECK(err < 1e-5, "GRU recurrent kernel R R^T differs from I by %.3g", err);

@@ -28,9 +28,9 @@ static double rel_err(const float *a, const double *ref, int m, int n, int ld)
     for (int i = 0; i < m; i++)
         for (int j = 0; j < n; j++) {
             double r = ref[(size_t)i * ld + j];
-            mx = fabs(r) > mx ? fabs(r) : mx;
+            mx = check_max(mx, fabs(r));
             double e = fabs(a[(size_t)i * ld + j] - r);
-            err = e > err ? e : err;
+            err = check_max(err, e);
         }
     return err / mx;
 }
@@ -120,10 +120,10 @@ static void check_cell(int b, int H, int with_prev)
             double cpv = cp ? cp[(size_t)r * H + j] : 0.0;
             double cn = f * cpv + i * g, hn = o * tanh(cn);
             const float *ar = z + (size_t)r * G;
-            ea = fmax(ea, fmax(fmax(fabs(ar[j] - i), fabs(ar[H + j] - f)),
-                               fmax(fabs(ar[2 * H + j] - g), fabs(ar[3 * H + j] - o))));
-            ec = fmax(ec, fabs(c[(size_t)r * H + j] - cn) / fmax(1.0, fabs(cn)));
-            eh = fmax(eh, fabs(h[(size_t)r * H + j] - hn));
+            ea = check_max(ea, check_max(check_max(fabs(ar[j] - i), fabs(ar[H + j] - f)),
+                               check_max(fabs(ar[2 * H + j] - g), fabs(ar[3 * H + j] - o))));
+            ec = check_max(ec, fabs(c[(size_t)r * H + j] - cn) / check_max(1.0, fabs(cn)));
+            eh = check_max(eh, fabs(h[(size_t)r * H + j] - hn));
         }
     CHECK(ea < 1e-6 && ec < 1e-6 && eh < 1e-6, "%s cell_fwd b=%d H=%d: errors act %.3g c %.3g h %.3g",
           K->name, b, H, ea, ec, eh);
@@ -144,15 +144,15 @@ static void check_cell(int b, int H, int with_prev)
             d[2 * H + j] = dct * i * (1 - g * g);
             d[3 * H + j] = dh[q] * tc * o * (1 - o);
             ref_dc[q] = dct * f;
-            for (int s = 0; s < 4; s++) mz = fmax(mz, fabs(d[s * H + j]));
-            mc = fmax(mc, fabs(ref_dc[q]));
+            for (int s = 0; s < 4; s++) mz = check_max(mz, fabs(d[s * H + j]));
+            mc = check_max(mc, fabs(ref_dc[q]));
         }
     K->lstm_cell_bwd(b, H, z, cp, c, dh, dc);
     double edz = 0, edc = 0;
     for (size_t q = 0; q < (size_t)b * G; q++)
-        edz = fmax(edz, fabs(z[q] - ref_dz[q]) / mz);
+        edz = check_max(edz, fabs(z[q] - ref_dz[q]) / mz);
     for (size_t q = 0; q < (size_t)b * H; q++)
-        edc = fmax(edc, fabs(dc[q] - ref_dc[q]) / mc);
+        edc = check_max(edc, fabs(dc[q] - ref_dc[q]) / mc);
     int finite = 1;
     for (size_t q = 0; q < (size_t)b * G; q++)
         finite &= isfinite(z[q]);
@@ -198,8 +198,8 @@ static void check_gru_cell(int b, int H, int with_prev, int in_place)
             double n = tanh(ar[2 * H + j] + rr * ur[2 * H + j]);
             double hpv = hp0 ? hp0[(size_t)r * H + j] : 0.0, hn = z * hpv + (1 - z) * n;
             const float *act = a + (size_t)r * G;
-            ea = fmax(ea, fmax(fabs(act[j] - z), fmax(fabs(act[H + j] - rr), fabs(act[2 * H + j] - n))));
-            eh = fmax(eh, fabs(hout[(size_t)r * H + j] - hn));
+            ea = check_max(ea, check_max(fabs(act[j] - z), check_max(fabs(act[H + j] - rr), fabs(act[2 * H + j] - n))));
+            eh = check_max(eh, fabs(hout[(size_t)r * H + j] - hn));
         }
     CHECK(ea < 1e-6 && eh < 1e-6, "%s gru_cell_fwd b=%d H=%d: errors act %.3g h %.3g", K->name, b, H, ea, eh);
 
@@ -218,19 +218,19 @@ static void check_gru_cell(int b, int H, int with_prev, int in_place)
             da[2 * H + j] = dn;
             du[2 * H + j] = dn * rr;
             rdh[q] = g * z;
-            for (int s = 0; s < 3; s++) ma = fmax(ma, fmax(fabs(da[s * H + j]), fabs(du[s * H + j])));
-            mh = fmax(mh, fabs(rdh[q]));
+            for (int s = 0; s < 3; s++) ma = check_max(ma, check_max(fabs(da[s * H + j]), fabs(du[s * H + j])));
+            mh = check_max(mh, fabs(rdh[q]));
         }
     K->gru_cell_bwd(b, H, a, u, hp0, dh);
     double eda = 0, edu = 0, edh = 0;
     int finite = 1;
     for (size_t q = 0; q < bG; q++) {
-        eda = fmax(eda, fabs(a[q] - rda[q]) / ma);
-        edu = fmax(edu, fabs(u[q] - rdu[q]) / ma);
+        eda = check_max(eda, fabs(a[q] - rda[q]) / ma);
+        edu = check_max(edu, fabs(u[q] - rdu[q]) / ma);
         finite &= isfinite(a[q]) && isfinite(u[q]);
     }
     for (size_t q = 0; q < bH; q++)
-        edh = fmax(edh, fabs(dh[q] - rdh[q]) / mh);
+        edh = check_max(edh, fabs(dh[q] - rdh[q]) / mh);
     CHECK(eda < 1e-5 && edu < 1e-5 && edh < 1e-5 && finite,
           "%s gru_cell_bwd b=%d H=%d: errors da %.3g du %.3g dh %.3g", K->name, b, H, eda, edu, edh);
     free(a); free(u); free(hp); free(h); free(dh); free(a0); free(u0); free(dh0); free(hp0);
@@ -278,9 +278,9 @@ static void check_ln(int b, int H)
             int gj = (r % 4) * H + j;
             xh[q] = (x[j] - mean) * rs[r];
             double out = gamma[gj] * xh[q] + bias[gj];
-            eo = fmax(eo, fabs(s[q] - out));
-            mo = fmax(mo, fabs(out));
-            eh = fmax(eh, fabs(shat[q] - xh[q]));
+            eo = check_max(eo, fabs(s[q] - out));
+            mo = check_max(mo, fabs(out));
+            eh = check_max(eh, fabs(shat[q] - xh[q]));
             rdg[gj] += dz0[q] * xh[q];
             rdb[gj] += dz0[q];
             m1 += dz0[q] * gamma[gj] / H;
@@ -289,25 +289,25 @@ static void check_ln(int b, int H)
         for (int j = 0; j < H; j++) {
             size_t q = (size_t)r * H + j;
             rds[q] = rs[r] * (dz0[q] * gamma[(r % 4) * H + j] - m1 - xh[q] * m2);
-            mds = fmax(mds, fabs(rds[q]));
+            mds = check_max(mds, fabs(rds[q]));
         }
     }
     double ers = 0;
     for (int r = 0; r < b * 4; r++)
-        ers = fmax(ers, fabs(rstd[r] - rs[r]) / rs[r]);
+        ers = check_max(ers, fabs(rstd[r] - rs[r]) / rs[r]);
     CHECK(eo / mo < 1e-5 && eh < 1e-4 && ers < 1e-5, "%s ln_fwd b=%d H=%d: errors out %.3g shat %.3g rstd %.3g",
           K->name, b, H, eo / mo, eh, ers);
     K->ln_bwd(b, H, dz, gamma, shat, rstd, dg, db);
     double eds = 0, edg = 0, edb = 0, mg = 1e-30, mb = 1e-30;
     for (size_t q = 0; q < n; q++)
-        eds = fmax(eds, fabs(dz[q] - rds[q]) / mds);
+        eds = check_max(eds, fabs(dz[q] - rds[q]) / mds);
     for (int j = 0; j < G; j++) {
-        mg = fmax(mg, fabs(rdg[j]));
-        mb = fmax(mb, fabs(rdb[j]));
+        mg = check_max(mg, fabs(rdg[j]));
+        mb = check_max(mb, fabs(rdb[j]));
     }
     for (int j = 0; j < G; j++) {
-        edg = fmax(edg, fabs(dg[j] - rdg[j]) / mg);
-        edb = fmax(edb, fabs(db[j] - rdb[j]) / mb);
+        edg = check_max(edg, fabs(dg[j] - rdg[j]) / mg);
+        edb = check_max(edb, fabs(db[j] - rdb[j]) / mb);
     }
     CHECK(eds < 1e-4 && edg < 1e-5 && edb < 1e-5, "%s ln_bwd b=%d H=%d: errors ds %.3g dgamma %.3g dbias %.3g",
           K->name, b, H, eds, edg, edb);
@@ -340,8 +340,8 @@ static void test_sigmoid_accuracy(void)
     double ei = 0, eg = 0;
     for (int j = 0; j < n; j++) {
         double v = zin[j], s = sig(v), t = tanh(v);
-        ei = fmax(ei, fabs(z[j] - s) / s);
-        eg = fmax(eg, fabs(z[2 * H + j] - t));
+        ei = check_max(ei, fabs(z[j] - s) / s);
+        eg = check_max(eg, fabs(z[2 * H + j] - t));
     }
     CHECK(ei < 1e-6 && eg < 1e-6, "%s: sigmoid relative error %.3g, tanh abs error %.3g",
           K->name, ei, eg);
