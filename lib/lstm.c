@@ -297,6 +297,27 @@ static void acc_rows4(float *restrict y, const float *restrict a, int n)
         y[j] += a[j];
 }
 
+/* The start of a layer's pre-activations before the products add to them: rows (n, G) each
+ * = bias, or zeros when bias is NULL (the lnlstm adds its bias after the norm). */
+static void bias_rows(float *Z, size_t n, const float *bias, int G)
+{
+    if (!bias)
+        memset(Z, 0, n * G * sizeof(float));
+    else
+        for (size_t r = 0; r < n; r++)
+            memcpy(Z + r * G, bias, (size_t)G * sizeof(float));
+}
+
+/* Layer 0's input projection of character x (a row gather): z (G) = kernel[x] + bias, or
+ * kernel[x] alone when bias is NULL. */
+static void gather_row(float *z, const float *kernel, int x, const float *bias, int G)
+{
+    if (bias)
+        add_rows4(z, kernel + (size_t)x * G, bias, G);
+    else
+        memcpy(z, kernel + (size_t)x * G, (size_t)G * sizeof(float));
+}
+
 /* rt (G, H) = r (H, G)^T, in 16 x 16 blocks. */
 static void transpose(float *restrict rt, const float *restrict r, int H, int G)
 {
@@ -353,16 +374,11 @@ static double forward(const kern_ops *k, const lstm_params *p, lstm_work *w, int
             memset(Hs, 0, bH * sizeof(float));
             memset(Cs, 0, bH * sizeof(float));
         }
-        if (l == 0 && ln) {                              /* z = kernel[x_t] (bias after the norm) */
+        const float *bias = ln ? NULL : ly->bias;        /* (the lnlstm's comes after the norm) */
+        if (l == 0) {                                    /* z = kernel[x_t] + bias: a gather */
             for (int t = 0; t < T; t++)
                 for (int r = 0; r < b; r++)
-                    memcpy(Z + ((size_t)t * b + r) * G, ly->kernel + (size_t)x[(size_t)r * T + t] * G,
-                           (size_t)G * sizeof(float));
-        } else if (l == 0) {                             /* z = kernel[x_t] + bias: a gather */
-            for (int t = 0; t < T; t++)
-                for (int r = 0; r < b; r++)
-                    add_rows4(Z + ((size_t)t * b + r) * G, ly->kernel + (size_t)x[(size_t)r * T + t] * G,
-                              ly->bias, G);
+                    gather_row(Z + ((size_t)t * b + r) * G, ly->kernel, x[(size_t)r * T + t], bias, G);
         } else {                                         /* z = input . kernel + bias, all steps */
             const float *X = w->h[l - 1] + bH;           /* layer l-1's h_1..h_T: (T b, H) */
             if (keep < 1.0f) {
@@ -373,11 +389,7 @@ static double forward(const kern_ops *k, const lstm_params *p, lstm_work *w, int
                 }
                 X = w->xin;
             }
-            if (ln)
-                memset(Z, 0, tb * G * sizeof(float));
-            else
-                for (size_t r = 0; r < tb; r++)
-                    memcpy(Z + r * G, ly->bias, (size_t)G * sizeof(float));
+            bias_rows(Z, tb, bias, G);
             k->gemm_nn((int)tb, G, H, X, H, ly->kernel, G, Z, G);
         }
         if (T > 1 || carried)                            /* packed once for all steps */
@@ -388,8 +400,7 @@ static double forward(const kern_ops *k, const lstm_params *p, lstm_work *w, int
             int first = t == 0 && !carried;              /* h_{t-1} = c_{t-1} = 0 */
             if (gru) {                                   /* u = recurrent bias + h_{t-1} . recurrent */
                 float *u = w->u[l] + (size_t)t * b * G;
-                for (int r = 0; r < b; r++)
-                    memcpy(u + (size_t)r * G, ly->bias + G, (size_t)G * sizeof(float));
+                bias_rows(u, (size_t)b, ly->bias + G, G);
                 if (!first)
                     k->gemm_nn_packed(b, G, H, hp, H, w->rp, u, G);
                 k->gru_cell_fwd(b, H, z, u, first ? NULL : hp, hp + bH);
@@ -470,9 +481,7 @@ double lstm_train_seq(const kern_ops *k, const lstm_params *p, lstm_params *g, l
     k->gemm_tn(H, V, (int)rows, top, H, dl, V, g->dense_w, V);  /* dW_d (H, V) += top^T dl */
     /* dup (T, b, H): the gradient arriving at the top layer's h_t from the outputs */
     memset(w->dup, 0, tb * H * sizeof(float));
-    for (int v = 0; v < V; v++)                                  /* wdt (V, H) = dense_w^T */
-        for (int j = 0; j < H; j++)
-            w->wdt[(size_t)v * H + j] = p->dense_w[(size_t)j * V + v];
+    transpose(w->wdt, p->dense_w, H, V);                         /* wdt (V, H) = dense_w^T */
     k->gemm_nn((int)rows, H, V, dl, V, w->wdt, H, w->dup + (pp ? 0 : (size_t)(T - 1) * bH), H);
 
     for (int l = L - 1; l >= 0; l--) {
@@ -548,21 +557,17 @@ void lstm_step_l(const kern_ops *k, const lstm_params *p, int x, float *h, float
     for (int l = 0; l < p->L; l++) {
         const lstm_layer *ly = &p->layer[l];
         float *hl = h + (size_t)l * H, *cl = c + (size_t)l * H;
-        int ln = ly->gamma != NULL;             /* lnlstm: the bias comes after the norm */
-        if (l == 0 && ln)
-            memcpy(scratch, ly->kernel + (size_t)x * G, (size_t)G * sizeof(float));
-        else if (l == 0)
-            add_rows4(scratch, ly->kernel + (size_t)x * G, ly->bias, G);
+        int ln = p->cell == CELL_LNLSTM;
+        const float *bias = ln ? NULL : ly->bias;        /* (the lnlstm's comes after the norm) */
+        if (l == 0)
+            gather_row(scratch, ly->kernel, x, bias, G);
         else {
-            if (ln)
-                memset(scratch, 0, (size_t)G * sizeof(float));
-            else
-                memcpy(scratch, ly->bias, (size_t)G * sizeof(float));
+            bias_rows(scratch, 1, bias, G);
             k->gemm_nn(1, G, H, h + (size_t)(l - 1) * H, H, ly->kernel, G, scratch, G);
         }
         if (gru) {                              /* u (scratch + G) = recurrent bias + h . R */
             float *u = scratch + G;
-            memcpy(u, ly->bias + G, (size_t)G * sizeof(float));
+            bias_rows(u, 1, ly->bias + G, G);
             k->gemm_nn(1, G, H, hl, H, ly->recurrent, G, u, G);
             k->gru_cell_fwd(1, H, scratch, u, hl, hl);
             continue;

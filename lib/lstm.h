@@ -147,7 +147,7 @@ double lstm_forward_seq(const kern_ops *k, const lstm_params *p, lstm_work *w, i
                         const int32_t *x, const int32_t *y, float *probs, const lstm_seq *s);
 
 /* Floats of scratch lstm_step_l needs. */
-#define LSTM_STEP_SCRATCH(H) (8 * (size_t)(H))
+#define LSTM_STEP_SCRATCH(H) (6 * (size_t)(H))   /* the GRU's two rows of 3H */
 
 /* One step of L layers of a single sequence: h (L, H), c (L, H) updated in place (the GRU
  * leaves c alone); logits (V) written. scratch holds LSTM_STEP_SCRATCH(H) floats. (lstm_step

@@ -38,12 +38,13 @@ static void ref_cell(const ref_params *P, int H, int x, const double *h_prev,
 }
 
 /* logits (V) = h . D + db */
-static void ref_dense(const ref_params *P, int V, int H, const double *h, double *logits)
+static void ref_dense(const double *D, const double *db, int V, int H, const double *h,
+                      double *logits)
 {
     for (int v = 0; v < V; v++) {
-        logits[v] = P->db[v];
+        logits[v] = db[v];
         for (int q = 0; q < H; q++)
-            logits[v] += h[q] * P->D[(size_t)q * V + v];
+            logits[v] += h[q] * D[(size_t)q * V + v];
     }
 }
 
@@ -69,11 +70,7 @@ static double ref_outputs(const double *htop, const double *D, const double *db,
     for (int t = per_position ? 0 : T - 1; t < T; t++) {
         const double *ht = htop + (size_t)(t + 1) * H;
         int target = per_position ? yw[t] : yw[0];
-        for (int v = 0; v < V; v++) {
-            p[v] = db[v];
-            for (int q = 0; q < H; q++)
-                p[v] += ht[q] * D[(size_t)q * V + v];
-        }
+        ref_dense(D, db, V, H, ht, p);
         ref_softmax(p, V);
         loss += -log(p[target]);
         if (!gD)
@@ -120,7 +117,7 @@ void lstm_ref_step(const double *params, int V, int H, int x, double *h, double 
     ref_cell(&P, H, x, h, c, act, cn, hn);
     memcpy(h, hn, H * sizeof(double));
     memcpy(c, cn, H * sizeof(double));
-    ref_dense(&P, V, H, h, logits);
+    ref_dense(P.D, P.db, V, H, h, logits);
     free(act); free(hn); free(cn);
 }
 

@@ -148,7 +148,7 @@ static void test_step(void)
     lstm_work *w = lstm_work_new(V, H, T, b);
     lstm_forward_batch(K, &p, w, b, T, x, NULL, probs);
     float *h = malloc(H * sizeof(float)), *c = malloc(H * sizeof(float));
-    float *logits = malloc(V * sizeof(float)), *scratch = malloc(4 * H * sizeof(float));
+    float *logits = malloc(V * sizeof(float)), *scratch = malloc(LSTM_STEP_SCRATCH(H) * sizeof(float));
     double *hd = malloc(H * sizeof(double)), *cd = malloc(H * sizeof(double));
     double *ld = malloc(V * sizeof(double));
     for (int r = 0; r < b; r++) {
