@@ -218,19 +218,20 @@ static void eval_text(evaluator *ev, par_pool *pool, const unsigned char *first,
                 }
                 skipped++;
             } else {
-                if (have == (size_t)2 * (N + 1)) {   /* keep the last N */
-                    memmove(buf, buf + have - N, (size_t)N * sizeof *buf);
-                    have = (size_t)N;
-                }
-                buf[have++] = x;
                 if (opt_streams > 0) {               /* keep it all: cut into streams later */
                     if (alln == allcap)
                         all = cli_realloc(all, (allcap = allcap ? 2 * allcap : 65536) * sizeof *all);
                     all[alln++] = x;
+                } else {                             /* the last N characters, for windows */
+                    if (have == (size_t)2 * (N + 1)) {
+                        memmove(buf, buf + have - N, (size_t)N * sizeof *buf);
+                        have = (size_t)N;
+                    }
+                    buf[have++] = x;
+                    /* the window ending here: text[i0 .. i0+N) -> text[i0+N], i0 = pos - N */
+                    if (pos >= (uint64_t)N && (pos - N) % (uint64_t)opt_step == 0)
+                        add_window(ev, pool, buf + have - 1 - N, x);
                 }
-                /* the window ending here: text[i0 .. i0+N) -> text[i0+N] with i0 = pos - N */
-                else if (pos >= (uint64_t)N && (pos - N) % (uint64_t)opt_step == 0)
-                    add_window(ev, pool, buf + have - 1 - N, x);
                 pos++;
             }
             i += (size_t)l;
@@ -378,14 +379,10 @@ int main(int argc, char **argv)
     if (opt_threads == 0)
         opt_threads = par_ncpu();
     evaluator ev = { .k = kern_select(), .m = &m, .nparts = (int)opt_threads, .bpart = 64 };
-    ev.work = cli_malloc((size_t)opt_threads * sizeof *ev.work);
+    ev.work = cli_alloc((size_t)opt_threads * sizeof *ev.work);   /* made below, for the layout */
     ev.loss = cli_malloc((size_t)opt_threads * sizeof *ev.loss);
-    for (int i = 0; i < opt_threads; i++)
-        ev.work[i] = lstm_work_new_l(m.V, m.H, m.L, m.cell, m.maxlen, ev.bpart);
     if (opt_streams < 0)
         opt_streams = m.streams;
-    cx = cli_malloc((size_t)CHUNK * m.maxlen * sizeof *cx);
-    cy = cli_malloc((size_t)CHUNK * sizeof *cy);
     par_pool *pool = par_new((int)opt_threads);
 
     unsigned char first[2];
@@ -403,10 +400,17 @@ int main(int argc, char **argv)
     if (nfirst == 0)
         cli_die("stdin: empty input");
     double t0 = cli_now();
-    if (nfirst == 2 && first[0] == 0x1f && first[1] == 0x8b) {
+    int is_stream = nfirst == 2 && first[0] == 0x1f && first[1] == 0x8b;
+    if (is_stream)
         opt_streams = 0;                     /* a window stream: its windows are what counts */
-        eval_stream(&ev, pool, first, nfirst);
+    if (opt_streams <= 0) {                  /* windows in chunks (eval_streams sizes its own) */
+        for (int i = 0; i < opt_threads; i++)
+            ev.work[i] = lstm_work_new_l(m.V, m.H, m.L, m.cell, m.maxlen, ev.bpart);
+        cx = cli_malloc((size_t)CHUNK * m.maxlen * sizeof *cx);
+        cy = cli_malloc((size_t)CHUNK * sizeof *cy);
     }
+    if (is_stream)
+        eval_stream(&ev, pool, first, nfirst);
     else
         eval_text(&ev, pool, first, nfirst);
     if (opt_streams > 0)
