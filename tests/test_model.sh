@@ -152,6 +152,7 @@ sample -m lst.model --seed 'hello' -n 40 > lst.txt
 [ "$(head -c 45 lst.txt)" = "$(head -c 45 rep.txt)" ] && pass sample_lnlstm_stateful || fail sample_lnlstm_stateful "$(cat lst.txt)"
 train --cell lnlstm --summary -V 65 -n 40 -H 128 | grep -q 'lnlstm (LayerNormLSTM) .* 99840' \
     && pass train_summary_lnlstm || fail train_summary_lnlstm "$(train --cell lnlstm --summary -V 65 -n 40 -H 128)"
+expect_fail train_resume_other_steps 'steps' train --streams -n 9 -e 3 --resume gb.model -o gc.model < rep.text.ts
 expect_fail train_resume_other_cell 'cell' train --streams --cell lstm -e 3 --resume gb.model -o gc.model < rep.text.ts
 expect_fail train_bad_cell "'rnn' is not lstm, gru or lnlstm" train --cell rnn -o x.model < rep.ts
 train --summary -V 65 -n 100 -H 512 -L 2 --streams > s2.txt

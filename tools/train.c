@@ -26,7 +26,7 @@ static int opt_decay_every = 1;
 static const char *opt_out, *opt_resume, *opt_log, *opt_best, *opt_schedule = "none";
 static int opt_summary, opt_progress = -1, opt_V, opt_N, opt_streams;
 static long opt_max_batches;
-static int set_hidden, set_batch, set_lr, set_val, set_clip, set_seed, set_layers, set_n, set_cell;
+static int set_hidden, set_batch, set_lr, set_val, set_clip, set_seed, set_layers, set_cell;
 static int opt_cell = CELL_LSTM;
 
 static void usage(void)
@@ -371,8 +371,8 @@ typedef struct {
     double *sumsq;
     size_t nparams;
     float lr;                         /* the learning rate of this step */
-    /* streams: the training text cut into m->streams streams of `n` characters from `start` */
-    size_t start, n;
+    /* streams: the training text (from 0) cut into m->streams streams of `n` characters */
+    size_t n;
     /* the current job */
     const uint32_t *rows;             /* window indices of this batch */
     int b;
@@ -420,7 +420,7 @@ static void train_part(void *ctx, int part, int nparts)
     rng_seed(&r, m->seed * 0x9e3779b97f4a7c15ULL + (uint64_t)m->steps * 1000003 + (uint64_t)lo);
     lstm_seq s = { .per_position = tr->pp, .dropout = (float)m->dropout, .rng = &r };
     if (m->streams) {
-        slice(tr->d, tr->start, tr->n, lo, b, tr->off, tr->N, tr->xb[part], tr->yb[part]);
+        slice(tr->d, 0, tr->n, lo, b, tr->off, tr->N, tr->xb[part], tr->yb[part]);
         s.h0 = s.hT = tr->sh[part];
         s.c0 = s.cT = tr->sc[part];
     } else {
@@ -523,12 +523,11 @@ static double train_step(trainer *tr, par_pool *pool)
 
 /* Mean validation loss per target: windows first..first+count, or (streams) the text from
  * first, count characters long. NAN when there is nothing to validate on. */
-static double validate(trainer *tr, par_pool *pool, size_t first, size_t count, double *targets)
+static double validate(trainer *tr, par_pool *pool, size_t first, size_t count)
 {
     const model *m = tr->m;
     double n = m->streams ? (double)((count > 0 ? count - 1 : 0) / (size_t)m->streams) * m->streams
                           : (double)count * (tr->pp ? tr->N : 1);
-    *targets = n;
     if (n <= 0)
         return NAN;
     tr->first = first;
@@ -631,6 +630,20 @@ static void bar(long done, long total, double elapsed, double loss, double wps, 
 static volatile sig_atomic_t interrupted;
 static void on_signal(int sig) { interrupted = sig; }
 
+static void save(const model *m, const char *path);
+
+/* --best: a validation loss v lower than any before saves the model to opt_best, with the
+ * streams' carried state when it comes from the middle of an epoch (so the file resumes). */
+static void keep_best(model *m, trainer *tr, double v)
+{
+    if (!opt_best || !isfinite(v) || v >= m->best_val_loss)   /* (NAN best: none yet) */
+        return;
+    m->best_val_loss = v;
+    if (m->streams && m->epoch_batches > 0)
+        state_copy(tr, 1);
+    save(m, opt_best);
+}
+
 static void save(const model *m, const char *path)
 {
     char err[512];
@@ -717,7 +730,7 @@ int main(int argc, char **argv)
         case 'j': opt_threads = (int)cli_long("-j", optarg, 1, 256); break;
         case 'o': opt_out = optarg; break;
         case 'V': opt_V = (int)cli_long("-V", optarg, 1, 65536); break;
-        case 'n': opt_N = (int)cli_long("-n", optarg, 1, 100000); set_n = 1; break;
+        case 'n': opt_N = (int)cli_long("-n", optarg, 1, 100000); break;   /* 0: not given */
         case O_LR: opt_lr = cli_double("--lr", optarg, 0, 10); set_lr = 1; break;
         case O_VAL: opt_val = cli_double("--val", optarg, 0, 0.99); set_val = 1; break;
         case O_CLIP: opt_clip = cli_double("--clip", optarg, 0, 1e9); set_clip = 1; break;
@@ -784,9 +797,10 @@ int main(int argc, char **argv)
         if (!m.adam_m)
             cli_die("%s: the model has no optimizer state to resume from", opt_resume);
         if ((set_hidden && opt_hidden != m.H) || (set_batch && opt_batch != m.batch)
-            || (set_layers && opt_layers != m.L) || (set_cell && opt_cell != m.cell))
-            cli_usage_error("--resume takes the hidden size, layers, cell and batch from the model (%d, %d, %s, %d)",
-                            m.H, m.L, cell_name(m.cell), m.batch);
+            || (set_layers && opt_layers != m.L) || (set_cell && opt_cell != m.cell)
+            || (m.streams && opt_N && opt_N != m.maxlen))
+            cli_usage_error("--resume takes the hidden size, layers, cell, batch and steps from the model "
+                            "(%d, %d, %s, %d, %d)", m.H, m.L, cell_name(m.cell), m.batch, m.maxlen);
         if (set_lr || set_val || set_clip || set_seed)
             cli_usage_error("--resume takes --lr, --val, --clip and --seed from the model");
         if (!!m.streams != opt_streams)
@@ -798,8 +812,8 @@ int main(int argc, char **argv)
     double t_read = cli_now();
     read_input(&d, opt_streams);
     t_read = cli_now() - t_read;
-    int N = opt_streams ? (opt_resume ? m.maxlen : (set_n ? opt_N : 100)) : d.N;
-    if (!opt_streams && set_n && opt_N != d.N)
+    int N = opt_streams ? (opt_resume ? m.maxlen : (opt_N ? opt_N : 100)) : d.N;
+    if (!opt_streams && opt_N && opt_N != d.N)
         cli_usage_error("-n %d: the windows are %d long (-n applies to --streams and --summary)", opt_N, d.N);
 
     if (opt_resume) {
@@ -831,14 +845,12 @@ int main(int argc, char **argv)
     }
 
     /* What an epoch is: shuffled windows, or the training text cut into streams. */
-    size_t ntrain, nval, vfirst, per_stream = 0;
+    size_t ntrain, nval, per_stream = 0;     /* validation: the nval after the ntrain */
     long nbatches;
     const char *unit = m.streams ? "chars" : "windows";
     if (m.streams) {
-        size_t nv = (size_t)((double)d.tn * m.val_split);
-        ntrain = d.tn - nv;
-        nval = nv;
-        vfirst = ntrain;
+        nval = (size_t)((double)d.tn * m.val_split);
+        ntrain = d.tn - nval;
         per_stream = ntrain > 0 ? (ntrain - 1) / (size_t)m.streams : 0;
         nbatches = (long)(per_stream / (size_t)N);
         if (nbatches == 0)
@@ -851,7 +863,6 @@ int main(int argc, char **argv)
             cli_die("stdin: more than 2^32 windows");
         ntrain = (size_t)((double)d.n * (1.0 - m.val_split));
         nval = d.n - ntrain;
-        vfirst = ntrain;
         if (ntrain == 0)
             cli_die("stdin: %zu windows leave none for training after the validation split", d.n);
         nbatches = (long)((ntrain + m.batch - 1) / m.batch);
@@ -865,7 +876,7 @@ int main(int argc, char **argv)
 
     /* Work areas. */
     trainer tr = { .k = k, .m = &m, .d = &d, .nparts = opt_threads, .N = N, .pp = m.per_position,
-                   .start = 0, .n = per_stream };
+                   .n = per_stream };
     tr.bpart = (m.batch + opt_threads - 1) / opt_threads;
     if (!m.streams && tr.bpart > 1024)
         tr.bpart = 1024;
@@ -882,7 +893,7 @@ int main(int argc, char **argv)
     tr.vc = cli_malloc(P * sizeof *tr.vc);
     tr.loss = cli_malloc(P * sizeof *tr.loss);
     tr.sumsq = cli_malloc(P * sizeof *tr.sumsq);
-    size_t ns = (size_t)m.L * tr.bpart * m.H;
+    size_t ns = m.streams ? (size_t)m.L * tr.bpart * m.H : 0;   /* carried state: streams only */
     for (int i = 0; i < P; i++) {
         tr.work[i] = lstm_work_new_l(m.V, m.H, m.L, m.cell, N, tr.bpart);
         if (!tr.work[i])
@@ -891,10 +902,10 @@ int main(int argc, char **argv)
         lstm_bind_l(&tr.gp[i], tr.grad[i], m.V, m.H, m.L, m.cell);
         tr.xb[i] = cli_malloc((size_t)tr.bpart * N * sizeof(int32_t));
         tr.yb[i] = cli_malloc((size_t)tr.bpart * ylen * sizeof(int32_t));
-        tr.sh[i] = cli_alloc(ns * sizeof(float));
-        tr.sc[i] = cli_alloc(ns * sizeof(float));
-        tr.vh[i] = cli_alloc(ns * sizeof(float));
-        tr.vc[i] = cli_alloc(ns * sizeof(float));
+        tr.sh[i] = ns ? cli_alloc(ns * sizeof(float)) : NULL;
+        tr.sc[i] = ns ? cli_alloc(ns * sizeof(float)) : NULL;
+        tr.vh[i] = ns ? cli_alloc(ns * sizeof(float)) : NULL;
+        tr.vc[i] = ns ? cli_alloc(ns * sizeof(float)) : NULL;
     }
     par_pool *pool = par_new(P);
     uint32_t *perm = m.streams ? NULL : cli_malloc(ntrain * sizeof *perm);
@@ -979,23 +990,19 @@ int main(int argc, char **argv)
                     goto done;
                 }
                 /* the time budget is spent: validate, log and save as at an epoch's end */
-                double vt;
                 m.train_loss = loss_sum / seen;
-                m.val_loss = validate(&tr, pool, vfirst, nval, &vt);
+                m.val_loss = validate(&tr, pool, ntrain, nval);
                 fprintf(stderr, "%s: time budget of %.0fs spent at epoch %lld batch %ld/%ld: loss %.4f, val_loss %.4f\n",
                         cli_prog, opt_max_seconds, (long long)m.epochs + 1, bi + 1, nbatches, m.train_loss, m.val_loss);
                 if (opt_log)
                     append_log(opt_log, m.epochs + (double)(bi + 1) / nbatches, m.train_loss, m.val_loss,
                                since_log, items_since_log / since_log, unit);
-                if (opt_best && isfinite(m.val_loss) && !(m.val_loss >= m.best_val_loss)) {
-                    m.best_val_loss = m.val_loss;
-                    save(&m, opt_best);
-                }
+                keep_best(&m, &tr, m.val_loss);
                 stop = 1;
                 break;
             }
             if (opt_eval_every && m.steps % opt_eval_every == 0 && bi + 1 < nbatches) {
-                double vt, v = validate(&tr, pool, vfirst, nval, &vt);
+                double v = validate(&tr, pool, ntrain, nval);
                 if (opt_log)
                     append_log(opt_log, m.epochs + (double)(bi + 1) / nbatches, loss_sum / seen, v,
                                since_log, items_since_log / since_log, unit);
@@ -1003,12 +1010,7 @@ int main(int argc, char **argv)
                 if (!opt_progress)
                     fprintf(stderr, "%s: epoch %.2f: loss %.4f, val_loss %.4f\n", cli_prog,
                             m.epochs + (double)(bi + 1) / nbatches, loss_sum / seen, v);
-                if (opt_best && isfinite(v) && !(v >= m.best_val_loss)) {
-                    m.best_val_loss = v;
-                    if (m.streams)
-                        state_copy(&tr, 1);
-                    save(&m, opt_best);
-                }
+                keep_best(&m, &tr, v);
             }
             double now = cli_now();
             if (opt_progress && (now - last > 0.1 || bi + 1 == nbatches)) {
@@ -1025,8 +1027,7 @@ int main(int argc, char **argv)
             rate = (double)(ntrain - (size_t)first_batch * m.batch) / tbar;
         m.train_loss = loss_sum / (m.streams ? (double)nbatches * targets_per_batch
                                               : (double)ntrain * (m.per_position ? N : 1));
-        double vt;
-        m.val_loss = validate(&tr, pool, vfirst, nval, &vt);
+        m.val_loss = validate(&tr, pool, ntrain, nval);
         m.epochs++;
         m.epoch_batches = 0;
         m.epoch_loss_sum = 0;
@@ -1044,10 +1045,7 @@ int main(int argc, char **argv)
             append_log(opt_log, (double)m.epochs, m.train_loss, m.val_loss, since_log,
                        items_since_log / since_log, unit);
         since_log = items_since_log = 0;
-        if (opt_best && isfinite(m.val_loss) && !(m.val_loss >= m.best_val_loss)) {
-            m.best_val_loss = m.val_loss;
-            save(&m, opt_best);
-        }
+        keep_best(&m, &tr, m.val_loss);
         if (opt_out)
             save(&m, opt_out);
         saved = 1;
