@@ -6,7 +6,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include <wctype.h>
 #include "cli.h"
 #include "model.h"
 #include "ts.h"
@@ -331,7 +330,7 @@ int model_char(const model *m, const unsigned char *p, size_t n, uint32_t *cp, i
     else if ((len = utf8_decode(p, n, cp, why, &bad)) <= 0)
         return len;
     if (m->lower)
-        *cp = m->byte_unit ? (*cp >= 'A' && *cp <= 'Z' ? *cp + 32 : *cp) : (uint32_t)towlower((wint_t)*cp);
+        *cp = utf8_lower(*cp, m->byte_unit);
     *index = model_index(m, *cp);
     return len;
 }

@@ -1,5 +1,16 @@
 /* utf8.c - strict UTF-8 decoding and encoding; see utf8.h. */
+#include <wctype.h>
 #include "utf8.h"
+
+uint32_t utf8_lower(uint32_t u, int bytes)
+{
+    if (u < 0x80)
+        return u >= 'A' && u <= 'Z' ? u + 32 : u;
+    if (bytes)
+        return u;
+    uint32_t l = (uint32_t)towlower((wint_t)u);
+    return l <= UTF8_MAX_CP && !(l >= 0xD800 && l <= 0xDFFF) ? l : u;
+}
 
 int utf8_decode(const unsigned char *p, size_t n, uint32_t *cp, const char **why, int *bad)
 {

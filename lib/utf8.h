@@ -22,4 +22,9 @@ int utf8_decode(const unsigned char *p, size_t n, uint32_t *cp, const char **why
 /* Encode cp into out; returns the length 1-4, or 0 if cp is a surrogate or above U+10FFFF. */
 int utf8_encode(uint32_t cp, unsigned char out[4]);
 
+/* The lowercase of u, as vocab --lower (and models trained on its output) mean it: A-Z for
+ * a byte (bytes = 1) or an ASCII code point, else towlower() in the caller's LC_CTYPE (set
+ * a UTF-8 locale), kept only when the result is a Unicode scalar value. */
+uint32_t utf8_lower(uint32_t u, int bytes);
+
 #endif

@@ -14,7 +14,6 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include <wctype.h>
 #include "cli.h"
 #include "ts.h"
 #include "utf8.h"
@@ -181,16 +180,6 @@ static inline void emit(uint32_t u)
 
 enum { MARK, ENCODE };
 
-static inline uint32_t lower(uint32_t u)
-{
-    if (u < 0x80)
-        return u >= 'A' && u <= 'Z' ? u + 32 : u;
-    if (opt_bytes)
-        return u;
-    uint32_t l = (uint32_t)towlower((wint_t)u);
-    return l <= UTF8_MAX_CP && !(l >= 0xD800 && l <= 0xDFFF) ? l : u;
-}
-
 /* Decode in[0..n) and mark or encode each unit. Returns the bytes used: all of them, except an
  * incomplete sequence at the end when more input may follow (eof == 0). */
 static size_t process(const unsigned char *in, size_t n, int eof, int mode)
@@ -214,7 +203,7 @@ static size_t process(const unsigned char *in, size_t n, int eof, int mode)
                 die_utf8(in + i, n - i, why, bad);
         }
         if (opt_lower)
-            u = lower(u);
+            u = utf8_lower(u, opt_bytes);
         if (mode == MARK)
             present[u >> 3] |= (uint8_t)(1u << (u & 7));
         else
