@@ -104,6 +104,12 @@ tdump --json st.model | grep -q '"layout": "streams"' && pass train_streams_mode
 sample -m st.model --seed 'hello' -n 40 > st.txt
 [ "$(head -c 45 st.txt)" = "$(head -c 45 rep.txt)" ] && pass sample_streams_model_stateful || fail sample_streams_model_stateful "$(cat st.txt)"
 evaluate -m st.model --json < rep.txt > st.json && grep -q loss_nats st.json && pass eval_streams_model || fail eval_streams_model "$(cat st.json)"
+# evaluate on the held-out tail gives train's validation loss (the same streams, the same state)
+for _ in $(seq 80); do printf 'hello world, charpipe! the quick brown fox. '; done > vt.txt
+vocab < vt.txt | train --streams -n 8 -b 4 -H 12 -L 2 -e 2 --val 0.25 --seed 3 --log vt.log -o vt.model 2>/dev/null
+vl=$(tail -1 vt.log | cut -f3)
+el=$(tail -c $(( $(wc -c < vt.txt) / 4 )) vt.txt | evaluate -m vt.model --tsv | tail -1 | cut -f4)
+check_num eval_streams_equals_train_validation '(a > b ? a - b : b - a) < 1e-5 * a' "train $vl, evaluate $el" a="$vl" b="$el"
 # resume and thread count in streams mode, with two layers and dropout
 train --streams -n 8 -b 4 -H 12 -L 2 --dropout 0.2 -e 2 -j 2 --seed 6 -o sa.model < rep.text.ts 2>/dev/null
 train --streams -n 8 -b 4 -H 12 -L 2 --dropout 0.2 -e 1 -j 2 --seed 6 -o sb.model < rep.text.ts 2>/dev/null
