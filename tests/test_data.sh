@@ -303,4 +303,7 @@ PY
 else
     skip "window --streams matches a reference cut" "no /usr/bin/python3 with msgpack and numpy"
 fi
-expect_fail "window --streams on a too short text" 'too short for 4 streams' sh -c 'printf abcdefgh | vocab | window -n 6 --streams 4'
+expect_err "window --streams on a too short text" window 'too short for 4 streams' sh -c 'printf abcdefgh | vocab | window -n 6 --streams 4'
+# -b does not apply to --streams: long steps are measured against the streams, not 256 windows
+expect_err "window --streams with long steps is about the streams, not -b" window 'too short for 2 streams of 200000 steps' \
+    sh -c 'printf abcdefgh | vocab | window -n 200000 --streams 2'

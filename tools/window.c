@@ -98,8 +98,9 @@ static void add_text(const ts_frame *f)
         have_text = 1;
         dtype = f->dtype;
         isz = ts_dtype_size(dtype);
-        xb = cli_malloc((size_t)opt_batch * opt_n * isz);
-        yb = cli_malloc((size_t)opt_batch * (opt_seq ? opt_n : 1) * isz);
+        size_t rows = opt_streams ? (size_t)opt_streams : (size_t)opt_batch;   /* of a frame */
+        xb = cli_malloc(rows * opt_n * isz);
+        yb = cli_malloc(rows * (opt_seq || opt_streams ? opt_n : 1) * isz);
     } else if (f->dtype != dtype) {
         cli_die("stdin: text frames change dtype from %s to %s", ts_dtype_name(dtype),
                 ts_dtype_name(f->dtype));
@@ -159,10 +160,6 @@ static void write_streams(void)
     size_t B = (size_t)opt_streams, N = (size_t)opt_n, L = (have - 1) / B, frames = L / N;
     if (frames == 0)
         cli_die("stdin: text of %zu characters is too short for %zu streams of %zu steps", have, B, N);
-    free(xb);
-    free(yb);
-    xb = cli_malloc(B * N * isz);
-    yb = cli_malloc(B * N * isz);
     uint64_t shape[2] = { B, N };
     ts_attr_kv attrs[4] = { TS_ATTR_INT("maxlen", opt_n), TS_ATTR_STR("layout", "streams"),
                             TS_ATTR_INT("streams", opt_streams), TS_ATTR_BOOL("seq", 1) };
@@ -207,7 +204,7 @@ int main(int argc, char **argv)
         cli_usage_error("unexpected argument '%s' (the stream comes on stdin)", argv[optind]);
     if (opt_n == 0)
         cli_usage_error("the window length -n N is required");
-    if ((uint64_t)opt_batch * (uint64_t)opt_n * 4 > TS_MAX_FRAME_BYTES / 2)
+    if (!opt_streams && (uint64_t)opt_batch * (uint64_t)opt_n * 4 > TS_MAX_FRAME_BYTES / 2)
         cli_usage_error("-b %ld windows of -n %ld make frames too large (keep B x N under %zu M)",
                         opt_batch, opt_n, TS_MAX_FRAME_BYTES / 2 / 4 >> 20);
     if (opt_streams && (uint64_t)opt_streams * (uint64_t)opt_n * 4 > TS_MAX_FRAME_BYTES / 2)
@@ -229,7 +226,7 @@ int main(int argc, char **argv)
         cli_die("%s", ts_reader_error(r));
     if (!have_text)
         cli_die("stdin: no text frames in the stream");
-    if (total < (uint64_t)opt_n + 1)
+    if (!opt_streams && total < (uint64_t)opt_n + 1)       /* (write_streams says it for streams) */
         cli_die("stdin: text of %llu characters is too short for windows of %ld",
                 (unsigned long long)total, opt_n);
     if (opt_streams)
