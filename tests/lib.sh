@@ -2,8 +2,9 @@
 # with BIN (the tools' directory) and TMP (a fresh scratch directory) set and PATH led by BIN.
 #
 #   expect_ok   NAME CMD...      CMD exits 0
-#   expect_fail NAME PATTERN CMD...   CMD exits non-zero and stderr matches PATTERN (grep -E),
-#                                and the message is one line that names the program
+#   expect_fail NAME PATTERN CMD...   CMD exits non-zero and stderr matches PATTERN (grep -E)
+#                                (for one line naming the program, test_data.sh's expect_err
+#                                and test_faults.sh's err1 check the form too)
 #   check_num NAME COND WHY a=V...   numbers V satisfy an awk condition (see below)
 #   pass NAME / fail NAME WHY    record a result by hand
 set -u

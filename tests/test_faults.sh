@@ -175,11 +175,11 @@ interrupt() {
     rm -f "$out"
     train -H 16 -e 2 -j 2 --seed 9 -o "$out" <big.ts 2>int.err & pid=$!
     for i in $(seq 3000); do [ -s "$out" ] && break; kill -0 $pid 2>/dev/null || break; sleep 0.01; done
-    kill -"$sig" $pid
+    sent=0; kill -"$sig" $pid 2>/dev/null && sent=1        # 0: it had already finished
     { wait $pid; irc=$?; } 2>/dev/null
 }
 interrupt KILL k.model
-if [ "$(attr k.model epochs)" = 2 ]; then
+if [ $sent = 0 ]; then
     skip "train SIGKILL mid-epoch" "training finished before the signal"
 elif [ $irc -ne 137 ]; then
     fail "train SIGKILL mid-epoch" "exit $irc: $(tail -2 int.err)"
@@ -192,7 +192,7 @@ else
         fail "train resume after SIGKILL" "the resumed model differs from the uninterrupted one"
 fi
 interrupt INT i.model
-if [ "$(attr i.model epochs)" = 2 ] && [ "$(attr i.model epoch_batches)" = 0 ]; then
+if [ $sent = 0 ]; then
     skip "train SIGINT mid-epoch" "training finished before the signal"
 elif [ $irc -ne 130 ] || [ "$(grep -vc '^train: epoch\|^train: kernels\|^train: [0-9]* windows\|^[^t]\|^$' int.err)" -gt 1 ]; then
     fail "train SIGINT" "exit $irc (want 130): $(tail -2 int.err)"
