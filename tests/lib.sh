@@ -31,6 +31,14 @@ expect_fail() {
     pass "$name"
 }
 
+# signal_running SIG PID: send SIG to PID if it is still running (not exited and waiting to be
+# reaped, which kill alone cannot tell); status 0 if it was sent.
+signal_running() {
+    local state
+    state=$(sed 's/.*) //' "/proc/$2/stat" 2>/dev/null | cut -c1)
+    [ -n "$state" ] && [ "$state" != Z ] && kill -"$1" "$2" 2>/dev/null
+}
+
 # check_num NAME CONDITION WHY a=VALUE [b=VALUE ...]: pass NAME if every VALUE is a number and
 # CONDITION (an awk expression over a, b, ...) holds, else fail with WHY. An empty value (a tool
 # that died before printing it) fails: awk alone would compare it as a string and pass.

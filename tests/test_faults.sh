@@ -175,7 +175,7 @@ interrupt() {
     rm -f "$out"
     train -H 16 -e 2 -j 2 --seed 9 -o "$out" <big.ts 2>int.err & pid=$!
     for i in $(seq 3000); do [ -s "$out" ] && break; kill -0 $pid 2>/dev/null || break; sleep 0.01; done
-    sent=0; kill -"$sig" $pid 2>/dev/null && sent=1        # 0: it had already finished
+    sent=0; signal_running "$sig" $pid && sent=1          # 0: it had already finished
     { wait $pid; irc=$?; } 2>/dev/null
 }
 interrupt KILL k.model

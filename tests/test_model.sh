@@ -48,7 +48,7 @@ train -H 16 -e 1 -j 2 --seed 9 -o full.model < big.ts 2>/dev/null
 train -H 16 -e 1 -j 2 --seed 9 -o int.model < big.ts 2>int.err &
 pid=$!
 for i in $(seq 100); do grep -q 'fresh start' int.err 2>/dev/null && break; sleep 0.05; done
-sleep 0.1; sent=0; kill -INT $pid 2>/dev/null && sent=1; wait $pid; rc=$?
+sleep 0.1; sent=0; signal_running INT $pid && sent=1; wait $pid; rc=$?
 if [ $rc -eq 130 ] && grep -q 'interrupted' int.err && [ -s int.model ]; then
     train -e 1 -j 2 --resume int.model -o int.model < big.ts 2>/dev/null
     cmp -s full.model int.model && pass train_sigint_checkpoint_resumes || fail train_sigint_checkpoint_resumes "resumed model differs"
