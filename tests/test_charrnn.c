@@ -283,7 +283,11 @@ static void test_layout(void)
     uint64_t s[2];
     CHECK(lstm_tensor_shape_l(3, 65, 32, 2, CELL_LSTM, s) == 2 && s[0] == 32 && s[1] == 128, "layer 1 kernel (H, 4H)");
     /* Keras's GRU(128) on 65 inputs with reset_after: 3 * 128 * (65 + 128) + 2 * 3 * 128 */
-    CHECK(lstm_nparams_l(65, 128, 1, CELL_GRU) == 74880 + 128 * 65 + 65, "GRU: Keras's count");
+    CHECK(lstm_nparams_l(65, 128, 1, CELL_GRU) == 3 * 128 * (65 + 128) + 2 * 3 * 128 + 128 * 65 + 65,
+          "GRU: Keras's count");
+    CHECK(lstm_nparams_l(65, 128, 1, CELL_LNLSTM) == lstm_nparams_l(65, 128, 1, CELL_LSTM) + 4 * 128,
+          "lnlstm: the LSTM's and gamma");
+    CHECK(cell_parse("lnlstm") == CELL_LNLSTM, "cell name lnlstm");
     CHECK(strcmp(lstm_layer_name(5, 2, CELL_GRU, name, sizeof name), "gru_1/bias") == 0, "%s", name);
     CHECK(lstm_tensor_shape_l(2, 65, 32, 2, CELL_GRU, s) == 2 && s[0] == 2 && s[1] == 96, "GRU bias (2, 3H)");
     CHECK(lstm_tensor_shape_l(1, 65, 32, 2, CELL_GRU, s) == 2 && s[0] == 32 && s[1] == 96, "GRU recurrent (H, 3H)");

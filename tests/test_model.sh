@@ -128,8 +128,12 @@ check_num train_best_is_lowest '(a > b ? a - b : b - a) < 1e-5' "best $bv, lowes
 train --streams -n 8 -b 4 -H 12 -e 1000 --max-seconds 1 -o ms.model < rep.text.ts 2> ms.err
 [ $? -eq 0 ] && grep -q 'time budget' ms.err && [ -s ms.model ] && pass train_max_seconds || fail train_max_seconds "$(tail -2 ms.err)"
 # --- the GRU cell ---
+# parameter counts by Keras's formulas (V inputs, H units): LSTM 4H(V+H+1); GRU (reset_after)
+# 3H(V+H) + 2*3H; the lnlstm the LSTM's plus gamma, 4H; a dense layer HV+V
+commas() { echo "$1" | sed ':a;s/\B[0-9]\{3\}\>/,&/;ta'; }
+gru=$((3 * 128 * (65 + 128) + 2 * 3 * 128)) dense=$((128 * 65 + 65))
 train --summary -V 65 -n 40 -H 128 --cell gru > sg.txt
-grep -q 'gru (GRU)' sg.txt && grep -q '74880' sg.txt && grep -q 'Total params: 83,265' sg.txt \
+grep -q "gru (GRU) .* $gru " sg.txt && grep -q "Total params: $(commas $((gru + dense)))$" sg.txt \
     && pass train_summary_gru || fail train_summary_gru "$(cat sg.txt)"
 train --cell gru -H 32 -e 40 -j 2 --seed 3 --log grep.log -o grep.model < rep.ts 2> gw.err
 last=$(tail -1 grep.log | cut -f2); first=$(sed -n 2p grep.log | cut -f2)
@@ -156,13 +160,14 @@ check_num train_lnlstm_streams_learns 'a < 0.3 && a < b / 5' "loss $first -> $la
 tdump lst.model | grep -q '^lnlstm_1/gamma  f4 (64,)' && pass lnlstm_model_has_gamma || fail lnlstm_model_has_gamma "$(tdump lst.model | head -12)"
 sample -m lst.model --seed 'hello' -n 40 > lst.txt
 [ "$(head -c 45 lst.txt)" = "$(head -c 45 rep.txt)" ] && pass sample_lnlstm_stateful || fail sample_lnlstm_stateful "$(cat lst.txt)"
-train --cell lnlstm --summary -V 65 -n 40 -H 128 | grep -q 'lnlstm (LayerNormLSTM) .* 99840' \
+train --cell lnlstm --summary -V 65 -n 40 -H 128 | grep -q "lnlstm (LayerNormLSTM) .* $((4 * 128 * (65 + 128 + 1) + 4 * 128)) " \
     && pass train_summary_lnlstm || fail train_summary_lnlstm "$(train --cell lnlstm --summary -V 65 -n 40 -H 128)"
 expect_fail train_resume_other_steps 'steps' train --streams -n 9 -e 3 --resume gb.model -o gc.model < rep.text.ts
 expect_fail train_resume_other_cell 'cell' train --streams --cell lstm -e 3 --resume gb.model -o gc.model < rep.text.ts
 expect_fail train_bad_cell "'rnn' is not lstm, gru or lnlstm" train --cell rnn -o x.model < rep.ts
 train --summary -V 65 -n 100 -H 512 -L 2 --streams > s2.txt
-grep -q 'lstm_1 (LSTM)' s2.txt && grep -q 'Total params: 3,316,289' s2.txt && pass train_summary_two_layers || fail train_summary_two_layers "$(cat s2.txt)"
+two=$((4 * 512 * (65 + 512 + 1) + 4 * 512 * (512 + 512 + 1) + 512 * 65 + 65))
+grep -q 'lstm_1 (LSTM)' s2.txt && grep -q "Total params: $(commas $two)$" s2.txt && pass train_summary_two_layers || fail train_summary_two_layers "$(cat s2.txt)"
 
 # --- sample ---
 expect_ok sample_help sample --help
