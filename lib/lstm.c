@@ -9,10 +9,6 @@
 /* ---------------------------------------------------------------------------------------- */
 /* Parameters */
 
-static const char *const tensor_names[LSTM_NTENSORS] = {
-    "kernel", "recurrent_kernel", "bias", "dense_kernel", "dense_bias",
-};
-
 static const char *const cell_names[] = { "lstm", "gru", "lnlstm" };
 
 const char *cell_name(int cell) { return cell >= 0 && cell <= CELL_LNLSTM ? cell_names[cell] : "?"; }
@@ -102,30 +98,10 @@ void lstm_bind_l(lstm_params *p, float *flat, int V, int H, int L, int cell)
         if (nt == 4)
             p->layer[l].gamma = flat + lstm_tensor_offset_l(nt * l + 3, V, H, L, cell);
     }
-    p->kernel    = p->layer[0].kernel;
-    p->recurrent = p->layer[0].recurrent;
-    p->bias      = p->layer[0].bias;
     p->dense_w   = flat + lstm_tensor_offset_l(nt * L, V, H, L, cell);
     p->dense_b   = flat + lstm_tensor_offset_l(nt * L + 1, V, H, L, cell);
 }
 
-/* The single-layer names used by the seed's model (lstm.h's enum). */
-int lstm_tensor_shape(int k, int V, int H, uint64_t shape[2])
-{
-    int rank = lstm_tensor_shape_l(k, V, H, 1, CELL_LSTM, shape);
-    if (rank == 1)
-        shape[1] = 1;
-    return rank;
-}
-
-const char *lstm_tensor_name(int k)
-{
-    return k >= 0 && k < LSTM_NTENSORS ? tensor_names[k] : NULL;
-}
-
-size_t lstm_tensor_offset(int k, int V, int H) { return lstm_tensor_offset_l(k, V, H, 1, CELL_LSTM); }
-size_t lstm_nparams(int V, int H) { return lstm_nparams_l(V, H, 1, CELL_LSTM); }
-void lstm_bind(lstm_params *p, float *flat, int V, int H) { lstm_bind_l(p, flat, V, H, 1, CELL_LSTM); }
 
 /* w (fan_in, fan_out) uniform in [-l, l], l = sqrt(6 / (fan_in + fan_out)). */
 static void glorot_uniform(float *w, int fan_in, int fan_out, rng_t *rng)
@@ -250,7 +226,6 @@ lstm_work *lstm_work_new_l(int V, int H, int L, int cell, int T, int bmax)
     return w;
 }
 
-lstm_work *lstm_work_new(int V, int H, int T, int bmax) { return lstm_work_new_l(V, H, 1, CELL_LSTM, T, bmax); }
 
 void lstm_work_free(lstm_work *w)
 {
@@ -579,10 +554,4 @@ void lstm_step_l(const kern_ops *k, const lstm_params *p, int x, float *h, float
     }
     memcpy(logits, p->dense_b, (size_t)V * sizeof(float));
     k->gemm_nn(1, V, H, h + (size_t)(p->L - 1) * H, H, p->dense_w, V, logits, V);
-}
-
-void lstm_step(const kern_ops *k, const lstm_params *p, int x, float *h, float *c,
-               float *logits, float *scratch)
-{
-    lstm_step_l(k, p, x, h, c, logits, scratch);
 }

@@ -61,7 +61,6 @@ static inline int cell_tensors(int cell) { return cell == CELL_LNLSTM ? 4 : 3; }
 const char *cell_name(int cell);
 int cell_parse(const char *name);
 
-enum { LSTM_KERNEL, LSTM_RECURRENT, LSTM_BIAS, LSTM_DENSE_KERNEL, LSTM_DENSE_BIAS, LSTM_NTENSORS };
 #define LSTM_MAX_LAYERS 8
 
 typedef struct lstm_layer {
@@ -73,29 +72,18 @@ typedef struct lstm_layer {
 
 typedef struct lstm_params {
     int V, H, L, cell;
-    float *kernel;        /* layer 0's, as in layer[0] */
-    float *recurrent;
-    float *bias;
     float *dense_w;       /* (H, V) */
     float *dense_b;       /* (V) */
     lstm_layer layer[LSTM_MAX_LAYERS];
 } lstm_params;
 
-/* Number of floats of all parameters. */
-size_t lstm_nparams(int V, int H);
-
-/* Name (Keras's), rank, shape and offset (in floats) of tensor k < LSTM_NTENSORS. */
-const char *lstm_tensor_name(int k);
-int    lstm_tensor_shape(int k, int V, int H, uint64_t shape[2]);   /* returns rank */
-size_t lstm_tensor_offset(int k, int V, int H);
-
-/* Point p's tensors into flat (lstm_nparams floats). */
-void lstm_bind(lstm_params *p, float *flat, int V, int H);
-
-/* The same for L stacked layers of any cell: nt L + 2 tensors (nt = cell_tensors(cell)),
- * k = nt l + {0,1,2(,3)} for layer l's kernel, recurrent kernel, bias (and gamma), nt L and
- * nt L + 1 for the dense kernel and bias. lstm_layer_name writes the Keras name of tensor k
- * ("lstm/kernel", "gru_1/recurrent_kernel", "dense/bias", ...) into buf. */
+/* The parameters of L stacked layers of a cell, as one flat float array: nt L + 2 tensors
+ * (nt = cell_tensors(cell)), k = nt l + {0,1,2(,3)} for layer l's kernel, recurrent kernel,
+ * bias (and gamma), nt L and nt L + 1 for the dense kernel and bias. lstm_nparams_l counts the
+ * floats, lstm_bind_l points p's tensors into flat; lstm_tensor_shape_l gives tensor k's rank
+ * and shape, lstm_tensor_offset_l its offset in floats; lstm_layer_name writes its Keras name
+ * ("lstm/kernel", "gru_1/recurrent_kernel", "dense/bias", ...) into buf. The seed's model
+ * is L = 1, CELL_LSTM. */
 size_t lstm_nparams_l(int V, int H, int L, int cell);
 void   lstm_bind_l(lstm_params *p, float *flat, int V, int H, int L, int cell);
 int    lstm_ntensors(int L, int cell);
@@ -110,7 +98,6 @@ void lstm_init_keras(lstm_params *p, rng_t *rng);
 
 /* Scratch memory for forward/backward over up to bmax windows of T steps (one per thread). */
 typedef struct lstm_work lstm_work;
-lstm_work *lstm_work_new(int V, int H, int T, int bmax);
 lstm_work *lstm_work_new_l(int V, int H, int L, int cell, int T, int bmax);
 void lstm_work_free(lstm_work *w);
 
@@ -150,16 +137,10 @@ double lstm_forward_seq(const kern_ops *k, const lstm_params *p, lstm_work *w, i
 #define LSTM_STEP_SCRATCH(H) (6 * (size_t)(H))   /* the GRU's two rows of 3H */
 
 /* One step of L layers of a single sequence: h (L, H), c (L, H) updated in place (the GRU
- * leaves c alone); logits (V) written. scratch holds LSTM_STEP_SCRATCH(H) floats. (lstm_step
- * below is this with L = 1.) */
+ * leaves c alone); logits (V) written (not the softmax). scratch holds LSTM_STEP_SCRATCH(H)
+ * floats. For stateful generation. */
 void lstm_step_l(const kern_ops *k, const lstm_params *p, int x, float *h, float *c,
                  float *logits, float *scratch);
-
-/* One step of a single sequence, for stateful generation: updates h (H) and c (H) in place
- * from input index x and writes the logits (V) (not the softmax). scratch holds
- * LSTM_STEP_SCRATCH(H) floats. */
-void lstm_step(const kern_ops *k, const lstm_params *p, int x, float *h, float *c,
-               float *logits, float *scratch);
 
 /* Softmax of logits (n) in place, computed stably; returns log(sum exp(logits - max)) + max. */
 double lstm_softmax(float *logits, int n);

@@ -33,7 +33,7 @@ typedef struct model {
     uint32_t *vocab;                  /* V code points (or bytes) */
     int byte_unit;                    /* vocabulary of bytes, not code points */
     int lower;                        /* the text was lowercased (vocab --lower) */
-    float *params;                    /* lstm_nparams floats, 64-byte aligned */
+    float *params;                    /* lstm_nparams_l floats, 64-byte aligned */
     float *adam_m, *adam_v;           /* same layout; NULL when not stored */
     lstm_params p;                    /* views into params */
 
