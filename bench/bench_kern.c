@@ -107,18 +107,18 @@ static double measure_gemm(gemm_fn *f, int m, int n, int k, int ta)
 /* lstm_train_batch windows/s. */
 static double measure_train(const kern_ops *k, int V, int H, int T, int b)
 {
-    size_t n = lstm_nparams_l(V, H, 1, CELL_LSTM);
+    size_t n = lstm_nparams((lstm_dims){ V, H, 1, CELL_LSTM });
     float *pf = malloc(n * sizeof(float)), *gf = calloc(n, sizeof(float));
     lstm_params p, g;
-    lstm_bind_l(&p, pf, V, H, 1, CELL_LSTM);
-    lstm_bind_l(&g, gf, V, H, 1, CELL_LSTM);
+    lstm_bind(&p, pf, (lstm_dims){ V, H, 1, CELL_LSTM });
+    lstm_bind(&g, gf, (lstm_dims){ V, H, 1, CELL_LSTM });
     rng_t rng;
     rng_seed(&rng, 1);
     lstm_init_keras(&p, &rng);
     int32_t *x = malloc((size_t)b * T * sizeof(int32_t)), *y = malloc(b * sizeof(int32_t));
     for (int i = 0; i < b * T; i++) x[i] = (int32_t)rng_below(&rng, V);
     for (int i = 0; i < b; i++) y[i] = (int32_t)rng_below(&rng, V);
-    lstm_work *w = lstm_work_new_l(V, H, 1, CELL_LSTM, T, b);
+    lstm_work *w = lstm_work_new((lstm_dims){ V, H, 1, CELL_LSTM }, T, b);
     lstm_train_batch(k, &p, &g, w, b, T, x, y, 1.0f / b);       /* warm up */
     double best = 0.0, start = now();
     for (int round = 0; round < 6 && (round < 1 || now() - start < 1.0); round++) {

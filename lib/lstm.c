@@ -21,10 +21,11 @@ int cell_parse(const char *name)
     return -1;
 }
 
-int lstm_ntensors(int L, int cell) { return cell_tensors(cell) * L + 2; }
+int lstm_ntensors(lstm_dims d) { return cell_tensors(d.cell) * d.L + 2; }
 
-int lstm_tensor_shape_l(int k, int V, int H, int L, int cell, uint64_t shape[2])
+int lstm_tensor_shape(lstm_dims d, int k, uint64_t shape[2])
 {
+    int V = d.V, H = d.H, L = d.L, cell = d.cell;
     uint64_t G = (uint64_t)cell_gates(cell) * H;
     int nt = cell_tensors(cell);
     shape[1] = 1;
@@ -54,24 +55,25 @@ int lstm_tensor_shape_l(int k, int V, int H, int L, int cell, uint64_t shape[2])
     }
 }
 
-size_t lstm_tensor_offset_l(int k, int V, int H, int L, int cell)
+size_t lstm_tensor_offset(lstm_dims d, int k)
 {
     size_t off = 0;
-    for (int i = 0; i < k && i < cell_tensors(cell) * L + 2; i++) {
+    for (int i = 0; i < k && i < lstm_ntensors(d); i++) {
         uint64_t s[2];
-        lstm_tensor_shape_l(i, V, H, L, cell, s);
+        lstm_tensor_shape(d, i, s);
         off += (size_t)(s[0] * s[1]);
     }
     return off;
 }
 
-size_t lstm_nparams_l(int V, int H, int L, int cell)
+size_t lstm_nparams(lstm_dims d)
 {
-    return lstm_tensor_offset_l(cell_tensors(cell) * L + 2, V, H, L, cell);
+    return lstm_tensor_offset(d, lstm_ntensors(d));
 }
 
-const char *lstm_layer_name(int k, int L, int cell, char *buf, size_t cap)
+const char *lstm_tensor_name(lstm_dims d, int k, char *buf, size_t cap)
 {
+    int L = d.L, cell = d.cell;
     static const char *const what[4] = { "kernel", "recurrent_kernel", "bias", "gamma" };
     int nt = cell_tensors(cell);
     if (k == nt * L || k == nt * L + 1)
@@ -83,23 +85,20 @@ const char *lstm_layer_name(int k, int L, int cell, char *buf, size_t cap)
     return buf;
 }
 
-void lstm_bind_l(lstm_params *p, float *flat, int V, int H, int L, int cell)
+void lstm_bind(lstm_params *p, float *flat, lstm_dims d)
 {
     memset(p, 0, sizeof *p);
-    p->V = V;
-    p->H = H;
-    p->L = L;
-    p->cell = cell;
-    int nt = cell_tensors(cell);
-    for (int l = 0; l < L; l++) {
-        p->layer[l].kernel    = flat + lstm_tensor_offset_l(nt * l, V, H, L, cell);
-        p->layer[l].recurrent = flat + lstm_tensor_offset_l(nt * l + 1, V, H, L, cell);
-        p->layer[l].bias      = flat + lstm_tensor_offset_l(nt * l + 2, V, H, L, cell);
+    p->dim = d;
+    int nt = cell_tensors(d.cell);
+    for (int l = 0; l < d.L; l++) {
+        p->layer[l].kernel    = flat + lstm_tensor_offset(d, nt * l);
+        p->layer[l].recurrent = flat + lstm_tensor_offset(d, nt * l + 1);
+        p->layer[l].bias      = flat + lstm_tensor_offset(d, nt * l + 2);
         if (nt == 4)
-            p->layer[l].gamma = flat + lstm_tensor_offset_l(nt * l + 3, V, H, L, cell);
+            p->layer[l].gamma = flat + lstm_tensor_offset(d, nt * l + 3);
     }
-    p->dense_w   = flat + lstm_tensor_offset_l(nt * L, V, H, L, cell);
-    p->dense_b   = flat + lstm_tensor_offset_l(nt * L + 1, V, H, L, cell);
+    p->dense_w   = flat + lstm_tensor_offset(d, nt * d.L);
+    p->dense_b   = flat + lstm_tensor_offset(d, nt * d.L + 1);
 }
 
 
@@ -144,8 +143,8 @@ static void orthogonal(float *R, int H, int G, rng_t *rng)
 
 void lstm_init_keras(lstm_params *p, rng_t *rng)
 {
-    int V = p->V, H = p->H, G = cell_gates(p->cell) * H, gru = p->cell == CELL_GRU;
-    for (int l = 0; l < p->L; l++) {
+    int V = p->dim.V, H = p->dim.H, G = cell_gates(p->dim.cell) * H, gru = p->dim.cell == CELL_GRU;
+    for (int l = 0; l < p->dim.L; l++) {
         glorot_uniform(p->layer[l].kernel, l == 0 ? V : H, G, rng);
         orthogonal(p->layer[l].recurrent, H, G, rng);
         memset(p->layer[l].bias, 0, (size_t)(gru ? 2 : 1) * G * sizeof(float));
@@ -184,8 +183,9 @@ struct lstm_work {
 
 static size_t round16(size_t nfloats) { return (nfloats + 15) / 16 * 16; }
 
-lstm_work *lstm_work_new_l(int V, int H, int L, int cell, int T, int bmax)
+lstm_work *lstm_work_new(lstm_dims d, int T, int bmax)
 {
+    int V = d.V, H = d.H, L = d.L, cell = d.cell;
     if (L < 1 || L > LSTM_MAX_LAYERS)
         return NULL;
     lstm_work *w = calloc(1, sizeof(*w));
@@ -237,11 +237,11 @@ void lstm_work_free(lstm_work *w)
 
 static void check_dims(const lstm_params *p, const lstm_work *w, int b, int T, const char *fn)
 {
-    if (p->V != w->V || p->H != w->H || p->L != w->L || p->cell != w->cell || T > w->T
+    if (p->dim.V != w->V || p->dim.H != w->H || p->dim.L != w->L || p->dim.cell != w->cell || T > w->T
         || b > w->bmax || b < 1 || T < 1) {
         fprintf(stderr, "%s: work area (V=%d H=%d L=%d %s T=%d bmax=%d) does not fit V=%d H=%d L=%d %s T=%d b=%d\n",
-                fn, w->V, w->H, w->L, cell_name(w->cell), w->T, w->bmax, p->V, p->H, p->L,
-                cell_name(p->cell), T, b);
+                fn, w->V, w->H, w->L, cell_name(w->cell), w->T, w->bmax, p->dim.V, p->dim.H, p->dim.L,
+                cell_name(p->dim.cell), T, b);
         abort();
     }
 }
@@ -333,8 +333,8 @@ static void colsum_acc(float *restrict y, const float *restrict a, size_t rows, 
 static double forward(const kern_ops *k, const lstm_params *p, lstm_work *w, int b, int T,
                       const int32_t *x, const int32_t *y, const lstm_seq *s, int train)
 {
-    int V = p->V, H = p->H, L = p->L, G = cell_gates(p->cell) * H, gru = p->cell == CELL_GRU;
-    int ln = p->cell == CELL_LNLSTM;
+    int V = p->dim.V, H = p->dim.H, L = p->dim.L, G = cell_gates(p->dim.cell) * H, gru = p->dim.cell == CELL_GRU;
+    int ln = p->dim.cell == CELL_LNLSTM;
     int pp = s && s->per_position, carried = s && s->h0;
     size_t bH = (size_t)b * H, tb = (size_t)T * b;
     float keep = train && s && s->dropout > 0 ? 1.0f - s->dropout : 1.0f;
@@ -419,7 +419,7 @@ double lstm_forward_seq(const kern_ops *k, const lstm_params *p, lstm_work *w, i
     check_dims(p, w, b, T, "lstm_forward_seq");
     double loss = forward(k, p, w, b, T, x, y, s, 0);
     if (probs)
-        memcpy(probs, w->probs, (s && s->per_position ? (size_t)T : 1) * b * p->V * sizeof(float));
+        memcpy(probs, w->probs, (s && s->per_position ? (size_t)T : 1) * b * p->dim.V * sizeof(float));
     return loss;
 }
 
@@ -434,8 +434,8 @@ double lstm_train_seq(const kern_ops *k, const lstm_params *p, lstm_params *g, l
                       const lstm_seq *s)
 {
     check_dims(p, w, b, T, "lstm_train_seq");
-    int V = p->V, H = p->H, L = p->L, G = cell_gates(p->cell) * H, gru = p->cell == CELL_GRU;
-    int ln = p->cell == CELL_LNLSTM;
+    int V = p->dim.V, H = p->dim.H, L = p->dim.L, G = cell_gates(p->dim.cell) * H, gru = p->dim.cell == CELL_GRU;
+    int ln = p->dim.cell == CELL_LNLSTM;
     int pp = s && s->per_position, carried = s && s->h0;
     size_t bH = (size_t)b * H, tb = (size_t)T * b;
     float keep = s && s->dropout > 0 ? 1.0f - s->dropout : 1.0f;
@@ -525,14 +525,14 @@ double lstm_train_batch(const kern_ops *k, const lstm_params *p, lstm_params *g,
     return lstm_train_seq(k, p, g, w, b, T, x, y, gscale, NULL);
 }
 
-void lstm_step_l(const kern_ops *k, const lstm_params *p, int x, float *h, float *c,
+void lstm_step(const kern_ops *k, const lstm_params *p, int x, float *h, float *c,
                  float *logits, float *scratch)
 {
-    int V = p->V, H = p->H, G = cell_gates(p->cell) * H, gru = p->cell == CELL_GRU;
-    for (int l = 0; l < p->L; l++) {
+    int V = p->dim.V, H = p->dim.H, G = cell_gates(p->dim.cell) * H, gru = p->dim.cell == CELL_GRU;
+    for (int l = 0; l < p->dim.L; l++) {
         const lstm_layer *ly = &p->layer[l];
         float *hl = h + (size_t)l * H, *cl = c + (size_t)l * H;
-        int ln = p->cell == CELL_LNLSTM;
+        int ln = p->dim.cell == CELL_LNLSTM;
         const float *bias = ln ? NULL : ly->bias;        /* (the lnlstm's comes after the norm) */
         if (l == 0)
             gather_row(scratch, ly->kernel, x, bias, G);
@@ -553,5 +553,5 @@ void lstm_step_l(const kern_ops *k, const lstm_params *p, int x, float *h, float
         k->lstm_cell_fwd(1, H, scratch, cl, cl, hl);
     }
     memcpy(logits, p->dense_b, (size_t)V * sizeof(float));
-    k->gemm_nn(1, V, H, h + (size_t)(p->L - 1) * H, H, p->dense_w, V, logits, V);
+    k->gemm_nn(1, V, H, h + (size_t)(p->dim.L - 1) * H, H, p->dense_w, V, logits, V);
 }

@@ -63,6 +63,11 @@ int cell_parse(const char *name);
 
 #define LSTM_MAX_LAYERS 8
 
+/* The shape of a model: vocabulary, units per layer, layers, cell. */
+typedef struct lstm_dims {
+    int V, H, L, cell;
+} lstm_dims;
+
 typedef struct lstm_layer {
     float *kernel;        /* (V, G) for layer 0, (H, G) above; G = 4H (LSTM) or 3H (GRU) */
     float *recurrent;     /* (H, G) */
@@ -71,7 +76,7 @@ typedef struct lstm_layer {
 } lstm_layer;
 
 typedef struct lstm_params {
-    int V, H, L, cell;
+    lstm_dims dim;
     float *dense_w;       /* (H, V) */
     float *dense_b;       /* (V) */
     lstm_layer layer[LSTM_MAX_LAYERS];
@@ -79,17 +84,17 @@ typedef struct lstm_params {
 
 /* The parameters of L stacked layers of a cell, as one flat float array: nt L + 2 tensors
  * (nt = cell_tensors(cell)), k = nt l + {0,1,2(,3)} for layer l's kernel, recurrent kernel,
- * bias (and gamma), nt L and nt L + 1 for the dense kernel and bias. lstm_nparams_l counts the
- * floats, lstm_bind_l points p's tensors into flat; lstm_tensor_shape_l gives tensor k's rank
- * and shape, lstm_tensor_offset_l its offset in floats; lstm_layer_name writes its Keras name
- * ("lstm/kernel", "gru_1/recurrent_kernel", "dense/bias", ...) into buf. The seed's model
- * is L = 1, CELL_LSTM. */
-size_t lstm_nparams_l(int V, int H, int L, int cell);
-void   lstm_bind_l(lstm_params *p, float *flat, int V, int H, int L, int cell);
-int    lstm_ntensors(int L, int cell);
-int    lstm_tensor_shape_l(int k, int V, int H, int L, int cell, uint64_t shape[2]);
-size_t lstm_tensor_offset_l(int k, int V, int H, int L, int cell);
-const char *lstm_layer_name(int k, int L, int cell, char *buf, size_t cap);
+ * bias (and gamma), nt L and nt L + 1 for the dense kernel and bias. lstm_nparams counts the
+ * floats, lstm_bind points p's tensors into flat; lstm_tensor_shape gives tensor k's rank
+ * and shape, lstm_tensor_offset its offset in floats; lstm_tensor_name writes its Keras name
+ * ("lstm/kernel", "gru_1/recurrent_kernel", "dense/bias", ...) into buf (it reads d.L and
+ * d.cell only). The seed's model is L = 1, CELL_LSTM. */
+size_t lstm_nparams(lstm_dims d);
+void   lstm_bind(lstm_params *p, float *flat, lstm_dims d);
+int    lstm_ntensors(lstm_dims d);
+int    lstm_tensor_shape(lstm_dims d, int k, uint64_t shape[2]);
+size_t lstm_tensor_offset(lstm_dims d, int k);
+const char *lstm_tensor_name(lstm_dims d, int k, char *buf, size_t cap);
 
 /* Keras initialisation: Glorot-uniform kernels (kernel: fan_in V, fan_out G; dense: H, V),
  * orthogonal recurrent kernel (rows orthonormal, as Keras's Orthogonal for a (H, G) shape),
@@ -98,7 +103,7 @@ void lstm_init_keras(lstm_params *p, rng_t *rng);
 
 /* Scratch memory for forward/backward over up to bmax windows of T steps (one per thread). */
 typedef struct lstm_work lstm_work;
-lstm_work *lstm_work_new_l(int V, int H, int L, int cell, int T, int bmax);
+lstm_work *lstm_work_new(lstm_dims d, int T, int bmax);
 void lstm_work_free(lstm_work *w);
 
 /* Forward and backward over b windows: x (b, T) indices, y (b) target indices.
@@ -133,13 +138,13 @@ double lstm_train_seq(const kern_ops *k, const lstm_params *p, lstm_params *g, l
 double lstm_forward_seq(const kern_ops *k, const lstm_params *p, lstm_work *w, int b, int T,
                         const int32_t *x, const int32_t *y, float *probs, const lstm_seq *s);
 
-/* Floats of scratch lstm_step_l needs. */
+/* Floats of scratch lstm_step needs. */
 #define LSTM_STEP_SCRATCH(H) (6 * (size_t)(H))   /* the GRU's two rows of 3H */
 
 /* One step of L layers of a single sequence: h (L, H), c (L, H) updated in place (the GRU
  * leaves c alone); logits (V) written (not the softmax). scratch holds LSTM_STEP_SCRATCH(H)
  * floats. For stateful generation. */
-void lstm_step_l(const kern_ops *k, const lstm_params *p, int x, float *h, float *c,
+void lstm_step(const kern_ops *k, const lstm_params *p, int x, float *h, float *c,
                  float *logits, float *scratch);
 
 /* Softmax of logits (n) in place, computed stably; returns log(sum exp(logits - max)) + max. */

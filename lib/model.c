@@ -15,22 +15,19 @@
 #define MAX_H      8192
 #define MAX_MAXLEN 100000
 
-void model_alloc(model *m, int V, int H, int L, int cell, int maxlen, int with_adam)
+void model_alloc(model *m, lstm_dims d, int maxlen, int with_adam)
 {
     memset(m, 0, sizeof *m);
-    m->V = V;
-    m->H = H;
-    m->L = L;
-    m->cell = cell;
+    m->dim = d;
     m->maxlen = maxlen;
-    size_t n = lstm_nparams_l(V, H, L, cell);
-    m->vocab = cli_alloc((size_t)V * sizeof *m->vocab);
+    size_t n = lstm_nparams(d);
+    m->vocab = cli_alloc((size_t)d.V * sizeof *m->vocab);
     m->params = cli_alloc(n * sizeof(float));
     if (with_adam) {
         m->adam_m = cli_alloc(n * sizeof(float));
         m->adam_v = cli_alloc(n * sizeof(float));
     }
-    lstm_bind_l(&m->p, m->params, V, H, L, cell);
+    lstm_bind(&m->p, m->params, d);
     m->batch = 64;
     strcpy(m->schedule, "none");
     m->decay_rate = 0.5;
@@ -67,11 +64,11 @@ static int fail(char *err, size_t cap, const char *fmt, ...)
 static int write_weights(ts_writer *w, const model *m, const char *prefix, const float *flat)
 {
     char name[64], base[48];
-    for (int k = 0; k < lstm_ntensors(m->L, m->cell); k++) {
+    for (int k = 0; k < lstm_ntensors(m->dim); k++) {
         uint64_t shape[2];
-        int rank = lstm_tensor_shape_l(k, m->V, m->H, m->L, m->cell, shape);
-        snprintf(name, sizeof name, "%s%s", prefix, lstm_layer_name(k, m->L, m->cell, base, sizeof base));
-        if (ts_write_tensor(w, name, TS_F4, rank, shape, flat + lstm_tensor_offset_l(k, m->V, m->H, m->L, m->cell),
+        int rank = lstm_tensor_shape(m->dim, k, shape);
+        snprintf(name, sizeof name, "%s%s", prefix, lstm_tensor_name(m->dim, k, base, sizeof base));
+        if (ts_write_tensor(w, name, TS_F4, rank, shape, flat + lstm_tensor_offset(m->dim, k),
                             NULL, 0) < 0)
             return -1;
     }
@@ -82,9 +79,9 @@ int model_write(const model *m, int fd, const char *label, char *err, size_t cap
 {
     ts_writer *w = ts_writer_open(fd, label);
     ts_attr_kv a[] = {
-        TS_ATTR_STR("cell", cell_name(m->cell)), TS_ATTR_INT("layers", m->L),
-        TS_ATTR_INT("hidden", m->H), TS_ATTR_INT("maxlen", m->maxlen),
-        TS_ATTR_INT("vocab_size", m->V), TS_ATTR_STR("targets", m->per_position ? "every" : "last"),
+        TS_ATTR_STR("cell", cell_name(m->dim.cell)), TS_ATTR_INT("layers", m->dim.L),
+        TS_ATTR_INT("hidden", m->dim.H), TS_ATTR_INT("maxlen", m->maxlen),
+        TS_ATTR_INT("vocab_size", m->dim.V), TS_ATTR_STR("targets", m->per_position ? "every" : "last"),
         TS_ATTR_STR("layout", m->streams ? "streams" : "windows"), TS_ATTR_INT("streams", m->streams),
         TS_ATTR_FLOAT("dropout", m->dropout), TS_ATTR_STR("schedule", m->schedule),
         TS_ATTR_FLOAT("decay_rate", m->decay_rate), TS_ATTR_INT("decay_every", m->decay_every),
@@ -98,7 +95,7 @@ int model_write(const model *m, int fd, const char *label, char *err, size_t cap
         TS_ATTR_FLOAT("train_loss", m->train_loss), TS_ATTR_FLOAT("val_loss", m->val_loss),
     };
     ts_write_info(w, "model", a, (int)(sizeof a / sizeof *a));
-    uint64_t vshape[1] = { (uint64_t)m->V };
+    uint64_t vshape[1] = { (uint64_t)m->dim.V };
     ts_attr_kv unit[2] = { TS_ATTR_STR("unit", m->byte_unit ? "byte" : "codepoint"),
                            TS_ATTR_BOOL("lower", m->lower) };
     ts_write_tensor(w, "vocab", TS_U4, 1, vshape, m->vocab, unit, 2);
@@ -113,7 +110,7 @@ int model_write(const model *m, int fd, const char *label, char *err, size_t cap
         ts_write_tensor(w, "rng", TS_U8, 2, rshape, st, NULL, 0);
     }
     if (m->state_h && m->streams) {
-        uint64_t sshape[3] = { (uint64_t)m->L, (uint64_t)m->streams, (uint64_t)m->H };
+        uint64_t sshape[3] = { (uint64_t)m->dim.L, (uint64_t)m->streams, (uint64_t)m->dim.H };
         ts_write_tensor(w, "state/h", TS_F4, 3, sshape, m->state_h, NULL, 0);
         ts_write_tensor(w, "state/c", TS_F4, 3, sshape, m->state_c, NULL, 0);
     }
@@ -146,15 +143,15 @@ static int take_weight(const model *m, const ts_frame *f, const char *prefix, fl
     if (strncmp(f->name, prefix, pl) != 0)
         return 0;
     char base[48];
-    for (int k = 0; k < lstm_ntensors(m->L, m->cell); k++) {
-        if (strcmp(f->name + pl, lstm_layer_name(k, m->L, m->cell, base, sizeof base)) != 0)
+    for (int k = 0; k < lstm_ntensors(m->dim); k++) {
+        if (strcmp(f->name + pl, lstm_tensor_name(m->dim, k, base, sizeof base)) != 0)
             continue;
         uint64_t shape[2];
-        int rank = lstm_tensor_shape_l(k, m->V, m->H, m->L, m->cell, shape);
+        int rank = lstm_tensor_shape(m->dim, k, shape);
         if (!f->is_tensor || f->dtype != TS_F4 || f->ndim != rank || f->shape[0] != shape[0]
             || (rank == 2 && f->shape[1] != shape[1]))
             return fail(err, cap, "weight '%s' has the wrong dtype or shape", f->name);
-        size_t off = lstm_tensor_offset_l(k, m->V, m->H, m->L, m->cell);
+        size_t off = lstm_tensor_offset(m->dim, k);
         memcpy(dst + off, f->data, f->nbytes);
         for (size_t i = 0; i < f->count; i++)
             if (!isfinite(dst[off + i]))
@@ -192,7 +189,7 @@ int model_read(model *m, const char *path, char *err, size_t cap)
                 bad = -1;
                 break;
             }
-            model_alloc(m, (int)V, (int)H, (int)layers, cellk, (int)N, 1);
+            model_alloc(m, (lstm_dims){ (int)V, (int)H, (int)layers, cellk }, (int)N, 1);
             char targets[16] = "last", layout[16] = "windows";
             ts_attr_str(&f, "targets", targets, sizeof targets);
             ts_attr_str(&f, "layout", layout, sizeof layout);
@@ -230,8 +227,8 @@ int model_read(model *m, const char *path, char *err, size_t cap)
                 bad = fail(msg, sizeof msg, "not a model (a data stream: frame '%s' before any 'model' frame)", f.name);
             /* else: unknown frames before the model are skipped */
         } else if (strcmp(f.name, "vocab") == 0) {
-            if (!f.is_tensor || f.dtype != TS_U4 || f.ndim != 1 || f.shape[0] != (uint64_t)m->V) {
-                bad = fail(msg, sizeof msg, "vocab frame does not match vocab_size %d", m->V);
+            if (!f.is_tensor || f.dtype != TS_U4 || f.ndim != 1 || f.shape[0] != (uint64_t)m->dim.V) {
+                bad = fail(msg, sizeof msg, "vocab frame does not match vocab_size %d", m->dim.V);
                 break;
             }
             memcpy(m->vocab, f.data, f.nbytes);
@@ -239,15 +236,15 @@ int model_read(model *m, const char *path, char *err, size_t cap)
             m->byte_unit = ts_attr_str(&f, "unit", unit, sizeof unit) == 1 && strcmp(unit, "byte") == 0;
             int64_t lw = 0;
             m->lower = ts_attr_int(&f, "lower", &lw) == 1 && lw;
-            for (int i = 1; i < m->V; i++)
+            for (int i = 1; i < m->dim.V; i++)
                 if (m->vocab[i] <= m->vocab[i - 1]) {
                     bad = fail(msg, sizeof msg, "the vocabulary is not in ascending order");
                     break;
                 }
             have_vocab = 1;
         } else if (strcmp(f.name, "state/h") == 0 || strcmp(f.name, "state/c") == 0) {
-            if (!m->streams || !f.is_tensor || f.dtype != TS_F4 || f.ndim != 3 || f.shape[0] != (uint64_t)m->L
-                || f.shape[1] != (uint64_t)m->streams || f.shape[2] != (uint64_t)m->H) {
+            if (!m->streams || !f.is_tensor || f.dtype != TS_F4 || f.ndim != 3 || f.shape[0] != (uint64_t)m->dim.L
+                || f.shape[1] != (uint64_t)m->streams || f.shape[2] != (uint64_t)m->dim.H) {
                 bad = fail(msg, sizeof msg, "frame '%s' does not match the model", f.name);
                 break;
             }
@@ -279,7 +276,7 @@ int model_read(model *m, const char *path, char *err, size_t cap)
     if (fd != 0)
         close(fd);
     const char *label = strcmp(path, "-") == 0 ? "stdin" : path;
-    uint64_t all = have_model ? ((uint64_t)1 << lstm_ntensors(m->L, m->cell)) - 1 : 0;
+    uint64_t all = have_model ? ((uint64_t)1 << lstm_ntensors(m->dim)) - 1 : 0;
     if (!bad && !have_model)
         bad = fail(msg, sizeof msg, "not a model (no 'model' frame)");
     if (!bad && !have_vocab)
@@ -308,7 +305,7 @@ int model_read(model *m, const char *path, char *err, size_t cap)
 
 int model_index(const model *m, uint32_t cp)
 {
-    int lo = 0, hi = m->V - 1;                /* the vocabulary is sorted ascending */
+    int lo = 0, hi = m->dim.V - 1;                /* the vocabulary is sorted ascending */
     while (lo <= hi) {
         int mid = lo + (hi - lo) / 2;
         if (m->vocab[mid] == cp)
@@ -347,8 +344,9 @@ static void commas(char *buf, size_t cap, long long v)
     buf[o] = 0;
 }
 
-void model_summary(FILE *out, int V, int H, int L, int cell, int maxlen, int per_position)
+void model_summary(FILE *out, lstm_dims d, int maxlen, int per_position)
 {
+    int V = d.V, H = d.H, L = d.L, cell = d.cell;
     long long total = 0;
     char buf[32], shape[32], name[32];
     const char *rule = "_________________________________________________________________";
@@ -358,8 +356,8 @@ void model_summary(FILE *out, int V, int H, int L, int cell, int maxlen, int per
     fprintf(out, "%s\n %-27s %-25s %-10s\n%s\n", rule, "Layer (type)", "Output Shape", "Param #", dbl);
     for (int l = 0; l < L; l++) {
         int nt = cell_tensors(cell);
-        long long n = (long long)(lstm_tensor_offset_l(nt * (l + 1), V, H, L, cell)
-                                  - lstm_tensor_offset_l(nt * l, V, H, L, cell));
+        long long n = (long long)(lstm_tensor_offset(d, nt * (l + 1))
+                                  - lstm_tensor_offset(d, nt * l));
         total += n;
         const char *type = cell == CELL_GRU ? "GRU" : cell == CELL_LNLSTM ? "LayerNormLSTM" : "LSTM";
         if (l == 0)

@@ -25,8 +25,8 @@
 #include "rng.h"
 
 typedef struct model {
-    int V, H, L, maxlen;              /* maxlen: window length, or steps per chunk (streams) */
-    int cell;                         /* CELL_LSTM, CELL_GRU or CELL_LNLSTM */
+    lstm_dims dim;                    /* V, H, L and the cell (CELL_LSTM, CELL_GRU, CELL_LNLSTM) */
+    int maxlen;                       /* window length, or steps per chunk (streams) */
     int per_position;                 /* a target after every step (char-rnn), not just the last */
     int streams;                      /* > 0: trained on that many contiguous streams of the
                                          text with the state carried (char-rnn); 0: windows */
@@ -56,9 +56,9 @@ typedef struct model {
     float *state_h, *state_c;         /* (L, streams, H) carried state mid-epoch, or NULL */
 } model;
 
-/* Allocate params (zero) and vocab for V, H, L layers of cell; with_adam also allocates the
+/* Allocate params (zero) and vocab for a model of shape d; with_adam also allocates the
  * moments. */
-void model_alloc(model *m, int V, int H, int L, int cell, int maxlen, int with_adam);
+void model_alloc(model *m, lstm_dims d, int maxlen, int with_adam);
 void model_free(model *m);
 
 /* Write m as a stream to fd. Returns 0, or -1 with a message in err. */
@@ -79,6 +79,6 @@ int model_char(const model *m, const unsigned char *p, size_t n, uint32_t *cp, i
                const char **why);
 
 /* Print a Keras-style summary of the model (layers, output shapes, parameter counts). */
-void model_summary(FILE *out, int V, int H, int L, int cell, int maxlen, int per_position);
+void model_summary(FILE *out, lstm_dims d, int maxlen, int per_position);
 
 #endif

@@ -29,7 +29,7 @@ static double ref_loss(const double *p, double *g, cfg c, const int32_t *x, cons
 /* (1) The general reference against central differences, for every parameter. */
 static void gradcheck(cfg c)
 {
-    size_t n = lstm_nparams_l(c.V, c.H, c.L, CELL), ns = (size_t)c.L * c.b * c.H;
+    size_t n = lstm_nparams((lstm_dims){ c.V, c.H, c.L, CELL }), ns = (size_t)c.L * c.b * c.H;
     double *p = malloc(n * sizeof(double)), *g = malloc(n * sizeof(double));
     for (size_t i = 0; i < n; i++)
         p[i] = 0.7 * rng_normal(&rng);
@@ -73,11 +73,11 @@ static void test_ref_gradcheck(void)
 /* (2) lstm_train_seq of the kernel set K against the reference. */
 static void check_against_ref(cfg c)
 {
-    size_t n = lstm_nparams_l(c.V, c.H, c.L, CELL), ns = (size_t)c.L * c.b * c.H;
+    size_t n = lstm_nparams((lstm_dims){ c.V, c.H, c.L, CELL }), ns = (size_t)c.L * c.b * c.H;
     float *flat = malloc(n * sizeof(float)), *gflat = calloc(n, sizeof(float));
     lstm_params p, g;
-    lstm_bind_l(&p, flat, c.V, c.H, c.L, CELL);
-    lstm_bind_l(&g, gflat, c.V, c.H, c.L, CELL);
+    lstm_bind(&p, flat, (lstm_dims){ c.V, c.H, c.L, CELL });
+    lstm_bind(&g, gflat, (lstm_dims){ c.V, c.H, c.L, CELL });
     lstm_init_keras(&p, &rng);
     for (size_t i = 0; i < n; i++)
         flat[i] += (float)(0.3 * rng_normal(&rng) / sqrt(c.H));
@@ -100,18 +100,18 @@ static void check_against_ref(cfg c)
     int ntargets = c.pp ? c.b * c.T : c.b;
     float *hT = malloc(ns * sizeof(float)), *cT = malloc(ns * sizeof(float));
     lstm_seq s = { .per_position = c.pp, .h0 = h0, .c0 = c0, .hT = hT, .cT = cT };
-    lstm_work *w = lstm_work_new_l(c.V, c.H, c.L, CELL, c.T + 1, c.b + 2);
+    lstm_work *w = lstm_work_new((lstm_dims){ c.V, c.H, c.L, CELL }, c.T + 1, c.b + 2);
     double loss = lstm_train_seq(K, &p, &g, w, c.b, c.T, x, y, 1.0f / ntargets, &s) / ntargets;
     CHECK(fabs(loss - ref) < 1e-5 * check_max(1.0, ref), "%s %s L=%d pp=%d carried=%d: loss %.8f, reference %.8f",
           K->name, cell_name(CELL), c.L, c.pp, c.carried, loss, ref);
     char name[64];
-    for (int t = 0; t < lstm_ntensors(c.L, CELL); t++) {
-        size_t off = lstm_tensor_offset_l(t, c.V, c.H, c.L, CELL);
-        size_t len = lstm_tensor_offset_l(t + 1, c.V, c.H, c.L, CELL) - off;
+    for (int t = 0; t < lstm_ntensors((lstm_dims){ .L = c.L, .cell = CELL }); t++) {
+        size_t off = lstm_tensor_offset((lstm_dims){ c.V, c.H, c.L, CELL }, t);
+        size_t len = lstm_tensor_offset((lstm_dims){ c.V, c.H, c.L, CELL }, t + 1) - off;
         double e = max_rel(gflat + off, gd + off, len);
         CHECK(e <= 1e-4, "%s V=%d H=%d L=%d T=%d b=%d pp=%d carried=%d: gradient of %s off by %.3g of its max",
               K->name, c.V, c.H, c.L, c.T, c.b, c.pp, c.carried,
-              lstm_layer_name(t, c.L, CELL, name, sizeof name), e);
+              lstm_tensor_name((lstm_dims){ .L = c.L, .cell = CELL }, t, name, sizeof name), e);
     }
     double fl = lstm_forward_seq(K, &p, w, c.b, c.T, x, y, NULL, &s) / ntargets;
     CHECK(fabs(fl - loss) < 1e-6 * check_max(1.0, loss), "forward-only loss %.8f vs %.8f", fl, loss);
@@ -134,10 +134,10 @@ static void test_train_vs_ref(void)
 static void test_carried_state(void)
 {
     int V = 9, H = 12, L = 2, T = 10, b = 3, T1 = 4;
-    size_t n = lstm_nparams_l(V, H, L, CELL), ns = (size_t)L * b * H;
+    size_t n = lstm_nparams((lstm_dims){ V, H, L, CELL }), ns = (size_t)L * b * H;
     float *flat = malloc(n * sizeof(float));
     lstm_params p;
-    lstm_bind_l(&p, flat, V, H, L, CELL);
+    lstm_bind(&p, flat, (lstm_dims){ V, H, L, CELL });
     lstm_init_keras(&p, &rng);
     int32_t *x = make_idx((size_t)b * T, V), *y = make_idx((size_t)b * T, V);
     int32_t *x1 = malloc((size_t)b * T * sizeof(int32_t)), *y1 = malloc((size_t)b * T * sizeof(int32_t));
@@ -148,7 +148,7 @@ static void test_carried_state(void)
             else { x2[r * (T - T1) + t - T1] = x[r * T + t]; y2[r * (T - T1) + t - T1] = y[r * T + t]; }
         }
     float *hT = malloc(ns * sizeof(float)), *cT = malloc(ns * sizeof(float));
-    lstm_work *w = lstm_work_new_l(V, H, L, CELL, T, b);
+    lstm_work *w = lstm_work_new((lstm_dims){ V, H, L, CELL }, T, b);
     lstm_seq whole = { .per_position = 1 };
     double all = lstm_forward_seq(K, &p, w, b, T, x, y, NULL, &whole);
     lstm_seq first = { .per_position = 1, .hT = hT, .cT = cT };
@@ -168,19 +168,19 @@ static void test_carried_state(void)
 static void test_step_layers(void)
 {
     int V = 10, H = 14, L = 3, T = 6;
-    size_t n = lstm_nparams_l(V, H, L, CELL);
+    size_t n = lstm_nparams((lstm_dims){ V, H, L, CELL });
     float *flat = malloc(n * sizeof(float));
     lstm_params p;
-    lstm_bind_l(&p, flat, V, H, L, CELL);
+    lstm_bind(&p, flat, (lstm_dims){ V, H, L, CELL });
     lstm_init_keras(&p, &rng);
     int32_t *x = make_idx(T, V);
     float *h = calloc((size_t)L * H, sizeof(float)), *c = calloc((size_t)L * H, sizeof(float));
     float *logits = malloc(V * sizeof(float)), *scratch = malloc(LSTM_STEP_SCRATCH(H) * sizeof(float));
     float *probs = malloc(V * sizeof(float));
     for (int t = 0; t < T; t++)
-        lstm_step_l(K, &p, x[t], h, c, logits, scratch);
+        lstm_step(K, &p, x[t], h, c, logits, scratch);
     lstm_softmax(logits, V);
-    lstm_work *w = lstm_work_new_l(V, H, L, CELL, T, 1);
+    lstm_work *w = lstm_work_new((lstm_dims){ V, H, L, CELL }, T, 1);
     lstm_forward_seq(K, &p, w, 1, T, x, NULL, probs, NULL);
     double e = 0;
     for (int v = 0; v < V; v++)
@@ -194,15 +194,15 @@ static void test_step_layers(void)
 static void test_dropout(void)
 {
     int V = 8, H = 10, L = 2, T = 5, b = 4;
-    size_t n = lstm_nparams_l(V, H, L, CELL);
+    size_t n = lstm_nparams((lstm_dims){ V, H, L, CELL });
     float *flat = malloc(n * sizeof(float)), *g1 = calloc(n, sizeof(float)), *g2 = calloc(n, sizeof(float));
     lstm_params p, ga, gb;
-    lstm_bind_l(&p, flat, V, H, L, CELL);
-    lstm_bind_l(&ga, g1, V, H, L, CELL);
-    lstm_bind_l(&gb, g2, V, H, L, CELL);
+    lstm_bind(&p, flat, (lstm_dims){ V, H, L, CELL });
+    lstm_bind(&ga, g1, (lstm_dims){ V, H, L, CELL });
+    lstm_bind(&gb, g2, (lstm_dims){ V, H, L, CELL });
     lstm_init_keras(&p, &rng);
     int32_t *x = make_idx((size_t)b * T, V), *y = make_idx((size_t)b * T, V);
-    lstm_work *w = lstm_work_new_l(V, H, L, CELL, T, b);
+    lstm_work *w = lstm_work_new((lstm_dims){ V, H, L, CELL }, T, b);
     rng_t r1, r2;
     rng_seed(&r1, 5);
     rng_seed(&r2, 5);
@@ -239,20 +239,20 @@ static double dropout_loss(const lstm_params *p, lstm_params *g, lstm_work *w, i
 static void test_dropout_gradient(void)
 {
     int V = 6, H = 5, L = 3, T = 4, b = 3;
-    size_t n = lstm_nparams_l(V, H, L, CELL);
+    size_t n = lstm_nparams((lstm_dims){ V, H, L, CELL });
     float *flat = malloc(n * sizeof(float)), *g = calloc(n, sizeof(float)), *junk = calloc(n, sizeof(float));
     lstm_params p, gp, jp;
-    lstm_bind_l(&p, flat, V, H, L, CELL);
-    lstm_bind_l(&gp, g, V, H, L, CELL);
-    lstm_bind_l(&jp, junk, V, H, L, CELL);
+    lstm_bind(&p, flat, (lstm_dims){ V, H, L, CELL });
+    lstm_bind(&gp, g, (lstm_dims){ V, H, L, CELL });
+    lstm_bind(&jp, junk, (lstm_dims){ V, H, L, CELL });
     lstm_init_keras(&p, &rng);
     int32_t *x = make_idx((size_t)b * T, V), *y = make_idx((size_t)b * T, V);
-    lstm_work *w = lstm_work_new_l(V, H, L, CELL, T, b);
+    lstm_work *w = lstm_work_new((lstm_dims){ V, H, L, CELL }, T, b);
     dropout_loss(&p, &gp, w, b, T, x, y);
     char name[64];
-    for (int t = 0; t < lstm_ntensors(L, CELL); t++) {      /* every tensor of every layer */
-        size_t off = lstm_tensor_offset_l(t, V, H, L, CELL);
-        size_t len = lstm_tensor_offset_l(t + 1, V, H, L, CELL) - off;
+    for (int t = 0; t < lstm_ntensors((lstm_dims){ .L = L, .cell = CELL }); t++) {      /* every tensor of every layer */
+        size_t off = lstm_tensor_offset((lstm_dims){ V, H, L, CELL }, t);
+        size_t len = lstm_tensor_offset((lstm_dims){ V, H, L, CELL }, t + 1) - off;
         double *num = malloc(len * sizeof(double));
         for (size_t i = 0; i < len; i++) {
             float save = flat[off + i], eps = 1e-2f;
@@ -265,7 +265,7 @@ static void test_dropout_gradient(void)
         }
         double e = max_rel(g + off, num, len);
         CHECK(e < 2e-2, "%s %s: with dropout, gradient of %s off by %.3g of its max", K->name,
-              cell_name(CELL), lstm_layer_name(t, L, CELL, name, sizeof name), e);
+              cell_name(CELL), lstm_tensor_name((lstm_dims){ .L = L, .cell = CELL }, t, name, sizeof name), e);
         free(num);
     }
     lstm_work_free(w);
@@ -275,23 +275,23 @@ static void test_dropout_gradient(void)
 static void test_layout(void)
 {
     char name[64];
-    CHECK(lstm_nparams_l(65, 128, 1, CELL_LSTM) == (size_t)4 * 128 * (65 + 128 + 1) + 128 * 65 + 65,
+    CHECK(lstm_nparams((lstm_dims){ 65, 128, 1, CELL_LSTM }) == (size_t)4 * 128 * (65 + 128 + 1) + 128 * 65 + 65,
           "one layer: the seed's model, Keras's count");
-    CHECK(lstm_nparams_l(65, 512, 2, CELL_LSTM) == (size_t)4 * (512 * (65 + 512) + 512) + 4 * (512 * 1024 + 512) + 512 * 65 + 65,
+    CHECK(lstm_nparams((lstm_dims){ 65, 512, 2, CELL_LSTM }) == (size_t)4 * (512 * (65 + 512) + 512) + 4 * (512 * 1024 + 512) + 512 * 65 + 65,
           "two layers: Keras's count");
-    CHECK(strcmp(lstm_layer_name(4, 2, CELL_LSTM, name, sizeof name), "lstm_1/recurrent_kernel") == 0, "%s", name);
-    CHECK(strcmp(lstm_layer_name(6, 2, CELL_LSTM, name, sizeof name), "dense/kernel") == 0, "%s", name);
+    CHECK(strcmp(lstm_tensor_name((lstm_dims){ .L = 2, .cell = CELL_LSTM }, 4, name, sizeof name), "lstm_1/recurrent_kernel") == 0, "%s", name);
+    CHECK(strcmp(lstm_tensor_name((lstm_dims){ .L = 2, .cell = CELL_LSTM }, 6, name, sizeof name), "dense/kernel") == 0, "%s", name);
     uint64_t s[2];
-    CHECK(lstm_tensor_shape_l(3, 65, 32, 2, CELL_LSTM, s) == 2 && s[0] == 32 && s[1] == 128, "layer 1 kernel (H, 4H)");
+    CHECK(lstm_tensor_shape((lstm_dims){ 65, 32, 2, CELL_LSTM }, 3, s) == 2 && s[0] == 32 && s[1] == 128, "layer 1 kernel (H, 4H)");
     /* Keras's GRU(128) on 65 inputs with reset_after: 3 * 128 * (65 + 128) + 2 * 3 * 128 */
-    CHECK(lstm_nparams_l(65, 128, 1, CELL_GRU) == 3 * 128 * (65 + 128) + 2 * 3 * 128 + 128 * 65 + 65,
+    CHECK(lstm_nparams((lstm_dims){ 65, 128, 1, CELL_GRU }) == 3 * 128 * (65 + 128) + 2 * 3 * 128 + 128 * 65 + 65,
           "GRU: Keras's count");
-    CHECK(lstm_nparams_l(65, 128, 1, CELL_LNLSTM) == lstm_nparams_l(65, 128, 1, CELL_LSTM) + 4 * 128,
+    CHECK(lstm_nparams((lstm_dims){ 65, 128, 1, CELL_LNLSTM }) == lstm_nparams((lstm_dims){ 65, 128, 1, CELL_LSTM }) + 4 * 128,
           "lnlstm: the LSTM's and gamma");
     CHECK(cell_parse("lnlstm") == CELL_LNLSTM, "cell name lnlstm");
-    CHECK(strcmp(lstm_layer_name(5, 2, CELL_GRU, name, sizeof name), "gru_1/bias") == 0, "%s", name);
-    CHECK(lstm_tensor_shape_l(2, 65, 32, 2, CELL_GRU, s) == 2 && s[0] == 2 && s[1] == 96, "GRU bias (2, 3H)");
-    CHECK(lstm_tensor_shape_l(1, 65, 32, 2, CELL_GRU, s) == 2 && s[0] == 32 && s[1] == 96, "GRU recurrent (H, 3H)");
+    CHECK(strcmp(lstm_tensor_name((lstm_dims){ .L = 2, .cell = CELL_GRU }, 5, name, sizeof name), "gru_1/bias") == 0, "%s", name);
+    CHECK(lstm_tensor_shape((lstm_dims){ 65, 32, 2, CELL_GRU }, 2, s) == 2 && s[0] == 2 && s[1] == 96, "GRU bias (2, 3H)");
+    CHECK(lstm_tensor_shape((lstm_dims){ 65, 32, 2, CELL_GRU }, 1, s) == 2 && s[0] == 32 && s[1] == 96, "GRU recurrent (H, 3H)");
     CHECK(cell_parse("gru") == CELL_GRU && cell_parse("lstm") == CELL_LSTM && cell_parse("rnn") < 0, "cell names");
 }
 
@@ -300,9 +300,9 @@ static void test_layout(void)
 static void test_gru_init(void)
 {
     int V = 11, H = 9, G = 3 * H;
-    float *flat = malloc(lstm_nparams_l(V, H, 1, CELL_GRU) * sizeof(float));
+    float *flat = malloc(lstm_nparams((lstm_dims){ V, H, 1, CELL_GRU }) * sizeof(float));
     lstm_params p;
-    lstm_bind_l(&p, flat, V, H, 1, CELL_GRU);
+    lstm_bind(&p, flat, (lstm_dims){ V, H, 1, CELL_GRU });
     lstm_init_keras(&p, &rng);
     double bmax = 0, err = 0;
     for (int j = 0; j < 2 * G; j++)

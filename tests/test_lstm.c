@@ -13,9 +13,9 @@
 /* A model with Keras init plus noise on every tensor (so biases and gates are not trivial). */
 static float *make_params(int V, int H, lstm_params *p)
 {
-    size_t n = lstm_nparams_l(V, H, 1, CELL_LSTM);
+    size_t n = lstm_nparams((lstm_dims){ V, H, 1, CELL_LSTM });
     float *flat = malloc(n * sizeof(float));
-    lstm_bind_l(p, flat, V, H, 1, CELL_LSTM);
+    lstm_bind(p, flat, (lstm_dims){ V, H, 1, CELL_LSTM });
     lstm_init_keras(p, &rng);
     for (size_t i = 0; i < n; i++)
         flat[i] += (float)(0.3 * rng_normal(&rng) / sqrt(H));
@@ -34,7 +34,7 @@ static double *to_double(const float *a, size_t n)
 static void test_ref_gradcheck(void)
 {
     int V = 5, H = 3, T = 4, b = 3;
-    size_t n = lstm_nparams_l(V, H, 1, CELL_LSTM);
+    size_t n = lstm_nparams((lstm_dims){ V, H, 1, CELL_LSTM });
     double *p = malloc(n * sizeof(double)), *g = malloc(n * sizeof(double));
     for (size_t i = 0; i < n; i++)
         p[i] = 0.8 * rng_normal(&rng);
@@ -68,24 +68,24 @@ static void check_against_ref(const kern_ops *k, int V, int H, int T, int b)
 {
     lstm_params p, g;
     float *flat = make_params(V, H, &p);
-    size_t n = lstm_nparams_l(V, H, 1, CELL_LSTM);
+    size_t n = lstm_nparams((lstm_dims){ V, H, 1, CELL_LSTM });
     float *gflat = calloc(n, sizeof(float));
-    lstm_bind_l(&g, gflat, V, H, 1, CELL_LSTM);
+    lstm_bind(&g, gflat, (lstm_dims){ V, H, 1, CELL_LSTM });
     int32_t *x = make_idx((size_t)b * T, V), *y = make_idx(b, V);
     double *pd = to_double(flat, n), *gd = malloc(n * sizeof(double));
     double ref_loss = lstm_ref_loss(pd, gd, V, H, T, b, x, y);
 
-    lstm_work *w = lstm_work_new_l(V, H, 1, CELL_LSTM, T + 2, b + 3);    /* a larger work area must do */
+    lstm_work *w = lstm_work_new((lstm_dims){ V, H, 1, CELL_LSTM }, T + 2, b + 3);    /* a larger work area must do */
     double loss = lstm_train_batch(k, &p, &g, w, b, T, x, y, 1.0f / b);
     CHECK(fabs(loss / b - ref_loss) < 1e-5 * check_max(1.0, ref_loss),
           "%s V=%d H=%d T=%d b=%d: loss %.8f, reference %.8f", k->name, V, H, T, b, loss / b, ref_loss);
     char name[64];
-    for (int t = 0; t < lstm_ntensors(1, CELL_LSTM); t++) {
-        size_t off = lstm_tensor_offset_l(t, V, H, 1, CELL_LSTM);
-        size_t len = lstm_tensor_offset_l(t + 1, V, H, 1, CELL_LSTM) - off;
+    for (int t = 0; t < lstm_ntensors((lstm_dims){ .L = 1, .cell = CELL_LSTM }); t++) {
+        size_t off = lstm_tensor_offset((lstm_dims){ V, H, 1, CELL_LSTM }, t);
+        size_t len = lstm_tensor_offset((lstm_dims){ V, H, 1, CELL_LSTM }, t + 1) - off;
         double e = max_rel(gflat + off, gd + off, len);
         CHECK(e <= 1e-4, "%s V=%d H=%d T=%d b=%d: gradient of %s off by %.3g of its max",
-              k->name, V, H, T, b, lstm_layer_name(t, 1, CELL_LSTM, name, sizeof name), e);
+              k->name, V, H, T, b, lstm_tensor_name((lstm_dims){ .L = 1, .cell = CELL_LSTM }, t, name, sizeof name), e);
     }
 
     float *probs = malloc((size_t)b * V * sizeof(float));
@@ -117,12 +117,12 @@ static void test_gscale_split(void)
     int V = 37, H = 21, T = 7, b = 6;
     lstm_params p, g1, g2;
     float *flat = make_params(V, H, &p);
-    size_t n = lstm_nparams_l(V, H, 1, CELL_LSTM);
+    size_t n = lstm_nparams((lstm_dims){ V, H, 1, CELL_LSTM });
     float *a = calloc(n, sizeof(float)), *c = calloc(n, sizeof(float));
-    lstm_bind_l(&g1, a, V, H, 1, CELL_LSTM);
-    lstm_bind_l(&g2, c, V, H, 1, CELL_LSTM);
+    lstm_bind(&g1, a, (lstm_dims){ V, H, 1, CELL_LSTM });
+    lstm_bind(&g2, c, (lstm_dims){ V, H, 1, CELL_LSTM });
     int32_t *x = make_idx((size_t)b * T, V), *y = make_idx(b, V);
-    lstm_work *w = lstm_work_new_l(V, H, 1, CELL_LSTM, T, b);
+    lstm_work *w = lstm_work_new((lstm_dims){ V, H, 1, CELL_LSTM }, T, b);
     double l_all = lstm_train_batch(K, &p, &g1, w, b, T, x, y, 1.0f / b);
     double l_1 = lstm_train_batch(K, &p, &g2, w, 2, T, x, y, 1.0f / b);
     double l_2 = lstm_train_batch(K, &p, &g2, w, b - 2, T, x + 2 * T, y + 2, 1.0f / b);
@@ -144,10 +144,10 @@ static void test_step(void)
     int V = 37, H = 21, T = 9, b = 3;
     lstm_params p;
     float *flat = make_params(V, H, &p);
-    double *pd = to_double(flat, lstm_nparams_l(V, H, 1, CELL_LSTM));
+    double *pd = to_double(flat, lstm_nparams((lstm_dims){ V, H, 1, CELL_LSTM }));
     int32_t *x = make_idx((size_t)b * T, V);
     float *probs = malloc((size_t)b * V * sizeof(float));
-    lstm_work *w = lstm_work_new_l(V, H, 1, CELL_LSTM, T, b);
+    lstm_work *w = lstm_work_new((lstm_dims){ V, H, 1, CELL_LSTM }, T, b);
     lstm_forward_batch(K, &p, w, b, T, x, NULL, probs);
     float *h = malloc(H * sizeof(float)), *c = malloc(H * sizeof(float));
     float *logits = malloc(V * sizeof(float)), *scratch = malloc(LSTM_STEP_SCRATCH(H) * sizeof(float));
@@ -158,7 +158,7 @@ static void test_step(void)
         memset(hd, 0, H * sizeof(double)); memset(cd, 0, H * sizeof(double));
         double elog = 0, mlog = 1e-30;
         for (int t = 0; t < T; t++) {
-            lstm_step_l(K, &p, x[r * T + t], h, c, logits, scratch);
+            lstm_step(K, &p, x[r * T + t], h, c, logits, scratch);
             lstm_ref_step(pd, V, H, x[r * T + t], hd, cd, ld);
             for (int v = 0; v < V; v++) {
                 elog = check_max(elog, fabs(logits[v] - ld[v]));
@@ -182,8 +182,8 @@ static void test_init(void)
 {
     int V = 36, H = 40;
     lstm_params p;
-    float *flat = malloc(lstm_nparams_l(V, H, 1, CELL_LSTM) * sizeof(float));
-    lstm_bind_l(&p, flat, V, H, 1, CELL_LSTM);
+    float *flat = malloc(lstm_nparams((lstm_dims){ V, H, 1, CELL_LSTM }) * sizeof(float));
+    lstm_bind(&p, flat, (lstm_dims){ V, H, 1, CELL_LSTM });
     lstm_init_keras(&p, &rng);
     double lk = sqrt(6.0 / (V + 4 * H)), ld = sqrt(6.0 / (H + V)), mk = 0, md = 0;
     for (int i = 0; i < V * 4 * H; i++) mk = check_max(mk, fabs(p.layer[0].kernel[i]));
@@ -208,33 +208,33 @@ static void test_init(void)
     /* the same seed gives the same parameters */
     rng_t r1, r2;
     rng_seed(&r1, 7); rng_seed(&r2, 7);
-    float *f2 = malloc(lstm_nparams_l(V, H, 1, CELL_LSTM) * sizeof(float));
+    float *f2 = malloc(lstm_nparams((lstm_dims){ V, H, 1, CELL_LSTM }) * sizeof(float));
     lstm_params q;
-    lstm_bind_l(&q, f2, V, H, 1, CELL_LSTM);
+    lstm_bind(&q, f2, (lstm_dims){ V, H, 1, CELL_LSTM });
     lstm_init_keras(&p, &r1);
     lstm_init_keras(&q, &r2);
-    CHECK(memcmp(flat, f2, lstm_nparams_l(V, H, 1, CELL_LSTM) * sizeof(float)) == 0, "init is not reproducible");
+    CHECK(memcmp(flat, f2, lstm_nparams((lstm_dims){ V, H, 1, CELL_LSTM }) * sizeof(float)) == 0, "init is not reproducible");
     free(flat); free(f2);
 }
 
 /* (6) Layout: counts, names, shapes, offsets. */
 static void test_layout(void)
 {
-    CHECK(lstm_nparams_l(36, 128, 1, CELL_LSTM) == 84480 + 4644, "nparams(36, 128) = %zu", lstm_nparams_l(36, 128, 1, CELL_LSTM));
-    CHECK(lstm_nparams_l(65, 128, 1, CELL_LSTM) == (size_t)65 * 512 + 128 * 512 + 512 + 128 * 65 + 65, "nparams(65, 128)");
+    CHECK(lstm_nparams((lstm_dims){ 36, 128, 1, CELL_LSTM }) == 84480 + 4644, "nparams(36, 128) = %zu", lstm_nparams((lstm_dims){ 36, 128, 1, CELL_LSTM }));
+    CHECK(lstm_nparams((lstm_dims){ 65, 128, 1, CELL_LSTM }) == (size_t)65 * 512 + 128 * 512 + 512 + 128 * 65 + 65, "nparams(65, 128)");
     static const char *names[] = { "lstm/kernel", "lstm/recurrent_kernel", "lstm/bias", "dense/kernel", "dense/bias" };
     char name[64];
-    CHECK(lstm_ntensors(1, CELL_LSTM) == 5, "one layer: five tensors");
-    for (int k = 0; k < lstm_ntensors(1, CELL_LSTM); k++)
-        CHECK(strcmp(lstm_layer_name(k, 1, CELL_LSTM, name, sizeof name), names[k]) == 0, "tensor %d is %s", k, name);
+    CHECK(lstm_ntensors((lstm_dims){ .L = 1, .cell = CELL_LSTM }) == 5, "one layer: five tensors");
+    for (int k = 0; k < lstm_ntensors((lstm_dims){ .L = 1, .cell = CELL_LSTM }); k++)
+        CHECK(strcmp(lstm_tensor_name((lstm_dims){ .L = 1, .cell = CELL_LSTM }, k, name, sizeof name), names[k]) == 0, "tensor %d is %s", k, name);
     uint64_t s[2];   /* tensors 1, 4, 2: the recurrent kernel, the dense bias, the bias */
-    CHECK(lstm_tensor_shape_l(1, 36, 128, 1, CELL_LSTM, s) == 2 && s[0] == 128 && s[1] == 512, "recurrent shape");
-    CHECK(lstm_tensor_shape_l(4, 36, 128, 1, CELL_LSTM, s) == 1 && s[0] == 36, "dense_bias shape");
-    CHECK(lstm_tensor_offset_l(2, 36, 128, 1, CELL_LSTM) == 36 * 512 + 128 * 512, "bias offset");
-    float *flat = malloc(lstm_nparams_l(36, 128, 1, CELL_LSTM) * sizeof(float));
+    CHECK(lstm_tensor_shape((lstm_dims){ 36, 128, 1, CELL_LSTM }, 1, s) == 2 && s[0] == 128 && s[1] == 512, "recurrent shape");
+    CHECK(lstm_tensor_shape((lstm_dims){ 36, 128, 1, CELL_LSTM }, 4, s) == 1 && s[0] == 36, "dense_bias shape");
+    CHECK(lstm_tensor_offset((lstm_dims){ 36, 128, 1, CELL_LSTM }, 2) == 36 * 512 + 128 * 512, "bias offset");
+    float *flat = malloc(lstm_nparams((lstm_dims){ 36, 128, 1, CELL_LSTM }) * sizeof(float));
     lstm_params p;
-    lstm_bind_l(&p, flat, 36, 128, 1, CELL_LSTM);
-    CHECK(p.dense_b + 36 == flat + lstm_nparams_l(36, 128, 1, CELL_LSTM), "bind does not end at nparams");
+    lstm_bind(&p, flat, (lstm_dims){ 36, 128, 1, CELL_LSTM });
+    CHECK(p.dense_b + 36 == flat + lstm_nparams((lstm_dims){ 36, 128, 1, CELL_LSTM }), "bind does not end at nparams");
     CHECK(p.layer[0].recurrent == flat + 36 * 512 && p.dense_w == p.layer[0].bias + 512, "bind offsets");
     free(flat);
 }

@@ -146,9 +146,9 @@ static void eval_streams(evaluator *ev, par_pool *pool, int B)
     st.y = cli_malloc(P * sizeof *st.y);
     for (int i = 0; i < P; i++) {
         lstm_work_free(ev->work[i]);          /* sized for this many streams */
-        ev->work[i] = lstm_work_new_l(m->V, m->H, m->L, m->cell, m->maxlen, bmax);
-        st.h[i] = cli_alloc((size_t)m->L * bmax * m->H * sizeof(float));
-        st.c[i] = cli_alloc((size_t)m->L * bmax * m->H * sizeof(float));
+        ev->work[i] = lstm_work_new(m->dim, m->maxlen, bmax);
+        st.h[i] = cli_alloc((size_t)m->dim.L * bmax * m->dim.H * sizeof(float));
+        st.c[i] = cli_alloc((size_t)m->dim.L * bmax * m->dim.H * sizeof(float));
         st.x[i] = cli_malloc((size_t)bmax * m->maxlen * sizeof(int32_t));
         st.y[i] = cli_malloc((size_t)bmax * m->maxlen * sizeof(int32_t));
     }
@@ -287,7 +287,7 @@ static int64_t get_index(const ts_frame *f, size_t i, int V)
 static void eval_stream(evaluator *ev, par_pool *pool, const unsigned char *first, size_t nfirst)
 {
     const model *m = ev->m;
-    int N = m->maxlen, V = m->V;
+    int N = m->maxlen, V = m->dim.V;
     ts_reader *r = ts_reader_open(0, "stdin");
     ts_reader_unread(r, first, nfirst);
     ts_frame f;
@@ -405,7 +405,7 @@ int main(int argc, char **argv)
         opt_streams = 0;                     /* a window stream: its windows are what counts */
     if (opt_streams <= 0) {                  /* windows in chunks (eval_streams sizes its own) */
         for (int i = 0; i < opt_threads; i++)
-            ev.work[i] = lstm_work_new_l(m.V, m.H, m.L, m.cell, m.maxlen, ev.bpart);
+            ev.work[i] = lstm_work_new(m.dim, m.maxlen, ev.bpart);
         cx = cli_malloc((size_t)CHUNK * m.maxlen * sizeof *cx);
         cy = cli_malloc((size_t)CHUNK * sizeof *cy);
     }

@@ -213,14 +213,14 @@ int main(int argc, char **argv)
             cli_die("--seed: no characters of the seed are in the vocabulary");
     } else {
         seed = cli_malloc(sizeof *seed);
-        seed[0] = (int)rng_below(&rng, (uint64_t)m.V);
+        seed[0] = (int)rng_below(&rng, (uint64_t)m.dim.V);
         seedlen = 1;
     }
 
     signal(SIGPIPE, SIG_IGN);                /* EPIPE then ends us quietly, see out_flush */
     otty = isatty(1);
     olast = cli_now();
-    int V = m.V, H = m.H, N = m.maxlen;
+    int V = m.dim.V, H = m.dim.H, N = m.maxlen;
     float *probs = cli_alloc((size_t)V * sizeof(float));
     double *q = cli_malloc((size_t)V * sizeof *q);
     int *order = cli_malloc((size_t)V * sizeof *order);
@@ -230,22 +230,22 @@ int main(int argc, char **argv)
     if (opt_stateful < 0)             /* char-rnn models carry their state: stateful is natural */
         opt_stateful = m.streams > 0;
     if (opt_stateful) {
-        size_t LH = (size_t)m.L * H;
+        size_t LH = (size_t)m.dim.L * H;
         float *h = cli_alloc(LH * sizeof(float)), *cst = cli_alloc(LH * sizeof(float));
         float *scratch = cli_alloc(LSTM_STEP_SCRATCH(H) * sizeof(float));
         for (int i = 0; i < seedlen; i++)
-            lstm_step_l(k, &m.p, seed[i], h, cst, probs, scratch);
+            lstm_step(k, &m.p, seed[i], h, cst, probs, scratch);
         for (long i = 0; i < opt_n; i++) {
             lstm_softmax(probs, V);
             int x = sample_choose(probs, V, opt_temp, (int)opt_topk, opt_topp, &rng, q, order);
             out_char(&m, x);
-            lstm_step_l(k, &m.p, x, h, cst, probs, scratch);
+            lstm_step(k, &m.p, x, h, cst, probs, scratch);
         }
         free(h);
         free(cst);
         free(scratch);
     } else {
-        lstm_work *w = lstm_work_new_l(V, H, m.L, m.cell, N, 1);
+        lstm_work *w = lstm_work_new(m.dim, N, 1);
         int32_t *win = cli_malloc((size_t)N * sizeof *win);
         int wlen = seedlen < N ? seedlen : N;
         for (int i = 0; i < wlen; i++)

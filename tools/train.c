@@ -475,7 +475,7 @@ static void val_part(void *ctx, int part, int nparts)
     if (m->streams) {                 /* the held-out text cut into streams, state carried */
         int lo = m->streams * part / nparts, hi = m->streams * (part + 1) / nparts, b = hi - lo;
         size_t n = (tr->count - 1) / (size_t)m->streams;
-        size_t ns = (size_t)m->L * b * m->H;
+        size_t ns = (size_t)m->dim.L * b * m->dim.H;
         memset(tr->vh[part], 0, ns * sizeof(float));
         memset(tr->vc[part], 0, ns * sizeof(float));
         lstm_seq s = { .per_position = 1, .h0 = tr->vh[part], .c0 = tr->vc[part],
@@ -543,15 +543,15 @@ static double validate(trainer *tr, par_pool *pool, size_t first, size_t count)
 static void state_copy(trainer *tr, int to_model)
 {
     model *m = tr->m;
-    size_t ns = (size_t)m->L * m->streams * m->H;
+    size_t ns = (size_t)m->dim.L * m->streams * m->dim.H;
     if (to_model && !m->state_h) {
         m->state_h = cli_alloc(ns * sizeof(float));
         m->state_c = cli_alloc(ns * sizeof(float));
     }
     for (int part = 0; part < tr->nparts; part++) {
         int lo = m->streams * part / tr->nparts, hi = m->streams * (part + 1) / tr->nparts, b = hi - lo;
-        for (int l = 0; l < m->L; l++) {
-            size_t mo = ((size_t)l * m->streams + lo) * m->H, po = (size_t)l * b * m->H, len = (size_t)b * m->H;
+        for (int l = 0; l < m->dim.L; l++) {
+            size_t mo = ((size_t)l * m->streams + lo) * m->dim.H, po = (size_t)l * b * m->dim.H, len = (size_t)b * m->dim.H;
             if (to_model) {
                 memcpy(m->state_h + mo, tr->sh[part] + po, len * sizeof(float));
                 memcpy(m->state_c + mo, tr->sc[part] + po, len * sizeof(float));
@@ -700,7 +700,7 @@ static void summary_only(void)
             cli_die("stdin: no vocab and x frames to take V and N from");
         ts_reader_close(r);
     }
-    model_summary(stdout, V, opt_hidden, opt_layers, opt_cell, N, opt_streams);
+    model_summary(stdout, (lstm_dims){ V, opt_hidden, opt_layers, opt_cell }, N, opt_streams);
 }
 
 int main(int argc, char **argv)
@@ -796,11 +796,11 @@ int main(int argc, char **argv)
             cli_die("%s", err);
         if (!m.adam_m)
             cli_die("%s: the model has no optimizer state to resume from", opt_resume);
-        if ((set_hidden && opt_hidden != m.H) || (set_batch && opt_batch != m.batch)
-            || (set_layers && opt_layers != m.L) || (set_cell && opt_cell != m.cell)
+        if ((set_hidden && opt_hidden != m.dim.H) || (set_batch && opt_batch != m.batch)
+            || (set_layers && opt_layers != m.dim.L) || (set_cell && opt_cell != m.dim.cell)
             || (m.streams && opt_N && opt_N != m.maxlen))
             cli_usage_error("--resume takes the hidden size, layers, cell, batch and steps from the model "
-                            "(%d, %d, %s, %d, %d)", m.H, m.L, cell_name(m.cell), m.batch, m.maxlen);
+                            "(%d, %d, %s, %d, %d)", m.dim.H, m.dim.L, cell_name(m.dim.cell), m.batch, m.maxlen);
         if (set_lr || set_val || set_clip || set_seed)
             cli_usage_error("--resume takes --lr, --val, --clip and --seed from the model");
         if (!!m.streams != opt_streams)
@@ -817,14 +817,14 @@ int main(int argc, char **argv)
         cli_usage_error("-n %d: the windows are %d long (-n applies to --streams and --summary)", opt_N, d.N);
 
     if (opt_resume) {
-        if (m.V != d.V || memcmp(m.vocab, d.vocab, d.V * sizeof(uint32_t)) != 0)
+        if (m.dim.V != d.V || memcmp(m.vocab, d.vocab, d.V * sizeof(uint32_t)) != 0)
             cli_die("%s: the model's vocabulary differs from the input's", opt_resume);
         if (!opt_streams && m.maxlen != d.N)
             cli_die("%s: the model was trained on windows of %d, the input has %d", opt_resume, m.maxlen, d.N);
         if (!opt_streams && m.per_position != (d.ylen > 1))
             cli_die("%s: the model was trained with %s targets", opt_resume, m.per_position ? "per-position" : "last-step");
     } else {
-        model_alloc(&m, d.V, opt_hidden, opt_layers, opt_cell, N, 1);
+        model_alloc(&m, (lstm_dims){ d.V, opt_hidden, opt_layers, opt_cell }, N, 1);
         memcpy(m.vocab, d.vocab, d.V * sizeof(uint32_t));
         m.byte_unit = d.byte_unit;
         m.lower = d.lower;
@@ -870,7 +870,7 @@ int main(int argc, char **argv)
                 cli_prog, d.n, d.N, ntrain, nval,
                 (d.n * (double)d.N * (d.x8 ? 1 : 2) + d.n * (double)d.ylen * (d.y8 ? 1 : 2)) / 1e6, t_read);
     }
-    model_summary(stderr, m.V, m.H, m.L, m.cell, m.maxlen, m.per_position);
+    model_summary(stderr, m.dim, m.maxlen, m.per_position);
     fprintf(stderr, "%s: kernels %s, %d thread%s, batch %d, %s\n", cli_prog, k->name, opt_threads,
             opt_threads > 1 ? "s" : "", m.batch, opt_resume ? "resuming" : "fresh start");
 
@@ -880,7 +880,7 @@ int main(int argc, char **argv)
     tr.bpart = (m.batch + opt_threads - 1) / opt_threads;
     if (!m.streams && tr.bpart > 1024)
         tr.bpart = 1024;
-    tr.nparams = lstm_nparams_l(m.V, m.H, m.L, m.cell);
+    tr.nparams = lstm_nparams(m.dim);
     int P = opt_threads, ylen = m.per_position ? N : 1;
     tr.work = cli_malloc(P * sizeof *tr.work);
     tr.grad = cli_malloc(P * sizeof *tr.grad);
@@ -893,13 +893,13 @@ int main(int argc, char **argv)
     tr.vc = cli_malloc(P * sizeof *tr.vc);
     tr.loss = cli_malloc(P * sizeof *tr.loss);
     tr.sumsq = cli_malloc(P * sizeof *tr.sumsq);
-    size_t ns = m.streams ? (size_t)m.L * tr.bpart * m.H : 0;   /* carried state: streams only */
+    size_t ns = m.streams ? (size_t)m.dim.L * tr.bpart * m.dim.H : 0;   /* carried state: streams only */
     for (int i = 0; i < P; i++) {
-        tr.work[i] = lstm_work_new_l(m.V, m.H, m.L, m.cell, N, tr.bpart);
+        tr.work[i] = lstm_work_new(m.dim, N, tr.bpart);
         if (!tr.work[i])
             cli_die("out of memory for the work area");
         tr.grad[i] = cli_alloc(tr.nparams * sizeof(float));
-        lstm_bind_l(&tr.gp[i], tr.grad[i], m.V, m.H, m.L, m.cell);
+        lstm_bind(&tr.gp[i], tr.grad[i], m.dim);
         tr.xb[i] = cli_malloc((size_t)tr.bpart * N * sizeof(int32_t));
         tr.yb[i] = cli_malloc((size_t)tr.bpart * ylen * sizeof(int32_t));
         tr.sh[i] = ns ? cli_alloc(ns * sizeof(float)) : NULL;
