@@ -21,6 +21,7 @@
 #include "ts.h"
 
 #define FRAME_MAX_V 65536                /* the largest vocabulary the model tools take */
+#define FRAME_ANY_V 0x110000             /* every code point: no bound but the entries' own */
 
 typedef struct frame_vocab {
     int V;
@@ -29,8 +30,10 @@ typedef struct frame_vocab {
     int lower;                           /* the text was lowercased (vocab --lower) */
 } frame_vocab;
 
-/* Decode and check a vocab frame (f->name is not checked). maxV bounds V (FRAME_MAX_V for the
- * model tools). On success v->cp is a fresh copy (free with frame_vocab_free). */
+/* Decode and check a vocab frame (f->name is not checked). maxV (> 0) bounds V (FRAME_MAX_V
+ * for the model tools, FRAME_ANY_V for the others). On success v->cp is a fresh copy (free
+ * with frame_vocab_free); on failure *v is zeroed and nothing is allocated. An attr lower
+ * that is not a bool or int counts as false. */
 int  frame_vocab_read(const ts_frame *f, int maxV, frame_vocab *v, char *err, size_t cap);
 void frame_vocab_free(frame_vocab *v);
 /* 1 if the frame holds exactly the vocabulary v (same entries, same unit), else 0. */
@@ -39,15 +42,18 @@ int  frame_vocab_equal(const ts_frame *f, const frame_vocab *v);
 /* 1 for the integer dtypes (index tensors), 0 for f4/f8. */
 int frame_is_index_dtype(ts_dtype t);
 
-/* The value at flat position i of an integer tensor, as int64 (u8 above INT64_MAX: -1). */
+/* The value at flat position i (not checked against f->count) of an integer tensor, as int64
+ * (u8 above INT64_MAX: -1; f4/f8: -1). */
 int64_t frame_index_at(const ts_frame *f, size_t i);
 
-/* The first `count` indices of f into out: from an index tensor (every integer dtype), or
- * from a one-hot f4 tensor of count rows of V (the row's one 1.0). Fails naming `what` (the
- * frame's role, e.g. "x") and the first bad value: "x holds index 70, outside the vocabulary
- * of 65", "x holds index -1, ...", "x is float32 but row 3 is not one-hot (exactly one 1.0,
- * the rest 0)", or, for f8 or a float tensor whose last dimension is not V, "x is f8: give
- * indices or float32 one-hot rows of V = 65". The caller checks count against the shape. */
+/* The first `count` indices of f into out: from an index tensor (every integer dtype; u1, the
+ * common case, takes a tight loop), or from a one-hot f4 tensor of count rows of V (the row's
+ * one 1.0; -0.0 counts as 0). Fails naming `what` (the frame's role, e.g. "x") and the first
+ * bad value: "x holds index 70, outside the vocabulary of 65", "x holds index -1, ...", "x is
+ * float32 but row 3 is not one-hot (exactly one 1.0, the rest 0)", or, for f8 or a float
+ * tensor whose last dimension is not V, "x is f8: give indices or float32 one-hot rows of
+ * V = 65". The caller checks count against the shape; a count beyond what f holds is refused,
+ * never read past. */
 int frame_indices(const ts_frame *f, size_t count, int V, int32_t *out, const char *what,
                   char *err, size_t cap);
 
