@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "cli.h"
+#include "frame.h"
 #include "ts.h"
 
 static long opt_v;                     /* -V; 0: from the vocab frame */
@@ -47,22 +48,29 @@ static void usage(void)
 "    0 success; 1 failure (the output stream is left unfinished); 2 bad usage.\n");
 }
 
-static uint64_t get_index(const ts_frame *f, uint64_t k)
+/* Die naming the bad index idx at flat position k of f (idx < 0 for a u8 above INT64_MAX). */
+static void bad_index(const ts_frame *f, uint64_t k, int64_t idx)
 {
-    const unsigned char *p = (const unsigned char *)f->data + k * ts_dtype_size(f->dtype);
-    switch (f->dtype) {
-    case TS_U1: return p[0];
-    case TS_I1: return (uint64_t)(int64_t)(int8_t)p[0];
-    case TS_U2: case TS_I2: { uint16_t v; memcpy(&v, p, 2); return f->dtype == TS_I2 ? (uint64_t)(int64_t)(int16_t)v : v; }
-    case TS_U4: case TS_I4: { uint32_t v; memcpy(&v, p, 4); return f->dtype == TS_I4 ? (uint64_t)(int64_t)(int32_t)v : v; }
-    default:   { uint64_t v; memcpy(&v, p, 8); return v; }
-    }
+    char at[64], num[32];
+    if (f->ndim == 2)
+        snprintf(at, sizeof at, "[%llu, %llu]", (unsigned long long)(k / f->shape[1]),
+                 (unsigned long long)(k % f->shape[1]));
+    else
+        snprintf(at, sizeof at, "[%llu]", (unsigned long long)k);
+    if (idx < 0 && f->dtype != TS_U8)
+        cli_die("stdin: frame %llu ('%s'): index %lld at %s is negative",
+                (unsigned long long)nframes, f->name, (long long)idx, at);
+    if (idx < 0)
+        snprintf(num, sizeof num, "above %lld", (long long)INT64_MAX);
+    else
+        snprintf(num, sizeof num, "%lld", (long long)idx);
+    cli_die("stdin: frame %llu ('%s'): index %s at %s is not below V = %llu",
+            (unsigned long long)nframes, f->name, num, at, (unsigned long long)V);
 }
 
 static void convert(const ts_frame *f)
 {
-    if (!f->is_tensor || f->ndim < 1 || f->ndim > 2 ||
-        f->dtype == TS_F4 || f->dtype == TS_F8)
+    if (!f->is_tensor || f->ndim < 1 || f->ndim > 2 || !frame_is_index_dtype(f->dtype))
         cli_die("stdin: frame %llu ('%s'): expected an integer tensor of 1 or 2 dimensions",
                 (unsigned long long)nframes, f->name);
     if (V == 0)
@@ -80,23 +88,10 @@ static void convert(const ts_frame *f)
         out_cap = nbytes;
     }
     memset(out, 0, nbytes);
-    int is_signed = f->dtype >= TS_I1 && f->dtype <= TS_I8;
     for (uint64_t k = 0; k < count; k++) {
-        uint64_t idx = get_index(f, k);
-        if (idx >= V) {
-            char at[64];
-            if (f->ndim == 2)
-                snprintf(at, sizeof at, "[%llu, %llu]", (unsigned long long)(k / f->shape[1]),
-                         (unsigned long long)(k % f->shape[1]));
-            else
-                snprintf(at, sizeof at, "[%llu]", (unsigned long long)k);
-            if (is_signed && (int64_t)idx < 0)
-                cli_die("stdin: frame %llu ('%s'): index %lld at %s is negative",
-                        (unsigned long long)nframes, f->name, (long long)idx, at);
-            cli_die("stdin: frame %llu ('%s'): index %llu at %s is not below V = %llu",
-                    (unsigned long long)nframes, f->name, (unsigned long long)idx, at,
-                    (unsigned long long)V);
-        }
+        int64_t idx = frame_index_at(f, k);
+        if (idx < 0 || (uint64_t)idx >= V)
+            bad_index(f, k, idx);
         unsigned char *one = out + (k * V + idx) * 4;   /* 1.0f little-endian: 0x3F800000 */
         one[2] = 0x80;
         one[3] = 0x3F;
@@ -170,12 +165,14 @@ int main(int argc, char **argv)
             continue;
         }
         if (strcmp(f.name, "vocab") == 0) {
-            if (!f.is_tensor || f.ndim != 1 || f.shape[0] == 0)
-                cli_die("stdin: the vocab frame is not a non-empty vector");
-            if (opt_v && f.shape[0] != (uint64_t)opt_v)
-                cli_die("stdin: the vocab frame has %llu entries but -V is %ld",
-                        (unsigned long long)f.shape[0], opt_v);
-            V = f.shape[0];
+            frame_vocab v;
+            char err[256];
+            if (frame_vocab_read(&f, FRAME_ANY_V, &v, err, sizeof err) < 0)
+                cli_die("stdin: %s", err);
+            if (opt_v && v.V != opt_v)
+                cli_die("stdin: the vocab frame has %d entries but -V is %ld", v.V, opt_v);
+            V = (uint64_t)v.V;
+            frame_vocab_free(&v);
         }
         if (ts_write_object(w, f.obj) < 0)
             cli_die("%s", ts_writer_error(w));
