@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include "cli.h"
+#include "frame.h"
 #include "ts.h"
 #include "utf8.h"
 
@@ -292,28 +293,17 @@ static void vocab_from_file(const char *path)
         cli_die("%s", ts_reader_error(r));
     if (rc == 0)
         cli_die("%s: no vocab frame in the stream", path);
-    if (!f.is_tensor || f.dtype != TS_U4 || f.ndim != 1 || f.shape[0] == 0)
-        cli_die("%s: the vocab frame is not a non-empty u4 vector", path);
-    char unit[16];
-    int u = ts_attr_str(&f, "unit", unit, sizeof unit);
-    if (u < 0 || (u > 0 && strcmp(unit, "byte") != 0 && strcmp(unit, "codepoint") != 0))
-        cli_die("%s: vocab frame: attribute 'unit' is not \"codepoint\" or \"byte\"", path);
-    int is_bytes = u > 0 && strcmp(unit, "byte") == 0;
-    if (opt_bytes && !is_bytes)
+    frame_vocab v;
+    char err[256];
+    if (frame_vocab_read(&f, FRAME_ANY_V, &v, err, sizeof err) < 0)
+        cli_die("%s: %s", path, err);
+    if (opt_bytes && !v.byte_unit)
         cli_die("%s: the vocabulary is of code points, not bytes (drop --bytes)", path);
-    opt_bytes = is_bytes;
-    int64_t lw = 0;
-    if (ts_attr_int(&f, "lower", &lw) > 0 && lw)
+    opt_bytes = v.byte_unit;
+    if (v.lower)
         opt_lower = 1;
-    V = f.shape[0];
-    vocab = cli_malloc(V * sizeof *vocab);
-    memcpy(vocab, f.data, V * sizeof *vocab);
-    uint32_t max = opt_bytes ? 0xFF : UTF8_MAX_CP;
-    for (uint64_t k = 0; k < V; k++)
-        if (vocab[k] > max || (k > 0 && vocab[k] <= vocab[k - 1]))
-            cli_die("%s: the vocabulary is not ascending %s (entry %llu is %lu)", path,
-                    opt_bytes ? "bytes" : "code points", (unsigned long long)k,
-                    (unsigned long)vocab[k]);
+    V = (uint64_t)v.V;
+    vocab = v.cp;
     /* Read FILE to its end: a damaged or truncated file (a model cut off after its vocab
      * frame, say) is refused here rather than trusted for its first frames. */
     while ((rc = ts_read(r, &f)) > 0)
