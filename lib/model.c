@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 #include "cli.h"
+#include "frame.h"
 #include "model.h"
 #include "ts.h"
 #include "utf8.h"
@@ -227,20 +228,20 @@ int model_read(model *m, const char *path, char *err, size_t cap)
                 bad = fail(msg, sizeof msg, "not a model (a data stream: frame '%s' before any 'model' frame)", f.name);
             /* else: unknown frames before the model are skipped */
         } else if (strcmp(f.name, "vocab") == 0) {
-            if (!f.is_tensor || f.dtype != TS_U4 || f.ndim != 1 || f.shape[0] != (uint64_t)m->dim.V) {
+            frame_vocab v;
+            if (frame_vocab_read(&f, FRAME_ANY_V, &v, msg, sizeof msg) < 0) {
+                bad = -1;
+                break;
+            }
+            if (v.V != m->dim.V) {
+                frame_vocab_free(&v);
                 bad = fail(msg, sizeof msg, "vocab frame does not match vocab_size %d", m->dim.V);
                 break;
             }
-            memcpy(m->vocab, f.data, f.nbytes);
-            char unit[16] = "";
-            m->byte_unit = ts_attr_str(&f, "unit", unit, sizeof unit) == 1 && strcmp(unit, "byte") == 0;
-            int64_t lw = 0;
-            m->lower = ts_attr_int(&f, "lower", &lw) == 1 && lw;
-            for (int i = 1; i < m->dim.V; i++)
-                if (m->vocab[i] <= m->vocab[i - 1]) {
-                    bad = fail(msg, sizeof msg, "the vocabulary is not in ascending order");
-                    break;
-                }
+            memcpy(m->vocab, v.cp, (size_t)v.V * sizeof *m->vocab);
+            m->byte_unit = v.byte_unit;
+            m->lower = v.lower;
+            frame_vocab_free(&v);
             have_vocab = 1;
         } else if (strcmp(f.name, "state/h") == 0 || strcmp(f.name, "state/c") == 0) {
             if (!m->streams || !f.is_tensor || f.dtype != TS_F4 || f.ndim != 3 || f.shape[0] != (uint64_t)m->dim.L
