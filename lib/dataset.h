@@ -1,0 +1,98 @@
+/* dataset.h - training and evaluation data held in memory as indices, compactly.
+ *
+ * Two layouts, as train reads them:
+ *   windows  the 'x' (B, N) / 'y' (B) or (B, N) frames of window (indices of any integer
+ *            dtype, or float32 one-hot, decoded by frame.h): window i is x_i (N) -> y_i;
+ *   text     the 'text' frames of vocab: one sequence of indices (train --streams cuts it
+ *            into streams itself).
+ *
+ * Windows cut from one text with a stride overlap: window i+1 is window i moved on by s
+ * characters. So the store keeps text, not windows: each window is the N + 1 characters
+ * x_0 .. x_{N-1}, y (or, with a target at every position, x_0 .. x_{N-1}, y_{N-1} where
+ * y_t = x_{t+1}) at an offset into one array of characters, and a run of windows that moves
+ * on by the same stride is described once (first window, offset, stride). The overlap is
+ * found as the windows arrive, by comparing each with the one before: nothing is assumed,
+ * and windows that do not overlap become a run of stride N + 1, stored as they came.
+ * Windows that cannot be spans of a text (per-position targets that are not the next
+ * character) switch the store to plain arrays of x and y, as before. Characters are 8 bits
+ * when V <= 256, else 16.
+ *
+ * Functions that can fail return -1 with a one-line message in err; nothing here ends the
+ * process or prints.
+ */
+#ifndef CHARPIPE_DATASET_H
+#define CHARPIPE_DATASET_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "frame.h"
+#include "ts.h"
+
+typedef struct ds_run {
+    uint64_t first;                   /* index of its first window */
+    uint64_t off;                     /* where that window's span starts in the text */
+    uint32_t stride;                  /* characters from one window's start to the next's */
+} ds_run;
+
+typedef struct dataset {
+    frame_vocab vocab;                /* V 0 until a vocab frame (or the caller) sets it */
+    int want_text;                    /* take the text frames (1) or the windows (0) */
+    const char *label;                /* names the input in messages ("stdin") */
+    /* windows */
+    int N, ylen;                      /* window length; targets per window (1 or N) */
+    size_t n;                         /* windows held */
+    int plain;                        /* stored as plain x, y arrays (see above) */
+    ds_run *runs;                     /* compact: runs of windows over the text below */
+    size_t nruns, runcap;
+    uint8_t *x8, *y8;                 /* plain: x (n, N), y (n, ylen) when V <= 256 */
+    uint16_t *x16, *y16;              /* ... otherwise */
+    size_t xcap, ycap;
+    size_t pending;                   /* rows of an x frame still waiting for their y */
+    int32_t *tmp;                     /* decoded frame */
+    int32_t *span;                    /* (N + 1) a window as the characters it covers */
+    size_t tmpcap;
+    /* the characters: the text layout's text, or the windows' spans */
+    uint8_t *t8;
+    uint16_t *t16;
+    size_t tn, tcap;
+} dataset;
+
+/* An empty dataset reading the text frames (want_text) or the windows; label names the
+ * input in messages. */
+void dataset_init(dataset *d, int want_text, const char *label);
+void dataset_free(dataset *d);
+
+/* Take one frame: vocab (the first sets the vocabulary; a different one later is an error),
+ * x, y or text; other frames are ignored. */
+int dataset_add_frame(dataset *d, const ts_frame *f, char *err, size_t cap);
+/* The input has ended: an error if it lacked a vocabulary, data, or a y frame. */
+int dataset_finish(dataset *d, char *err, size_t cap);
+
+/* The whole stream r into d (init, add_frame for every frame, finish). progress, when not
+ * NULL, is called after every frame with the windows and characters held so far. */
+int dataset_read(dataset *d, ts_reader *r, int want_text, const char *label,
+                 void (*progress)(void *ctx, size_t windows, size_t chars), void *ctx,
+                 char *err, size_t cap);
+
+/* Add one window x (N) -> y (ylen) of indices below vocab.V; the first fixes N and ylen. */
+int dataset_add_window(dataset *d, const int32_t *x, const int32_t *y, int N, int ylen,
+                       char *err, size_t cap);
+/* Add n characters of text. */
+int dataset_add_text(dataset *d, const int32_t *t, size_t n, char *err, size_t cap);
+/* Drop the windows and text, keeping the vocabulary, N and ylen (for chunked evaluation). */
+void dataset_clear(dataset *d);
+
+/* Windows rows[0..b) into x (b, N) and y (b, ylen). */
+void dataset_gather(const dataset *d, const uint32_t *rows, int b, int32_t *x, int32_t *y);
+/* The windows first .. first + b into x (b, N) and y (b, ylen). */
+void dataset_gather_range(const dataset *d, size_t first, int b, int32_t *x, int32_t *y);
+
+/* Streams lo .. lo + b of the text from `start` cut into streams of n characters: steps
+ * off .. off + T of each into x (b, T), and the characters after them into y (b, T). */
+void dataset_slice(const dataset *d, size_t start, size_t n, int lo, int b, size_t off, int T,
+                   int32_t *x, int32_t *y);
+
+/* Bytes of memory the data takes. */
+size_t dataset_bytes(const dataset *d);
+
+#endif

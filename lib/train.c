@@ -1,0 +1,392 @@
+/* train.c - the training step and the evaluation loops, on a pool of threads. See train.h. */
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "optim.h"
+#include "train.h"
+
+static int fail(char *err, size_t cap, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int fail(char *err, size_t cap, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, cap, fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
+/* n bytes, 64-byte aligned and zeroed, or NULL. */
+static void *zalloc(size_t n)
+{
+    void *p = NULL;
+    if (posix_memalign(&p, 64, n ? n : 1))
+        return NULL;
+    memset(p, 0, n);
+    return p;
+}
+
+/* ---- evaluation ---- */
+
+evaluator *evaluator_new(const kern_ops *k, lstm_dims dim, int nthreads, int bmax, int T,
+                         char *err, size_t cap)
+{
+    evaluator *ev = calloc(1, sizeof *ev);
+    if (!ev || !(ev->w = calloc((size_t)nthreads, sizeof *ev->w))) {
+        free(ev);
+        fail(err, cap, "out of memory");
+        return NULL;
+    }
+    *ev = (evaluator){ .k = k, .dim = dim, .nthreads = nthreads, .bmax = bmax, .T = T, .w = ev->w };
+    size_t ns = (size_t)dim.L * bmax * dim.H;
+    for (int i = 0; i < nthreads; i++) {
+        worker *w = &ev->w[i];
+        w->work = lstm_work_new(dim, T, bmax);
+        w->x = malloc((size_t)bmax * T * sizeof *w->x);
+        w->y = malloc((size_t)bmax * T * sizeof *w->y);
+        if (!w->work || !w->x || !w->y) {
+            evaluator_free(ev);
+            fail(err, cap, "out of memory for the work areas (%d threads of %d x %d)", nthreads, bmax, T);
+            return NULL;
+        }
+        (void)ns;
+    }
+    if (!(ev->pool = par_new(nthreads))) {
+        evaluator_free(ev);
+        fail(err, cap, "cannot start %d threads", nthreads);
+        return NULL;
+    }
+    return ev;
+}
+
+void evaluator_free(evaluator *ev)
+{
+    if (!ev)
+        return;
+    for (int i = 0; ev->w && i < ev->nthreads; i++) {
+        worker *w = &ev->w[i];
+        lstm_work_free(w->work);
+        free(w->x); free(w->y); free(w->vh); free(w->vc);
+        free(w->grad); free(w->h); free(w->c);
+    }
+    if (ev->pool)
+        par_free(ev->pool);
+    free(ev->w);
+    free(ev);
+}
+
+static void windows_part(void *ctx, int part, int nparts)
+{
+    evaluator *ev = ctx;
+    worker *w = &ev->w[part];
+    size_t lo = ev->count * part / nparts, hi = ev->count * (part + 1) / nparts;
+    lstm_seq s = { .per_position = ev->per_position };
+    double sum = 0;
+    for (size_t a = lo; a < hi; a += (size_t)ev->bmax) {
+        int b = (int)(hi - a < (size_t)ev->bmax ? hi - a : (size_t)ev->bmax);
+        dataset_gather_range(ev->d, ev->first + a, b, w->x, w->y);
+        sum += lstm_forward_seq(ev->k, ev->p, w->work, b, ev->d->N, w->x, w->y, NULL, &s);
+    }
+    w->loss = sum;
+}
+
+double eval_windows(evaluator *ev, const lstm_params *p, const dataset *d, size_t first,
+                    size_t count, int per_position)
+{
+    ev->p = p;
+    ev->d = d;
+    ev->first = first;
+    ev->count = count;
+    ev->per_position = per_position;
+    par_run(ev->pool, windows_part, ev);
+    double sum = 0;
+    for (int i = 0; i < ev->nthreads; i++)
+        sum += ev->w[i].loss;
+    return sum;
+}
+
+static void streams_part(void *ctx, int part, int nparts)
+{
+    evaluator *ev = ctx;
+    worker *w = &ev->w[part];
+    int lo = ev->B * part / nparts, hi = ev->B * (part + 1) / nparts, b = hi - lo;
+    size_t n = (ev->count - 1) / (size_t)ev->B;
+    size_t ns = (size_t)ev->dim.L * b * ev->dim.H;
+    double sum = 0;
+    if (b > 0) {
+        memset(w->vh, 0, ns * sizeof(float));
+        memset(w->vc, 0, ns * sizeof(float));
+    }
+    lstm_seq s = { .per_position = 1, .h0 = w->vh, .c0 = w->vc, .hT = w->vh, .cT = w->vc };
+    for (size_t a = 0; b > 0 && a < n; a += (size_t)ev->T) {
+        int T = (int)(n - a < (size_t)ev->T ? n - a : (size_t)ev->T);
+        dataset_slice(ev->d, ev->first, n, lo, b, a, T, w->x, w->y);
+        sum += lstm_forward_seq(ev->k, ev->p, w->work, b, T, w->x, w->y, NULL, &s);
+    }
+    w->loss = sum;
+}
+
+double eval_streams(evaluator *ev, const lstm_params *p, const dataset *d, size_t first,
+                    size_t count, int B, double *ntargets)
+{
+    size_t n = count > 1 ? (count - 1) / (size_t)B : 0;
+    *ntargets = (double)n * B;
+    if (n == 0)
+        return 0;
+    size_t ns = (size_t)ev->dim.L * ev->bmax * ev->dim.H;
+    for (int i = 0; i < ev->nthreads; i++)     /* the carried state, made on first use */
+        if (!ev->w[i].vh) {
+            ev->w[i].vh = zalloc(ns * sizeof(float));
+            ev->w[i].vc = zalloc(ns * sizeof(float));
+            if (!ev->w[i].vh || !ev->w[i].vc)
+                return NAN;
+        }
+    ev->p = p;
+    ev->d = d;
+    ev->first = first;
+    ev->count = count;
+    ev->B = B;
+    par_run(ev->pool, streams_part, ev);
+    double sum = 0;
+    for (int i = 0; i < ev->nthreads; i++)
+        sum += ev->w[i].loss;
+    return sum;
+}
+
+/* ---- training ---- */
+
+trainer *trainer_new(const kern_ops *k, model *m, const dataset *d, int nthreads,
+                     char *err, size_t cap)
+{
+    trainer *tr = calloc(1, sizeof *tr);
+    if (!tr) {
+        fail(err, cap, "out of memory");
+        return NULL;
+    }
+    tr->m = m;
+    tr->d = d;
+    tr->N = m->maxlen;
+    tr->nparams = lstm_nparams(m->dim);
+    const char *L = d->label;
+    /* what an epoch is: shuffled windows, or the training text cut into streams */
+    if (m->streams) {
+        tr->nval = (size_t)((double)d->tn * m->val_split);
+        tr->ntrain = d->tn - tr->nval;
+        tr->per_stream = tr->ntrain > 0 ? (tr->ntrain - 1) / (size_t)m->streams : 0;
+        tr->nbatches = (long)(tr->per_stream / (size_t)tr->N);
+        if (tr->nbatches == 0) {
+            fail(err, cap, "%s: %zu characters of training text are too few for %d streams of %d steps",
+                 L, tr->ntrain, m->streams, tr->N);
+            goto bad;
+        }
+    } else {
+        if (d->n > UINT32_MAX) {
+            fail(err, cap, "%s: more than 2^32 windows", L);
+            goto bad;
+        }
+        tr->ntrain = (size_t)((double)d->n * (1.0 - m->val_split));
+        tr->nval = d->n - tr->ntrain;
+        if (tr->ntrain == 0) {
+            fail(err, cap, "%s: %zu windows leave none for training after the validation split", L, d->n);
+            goto bad;
+        }
+        tr->nbatches = (long)((tr->ntrain + m->batch - 1) / m->batch);
+        if (!(tr->perm = malloc(tr->ntrain * sizeof *tr->perm))) {
+            fail(err, cap, "out of memory for the order of %zu windows", tr->ntrain);
+            goto bad;
+        }
+    }
+    int bpart = (m->batch + nthreads - 1) / nthreads;   /* rows (windows or streams) per thread */
+    if (!m->streams && bpart > 1024)
+        bpart = 1024;
+    if (!(tr->ev = evaluator_new(k, m->dim, nthreads, bpart, tr->N, err, cap)))
+        goto bad;
+    size_t ns = m->streams ? (size_t)m->dim.L * bpart * m->dim.H : 0;
+    for (int i = 0; i < nthreads; i++) {
+        worker *w = &tr->ev->w[i];
+        w->grad = zalloc(tr->nparams * sizeof(float));
+        if (!w->grad)
+            goto oom;
+        lstm_bind(&w->g, w->grad, m->dim);
+        if (ns) {
+            w->h = zalloc(ns * sizeof(float));
+            w->c = zalloc(ns * sizeof(float));
+            w->vh = zalloc(ns * sizeof(float));
+            w->vc = zalloc(ns * sizeof(float));
+            if (!w->h || !w->c || !w->vh || !w->vc)
+                goto oom;
+        }
+    }
+    return tr;
+oom:
+    fail(err, cap, "out of memory for the gradients of %d threads", nthreads);
+bad:
+    trainer_free(tr);
+    return NULL;
+}
+
+void trainer_free(trainer *tr)
+{
+    if (!tr)
+        return;
+    evaluator_free(tr->ev);
+    free(tr->perm);
+    free(tr);
+}
+
+static void shuffle(uint32_t *perm, size_t n, rng_t *rng)
+{
+    for (size_t i = 0; i < n; i++)
+        perm[i] = (uint32_t)i;
+    for (size_t i = n - 1; i > 0 && n > 1; i--) {
+        size_t j = rng_below(rng, i + 1);
+        uint32_t t = perm[i];
+        perm[i] = perm[j];
+        perm[j] = t;
+    }
+}
+
+/* The carried state of every stream, between the workers' parts and the model's (L, B, H). */
+static void state_copy(trainer *tr, int to_model)
+{
+    model *m = tr->m;
+    int P = tr->ev->nthreads;
+    for (int part = 0; part < P; part++) {
+        worker *w = &tr->ev->w[part];
+        int lo = m->streams * part / P, hi = m->streams * (part + 1) / P, b = hi - lo;
+        for (int l = 0; l < m->dim.L; l++) {
+            size_t mo = ((size_t)l * m->streams + lo) * m->dim.H, po = (size_t)l * b * m->dim.H;
+            size_t len = (size_t)b * m->dim.H;
+            if (to_model) {
+                memcpy(m->state_h + mo, w->h + po, len * sizeof(float));
+                memcpy(m->state_c + mo, w->c + po, len * sizeof(float));
+            } else if (m->state_h) {
+                memcpy(w->h + po, m->state_h + mo, len * sizeof(float));
+                memcpy(w->c + po, m->state_c + mo, len * sizeof(float));
+            } else {
+                memset(w->h + po, 0, len * sizeof(float));
+                memset(w->c + po, 0, len * sizeof(float));
+            }
+        }
+    }
+}
+
+int trainer_save_state(trainer *tr)
+{
+    model *m = tr->m;
+    size_t ns = (size_t)m->dim.L * m->streams * m->dim.H;
+    if (!m->state_h) {
+        m->state_h = zalloc(ns * sizeof(float));
+        m->state_c = zalloc(ns * sizeof(float));
+        if (!m->state_h || !m->state_c) {
+            free(m->state_h);
+            free(m->state_c);
+            m->state_h = m->state_c = NULL;
+            return -1;
+        }
+    }
+    state_copy(tr, 1);
+    return 0;
+}
+
+void trainer_epoch_begin(trainer *tr, rng_t *r)
+{
+    if (tr->m->streams)
+        state_copy(tr, 0);                    /* zeros, or the checkpoint's carried state */
+    else
+        shuffle(tr->perm, tr->ntrain, r);
+}
+
+/* Forward and backward of one worker's share of the batch, into its own gradient. */
+static void train_part(void *ctx, int part, int nparts)
+{
+    trainer *tr = ctx;
+    model *m = tr->m;
+    worker *w = &tr->ev->w[part];
+    int lo = tr->b * part / nparts, hi = tr->b * (part + 1) / nparts, b = hi - lo;
+    int pp = m->per_position;
+    memset(w->grad, 0, tr->nparams * sizeof(float));
+    w->loss = 0;
+    if (b == 0)
+        return;
+    rng_t r;                          /* dropout masks: a function of the seed, step and part */
+    rng_seed(&r, m->seed * 0x9e3779b97f4a7c15ULL + (uint64_t)m->steps * 1000003 + (uint64_t)lo);
+    lstm_seq s = { .per_position = pp, .dropout = (float)m->dropout, .rng = &r };
+    if (m->streams) {
+        dataset_slice(tr->d, 0, tr->per_stream, lo, b, tr->off, tr->N, w->x, w->y);
+        s.h0 = s.hT = w->h;
+        s.c0 = s.cT = w->c;
+    } else {
+        dataset_gather(tr->d, tr->rows + lo, b, w->x, w->y);
+    }
+    float gscale = 1.0f / ((float)tr->b * (pp ? tr->N : 1));
+    w->loss = lstm_train_seq(tr->ev->k, &m->p, &w->g, w->work, b, tr->N, w->x, w->y, gscale, &s);
+}
+
+/* Sum the workers' gradients into worker 0's, a slice per thread; squared norm per slice. */
+static void reduce_part(void *ctx, int part, int nparts)
+{
+    trainer *tr = ctx;
+    size_t lo = tr->nparams * part / nparts, hi = tr->nparams * (part + 1) / nparts;
+    float *g = tr->ev->w[0].grad;
+    for (int t = 1; t < tr->ev->nthreads; t++) {
+        const float *o = tr->ev->w[t].grad;
+        for (size_t i = lo; i < hi; i++)
+            g[i] += o[i];
+    }
+    tr->ev->w[part].sumsq = grad_sumsq(g, lo, hi);
+}
+
+static void adam_part(void *ctx, int part, int nparts)
+{
+    trainer *tr = ctx;
+    model *m = tr->m;
+    size_t lo = tr->nparams * part / nparts, hi = tr->nparams * (part + 1) / nparts;
+    adam_hp hp = { m->beta1, m->beta2, m->eps };
+    adam_update(m->params, m->adam_m, m->adam_v, tr->ev->w[0].grad, lo, hi, tr->scale, tr->lr, hp,
+                m->steps);
+}
+
+double train_step(trainer *tr, long bi, float lr)
+{
+    model *m = tr->m;
+    evaluator *ev = tr->ev;
+    if (m->streams) {
+        tr->b = m->streams;
+        tr->off = (size_t)bi * tr->N;
+    } else {
+        size_t a = (size_t)bi * m->batch;
+        tr->rows = tr->perm + a;
+        tr->b = (int)(tr->ntrain - a < (size_t)m->batch ? tr->ntrain - a : (size_t)m->batch);
+    }
+    tr->lr = lr;
+    par_run(ev->pool, train_part, tr);
+    double loss = 0;
+    for (int i = 0; i < ev->nthreads; i++)
+        loss += ev->w[i].loss;
+    par_run(ev->pool, reduce_part, tr);
+    /* ---- Here worker 0 holds this process's gradient of the batch: the point where a
+     * reduction across processes (MPI_Allreduce of w[0].grad and of the loss) goes, before
+     * the norm, so that every process takes the same optimizer step. ---- */
+    double ss = 0;
+    for (int i = 0; i < ev->nthreads; i++)
+        ss += ev->w[i].sumsq;
+    tr->scale = clip_scale(sqrt(ss), m->clip);
+    m->steps++;
+    par_run(ev->pool, adam_part, tr);
+    return loss;
+}
+
+double trainer_validate(trainer *tr)
+{
+    model *m = tr->m;
+    double n, sum;
+    if (m->streams) {
+        sum = eval_streams(tr->ev, &m->p, tr->d, tr->ntrain, tr->nval, m->streams, &n);
+    } else {
+        n = (double)tr->nval * (m->per_position ? tr->N : 1);
+        sum = n > 0 ? eval_windows(tr->ev, &m->p, tr->d, tr->ntrain, tr->nval, m->per_position) : 0;
+    }
+    return n > 0 ? sum / n : NAN;
+}

@@ -1,0 +1,110 @@
+/* train.h - training and evaluating a model on a dataset, on a pool of threads.
+ *
+ * An evaluator is the threads and, for each, a worker: its work area (lstm_work), batch
+ * buffers and carried state. It runs the model forward over a dataset, in one of the two
+ * layouts train knows:
+ *   eval_windows   windows first .. first + count, each from a zero state: the sum of the
+ *                  losses of their targets (the last character, or every position);
+ *   eval_streams   text cut into B contiguous streams, read T characters at a time with the
+ *                  state carried: the sum of the losses of every character after the first
+ *                  of each stream.
+ * train's validation and the evaluate tool both call these, so their losses agree.
+ *
+ * A trainer adds what training needs: per-worker gradients and carried state, the shuffle
+ * order, and train_step (gather the batch, forward and backward on every worker, reduce the
+ * gradients, clip, Adam). An epoch is the shuffled training windows in batches of m->batch,
+ * or the training text cut into m->streams streams, m->maxlen characters per batch.
+ *
+ * Nothing here ends the process or prints; constructors return NULL with a message.
+ */
+#ifndef CHARPIPE_TRAIN_H
+#define CHARPIPE_TRAIN_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "dataset.h"
+#include "kern.h"
+#include "lstm.h"
+#include "model.h"
+#include "par.h"
+#include "rng.h"
+
+typedef struct worker {
+    lstm_work *work;
+    int32_t *x, *y;                   /* batch buffers: (bmax, T) */
+    float *vh, *vc;                   /* evaluation's carried state (L, bmax, H) */
+    /* training only */
+    float *grad;                      /* the gradient of its part of the batch (nparams) */
+    lstm_params g;                    /* views into grad */
+    float *h, *c;                     /* carried state of its streams (L, bmax, H) */
+    double loss, sumsq;
+} worker;
+
+typedef struct evaluator {
+    const kern_ops *k;
+    lstm_dims dim;
+    par_pool *pool;
+    int nthreads, bmax, T;            /* rows per worker at most, steps per batch at most */
+    worker *w;                        /* nthreads */
+    /* the current job */
+    const lstm_params *p;
+    const dataset *d;
+    size_t first, count;
+    int B, per_position;
+} evaluator;
+
+/* Threads and work areas for up to bmax rows of T steps per thread. */
+evaluator *evaluator_new(const kern_ops *k, lstm_dims dim, int nthreads, int bmax, int T,
+                         char *err, size_t cap);
+void evaluator_free(evaluator *ev);
+
+/* Sum of the losses of windows first .. first + count of d (every target with
+ * per_position, else the last); each thread takes a contiguous share in batches of bmax. */
+double eval_windows(evaluator *ev, const lstm_params *p, const dataset *d, size_t first,
+                    size_t count, int per_position);
+
+/* Sum of the losses over the text first .. first + count of d cut into B streams of
+ * (count - 1) / B characters (B <= nthreads * bmax), ev->T at a time, the state carried
+ * from zeros. *ntargets receives the number of characters predicted. */
+double eval_streams(evaluator *ev, const lstm_params *p, const dataset *d, size_t first,
+                    size_t count, int B, double *ntargets);
+
+typedef struct trainer {
+    evaluator *ev;
+    model *m;
+    const dataset *d;
+    size_t nparams;
+    int N;                            /* steps per window or batch */
+    /* what an epoch is */
+    size_t ntrain, nval;              /* windows, or characters of text (validation after) */
+    size_t per_stream;                /* streams: training characters per stream */
+    long nbatches;                    /* per epoch */
+    uint32_t *perm;                   /* windows: the shuffle order of the training windows */
+    /* the current step */
+    const uint32_t *rows;
+    int b;
+    size_t off;
+    float lr, scale;
+} trainer;
+
+/* A trainer for m (with its optimizer state) on d: the validation split, work areas for
+ * nthreads threads. */
+trainer *trainer_new(const kern_ops *k, model *m, const dataset *d, int nthreads,
+                     char *err, size_t cap);
+void trainer_free(trainer *tr);
+
+/* The start of an epoch: the windows shuffled with r, or the streams' carried state loaded
+ * from the model's (zeros if it has none). */
+void trainer_epoch_begin(trainer *tr, rng_t *r);
+
+/* Batch bi of the epoch with learning rate lr: returns the sum of its losses. */
+double train_step(trainer *tr, long bi, float lr);
+
+/* Mean validation loss per target (NAN when there is nothing to validate on). */
+double trainer_validate(trainer *tr);
+
+/* The carried state of every stream into the model's state_h, state_c (for a checkpoint).
+ * Returns -1 if out of memory. */
+int trainer_save_state(trainer *tr);
+
+#endif
