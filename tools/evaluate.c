@@ -13,6 +13,9 @@
 #include "model.h"
 #include "par.h"
 #include "ts.h"
+#include "dataset.h"
+#include "frame.h"
+#include "train.h"
 
 static const char *opt_model;
 static long opt_step = 1, opt_threads = 0, opt_streams = -1;
@@ -53,128 +56,53 @@ static void usage(void)
 "    0 success, 1 failure, 2 bad usage.\n", opt_step);
 }
 
-/* ---- evaluating batches of windows in parallel ---- */
-#define CHUNK 4096                    /* windows per parallel chunk */
+/* ---- the input, held a chunk of windows at a time (or, for streams, all of the text) ---- */
+#define CHUNK 4096                    /* windows evaluated together */
 
-typedef struct {
-    const kern_ops *k;
-    const model *m;
-    int nparts, bpart;
-    lstm_work **work;
-    const int32_t *x, *y;             /* the chunk: (n, N), (n) */
-    size_t n;
-    double *loss;
-} evaluator;
-
-static void eval_part(void *ctx, int part, int nparts)
-{
-    evaluator *ev = ctx;
-    size_t lo = ev->n * part / nparts, hi = ev->n * (part + 1) / nparts;
-    int N = ev->m->maxlen;
-    double sum = 0;
-    for (size_t a = lo; a < hi; a += (size_t)ev->bpart) {
-        int b = (int)(hi - a < (size_t)ev->bpart ? hi - a : (size_t)ev->bpart);
-        sum += lstm_forward_batch(ev->k, &ev->m->p, ev->work[part], b, N, ev->x + a * N, ev->y + a, NULL);
-    }
-    ev->loss[part] = sum;
-}
-
-static int32_t *cx, *cy;              /* the chunk being filled */
-static size_t cn;
-static double total_loss;
+static model m;
+static evaluator *ev;
+static dataset d;                     /* the windows (or text) not yet evaluated */
+static double total_loss, total_targets;
 static uint64_t total_windows;
+static char err[512];
 
-static void flush_chunk(evaluator *ev, par_pool *pool)
+static void flush_chunk(void)
 {
-    if (cn == 0)
+    if (d.n == 0)
         return;
-    ev->x = cx;
-    ev->y = cy;
-    ev->n = cn;
-    par_run(pool, eval_part, ev);
-    for (int i = 0; i < ev->nparts; i++)
-        total_loss += ev->loss[i];
-    total_windows += cn;
-    cn = 0;
+    total_loss += eval_windows(ev, &m.p, &d, 0, d.n, d.ylen > 1);
+    total_targets += (double)d.n * d.ylen;
+    total_windows += d.n;
+    dataset_clear(&d);
 }
 
-/* ---- streams: the whole text, cut into B streams with the state carried ---- */
-static int32_t *all;                  /* the text as indices */
-static size_t alln, allcap;
-
-typedef struct {
-    evaluator *ev;
-    int B;
-    size_t n;                         /* characters per stream */
-    float **h, **c;                   /* per part state (L, b, H) */
-    int32_t **x, **y;                 /* per part chunk (b, N) */
-} streamer;
-
-static void stream_part(void *ctx, int part, int nparts)
+static void add_window(const int32_t *x, const int32_t *y, int ylen)
 {
-    streamer *st = ctx;
-    evaluator *ev = st->ev;
-    const model *m = ev->m;
-    int lo = st->B * part / nparts, hi = st->B * (part + 1) / nparts, b = hi - lo, N = m->maxlen;
-    double sum = 0;
-    lstm_seq s = { .per_position = 1, .h0 = st->h[part], .c0 = st->c[part], .hT = st->h[part], .cT = st->c[part] };
-    for (size_t a = 0; b > 0 && a < st->n; a += (size_t)N) {
-        int T = (int)(st->n - a < (size_t)N ? st->n - a : (size_t)N);
-        for (int r = 0; r < b; r++)
-            for (int t = 0; t < T; t++) {
-                size_t q = (size_t)(lo + r) * st->n + a + t;
-                st->x[part][r * T + t] = all[q];
-                st->y[part][r * T + t] = all[q + 1];
-            }
-        sum += lstm_forward_seq(ev->k, &m->p, ev->work[part], b, T, st->x[part], st->y[part], NULL, &s);
-    }
-    ev->loss[part] = sum;
+    if (dataset_add_window(&d, x, y, m.maxlen, ylen, err, sizeof err) < 0)
+        cli_die("stdin: %s", err);
+    if (d.n == CHUNK)
+        flush_chunk();
 }
 
-static void eval_streams(evaluator *ev, par_pool *pool, int B)
+/* The text cut into B streams with the state carried, as train validates. */
+static void eval_text_streams(int B, int threads)
 {
-    const model *m = ev->m;
-    if (alln < 2)
-        cli_die("stdin: a text of %zu characters has nothing to predict", alln);
-    if ((size_t)B > alln - 1)
-        B = (int)(alln - 1);
-    streamer st = { .ev = ev, .B = B, .n = (alln - 1) / (size_t)B };
-    int P = ev->nparts, bmax = (B + P - 1) / P;
-    st.h = cli_malloc(P * sizeof *st.h);
-    st.c = cli_malloc(P * sizeof *st.c);
-    st.x = cli_malloc(P * sizeof *st.x);
-    st.y = cli_malloc(P * sizeof *st.y);
-    for (int i = 0; i < P; i++) {
-        lstm_work_free(ev->work[i]);          /* sized for this many streams */
-        ev->work[i] = lstm_work_new(m->dim, m->maxlen, bmax);
-        st.h[i] = cli_alloc((size_t)m->dim.L * bmax * m->dim.H * sizeof(float));
-        st.c[i] = cli_alloc((size_t)m->dim.L * bmax * m->dim.H * sizeof(float));
-        st.x[i] = cli_malloc((size_t)bmax * m->maxlen * sizeof(int32_t));
-        st.y[i] = cli_malloc((size_t)bmax * m->maxlen * sizeof(int32_t));
-    }
-    par_run(pool, stream_part, &st);
-    for (int i = 0; i < P; i++) {
-        total_loss += ev->loss[i];
-        free(st.h[i]); free(st.c[i]); free(st.x[i]); free(st.y[i]);
-    }
-    total_windows = (uint64_t)B * st.n;
-    free(st.h); free(st.c); free(st.x); free(st.y);
-}
-
-static void add_window(evaluator *ev, par_pool *pool, const int32_t *x, int32_t y)
-{
-    int N = ev->m->maxlen;
-    memcpy(cx + cn * N, x, (size_t)N * sizeof *x);
-    cy[cn++] = y;
-    if (cn == CHUNK)
-        flush_chunk(ev, pool);
+    if (d.tn < 2)
+        cli_die("stdin: a text of %zu characters has nothing to predict", d.tn);
+    if ((size_t)B > d.tn - 1)
+        B = (int)(d.tn - 1);
+    evaluator_free(ev);                      /* sized for this many streams */
+    if (!(ev = evaluator_new(kern_select(), m.dim, threads, (B + threads - 1) / threads, m.maxlen,
+                             err, sizeof err)))
+        cli_die("%s", err);
+    total_loss = eval_streams(ev, &m.p, &d, 0, d.tn, B, &total_targets);
+    total_windows = (uint64_t)total_targets;
 }
 
 /* ---- text input ---- */
-static void eval_text(evaluator *ev, par_pool *pool, const unsigned char *first, size_t nfirst)
+static void eval_text(const unsigned char *first, size_t nfirst)
 {
-    const model *m = ev->m;
-    int N = m->maxlen;
+    int N = m.maxlen, pp = m.per_position;
     /* a ring of the last N+1 indices, kept linear: buf holds up to 2(N+1) */
     int32_t *buf = cli_malloc((size_t)2 * (N + 1) * sizeof *buf);
     size_t have = 0;                  /* indices in buf */
@@ -201,7 +129,7 @@ static void eval_text(evaluator *ev, par_pool *pool, const unsigned char *first,
             uint32_t cp;
             int x;
             const char *why = "";
-            int l = model_char(m, in + i, len - i, &cp, &x, &why);
+            int l = model_char(&m, in + i, len - i, &cp, &x, &why);
             if (l == 0 && !eof)
                 break;                               /* the rest of it comes with the next read */
             if (l <= 0)
@@ -210,7 +138,7 @@ static void eval_text(evaluator *ev, par_pool *pool, const unsigned char *first,
             if (x < 0) {
                 if (!opt_skip) {
                     char ch[8] = "";
-                    if (!m->byte_unit && cp >= 32)
+                    if (!m.byte_unit && cp >= 32)
                         snprintf(ch, sizeof ch, "'%.*s' ", l, (const char *)in + i);
                     cli_die("stdin: character %s(U+%04X) at character %llu (byte %llu) is not in the model's"
                             " vocabulary (--skip-unknown drops it)", ch, cp,
@@ -218,19 +146,22 @@ static void eval_text(evaluator *ev, par_pool *pool, const unsigned char *first,
                 }
                 skipped++;
             } else {
+                int32_t xi = x;
                 if (opt_streams > 0) {               /* keep it all: cut into streams later */
-                    if (alln == allcap)
-                        all = cli_realloc(all, (allcap = allcap ? 2 * allcap : 65536) * sizeof *all);
-                    all[alln++] = x;
+                    if (dataset_add_text(&d, &xi, 1, err, sizeof err) < 0)
+                        cli_die("stdin: %s", err);
                 } else {                             /* the last N characters, for windows */
                     if (have == (size_t)2 * (N + 1)) {
                         memmove(buf, buf + have - N, (size_t)N * sizeof *buf);
                         have = (size_t)N;
                     }
                     buf[have++] = x;
-                    /* the window ending here: text[i0 .. i0+N) -> text[i0+N], i0 = pos - N */
-                    if (pos >= (uint64_t)N && (pos - N) % (uint64_t)opt_step == 0)
-                        add_window(ev, pool, buf + have - 1 - N, x);
+                    /* the window ending here: text[i0 .. i0+N) -> text[i0+N] (or, with a
+                     * target at every position, text[i0+1 .. i0+N]), i0 = pos - N */
+                    if (pos >= (uint64_t)N && (pos - N) % (uint64_t)opt_step == 0) {
+                        const int32_t *w = buf + have - 1 - N;
+                        add_window(w, pp ? w + 1 : w + N, pp ? N : 1);
+                    }
                 }
                 pos++;
             }
@@ -253,89 +184,32 @@ static void eval_text(evaluator *ev, par_pool *pool, const unsigned char *first,
     free(buf);
 }
 
-/* ---- window stream input ---- */
-static int onehot_index(const unsigned char *p, int V)
+/* ---- window stream input: every stream train takes ---- */
+static void eval_stream(const unsigned char *first, size_t nfirst)
 {
-    int hot = -1;
-    for (int v = 0; v < V; v++) {
-        float f;
-        memcpy(&f, p + (size_t)v * 4, 4);
-        if (f == 1.0f && hot < 0)
-            hot = v;
-        else if (f != 0.0f)
-            return -1;
-    }
-    return hot;
-}
-
-static int64_t get_index(const ts_frame *f, size_t i, int V)
-{
-    const unsigned char *p = (const unsigned char *)f->data;
-    switch (f->dtype) {
-    case TS_U1: return p[i];
-    case TS_U2: return p[2 * i] | p[2 * i + 1] << 8;
-    case TS_U4: case TS_I4: {
-        uint32_t v;
-        memcpy(&v, p + 4 * i, 4);
-        return f->dtype == TS_I4 ? (int32_t)v : (int64_t)v;
-    }
-    case TS_F4: return onehot_index(p + i * (size_t)V * 4, V);
-    default: return -1;
-    }
-}
-
-static void eval_stream(evaluator *ev, par_pool *pool, const unsigned char *first, size_t nfirst)
-{
-    const model *m = ev->m;
-    int N = m->maxlen, V = m->dim.V;
     ts_reader *r = ts_reader_open(0, "stdin");
     ts_reader_unread(r, first, nfirst);
     ts_frame f;
     int rc;
-    size_t pending = 0;
-    int32_t *xs = NULL;
-    size_t xcap = 0;
     while ((rc = ts_read(r, &f)) > 0) {
         if (strcmp(f.name, "vocab") == 0) {
-            if (!f.is_tensor || f.dtype != TS_U4 || f.shape[0] != (uint64_t)V
-                || memcmp(f.data, m->vocab, f.nbytes) != 0)
+            if (!frame_vocab_equal(&f, &d.vocab))
                 cli_die("stdin: the stream's vocabulary differs from the model's (encode with vocab -v MODEL)");
-        } else if (strcmp(f.name, "x") == 0) {
-            int oh = f.dtype == TS_F4;
-            if (!f.is_tensor || f.ndim != 2 + oh || f.shape[1] != (uint64_t)N || (oh && f.shape[2] != (uint64_t)V))
-                cli_die("stdin: x must be (B, %d) indices or (B, %d, %d) one-hot", N, N, V);
-            if (pending)
-                cli_die("stdin: two x frames without a y frame between them");
-            pending = f.shape[0];
-            if (pending * N > xcap) {
-                xcap = pending * N;
-                xs = cli_realloc(xs, xcap * sizeof *xs);
-            }
-            for (size_t i = 0; i < pending * N; i++) {
-                int64_t v = get_index(&f, i, V);
-                if (v < 0 || v >= V)
-                    cli_die("stdin: x holds an index outside the vocabulary of %d (or a non-one-hot row)", V);
-                xs[i] = (int32_t)v;
-            }
-        } else if (strcmp(f.name, "y") == 0) {
-            int oh = f.dtype == TS_F4;
-            if (!f.is_tensor || f.ndim != 1 + oh || f.shape[0] != pending || (oh && f.shape[1] != (uint64_t)V))
-                cli_die("stdin: y must be (B) indices or (B, %d) one-hot matching the x frame before it", V);
-            for (size_t s = 0; s < pending; s++) {
-                int64_t v = get_index(&f, s, V);
-                if (v < 0 || v >= V)
-                    cli_die("stdin: y holds an index outside the vocabulary of %d", V);
-                add_window(ev, pool, xs + s * N, (int32_t)v);
-            }
-            pending = 0;
+            continue;
         }
+        if (strcmp(f.name, "x") == 0 && f.ndim >= 2 && f.shape[1] != (uint64_t)m.maxlen)
+            cli_die("stdin: windows of %llu, but the model reads windows of %d", (unsigned long long)f.shape[1],
+                    m.maxlen);
+        if (dataset_add_frame(&d, &f, err, sizeof err) < 0)
+            cli_die("%s", err);
+        if (d.n >= CHUNK)
+            flush_chunk();
     }
     if (rc < 0)
         cli_die("%s", ts_reader_error(r));
-    if (pending)
+    if (d.pending)
         cli_die("stdin: the last x frame has no y frame");
     ts_reader_close(r);
-    free(xs);
 }
 
 int main(int argc, char **argv)
@@ -370,20 +244,20 @@ int main(int argc, char **argv)
     if (isatty(0))
         cli_usage_error("stdin is a terminal; give the text on stdin: evaluate -m MODEL < TEXT");
 
-    model m;
-    char err[512];
     if (model_read(&m, opt_model, err, sizeof err) < 0)
         cli_die("%s", err);
     if (m.lower && !m.byte_unit && !setlocale(LC_CTYPE, "C.UTF-8") && !setlocale(LC_CTYPE, "C.utf8"))
         cli_die("the model lowercases its input, but the C.UTF-8 locale is not available");
     if (opt_threads == 0)
         opt_threads = par_ncpu();
-    evaluator ev = { .k = kern_select(), .m = &m, .nparts = (int)opt_threads, .bpart = 64 };
-    ev.work = cli_alloc((size_t)opt_threads * sizeof *ev.work);   /* made below, for the layout */
-    ev.loss = cli_malloc((size_t)opt_threads * sizeof *ev.loss);
     if (opt_streams < 0)
         opt_streams = m.streams;
-    par_pool *pool = par_new((int)opt_threads);
+    if (!(ev = evaluator_new(kern_select(), m.dim, (int)opt_threads, 64, m.maxlen, err, sizeof err)))
+        cli_die("%s", err);
+    dataset_init(&d, 0, "stdin");           /* read with the model's vocabulary */
+    d.vocab = (frame_vocab){ .V = m.dim.V, .cp = cli_malloc(m.dim.V * sizeof(uint32_t)),
+                             .byte_unit = m.byte_unit, .lower = m.lower };
+    memcpy(d.vocab.cp, m.vocab, m.dim.V * sizeof(uint32_t));
 
     unsigned char first[2];
     size_t nfirst = 0;
@@ -400,26 +274,18 @@ int main(int argc, char **argv)
     if (nfirst == 0)
         cli_die("stdin: empty input");
     double t0 = cli_now();
-    int is_stream = nfirst == 2 && first[0] == 0x1f && first[1] == 0x8b;
-    if (is_stream)
-        opt_streams = 0;                     /* a window stream: its windows are what counts */
-    if (opt_streams <= 0) {                  /* windows in chunks (eval_streams sizes its own) */
-        for (int i = 0; i < opt_threads; i++)
-            ev.work[i] = lstm_work_new(m.dim, m.maxlen, ev.bpart);
-        cx = cli_malloc((size_t)CHUNK * m.maxlen * sizeof *cx);
-        cy = cli_malloc((size_t)CHUNK * sizeof *cy);
+    if (nfirst == 2 && first[0] == 0x1f && first[1] == 0x8b)
+        eval_stream(first, nfirst);          /* a window stream: its windows are what counts */
+    else {
+        eval_text(first, nfirst);
+        if (opt_streams > 0)
+            eval_text_streams((int)opt_streams, (int)opt_threads);
     }
-    if (is_stream)
-        eval_stream(&ev, pool, first, nfirst);
-    else
-        eval_text(&ev, pool, first, nfirst);
-    if (opt_streams > 0)
-        eval_streams(&ev, pool, (int)opt_streams);
-    flush_chunk(&ev, pool);
+    flush_chunk();
     if (total_windows == 0)
         cli_die("stdin: no windows to evaluate");
     double secs = cli_now() - t0;
-    double nats = total_loss / (double)total_windows, bits = nats / log(2.0), ppl = exp(nats);
+    double nats = total_loss / total_targets, bits = nats / log(2.0), ppl = exp(nats);
     char name[512];
     size_t o = 0;                     /* the model path as a JSON string body */
     for (const char *p = opt_model; *p && o + 7 < sizeof name; p++) {
@@ -444,14 +310,8 @@ int main(int argc, char **argv)
                nats, bits, ppl, (unsigned long long)total_windows, m.maxlen);
     if (fflush(stdout) != 0 || ferror(stdout))
         cli_die("stdout: write failed: %s", strerror(errno));
-    par_free(pool);
-    for (int i = 0; i < opt_threads; i++)
-        lstm_work_free(ev.work[i]);
-    free(ev.work);
-    free(ev.loss);
-    free(cx);
-    free(all);
-    free(cy);
+    evaluator_free(ev);
+    dataset_free(&d);
     model_free(&m);
     return 0;
 }
