@@ -113,12 +113,13 @@ static void glorot_uniform(float *w, int fan_in, int fan_out, rng_t *rng)
 /* Keras Orthogonal for R (H, G): draw a (G, H) standard normal matrix a, take Q of a = QR
  * with the signs fixed so diag(R) > 0 (what Keras does with q * sign(diag(r))), and store
  * Q^T. Modified Gram-Schmidt on the columns of a, in double and done twice per column, gives
- * exactly that Q (positive diagonal by construction). */
-static void orthogonal(float *R, int H, int G, rng_t *rng)
+ * exactly that Q (positive diagonal by construction). Returns -1 when out of memory, else 0. */
+static int orthogonal(float *R, int H, int G, rng_t *rng)
 {
     int n = G;                                          /* rows of a */
     double *a = malloc((size_t)n * H * sizeof(double)); /* a^T (H, G): columns contiguous */
-    if (!a) { fprintf(stderr, "lstm_init_keras: out of memory\n"); exit(1); }
+    if (!a)
+        return -1;
     for (int i = 0; i < n; i++)                         /* drawn in a's row-major order */
         for (int j = 0; j < H; j++)
             a[(size_t)j * n + i] = rng_normal(rng);
@@ -139,14 +140,16 @@ static void orthogonal(float *R, int H, int G, rng_t *rng)
     for (size_t i = 0; i < (size_t)n * H; i++)          /* R[j][i] = Q[i][j] = a^T[j][i] */
         R[i] = (float)a[i];
     free(a);
+    return 0;
 }
 
-void lstm_init_keras(lstm_params *p, rng_t *rng)
+int lstm_init_keras(lstm_params *p, rng_t *rng)
 {
     int V = p->dim.V, H = p->dim.H, G = cell_gates(p->dim.cell) * H, gru = p->dim.cell == CELL_GRU;
     for (int l = 0; l < p->dim.L; l++) {
         glorot_uniform(p->layer[l].kernel, l == 0 ? V : H, G, rng);
-        orthogonal(p->layer[l].recurrent, H, G, rng);
+        if (orthogonal(p->layer[l].recurrent, H, G, rng) < 0)
+            return -1;
         memset(p->layer[l].bias, 0, (size_t)(gru ? 2 : 1) * G * sizeof(float));
         for (int j = H; j < 2 * H && !gru; j++)         /* LSTM: unit_forget_bias */
             p->layer[l].bias[j] = 1.0f;
@@ -155,6 +158,7 @@ void lstm_init_keras(lstm_params *p, rng_t *rng)
     }
     glorot_uniform(p->dense_w, H, V, rng);
     memset(p->dense_b, 0, (size_t)V * sizeof(float));
+    return 0;
 }
 
 /* ---------------------------------------------------------------------------------------- */
@@ -235,15 +239,11 @@ void lstm_work_free(lstm_work *w)
     }
 }
 
-static void check_dims(const lstm_params *p, const lstm_work *w, int b, int T, const char *fn)
+/* Whether w was made for p's dims and holds b rows of T steps. */
+static int dims_fit(const lstm_params *p, const lstm_work *w, int b, int T)
 {
-    if (p->dim.V != w->V || p->dim.H != w->H || p->dim.L != w->L || p->dim.cell != w->cell || T > w->T
-        || b > w->bmax || b < 1 || T < 1) {
-        fprintf(stderr, "%s: work area (V=%d H=%d L=%d %s T=%d bmax=%d) does not fit V=%d H=%d L=%d %s T=%d b=%d\n",
-                fn, w->V, w->H, w->L, cell_name(w->cell), w->T, w->bmax, p->dim.V, p->dim.H, p->dim.L,
-                cell_name(p->dim.cell), T, b);
-        abort();
-    }
+    return p->dim.V == w->V && p->dim.H == w->H && p->dim.L == w->L && p->dim.cell == w->cell
+        && T <= w->T && b <= w->bmax && b >= 1 && T >= 1;
 }
 
 /* ---------------------------------------------------------------------------------------- */
@@ -416,7 +416,8 @@ static double forward(const kern_ops *k, const lstm_params *p, lstm_work *w, int
 double lstm_forward_seq(const kern_ops *k, const lstm_params *p, lstm_work *w, int b, int T,
                         const int32_t *x, const int32_t *y, float *probs, const lstm_seq *s)
 {
-    check_dims(p, w, b, T, "lstm_forward_seq");
+    if (!dims_fit(p, w, b, T))
+        return NAN;
     double loss = forward(k, p, w, b, T, x, y, s, 0);
     if (probs)
         memcpy(probs, w->probs, (s && s->per_position ? (size_t)T : 1) * b * p->dim.V * sizeof(float));
@@ -433,7 +434,8 @@ double lstm_train_seq(const kern_ops *k, const lstm_params *p, lstm_params *g, l
                       int b, int T, const int32_t *x, const int32_t *y, float gscale,
                       const lstm_seq *s)
 {
-    check_dims(p, w, b, T, "lstm_train_seq");
+    if (!dims_fit(p, w, b, T))
+        return NAN;
     int V = p->dim.V, H = p->dim.H, L = p->dim.L, G = cell_gates(p->dim.cell) * H, gru = p->dim.cell == CELL_GRU;
     int ln = p->dim.cell == CELL_LNLSTM;
     int pp = s && s->per_position, carried = s && s->h0;

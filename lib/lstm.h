@@ -98,10 +98,14 @@ const char *lstm_tensor_name(lstm_dims d, int k, char *buf, size_t cap);
 
 /* Keras initialisation: Glorot-uniform kernels (kernel: fan_in V, fan_out G; dense: H, V),
  * orthogonal recurrent kernel (rows orthonormal, as Keras's Orthogonal for a (H, G) shape),
- * zero biases, for the LSTM with the forget-gate block of bias set to 1. */
-void lstm_init_keras(lstm_params *p, rng_t *rng);
+ * zero biases, for the LSTM with the forget-gate block of bias set to 1. Returns 0, or -1 when
+ * out of memory (p is then partly initialised). */
+int lstm_init_keras(lstm_params *p, rng_t *rng);
 
-/* Scratch memory for forward/backward over up to bmax windows of T steps (one per thread). */
+/* Scratch memory for forward/backward over up to bmax windows of T steps (one per thread).
+ * Every call below that takes a work area returns NAN, touching nothing (no gradient,
+ * probability or state written), when w was not made for p's dims or b is not in 1..bmax or
+ * T not in 1..w's T. */
 typedef struct lstm_work lstm_work;
 lstm_work *lstm_work_new(lstm_dims d, int T, int bmax);
 void lstm_work_free(lstm_work *w);

@@ -184,7 +184,7 @@ static void test_init(void)
     lstm_params p;
     float *flat = malloc(lstm_nparams((lstm_dims){ V, H, 1, CELL_LSTM }) * sizeof(float));
     lstm_bind(&p, flat, (lstm_dims){ V, H, 1, CELL_LSTM });
-    lstm_init_keras(&p, &rng);
+    CHECK(lstm_init_keras(&p, &rng) == 0, "lstm_init_keras: out of memory");
     double lk = sqrt(6.0 / (V + 4 * H)), ld = sqrt(6.0 / (H + V)), mk = 0, md = 0;
     for (int i = 0; i < V * 4 * H; i++) mk = check_max(mk, fabs(p.layer[0].kernel[i]));
     for (int i = 0; i < H * V; i++) md = check_max(md, fabs(p.dense_w[i]));

@@ -315,7 +315,8 @@ static void new_model(model *m, const dataset *d, int N)
     m->streams = opt_streams ? opt_batch : 0;
     m->seed = (uint64_t)opt_seed;
     rng_seed(&m->rng, m->seed);
-    lstm_init_keras(&m->p, &m->rng);
+    if (lstm_init_keras(&m->p, &m->rng) < 0)
+        cli_die("out of memory");
     m->rng_epoch = m->rng;
 }
 
