@@ -247,7 +247,9 @@ static int dims_fit(const lstm_params *p, const lstm_work *w, int b, int T)
 }
 
 /* ---------------------------------------------------------------------------------------- */
-/* Forward and backward */
+/* Layers: one function per layer kind and direction, as in llm.c's train_gpt2.c. Each opens
+ * with the shapes of its arrays; n is a count of rows (T b for all steps of b sequences,
+ * time-major: row t b + r is step t of sequence r). */
 
 /* y (n) = a (n) + b (n). Written in groups of 4 with restrict so the baseline -O2 build
  * vectorises it (GCC's cheap cost model will not for a plain loop of unknown length). */
@@ -283,16 +285,6 @@ static void bias_rows(float *Z, size_t n, const float *bias, int G)
             memcpy(Z + r * G, bias, (size_t)G * sizeof(float));
 }
 
-/* Layer 0's input projection of character x (a row gather): z (G) = kernel[x] + bias, or
- * kernel[x] alone when bias is NULL. */
-static void gather_row(float *z, const float *kernel, int x, const float *bias, int G)
-{
-    if (bias)
-        add_rows4(z, kernel + (size_t)x * G, bias, G);
-    else
-        memcpy(z, kernel + (size_t)x * G, (size_t)G * sizeof(float));
-}
-
 /* rt (G, H) = r (H, G)^T, in 16 x 16 blocks. */
 static void transpose(float *restrict rt, const float *restrict r, int H, int G)
 {
@@ -326,6 +318,141 @@ static void colsum_acc(float *restrict y, const float *restrict a, size_t rows, 
         acc_rows4(y, a + r * G, G);
 }
 
+/* Layer 0's input projection, a row gather: z is (T, b, G), x (b, T) character indices,
+ * kernel (V, G), bias (G) or NULL. z_t = kernel[x_t] + bias, or kernel[x_t] alone. */
+static void embed_forward(float *z, const int32_t *x, const float *kernel, const float *bias,
+                          int b, int T, int G)
+{
+    for (int t = 0; t < T; t++)
+        for (int r = 0; r < b; r++) {
+            float *zr = z + ((size_t)t * b + r) * G;
+            const float *kr = kernel + (size_t)x[(size_t)r * T + t] * G;
+            if (bias)
+                add_rows4(zr, kr, bias, G);
+            else
+                memcpy(zr, kr, (size_t)G * sizeof(float));
+        }
+}
+
+/* Its gradient, a scatter-add: dkernel is (V, G), dz (T, b, G), x (b, T).
+ * dkernel[x_t] += dz_t. */
+static void embed_backward(float *dkernel, const float *dz, const int32_t *x, int b, int T, int G)
+{
+    for (int t = 0; t < T; t++)
+        for (int r = 0; r < b; r++)
+            acc_rows4(dkernel + (size_t)x[(size_t)r * T + t] * G, dz + ((size_t)t * b + r) * G, G);
+}
+
+/* Dropout on the input of a layer above the first (training): out, mask and inp are (n).
+ * mask = 1 / keep with probability keep (drawn from rng in order), else 0; out = inp * mask. */
+static void dropout_forward(float *out, float *mask, const float *inp, float keep, rng_t *rng,
+                            size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        mask[i] = rng_uniform(rng) < keep ? 1.0f / keep : 0.0f;
+        out[i] = inp[i] * mask[i];
+    }
+}
+
+/* out, inp and mask are (n): out = inp * mask again, from the mask forward drew. */
+static void dropout_apply(float *out, const float *inp, const float *mask, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        out[i] = inp[i] * mask[i];
+}
+
+/* Its gradient: dinp and mask are (n); dinp *= mask in place. */
+static void dropout_backward(float *dinp, const float *mask, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        dinp[i] *= mask[i];
+}
+
+/* The input projection of a layer above the first, all rows at once: z is (n, G), inp
+ * (n, H) (the layer below's h, after dropout), kernel (H, G), bias (G) or NULL.
+ * z = inp . kernel + bias (no bias when NULL). */
+static void input_forward(const kern_ops *k, float *z, const float *inp, const float *kernel,
+                          const float *bias, size_t n, int H, int G)
+{
+    bias_rows(z, n, bias, G);
+    k->gemm_nn((int)n, G, H, inp, H, kernel, G, z, G);
+}
+
+/* Its backward: dkernel is (H, G), dinp (n, H), dz (n, G), inp (n, H) as forward multiplied
+ * it, kernel (H, G), kt (G, H) scratch. dkernel += inp^T dz; dinp = dz . kernel^T (written,
+ * not added: the gradient for the layer below's h). */
+static void input_backward(const kern_ops *k, float *dkernel, float *dinp, const float *dz,
+                           const float *inp, const float *kernel, float *kt, size_t n, int H,
+                           int G)
+{
+    k->gemm_tn(H, G, (int)n, inp, H, dz, G, dkernel, G);
+    transpose(kt, kernel, H, G);
+    memset(dinp, 0, n * H * sizeof(float));
+    k->gemm_nn((int)n, H, G, dz, G, kt, H, dinp, H);
+}
+
+/* The target of output row q, or -1 without y: y is (b), one target after the last step, or
+ * with per_position (pp) (b, T), a target after every step and rows q = t b + r. */
+static int target_of(const int32_t *y, size_t q, int pp, int b, int T)
+{
+    return !y ? -1 : pp ? y[(q % b) * T + q / b] : y[q];
+}
+
+/* The dense layer's logits: logits is (n, V), inp (n, H), dense_w (H, V), dense_b (V).
+ * logits = inp . dense_w + dense_b. */
+static void logits_forward(const kern_ops *k, float *logits, const float *inp,
+                           const float *dense_w, const float *dense_b, size_t n, int H, int V)
+{
+    for (size_t r = 0; r < n; r++)
+        memcpy(logits + r * V, dense_b, (size_t)V * sizeof(float));
+    k->gemm_nn((int)n, V, H, inp, H, dense_w, V, logits, V);
+}
+
+/* The dense layer, softmax and cross-entropy: probs is (n, V), inp (n, H), dense_w (H, V),
+ * dense_b (V), y as target_of reads it (NULL: no loss). probs = softmax(inp . dense_w +
+ * dense_b); returns the sum over the rows with a target of -log probs[target]. */
+static double dense_forward(const kern_ops *k, float *probs, const float *inp,
+                            const float *dense_w, const float *dense_b, const int32_t *y, int pp,
+                            int b, int T, size_t n, int H, int V)
+{
+    logits_forward(k, probs, inp, dense_w, dense_b, n, H, V);
+    double loss = 0.0;
+    for (size_t q = 0; q < n; q++) {
+        float *pr = probs + q * V;
+        int target = target_of(y, q, pp, b, T);
+        float zy = target >= 0 ? pr[target] : 0.0f;
+        double lse = lstm_softmax(pr, V);
+        if (target >= 0)
+            loss += lse - zy;
+    }
+    return loss;
+}
+
+/* Its backward: ddense_w is (H, V), ddense_b (V), dinp (n, H), probs (n, V) the softmax, inp
+ * (n, H), dense_w (H, V), wt (V, H) scratch, y (not NULL) as target_of reads it.
+ * probs becomes dlogits = (probs - onehot(y)) * gscale; ddense_b += its column sums;
+ * ddense_w += inp^T dlogits; dinp += dlogits . dense_w^T. */
+static void dense_backward(const kern_ops *k, float *ddense_w, float *ddense_b, float *dinp,
+                           float *probs, const float *inp, const float *dense_w, float *wt,
+                           const int32_t *y, int pp, int b, int T, size_t n, int H, int V,
+                           float gscale)
+{
+    for (size_t q = 0; q < n; q++) {
+        float *d = probs + q * V;
+        d[target_of(y, q, pp, b, T)] -= 1.0f;
+        for (int v = 0; v < V; v++) {
+            d[v] *= gscale;
+            ddense_b[v] += d[v];
+        }
+    }
+    k->gemm_tn(H, V, (int)n, inp, H, probs, V, ddense_w, V);
+    transpose(wt, dense_w, H, V);
+    k->gemm_nn((int)n, H, V, probs, V, wt, H, dinp, H);
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* The model: the layers in order */
+
 /* Forward over b sequences x (b, T) through all layers: fills z, c, h of every layer and
  * step, and w->probs with the softmax after the last step ((b, V)) or after every step
  * ((T, b, V), time-major) with per_position. Returns the sum of the losses when y is given.
@@ -350,22 +477,15 @@ static double forward(const kern_ops *k, const lstm_params *p, lstm_work *w, int
             memset(Cs, 0, bH * sizeof(float));
         }
         const float *bias = ln ? NULL : ly->bias;        /* (the lnlstm's comes after the norm) */
-        if (l == 0) {                                    /* z = kernel[x_t] + bias: a gather */
-            for (int t = 0; t < T; t++)
-                for (int r = 0; r < b; r++)
-                    gather_row(Z + ((size_t)t * b + r) * G, ly->kernel, x[(size_t)r * T + t], bias, G);
-        } else {                                         /* z = input . kernel + bias, all steps */
+        if (l == 0)
+            embed_forward(Z, x, ly->kernel, bias, b, T, G);
+        else {
             const float *X = w->h[l - 1] + bH;           /* layer l-1's h_1..h_T: (T b, H) */
             if (keep < 1.0f) {
-                float *M = w->mask[l];
-                for (size_t i = 0; i < tb * H; i++) {
-                    M[i] = rng_uniform(s->rng) < keep ? 1.0f / keep : 0.0f;
-                    w->xin[i] = X[i] * M[i];
-                }
+                dropout_forward(w->xin, w->mask[l], X, keep, s->rng, tb * H);
                 X = w->xin;
             }
-            bias_rows(Z, tb, bias, G);
-            k->gemm_nn((int)tb, G, H, X, H, ly->kernel, G, Z, G);
+            input_forward(k, Z, X, ly->kernel, bias, tb, H, G);
         }
         if (T > 1 || carried)                            /* packed once for all steps */
             k->pack_b(H, G, ly->recurrent, G, w->rp);
@@ -395,22 +515,9 @@ static double forward(const kern_ops *k, const lstm_params *p, lstm_work *w, int
                 memcpy(s->cT + l * bH, Cs + (size_t)T * bH, bH * sizeof(float));
         }
     }
-    /* logits = h . dense_w + dense_b: of the last step, or of every step */
-    size_t rows = pp ? tb : (size_t)b;
+    size_t rows = pp ? tb : (size_t)b;                   /* logits of the last step, or of every step */
     const float *top = w->h[L - 1] + (pp ? bH : (size_t)T * bH);
-    for (size_t r = 0; r < rows; r++)
-        memcpy(w->probs + r * V, p->dense_b, (size_t)V * sizeof(float));
-    k->gemm_nn((int)rows, V, H, top, H, p->dense_w, V, w->probs, V);
-    double loss = 0.0;
-    for (size_t q = 0; q < rows; q++) {                  /* q = t b + r with per_position */
-        float *pr = w->probs + q * V;
-        int target = !y ? -1 : pp ? y[(q % b) * T + q / b] : y[q];
-        float zy = target >= 0 ? pr[target] : 0.0f;
-        double lse = lstm_softmax(pr, V);
-        if (target >= 0)
-            loss += lse - zy;
-    }
-    return loss;
+    return dense_forward(k, w->probs, top, p->dense_w, p->dense_b, y, pp, b, T, rows, H, V);
 }
 
 double lstm_forward_seq(const kern_ops *k, const lstm_params *p, lstm_work *w, int b, int T,
@@ -443,23 +550,13 @@ double lstm_train_seq(const kern_ops *k, const lstm_params *p, lstm_params *g, l
     float keep = s && s->dropout > 0 ? 1.0f - s->dropout : 1.0f;
     double loss = forward(k, p, w, b, T, x, y, s, 1);
 
-    /* dlogits = (p - onehot(y)) * gscale, in place of the probabilities */
+    /* dup (T, b, H): the gradient arriving at the top layer's h_t from the outputs (of the
+     * last step alone without per_position) */
     size_t rows = pp ? tb : (size_t)b;
-    float *dl = w->probs;
-    for (size_t q = 0; q < rows; q++) {
-        float *d = dl + q * V;
-        d[pp ? y[(q % b) * T + q / b] : y[q]] -= 1.0f;
-        for (int v = 0; v < V; v++) {
-            d[v] *= gscale;
-            g->dense_b[v] += d[v];
-        }
-    }
     const float *top = w->h[L - 1] + (pp ? bH : (size_t)T * bH);
-    k->gemm_tn(H, V, (int)rows, top, H, dl, V, g->dense_w, V);  /* dW_d (H, V) += top^T dl */
-    /* dup (T, b, H): the gradient arriving at the top layer's h_t from the outputs */
     memset(w->dup, 0, tb * H * sizeof(float));
-    transpose(w->wdt, p->dense_w, H, V);                         /* wdt (V, H) = dense_w^T */
-    k->gemm_nn((int)rows, H, V, dl, V, w->wdt, H, w->dup + (pp ? 0 : (size_t)(T - 1) * bH), H);
+    dense_backward(k, g->dense_w, g->dense_b, w->dup + (pp ? 0 : (size_t)(T - 1) * bH), w->probs,
+                   top, p->dense_w, w->wdt, y, pp, b, T, rows, H, V, gscale);
 
     for (int l = L - 1; l >= 0; l--) {
         const lstm_layer *ly = &p->layer[l];
@@ -496,25 +593,18 @@ double lstm_train_seq(const kern_ops *k, const lstm_params *p, lstm_params *g, l
             colsum_acc(gl->bias, Z, tb, G);                     /* dbias (the input bias) */
         if (gru)
             colsum_acc(gl->bias + G, U, tb, G);                 /* the recurrent bias */
-        if (l == 0) {                                           /* dkernel[x_t] += dz_t */
-            for (int t = 0; t < T; t++)
-                for (int r = 0; r < b; r++)
-                    acc_rows4(gl->kernel + (size_t)x[(size_t)r * T + t] * G, Z + ((size_t)t * b + r) * G, G);
-        } else {
+        if (l == 0)
+            embed_backward(gl->kernel, Z, x, b, T, G);
+        else {
             const float *X = w->h[l - 1] + bH;                 /* layer l's input, as forward saw it */
             if (keep < 1.0f) {
                 if (l < L - 1)                      /* xin holds the top layer's: rebuild layer l's */
-                    for (size_t i = 0; i < tb * H; i++)
-                        w->xin[i] = X[i] * w->mask[l][i];
+                    dropout_apply(w->xin, X, w->mask[l], tb * H);
                 X = w->xin;
             }
-            k->gemm_tn(H, G, (int)tb, X, H, Z, G, gl->kernel, G);   /* dkernel += X^T dZ */
-            transpose(w->rt, ly->kernel, H, G);                 /* dX (T b, H) = dZ . kernel^T */
-            memset(w->dup, 0, tb * H * sizeof(float));
-            k->gemm_nn((int)tb, H, G, Z, G, w->rt, H, w->dup, H);
+            input_backward(k, gl->kernel, w->dup, Z, X, ly->kernel, w->rt, tb, H, G);
             if (keep < 1.0f)
-                for (size_t i = 0; i < tb * H; i++)
-                    w->dup[i] *= w->mask[l][i];
+                dropout_backward(w->dup, w->mask[l], tb * H);
         }
     }
     return loss;
@@ -531,17 +621,16 @@ void lstm_step(const kern_ops *k, const lstm_params *p, int x, float *h, float *
                  float *logits, float *scratch)
 {
     int V = p->dim.V, H = p->dim.H, G = cell_gates(p->dim.cell) * H, gru = p->dim.cell == CELL_GRU;
+    int32_t x1 = x;
     for (int l = 0; l < p->dim.L; l++) {
         const lstm_layer *ly = &p->layer[l];
         float *hl = h + (size_t)l * H, *cl = c + (size_t)l * H;
         int ln = p->dim.cell == CELL_LNLSTM;
         const float *bias = ln ? NULL : ly->bias;        /* (the lnlstm's comes after the norm) */
         if (l == 0)
-            gather_row(scratch, ly->kernel, x, bias, G);
-        else {
-            bias_rows(scratch, 1, bias, G);
-            k->gemm_nn(1, G, H, h + (size_t)(l - 1) * H, H, ly->kernel, G, scratch, G);
-        }
+            embed_forward(scratch, &x1, ly->kernel, bias, 1, 1, G);
+        else
+            input_forward(k, scratch, h + (size_t)(l - 1) * H, ly->kernel, bias, 1, H, G);
         if (gru) {                              /* u (scratch + G) = recurrent bias + h . R */
             float *u = scratch + G;
             bias_rows(u, 1, ly->bias + G, G);
@@ -554,6 +643,5 @@ void lstm_step(const kern_ops *k, const lstm_params *p, int x, float *h, float *
             k->ln_fwd(1, H, scratch, ly->gamma, ly->bias, NULL, NULL);
         k->lstm_cell_fwd(1, H, scratch, cl, cl, hl);
     }
-    memcpy(logits, p->dense_b, (size_t)V * sizeof(float));
-    k->gemm_nn(1, V, H, h + (size_t)(p->dim.L - 1) * H, H, p->dense_w, V, logits, V);
+    logits_forward(k, logits, h + (size_t)(p->dim.L - 1) * H, p->dense_w, p->dense_b, 1, H, V);
 }
