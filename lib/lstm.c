@@ -1,5 +1,11 @@
 /* lstm.c - the seed's LSTM(H) -> Dense(V) softmax model in float32: parameters, Keras
- * initialisation, batched forward/backward on top of a kern_ops set. See lstm.h. */
+ * initialisation, batched forward/backward on top of a kern_ops set. See lstm.h.
+ *
+ * Forward and backward are built from one static function per layer kind and direction, in
+ * the style of llm.c's train_gpt2.c: embed_ (layer 0's input projection), dropout_ and
+ * input_ (the input of the layers above), lstm_, lnlstm_ and gru_ (the recurrences) and
+ * dense_ (logits, softmax and loss), each _forward with its _backward. forward() and
+ * lstm_train_seq() run them layer by layer; lstm_step() reuses the pieces for one step. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -247,9 +253,7 @@ static int dims_fit(const lstm_params *p, const lstm_work *w, int b, int T)
 }
 
 /* ---------------------------------------------------------------------------------------- */
-/* Layers: one function per layer kind and direction, as in llm.c's train_gpt2.c. Each opens
- * with the shapes of its arrays; n is a count of rows (T b for all steps of b sequences,
- * time-major: row t b + r is step t of sequence r). */
+/* Small helpers */
 
 /* y (n) = a (n) + b (n). Written in groups of 4 with restrict so the baseline -O2 build
  * vectorises it (GCC's cheap cost model will not for a plain loop of unknown length). */
@@ -317,6 +321,11 @@ static void colsum_acc(float *restrict y, const float *restrict a, size_t rows, 
     for (size_t r = 0; r < rows; r++)
         acc_rows4(y, a + r * G, G);
 }
+
+/* ---------------------------------------------------------------------------------------- */
+/* Layers: one function per layer kind and direction, as in llm.c's train_gpt2.c. Each opens
+ * with the shapes of its arrays; n is a count of rows (T b for all steps of b sequences,
+ * time-major: row t b + r is step t of sequence r). */
 
 /* Layer 0's input projection, a row gather: z is (T, b, G), x (b, T) character indices,
  * kernel (V, G), bias (G) or NULL. z_t = kernel[x_t] + bias, or kernel[x_t] alone. */
@@ -450,8 +459,203 @@ static void dense_backward(const kern_ops *k, float *ddense_w, float *ddense_b, 
     k->gemm_nn((int)n, H, V, probs, V, wt, H, dinp, H);
 }
 
+/* The recurrences. Common to all: z is (T, b, G) and holds the input projections on entry
+ * (from embed_forward or input_forward); h (and c, the LSTMs' cell state) are (T+1, b, H),
+ * slice 0 the initial state, read only when carried (else it is zeros and the first step
+ * skips the recurrent product); recurrent is (H, G); rp (H, G) scratch for it packed. */
+
+/* The LSTM over T steps: z (T, b, 4H) becomes the activations i, f, g, o; h, c (T+1, b, H)
+ * receive h_1..h_T, c_1..c_T. z_t += h_{t-1} . recurrent, then the cell. */
+static void lstm_forward(const kern_ops *k, float *z, float *h, float *c, const float *recurrent,
+                         float *rp, int carried, int b, int T, int H)
+{
+    int G = 4 * H;
+    size_t bH = (size_t)b * H;
+    if (T > 1 || carried)                            /* packed once for all steps */
+        k->pack_b(H, G, recurrent, G, rp);
+    for (int t = 0; t < T; t++) {
+        float *zt = z + (size_t)t * b * G, *hp = h + (size_t)t * bH, *cp = c + (size_t)t * bH;
+        int first = t == 0 && !carried;              /* h_{t-1} = c_{t-1} = 0 */
+        if (!first)
+            k->gemm_nn_packed(b, G, H, hp, H, rp, zt, G);
+        k->lstm_cell_fwd(b, H, zt, first ? NULL : cp, cp + bH, hp + bH);
+    }
+}
+
+/* The layer-normalised LSTM: as lstm_forward, z (T, b, 4H) holding the projections without
+ * bias; gamma and bias (4H); shat (T, b, 4H) and rstd (T, b, 4) receive the normalised
+ * projections and 1 / standard deviation of each block for the backward pass.
+ * s_t = z_t + h_{t-1} . recurrent, z_t = gamma * norm(s_t) + bias, then the cell. */
+static void lnlstm_forward(const kern_ops *k, float *z, float *shat, float *rstd, float *h,
+                           float *c, const float *recurrent, const float *gamma,
+                           const float *bias, float *rp, int carried, int b, int T, int H)
+{
+    int G = 4 * H;
+    size_t bH = (size_t)b * H;
+    if (T > 1 || carried)
+        k->pack_b(H, G, recurrent, G, rp);
+    for (int t = 0; t < T; t++) {
+        float *zt = z + (size_t)t * b * G, *hp = h + (size_t)t * bH, *cp = c + (size_t)t * bH;
+        int first = t == 0 && !carried;
+        if (!first)
+            k->gemm_nn_packed(b, G, H, hp, H, rp, zt, G);
+        k->ln_fwd(b, H, zt, gamma, bias, shat + (size_t)t * b * G, rstd + (size_t)t * b * 4);
+        k->lstm_cell_fwd(b, H, zt, first ? NULL : cp, cp + bH, hp + bH);
+    }
+}
+
+/* The GRU over T steps: z (T, b, 3H) (input projections + input bias) becomes the
+ * activations z, r, n; u (T, b, 3H) receives the recurrent pre-activations
+ * u_t = h_{t-1} . recurrent + rbias, rbias (3H) the recurrent bias; h (T+1, b, H) h_1..h_T. */
+static void gru_forward(const kern_ops *k, float *z, float *u, float *h, const float *recurrent,
+                        const float *rbias, float *rp, int carried, int b, int T, int H)
+{
+    int G = 3 * H;
+    size_t bH = (size_t)b * H;
+    if (T > 1 || carried)
+        k->pack_b(H, G, recurrent, G, rp);
+    for (int t = 0; t < T; t++) {
+        float *zt = z + (size_t)t * b * G, *ut = u + (size_t)t * b * G, *hp = h + (size_t)t * bH;
+        int first = t == 0 && !carried;
+        bias_rows(ut, (size_t)b, rbias, G);
+        if (!first)
+            k->gemm_nn_packed(b, G, H, hp, H, rp, ut, G);
+        k->gru_cell_fwd(b, H, zt, ut, first ? NULL : hp, hp + bH);
+    }
+}
+
+/* For the backward passes: rtp (G, H) = recurrent (H, G)^T packed, rt (G, H) scratch. */
+static void pack_transposed(const kern_ops *k, float *rtp, float *rt, const float *recurrent,
+                            int H, int G)
+{
+    transpose(rt, recurrent, H, G);
+    k->pack_b(G, H, rt, H, rtp);
+}
+
+/* drecurrent is (H, G), h (T+1, b, H), du (T, b, G) the gradient of what h_{t-1} multiplies.
+ * drecurrent += sum_t h_{t-1}^T du_t, all steps at once (h_0 = 0 skipped unless carried). */
+static void recurrent_dweights(const kern_ops *k, float *drecurrent, const float *h,
+                               const float *du, int carried, int b, int T, int H, int G)
+{
+    size_t bH = (size_t)b * H;
+    int t0 = carried ? 0 : 1;
+    if (T > t0)
+        k->gemm_tn(H, G, (T - t0) * b, h + (size_t)t0 * bH, H, du + (size_t)t0 * b * G, G,
+                   drecurrent, G);
+}
+
+/* The backward passes, common to all: z (T, b, G) holds forward's activations and becomes
+ * dz, the gradient of the input projections (for embed_backward or input_backward); h, c
+ * (T+1, b, H) as forward left them; dup (T, b, H) the gradient arriving at h_1..h_T from
+ * above; drecurrent (H, G) and dbias accumulate; rt, rtp (G, H) and dh, dc (b, H) scratch. */
+
+/* The LSTM's: dbias (4H). */
+static void lstm_backward(const kern_ops *k, float *z, const float *h, const float *c,
+                          const float *dup, const float *recurrent, float *drecurrent,
+                          float *dbias, float *rt, float *rtp, float *dh, float *dc, int carried,
+                          int b, int T, int H)
+{
+    int G = 4 * H;
+    size_t bH = (size_t)b * H;
+    pack_transposed(k, rtp, rt, recurrent, H, G);
+    memset(dh, 0, bH * sizeof(float));
+    memset(dc, 0, bH * sizeof(float));
+    for (int t = T - 1; t >= 0; t--) {
+        float *dz = z + (size_t)t * b * G;
+        const float *cp = c + (size_t)t * bH;
+        int first = t == 0 && !carried;
+        acc_rows4(dh, dup + (size_t)t * bH, (int)bH);  /* + the gradient from above */
+        k->lstm_cell_bwd(b, H, dz, first ? NULL : cp, cp + bH, dh, dc);
+        memset(dh, 0, bH * sizeof(float));
+        if (t > 0)                                      /* dh_{t-1} = dz . recurrent^T */
+            k->gemm_nn_packed(b, H, G, dz, G, rtp, dh, H);
+    }
+    recurrent_dweights(k, drecurrent, h, z, carried, b, T, H, G);
+    colsum_acc(dbias, z, (size_t)T * b, G);
+}
+
+/* The lnlstm's: gamma (4H), shat (T, b, 4H) and rstd (T, b, 4) from lnlstm_forward; dgamma
+ * and dbias (4H) accumulate step by step. z becomes ds, the gradient of the projections. */
+static void lnlstm_backward(const kern_ops *k, float *z, const float *shat, const float *rstd,
+                            const float *h, const float *c, const float *dup,
+                            const float *recurrent, const float *gamma, float *drecurrent,
+                            float *dgamma, float *dbias, float *rt, float *rtp, float *dh,
+                            float *dc, int carried, int b, int T, int H)
+{
+    int G = 4 * H;
+    size_t bH = (size_t)b * H;
+    pack_transposed(k, rtp, rt, recurrent, H, G);
+    memset(dh, 0, bH * sizeof(float));
+    memset(dc, 0, bH * sizeof(float));
+    for (int t = T - 1; t >= 0; t--) {
+        float *dz = z + (size_t)t * b * G;
+        const float *cp = c + (size_t)t * bH;
+        int first = t == 0 && !carried;
+        acc_rows4(dh, dup + (size_t)t * bH, (int)bH);
+        k->lstm_cell_bwd(b, H, dz, first ? NULL : cp, cp + bH, dh, dc);
+        memset(dh, 0, bH * sizeof(float));
+        k->ln_bwd(b, H, dz, gamma, shat + (size_t)t * b * G, rstd + (size_t)t * b * 4,
+                  dgamma, dbias);                       /* dz -> ds, dgamma and dbias */
+        if (t > 0)                                      /* dh_{t-1} = ds . recurrent^T */
+            k->gemm_nn_packed(b, H, G, dz, G, rtp, dh, H);
+    }
+    recurrent_dweights(k, drecurrent, h, z, carried, b, T, H, G);
+}
+
+/* The GRU's: u (T, b, 3H) the recurrent pre-activations becomes du; dbias (2, 3H), row 0 the
+ * input bias's gradient, row 1 the recurrent bias's; no c or dc. */
+static void gru_backward(const kern_ops *k, float *z, float *u, const float *h, const float *dup,
+                         const float *recurrent, float *drecurrent, float *dbias, float *rt,
+                         float *rtp, float *dh, int carried, int b, int T, int H)
+{
+    int G = 3 * H;
+    size_t bH = (size_t)b * H;
+    pack_transposed(k, rtp, rt, recurrent, H, G);
+    memset(dh, 0, bH * sizeof(float));
+    for (int t = T - 1; t >= 0; t--) {
+        float *dz = z + (size_t)t * b * G, *du = u + (size_t)t * b * G;
+        const float *hp = h + (size_t)t * bH;
+        int first = t == 0 && !carried;
+        acc_rows4(dh, dup + (size_t)t * bH, (int)bH);
+        k->gru_cell_bwd(b, H, dz, du, first ? NULL : hp, dh);   /* dh becomes dh * z */
+        if (t > 0)                                      /* dh_{t-1} += du . recurrent^T */
+            k->gemm_nn_packed(b, H, G, du, G, rtp, dh, H);
+    }
+    recurrent_dweights(k, drecurrent, h, u, carried, b, T, H, G);
+    colsum_acc(dbias, z, (size_t)T * b, G);
+    colsum_acc(dbias + G, u, (size_t)T * b, G);
+}
+
 /* ---------------------------------------------------------------------------------------- */
 /* The model: the layers in order */
+
+/* Layer l's initial state: h, c (T+1, b, H) get slice 0 from s->h0, s->c0 (L, b, H) when
+ * carried (the GRU has no c0), else zeros. */
+static void state_load(float *h, float *c, const lstm_seq *s, int l, int gru, size_t bH)
+{
+    if (s && s->h0) {
+        memcpy(h, s->h0 + l * bH, bH * sizeof(float));
+        if (!gru)
+            memcpy(c, s->c0 + l * bH, bH * sizeof(float));
+    } else {
+        memset(h, 0, bH * sizeof(float));
+        memset(c, 0, bH * sizeof(float));
+    }
+}
+
+/* Layer l's state after the last step into s->hT, s->cT (L, b, H) when they are given (the
+ * GRU's cT is zeros); h, c are (T+1, b, H). */
+static void state_save(const lstm_seq *s, int l, const float *h, const float *c, int gru, int T,
+                       size_t bH)
+{
+    if (s && s->hT) {
+        memcpy(s->hT + l * bH, h + (size_t)T * bH, bH * sizeof(float));
+        if (s->cT && gru)
+            memset(s->cT + l * bH, 0, bH * sizeof(float));
+        else if (s->cT)
+            memcpy(s->cT + l * bH, c + (size_t)T * bH, bH * sizeof(float));
+    }
+}
 
 /* Forward over b sequences x (b, T) through all layers: fills z, c, h of every layer and
  * step, and w->probs with the softmax after the last step ((b, V)) or after every step
@@ -460,23 +664,15 @@ static void dense_backward(const kern_ops *k, float *ddense_w, float *ddense_b, 
 static double forward(const kern_ops *k, const lstm_params *p, lstm_work *w, int b, int T,
                       const int32_t *x, const int32_t *y, const lstm_seq *s, int train)
 {
-    int V = p->dim.V, H = p->dim.H, L = p->dim.L, G = cell_gates(p->dim.cell) * H, gru = p->dim.cell == CELL_GRU;
-    int ln = p->dim.cell == CELL_LNLSTM;
+    int V = p->dim.V, H = p->dim.H, L = p->dim.L, cell = p->dim.cell, G = cell_gates(cell) * H;
     int pp = s && s->per_position, carried = s && s->h0;
     size_t bH = (size_t)b * H, tb = (size_t)T * b;
     float keep = train && s && s->dropout > 0 ? 1.0f - s->dropout : 1.0f;
     for (int l = 0; l < L; l++) {
         const lstm_layer *ly = &p->layer[l];
-        float *Z = w->z[l], *Hs = w->h[l], *Cs = w->c[l];
-        if (carried) {                                   /* slice 0 = the initial state */
-            memcpy(Hs, s->h0 + l * bH, bH * sizeof(float));
-            if (!gru)
-                memcpy(Cs, s->c0 + l * bH, bH * sizeof(float));
-        } else {
-            memset(Hs, 0, bH * sizeof(float));
-            memset(Cs, 0, bH * sizeof(float));
-        }
-        const float *bias = ln ? NULL : ly->bias;        /* (the lnlstm's comes after the norm) */
+        float *Z = w->z[l];
+        state_load(w->h[l], w->c[l], s, l, cell == CELL_GRU, bH);
+        const float *bias = cell == CELL_LNLSTM ? NULL : ly->bias;  /* (the lnlstm's: after the norm) */
         if (l == 0)
             embed_forward(Z, x, ly->kernel, bias, b, T, G);
         else {
@@ -487,33 +683,18 @@ static double forward(const kern_ops *k, const lstm_params *p, lstm_work *w, int
             }
             input_forward(k, Z, X, ly->kernel, bias, tb, H, G);
         }
-        if (T > 1 || carried)                            /* packed once for all steps */
-            k->pack_b(H, G, ly->recurrent, G, w->rp);
-        for (int t = 0; t < T; t++) {
-            float *z = Z + (size_t)t * b * G;
-            float *hp = Hs + (size_t)t * bH, *cp = Cs + (size_t)t * bH;
-            int first = t == 0 && !carried;              /* h_{t-1} = c_{t-1} = 0 */
-            if (gru) {                                   /* u = recurrent bias + h_{t-1} . recurrent */
-                float *u = w->u[l] + (size_t)t * b * G;
-                bias_rows(u, (size_t)b, ly->bias + G, G);
-                if (!first)
-                    k->gemm_nn_packed(b, G, H, hp, H, w->rp, u, G);
-                k->gru_cell_fwd(b, H, z, u, first ? NULL : hp, hp + bH);
-                continue;
-            }
-            if (!first)                                  /* z += h_{t-1} . recurrent */
-                k->gemm_nn_packed(b, G, H, hp, H, w->rp, z, G);
-            if (ln)
-                k->ln_fwd(b, H, z, ly->gamma, ly->bias, w->u[l] + (size_t)t * b * G, w->rstd[l] + (size_t)t * b * 4);
-            k->lstm_cell_fwd(b, H, z, first ? NULL : cp, cp + bH, hp + bH);
+        switch (cell) {
+        case CELL_GRU:
+            gru_forward(k, Z, w->u[l], w->h[l], ly->recurrent, ly->bias + G, w->rp, carried, b, T, H);
+            break;
+        case CELL_LNLSTM:
+            lnlstm_forward(k, Z, w->u[l], w->rstd[l], w->h[l], w->c[l], ly->recurrent, ly->gamma,
+                           ly->bias, w->rp, carried, b, T, H);
+            break;
+        default:
+            lstm_forward(k, Z, w->h[l], w->c[l], ly->recurrent, w->rp, carried, b, T, H);
         }
-        if (s && s->hT) {
-            memcpy(s->hT + l * bH, Hs + (size_t)T * bH, bH * sizeof(float));
-            if (s->cT && gru)
-                memset(s->cT + l * bH, 0, bH * sizeof(float));
-            else if (s->cT)
-                memcpy(s->cT + l * bH, Cs + (size_t)T * bH, bH * sizeof(float));
-        }
+        state_save(s, l, w->h[l], w->c[l], cell == CELL_GRU, T, bH);
     }
     size_t rows = pp ? tb : (size_t)b;                   /* logits of the last step, or of every step */
     const float *top = w->h[L - 1] + (pp ? bH : (size_t)T * bH);
@@ -543,8 +724,7 @@ double lstm_train_seq(const kern_ops *k, const lstm_params *p, lstm_params *g, l
 {
     if (!dims_fit(p, w, b, T))
         return NAN;
-    int V = p->dim.V, H = p->dim.H, L = p->dim.L, G = cell_gates(p->dim.cell) * H, gru = p->dim.cell == CELL_GRU;
-    int ln = p->dim.cell == CELL_LNLSTM;
+    int V = p->dim.V, H = p->dim.H, L = p->dim.L, cell = p->dim.cell, G = cell_gates(cell) * H;
     int pp = s && s->per_position, carried = s && s->h0;
     size_t bH = (size_t)b * H, tb = (size_t)T * b;
     float keep = s && s->dropout > 0 ? 1.0f - s->dropout : 1.0f;
@@ -561,38 +741,21 @@ double lstm_train_seq(const kern_ops *k, const lstm_params *p, lstm_params *g, l
     for (int l = L - 1; l >= 0; l--) {
         const lstm_layer *ly = &p->layer[l];
         lstm_layer *gl = &g->layer[l];
-        float *Z = w->z[l], *Hs = w->h[l], *Cs = w->c[l];
-        float *U = gru ? w->u[l] : Z;           /* what multiplies h_{t-1}: du (GRU) or dz (ds) */
-        transpose(w->rt, ly->recurrent, H, G);                  /* rt (G, H) = recurrent^T */
-        k->pack_b(G, H, w->rt, H, w->rtp);
-        memset(w->dh, 0, bH * sizeof(float));
-        memset(w->dc, 0, bH * sizeof(float));
-        for (int t = T - 1; t >= 0; t--) {
-            float *dz = Z + (size_t)t * b * G, *du = U + (size_t)t * b * G;
-            const float *cp = Cs + (size_t)t * bH, *hp = Hs + (size_t)t * bH;
-            int first = t == 0 && !carried;
-            acc_rows4(w->dh, w->dup + (size_t)t * bH, (int)bH); /* + the gradient from above */
-            if (gru)                                            /* dh becomes dh * z */
-                k->gru_cell_bwd(b, H, dz, du, first ? NULL : hp, w->dh);
-            else {
-                k->lstm_cell_bwd(b, H, dz, first ? NULL : cp, cp + bH, w->dh, w->dc);
-                memset(w->dh, 0, bH * sizeof(float));
-                if (ln)                                         /* dz -> ds, dgamma and dbias */
-                    k->ln_bwd(b, H, dz, ly->gamma, w->u[l] + (size_t)t * b * G,
-                           w->rstd[l] + (size_t)t * b * 4, gl->gamma, gl->bias);
-            }
-            if (t > 0)                                          /* dh_{t-1} += du . recurrent^T */
-                k->gemm_nn_packed(b, H, G, du, G, w->rtp, w->dh, H);
+        float *Z = w->z[l];                                     /* becomes dz */
+        switch (cell) {
+        case CELL_GRU:
+            gru_backward(k, Z, w->u[l], w->h[l], w->dup, ly->recurrent, gl->recurrent, gl->bias,
+                         w->rt, w->rtp, w->dh, carried, b, T, H);
+            break;
+        case CELL_LNLSTM:
+            lnlstm_backward(k, Z, w->u[l], w->rstd[l], w->h[l], w->c[l], w->dup, ly->recurrent,
+                            ly->gamma, gl->recurrent, gl->gamma, gl->bias, w->rt, w->rtp, w->dh,
+                            w->dc, carried, b, T, H);
+            break;
+        default:
+            lstm_backward(k, Z, w->h[l], w->c[l], w->dup, ly->recurrent, gl->recurrent, gl->bias,
+                          w->rt, w->rtp, w->dh, w->dc, carried, b, T, H);
         }
-        /* drecurrent (H, G) += sum_t h_{t-1}^T du_t, all steps at once (h_0 = 0 unless carried) */
-        int t0 = carried ? 0 : 1;
-        if (T > t0)
-            k->gemm_tn(H, G, (T - t0) * b, Hs + (size_t)t0 * bH, H, U + (size_t)t0 * b * G, G,
-                       gl->recurrent, G);
-        if (!ln)                                                /* (lnlstm: done per step) */
-            colsum_acc(gl->bias, Z, tb, G);                     /* dbias (the input bias) */
-        if (gru)
-            colsum_acc(gl->bias + G, U, tb, G);                 /* the recurrent bias */
         if (l == 0)
             embed_backward(gl->kernel, Z, x, b, T, G);
         else {
@@ -620,28 +783,33 @@ double lstm_train_batch(const kern_ops *k, const lstm_params *p, lstm_params *g,
 void lstm_step(const kern_ops *k, const lstm_params *p, int x, float *h, float *c,
                  float *logits, float *scratch)
 {
-    int V = p->dim.V, H = p->dim.H, G = cell_gates(p->dim.cell) * H, gru = p->dim.cell == CELL_GRU;
+    int V = p->dim.V, H = p->dim.H, L = p->dim.L, cell = p->dim.cell, G = cell_gates(cell) * H;
     int32_t x1 = x;
-    for (int l = 0; l < p->dim.L; l++) {
+    for (int l = 0; l < L; l++) {
         const lstm_layer *ly = &p->layer[l];
-        float *hl = h + (size_t)l * H, *cl = c + (size_t)l * H;
-        int ln = p->dim.cell == CELL_LNLSTM;
-        const float *bias = ln ? NULL : ly->bias;        /* (the lnlstm's comes after the norm) */
+        float *hl = h + (size_t)l * H, *cl = c + (size_t)l * H, *z = scratch;
+        const float *bias = cell == CELL_LNLSTM ? NULL : ly->bias;  /* (the lnlstm's: after the norm) */
         if (l == 0)
-            embed_forward(scratch, &x1, ly->kernel, bias, 1, 1, G);
+            embed_forward(z, &x1, ly->kernel, bias, 1, 1, G);
         else
-            input_forward(k, scratch, h + (size_t)(l - 1) * H, ly->kernel, bias, 1, H, G);
-        if (gru) {                              /* u (scratch + G) = recurrent bias + h . R */
+            input_forward(k, z, h + (size_t)(l - 1) * H, ly->kernel, bias, 1, H, G);
+        /* one step of the cell, h and c in place; a single product: the recurrent kernel unpacked */
+        switch (cell) {
+        case CELL_GRU: {                        /* u (scratch + G) = h . recurrent + recurrent bias */
             float *u = scratch + G;
-            bias_rows(u, 1, ly->bias + G, G);
-            k->gemm_nn(1, G, H, hl, H, ly->recurrent, G, u, G);
-            k->gru_cell_fwd(1, H, scratch, u, hl, hl);
-            continue;
+            input_forward(k, u, hl, ly->recurrent, ly->bias + G, 1, H, G);
+            k->gru_cell_fwd(1, H, z, u, hl, hl);
+            break;
         }
-        k->gemm_nn(1, G, H, hl, H, ly->recurrent, G, scratch, G);
-        if (ln)
-            k->ln_fwd(1, H, scratch, ly->gamma, ly->bias, NULL, NULL);
-        k->lstm_cell_fwd(1, H, scratch, cl, cl, hl);
+        case CELL_LNLSTM:
+            k->gemm_nn(1, G, H, hl, H, ly->recurrent, G, z, G);
+            k->ln_fwd(1, H, z, ly->gamma, ly->bias, NULL, NULL);
+            k->lstm_cell_fwd(1, H, z, cl, cl, hl);
+            break;
+        default:
+            k->gemm_nn(1, G, H, hl, H, ly->recurrent, G, z, G);
+            k->lstm_cell_fwd(1, H, z, cl, cl, hl);
+        }
     }
-    logits_forward(k, logits, h + (size_t)(p->dim.L - 1) * H, p->dense_w, p->dense_b, 1, H, V);
+    logits_forward(k, logits, h + (size_t)(L - 1) * H, p->dense_w, p->dense_b, 1, H, V);
 }
