@@ -88,6 +88,54 @@ PY
     expect_fail train_mismatched_shapes 'does not match' sh -c 'train -o keep.model < mismatch.ts'
     expect_fail train_float_not_onehot 'not one-hot' sh -c 'train -o keep.model < notonehot.ts'
     cmp -s a.model keep.model && pass train_keeps_model_after_bad_input || fail train_keeps_model_after_bad_input "changed"
+    # evaluate takes every window stream train takes: indices of each integer dtype, one-hot
+    # x and y, and window --seq's y (B, N); the loss is the same whatever the encoding
+    vocab < rep.txt | window -n 8 --seq > seq.ts
+    $PY - <<'PY'
+import gzip, msgpack, numpy as np
+def frames(path):
+    u = msgpack.Unpacker(raw=False)
+    u.feed(gzip.open(path).read())
+    return list(u)
+def put(path, fr):
+    with gzip.open(path, "wb") as f:
+        for x in fr:
+            f.write(msgpack.packb(x))
+for src in ("rep", "seq"):
+    fr = frames(src + ".ts")
+    V = next(f for f in fr if f["name"] == "vocab")["shape"][0]
+    for dt in ("i1", "u2", "i2", "u4", "i4", "u8", "i8", "onehot"):
+        out = []
+        for f in fr:
+            if f["name"] in ("x", "y") and "dtype" in f:
+                f = dict(f)
+                a = np.frombuffer(f["data"], "u1").reshape(f["shape"])
+                if dt == "onehot":
+                    a = np.eye(V, dtype="<f4")[a]
+                    f["dtype"] = "f4"
+                else:
+                    a = a.astype("<" + dt)
+                    f["dtype"] = dt
+                f["shape"], f["data"] = list(a.shape), a.tobytes()
+            out.append(f)
+        put("%s-%s.ts" % (src, dt), out)
+PY
+    train -H 8 -e 1 --seed 3 -o seqm.model < seq.ts 2>/dev/null
+    for src in rep seq; do
+        m=rep.model; [ $src = seq ] && m=seqm.model
+        base=$(evaluate -m $m --tsv < $src.ts | tail -1 | cut -f4)
+        bad=
+        for dt in i1 u2 i2 u4 i4 u8 i8 onehot; do
+            got=$(evaluate -m $m --tsv < $src-$dt.ts 2>&1 | tail -1 | cut -f4)
+            [ -n "$base" ] && [ "$got" = "$base" ] || bad="$bad $dt:$got"
+            train -H 8 --max-batches 1 < $src-$dt.ts 2>/dev/null || bad="$bad train-$dt"
+        done
+        [ -z "$bad" ] && pass "eval_takes_every_${src}_stream_train_takes" || fail "eval_takes_every_${src}_stream_train_takes" "$base vs$bad"
+    done
+    # a per-position model on text is evaluated at every position, as on its --seq windows
+    et=$(evaluate -m seqm.model --tsv < rep.txt | tail -1 | cut -f4)
+    es=$(evaluate -m seqm.model --tsv < seq.ts | tail -1 | cut -f4)
+    [ -n "$et" ] && [ "$et" = "$es" ] && pass eval_seq_model_text_equals_seq_stream || fail eval_seq_model_text_equals_seq_stream "text $et, --seq stream $es"
 else
     skip train_python_cases "no /usr/bin/python3 with msgpack and numpy"
 fi
@@ -110,6 +158,16 @@ vocab < vt.txt | train --streams -n 8 -b 4 -H 12 -L 2 -e 2 --val 0.25 --seed 3 -
 vl=$(tail -1 vt.log | cut -f3)
 el=$(tail -c $(( $(wc -c < vt.txt) / 4 )) vt.txt | evaluate -m vt.model --tsv | tail -1 | cut -f4)
 check_num eval_streams_equals_train_validation '(a > b ? a - b : b - a) < 1e-5 * a' "train $vl, evaluate $el" a="$vl" b="$el"
+# ... and in the windows layout, last-step and per-position targets (window --seq): the
+# validation windows are the last quarter, which evaluate cuts from the text's tail
+for seq in "" --seq; do
+    vocab < vt.txt | window -n 8 $seq | train -H 12 -L 2 -e 2 --val 0.25 --seed 3 --log vw.log -o vw.model 2>/dev/null
+    n=$(( $(wc -c < vt.txt) - 8 ))                      # windows of the text (stride 1)
+    vl=$(tail -1 vw.log | cut -f3)
+    el=$(tail -c +$(( n * 3 / 4 + 1 )) vt.txt | evaluate -m vw.model --tsv | tail -1 | cut -f4)
+    check_num "eval_windows${seq:+_seq}_equals_train_validation" '(a > b ? a - b : b - a) < 1e-5 * a' \
+        "train $vl, evaluate $el" a="$vl" b="$el"
+done
 # resume and thread count in streams mode, with two layers and dropout
 train --streams -n 8 -b 4 -H 12 -L 2 --dropout 0.2 -e 2 -j 2 --seed 6 -o sa.model < rep.text.ts 2>/dev/null
 train --streams -n 8 -b 4 -H 12 -L 2 --dropout 0.2 -e 1 -j 2 --seed 6 -o sb.model < rep.text.ts 2>/dev/null
