@@ -6,7 +6,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include "cli.h"
 #include "model.h"
 #include "ts.h"
 #include "utf8.h"
@@ -15,17 +14,32 @@
 #define MAX_H      8192
 #define MAX_MAXLEN 100000
 
-void model_alloc(model *m, lstm_dims d, int maxlen, int with_adam)
+/* n bytes, 64-byte aligned and zeroed (free with free()), or NULL. */
+static void *zalloc(size_t n)
+{
+    void *p = NULL;
+    size_t rounded = (n + 63) & ~(size_t)63;
+    if (rounded < n || posix_memalign(&p, 64, rounded ? rounded : 64))
+        return NULL;
+    memset(p, 0, rounded ? rounded : 64);
+    return p;
+}
+
+int model_alloc(model *m, lstm_dims d, int maxlen, int with_adam)
 {
     memset(m, 0, sizeof *m);
     m->dim = d;
     m->maxlen = maxlen;
     size_t n = lstm_nparams(d);
-    m->vocab = cli_alloc((size_t)d.V * sizeof *m->vocab);
-    m->params = cli_alloc(n * sizeof(float));
+    m->vocab = zalloc((size_t)d.V * sizeof *m->vocab);
+    m->params = zalloc(n * sizeof(float));
     if (with_adam) {
-        m->adam_m = cli_alloc(n * sizeof(float));
-        m->adam_v = cli_alloc(n * sizeof(float));
+        m->adam_m = zalloc(n * sizeof(float));
+        m->adam_v = zalloc(n * sizeof(float));
+    }
+    if (!m->vocab || !m->params || (with_adam && (!m->adam_m || !m->adam_v))) {
+        model_free(m);
+        return -1;
     }
     lstm_bind(&m->p, m->params, d);
     m->batch = 64;
@@ -39,6 +53,7 @@ void model_alloc(model *m, lstm_dims d, int maxlen, int with_adam)
     m->eps = 1e-7;
     m->val_split = 0.2;
     m->train_loss = m->val_loss = NAN;
+    return 0;
 }
 
 void model_free(model *m)
@@ -189,7 +204,10 @@ int model_read(model *m, const char *path, char *err, size_t cap)
                 bad = -1;
                 break;
             }
-            model_alloc(m, (lstm_dims){ (int)V, (int)H, (int)layers, cellk }, (int)N, 1);
+            if (model_alloc(m, (lstm_dims){ (int)V, (int)H, (int)layers, cellk }, (int)N, 1) < 0) {
+                bad = fail(msg, sizeof msg, "out of memory");
+                break;
+            }
             char targets[16] = "last", layout[16] = "windows";
             ts_attr_str(&f, "targets", targets, sizeof targets);
             ts_attr_str(&f, "layout", layout, sizeof layout);
@@ -249,8 +267,10 @@ int model_read(model *m, const char *path, char *err, size_t cap)
                 break;
             }
             float **dst = f.name[6] == 'h' ? &m->state_h : &m->state_c;
-            if (!*dst)
-                *dst = cli_alloc(f.nbytes);
+            if (!*dst && !(*dst = zalloc(f.nbytes))) {
+                bad = fail(msg, sizeof msg, "out of memory");
+                break;
+            }
             memcpy(*dst, f.data, f.nbytes);
         } else if (strcmp(f.name, "rng") == 0) {
             if (!f.is_tensor || f.dtype != TS_U8 || f.count != 8) {

@@ -824,7 +824,8 @@ int main(int argc, char **argv)
         if (!opt_streams && m.per_position != (d.ylen > 1))
             cli_die("%s: the model was trained with %s targets", opt_resume, m.per_position ? "per-position" : "last-step");
     } else {
-        model_alloc(&m, (lstm_dims){ d.V, opt_hidden, opt_layers, opt_cell }, N, 1);
+        if (model_alloc(&m, (lstm_dims){ d.V, opt_hidden, opt_layers, opt_cell }, N, 1) < 0)
+            cli_die("out of memory (a model of %d hidden units, %d layers)", opt_hidden, opt_layers);
         memcpy(m.vocab, d.vocab, d.V * sizeof(uint32_t));
         m.byte_unit = d.byte_unit;
         m.lower = d.lower;
