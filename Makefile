@@ -5,8 +5,9 @@
 #   make bench      benchmarks (read ../shared/data when present)
 #   make install    PREFIX=/usr/local
 #
-# Every tools/NAME.c is one tool, every tests/test_*.c one test program, every lib/*.c part of
-# libcharpipe.a. Files named *_avx2.c / *_avx512.c get their instruction-set flags here and
+# Every tools/NAME.c is one tool (but tools/cli.c: the helpers linked into every tool), every
+# tests/test_*.c one test program (linked with tests/lstm_ref.c, the reference LSTM), every
+# lib/*.c part of libcharpipe.a. Files named *_avx2.c / *_avx512.c get their instruction-set flags here and
 # nowhere else; the rest of the code is built for the baseline of the target.
 
 CC      ?= cc
@@ -31,7 +32,7 @@ ISA_avx2   = $(if $(X86),-mavx2 -mfma)
 ISA_avx512 = $(if $(X86),-mavx512f -mavx512vl -mavx512bw -mavx512dq -mavx2 -mfma -mprefer-vector-width=512)
 
 LIB_SRC   := $(wildcard lib/*.c)
-TOOL_SRC  := $(wildcard tools/*.c)
+TOOL_SRC  := $(filter-out tools/cli.c,$(wildcard tools/*.c))
 TEST_SRC  := $(wildcard tests/test_*.c)
 BENCH_SRC := $(wildcard bench/*.c)
 LIB_OBJ   := $(LIB_SRC:%.c=$(O)/%.o)
@@ -39,6 +40,8 @@ TOOLS     := $(TOOL_SRC:tools/%.c=$(BIN)/%)
 TESTS     := $(TEST_SRC:tests/%.c=$(O)/tests/%)
 BENCHES   := $(BENCH_SRC:bench/%.c=$(O)/bench/%)
 LIBA      := $(O)/libcharpipe.a
+CLI_OBJ   := $(O)/tools/cli.o
+REF_OBJ   := $(O)/tests/lstm_ref.o
 
 .PHONY: all tools tests test check check-san bench install uninstall clean man deps demo fuzz
 .DELETE_ON_ERROR:
@@ -64,11 +67,11 @@ $(LIBA): $(LIB_OBJ)
 	@rm -f $@
 	$(AR) rcs $@ $^
 
-$(BIN)/%: $(O)/tools/%.o $(LIBA)
+$(BIN)/%: $(O)/tools/%.o $(CLI_OBJ) $(LIBA)
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS)
 
-$(O)/tests/%: $(O)/tests/%.o $(LIBA)
+$(O)/tests/%: $(O)/tests/%.o $(REF_OBJ) $(LIBA)
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS)
 
 $(O)/bench/%: $(O)/bench/%.o $(LIBA)

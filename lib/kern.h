@@ -4,7 +4,7 @@
  * the best one this CPU supports (CPUID), unless the environment variable CHARPIPE_KERNEL
  * names one ("scalar", "avx2", "avx512"). The "scalar" set is portable C that builds
  * anywhere; the others are compiled only for x86-64, each in its own file with its own -m
- * flags. Results of all sets agree with the double-precision reference (lstm_ref.h) to float
+ * flags. Results of all sets agree with the double-precision reference (tests/lstm_ref.h) to float
  * rounding; tests/test_kern.c checks every set this CPU can run.
  *
  * Matrices are row-major floats, leading dimensions in floats, pointers need no alignment.
