@@ -29,6 +29,21 @@ void cli_init(const char *prog)
     atexit(remove_open_outfiles);
 }
 
+const kern_ops *cli_kernels(void)
+{
+    static const kern_ops *chosen;
+    if (chosen)
+        return chosen;
+    const char *env = getenv("CHARPIPE_KERNEL");
+    char err[256];
+    chosen = kern_choose(env, err, sizeof err);
+    if (!chosen) {
+        fprintf(stderr, "charpipe: CHARPIPE_KERNEL=%s\n", err);
+        exit(1);
+    }
+    return chosen;
+}
+
 static void vmsg(const char *prefix, const char *fmt, va_list ap)
 {
     char buf[1024];

@@ -8,11 +8,16 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include "kern.h"
 
 extern const char *cli_prog;          /* the tool's name, for messages */
 
 /* Remember the program name for messages. */
 void cli_init(const char *prog);
+
+/* The kernel set CHARPIPE_KERNEL names, else the best for this CPU; dies (exit 1) with
+ * "charpipe: CHARPIPE_KERNEL=NAME: unknown or ..." naming the choices. Cached. */
+const kern_ops *cli_kernels(void);
 
 /* Print "prog: message" and exit 1. */
 _Noreturn void cli_die(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

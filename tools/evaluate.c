@@ -378,7 +378,7 @@ int main(int argc, char **argv)
         cli_die("the model lowercases its input, but the C.UTF-8 locale is not available");
     if (opt_threads == 0)
         opt_threads = par_ncpu();
-    evaluator ev = { .k = kern_select(), .m = &m, .nparts = (int)opt_threads, .bpart = 64 };
+    evaluator ev = { .k = cli_kernels(), .m = &m, .nparts = (int)opt_threads, .bpart = 64 };
     ev.work = cli_alloc((size_t)opt_threads * sizeof *ev.work);   /* made below, for the layout */
     ev.loss = cli_malloc((size_t)opt_threads * sizeof *ev.loss);
     if (opt_streams < 0)

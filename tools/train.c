@@ -758,7 +758,7 @@ int main(int argc, char **argv)
             set_cell = 1;
             break;
         case O_MAXS: opt_max_seconds = cli_double("--max-seconds", optarg, 0.001, 1e9); break;
-        case O_VERSION: printf("charpipe train 0.2 (kernels: %s)\n", kern_select()->name); return 0;
+        case O_VERSION: printf("charpipe train 0.2 (kernels: %s)\n", cli_kernels()->name); return 0;
         case 'h': usage(); return 0;
         default: cli_usage_error("unknown option");
         }
@@ -777,7 +777,7 @@ int main(int argc, char **argv)
         opt_progress = isatty(2);
     if (opt_threads == 0)
         opt_threads = par_ncpu();
-    const kern_ops *k = kern_select();
+    const kern_ops *k = cli_kernels();
 
     /* Check that the outputs can be written before spending time on the input. */
     const char *outs[2] = { opt_out, opt_best };
