@@ -93,6 +93,8 @@ static int write_weights(ts_writer *w, const model *m, const char *prefix, const
 int model_write(const model *m, int fd, const char *label, char *err, size_t cap)
 {
     ts_writer *w = ts_writer_open(fd, label);
+    if (!w)
+        return fail(err, cap, "%s: out of memory", label);
     ts_attr_kv a[] = {
         TS_ATTR_STR("cell", cell_name(m->dim.cell)), TS_ATTR_INT("layers", m->dim.L),
         TS_ATTR_INT("hidden", m->dim.H), TS_ATTR_INT("maxlen", m->maxlen),
@@ -183,6 +185,11 @@ int model_read(model *m, const char *path, char *err, size_t cap)
     if (fd < 0)
         return fail(err, cap, "%s: %s", path, strerror(errno));
     ts_reader *r = ts_reader_open(fd, strcmp(path, "-") == 0 ? "stdin" : path);
+    if (!r) {
+        if (fd != 0)
+            close(fd);
+        return fail(err, cap, "%s: out of memory", strcmp(path, "-") == 0 ? "stdin" : path);
+    }
     ts_frame f;
     int rc, have_model = 0, have_vocab = 0, have_rng = 0, bad = 0;
     uint64_t seen = 0, seen_m = 0, seen_v = 0;

@@ -288,8 +288,9 @@ static void eval_stream(evaluator *ev, par_pool *pool, const unsigned char *firs
 {
     const model *m = ev->m;
     int N = m->maxlen, V = m->dim.V;
-    ts_reader *r = ts_reader_open(0, "stdin");
-    ts_reader_unread(r, first, nfirst);
+    ts_reader *r = cli_reader_open(0, "stdin");
+    if (ts_reader_unread(r, first, nfirst) < 0)
+        cli_die("stdin: cannot take back the first bytes of the input");
     ts_frame f;
     int rc;
     size_t pending = 0;

@@ -214,7 +214,7 @@ static void indices(const ts_frame *f, const dataset *d, size_t count, int32_t *
 
 static void read_input(dataset *d, int streams)
 {
-    ts_reader *r = ts_reader_open(0, "stdin");
+    ts_reader *r = cli_reader_open(0, "stdin");
     ts_frame f;
     int rc;
     size_t pending = 0;               /* windows of the last x frame still waiting for their y */
@@ -685,7 +685,7 @@ static void summary_only(void)
     if (!V || !N) {
         if (isatty(0))
             cli_usage_error("--summary needs -V and -n, or a window stream on stdin");
-        ts_reader *r = ts_reader_open(0, "stdin");
+        ts_reader *r = cli_reader_open(0, "stdin");
         ts_frame f;
         int rc = 0;
         while ((!V || !N) && (rc = ts_read(r, &f)) > 0) {
