@@ -385,6 +385,8 @@ int main(int argc, char **argv)
     if (opt_streams < 0)
         opt_streams = m.streams;
     par_pool *pool = par_new((int)opt_threads);
+    if (!pool)
+        cli_die("cannot start %ld threads", opt_threads);
 
     unsigned char first[2];
     size_t nfirst = 0;

@@ -909,6 +909,8 @@ int main(int argc, char **argv)
         tr.vc[i] = ns ? cli_alloc(ns * sizeof(float)) : NULL;
     }
     par_pool *pool = par_new(P);
+    if (!pool)
+        cli_die("cannot start %d threads", P);
     uint32_t *perm = m.streams ? NULL : cli_malloc(ntrain * sizeof *perm);
     int status = 0;
 
