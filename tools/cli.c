@@ -38,7 +38,7 @@ const kern_ops *cli_kernels(void)
     if (chosen)
         return chosen;
     const char *env = getenv("CHARPIPE_KERNEL");
-    char err[256];
+    char err[1024];                   /* the name is quoted back in full */
     chosen = kern_choose(env, err, sizeof err);
     if (!chosen) {
         fprintf(stderr, "charpipe: CHARPIPE_KERNEL=%s\n", err);
