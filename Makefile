@@ -3,10 +3,12 @@
 #   make            build the tools into bin/
 #   make test       unit + CLI tests, then the same suite under ASan+UBSan
 #   make bench      benchmarks (read ../shared/data when present)
-#   make install    PREFIX=/usr/local
+#   make install    PREFIX=/usr/local: the tools, man pages, libcharpipe.a, its public headers
+#                   (include/charpipe/) and charpipe.pc (lib/pkgconfig/)
 #
-# Every tools/NAME.c is one tool, every tests/test_*.c one test program, every lib/*.c part of
-# libcharpipe.a. Files named *_avx2.c / *_avx512.c get their instruction-set flags here and
+# Every tools/NAME.c is one tool (but tools/cli.c: the helpers linked into every tool), every
+# tests/test_*.c one test program (linked with tests/lstm_ref.c, the reference LSTM), every
+# lib/*.c part of libcharpipe.a. Files named *_avx2.c / *_avx512.c get their instruction-set flags here and
 # nowhere else; the rest of the code is built for the baseline of the target.
 
 CC      ?= cc
@@ -31,7 +33,7 @@ ISA_avx2   = $(if $(X86),-mavx2 -mfma)
 ISA_avx512 = $(if $(X86),-mavx512f -mavx512vl -mavx512bw -mavx512dq -mavx2 -mfma -mprefer-vector-width=512)
 
 LIB_SRC   := $(wildcard lib/*.c)
-TOOL_SRC  := $(wildcard tools/*.c)
+TOOL_SRC  := $(filter-out tools/cli.c,$(wildcard tools/*.c))
 TEST_SRC  := $(wildcard tests/test_*.c)
 BENCH_SRC := $(wildcard bench/*.c)
 LIB_OBJ   := $(LIB_SRC:%.c=$(O)/%.o)
@@ -39,6 +41,11 @@ TOOLS     := $(TOOL_SRC:tools/%.c=$(BIN)/%)
 TESTS     := $(TEST_SRC:tests/%.c=$(O)/tests/%)
 BENCHES   := $(BENCH_SRC:bench/%.c=$(O)/bench/%)
 LIBA      := $(O)/libcharpipe.a
+VERSION   := 0.2
+# The installed interface of libcharpipe.a (kern_impl.h is internal to the kernels).
+PUBLIC_H  := $(addprefix lib/,ts.h kern.h lstm.h model.h rng.h par.h utf8.h sampling.h frame.h)
+CLI_OBJ   := $(O)/tools/cli.o
+REF_OBJ   := $(O)/tests/lstm_ref.o
 
 .PHONY: all tools tests test check check-san bench install uninstall clean man deps demo fuzz
 .DELETE_ON_ERROR:
@@ -64,11 +71,11 @@ $(LIBA): $(LIB_OBJ)
 	@rm -f $@
 	$(AR) rcs $@ $^
 
-$(BIN)/%: $(O)/tools/%.o $(LIBA)
+$(BIN)/%: $(O)/tools/%.o $(CLI_OBJ) $(LIBA)
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS)
 
-$(O)/tests/%: $(O)/tests/%.o $(LIBA)
+$(O)/tests/%: $(O)/tests/%.o $(REF_OBJ) $(LIBA)
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS)
 
 $(O)/bench/%: $(O)/bench/%.o $(LIBA)
@@ -136,19 +143,25 @@ man: tools
 	man/mkman.sh man $(TOOLS)
 
 install: tools
-	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include/charpipe \
-	    $(DESTDIR)$(PREFIX)/share/man/man1
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/pkgconfig \
+	    $(DESTDIR)$(PREFIX)/include/charpipe $(DESTDIR)$(PREFIX)/share/man/man1
 	install -m 755 $(TOOLS) $(DESTDIR)$(PREFIX)/bin/
 	install -m 644 $(LIBA) $(DESTDIR)$(PREFIX)/lib/
-	install -m 644 lib/*.h $(DESTDIR)$(PREFIX)/include/charpipe/
+	install -m 644 $(PUBLIC_H) $(DESTDIR)$(PREFIX)/include/charpipe/
 	for t in $(TOOLS); do n=$$(basename $$t); \
 	    if [ -f man/$$n.1 ]; then install -m 644 man/$$n.1 $(DESTDIR)$(PREFIX)/share/man/man1/; fi; done
+	printf '%s\n' 'prefix=$(PREFIX)' 'libdir=$${prefix}/lib' 'includedir=$${prefix}/include' '' \
+	    'Name: charpipe' 'Description: character-level LSTM/GRU text generation: tensor streams, models, kernels' \
+	    'Version: $(VERSION)' 'Libs: $(strip -L$${libdir} -lcharpipe $(MSGPACK_LIBS) -lz -lm -lpthread)' \
+	    'Cflags: $(strip -I$${includedir}/charpipe $(MSGPACK_CF))' > $(DESTDIR)$(PREFIX)/lib/pkgconfig/charpipe.pc
+	chmod 644 $(DESTDIR)$(PREFIX)/lib/pkgconfig/charpipe.pc
 
 uninstall:
 	for t in $(TOOLS); do n=$$(basename $$t); \
 	    rm -f $(DESTDIR)$(PREFIX)/bin/$$n $(DESTDIR)$(PREFIX)/share/man/man1/$$n.1; done
-	rm -f $(DESTDIR)$(PREFIX)/lib/libcharpipe.a
-	rm -rf $(DESTDIR)$(PREFIX)/include/charpipe
+	rm -f $(DESTDIR)$(PREFIX)/lib/libcharpipe.a $(DESTDIR)$(PREFIX)/lib/pkgconfig/charpipe.pc
+	rm -f $(addprefix $(DESTDIR)$(PREFIX)/include/charpipe/,$(notdir $(PUBLIC_H)))
+	-rmdir $(DESTDIR)$(PREFIX)/include/charpipe 2>/dev/null
 
 clean:
 	rm -rf build bin

@@ -1,6 +1,6 @@
-/* kern.c - choosing a kernel set: CPUID via __builtin_cpu_supports, CHARPIPE_KERNEL override. */
+/* kern.c - choosing a kernel set: CPUID via __builtin_cpu_supports, or by name. */
+#include <stddef.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include "kern.h"
 
@@ -45,22 +45,25 @@ const kern_ops *kern_select(void)
     static const kern_ops *chosen;
     if (chosen)
         return chosen;
-    const char *env = getenv("CHARPIPE_KERNEL");
-    if (env && *env) {
-        const kern_ops *k = kern_get(env);
-        if (!k) {
-            fprintf(stderr, "charpipe: CHARPIPE_KERNEL=%s: unknown or not supported by this CPU "
-                    "(this CPU runs:", env);
-            for (int i = 0; kern_all[i]; i++)
-                if (kern_runs(kern_all[i]))
-                    fprintf(stderr, " %s", kern_all[i]->name);
-            fprintf(stderr, ")\n");
-            exit(1);
-        }
-        return chosen = k;
-    }
     for (int i = 0; kern_all[i]; i++)
         if (kern_runs(kern_all[i]))
             return chosen = kern_all[i];
     return chosen = &kern_scalar;
+}
+
+const kern_ops *kern_choose(const char *name, char *err, size_t cap)
+{
+    if (!name || !*name)
+        return kern_select();
+    const kern_ops *k = kern_get(name);
+    if (!k && err && cap > 0) {
+        size_t n = (size_t)snprintf(err, cap, "%s: unknown or not supported by this CPU "
+                                    "(this CPU runs:", name);
+        for (int i = 0; kern_all[i]; i++)
+            if (kern_runs(kern_all[i]) && n < cap)
+                n += (size_t)snprintf(err + n, cap - n, " %s", kern_all[i]->name);
+        if (n < cap)
+            snprintf(err + n, cap - n, ")");
+    }
+    return k;
 }

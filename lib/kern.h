@@ -1,16 +1,18 @@
 /* kern.h - the hot loops of the LSTM, one implementation per instruction set.
  *
  * Every implementation has the same functions behind a kern_ops table; kern_select() picks
- * the best one this CPU supports (CPUID), unless the environment variable CHARPIPE_KERNEL
- * names one ("scalar", "avx2", "avx512"). The "scalar" set is portable C that builds
+ * the best one this CPU supports (CPUID), kern_choose() the one a name asks for ("scalar",
+ * "avx2", "avx512"; the tools take it from the environment variable CHARPIPE_KERNEL). The "scalar" set is portable C that builds
  * anywhere; the others are compiled only for x86-64, each in its own file with its own -m
- * flags. Results of all sets agree with the double-precision reference (lstm_ref.h) to float
+ * flags. Results of all sets agree with the double-precision reference (tests/lstm_ref.h) to float
  * rounding; tests/test_kern.c checks every set this CPU can run.
  *
  * Matrices are row-major floats, leading dimensions in floats, pointers need no alignment.
  */
 #ifndef CHARPIPE_KERN_H
 #define CHARPIPE_KERN_H
+
+#include <stddef.h>
 
 typedef struct kern_ops {
     const char *name;
@@ -74,9 +76,13 @@ typedef struct kern_ops {
                    const float *rstd, float *dgamma, float *dbias);
 } kern_ops;
 
-/* The best set for this CPU, or the one CHARPIPE_KERNEL names (dies with a message naming
- * the choices if it is unknown or this CPU cannot run it). Chosen once, then cached. */
+/* The best set for this CPU. Chosen once, then cached. */
 const kern_ops *kern_select(void);
+
+/* The set with this name (NULL or "" = kern_select()), or NULL if it is unknown or this CPU
+ * cannot run it, with "NAME: unknown or not supported by this CPU (this CPU runs: avx2
+ * scalar)" in err (cap bytes; err may be NULL). */
+const kern_ops *kern_choose(const char *name, char *err, size_t cap);
 
 /* The set with this name if it was built and this CPU can run it, else NULL. */
 const kern_ops *kern_get(const char *name);

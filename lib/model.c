@@ -6,7 +6,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include "cli.h"
 #include "frame.h"
 #include "model.h"
 #include "ts.h"
@@ -16,17 +15,32 @@
 #define MAX_H      8192
 #define MAX_MAXLEN 100000
 
-void model_alloc(model *m, lstm_dims d, int maxlen, int with_adam)
+/* n bytes, 64-byte aligned and zeroed (free with free()), or NULL. */
+static void *zalloc(size_t n)
+{
+    void *p = NULL;
+    size_t rounded = (n + 63) & ~(size_t)63;
+    if (rounded < n || posix_memalign(&p, 64, rounded ? rounded : 64))
+        return NULL;
+    memset(p, 0, rounded ? rounded : 64);
+    return p;
+}
+
+int model_alloc(model *m, lstm_dims d, int maxlen, int with_adam)
 {
     memset(m, 0, sizeof *m);
     m->dim = d;
     m->maxlen = maxlen;
     size_t n = lstm_nparams(d);
-    m->vocab = cli_alloc((size_t)d.V * sizeof *m->vocab);
-    m->params = cli_alloc(n * sizeof(float));
+    m->vocab = zalloc((size_t)d.V * sizeof *m->vocab);
+    m->params = zalloc(n * sizeof(float));
     if (with_adam) {
-        m->adam_m = cli_alloc(n * sizeof(float));
-        m->adam_v = cli_alloc(n * sizeof(float));
+        m->adam_m = zalloc(n * sizeof(float));
+        m->adam_v = zalloc(n * sizeof(float));
+    }
+    if (!m->vocab || !m->params || (with_adam && (!m->adam_m || !m->adam_v))) {
+        model_free(m);
+        return -1;
     }
     lstm_bind(&m->p, m->params, d);
     m->batch = 64;
@@ -40,6 +54,7 @@ void model_alloc(model *m, lstm_dims d, int maxlen, int with_adam)
     m->eps = 1e-7;
     m->val_split = 0.2;
     m->train_loss = m->val_loss = NAN;
+    return 0;
 }
 
 void model_free(model *m)
@@ -79,6 +94,8 @@ static int write_weights(ts_writer *w, const model *m, const char *prefix, const
 int model_write(const model *m, int fd, const char *label, char *err, size_t cap)
 {
     ts_writer *w = ts_writer_open(fd, label);
+    if (!w)
+        return fail(err, cap, "%s: out of memory", label);
     ts_attr_kv a[] = {
         TS_ATTR_STR("cell", cell_name(m->dim.cell)), TS_ATTR_INT("layers", m->dim.L),
         TS_ATTR_INT("hidden", m->dim.H), TS_ATTR_INT("maxlen", m->maxlen),
@@ -169,6 +186,11 @@ int model_read(model *m, const char *path, char *err, size_t cap)
     if (fd < 0)
         return fail(err, cap, "%s: %s", path, strerror(errno));
     ts_reader *r = ts_reader_open(fd, strcmp(path, "-") == 0 ? "stdin" : path);
+    if (!r) {
+        if (fd != 0)
+            close(fd);
+        return fail(err, cap, "%s: out of memory", strcmp(path, "-") == 0 ? "stdin" : path);
+    }
     ts_frame f;
     int rc, have_model = 0, have_vocab = 0, have_rng = 0, bad = 0;
     uint64_t seen = 0, seen_m = 0, seen_v = 0;
@@ -190,7 +212,10 @@ int model_read(model *m, const char *path, char *err, size_t cap)
                 bad = -1;
                 break;
             }
-            model_alloc(m, (lstm_dims){ (int)V, (int)H, (int)layers, cellk }, (int)N, 1);
+            if (model_alloc(m, (lstm_dims){ (int)V, (int)H, (int)layers, cellk }, (int)N, 1) < 0) {
+                bad = fail(msg, sizeof msg, "out of memory");
+                break;
+            }
             char targets[16] = "last", layout[16] = "windows";
             ts_attr_str(&f, "targets", targets, sizeof targets);
             ts_attr_str(&f, "layout", layout, sizeof layout);
@@ -250,8 +275,10 @@ int model_read(model *m, const char *path, char *err, size_t cap)
                 break;
             }
             float **dst = f.name[6] == 'h' ? &m->state_h : &m->state_c;
-            if (!*dst)
-                *dst = cli_alloc(f.nbytes);
+            if (!*dst && !(*dst = zalloc(f.nbytes))) {
+                bad = fail(msg, sizeof msg, "out of memory");
+                break;
+            }
             memcpy(*dst, f.data, f.nbytes);
         } else if (strcmp(f.name, "rng") == 0) {
             if (!f.is_tensor || f.dtype != TS_U8 || f.count != 8) {

@@ -57,8 +57,8 @@ typedef struct model {
 } model;
 
 /* Allocate params (zero) and vocab for a model of shape d; with_adam also allocates the
- * moments. */
-void model_alloc(model *m, lstm_dims d, int maxlen, int with_adam);
+ * moments. Returns 0, or -1 when out of memory (m is then empty, as after model_free). */
+int model_alloc(model *m, lstm_dims d, int maxlen, int with_adam);
 void model_free(model *m);
 
 /* Write m as a stream to fd. Returns 0, or -1 with a message in err. */

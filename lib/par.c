@@ -47,24 +47,58 @@ static void *worker(void *arg)
     return NULL;
 }
 
+/* Stop and join workers 1..started-1, free the pool. */
+static void pool_end(par_pool *p, int started)
+{
+    pthread_mutex_lock(&p->mu);
+    p->quit = 1;
+    pthread_cond_broadcast(&p->go);
+    pthread_mutex_unlock(&p->mu);
+    for (int i = 1; i < started; i++)
+        pthread_join(p->threads[i], NULL);
+    pthread_mutex_destroy(&p->mu);
+    pthread_cond_destroy(&p->go);
+    pthread_cond_destroy(&p->done);
+    free(p->threads);
+    free(p);
+}
+
 par_pool *par_new(int nthreads)
 {
     par_pool *p = calloc(1, sizeof *p);
     if (!p)
-        abort();
+        return NULL;
     p->n = nthreads < 1 ? 1 : nthreads;
     p->threads = calloc((size_t)p->n, sizeof *p->threads);
-    pthread_mutex_init(&p->mu, NULL);
-    pthread_cond_init(&p->go, NULL);
-    pthread_cond_init(&p->done, NULL);
+    if (!p->threads || pthread_mutex_init(&p->mu, NULL) != 0) {
+        free(p->threads);
+        free(p);
+        return NULL;
+    }
+    if (pthread_cond_init(&p->go, NULL) != 0) {
+        pthread_mutex_destroy(&p->mu);
+        free(p->threads);
+        free(p);
+        return NULL;
+    }
+    if (pthread_cond_init(&p->done, NULL) != 0) {
+        pthread_cond_destroy(&p->go);
+        pthread_mutex_destroy(&p->mu);
+        free(p->threads);
+        free(p);
+        return NULL;
+    }
     for (int i = 1; i < p->n; i++) {
         worker_arg *a = malloc(sizeof *a);
-        if (!a)
-            abort();
-        a->p = p;
-        a->part = i;
-        if (pthread_create(&p->threads[i], NULL, worker, a) != 0)
-            abort();
+        if (a) {
+            a->p = p;
+            a->part = i;
+        }
+        if (!a || pthread_create(&p->threads[i], NULL, worker, a) != 0) {
+            free(a);
+            pool_end(p, i);
+            return NULL;
+        }
     }
     return p;
 }
@@ -73,8 +107,14 @@ int par_size(const par_pool *p) { return p->n; }
 
 void par_run(par_pool *p, par_fn fn, void *ctx)
 {
+    if (p->n > 1 && pthread_mutex_lock(&p->mu) != 0) {
+        /* the workers cannot be reached (a broken mutex): every part on this thread, in
+         * order, gives the same result */
+        for (int i = 0; i < p->n; i++)
+            fn(ctx, i, p->n);
+        return;
+    }
     if (p->n > 1) {
-        pthread_mutex_lock(&p->mu);
         p->fn = fn;
         p->ctx = ctx;
         p->pending = p->n - 1;
@@ -93,19 +133,8 @@ void par_run(par_pool *p, par_fn fn, void *ctx)
 
 void par_free(par_pool *p)
 {
-    if (!p)
-        return;
-    pthread_mutex_lock(&p->mu);
-    p->quit = 1;
-    pthread_cond_broadcast(&p->go);
-    pthread_mutex_unlock(&p->mu);
-    for (int i = 1; i < p->n; i++)
-        pthread_join(p->threads[i], NULL);
-    pthread_mutex_destroy(&p->mu);
-    pthread_cond_destroy(&p->go);
-    pthread_cond_destroy(&p->done);
-    free(p->threads);
-    free(p);
+    if (p)
+        pool_end(p, p->n);
 }
 
 int par_ncpu(void)

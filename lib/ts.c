@@ -208,25 +208,31 @@ static int pack_cb(void *data, const char *buf, size_t len)
     return 0;
 }
 
+static int gzip_level = 1;            /* ts_set_gzip_level */
+
+void ts_set_gzip_level(int level)
+{
+    if (level >= 0 && level <= 9)
+        gzip_level = level;
+}
+
 ts_writer *ts_writer_open(int fd, const char *label)
 {
     ts_writer *w = calloc(1, sizeof *w);
     if (!w)
-        abort();
+        return NULL;
     w->fd = fd;
     snprintf(w->label, sizeof w->label, "%s", label ? label : "output");
     /* A reader on the other end of a pipe needs data as it is made; a file does not, and
      * flushing it by size alone makes the same frames give the same bytes. */
     struct stat st;
     w->timed = fstat(fd, &st) != 0 || !S_ISREG(st.st_mode);
-    int level = 1;
-    const char *env = getenv("CHARPIPE_GZIP_LEVEL");
-    if (env && *env >= '0' && *env <= '9' && env[1] == 0)
-        level = *env - '0';
-    w->level = level;
+    w->level = gzip_level;
     /* windowBits 15 + 16: a gzip wrapper, so zcat and Python's gzip module can read it */
-    if (deflateInit2(&w->z, level, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK)
-        abort();
+    if (deflateInit2(&w->z, w->level, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK) {
+        free(w);
+        return NULL;
+    }
     msgpack_packer_init(&w->pk, w, pack_cb);
     ts_attr_kv hdr[2] = { TS_ATTR_STR("format", TS_FORMAT), TS_ATTR_INT("version", TS_VERSION) };
     msgpack_pack_map(&w->pk, 3);
@@ -572,21 +578,26 @@ ts_reader *ts_reader_open(int fd, const char *label)
 {
     ts_reader *r = calloc(1, sizeof *r);
     if (!r)
-        abort();
+        return NULL;
     r->fd = fd;
     snprintf(r->label, sizeof r->label, "%s", label ? label : "input");
-    if (inflateInit2(&r->z, 15 + 16) != Z_OK)
-        abort();
-    if (!msgpack_unpacker_init(&r->up, 256 * 1024))
-        abort();
+    if (inflateInit2(&r->z, 15 + 16) != Z_OK) {
+        free(r);
+        return NULL;
+    }
+    if (!msgpack_unpacker_init(&r->up, 256 * 1024)) {
+        inflateEnd(&r->z);
+        free(r);
+        return NULL;
+    }
     msgpack_unpacked_init(&r->result);
     return r;
 }
 
-void ts_reader_unread(ts_reader *r, const void *p, size_t n)
+int ts_reader_unread(ts_reader *r, const void *p, size_t n)
 {
     if (n > sizeof r->in - r->z.avail_in)
-        abort();
+        return -1;
     memmove(r->in + n, r->z.next_in ? r->z.next_in : r->in, r->z.avail_in);
     memcpy(r->in, p, n);
     r->z.next_in = r->in;
@@ -594,6 +605,7 @@ void ts_reader_unread(ts_reader *r, const void *p, size_t n)
     if (r->total_in == 0 && n > 0)
         r->not_gzip = r->in[0] != 0x1f || (n > 1 && r->in[1] != 0x8b);
     r->total_in += n;
+    return 0;
 }
 
 void ts_reader_flush_before_wait(ts_reader *r, ts_writer *w) { r->flush_w = w; }

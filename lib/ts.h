@@ -6,14 +6,14 @@
  * without dtype/shape/data carry only a name and attrs. Concatenated streams read as one.
  *
  * Reading:
- *     ts_reader *r = ts_reader_open(0, "stdin");
+ *     ts_reader *r = ts_reader_open(0, "stdin");       // NULL: out of memory
  *     ts_frame f;
  *     int rc;
  *     while ((rc = ts_read(r, &f)) > 0) { ... f.name, f.data ... }
  *     if (rc < 0) die("%s", ts_reader_error(r));      // truncated, corrupt, ...
  *     ts_reader_close(r);
  * Writing:
- *     ts_writer *w = ts_writer_open(1, "stdout");     // writes the header
+ *     ts_writer *w = ts_writer_open(1, "stdout");     // writes the header; NULL: no memory
  *     ts_write_tensor(w, "x", TS_U1, 2, shape, data, NULL, 0);
  *     if (ts_writer_finish(w) < 0) die("%s", ts_writer_error(w));   // end frame + trailer
  * A writer that is never finished leaves a stream that every reader reports as truncated.
@@ -78,7 +78,7 @@ typedef struct ts_reader ts_reader;
 typedef struct ts_writer ts_writer;
 
 /* Open a reader on fd (not closed by the reader). label names the input in messages
- * ("stdin", a file name). Never NULL (allocation failure aborts). */
+ * ("stdin", a file name). NULL when out of memory. */
 ts_reader *ts_reader_open(int fd, const char *label);
 
 /* Next frame: 1 and *f filled, 0 at the proper end of the input (end frame, gzip trailer,
@@ -94,14 +94,19 @@ const char *ts_reader_error(const ts_reader *r);
 void ts_reader_flush_before_wait(ts_reader *r, ts_writer *w);
 
 /* Give the reader bytes already taken from its fd (at most 64 KiB), to be read first: for a
- * program that looked at the first bytes of its input to tell a stream from text. */
-void ts_reader_unread(ts_reader *r, const void *p, size_t n);
+ * program that looked at the first bytes of its input to tell a stream from text. 0, or -1
+ * (nothing taken) when they do not fit. */
+int ts_reader_unread(ts_reader *r, const void *p, size_t n);
 
 void ts_reader_close(ts_reader *r);
 
-/* Open a writer on fd (not closed by the writer) and write the header frame.
- * The gzip level comes from CHARPIPE_GZIP_LEVEL (0-9, default 1). */
+/* Open a writer on fd (not closed by the writer) and write the header frame; NULL when out
+ * of memory. It compresses at the level ts_set_gzip_level last set. */
 ts_writer *ts_writer_open(int fd, const char *label);
+
+/* The gzip level of writers opened from now on: 0-9 (default 1; other values are ignored).
+ * The tools set it from the environment variable CHARPIPE_GZIP_LEVEL. */
+void ts_set_gzip_level(int level);
 
 /* Write one tensor frame; the tensor's bytes are given in native order (converted to
  * little-endian on big-endian hosts). Returns 0, or -1 on error (see ts_writer_error). */

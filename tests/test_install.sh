@@ -1,9 +1,12 @@
 # test_install.sh - the committed man pages match the tools' --help; make install PREFIX=...
-# puts the tools, libcharpipe.a, the headers and the man pages there; make uninstall removes them.
+# puts the tools, libcharpipe.a, the public headers, charpipe.pc and the man pages there; a
+# program built with pkg-config against the installed library gets error returns (it is not
+# ended) for a damaged stream, an unknown kernel set and a garbage model; make uninstall
+# removes everything.
 . "$TESTS/lib.sh"
 REPO=$(cd "$TESTS/.." && pwd)
 unset MAKEFLAGS MFLAGS MAKELEVEL MAKEOVERRIDES
-tools=$(cd "$REPO/tools" && ls *.c | sed 's/\.c$//')
+tools=$(cd "$REPO/tools" && ls *.c | grep -vx cli.c | sed 's/\.c$//')   # cli.c: the tools' helpers
 
 # --- man pages: regenerate from the tools under test and compare with man/*.1 ---
 paths=; for t in $tools; do paths="$paths $BIN/$t"; done
@@ -47,7 +50,9 @@ for t in $tools; do
     [ -f "$pre/share/man/man1/$t.1" ] || missing="$missing man1/$t.1"
 done
 [ -f "$pre/lib/libcharpipe.a" ] || missing="$missing lib/libcharpipe.a"
-for h in "$REPO"/lib/*.h; do [ -f "$pre/include/charpipe/$(basename "$h")" ] || missing="$missing $(basename "$h")"; done
+headers="ts.h kern.h lstm.h model.h rng.h par.h utf8.h sampling.h frame.h"   # the Makefile's PUBLIC_H
+for h in $headers; do [ -f "$pre/include/charpipe/$h" ] || missing="$missing $h"; done
+[ -f "$pre/lib/pkgconfig/charpipe.pc" ] || missing="$missing lib/pkgconfig/charpipe.pc"
 [ -z "$missing" ] && pass install_files || fail install_files "missing:$missing"
 "$pre/bin/vocab" --help > vhelp.txt 2>&1 && grep -q '^SYNOPSIS' vhelp.txt \
     && pass installed_tool_runs || fail installed_tool_runs "$(head -3 vhelp.txt)"
@@ -69,6 +74,79 @@ case $O in
     */san) skip installed_library_links "the sanitizer build's library needs the sanitizer runtime" ;;
     *) if cc -o prog prog.o -L"$pre/lib" -lcharpipe -lmsgpackc -lz -lm -lpthread 2> ld.err && [ "$(./prog)" = f4 ]; then
            pass installed_library_links; else fail installed_library_links "$(head -3 ld.err)"; fi ;;
+esac
+# every installed header compiles on its own, and twice (include guards), warning-free
+bad=
+for h in $headers; do
+    printf '#include "%s"\n#include "%s"\nint main(void) { return 0; }\n' "$h" "$h" > h.c
+    cc -std=gnu11 -Wall -Wextra -Werror -I"$pre/include/charpipe" -fsyntax-only h.c 2> h.err \
+        || bad="$bad $h($(head -c 150 h.err))"
+done
+[ -z "$bad" ] && pass installed_headers_standalone || fail installed_headers_standalone "$bad"
+
+# a program built with pkg-config against the installed library: the library's errors come
+# back as return values with a message, and the program goes on after each of them
+export PKG_CONFIG_PATH="$pre/lib/pkgconfig"
+cat > lib.c <<'EOF'
+#include <fcntl.h>
+#include <stdio.h>
+#include <unistd.h>
+#include "kern.h"
+#include "model.h"
+#include "ts.h"
+
+int main(int argc, char **argv)
+{
+    if (argc != 3)
+        return 2;
+    int fd = open(argv[1], O_RDONLY);            /* a truncated stream */
+    ts_reader *r = ts_reader_open(fd, "cut.ts");
+    if (fd < 0 || !r)
+        return 3;
+    ts_frame f;
+    int rc, n = 0;
+    while ((rc = ts_read(r, &f)) > 0)
+        n++;
+    printf("read: %d after %d frames: %s\n", rc, n, ts_reader_error(r));
+    ts_reader_close(r);
+    close(fd);
+
+    char err[256] = "";
+    const kern_ops *k = kern_choose("nosuch", err, sizeof err);
+    printf("kern_choose: %s: %s\n", k ? k->name : "NULL", err);
+    k = kern_choose(NULL, err, sizeof err);
+    printf("best: %s\n", k && kern_get(k->name) == k ? "usable" : "unusable");
+
+    model m;
+    err[0] = 0;
+    rc = model_read(&m, argv[2], err, sizeof err);
+    printf("model_read: %d: %s\n", rc, err);
+    puts("still running");
+    return 0;
+}
+EOF
+printf 'hello world, hello library\n' | "$pre/bin/vocab" > full.ts
+head -c $(( $(wc -c < full.ts) - 12 )) full.ts > cut.ts      # the gzip trailer and more cut off
+printf 'this is not a model\n' > garbage.model
+case $O in
+    */san) skip installed_library_pkgconfig "the sanitizer build's library needs the sanitizer runtime" ;;
+    *) if ! command -v pkg-config > /dev/null; then skip installed_library_pkgconfig "no pkg-config"
+       elif ! flags=$(pkg-config --cflags --libs charpipe 2> pc.err); then fail installed_library_pkgconfig "$(cat pc.err)"
+       # $flags unquoted: one word per flag
+       elif ! cc -std=gnu11 -Wall -o libprog lib.c $flags 2> cc.err; then fail installed_library_pkgconfig "$(head -5 cc.err)"
+       else
+           pass installed_library_pkgconfig
+           ./libprog cut.ts garbage.model > lib.out 2> lib.err; rc=$?
+           [ $rc = 0 ] && [ "$(tail -1 lib.out)" = "still running" ] && [ ! -s lib.err ] \
+               && pass library_returns_not_exits || fail library_returns_not_exits "exit $rc: $(cat lib.out lib.err)"
+           grep -Eq '^read: -1 after [0-9]+ frames: cut.ts: truncated stream' lib.out \
+               && pass library_truncated_stream_error || fail library_truncated_stream_error "$(cat lib.out)"
+           grep -Eq '^kern_choose: NULL: nosuch: unknown or not supported by this CPU \(this CPU runs:( [a-z0-9]+)* scalar\)$' lib.out \
+               && grep -q '^best: usable$' lib.out \
+               && pass library_kern_choose_error || fail library_kern_choose_error "$(cat lib.out)"
+           grep -Eq '^model_read: -1: .*garbage.model: .+' lib.out \
+               && pass library_model_read_error || fail library_model_read_error "$(cat lib.out)"
+       fi ;;
 esac
 
 # --- uninstall: nothing of ours is left ---

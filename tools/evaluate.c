@@ -92,7 +92,7 @@ static void eval_text_streams(int B, int threads)
     if ((size_t)B > d.tn - 1)
         B = (int)(d.tn - 1);
     evaluator_free(ev);                      /* sized for this many streams */
-    if (!(ev = evaluator_new(kern_select(), m.dim, threads, (B + threads - 1) / threads, m.maxlen,
+    if (!(ev = evaluator_new(cli_kernels(), m.dim, threads, (B + threads - 1) / threads, m.maxlen,
                              err, sizeof err)))
         cli_die("%s", err);
     total_loss = eval_streams(ev, &m.p, &d, 0, d.tn, B, &total_targets);
@@ -187,8 +187,9 @@ static void eval_text(const unsigned char *first, size_t nfirst)
 /* ---- window stream input: every stream train takes ---- */
 static void eval_stream(const unsigned char *first, size_t nfirst)
 {
-    ts_reader *r = ts_reader_open(0, "stdin");
-    ts_reader_unread(r, first, nfirst);
+    ts_reader *r = cli_reader_open(0, "stdin");
+    if (ts_reader_unread(r, first, nfirst) < 0)
+        cli_die("stdin: cannot take back the first bytes of the input");
     ts_frame f;
     int rc;
     while ((rc = ts_read(r, &f)) > 0) {
@@ -252,7 +253,7 @@ int main(int argc, char **argv)
         opt_threads = par_ncpu();
     if (opt_streams < 0)
         opt_streams = m.streams;
-    if (!(ev = evaluator_new(kern_select(), m.dim, (int)opt_threads, 64, m.maxlen, err, sizeof err)))
+    if (!(ev = evaluator_new(cli_kernels(), m.dim, (int)opt_threads, 64, m.maxlen, err, sizeof err)))
         cli_die("%s", err);
     dataset_init(&d, 0, "stdin");           /* read with the model's vocabulary */
     d.vocab = (frame_vocab){ .V = m.dim.V, .cp = cli_malloc(m.dim.V * sizeof(uint32_t)),

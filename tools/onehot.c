@@ -152,8 +152,8 @@ int main(int argc, char **argv)
     cli_refuse_tty(1);
     V = (uint64_t)opt_v;
 
-    ts_reader *r = ts_reader_open(0, "stdin");
-    w = ts_writer_open(1, "stdout");
+    ts_reader *r = cli_reader_open(0, "stdin");
+    w = cli_writer_open(1, "stdout");
     ts_writer_parallel(w);            /* deflating 10 KB of floats per window is all the work */
     ts_reader_flush_before_wait(r, w);
     ts_frame f;

@@ -201,7 +201,7 @@ int main(int argc, char **argv)
         cli_die("%s", err);
     if (m.lower && !m.byte_unit && !setlocale(LC_CTYPE, "C.UTF-8") && !setlocale(LC_CTYPE, "C.utf8"))
         cli_die("the model lowercases its input, but the C.UTF-8 locale is not available");
-    const kern_ops *k = kern_select();
+    const kern_ops *k = cli_kernels();
     rng_t rng;
     rng_seed(&rng, opt_rng_seed >= 0 ? (uint64_t)opt_rng_seed : (uint64_t)(cli_now() * 1e9) ^ (uint64_t)getpid());
 

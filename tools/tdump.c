@@ -302,7 +302,7 @@ static void print_summary(void)
 
 static int dump(int fd, const char *label)
 {
-    ts_reader *r = ts_reader_open(fd, label);
+    ts_reader *r = cli_reader_open(fd, label);
     ts_frame f;
     int rc;
     while ((rc = ts_read(r, &f)) > 0) {

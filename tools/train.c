@@ -195,7 +195,7 @@ static void summary_only(void)
     if (!V || !N) {
         if (isatty(0))
             cli_usage_error("--summary needs -V and -n, or a window stream on stdin");
-        ts_reader *r = ts_reader_open(0, "stdin");
+        ts_reader *r = cli_reader_open(0, "stdin");
         ts_frame f;
         int rc = 0;
         while ((!V || !N) && (rc = ts_read(r, &f)) > 0) {
@@ -267,7 +267,7 @@ static void parse_options(int argc, char **argv)
             set_cell = 1;
             break;
         case O_MAXS: opt_max_seconds = cli_double("--max-seconds", optarg, 0.001, 1e9); break;
-        case O_VERSION: printf("charpipe train 0.2 (kernels: %s)\n", kern_select()->name); exit(0);
+        case O_VERSION: printf("charpipe train 0.2 (kernels: %s)\n", cli_kernels()->name); exit(0);
         case 'h': usage(); exit(0);
         default: cli_usage_error("unknown option");
         }
@@ -299,7 +299,8 @@ static void load_resume(model *m)
 /* A fresh model for the data d, initialised as Keras does. */
 static void new_model(model *m, const dataset *d, int N)
 {
-    model_alloc(m, (lstm_dims){ d->vocab.V, opt_hidden, opt_layers, opt_cell }, N, 1);
+    if (model_alloc(m, (lstm_dims){ d->vocab.V, opt_hidden, opt_layers, opt_cell }, N, 1) < 0)
+        cli_die("out of memory (a model of %d hidden units, %d layers)", opt_hidden, opt_layers);
     memcpy(m->vocab, d->vocab.cp, d->vocab.V * sizeof(uint32_t));
     m->byte_unit = d->vocab.byte_unit;
     m->lower = d->vocab.lower;
@@ -347,7 +348,7 @@ int main(int argc, char **argv)
         opt_progress = isatty(2);
     if (opt_threads == 0)
         opt_threads = par_ncpu();
-    const kern_ops *k = kern_select();
+    const kern_ops *k = cli_kernels();
 
     /* Check that the outputs can be written before spending time on the input. */
     const char *outs[2] = { opt_out, opt_best };
@@ -365,7 +366,7 @@ int main(int argc, char **argv)
     dataset d;
     char err[512];
     read_started = cli_now();
-    ts_reader *rd = ts_reader_open(0, "stdin");
+    ts_reader *rd = cli_reader_open(0, "stdin");
     int tty = isatty(2);
     if (dataset_read(&d, rd, opt_streams, "stdin", tty ? reading : NULL, NULL, err, sizeof err) < 0)
         cli_die("%s", err);

@@ -284,7 +284,7 @@ static void vocab_from_file(const char *path)
     int fd = open(path, O_RDONLY);
     if (fd < 0)
         cli_die("%s: %s", path, strerror(errno));
-    ts_reader *r = ts_reader_open(fd, path);
+    ts_reader *r = cli_reader_open(fd, path);
     ts_frame f;
     int rc;
     while ((rc = ts_read(r, &f)) > 0 && strcmp(f.name, "vocab") != 0)
@@ -374,7 +374,7 @@ int main(int argc, char **argv)
         vocab_from_set();
         build_index();
         set_dtype();
-        w = ts_writer_open(1, "stdout");
+        w = cli_writer_open(1, "stdout");
         write_vocab();
         pos_char = pos_byte = 0;
         process(text, n, 1, ENCODE);
@@ -383,7 +383,7 @@ int main(int argc, char **argv)
     } else {
         build_index();
         set_dtype();
-        w = ts_writer_open(1, "stdout");
+        w = cli_writer_open(1, "stdout");
         write_vocab();
         unsigned char *buf = cli_malloc(READ_BLOCK + 4);
         size_t carry = 0;

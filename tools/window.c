@@ -211,8 +211,8 @@ int main(int argc, char **argv)
         cli_usage_error("--streams %ld of -n %ld make frames too large", opt_streams, opt_n);
     cli_refuse_tty(1);
 
-    ts_reader *r = ts_reader_open(0, "stdin");
-    w = ts_writer_open(1, "stdout");
+    ts_reader *r = cli_reader_open(0, "stdin");
+    w = cli_writer_open(1, "stdout");
     ts_reader_flush_before_wait(r, w);
     ts_frame f;
     int rc;

@@ -78,7 +78,7 @@ static void fuzz_ts_frame(const ts_frame *f)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (fuzz_ts_memfd < 0) {
-        setenv("CHARPIPE_GZIP_LEVEL", "0", 1);
+        ts_set_gzip_level(0);
         fuzz_ts_memfd = memfd_create("fuzz_ts", 0);
         fuzz_ts_null = open("/dev/null", O_WRONLY);
         if (fuzz_ts_memfd < 0 || fuzz_ts_null < 0)

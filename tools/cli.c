@@ -27,6 +27,24 @@ void cli_init(const char *prog)
     const char *slash = strrchr(prog, '/');
     cli_prog = slash ? slash + 1 : prog;
     atexit(remove_open_outfiles);
+    const char *env = getenv("CHARPIPE_GZIP_LEVEL");
+    if (env && *env >= '0' && *env <= '9' && env[1] == 0)
+        ts_set_gzip_level(*env - '0');
+}
+
+const kern_ops *cli_kernels(void)
+{
+    static const kern_ops *chosen;
+    if (chosen)
+        return chosen;
+    const char *env = getenv("CHARPIPE_KERNEL");
+    char err[1024];                   /* the name is quoted back in full */
+    chosen = kern_choose(env, err, sizeof err);
+    if (!chosen) {
+        fprintf(stderr, "charpipe: CHARPIPE_KERNEL=%s\n", err);
+        exit(1);
+    }
+    return chosen;
 }
 
 static void vmsg(const char *prefix, const char *fmt, va_list ap)
@@ -66,6 +84,22 @@ void cli_warn(const char *fmt, ...)
     va_start(ap, fmt);
     vmsg("warning: ", fmt, ap);
     va_end(ap);
+}
+
+ts_reader *cli_reader_open(int fd, const char *label)
+{
+    ts_reader *r = ts_reader_open(fd, label);
+    if (!r)
+        cli_die("%s: out of memory", label);
+    return r;
+}
+
+ts_writer *cli_writer_open(int fd, const char *label)
+{
+    ts_writer *w = ts_writer_open(fd, label);
+    if (!w)
+        cli_die("%s: out of memory", label);
+    return w;
 }
 
 void cli_refuse_tty(int fd)

@@ -8,11 +8,18 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include "kern.h"
+#include "ts.h"
 
 extern const char *cli_prog;          /* the tool's name, for messages */
 
-/* Remember the program name for messages. */
+/* Remember the program name for messages; set the gzip level of the stream writers from
+ * CHARPIPE_GZIP_LEVEL (one digit 0-9; anything else leaves the default, 1). */
 void cli_init(const char *prog);
+
+/* The kernel set CHARPIPE_KERNEL names, else the best for this CPU; dies (exit 1) with
+ * "charpipe: CHARPIPE_KERNEL=NAME: unknown or ..." naming the choices. Cached. */
+const kern_ops *cli_kernels(void);
 
 /* Print "prog: message" and exit 1. */
 _Noreturn void cli_die(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -22,6 +29,10 @@ _Noreturn void cli_usage_error(const char *fmt, ...) __attribute__((format(print
 
 /* Print "prog: warning: message" and go on. */
 void cli_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* ts_reader_open and ts_writer_open that die ("LABEL: out of memory") instead of NULL. */
+ts_reader *cli_reader_open(int fd, const char *label);
+ts_writer *cli_writer_open(int fd, const char *label);
 
 /* Die unless fd is not a terminal: binary streams are not written to a tty. */
 void cli_refuse_tty(int fd);
