@@ -26,34 +26,18 @@ static void *zalloc(size_t n)
     return p;
 }
 
-int model_alloc(model *m, lstm_dims d, int maxlen, int with_adam)
+int model_alloc(model *m, lstm_dims d, int maxlen)
 {
     memset(m, 0, sizeof *m);
     m->dim = d;
     m->maxlen = maxlen;
-    size_t n = lstm_nparams(d);
     m->vocab = zalloc((size_t)d.V * sizeof *m->vocab);
-    m->params = zalloc(n * sizeof(float));
-    if (with_adam) {
-        m->adam_m = zalloc(n * sizeof(float));
-        m->adam_v = zalloc(n * sizeof(float));
-    }
-    if (!m->vocab || !m->params || (with_adam && (!m->adam_m || !m->adam_v))) {
+    m->params = zalloc(lstm_nparams(d) * sizeof(float));
+    if (!m->vocab || !m->params) {
         model_free(m);
         return -1;
     }
     lstm_bind(&m->p, m->params, d);
-    m->batch = 64;
-    strcpy(m->schedule, "none");
-    m->decay_rate = 0.5;
-    m->decay_every = 1;
-    m->best_val_loss = NAN;
-    m->lr = 1e-3;
-    m->beta1 = 0.9;
-    m->beta2 = 0.999;
-    m->eps = 1e-7;
-    m->val_split = 0.2;
-    m->train_loss = m->val_loss = NAN;
     return 0;
 }
 
@@ -61,11 +45,39 @@ void model_free(model *m)
 {
     free(m->vocab);
     free(m->params);
-    free(m->adam_m);
-    free(m->adam_v);
-    free(m->state_h);
-    free(m->state_c);
     memset(m, 0, sizeof *m);
+}
+
+int train_state_alloc(train_state *s, size_t nparams)
+{
+    memset(s, 0, sizeof *s);
+    s->adam_m = zalloc(nparams * sizeof(float));
+    s->adam_v = zalloc(nparams * sizeof(float));
+    if (!s->adam_m || !s->adam_v) {
+        train_state_free(s);
+        return -1;
+    }
+    s->batch = 64;
+    strcpy(s->schedule, "none");
+    s->decay_rate = 0.5;
+    s->decay_every = 1;
+    s->best_val_loss = NAN;
+    s->lr = 1e-3;
+    s->beta1 = 0.9;
+    s->beta2 = 0.999;
+    s->eps = 1e-7;
+    s->val_split = 0.2;
+    s->train_loss = s->val_loss = NAN;
+    return 0;
+}
+
+void train_state_free(train_state *s)
+{
+    free(s->adam_m);
+    free(s->adam_v);
+    free(s->state_h);
+    free(s->state_c);
+    memset(s, 0, sizeof *s);
 }
 
 static int fail(char *err, size_t cap, const char *fmt, ...)
@@ -91,8 +103,12 @@ static int write_weights(ts_writer *w, const model *m, const char *prefix, const
     return 0;
 }
 
-int model_write(const model *m, int fd, const char *label, char *err, size_t cap)
+int model_write(const model *m, const train_state *s, int fd, const char *label, char *err,
+                size_t cap)
 {
+    static const train_state none;
+    if (!s)
+        s = &none;
     ts_writer *w = ts_writer_open(fd, label);
     if (!w)
         return fail(err, cap, "%s: out of memory", label);
@@ -101,36 +117,37 @@ int model_write(const model *m, int fd, const char *label, char *err, size_t cap
         TS_ATTR_INT("hidden", m->dim.H), TS_ATTR_INT("maxlen", m->maxlen),
         TS_ATTR_INT("vocab_size", m->dim.V), TS_ATTR_STR("targets", m->per_position ? "every" : "last"),
         TS_ATTR_STR("layout", m->streams ? "streams" : "windows"), TS_ATTR_INT("streams", m->streams),
-        TS_ATTR_FLOAT("dropout", m->dropout), TS_ATTR_STR("schedule", m->schedule),
-        TS_ATTR_FLOAT("decay_rate", m->decay_rate), TS_ATTR_INT("decay_every", m->decay_every),
-        TS_ATTR_FLOAT("best_val_loss", m->best_val_loss),
-        TS_ATTR_INT("batch", m->batch), TS_ATTR_FLOAT("lr", m->lr),
-        TS_ATTR_FLOAT("beta1", m->beta1), TS_ATTR_FLOAT("beta2", m->beta2),
-        TS_ATTR_FLOAT("epsilon", m->eps), TS_ATTR_FLOAT("clip", m->clip),
-        TS_ATTR_FLOAT("val_split", m->val_split), TS_ATTR_INT("seed", (int64_t)m->seed),
-        TS_ATTR_INT("epochs", m->epochs), TS_ATTR_INT("epoch_batches", m->epoch_batches),
-        TS_ATTR_FLOAT("epoch_loss_sum", m->epoch_loss_sum), TS_ATTR_INT("steps", m->steps),
-        TS_ATTR_FLOAT("train_loss", m->train_loss), TS_ATTR_FLOAT("val_loss", m->val_loss),
+        /* the training state's, when there is one */
+        TS_ATTR_FLOAT("dropout", s->dropout), TS_ATTR_STR("schedule", s->schedule),
+        TS_ATTR_FLOAT("decay_rate", s->decay_rate), TS_ATTR_INT("decay_every", s->decay_every),
+        TS_ATTR_FLOAT("best_val_loss", s->best_val_loss),
+        TS_ATTR_INT("batch", s->batch), TS_ATTR_FLOAT("lr", s->lr),
+        TS_ATTR_FLOAT("beta1", s->beta1), TS_ATTR_FLOAT("beta2", s->beta2),
+        TS_ATTR_FLOAT("epsilon", s->eps), TS_ATTR_FLOAT("clip", s->clip),
+        TS_ATTR_FLOAT("val_split", s->val_split), TS_ATTR_INT("seed", (int64_t)s->seed),
+        TS_ATTR_INT("epochs", s->epochs), TS_ATTR_INT("epoch_batches", s->epoch_batches),
+        TS_ATTR_FLOAT("epoch_loss_sum", s->epoch_loss_sum), TS_ATTR_INT("steps", s->steps),
+        TS_ATTR_FLOAT("train_loss", s->train_loss), TS_ATTR_FLOAT("val_loss", s->val_loss),
     };
-    ts_write_info(w, "model", a, (int)(sizeof a / sizeof *a));
+    ts_write_info(w, "model", a, s == &none ? 8 : (int)(sizeof a / sizeof *a));
     uint64_t vshape[1] = { (uint64_t)m->dim.V };
     ts_attr_kv unit[2] = { TS_ATTR_STR("unit", m->byte_unit ? "byte" : "codepoint"),
                            TS_ATTR_BOOL("lower", m->lower) };
     ts_write_tensor(w, "vocab", TS_U4, 1, vshape, m->vocab, unit, 2);
     write_weights(w, m, "", m->params);
-    if (m->adam_m) {
-        write_weights(w, m, "adam/m/", m->adam_m);
-        write_weights(w, m, "adam/v/", m->adam_v);
+    if (s->adam_m) {
+        write_weights(w, m, "adam/m/", s->adam_m);
+        write_weights(w, m, "adam/v/", s->adam_v);
         uint64_t rshape[2] = { 2, 4 };
         uint64_t st[8];
-        memcpy(st, m->rng_epoch.s, 32);
-        memcpy(st + 4, m->rng.s, 32);
+        memcpy(st, s->rng_epoch.s, 32);
+        memcpy(st + 4, s->rng.s, 32);
         ts_write_tensor(w, "rng", TS_U8, 2, rshape, st, NULL, 0);
     }
-    if (m->state_h && m->streams) {
+    if (s->state_h && m->streams) {
         uint64_t sshape[3] = { (uint64_t)m->dim.L, (uint64_t)m->streams, (uint64_t)m->dim.H };
-        ts_write_tensor(w, "state/h", TS_F4, 3, sshape, m->state_h, NULL, 0);
-        ts_write_tensor(w, "state/c", TS_F4, 3, sshape, m->state_c, NULL, 0);
+        ts_write_tensor(w, "state/h", TS_F4, 3, sshape, s->state_h, NULL, 0);
+        ts_write_tensor(w, "state/c", TS_F4, 3, sshape, s->state_c, NULL, 0);
     }
     const char *e = NULL;
     if (ts_writer_finish(w, &e) < 0)
@@ -180,8 +197,9 @@ static int take_weight(const model *m, const ts_frame *f, const char *prefix, fl
     return 0;
 }
 
-int model_read(model *m, const char *path, char *err, size_t cap)
+int model_read(model *m, train_state *s, const char *path, char *err, size_t cap)
 {
+    train_state scratch;              /* the training state's frames are read only when asked */
     int fd = strcmp(path, "-") == 0 ? 0 : open(path, O_RDONLY);
     if (fd < 0)
         return fail(err, cap, "%s: %s", path, strerror(errno));
@@ -212,10 +230,19 @@ int model_read(model *m, const char *path, char *err, size_t cap)
                 bad = -1;
                 break;
             }
-            if (model_alloc(m, (lstm_dims){ (int)V, (int)H, (int)layers, cellk }, (int)N, 1) < 0) {
+            if (model_alloc(m, (lstm_dims){ (int)V, (int)H, (int)layers, cellk }, (int)N) < 0) {
                 bad = fail(msg, sizeof msg, "out of memory");
                 break;
             }
+            if (s && train_state_alloc(s, lstm_nparams(m->dim)) < 0) {
+                model_free(m);
+                bad = fail(msg, sizeof msg, "out of memory");
+                break;
+            }
+            have_model = 1;           /* (from here on, a failure frees what was made) */
+            if (!s)                   /* the settings are parsed into a scratch copy, then dropped */
+                memset(&scratch, 0, sizeof scratch);
+            train_state *t = s ? s : &scratch;
             char targets[16] = "last", layout[16] = "windows";
             ts_attr_str(&f, "targets", targets, sizeof targets);
             ts_attr_str(&f, "layout", layout, sizeof layout);
@@ -226,28 +253,27 @@ int model_read(model *m, const char *path, char *err, size_t cap)
                 break;
             }
             m->streams = strcmp(layout, "streams") == 0 ? (int)streams : 0;
-            ts_attr_str(&f, "schedule", m->schedule, sizeof m->schedule);
-            get_num(&f, "dropout", &m->dropout);
-            get_num(&f, "decay_rate", &m->decay_rate);
-            get_num(&f, "best_val_loss", &m->best_val_loss);
+            ts_attr_str(&f, "schedule", t->schedule, sizeof t->schedule);
+            get_num(&f, "dropout", &t->dropout);
+            get_num(&f, "decay_rate", &t->decay_rate);
+            get_num(&f, "best_val_loss", &t->best_val_loss);
             int64_t de;
-            if (ts_attr_int(&f, "decay_every", &de) == 1 && de > 0 && de < (1 << 30)) m->decay_every = (int)de;
+            if (ts_attr_int(&f, "decay_every", &de) == 1 && de > 0 && de < (1 << 30)) t->decay_every = (int)de;
             int64_t v;
-            if (ts_attr_int(&f, "batch", &v) == 1 && v > 0 && v < (1 << 24)) m->batch = (int)v;
-            if (ts_attr_int(&f, "seed", &v) == 1) m->seed = (uint64_t)v;
-            if (ts_attr_int(&f, "epochs", &v) == 1 && v >= 0) m->epochs = v;
-            if (ts_attr_int(&f, "epoch_batches", &v) == 1 && v >= 0) m->epoch_batches = v;
-            if (ts_attr_int(&f, "steps", &v) == 1 && v >= 0) m->steps = v;
-            get_num(&f, "lr", &m->lr);
-            get_num(&f, "beta1", &m->beta1);
-            get_num(&f, "beta2", &m->beta2);
-            get_num(&f, "epsilon", &m->eps);
-            get_num(&f, "clip", &m->clip);
-            get_num(&f, "val_split", &m->val_split);
-            get_num(&f, "epoch_loss_sum", &m->epoch_loss_sum);
-            get_num(&f, "train_loss", &m->train_loss);
-            get_num(&f, "val_loss", &m->val_loss);
-            have_model = 1;
+            if (ts_attr_int(&f, "batch", &v) == 1 && v > 0 && v < (1 << 24)) t->batch = (int)v;
+            if (ts_attr_int(&f, "seed", &v) == 1) t->seed = (uint64_t)v;
+            if (ts_attr_int(&f, "epochs", &v) == 1 && v >= 0) t->epochs = v;
+            if (ts_attr_int(&f, "epoch_batches", &v) == 1 && v >= 0) t->epoch_batches = v;
+            if (ts_attr_int(&f, "steps", &v) == 1 && v >= 0) t->steps = v;
+            get_num(&f, "lr", &t->lr);
+            get_num(&f, "beta1", &t->beta1);
+            get_num(&f, "beta2", &t->beta2);
+            get_num(&f, "epsilon", &t->eps);
+            get_num(&f, "clip", &t->clip);
+            get_num(&f, "val_split", &t->val_split);
+            get_num(&f, "epoch_loss_sum", &t->epoch_loss_sum);
+            get_num(&f, "train_loss", &t->train_loss);
+            get_num(&f, "val_loss", &t->val_loss);
         } else if (!have_model) {
             if (strcmp(f.name, "vocab") == 0 || strcmp(f.name, "x") == 0 || strcmp(f.name, "text") == 0)
                 bad = fail(msg, sizeof msg, "not a model (a data stream: frame '%s' before any 'model' frame)", f.name);
@@ -268,13 +294,16 @@ int model_read(model *m, const char *path, char *err, size_t cap)
             m->lower = v.lower;
             frame_vocab_free(&v);
             have_vocab = 1;
+        } else if (!s && (strncmp(f.name, "adam/", 5) == 0 || strncmp(f.name, "state/", 6) == 0
+                          || strcmp(f.name, "rng") == 0)) {
+            continue;                 /* the training state: not asked for */
         } else if (strcmp(f.name, "state/h") == 0 || strcmp(f.name, "state/c") == 0) {
             if (!m->streams || !f.is_tensor || f.dtype != TS_F4 || f.ndim != 3 || f.shape[0] != (uint64_t)m->dim.L
                 || f.shape[1] != (uint64_t)m->streams || f.shape[2] != (uint64_t)m->dim.H) {
                 bad = fail(msg, sizeof msg, "frame '%s' does not match the model", f.name);
                 break;
             }
-            float **dst = f.name[6] == 'h' ? &m->state_h : &m->state_c;
+            float **dst = f.name[6] == 'h' ? &s->state_h : &s->state_c;
             if (!*dst && !(*dst = zalloc(f.nbytes))) {
                 bad = fail(msg, sizeof msg, "out of memory");
                 break;
@@ -285,13 +314,13 @@ int model_read(model *m, const char *path, char *err, size_t cap)
                 bad = fail(msg, sizeof msg, "rng frame has the wrong shape");
                 break;
             }
-            memcpy(m->rng_epoch.s, f.data, 32);
-            memcpy(m->rng.s, (const char *)f.data + 32, 32);
+            memcpy(s->rng_epoch.s, f.data, 32);
+            memcpy(s->rng.s, (const char *)f.data + 32, 32);
             have_rng = 1;
         } else {
-            int t = take_weight(m, &f, "adam/m/", m->adam_m, &seen_m, msg, sizeof msg);
-            if (t == 0)
-                t = take_weight(m, &f, "adam/v/", m->adam_v, &seen_v, msg, sizeof msg);
+            int t = s ? take_weight(m, &f, "adam/m/", s->adam_m, &seen_m, msg, sizeof msg) : 0;
+            if (t == 0 && s)
+                t = take_weight(m, &f, "adam/v/", s->adam_v, &seen_v, msg, sizeof msg);
             if (t == 0)
                 t = take_weight(m, &f, "", m->params, &seen, msg, sizeof msg);
             if (t < 0)
@@ -312,21 +341,26 @@ int model_read(model *m, const char *path, char *err, size_t cap)
     if (!bad && seen != all)
         bad = fail(msg, sizeof msg, "model lacks some weights");
     if (bad) {
-        if (have_model)
+        if (have_model) {
             model_free(m);
+            if (s)
+                train_state_free(s);
+        }
         if (strncmp(msg, label, strlen(label)) == 0)
             return fail(err, cap, "%s", msg);
         return fail(err, cap, "%s: %s", label, msg);
     }
-    if (!m->state_h != !m->state_c) {
-        free(m->state_h);
-        free(m->state_c);
-        m->state_h = m->state_c = NULL;
+    if (!s)
+        return 0;
+    if (!s->state_h != !s->state_c) {
+        free(s->state_h);
+        free(s->state_c);
+        s->state_h = s->state_c = NULL;
     }
     if (seen_m != all || seen_v != all || !have_rng) {   /* no optimizer state: cannot resume */
-        free(m->adam_m);
-        free(m->adam_v);
-        m->adam_m = m->adam_v = NULL;
+        free(s->adam_m);
+        free(s->adam_v);
+        s->adam_m = s->adam_v = NULL;
     }
     return 0;
 }

@@ -33,18 +33,22 @@ typedef struct model {
     uint32_t *vocab;                  /* V code points (or bytes) */
     int byte_unit;                    /* vocabulary of bytes, not code points */
     int lower;                        /* the text was lowercased (vocab --lower) */
-    float *params;                    /* lstm_nparams_l floats, 64-byte aligned */
-    float *adam_m, *adam_v;           /* same layout; NULL when not stored */
+    float *params;                    /* lstm_nparams floats, 64-byte aligned */
     lstm_params p;                    /* views into params */
+} model;
 
-    /* training settings */
+/* What training adds to a model, for resuming it: read only when asked for. */
+typedef struct train_state {
+    float *adam_m, *adam_v;           /* Adam's moments, laid out as the parameters; NULL when
+                                         the file has none */
+    /* settings */
     int batch;
     double lr, beta1, beta2, eps, clip, val_split, dropout;
     char schedule[16];                /* learning-rate schedule: none, cosine, step */
     double decay_rate;                /* step schedule: factor applied every decay_every epochs */
     int decay_every;
     uint64_t seed;
-    /* training progress */
+    /* progress */
     int64_t epochs;                   /* complete epochs */
     int64_t epoch_batches;            /* batches done in the current, incomplete epoch */
     double epoch_loss_sum;            /* sum of window losses in those batches */
@@ -54,18 +58,26 @@ typedef struct model {
     rng_t rng;                        /* the RNG now */
     double best_val_loss;             /* the best validation loss seen (NAN if none) */
     float *state_h, *state_c;         /* (L, streams, H) carried state mid-epoch, or NULL */
-} model;
+} train_state;
 
-/* Allocate params (zero) and vocab for a model of shape d; with_adam also allocates the
- * moments. Returns 0, or -1 when out of memory (m is then empty, as after model_free). */
-int model_alloc(model *m, lstm_dims d, int maxlen, int with_adam);
+/* Allocate params (zero) and vocab for a model of shape d. Returns 0, or -1 when out of
+ * memory (m then holds nothing). */
+int  model_alloc(model *m, lstm_dims d, int maxlen);
 void model_free(model *m);
 
-/* Write m as a stream to fd. Returns 0, or -1 with a message in err. */
-int model_write(const model *m, int fd, const char *label, char *err, size_t cap);
+/* Keras's defaults (batch 64, lr 1e-3, ...) and zero moments for nparams parameters.
+ * Returns 0, or -1 when out of memory. */
+int  train_state_alloc(train_state *s, size_t nparams);
+void train_state_free(train_state *s);
 
-/* Read a model stream from path ("-" = stdin). Returns 0, or -1 with a message in err. */
-int model_read(model *m, const char *path, char *err, size_t cap);
+/* Write m, and s unless NULL, as a stream to fd. Returns 0, or -1 with a message in err. */
+int model_write(const model *m, const train_state *s, int fd, const char *label, char *err,
+                size_t cap);
+
+/* Read a model stream from path ("-" = stdin): the weights into m and, when s is not NULL,
+ * the training state into s (s->adam_m NULL if the file has no optimizer state); with s NULL
+ * nothing but the model is kept. Returns 0, or -1 with a message in err. */
+int model_read(model *m, train_state *s, const char *path, char *err, size_t cap);
 
 /* Index of code point (or byte) cp in the model's vocabulary, or -1. */
 int model_index(const model *m, uint32_t cp);

@@ -156,8 +156,8 @@ double eval_streams(evaluator *ev, const lstm_params *p, const dataset *d, size_
 
 /* ---- training ---- */
 
-trainer *trainer_new(const kern_ops *k, model *m, const dataset *d, int nthreads,
-                     char *err, size_t cap)
+trainer *trainer_new(const kern_ops *k, model *m, train_state *st, const dataset *d,
+                     int nthreads, char *err, size_t cap)
 {
     trainer *tr = calloc(1, sizeof *tr);
     if (!tr) {
@@ -165,13 +165,14 @@ trainer *trainer_new(const kern_ops *k, model *m, const dataset *d, int nthreads
         return NULL;
     }
     tr->m = m;
+    tr->st = st;
     tr->d = d;
     tr->N = m->maxlen;
     tr->nparams = lstm_nparams(m->dim);
     const char *L = d->label;
     /* what an epoch is: shuffled windows, or the training text cut into streams */
     if (m->streams) {
-        tr->nval = (size_t)((double)d->tn * m->val_split);
+        tr->nval = (size_t)((double)d->tn * st->val_split);
         tr->ntrain = d->tn - tr->nval;
         tr->per_stream = tr->ntrain > 0 ? (tr->ntrain - 1) / (size_t)m->streams : 0;
         tr->nbatches = (long)(tr->per_stream / (size_t)tr->N);
@@ -185,19 +186,19 @@ trainer *trainer_new(const kern_ops *k, model *m, const dataset *d, int nthreads
             fail(err, cap, "%s: more than 2^32 windows", L);
             goto bad;
         }
-        tr->ntrain = (size_t)((double)d->n * (1.0 - m->val_split));
+        tr->ntrain = (size_t)((double)d->n * (1.0 - st->val_split));
         tr->nval = d->n - tr->ntrain;
         if (tr->ntrain == 0) {
             fail(err, cap, "%s: %zu windows leave none for training after the validation split", L, d->n);
             goto bad;
         }
-        tr->nbatches = (long)((tr->ntrain + m->batch - 1) / m->batch);
+        tr->nbatches = (long)((tr->ntrain + st->batch - 1) / st->batch);
         if (!(tr->perm = malloc(tr->ntrain * sizeof *tr->perm))) {
             fail(err, cap, "out of memory for the order of %zu windows", tr->ntrain);
             goto bad;
         }
     }
-    int bpart = (m->batch + nthreads - 1) / nthreads;   /* rows (windows or streams) per thread */
+    int bpart = (st->batch + nthreads - 1) / nthreads;   /* rows (windows or streams) per thread */
     if (!m->streams && bpart > 1024)
         bpart = 1024;
     if (!(tr->ev = evaluator_new(k, m->dim, nthreads, bpart, tr->N, err, cap)))
@@ -251,6 +252,7 @@ static void shuffle(uint32_t *perm, size_t n, rng_t *rng)
 static void state_copy(trainer *tr, int to_model)
 {
     model *m = tr->m;
+    train_state *st = tr->st;
     int P = tr->ev->nthreads;
     for (int part = 0; part < P; part++) {
         worker *w = &tr->ev->w[part];
@@ -259,11 +261,11 @@ static void state_copy(trainer *tr, int to_model)
             size_t mo = ((size_t)l * m->streams + lo) * m->dim.H, po = (size_t)l * b * m->dim.H;
             size_t len = (size_t)b * m->dim.H;
             if (to_model) {
-                memcpy(m->state_h + mo, w->h + po, len * sizeof(float));
-                memcpy(m->state_c + mo, w->c + po, len * sizeof(float));
-            } else if (m->state_h) {
-                memcpy(w->h + po, m->state_h + mo, len * sizeof(float));
-                memcpy(w->c + po, m->state_c + mo, len * sizeof(float));
+                memcpy(st->state_h + mo, w->h + po, len * sizeof(float));
+                memcpy(st->state_c + mo, w->c + po, len * sizeof(float));
+            } else if (st->state_h) {
+                memcpy(w->h + po, st->state_h + mo, len * sizeof(float));
+                memcpy(w->c + po, st->state_c + mo, len * sizeof(float));
             } else {
                 memset(w->h + po, 0, len * sizeof(float));
                 memset(w->c + po, 0, len * sizeof(float));
@@ -275,14 +277,15 @@ static void state_copy(trainer *tr, int to_model)
 int trainer_save_state(trainer *tr)
 {
     model *m = tr->m;
+    train_state *st = tr->st;
     size_t ns = (size_t)m->dim.L * m->streams * m->dim.H;
-    if (!m->state_h) {
-        m->state_h = zalloc(ns * sizeof(float));
-        m->state_c = zalloc(ns * sizeof(float));
-        if (!m->state_h || !m->state_c) {
-            free(m->state_h);
-            free(m->state_c);
-            m->state_h = m->state_c = NULL;
+    if (!st->state_h) {
+        st->state_h = zalloc(ns * sizeof(float));
+        st->state_c = zalloc(ns * sizeof(float));
+        if (!st->state_h || !st->state_c) {
+            free(st->state_h);
+            free(st->state_c);
+            st->state_h = st->state_c = NULL;
             return -1;
         }
     }
@@ -303,6 +306,7 @@ static void train_part(void *ctx, int part, int nparts)
 {
     trainer *tr = ctx;
     model *m = tr->m;
+    train_state *st = tr->st;
     worker *w = &tr->ev->w[part];
     int lo = tr->b * part / nparts, hi = tr->b * (part + 1) / nparts, b = hi - lo;
     int pp = m->per_position;
@@ -311,8 +315,8 @@ static void train_part(void *ctx, int part, int nparts)
     if (b == 0)
         return;
     rng_t r;                          /* dropout masks: a function of the seed, step and part */
-    rng_seed(&r, m->seed * 0x9e3779b97f4a7c15ULL + (uint64_t)m->steps * 1000003 + (uint64_t)lo);
-    lstm_seq s = { .per_position = pp, .dropout = (float)m->dropout, .rng = &r };
+    rng_seed(&r, st->seed * 0x9e3779b97f4a7c15ULL + (uint64_t)st->steps * 1000003 + (uint64_t)lo);
+    lstm_seq s = { .per_position = pp, .dropout = (float)st->dropout, .rng = &r };
     if (m->streams) {
         dataset_slice(tr->d, 0, tr->per_stream, lo, b, tr->off, tr->N, w->x, w->y);
         s.h0 = s.hT = w->h;
@@ -342,23 +346,25 @@ static void adam_part(void *ctx, int part, int nparts)
 {
     trainer *tr = ctx;
     model *m = tr->m;
+    train_state *st = tr->st;
     size_t lo = tr->nparams * part / nparts, hi = tr->nparams * (part + 1) / nparts;
-    adam_hp hp = { m->beta1, m->beta2, m->eps };
-    adam_update(m->params, m->adam_m, m->adam_v, tr->ev->w[0].grad, lo, hi, tr->scale, tr->lr, hp,
-                m->steps);
+    adam_hp hp = { st->beta1, st->beta2, st->eps };
+    adam_update(m->params, st->adam_m, st->adam_v, tr->ev->w[0].grad, lo, hi, tr->scale, tr->lr, hp,
+                st->steps);
 }
 
 double train_step(trainer *tr, long bi, float lr)
 {
     model *m = tr->m;
+    train_state *st = tr->st;
     evaluator *ev = tr->ev;
     if (m->streams) {
         tr->b = m->streams;
         tr->off = (size_t)bi * tr->N;
     } else {
-        size_t a = (size_t)bi * m->batch;
+        size_t a = (size_t)bi * st->batch;
         tr->rows = tr->perm + a;
-        tr->b = (int)(tr->ntrain - a < (size_t)m->batch ? tr->ntrain - a : (size_t)m->batch);
+        tr->b = (int)(tr->ntrain - a < (size_t)st->batch ? tr->ntrain - a : (size_t)st->batch);
     }
     tr->lr = lr;
     par_run(ev->pool, train_part, tr);
@@ -372,8 +378,8 @@ double train_step(trainer *tr, long bi, float lr)
     double ss = 0;
     for (int i = 0; i < ev->nthreads; i++)
         ss += ev->w[i].sumsq;
-    tr->scale = clip_scale(sqrt(ss), m->clip);
-    m->steps++;
+    tr->scale = clip_scale(sqrt(ss), st->clip);
+    st->steps++;
     par_run(ev->pool, adam_part, tr);
     return loss;
 }

@@ -12,7 +12,7 @@
  *
  * A trainer adds what training needs: per-worker gradients and carried state, the shuffle
  * order, and train_step (gather the batch, forward and backward on every worker, reduce the
- * gradients, clip, Adam). An epoch is the shuffled training windows in batches of m->batch,
+ * gradients, clip, Adam). An epoch is the shuffled training windows in batches of st->batch,
  * or the training text cut into m->streams streams, m->maxlen characters per batch.
  *
  * Nothing here ends the process or prints; constructors return NULL with a message.
@@ -72,6 +72,7 @@ double eval_streams(evaluator *ev, const lstm_params *p, const dataset *d, size_
 typedef struct trainer {
     evaluator *ev;
     model *m;
+    train_state *st;                  /* its optimizer state, settings and progress */
     const dataset *d;
     size_t nparams;
     int N;                            /* steps per window or batch */
@@ -87,14 +88,14 @@ typedef struct trainer {
     float lr, scale;
 } trainer;
 
-/* A trainer for m (with its optimizer state) on d: the validation split, work areas for
+/* A trainer for m with its training state st on d: the validation split, work areas for
  * nthreads threads. */
-trainer *trainer_new(const kern_ops *k, model *m, const dataset *d, int nthreads,
-                     char *err, size_t cap);
+trainer *trainer_new(const kern_ops *k, model *m, train_state *st, const dataset *d,
+                     int nthreads, char *err, size_t cap);
 void trainer_free(trainer *tr);
 
 /* The start of an epoch: the windows shuffled with r, or the streams' carried state loaded
- * from the model's (zeros if it has none). */
+ * from st's (zeros if it has none). */
 void trainer_epoch_begin(trainer *tr, rng_t *r);
 
 /* Batch bi of the epoch with learning rate lr: returns the sum of its losses. */
@@ -103,7 +104,7 @@ double train_step(trainer *tr, long bi, float lr);
 /* Mean validation loss per target (NAN when there is nothing to validate on). */
 double trainer_validate(trainer *tr);
 
-/* The carried state of every stream into the model's state_h, state_c (for a checkpoint).
+/* The carried state of every stream into st->state_h, state_c (for a checkpoint).
  * Returns -1 if out of memory. */
 int trainer_save_state(trainer *tr);
 

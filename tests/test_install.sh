@@ -119,7 +119,7 @@ int main(int argc, char **argv)
 
     model m;
     err[0] = 0;
-    rc = model_read(&m, argv[2], err, sizeof err);
+    rc = model_read(&m, NULL, argv[2], err, sizeof err);
     printf("model_read: %d: %s\n", rc, err);
     puts("still running");
     return 0;

@@ -197,7 +197,7 @@ int main(int argc, char **argv)
 
     model m;
     char err[512];
-    if (model_read(&m, opt_model, err, sizeof err) < 0)
+    if (model_read(&m, NULL, opt_model, err, sizeof err) < 0)
         cli_die("%s", err);
     if (m.lower && !m.byte_unit && !setlocale(LC_CTYPE, "C.UTF-8") && !setlocale(LC_CTYPE, "C.utf8"))
         cli_die("the model lowercases its input, but the C.UTF-8 locale is not available");

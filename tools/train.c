@@ -133,21 +133,25 @@ static void bar(long done, long total, double elapsed, double loss, double wps, 
     }
 }
 
+/* The model being trained and its training state. */
+static model m;
+static train_state st;
+
 static volatile sig_atomic_t interrupted;
 static void on_signal(int sig) { interrupted = sig; }
 
-static void save(const model *m, const char *path)
+static void save(const char *path)
 {
     char err[512];
     if (!path) {
-        if (model_write(m, 1, "stdout", err, sizeof err) < 0)
+        if (model_write(&m, &st, 1, "stdout", err, sizeof err) < 0)
             cli_die("%s", err);
         return;
     }
     cli_outfile of;
     if (cli_outfile_open(&of, path) < 0)
         cli_die("%s: cannot write: %s", path, strerror(errno));
-    if (model_write(m, of.fd, path, err, sizeof err) < 0) {
+    if (model_write(&m, &st, of.fd, path, err, sizeof err) < 0) {
         cli_outfile_abort(&of);
         cli_die("%s", err);
     }
@@ -163,14 +167,14 @@ static void save_state(trainer *tr)
 
 /* --best: a validation loss v lower than any before saves the model to opt_best, with the
  * streams' carried state when it comes from the middle of an epoch (so the file resumes). */
-static void keep_best(model *m, trainer *tr, double v)
+static void keep_best(trainer *tr, double v)
 {
-    if (!opt_best || !isfinite(v) || v >= m->best_val_loss)   /* (NAN best: none yet) */
+    if (!opt_best || !isfinite(v) || v >= st.best_val_loss)   /* (NAN best: none yet) */
         return;
-    m->best_val_loss = v;
-    if (m->streams && m->epoch_batches > 0)
+    st.best_val_loss = v;
+    if (m.streams && st.epoch_batches > 0)
         save_state(tr);
-    save(m, opt_best);
+    save(opt_best);
 }
 
 /* One line of the loss log; seconds and the rate cover the time since the previous line. */
@@ -277,48 +281,49 @@ static void parse_options(int argc, char **argv)
 }
 
 /* --resume: the model and its training state, checked against the options given. */
-static void load_resume(model *m)
+static void load_resume(void)
 {
     char err[512];
-    if (model_read(m, opt_resume, err, sizeof err) < 0)
+    if (model_read(&m, &st, opt_resume, err, sizeof err) < 0)
         cli_die("%s", err);
-    if (!m->adam_m)
+    if (!st.adam_m)
         cli_die("%s: the model has no optimizer state to resume from", opt_resume);
-    if ((set_hidden && opt_hidden != m->dim.H) || (set_batch && opt_batch != m->batch)
-        || (set_layers && opt_layers != m->dim.L) || (set_cell && opt_cell != m->dim.cell)
-        || (m->streams && opt_N && opt_N != m->maxlen))
+    if ((set_hidden && opt_hidden != m.dim.H) || (set_batch && opt_batch != st.batch)
+        || (set_layers && opt_layers != m.dim.L) || (set_cell && opt_cell != m.dim.cell)
+        || (m.streams && opt_N && opt_N != m.maxlen))
         cli_usage_error("--resume takes the hidden size, layers, cell, batch and steps from the model "
-                        "(%d, %d, %s, %d, %d)", m->dim.H, m->dim.L, cell_name(m->dim.cell), m->batch, m->maxlen);
+                        "(%d, %d, %s, %d, %d)", m.dim.H, m.dim.L, cell_name(m.dim.cell), st.batch, m.maxlen);
     if (set_lr || set_val || set_clip || set_seed)
         cli_usage_error("--resume takes --lr, --val, --clip and --seed from the model");
-    if (!!m->streams != opt_streams)
+    if (!!m.streams != opt_streams)
         cli_usage_error("%s was trained %s --streams; resume it the same way", opt_resume,
-                        m->streams ? "with" : "without");
+                        m.streams ? "with" : "without");
 }
 
 /* A fresh model for the data d, initialised as Keras does. */
-static void new_model(model *m, const dataset *d, int N)
+static void new_model(const dataset *d, int N)
 {
-    if (model_alloc(m, (lstm_dims){ d->vocab.V, opt_hidden, opt_layers, opt_cell }, N, 1) < 0)
+    if (model_alloc(&m, (lstm_dims){ d->vocab.V, opt_hidden, opt_layers, opt_cell }, N) < 0
+        || train_state_alloc(&st, lstm_nparams(m.dim)) < 0)
         cli_die("out of memory (a model of %d hidden units, %d layers)", opt_hidden, opt_layers);
-    memcpy(m->vocab, d->vocab.cp, d->vocab.V * sizeof(uint32_t));
-    m->byte_unit = d->vocab.byte_unit;
-    m->lower = d->vocab.lower;
-    m->batch = opt_batch;
-    m->lr = opt_lr;
-    m->clip = opt_clip;
-    m->val_split = opt_val;
-    m->dropout = opt_dropout;
-    snprintf(m->schedule, sizeof m->schedule, "%s", opt_schedule);
-    m->decay_rate = opt_decay_rate;
-    m->decay_every = opt_decay_every;
-    m->per_position = opt_streams || d->ylen > 1;
-    m->streams = opt_streams ? opt_batch : 0;
-    m->seed = (uint64_t)opt_seed;
-    rng_seed(&m->rng, m->seed);
-    if (lstm_init_keras(&m->p, &m->rng) < 0)
+    memcpy(m.vocab, d->vocab.cp, d->vocab.V * sizeof(uint32_t));
+    m.byte_unit = d->vocab.byte_unit;
+    m.lower = d->vocab.lower;
+    st.batch = opt_batch;
+    st.lr = opt_lr;
+    st.clip = opt_clip;
+    st.val_split = opt_val;
+    st.dropout = opt_dropout;
+    snprintf(st.schedule, sizeof st.schedule, "%s", opt_schedule);
+    st.decay_rate = opt_decay_rate;
+    st.decay_every = opt_decay_every;
+    m.per_position = opt_streams || d->ylen > 1;
+    m.streams = opt_streams ? opt_batch : 0;
+    st.seed = (uint64_t)opt_seed;
+    rng_seed(&st.rng, st.seed);
+    if (lstm_init_keras(&m.p, &st.rng) < 0)
         cli_die("out of memory");
-    m->rng_epoch = m->rng;
+    st.rng_epoch = st.rng;
 }
 
 static double read_started;
@@ -359,9 +364,8 @@ int main(int argc, char **argv)
                 cli_die("%s: cannot write: %s", outs[i], strerror(errno));
             cli_outfile_abort(&probe);
         }
-    model m;
     if (opt_resume)
-        load_resume(&m);
+        load_resume();
 
     dataset d;
     char err[512];
@@ -385,10 +389,10 @@ int main(int argc, char **argv)
         if (!opt_streams && m.per_position != (d.ylen > 1))
             cli_die("%s: the model was trained with %s targets", opt_resume, m.per_position ? "per-position" : "last-step");
     } else {
-        new_model(&m, &d, N);
+        new_model(&d, N);
     }
 
-    trainer *tr = trainer_new(k, &m, &d, opt_threads, err, sizeof err);
+    trainer *tr = trainer_new(k, &m, &st, &d, opt_threads, err, sizeof err);
     if (!tr)
         cli_die("%s", err);
     long nbatches = tr->nbatches;
@@ -402,7 +406,7 @@ int main(int argc, char **argv)
                 cli_prog, d.n, d.N, ntrain, tr->nval, (dataset_bytes(&d) + ntrain * 4.0) / 1e6, t_read);
     model_summary(stderr, m.dim, m.maxlen, m.per_position);
     fprintf(stderr, "%s: kernels %s, %d thread%s, batch %d, %s\n", cli_prog, k->name, opt_threads,
-            opt_threads > 1 ? "s" : "", m.batch, opt_resume ? "resuming" : "fresh start");
+            opt_threads > 1 ? "s" : "", st.batch, opt_resume ? "resuming" : "fresh start");
 
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
@@ -411,26 +415,26 @@ int main(int argc, char **argv)
     sigaction(SIGTERM, &sa, NULL);
 
     int status = 0;
-    double per_batch = (double)m.batch * (m.streams ? N : 1);   /* windows or characters */
-    double targets_per_batch = (double)m.batch * (m.per_position ? N : 1);
-    long total_steps = (long)(opt_epochs - m.epochs) * nbatches - (long)m.epoch_batches;
+    double per_batch = (double)st.batch * (m.streams ? N : 1);   /* windows or characters */
+    double targets_per_batch = (double)st.batch * (m.per_position ? N : 1);
+    long total_steps = (long)(opt_epochs - st.epochs) * nbatches - (long)st.epoch_batches;
     long run_steps = 0;
     double train_secs = 0, since_log = 0, items_since_log = 0;
     int stop = 0, saved = 0;             /* saved: the -o file holds the current model */
-    if (m.epochs >= opt_epochs && opt_resume)
-        cli_warn("the model has %lld epochs already; nothing to train (raise -e)", (long long)m.epochs);
-    while (m.epochs < opt_epochs && !stop) {
-        rng_t r = m.rng_epoch;
+    if (st.epochs >= opt_epochs && opt_resume)
+        cli_warn("the model has %lld epochs already; nothing to train (raise -e)", (long long)st.epochs);
+    while (st.epochs < opt_epochs && !stop) {
+        rng_t r = st.rng_epoch;
         trainer_epoch_begin(tr, &r);
         if (opt_progress)
-            fprintf(stderr, "Epoch %lld/%d\n", (long long)m.epochs + 1, opt_epochs);
-        double t0 = cli_now(), last = 0, loss_sum = m.epoch_loss_sum, tbar = 0;
-        long first_batch = (long)m.epoch_batches;
+            fprintf(stderr, "Epoch %lld/%d\n", (long long)st.epochs + 1, opt_epochs);
+        double t0 = cli_now(), last = 0, loss_sum = st.epoch_loss_sum, tbar = 0;
+        long first_batch = (long)st.epoch_batches;
         for (long bi = first_batch; bi < nbatches; bi++) {
             double ts = cli_now();
             double progress = opt_max_seconds > 0 ? train_secs / opt_max_seconds
                                                   : (double)run_steps / (total_steps > 0 ? total_steps : 1);
-            float lr = (float)schedule_lr(m.schedule, m.lr, progress, m.epochs, m.decay_rate, m.decay_every);
+            float lr = (float)schedule_lr(st.schedule, st.lr, progress, st.epochs, st.decay_rate, st.decay_every);
             loss_sum += train_step(tr, bi, lr);
             run_steps++;
             double dt = cli_now() - ts;
@@ -438,20 +442,20 @@ int main(int argc, char **argv)
             since_log += dt;
             tbar += dt;
             items_since_log += m.streams ? per_batch : tr->b;
-            m.epoch_batches = bi + 1;
-            m.epoch_loss_sum = loss_sum;
+            st.epoch_batches = bi + 1;
+            st.epoch_loss_sum = loss_sum;
             double seen = m.streams ? (double)(bi + 1) * targets_per_batch
-                                    : (double)((size_t)(bi + 1) * m.batch < ntrain ? (size_t)(bi + 1) * m.batch : ntrain)
+                                    : (double)((size_t)(bi + 1) * st.batch < ntrain ? (size_t)(bi + 1) * st.batch : ntrain)
                                       * (m.per_position ? N : 1);
             if (!isfinite(loss_sum))
                 cli_die("the loss became %f at epoch %lld batch %ld (try a lower --lr or --clip)",
-                        loss_sum, (long long)m.epochs + 1, bi + 1);
+                        loss_sum, (long long)st.epochs + 1, bi + 1);
             if (opt_max_batches && bi + 1 - first_batch >= opt_max_batches) {
                 struct rusage ru;
                 getrusage(RUSAGE_SELF, &ru);
                 double w = (double)(bi + 1 - first_batch) * per_batch;
                 fprintf(stderr, "%s: benchmark: %ld batches of %d, %.0f %s in %.3fs: %.1f %s/s, "
-                        "loss %.4f, peak RSS %.1f MB\n", cli_prog, bi + 1 - first_batch, m.batch, w, unit,
+                        "loss %.4f, peak RSS %.1f MB\n", cli_prog, bi + 1 - first_batch, st.batch, w, unit,
                         tbar, w / tbar, unit, loss_sum / seen, ru.ru_maxrss / 1024.0);
                 goto done;
             }
@@ -462,9 +466,9 @@ int main(int argc, char **argv)
                     save_state(tr);
                 if (interrupted) {
                     if (opt_out) {
-                        save(&m, opt_out);
+                        save(opt_out);
                         cli_warn("interrupted: checkpoint at epoch %lld, batch %ld/%ld saved to %s (continue with --resume)",
-                                 (long long)m.epochs + 1, bi + 1, nbatches, opt_out);
+                                 (long long)st.epochs + 1, bi + 1, nbatches, opt_out);
                     } else {
                         cli_warn("interrupted: no model written (use -o FILE to keep checkpoints)");
                     }
@@ -472,27 +476,27 @@ int main(int argc, char **argv)
                     goto done;
                 }
                 /* the time budget is spent: validate, log and save as at an epoch's end */
-                m.train_loss = loss_sum / seen;
-                m.val_loss = trainer_validate(tr);
+                st.train_loss = loss_sum / seen;
+                st.val_loss = trainer_validate(tr);
                 fprintf(stderr, "%s: time budget of %.0fs spent at epoch %lld batch %ld/%ld: loss %.4f, val_loss %.4f\n",
-                        cli_prog, opt_max_seconds, (long long)m.epochs + 1, bi + 1, nbatches, m.train_loss, m.val_loss);
+                        cli_prog, opt_max_seconds, (long long)st.epochs + 1, bi + 1, nbatches, st.train_loss, st.val_loss);
                 if (opt_log)
-                    append_log(opt_log, m.epochs + (double)(bi + 1) / nbatches, m.train_loss, m.val_loss,
+                    append_log(opt_log, st.epochs + (double)(bi + 1) / nbatches, st.train_loss, st.val_loss,
                                since_log, items_since_log / since_log, unit);
-                keep_best(&m, tr, m.val_loss);
+                keep_best(tr, st.val_loss);
                 stop = 1;
                 break;
             }
-            if (opt_eval_every && m.steps % opt_eval_every == 0 && bi + 1 < nbatches) {
+            if (opt_eval_every && st.steps % opt_eval_every == 0 && bi + 1 < nbatches) {
                 double v = trainer_validate(tr);
                 if (opt_log)
-                    append_log(opt_log, m.epochs + (double)(bi + 1) / nbatches, loss_sum / seen, v,
+                    append_log(opt_log, st.epochs + (double)(bi + 1) / nbatches, loss_sum / seen, v,
                                since_log, items_since_log / since_log, unit);
                 since_log = items_since_log = 0;
                 if (!opt_progress)
                     fprintf(stderr, "%s: epoch %.2f: loss %.4f, val_loss %.4f\n", cli_prog,
-                            m.epochs + (double)(bi + 1) / nbatches, loss_sum / seen, v);
-                keep_best(&m, tr, v);
+                            st.epochs + (double)(bi + 1) / nbatches, loss_sum / seen, v);
+                keep_best(tr, v);
             }
             double now = cli_now();
             if (opt_progress && (now - last > 0.1 || bi + 1 == nbatches)) {
@@ -506,39 +510,40 @@ int main(int argc, char **argv)
         double secs = cli_now() - t0;
         double rate = (double)(nbatches - first_batch) * per_batch / tbar;
         if (!m.streams)
-            rate = (double)(ntrain - (size_t)first_batch * m.batch) / tbar;
-        m.train_loss = loss_sum / (m.streams ? (double)nbatches * targets_per_batch
+            rate = (double)(ntrain - (size_t)first_batch * st.batch) / tbar;
+        st.train_loss = loss_sum / (m.streams ? (double)nbatches * targets_per_batch
                                               : (double)ntrain * (m.per_position ? N : 1));
-        m.val_loss = trainer_validate(tr);
-        m.epochs++;
-        m.epoch_batches = 0;
-        m.epoch_loss_sum = 0;
-        m.rng_epoch = r;
-        m.rng = r;
-        free(m.state_h);                         /* the next epoch starts from a zero state */
-        free(m.state_c);
-        m.state_h = m.state_c = NULL;
+        st.val_loss = trainer_validate(tr);
+        st.epochs++;
+        st.epoch_batches = 0;
+        st.epoch_loss_sum = 0;
+        st.rng_epoch = r;
+        st.rng = r;
+        free(st.state_h);                         /* the next epoch starts from a zero state */
+        free(st.state_c);
+        st.state_h = st.state_c = NULL;
         if (opt_progress)
-            bar(nbatches, nbatches, secs, m.train_loss, rate, 1, m.val_loss, unit);
+            bar(nbatches, nbatches, secs, st.train_loss, rate, 1, st.val_loss, unit);
         else
             fprintf(stderr, "%s: epoch %lld/%d: loss %.4f, val_loss %.4f, %.1fs, %.0f %s/s\n",
-                    cli_prog, (long long)m.epochs, opt_epochs, m.train_loss, m.val_loss, secs, rate, unit);
+                    cli_prog, (long long)st.epochs, opt_epochs, st.train_loss, st.val_loss, secs, rate, unit);
         if (opt_log)
-            append_log(opt_log, (double)m.epochs, m.train_loss, m.val_loss, since_log,
+            append_log(opt_log, (double)st.epochs, st.train_loss, st.val_loss, since_log,
                        items_since_log / since_log, unit);
         since_log = items_since_log = 0;
-        keep_best(&m, tr, m.val_loss);
+        keep_best(tr, st.val_loss);
         if (opt_out)
-            save(&m, opt_out);
+            save(opt_out);
         saved = 1;
     }
     if (opt_out && (stop || !saved))
-        save(&m, opt_out);
+        save(opt_out);
     else if (!opt_out)
-        save(&m, NULL);
+        save(NULL);
 done:
     trainer_free(tr);
     dataset_free(&d);
+    train_state_free(&st);
     model_free(&m);
     return status;
 }
