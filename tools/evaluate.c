@@ -32,10 +32,13 @@ static void usage(void)
 "DESCRIPTION\n"
 "    Encodes the text on stdin with the model's vocabulary, cuts it into the windows that\n"
 "    'window -n MAXLEN -s STEP' would give (every window, STEP 1, by default) and reports the\n"
-"    mean cross-entropy of the model's prediction of each window's next character: in nats\n"
-"    per character (the unit train reports), in bits per character, and as perplexity.\n"
-"    Input starting with the gzip magic bytes is read as a window stream (x/y frames, as\n"
-"    indices or one-hot) instead of text. Memory is bounded by a chunk of the input.\n\n"
+"    mean cross-entropy of the model's prediction of each window's next character (of every\n"
+"    character after the window's first, for a model trained with a target at every\n"
+"    position, as train validates it): in nats per character (the unit train reports), in\n"
+"    bits per character, and as perplexity. Input starting with the gzip magic bytes is read\n"
+"    as a window stream instead of text: any stream train takes (x/y frames of indices of\n"
+"    any integer dtype or one-hot, y with a target at every position from window --seq).\n"
+"    Memory is bounded by a chunk of the input.\n\n"
 "    A model trained with train --streams (char-rnn) is evaluated as train validates it:\n"
 "    the text is cut into B contiguous streams (--streams, default the model's), read MAXLEN\n"
 "    characters at a time with the state carried, and every character after the first of a\n"
@@ -65,11 +68,14 @@ static dataset d;                     /* the windows (or text) not yet evaluated
 static double total_loss, total_targets;
 static uint64_t total_windows;
 static char err[512];
+static int threads;
 
 static void flush_chunk(void)
 {
     if (d.n == 0)
         return;
+    if (!ev && !(ev = evaluator_new(cli_kernels(), m.dim, threads, 64, m.maxlen, err, sizeof err)))
+        cli_die("%s", err);                  /* (made on first use: streams size their own) */
     total_loss += eval_windows(ev, &m.p, &d, 0, d.n, d.ylen > 1);
     total_targets += (double)d.n * d.ylen;
     total_windows += d.n;
@@ -85,13 +91,12 @@ static void add_window(const int32_t *x, const int32_t *y, int ylen)
 }
 
 /* The text cut into B streams with the state carried, as train validates. */
-static void eval_text_streams(int B, int threads)
+static void eval_text_streams(int B)
 {
     if (d.tn < 2)
         cli_die("stdin: a text of %zu characters has nothing to predict", d.tn);
     if ((size_t)B > d.tn - 1)
         B = (int)(d.tn - 1);
-    evaluator_free(ev);                      /* sized for this many streams */
     if (!(ev = evaluator_new(cli_kernels(), m.dim, threads, (B + threads - 1) / threads, m.maxlen,
                              err, sizeof err)))
         cli_die("%s", err);
@@ -245,7 +250,7 @@ int main(int argc, char **argv)
     if (isatty(0))
         cli_usage_error("stdin is a terminal; give the text on stdin: evaluate -m MODEL < TEXT");
 
-    if (model_read(&m, opt_model, err, sizeof err) < 0)
+    if (model_read(&m, NULL, opt_model, err, sizeof err) < 0)
         cli_die("%s", err);
     if (m.lower && !m.byte_unit && !setlocale(LC_CTYPE, "C.UTF-8") && !setlocale(LC_CTYPE, "C.utf8"))
         cli_die("the model lowercases its input, but the C.UTF-8 locale is not available");
@@ -253,8 +258,7 @@ int main(int argc, char **argv)
         opt_threads = par_ncpu();
     if (opt_streams < 0)
         opt_streams = m.streams;
-    if (!(ev = evaluator_new(cli_kernels(), m.dim, (int)opt_threads, 64, m.maxlen, err, sizeof err)))
-        cli_die("%s", err);
+    threads = (int)opt_threads;
     dataset_init(&d, 0, "stdin");           /* read with the model's vocabulary */
     d.vocab = (frame_vocab){ .V = m.dim.V, .cp = cli_malloc(m.dim.V * sizeof(uint32_t)),
                              .byte_unit = m.byte_unit, .lower = m.lower };
@@ -280,7 +284,7 @@ int main(int argc, char **argv)
     else {
         eval_text(first, nfirst);
         if (opt_streams > 0)
-            eval_text_streams((int)opt_streams, (int)opt_threads);
+            eval_text_streams((int)opt_streams);
     }
     flush_chunk();
     if (total_windows == 0)
