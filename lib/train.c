@@ -381,7 +381,37 @@ double train_step(trainer *tr, long bi, float lr)
     tr->scale = clip_scale(sqrt(ss), st->clip);
     st->steps++;
     par_run(ev->pool, adam_part, tr);
+    st->epoch_batches = bi + 1;
+    st->epoch_loss_sum += loss;
     return loss;
+}
+
+double trainer_targets(const trainer *tr, long batches)
+{
+    const model *m = tr->m;
+    if (m->streams)
+        return (double)batches * ((double)tr->st->batch * tr->N);
+    size_t w = (size_t)batches * tr->st->batch;
+    return (double)(w < tr->ntrain ? w : tr->ntrain) * (m->per_position ? tr->N : 1);
+}
+
+float trainer_lr(const trainer *tr, double progress)
+{
+    const train_state *st = tr->st;
+    return (float)schedule_lr(st->schedule, st->lr, progress, st->epochs, st->decay_rate, st->decay_every);
+}
+
+void trainer_epoch_end(trainer *tr, const rng_t *r)
+{
+    train_state *st = tr->st;
+    st->epochs++;
+    st->epoch_batches = 0;
+    st->epoch_loss_sum = 0;
+    st->rng_epoch = *r;
+    st->rng = *r;
+    free(st->state_h);                        /* the next epoch starts from a zero state */
+    free(st->state_c);
+    st->state_h = st->state_c = NULL;
 }
 
 double trainer_validate(trainer *tr)

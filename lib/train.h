@@ -98,8 +98,18 @@ void trainer_free(trainer *tr);
  * from st's (zeros if it has none). */
 void trainer_epoch_begin(trainer *tr, rng_t *r);
 
-/* Batch bi of the epoch with learning rate lr: returns the sum of its losses. */
+/* Batch bi of the epoch with learning rate lr: returns the sum of its losses, and counts it
+ * in st (steps, epoch_batches, epoch_loss_sum). */
 double train_step(trainer *tr, long bi, float lr);
+
+/* Targets (characters predicted) in the first `batches` batches of an epoch. */
+double trainer_targets(const trainer *tr, long batches);
+
+/* The learning rate of st's schedule at progress (0 .. 1) through the run. */
+float trainer_lr(const trainer *tr, double progress);
+
+/* An epoch is complete: count it, and start the next from the RNG r and a zero state. */
+void trainer_epoch_end(trainer *tr, const rng_t *r);
 
 /* Mean validation loss per target (NAN when there is nothing to validate on). */
 double trainer_validate(trainer *tr);

@@ -238,3 +238,30 @@ void cli_outfile_abort(cli_outfile *f)
     unlink(f->tmp);
     forget(f);
 }
+
+static void fmt_time(char *buf, size_t cap, double s)
+{
+    long t = (long)(s + 0.5);
+    if (t >= 3600)
+        snprintf(buf, cap, "%ld:%02ld:%02ld", t / 3600, t / 60 % 60, t % 60);
+    else
+        snprintf(buf, cap, "%ld:%02ld", t / 60, t % 60);
+}
+
+void cli_bar(long done, long total, double elapsed, double loss, double rate, int final,
+             double val_loss, const char *unit)
+{
+    char buf[64];
+    int width = 30, fill = total ? (int)((double)done / total * width) : width;
+    fprintf(stderr, "\r%*ld/%ld [", (int)snprintf(NULL, 0, "%ld", total), done, total);
+    for (int i = 0; i < width; i++)
+        fputc(i < fill ? '=' : (i == fill ? '>' : '.'), stderr);
+    if (final) {
+        fmt_time(buf, sizeof buf, elapsed);
+        fprintf(stderr, "] - %s - loss: %.4f - val_loss: %.4f - %.0f %s/s\033[K\n", buf, loss,
+                val_loss, rate, unit);
+    } else {
+        fmt_time(buf, sizeof buf, done ? elapsed / done * (total - done) : 0);
+        fprintf(stderr, "] - ETA: %s - loss: %.4f - %.0f %s/s\033[K", buf, loss, rate, unit);
+    }
+}

@@ -46,6 +46,11 @@ void *cli_malloc(size_t n);
 void *cli_realloc(void *p, size_t n);
 void *cli_alloc(size_t n);            /* free with free() */
 
+/* A Keras-style progress bar on stderr: "done/total [====>....] - ETA: 0:12 - loss: ... -
+ * RATE UNIT/s", redrawn in place; with final, the elapsed time and val_loss, and a newline. */
+void cli_bar(long done, long total, double elapsed, double loss, double rate, int final,
+             double val_loss, const char *unit);
+
 /* Monotonic time in seconds. */
 double cli_now(void);
 

@@ -106,33 +106,6 @@ static void usage(void)
         opt_decay_every, opt_dropout, opt_val, opt_clip, opt_seed, par_ncpu());
 }
 
-static void fmt_time(char *buf, size_t cap, double s)
-{
-    long t = (long)(s + 0.5);
-    if (t >= 3600)
-        snprintf(buf, cap, "%ld:%02ld:%02ld", t / 3600, t / 60 % 60, t % 60);
-    else
-        snprintf(buf, cap, "%ld:%02ld", t / 60, t % 60);
-}
-
-static void bar(long done, long total, double elapsed, double loss, double wps, int final,
-                double val_loss, const char *unit)
-{
-    char buf[64];
-    int width = 30, fill = total ? (int)((double)done / total * width) : width;
-    fprintf(stderr, "\r%*ld/%ld [", (int)snprintf(NULL, 0, "%ld", total), done, total);
-    for (int i = 0; i < width; i++)
-        fputc(i < fill ? '=' : (i == fill ? '>' : '.'), stderr);
-    if (final) {
-        fmt_time(buf, sizeof buf, elapsed);
-        fprintf(stderr, "] - %s - loss: %.4f - val_loss: %.4f - %.0f %s/s\033[K\n", buf, loss,
-                val_loss, wps, unit);
-    } else {
-        fmt_time(buf, sizeof buf, done ? elapsed / done * (total - done) : 0);
-        fprintf(stderr, "] - ETA: %s - loss: %.4f - %.0f %s/s\033[K", buf, loss, wps, unit);
-    }
-}
-
 /* The model being trained and its training state. */
 static model m;
 static train_state st;
@@ -416,7 +389,6 @@ int main(int argc, char **argv)
 
     int status = 0;
     double per_batch = (double)st.batch * (m.streams ? N : 1);   /* windows or characters */
-    double targets_per_batch = (double)st.batch * (m.per_position ? N : 1);
     long total_steps = (long)(opt_epochs - st.epochs) * nbatches - (long)st.epoch_batches;
     long run_steps = 0;
     double train_secs = 0, since_log = 0, items_since_log = 0;
@@ -428,61 +400,60 @@ int main(int argc, char **argv)
         trainer_epoch_begin(tr, &r);
         if (opt_progress)
             fprintf(stderr, "Epoch %lld/%d\n", (long long)st.epochs + 1, opt_epochs);
-        double t0 = cli_now(), last = 0, loss_sum = st.epoch_loss_sum, tbar = 0;
+        double t0 = cli_now(), last = 0, tbar = 0;
         long first_batch = (long)st.epoch_batches;
         for (long bi = first_batch; bi < nbatches; bi++) {
             double ts = cli_now();
             double progress = opt_max_seconds > 0 ? train_secs / opt_max_seconds
                                                   : (double)run_steps / (total_steps > 0 ? total_steps : 1);
-            float lr = (float)schedule_lr(st.schedule, st.lr, progress, st.epochs, st.decay_rate, st.decay_every);
-            loss_sum += train_step(tr, bi, lr);
+            train_step(tr, bi, trainer_lr(tr, progress));
             run_steps++;
             double dt = cli_now() - ts;
             train_secs += dt;
             since_log += dt;
             tbar += dt;
             items_since_log += m.streams ? per_batch : tr->b;
-            st.epoch_batches = bi + 1;
-            st.epoch_loss_sum = loss_sum;
-            double seen = m.streams ? (double)(bi + 1) * targets_per_batch
-                                    : (double)((size_t)(bi + 1) * st.batch < ntrain ? (size_t)(bi + 1) * st.batch : ntrain)
-                                      * (m.per_position ? N : 1);
-            if (!isfinite(loss_sum))
+            double loss = st.epoch_loss_sum / trainer_targets(tr, bi + 1);   /* so far this epoch */
+            double at = st.epochs + (double)(bi + 1) / nbatches;
+            if (!isfinite(st.epoch_loss_sum))
                 cli_die("the loss became %f at epoch %lld batch %ld (try a lower --lr or --clip)",
-                        loss_sum, (long long)st.epochs + 1, bi + 1);
+                        st.epoch_loss_sum, (long long)st.epochs + 1, bi + 1);
             if (opt_max_batches && bi + 1 - first_batch >= opt_max_batches) {
                 struct rusage ru;
                 getrusage(RUSAGE_SELF, &ru);
                 double w = (double)(bi + 1 - first_batch) * per_batch;
                 fprintf(stderr, "%s: benchmark: %ld batches of %d, %.0f %s in %.3fs: %.1f %s/s, "
                         "loss %.4f, peak RSS %.1f MB\n", cli_prog, bi + 1 - first_batch, st.batch, w, unit,
-                        tbar, w / tbar, unit, loss_sum / seen, ru.ru_maxrss / 1024.0);
+                        tbar, w / tbar, unit, loss, ru.ru_maxrss / 1024.0);
                 goto done;
             }
-            if (interrupted || (opt_max_seconds > 0 && train_secs >= opt_max_seconds)) {
+            if (interrupted) {
                 if (opt_progress)
                     fputc('\n', stderr);
                 if (m.streams)
                     save_state(tr);
-                if (interrupted) {
-                    if (opt_out) {
-                        save(opt_out);
-                        cli_warn("interrupted: checkpoint at epoch %lld, batch %ld/%ld saved to %s (continue with --resume)",
-                                 (long long)st.epochs + 1, bi + 1, nbatches, opt_out);
-                    } else {
-                        cli_warn("interrupted: no model written (use -o FILE to keep checkpoints)");
-                    }
-                    status = 130;
-                    goto done;
+                if (opt_out) {
+                    save(opt_out);
+                    cli_warn("interrupted: checkpoint at epoch %lld, batch %ld/%ld saved to %s (continue with --resume)",
+                             (long long)st.epochs + 1, bi + 1, nbatches, opt_out);
+                } else {
+                    cli_warn("interrupted: no model written (use -o FILE to keep checkpoints)");
                 }
+                status = 130;
+                goto done;
+            }
+            if (opt_max_seconds > 0 && train_secs >= opt_max_seconds) {
                 /* the time budget is spent: validate, log and save as at an epoch's end */
-                st.train_loss = loss_sum / seen;
+                if (opt_progress)
+                    fputc('\n', stderr);
+                if (m.streams)
+                    save_state(tr);
+                st.train_loss = loss;
                 st.val_loss = trainer_validate(tr);
                 fprintf(stderr, "%s: time budget of %.0fs spent at epoch %lld batch %ld/%ld: loss %.4f, val_loss %.4f\n",
                         cli_prog, opt_max_seconds, (long long)st.epochs + 1, bi + 1, nbatches, st.train_loss, st.val_loss);
                 if (opt_log)
-                    append_log(opt_log, st.epochs + (double)(bi + 1) / nbatches, st.train_loss, st.val_loss,
-                               since_log, items_since_log / since_log, unit);
+                    append_log(opt_log, at, st.train_loss, st.val_loss, since_log, items_since_log / since_log, unit);
                 keep_best(tr, st.val_loss);
                 stop = 1;
                 break;
@@ -490,40 +461,29 @@ int main(int argc, char **argv)
             if (opt_eval_every && st.steps % opt_eval_every == 0 && bi + 1 < nbatches) {
                 double v = trainer_validate(tr);
                 if (opt_log)
-                    append_log(opt_log, st.epochs + (double)(bi + 1) / nbatches, loss_sum / seen, v,
-                               since_log, items_since_log / since_log, unit);
+                    append_log(opt_log, at, loss, v, since_log, items_since_log / since_log, unit);
                 since_log = items_since_log = 0;
                 if (!opt_progress)
-                    fprintf(stderr, "%s: epoch %.2f: loss %.4f, val_loss %.4f\n", cli_prog,
-                            st.epochs + (double)(bi + 1) / nbatches, loss_sum / seen, v);
+                    fprintf(stderr, "%s: epoch %.2f: loss %.4f, val_loss %.4f\n", cli_prog, at, loss, v);
                 keep_best(tr, v);
             }
             double now = cli_now();
             if (opt_progress && (now - last > 0.1 || bi + 1 == nbatches)) {
-                bar(bi + 1, nbatches, now - t0, loss_sum / seen, (double)(bi + 1 - first_batch) * per_batch / tbar,
-                    0, 0, unit);
+                cli_bar(bi + 1, nbatches, now - t0, loss, (double)(bi + 1 - first_batch) * per_batch / tbar,
+                        0, 0, unit);
                 last = now;
             }
         }
         if (stop)
             break;
         double secs = cli_now() - t0;
-        double rate = (double)(nbatches - first_batch) * per_batch / tbar;
-        if (!m.streams)
-            rate = (double)(ntrain - (size_t)first_batch * st.batch) / tbar;
-        st.train_loss = loss_sum / (m.streams ? (double)nbatches * targets_per_batch
-                                              : (double)ntrain * (m.per_position ? N : 1));
+        double rate = m.streams ? (double)(nbatches - first_batch) * per_batch / tbar
+                                : (double)(ntrain - (size_t)first_batch * st.batch) / tbar;
+        st.train_loss = st.epoch_loss_sum / trainer_targets(tr, nbatches);
         st.val_loss = trainer_validate(tr);
-        st.epochs++;
-        st.epoch_batches = 0;
-        st.epoch_loss_sum = 0;
-        st.rng_epoch = r;
-        st.rng = r;
-        free(st.state_h);                         /* the next epoch starts from a zero state */
-        free(st.state_c);
-        st.state_h = st.state_c = NULL;
+        trainer_epoch_end(tr, &r);
         if (opt_progress)
-            bar(nbatches, nbatches, secs, st.train_loss, rate, 1, st.val_loss, unit);
+            cli_bar(nbatches, nbatches, secs, st.train_loss, rate, 1, st.val_loss, unit);
         else
             fprintf(stderr, "%s: epoch %lld/%d: loss %.4f, val_loss %.4f, %.1fs, %.0f %s/s\n",
                     cli_prog, (long long)st.epochs, opt_epochs, st.train_loss, st.val_loss, secs, rate, unit);
