@@ -45,3 +45,14 @@ printf '%-48s %8.2f s %12s\n' "vocab" "$t_vocab" "$(printf '%.1f MB/s' "$(echo "
 row "vocab | window -n $N" "$t_window"
 row "vocab | window -n $N | onehot (gzip level $level)" "$t_onehot"
 row "vocab | window -n $N | onehot (gzip level 0)" "$t_onehot0"
+
+# Memory of the training data: the windows of the text repeated 20 times held by train (the
+# text once, each window a position in it, plus the 4-byte shuffle order), peak RSS as train
+# --max-batches 1 reports it; the target is at most 8 bytes per window, everything included.
+rep=$(mktemp); trap 'rm -f "$rep"' EXIT
+for _ in $(seq 20); do cat "$TEXT"; done > "$rep"
+out=$(vocab <"$rep" | window -n $N | train --max-batches 1 --no-progress 2>&1 >/dev/null)
+rss=$(echo "$out" | sed -n 's/.*peak RSS \([0-9.]*\) MB.*/\1/p')
+nw=$(echo "$out" | sed -n 's/^train: \([0-9]*\) windows of.*/\1/p')
+printf '%-48s %8.1f MB %11.2f bytes/window (target <= 8)\n' "train: $nw windows (text x20), peak RSS" "$rss" \
+    "$(echo "$rss * 1048576 / $nw" | bc -l)"
