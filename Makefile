@@ -15,6 +15,8 @@ CC      ?= cc
 OPT     ?= -O2
 CFLAGS  ?= $(OPT) -g
 PREFIX  ?= /usr/local
+# Compiler command lines are not echoed (warnings and errors are): make V=1 shows them.
+Q       := $(if $(V),,@)
 
 # msgpack-c 6.x renamed its pkg-config module to msgpack-c; 4.x (Debian bookworm) calls it msgpack.
 MSGPACK_PC   := $(shell pkg-config --exists msgpack-c 2>/dev/null && echo msgpack-c || echo msgpack)
@@ -57,29 +59,29 @@ tests: $(TESTS)
 
 $(O)/%.o: %.c
 	@mkdir -p $(@D)
-	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+	$(Q)$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
 $(O)/lib/%_avx2.o: lib/%_avx2.c
 	@mkdir -p $(@D)
-	$(CC) $(ALL_CFLAGS) $(ISA_avx2) -c -o $@ $<
+	$(Q)$(CC) $(ALL_CFLAGS) $(ISA_avx2) -c -o $@ $<
 
 $(O)/lib/%_avx512.o: lib/%_avx512.c
 	@mkdir -p $(@D)
-	$(CC) $(ALL_CFLAGS) $(ISA_avx512) -c -o $@ $<
+	$(Q)$(CC) $(ALL_CFLAGS) $(ISA_avx512) -c -o $@ $<
 
 $(LIBA): $(LIB_OBJ)
 	@rm -f $@
-	$(AR) rcs $@ $^
+	$(Q)$(AR) rcs $@ $^
 
 $(BIN)/%: $(O)/tools/%.o $(CLI_OBJ) $(LIBA)
 	@mkdir -p $(@D)
-	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS)
+	$(Q)$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS)
 
 $(O)/tests/%: $(O)/tests/%.o $(REF_OBJ) $(LIBA)
-	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS)
+	$(Q)$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS)
 
 $(O)/bench/%: $(O)/bench/%.o $(LIBA)
-	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS)
+	$(Q)$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS)
 
 # The test suite: C unit tests and shell CLI tests, one summary line at the end.
 check: tools tests
@@ -92,6 +94,7 @@ check-san:
 
 test:
 	@rm -f build/test-counts build/san/test-counts
+	@echo "make test: the suite, then the same suite built with ASan+UBSan (a few minutes)"
 	@$(MAKE) --no-print-directory check; a=$$?; \
 	 $(MAKE) --no-print-directory check-san; b=$$?; \
 	 cat build/test-counts build/san/test-counts 2>/dev/null | awk '{ p += $$1; f += $$2; s += $$3 } \

@@ -4,18 +4,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include "dataset.h"
+#include "util.h"
 
 #define MAX_N 100000                  /* the longest window accepted */
-
-static int fail(char *err, size_t cap, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static int fail(char *err, size_t cap, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, cap, fmt, ap);
-    va_end(ap);
-    return -1;
-}
 
 /* Room for need items of size item in *p (capacity *cap items, doubled as it grows). */
 static int grow(void *pp, size_t *cap, size_t need, size_t item)
@@ -83,7 +74,7 @@ static int text_push(dataset *d, const int32_t *v, size_t n)
 int dataset_add_text(dataset *d, const int32_t *t, size_t n, char *err, size_t cap)
 {
     if (text_push(d, t, n) < 0)
-        return fail(err, cap, "out of memory for %zu characters of text", d->tn + n);
+        return lib_fail(err, cap, "out of memory for %zu characters of text", d->tn + n);
     return 0;
 }
 
@@ -231,25 +222,25 @@ int dataset_add_window(dataset *d, const int32_t *x, const int32_t *y, int N, in
         d->ylen = ylen;
     }
     if (N != d->N || ylen != d->ylen)
-        return fail(err, cap, "windows of %d -> %d after windows of %d -> %d", N, ylen, d->N, d->ylen);
+        return lib_fail(err, cap, "windows of %d -> %d after windows of %d -> %d", N, ylen, d->N, d->ylen);
     int is_span = 1;
     for (int t = 0; ylen > 1 && t + 1 < N; t++)
         if (y[t] != x[t + 1])
             is_span = 0;
     if (!is_span && !d->plain && to_plain(d) < 0)
-        return fail(err, cap, "out of memory for %zu windows", d->n);
+        return lib_fail(err, cap, "out of memory for %zu windows", d->n);
     int rc;
     if (d->plain)
         rc = plain_push(d, x, y);
     else {
         if (!d->span && !(d->span = malloc(((size_t)N + 1) * sizeof *d->span)))
-            return fail(err, cap, "out of memory");
+            return lib_fail(err, cap, "out of memory");
         memcpy(d->span, x, (size_t)N * sizeof *x);
         d->span[N] = y[ylen - 1];
         rc = span_push(d, d->span);
     }
     if (rc < 0)
-        return fail(err, cap, "out of memory for %zu windows", d->n + 1);
+        return lib_fail(err, cap, "out of memory for %zu windows", d->n + 1);
     return 0;
 }
 
@@ -303,9 +294,9 @@ static int decode(dataset *d, const ts_frame *f, size_t count, const char *what,
 {
     char msg[256];
     if (tmp_room(d, count) < 0)
-        return fail(err, cap, "%s: out of memory for a frame of %zu values", d->label, count);
+        return lib_fail(err, cap, "%s: out of memory for a frame of %zu values", d->label, count);
     if (frame_indices(f, count, d->vocab.V, d->tmp, what, msg, sizeof msg) < 0)
-        return fail(err, cap, "%s: %s", d->label, msg);
+        return lib_fail(err, cap, "%s: %s", d->label, msg);
     return 0;
 }
 
@@ -317,47 +308,47 @@ int dataset_add_frame(dataset *d, const ts_frame *f, char *err, size_t cap)
     if (strcmp(f->name, "vocab") == 0) {
         if (d->vocab.V) {
             if (!frame_vocab_equal(f, &d->vocab))
-                return fail(err, cap, "%s: a second, different vocab frame (streams of different texts?)", L);
+                return lib_fail(err, cap, "%s: a second, different vocab frame (streams of different texts?)", L);
             return 0;
         }
         char msg[256];
         if (frame_vocab_read(f, FRAME_MAX_V, &d->vocab, msg, sizeof msg) < 0)
-            return fail(err, cap, "%s: %s", L, msg);
+            return lib_fail(err, cap, "%s: %s", L, msg);
         return 0;
     }
     if (!is_x && !is_y && !is_text)
         return 0;                                 /* other frames: not ours */
     if (!d->vocab.V)
-        return fail(err, cap, "%s: %s before any vocab frame (is this the output of vocab?)", L, f->name);
+        return lib_fail(err, cap, "%s: %s before any vocab frame (is this the output of vocab?)", L, f->name);
     if (!f->is_tensor)
-        return fail(err, cap, "%s: %s is not a tensor", L, f->name);
+        return lib_fail(err, cap, "%s: %s is not a tensor", L, f->name);
     if (is_text) {
         if (!d->want_text)
             return 0;                             /* windows are what counts then */
         if (!frame_is_index_dtype(f->dtype) || f->ndim != 1)
-            return fail(err, cap, "%s: text frames must be (n,) indices", L);
+            return lib_fail(err, cap, "%s: text frames must be (n,) indices", L);
         size_t n = f->shape[0];
         if (decode(d, f, n, "text", err, cap) < 0)
             return -1;
         return dataset_add_text(d, d->tmp, n, err, cap);
     }
     if (d->want_text)
-        return fail(err, cap, "%s: --streams trains on the text: give it vocab's output, not windows", L);
+        return lib_fail(err, cap, "%s: --streams trains on the text: give it vocab's output, not windows", L);
     int onehot = !frame_is_index_dtype(f->dtype);
     if (is_x) {
         if (d->pending)
-            return fail(err, cap, "%s: two x frames without a y frame between them", L);
+            return lib_fail(err, cap, "%s: two x frames without a y frame between them", L);
         if (onehot && (f->dtype != TS_F4 || f->ndim != 3 || f->shape[2] != (uint64_t)d->vocab.V))
-            return fail(err, cap, "%s: float x must be f4 (B, N, V=%d), got %s with %d dimensions",
+            return lib_fail(err, cap, "%s: float x must be f4 (B, N, V=%d), got %s with %d dimensions",
                         L, d->vocab.V, ts_dtype_name(f->dtype), f->ndim);
         if (!onehot && f->ndim != 2)
-            return fail(err, cap, "%s: x must be (B, N) indices or (B, N, V) one-hot, got %d dimensions", L, f->ndim);
+            return lib_fail(err, cap, "%s: x must be (B, N) indices or (B, N, V) one-hot, got %d dimensions", L, f->ndim);
         if (f->shape[1] == 0 || f->shape[1] > MAX_N)
-            return fail(err, cap, "%s: window length %llu is out of range", L, (unsigned long long)f->shape[1]);
+            return lib_fail(err, cap, "%s: window length %llu is out of range", L, (unsigned long long)f->shape[1]);
         if (d->N == 0)
             d->N = (int)f->shape[1];
         else if ((uint64_t)d->N != f->shape[1])
-            return fail(err, cap, "%s: windows of %llu after windows of %d", L, (unsigned long long)f->shape[1], d->N);
+            return lib_fail(err, cap, "%s: windows of %llu after windows of %d", L, (unsigned long long)f->shape[1], d->N);
         size_t B = f->shape[0], cells = B * (size_t)d->N;
         /* x waits in tmp (first) for its y, decoded after it in tmp */
         if (decode(d, f, cells, "x", err, cap) < 0)
@@ -368,25 +359,25 @@ int dataset_add_frame(dataset *d, const ts_frame *f, char *err, size_t cap)
     /* y */
     size_t B = d->pending, xcells = B * (size_t)d->N;
     if (f->ndim == 0 || f->shape[0] != B)
-        return fail(err, cap, "%s: a y frame of %llu rows does not match the x frame before it (%zu)",
+        return lib_fail(err, cap, "%s: a y frame of %llu rows does not match the x frame before it (%zu)",
                     L, f->ndim ? (unsigned long long)f->shape[0] : 0ULL, B);
     int ylen = f->ndim - onehot == 2 ? (int)f->shape[1] : 1;
     if (onehot && (f->dtype != TS_F4 || (f->ndim != 2 && f->ndim != 3) || f->shape[f->ndim - 1] != (uint64_t)d->vocab.V))
-        return fail(err, cap, "%s: float y must be f4 (B, V=%d) or (B, N, V)", L, d->vocab.V);
+        return lib_fail(err, cap, "%s: float y must be f4 (B, V=%d) or (B, N, V)", L, d->vocab.V);
     if (!onehot && f->ndim != 1 && f->ndim != 2)
-        return fail(err, cap, "%s: y must be (B) or (B, N) indices, or one-hot", L);
+        return lib_fail(err, cap, "%s: y must be (B) or (B, N) indices, or one-hot", L);
     if (ylen != 1 && ylen != d->N)
-        return fail(err, cap, "%s: y (B, %d) does not match windows of %d", L, ylen, d->N);
+        return lib_fail(err, cap, "%s: y (B, %d) does not match windows of %d", L, ylen, d->N);
     if (d->ylen == 0)
         d->ylen = ylen;
     else if (d->ylen != ylen)
-        return fail(err, cap, "%s: y frames change from %d to %d targets per window", L, d->ylen, ylen);
+        return lib_fail(err, cap, "%s: y frames change from %d to %d targets per window", L, d->ylen, ylen);
     size_t ycells = B * (size_t)ylen;
     if (tmp_room(d, xcells + ycells) < 0)
-        return fail(err, cap, "%s: out of memory for a frame of %zu values", L, xcells + ycells);
+        return lib_fail(err, cap, "%s: out of memory for a frame of %zu values", L, xcells + ycells);
     char msg[256];
     if (frame_indices(f, ycells, d->vocab.V, d->tmp + xcells, "y", msg, sizeof msg) < 0)
-        return fail(err, cap, "%s: %s", L, msg);
+        return lib_fail(err, cap, "%s: %s", L, msg);
     for (size_t s = 0; s < B; s++)
         if (dataset_add_window(d, d->tmp + s * d->N, d->tmp + xcells + s * ylen, d->N, ylen, err, cap) < 0)
             return -1;
@@ -398,13 +389,13 @@ int dataset_finish(dataset *d, char *err, size_t cap)
 {
     const char *L = d->label;
     if (d->pending)
-        return fail(err, cap, "%s: the last x frame has no y frame", L);
+        return lib_fail(err, cap, "%s: the last x frame has no y frame", L);
     if (!d->vocab.V)
-        return fail(err, cap, "%s: no vocab frame (expected the output of vocab | window)", L);
+        return lib_fail(err, cap, "%s: no vocab frame (expected the output of vocab | window)", L);
     if (d->want_text && d->tn == 0)
-        return fail(err, cap, "%s: no text frames (--streams trains on the output of vocab)", L);
+        return lib_fail(err, cap, "%s: no text frames (--streams trains on the output of vocab)", L);
     if (!d->want_text && d->n == 0)
-        return fail(err, cap, "%s: no windows in the input", L);
+        return lib_fail(err, cap, "%s: no windows in the input", L);
     free(d->tmp);
     d->tmp = NULL;
     d->tmpcap = 0;
@@ -425,6 +416,6 @@ int dataset_read(dataset *d, ts_reader *r, int want_text, const char *label,
             progress(ctx, d->n, d->tn);
     }
     if (rc < 0)
-        return fail(err, cap, "%s", ts_reader_error(r));
+        return lib_fail(err, cap, "%s", ts_reader_error(r));
     return dataset_finish(d, err, cap);
 }

@@ -4,18 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include "frame.h"
+#include "util.h"
 #include "utf8.h"
-
-static int fail(char *err, size_t cap, const char *fmt, ...)
-{
-    if (err && cap) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, cap, fmt, ap);
-        va_end(ap);
-    }
-    return -1;
-}
 
 /* Little-endian loads from the (unaligned) frame data. */
 static inline uint32_t le32(const unsigned char *p)
@@ -48,34 +38,34 @@ int frame_vocab_read(const ts_frame *f, int maxV, frame_vocab *v, char *err, siz
 {
     memset(v, 0, sizeof *v);
     if (!f->is_tensor)
-        return fail(err, cap, "the vocab frame is not a tensor (expected u4 (V,))");
+        return lib_fail(err, cap, "the vocab frame is not a tensor (expected u4 (V,))");
     if (f->dtype != TS_U4 || f->ndim != 1)
-        return fail(err, cap, "the vocab frame must be u4 (V,), got %s with %d dimensions",
+        return lib_fail(err, cap, "the vocab frame must be u4 (V,), got %s with %d dimensions",
                     ts_dtype_name(f->dtype), f->ndim);
     if (f->shape[0] == 0)
-        return fail(err, cap, "the vocab frame is empty (V = 0)");
+        return lib_fail(err, cap, "the vocab frame is empty (V = 0)");
     if (f->shape[0] > (uint64_t)maxV)
-        return fail(err, cap, "a vocabulary of %llu symbols is more than the %d supported",
+        return lib_fail(err, cap, "a vocabulary of %llu symbols is more than the %d supported",
                     (unsigned long long)f->shape[0], maxV);
     int unit = vocab_unit(f);
     if (unit < 0)
-        return fail(err, cap, "vocab frame: attribute 'unit' is not \"codepoint\" or \"byte\"");
+        return lib_fail(err, cap, "vocab frame: attribute 'unit' is not \"codepoint\" or \"byte\"");
     int V = (int)f->shape[0];
     uint32_t max = unit ? 0xFF : UTF8_MAX_CP;
     const unsigned char *p = f->data;
     uint32_t *cp = malloc((size_t)V * sizeof *cp);
     if (!cp)
-        return fail(err, cap, "out of memory for a vocabulary of %d symbols", V);
+        return lib_fail(err, cap, "out of memory for a vocabulary of %d symbols", V);
     for (int i = 0; i < V; i++) {
         cp[i] = le32(p + (size_t)i * 4);
         if (cp[i] > max) {
-            fail(err, cap, "vocab entry %d is %lu, above %s", i, (unsigned long)cp[i],
+            lib_fail(err, cap, "vocab entry %d is %lu, above %s", i, (unsigned long)cp[i],
                  unit ? "0xFF (unit \"byte\")" : "U+10FFFF");
             free(cp);
             return -1;
         }
         if (i > 0 && cp[i] <= cp[i - 1]) {
-            fail(err, cap, "the vocabulary is not in ascending order (entry %d is %lu, after %lu)",
+            lib_fail(err, cap, "the vocabulary is not in ascending order (entry %d is %lu, after %lu)",
                  i, (unsigned long)cp[i], (unsigned long)cp[i - 1]);
             free(cp);
             return -1;
@@ -139,10 +129,10 @@ int64_t frame_index_at(const ts_frame *f, size_t i)
 static int not_onehot(const ts_frame *f, int V, const char *what, char *err, size_t cap)
 {
     if (f->dtype == TS_F4)
-        return fail(err, cap, "%s is f4 with a last dimension of %llu: give indices or float32 "
+        return lib_fail(err, cap, "%s is f4 with a last dimension of %llu: give indices or float32 "
                     "one-hot rows of V = %d", what,
                     f->ndim ? (unsigned long long)f->shape[f->ndim - 1] : 0ULL, V);
-    return fail(err, cap, "%s is %s: give indices or float32 one-hot rows of V = %d",
+    return lib_fail(err, cap, "%s is %s: give indices or float32 one-hot rows of V = %d",
                 what, ts_dtype_name(f->dtype), V);
 }
 
@@ -166,7 +156,7 @@ static int onehot_rows(const ts_frame *f, size_t rows, int V, int32_t *out, cons
                 ok = 0;
         }
         if (!ok || hot < 0)
-            return fail(err, cap, "%s is float32 but row %zu is not one-hot (exactly one 1.0, "
+            return lib_fail(err, cap, "%s is float32 but row %zu is not one-hot (exactly one 1.0, "
                         "the rest 0)", what, r);
         out[r] = hot;
     }
@@ -175,7 +165,7 @@ static int onehot_rows(const ts_frame *f, size_t rows, int V, int32_t *out, cons
 
 static int out_of_range(int64_t v, int V, const char *what, char *err, size_t cap)
 {
-    return fail(err, cap, "%s holds index %lld, outside the vocabulary of %d", what,
+    return lib_fail(err, cap, "%s holds index %lld, outside the vocabulary of %d", what,
                 (long long)v, V);
 }
 
@@ -183,19 +173,19 @@ int frame_indices(const ts_frame *f, size_t count, int V, int32_t *out, const ch
                   char *err, size_t cap)
 {
     if (!f->is_tensor)
-        return fail(err, cap, "%s is not a tensor", what);
+        return lib_fail(err, cap, "%s is not a tensor", what);
     if (V <= 0)
-        return fail(err, cap, "%s: no vocabulary to index (V = %d)", what, V);
+        return lib_fail(err, cap, "%s: no vocabulary to index (V = %d)", what, V);
     if (!frame_is_index_dtype(f->dtype)) {
         if (!is_onehot_f4(f, V))
             return not_onehot(f, V, what, err, cap);
         if (count > f->count / (uint64_t)V)
-            return fail(err, cap, "%s holds %llu one-hot rows, fewer than the %zu expected", what,
+            return lib_fail(err, cap, "%s holds %llu one-hot rows, fewer than the %zu expected", what,
                         (unsigned long long)(f->count / (uint64_t)V), count);
         return onehot_rows(f, count, V, out, what, err, cap);
     }
     if (count > f->count)
-        return fail(err, cap, "%s holds %llu indices, fewer than the %zu expected", what,
+        return lib_fail(err, cap, "%s holds %llu indices, fewer than the %zu expected", what,
                     (unsigned long long)f->count, count);
     if (f->dtype == TS_U1) {                     /* the common case, kept tight */
         const uint8_t *p = f->data;
@@ -213,7 +203,7 @@ int frame_indices(const ts_frame *f, size_t count, int V, int32_t *out, const ch
     for (size_t i = 0; i < count; i++) {
         int64_t v = frame_index_at(f, i);
         if (v < 0 && f->dtype == TS_U8)
-            return fail(err, cap, "%s holds index %llu, outside the vocabulary of %d", what,
+            return lib_fail(err, cap, "%s holds index %llu, outside the vocabulary of %d", what,
                         (unsigned long long)le64((const unsigned char *)f->data + i * 8), V);
         if (v < 0 || v >= V)
             return out_of_range(v, V, what, err, cap);
@@ -226,7 +216,7 @@ int frame_index_shape(const ts_frame *f, int V, int maxrank, uint64_t shape[TS_M
                       const char *what, char *err, size_t cap)
 {
     if (!f->is_tensor)
-        return fail(err, cap, "%s is not a tensor", what);
+        return lib_fail(err, cap, "%s is not a tensor", what);
     int rank = f->ndim;
     if (!frame_is_index_dtype(f->dtype)) {
         if (!is_onehot_f4(f, V))
@@ -234,7 +224,7 @@ int frame_index_shape(const ts_frame *f, int V, int maxrank, uint64_t shape[TS_M
         rank--;
     }
     if (rank < 1 || rank > maxrank)
-        return fail(err, cap, "%s has %d dimensions%s, expected 1 to %d", what, rank,
+        return lib_fail(err, cap, "%s has %d dimensions%s, expected 1 to %d", what, rank,
                     rank == f->ndim ? "" : " besides the one-hot one", maxrank);
     for (int d = 0; d < TS_MAXDIM; d++)
         shape[d] = d < rank ? f->shape[d] : 0;

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 #include "frame.h"
+#include "util.h"
 #include "model.h"
 #include "ts.h"
 #include "utf8.h"
@@ -15,24 +16,13 @@
 #define MAX_H      8192
 #define MAX_MAXLEN 100000
 
-/* n bytes, 64-byte aligned and zeroed (free with free()), or NULL. */
-static void *zalloc(size_t n)
-{
-    void *p = NULL;
-    size_t rounded = (n + 63) & ~(size_t)63;
-    if (rounded < n || posix_memalign(&p, 64, rounded ? rounded : 64))
-        return NULL;
-    memset(p, 0, rounded ? rounded : 64);
-    return p;
-}
-
 int model_alloc(model *m, lstm_dims d, int maxlen)
 {
     memset(m, 0, sizeof *m);
     m->dim = d;
     m->maxlen = maxlen;
-    m->vocab = zalloc((size_t)d.V * sizeof *m->vocab);
-    m->params = zalloc(lstm_nparams(d) * sizeof(float));
+    m->vocab = lib_zalloc((size_t)d.V * sizeof *m->vocab);
+    m->params = lib_zalloc(lstm_nparams(d) * sizeof(float));
     if (!m->vocab || !m->params) {
         model_free(m);
         return -1;
@@ -51,8 +41,8 @@ void model_free(model *m)
 int train_state_alloc(train_state *s, size_t nparams)
 {
     memset(s, 0, sizeof *s);
-    s->adam_m = zalloc(nparams * sizeof(float));
-    s->adam_v = zalloc(nparams * sizeof(float));
+    s->adam_m = lib_zalloc(nparams * sizeof(float));
+    s->adam_v = lib_zalloc(nparams * sizeof(float));
     if (!s->adam_m || !s->adam_v) {
         train_state_free(s);
         return -1;
@@ -80,15 +70,6 @@ void train_state_free(train_state *s)
     memset(s, 0, sizeof *s);
 }
 
-static int fail(char *err, size_t cap, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, cap, fmt, ap);
-    va_end(ap);
-    return -1;
-}
-
 static int write_weights(ts_writer *w, const model *m, const char *prefix, const float *flat)
 {
     char name[64], base[48];
@@ -111,7 +92,7 @@ int model_write(const model *m, const train_state *s, int fd, const char *label,
         s = &none;
     ts_writer *w = ts_writer_open(fd, label);
     if (!w)
-        return fail(err, cap, "%s: out of memory", label);
+        return lib_fail(err, cap, "%s: out of memory", label);
     ts_attr_kv a[] = {
         TS_ATTR_STR("cell", cell_name(m->dim.cell)), TS_ATTR_INT("layers", m->dim.L),
         TS_ATTR_INT("hidden", m->dim.H), TS_ATTR_INT("maxlen", m->maxlen),
@@ -151,7 +132,7 @@ int model_write(const model *m, const train_state *s, int fd, const char *label,
     }
     const char *e = NULL;
     if (ts_writer_finish(w, &e) < 0)
-        return fail(err, cap, "%s", e);
+        return lib_fail(err, cap, "%s", e);
     return 0;
 }
 
@@ -159,7 +140,7 @@ static int get_int(const ts_frame *f, const char *key, int64_t lo, int64_t hi, i
                    char *err, size_t cap)
 {
     if (ts_attr_int(f, key, out) != 1 || *out < lo || *out > hi)
-        return fail(err, cap, "model attribute '%s' is missing or out of range", key);
+        return lib_fail(err, cap, "model attribute '%s' is missing or out of range", key);
     return 0;
 }
 
@@ -185,12 +166,12 @@ static int take_weight(const model *m, const ts_frame *f, const char *prefix, fl
         int rank = lstm_tensor_shape(m->dim, k, shape);
         if (!f->is_tensor || f->dtype != TS_F4 || f->ndim != rank || f->shape[0] != shape[0]
             || (rank == 2 && f->shape[1] != shape[1]))
-            return fail(err, cap, "weight '%s' has the wrong dtype or shape", f->name);
+            return lib_fail(err, cap, "weight '%s' has the wrong dtype or shape", f->name);
         size_t off = lstm_tensor_offset(m->dim, k);
         memcpy(dst + off, f->data, f->nbytes);
         for (size_t i = 0; i < f->count; i++)
             if (!isfinite(dst[off + i]))
-                return fail(err, cap, "weight '%s' holds a non-finite value", f->name);
+                return lib_fail(err, cap, "weight '%s' holds a non-finite value", f->name);
         *seen |= (uint64_t)1 << k;
         return 1;
     }
@@ -202,12 +183,12 @@ int model_read(model *m, train_state *s, const char *path, char *err, size_t cap
     train_state scratch;              /* the training state's frames are read only when asked */
     int fd = strcmp(path, "-") == 0 ? 0 : open(path, O_RDONLY);
     if (fd < 0)
-        return fail(err, cap, "%s: %s", path, strerror(errno));
+        return lib_fail(err, cap, "%s: %s", path, strerror(errno));
     ts_reader *r = ts_reader_open(fd, strcmp(path, "-") == 0 ? "stdin" : path);
     if (!r) {
         if (fd != 0)
             close(fd);
-        return fail(err, cap, "%s: out of memory", strcmp(path, "-") == 0 ? "stdin" : path);
+        return lib_fail(err, cap, "%s: out of memory", strcmp(path, "-") == 0 ? "stdin" : path);
     }
     ts_frame f;
     int rc, have_model = 0, have_vocab = 0, have_rng = 0, bad = 0;
@@ -220,7 +201,7 @@ int model_read(model *m, train_state *s, const char *path, char *err, size_t cap
             char cell[16] = "";
             int cellk = ts_attr_str(&f, "cell", cell, sizeof cell) == 1 ? cell_parse(cell) : -1;
             if (cellk < 0) {
-                bad = fail(msg, sizeof msg, "model cell '%s' is not supported (lstm, gru, lnlstm)", cell);
+                bad = lib_fail(msg, sizeof msg, "model cell '%s' is not supported (lstm, gru, lnlstm)", cell);
                 break;
             }
             if (get_int(&f, "layers", 1, LSTM_MAX_LAYERS, &layers, msg, sizeof msg) < 0
@@ -231,12 +212,12 @@ int model_read(model *m, train_state *s, const char *path, char *err, size_t cap
                 break;
             }
             if (model_alloc(m, (lstm_dims){ (int)V, (int)H, (int)layers, cellk }, (int)N) < 0) {
-                bad = fail(msg, sizeof msg, "out of memory");
+                bad = lib_fail(msg, sizeof msg, "out of memory");
                 break;
             }
             if (s && train_state_alloc(s, lstm_nparams(m->dim)) < 0) {
                 model_free(m);
-                bad = fail(msg, sizeof msg, "out of memory");
+                bad = lib_fail(msg, sizeof msg, "out of memory");
                 break;
             }
             have_model = 1;           /* (from here on, a failure frees what was made) */
@@ -249,7 +230,7 @@ int model_read(model *m, train_state *s, const char *path, char *err, size_t cap
             m->per_position = strcmp(targets, "every") == 0;
             if (strcmp(layout, "streams") == 0
                 && (ts_attr_int(&f, "streams", &streams) != 1 || streams < 1 || streams > (1 << 20))) {
-                bad = fail(msg, sizeof msg, "model attribute 'streams' is missing or out of range");
+                bad = lib_fail(msg, sizeof msg, "model attribute 'streams' is missing or out of range");
                 break;
             }
             m->streams = strcmp(layout, "streams") == 0 ? (int)streams : 0;
@@ -276,7 +257,7 @@ int model_read(model *m, train_state *s, const char *path, char *err, size_t cap
             get_num(&f, "val_loss", &t->val_loss);
         } else if (!have_model) {
             if (strcmp(f.name, "vocab") == 0 || strcmp(f.name, "x") == 0 || strcmp(f.name, "text") == 0)
-                bad = fail(msg, sizeof msg, "not a model (a data stream: frame '%s' before any 'model' frame)", f.name);
+                bad = lib_fail(msg, sizeof msg, "not a model (a data stream: frame '%s' before any 'model' frame)", f.name);
             /* else: unknown frames before the model are skipped */
         } else if (strcmp(f.name, "vocab") == 0) {
             frame_vocab v;
@@ -286,7 +267,7 @@ int model_read(model *m, train_state *s, const char *path, char *err, size_t cap
             }
             if (v.V != m->dim.V) {
                 frame_vocab_free(&v);
-                bad = fail(msg, sizeof msg, "vocab frame does not match vocab_size %d", m->dim.V);
+                bad = lib_fail(msg, sizeof msg, "vocab frame does not match vocab_size %d", m->dim.V);
                 break;
             }
             memcpy(m->vocab, v.cp, (size_t)v.V * sizeof *m->vocab);
@@ -300,18 +281,18 @@ int model_read(model *m, train_state *s, const char *path, char *err, size_t cap
         } else if (strcmp(f.name, "state/h") == 0 || strcmp(f.name, "state/c") == 0) {
             if (!m->streams || !f.is_tensor || f.dtype != TS_F4 || f.ndim != 3 || f.shape[0] != (uint64_t)m->dim.L
                 || f.shape[1] != (uint64_t)m->streams || f.shape[2] != (uint64_t)m->dim.H) {
-                bad = fail(msg, sizeof msg, "frame '%s' does not match the model", f.name);
+                bad = lib_fail(msg, sizeof msg, "frame '%s' does not match the model", f.name);
                 break;
             }
             float **dst = f.name[6] == 'h' ? &s->state_h : &s->state_c;
-            if (!*dst && !(*dst = zalloc(f.nbytes))) {
-                bad = fail(msg, sizeof msg, "out of memory");
+            if (!*dst && !(*dst = lib_zalloc(f.nbytes))) {
+                bad = lib_fail(msg, sizeof msg, "out of memory");
                 break;
             }
             memcpy(*dst, f.data, f.nbytes);
         } else if (strcmp(f.name, "rng") == 0) {
             if (!f.is_tensor || f.dtype != TS_U8 || f.count != 8) {
-                bad = fail(msg, sizeof msg, "rng frame has the wrong shape");
+                bad = lib_fail(msg, sizeof msg, "rng frame has the wrong shape");
                 break;
             }
             memcpy(s->rng_epoch.s, f.data, 32);
@@ -328,18 +309,18 @@ int model_read(model *m, train_state *s, const char *path, char *err, size_t cap
         }
     }
     if (!bad && rc < 0)
-        bad = fail(msg, sizeof msg, "%s", ts_reader_error(r));
+        bad = lib_fail(msg, sizeof msg, "%s", ts_reader_error(r));
     ts_reader_close(r);
     if (fd != 0)
         close(fd);
     const char *label = strcmp(path, "-") == 0 ? "stdin" : path;
     uint64_t all = have_model ? ((uint64_t)1 << lstm_ntensors(m->dim)) - 1 : 0;
     if (!bad && !have_model)
-        bad = fail(msg, sizeof msg, "not a model (no 'model' frame)");
+        bad = lib_fail(msg, sizeof msg, "not a model (no 'model' frame)");
     if (!bad && !have_vocab)
-        bad = fail(msg, sizeof msg, "model has no vocab frame");
+        bad = lib_fail(msg, sizeof msg, "model has no vocab frame");
     if (!bad && seen != all)
-        bad = fail(msg, sizeof msg, "model lacks some weights");
+        bad = lib_fail(msg, sizeof msg, "model lacks some weights");
     if (bad) {
         if (have_model) {
             model_free(m);
@@ -347,8 +328,8 @@ int model_read(model *m, train_state *s, const char *path, char *err, size_t cap
                 train_state_free(s);
         }
         if (strncmp(msg, label, strlen(label)) == 0)
-            return fail(err, cap, "%s", msg);
-        return fail(err, cap, "%s: %s", label, msg);
+            return lib_fail(err, cap, "%s", msg);
+        return lib_fail(err, cap, "%s: %s", label, msg);
     }
     if (!s)
         return 0;

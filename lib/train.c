@@ -5,27 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include "optim.h"
+#include "util.h"
 #include "train.h"
-
-static int fail(char *err, size_t cap, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static int fail(char *err, size_t cap, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, cap, fmt, ap);
-    va_end(ap);
-    return -1;
-}
-
-/* n bytes, 64-byte aligned and zeroed, or NULL. */
-static void *zalloc(size_t n)
-{
-    void *p = NULL;
-    if (posix_memalign(&p, 64, n ? n : 1))
-        return NULL;
-    memset(p, 0, n);
-    return p;
-}
 
 /* ---- evaluation ---- */
 
@@ -35,11 +16,10 @@ evaluator *evaluator_new(const kern_ops *k, lstm_dims dim, int nthreads, int bma
     evaluator *ev = calloc(1, sizeof *ev);
     if (!ev || !(ev->w = calloc((size_t)nthreads, sizeof *ev->w))) {
         free(ev);
-        fail(err, cap, "out of memory");
+        lib_fail(err, cap, "out of memory");
         return NULL;
     }
     *ev = (evaluator){ .k = k, .dim = dim, .nthreads = nthreads, .bmax = bmax, .T = T, .w = ev->w };
-    size_t ns = (size_t)dim.L * bmax * dim.H;
     for (int i = 0; i < nthreads; i++) {
         worker *w = &ev->w[i];
         w->work = lstm_work_new(dim, T, bmax);
@@ -47,14 +27,13 @@ evaluator *evaluator_new(const kern_ops *k, lstm_dims dim, int nthreads, int bma
         w->y = malloc((size_t)bmax * T * sizeof *w->y);
         if (!w->work || !w->x || !w->y) {
             evaluator_free(ev);
-            fail(err, cap, "out of memory for the work areas (%d threads of %d x %d)", nthreads, bmax, T);
+            lib_fail(err, cap, "out of memory for the work areas (%d threads of %d x %d)", nthreads, bmax, T);
             return NULL;
         }
-        (void)ns;
     }
     if (!(ev->pool = par_new(nthreads))) {
         evaluator_free(ev);
-        fail(err, cap, "cannot start %d threads", nthreads);
+        lib_fail(err, cap, "cannot start %d threads", nthreads);
         return NULL;
     }
     return ev;
@@ -74,6 +53,16 @@ void evaluator_free(evaluator *ev)
         par_free(ev->pool);
     free(ev->w);
     free(ev);
+}
+
+/* Run fn on every worker (each sets its loss) and sum their losses in order. */
+static double run_sum(evaluator *ev, par_fn fn, void *ctx)
+{
+    par_run(ev->pool, fn, ctx);
+    double sum = 0;
+    for (int i = 0; i < ev->nthreads; i++)
+        sum += ev->w[i].loss;
+    return sum;
 }
 
 static void windows_part(void *ctx, int part, int nparts)
@@ -99,11 +88,7 @@ double eval_windows(evaluator *ev, const lstm_params *p, const dataset *d, size_
     ev->first = first;
     ev->count = count;
     ev->per_position = per_position;
-    par_run(ev->pool, windows_part, ev);
-    double sum = 0;
-    for (int i = 0; i < ev->nthreads; i++)
-        sum += ev->w[i].loss;
-    return sum;
+    return run_sum(ev, windows_part, ev);
 }
 
 static void streams_part(void *ctx, int part, int nparts)
@@ -137,8 +122,8 @@ double eval_streams(evaluator *ev, const lstm_params *p, const dataset *d, size_
     size_t ns = (size_t)ev->dim.L * ev->bmax * ev->dim.H;
     for (int i = 0; i < ev->nthreads; i++)     /* the carried state, made on first use */
         if (!ev->w[i].vh) {
-            ev->w[i].vh = zalloc(ns * sizeof(float));
-            ev->w[i].vc = zalloc(ns * sizeof(float));
+            ev->w[i].vh = lib_zalloc(ns * sizeof(float));
+            ev->w[i].vc = lib_zalloc(ns * sizeof(float));
             if (!ev->w[i].vh || !ev->w[i].vc)
                 return NAN;
         }
@@ -147,11 +132,7 @@ double eval_streams(evaluator *ev, const lstm_params *p, const dataset *d, size_
     ev->first = first;
     ev->count = count;
     ev->B = B;
-    par_run(ev->pool, streams_part, ev);
-    double sum = 0;
-    for (int i = 0; i < ev->nthreads; i++)
-        sum += ev->w[i].loss;
-    return sum;
+    return run_sum(ev, streams_part, ev);
 }
 
 /* ---- training ---- */
@@ -161,7 +142,7 @@ trainer *trainer_new(const kern_ops *k, model *m, train_state *st, const dataset
 {
     trainer *tr = calloc(1, sizeof *tr);
     if (!tr) {
-        fail(err, cap, "out of memory");
+        lib_fail(err, cap, "out of memory");
         return NULL;
     }
     tr->m = m;
@@ -177,24 +158,24 @@ trainer *trainer_new(const kern_ops *k, model *m, train_state *st, const dataset
         tr->per_stream = tr->ntrain > 0 ? (tr->ntrain - 1) / (size_t)m->streams : 0;
         tr->nbatches = (long)(tr->per_stream / (size_t)tr->N);
         if (tr->nbatches == 0) {
-            fail(err, cap, "%s: %zu characters of training text are too few for %d streams of %d steps",
+            lib_fail(err, cap, "%s: %zu characters of training text are too few for %d streams of %d steps",
                  L, tr->ntrain, m->streams, tr->N);
             goto bad;
         }
     } else {
         if (d->n > UINT32_MAX) {
-            fail(err, cap, "%s: more than 2^32 windows", L);
+            lib_fail(err, cap, "%s: more than 2^32 windows", L);
             goto bad;
         }
         tr->ntrain = (size_t)((double)d->n * (1.0 - st->val_split));
         tr->nval = d->n - tr->ntrain;
         if (tr->ntrain == 0) {
-            fail(err, cap, "%s: %zu windows leave none for training after the validation split", L, d->n);
+            lib_fail(err, cap, "%s: %zu windows leave none for training after the validation split", L, d->n);
             goto bad;
         }
         tr->nbatches = (long)((tr->ntrain + st->batch - 1) / st->batch);
         if (!(tr->perm = malloc(tr->ntrain * sizeof *tr->perm))) {
-            fail(err, cap, "out of memory for the order of %zu windows", tr->ntrain);
+            lib_fail(err, cap, "out of memory for the order of %zu windows", tr->ntrain);
             goto bad;
         }
     }
@@ -206,22 +187,22 @@ trainer *trainer_new(const kern_ops *k, model *m, train_state *st, const dataset
     size_t ns = m->streams ? (size_t)m->dim.L * bpart * m->dim.H : 0;
     for (int i = 0; i < nthreads; i++) {
         worker *w = &tr->ev->w[i];
-        w->grad = zalloc(tr->nparams * sizeof(float));
+        w->grad = lib_zalloc(tr->nparams * sizeof(float));
         if (!w->grad)
             goto oom;
         lstm_bind(&w->g, w->grad, m->dim);
         if (ns) {
-            w->h = zalloc(ns * sizeof(float));
-            w->c = zalloc(ns * sizeof(float));
-            w->vh = zalloc(ns * sizeof(float));
-            w->vc = zalloc(ns * sizeof(float));
+            w->h = lib_zalloc(ns * sizeof(float));
+            w->c = lib_zalloc(ns * sizeof(float));
+            w->vh = lib_zalloc(ns * sizeof(float));
+            w->vc = lib_zalloc(ns * sizeof(float));
             if (!w->h || !w->c || !w->vh || !w->vc)
                 goto oom;
         }
     }
     return tr;
 oom:
-    fail(err, cap, "out of memory for the gradients of %d threads", nthreads);
+    lib_fail(err, cap, "out of memory for the gradients of %d threads", nthreads);
 bad:
     trainer_free(tr);
     return NULL;
@@ -280,8 +261,8 @@ int trainer_save_state(trainer *tr)
     train_state *st = tr->st;
     size_t ns = (size_t)m->dim.L * m->streams * m->dim.H;
     if (!st->state_h) {
-        st->state_h = zalloc(ns * sizeof(float));
-        st->state_c = zalloc(ns * sizeof(float));
+        st->state_h = lib_zalloc(ns * sizeof(float));
+        st->state_c = lib_zalloc(ns * sizeof(float));
         if (!st->state_h || !st->state_c) {
             free(st->state_h);
             free(st->state_c);
@@ -367,10 +348,7 @@ double train_step(trainer *tr, long bi, float lr)
         tr->b = (int)(tr->ntrain - a < (size_t)st->batch ? tr->ntrain - a : (size_t)st->batch);
     }
     tr->lr = lr;
-    par_run(ev->pool, train_part, tr);
-    double loss = 0;
-    for (int i = 0; i < ev->nthreads; i++)
-        loss += ev->w[i].loss;
+    double loss = run_sum(ev, train_part, tr);
     par_run(ev->pool, reduce_part, tr);
     /* ---- Here worker 0 holds this process's gradient of the batch: the point where a
      * reduction across processes (MPI_Allreduce of w[0].grad and of the loss) goes, before
