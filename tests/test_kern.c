@@ -8,6 +8,7 @@
 #include <string.h>
 #include "check.h"
 #include "kern.h"
+#include "lstm.h"
 #include "rng.h"
 
 static rng_t rng;
@@ -204,6 +205,66 @@ static void test_f16_convert(void)
     }
     CHECK(bad_hw == 0, "%d conversions differ from F16C's", bad_hw);
 #endif
+}
+
+/* lstm_gen_step (the packed one-row products) equals lstm_step to float rounding, and with
+ * half-precision weights stays within their rounding, for each cell, 1 and 2 layers, over 30
+ * steps of random characters from Keras-initialised weights (ragged H). */
+static void check_gen(int cell, int L, int H, int V)
+{
+    lstm_dims d = { V, H, L, cell };
+    float *flat = malloc(lstm_nparams(d) * sizeof(float));
+    lstm_params p;
+    lstm_bind(&p, flat, d);
+    lstm_init_keras(&p, &rng);
+    for (int l = 0; l < L; l++)                    /* biases away from zero: they are added */
+        for (int j = 0; j < cell_gates(cell) * H * (cell == CELL_GRU ? 2 : 1); j++)
+            p.layer[l].bias[j] += (float)(0.2 * (2 * rng_uniform(&rng) - 1));
+    size_t LH = (size_t)L * H;
+    float *h[3], *c[3], *lg[3], *scratch = malloc(LSTM_STEP_SCRATCH(H) * sizeof(float));
+    for (int m = 0; m < 3; m++) {
+        h[m] = calloc(LH, sizeof(float));
+        c[m] = calloc(LH, sizeof(float));
+        lg[m] = malloc((size_t)V * sizeof(float));
+    }
+    lstm_gen *g32 = lstm_gen_new(K, &p, 0), *g16 = lstm_gen_new(K, &p, 1);
+    CHECK(g32 && g16, "lstm_gen_new failed");
+    double e32 = 0, e16 = 0;
+    for (int t = 0; t < 30 && g32 && g16; t++) {
+        int x = (int)rng_below(&rng, (uint64_t)V);
+        lstm_step(K, &p, x, h[0], c[0], lg[0], scratch);
+        lstm_gen_step(g32, x, h[1], c[1], lg[1]);
+        lstm_gen_step(g16, x, h[2], c[2], lg[2]);
+        double mx = 1e-30;
+        for (int v = 0; v < V; v++)
+            mx = check_max(mx, fabs(lg[0][v]));
+        for (int v = 0; v < V; v++) {
+            e32 = check_max(e32, fabs(lg[1][v] - lg[0][v]) / mx);
+            e16 = check_max(e16, fabs(lg[2][v] - lg[0][v]) / mx);
+        }
+        for (size_t j = 0; j < LH; j++)
+            e32 = check_max(e32, check_max(fabs(h[1][j] - h[0][j]), fabs(c[1][j] - c[0][j])));
+    }
+    CHECK(e32 < 1e-5, "%s lstm_gen_step %s L=%d H=%d: float32 differs from lstm_step by %.3g",
+          K->name, cell_name(cell), L, H, e32);
+    CHECK(e16 < 2e-2, "%s lstm_gen_step %s L=%d H=%d: f16 differs from lstm_step by %.3g",
+          K->name, cell_name(cell), L, H, e16);
+    lstm_gen_free(g32);
+    lstm_gen_free(g16);
+    for (int m = 0; m < 3; m++) {
+        free(h[m]); free(c[m]); free(lg[m]);
+    }
+    free(scratch);
+    free(flat);
+}
+
+static void test_gen_step(void)
+{
+    for (int cell = CELL_LSTM; cell <= CELL_LNLSTM; cell++) {
+        check_gen(cell, 1, 13, 11);
+        check_gen(cell, 2, 40, 65);
+        check_gen(cell, 1, 128, 65);
+    }
 }
 
 static double sig(double v) { return 1.0 / (1.0 + exp(-v)); }
@@ -483,6 +544,7 @@ int main(void)
         RUN(test_gemm);
         RUN(test_gemm_model_shapes);
         RUN(test_gemv);
+        RUN(test_gen_step);
         RUN(test_cell);
         RUN(test_gru_cell);
         RUN(test_layer_norm);
