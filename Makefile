@@ -31,8 +31,8 @@ O   ?= build
 BIN ?= $(if $(filter build,$(O)),bin,$(O)/bin)
 
 X86 := $(if $(filter x86_64% amd64%,$(shell $(CC) -dumpmachine)),1,)
-ISA_avx2   = $(if $(X86),-mavx2 -mfma)
-ISA_avx512 = $(if $(X86),-mavx512f -mavx512vl -mavx512bw -mavx512dq -mavx2 -mfma -mprefer-vector-width=512)
+ISA_avx2   = $(if $(X86),-mavx2 -mfma -mf16c)
+ISA_avx512 = $(if $(X86),-mavx512f -mavx512vl -mavx512bw -mavx512dq -mavx2 -mfma -mf16c -mprefer-vector-width=512)
 
 LIB_SRC   := $(wildcard lib/*.c)
 TOOL_SRC  := $(filter-out tools/cli.c,$(wildcard tools/*.c))

@@ -4,7 +4,8 @@
 # compare ratios, not absolute numbers: timings on a shared machine are noisy.
 #
 # Needs the corpus ../shared/data/tinyshakespeare.txt (or TEXT=...); the PyTorch peer runs when
-# /usr/bin/python3 can import torch (apt-get install python3-torch libopenblas0-openmp).
+# /usr/bin/python3 can import torch (apt-get install python3-torch libopenblas0-openmp), the
+# oneDNN peer (../shared/peers/onednn/run.sh) when libdnnl-dev is installed.
 # SECONDS_PER=N sets the length of each timed training run (default 15).
 set -u -o pipefail
 O=${1:-build}; BIN=${2:-bin}
@@ -98,25 +99,57 @@ else
     echo "PyTorch peer: not run (needs /usr/bin/python3 with torch and $PEER)"
 fi
 
+echo; echo "== oneDNN LSTM (forward_training + backward, recurrent layers only) beside charpipe, same shapes"
+# ../shared/peers/onednn/run.sh prints 'onednn SHAPE threads=J impl=... windows_or_chars_per_s=X ...';
+# charpipe's figures are train --max-batches runs of the same shapes (it also trains the dense layer)
+ONEDNN=$root/../shared/peers/onednn/run.sh
+if [ -f "$ONEDNN" ] && { [ -f /usr/include/oneapi/dnnl/dnnl.hpp ] || [ -f /usr/include/dnnl.hpp ]; }; then
+    odn=$(BENCH_SECONDS=$(( PER / 3 > 2 ? PER / 3 : 2 )) THREADS="1 2" SHAPES="seed charrnn_h256 charrnn_h512" \
+          BUILD="$tmp/onednn" bash "$ONEDNN" 2>/dev/null | grep '^onednn ')
+    printf '%-22s %-3s %14s %14s %8s\n' shape -j oneDNN charpipe ratio
+    for shape in seed charrnn_h256 charrnn_h512; do
+        for j in 1 2; do
+            o=$(printf '%s\n' "$odn" | sed -n "s/^onednn $shape threads=$j .*windows_or_chars_per_s=\([0-9.]*\).*/\1/p")
+            if [ $shape = seed ]; then
+                c=$(train_wps -H 128 -j $j --max-batches "$(batches_for 4000 $((PER / 3)))" 2>/dev/null)
+                unit=windows/s
+            else
+                H=${shape#charrnn_h}
+                nb=$([ $H = 256 ] && echo $((PER * 2 / 3 + 1)) || echo $((PER / 4 + 1)))
+                c=$(train --streams -H $H -L 2 -n 100 -b 50 -j $j --max-batches $nb \
+                        < "$tmp/text.ts" 2>&1 >/dev/null | sed -n 's/.*: \([0-9.]*\) chars\/s.*/\1/p')
+                unit=chars/s
+            fi
+            printf '%-22s %-3s %14.0f %14.0f' "$shape ($unit)" $j "${o:-0}" "${c:-0}"
+            [ -n "$o" ] && [ -n "$c" ] && awk -v a="$c" -v b="$o" 'BEGIN { printf " %7.2fx", a / b }'
+            echo
+        done
+    done
+    echo "(ratio = charpipe / oneDNN; oneDNN leaves out the output layer, charpipe includes it)"
+else
+    echo "oneDNN peer: not run (needs libdnnl-dev: apt-get install -y libdnnl-dev, and $ONEDNN)"
+fi
+
 echo; echo "== sample: characters/s, one thread"
-printf '%-8s %-10s %14s\n' hidden mode chars/s
+printf '%-8s %-12s %14s\n' hidden mode chars/s
 head -c 200000 "$TEXT" | vocab | window -n 40 > "$tmp/small.ts"
 for H in 128 512; do
     train -e 0 -H $H -o "$tmp/m$H" < "$tmp/small.ts" 2>/dev/null
-    for mode in stateful window; do
-        n=$([ $mode = stateful ] && echo 300000 || echo 3000)
+    for mode in stateful stateful-f16 window; do
+        n=$([ $mode = window ] && echo 3000 || echo 300000)
         [ $H = 512 ] && n=$((n / 8))
         t0=$(date +%s.%N)
-        sample -m "$tmp/m$H" --$mode -n $n -t 1 --rng-seed 1 --seed "First Citizen:" > /dev/null
+        sample -m "$tmp/m$H" $([ $mode = stateful-f16 ] && echo --stateful --f16 || echo --$mode) \
+            -n $n -t 1 --rng-seed 1 --seed "First Citizen:" > /dev/null
         t1=$(date +%s.%N)
-        awk -v n=$n -v a="$t0" -v b="$t1" -v h=$H -v m=$mode 'BEGIN { printf "%-8s %-10s %14.0f\n", h, m, n / (b - a) }'
+        awk -v n=$n -v a="$t0" -v b="$t1" -v h=$H -v m=$mode 'BEGIN { printf "%-8s %-12s %14.0f\n", h, m, n / (b - a) }'
     done
 done
 train -e 0 -H 128 --cell gru -o "$tmp/g128" < "$tmp/small.ts" 2>/dev/null
 t0=$(date +%s.%N)
 sample -m "$tmp/g128" --stateful -n 300000 -t 1 --rng-seed 1 --seed "First Citizen:" > /dev/null
 t1=$(date +%s.%N)
-awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%-8s %-10s %14.0f\n", "128 gru", "stateful", 300000 / (b - a) }'
+awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%-8s %-12s %14.0f\n", "128 gru", "stateful", 300000 / (b - a) }'
 if [ -f "$PEER" ] && /usr/bin/python3 -c 'import torch' 2>/dev/null; then
     env -u OPENBLAS_CORETYPE /usr/bin/python3 "$PEER" sample --threads 1 --nchars 2000 --reps 1 --data "$TEXT" 2>/dev/null \
         | sed -n 's/.*"method": "\([a-z]*\)".*"chars_per_s": \([0-9.]*\).*/PyTorch 128  \1: \2 chars\/s/p'

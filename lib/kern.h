@@ -13,6 +13,20 @@
 #define CHARPIPE_KERN_H
 
 #include <stddef.h>
+#include <stdint.h>
+
+/* One-row products (generation) read their matrix B (k, n) packed by kern_pack_gemv, the same
+ * layout for every set: the columns in panels of KERN_GEMV_P (the last one zero-padded), each
+ * panel k rows of KERN_GEMV_P contiguous values, so the product streams B once from start to
+ * end. kern_gemv_size(k, n) values; kern_pack_gemv_f16 stores them as IEEE half precision
+ * (round to nearest even), half the bytes to read per step. */
+enum { KERN_GEMV_P = 32 };
+size_t kern_gemv_size(int k, int n);
+void kern_pack_gemv(int k, int n, const float *B, int ldb, float *Bp);
+void kern_pack_gemv_f16(int k, int n, const float *B, int ldb, uint16_t *Bp);
+/* IEEE half <-> float, portable C (what F16C's vcvtps2ph / vcvtph2ps compute). */
+uint16_t kern_f16_from_float(float f);
+float kern_f16_to_float(uint16_t h);
 
 typedef struct kern_ops {
     const char *name;
@@ -35,6 +49,15 @@ typedef struct kern_ops {
     /* C (m, n) += A (m, k) . B (k, n), B given packed by pack_b */
     void (*gemm_nn_packed)(int m, int n, int k, const float *A, int lda, const float *Bp,
                            float *C, int ldc);
+
+    /* y (n) = y0 (n) + x (k) . B (k, n), B packed by kern_pack_gemv; y0 may be y. The
+     * products of a generation step (one row): several sums in flight hide the FMA latency. */
+    void (*gemv_packed)(int n, int k, const float *x, const float *Bp, const float *y0,
+                        float *y);
+    /* The same with B packed by kern_pack_gemv_f16, converted to float as it is read (F16C
+     * on x86-64; the scalar set converts in C). */
+    void (*gemv_packed_f16)(int n, int k, const float *x, const uint16_t *Bp, const float *y0,
+                            float *y);
 
     /* LSTM cell forward for b rows. z (b, 4H) holds pre-activations in gate order i,f,c,o and
      * is overwritten with the activations i, f, g, o. c_prev (b, H) may be NULL (zeros).

@@ -1,4 +1,4 @@
-/* kern_avx2.c - the AVX2 + FMA kernel set (built with -mavx2 -mfma on x86-64 only).
+/* kern_avx2.c - the AVX2 + FMA kernel set (built with -mavx2 -mfma -mf16c on x86-64 only).
  * The code is kern_impl.h with 8-float vectors and 6 x 16 register tiles (12 accumulators). */
 #include "kern.h"
 
@@ -10,7 +10,8 @@
 #include "kern_impl.h"
 
 const kern_ops kern_avx2 = {
-    "avx2", VW, gemm_nn, gemm_tn, gemm_nt, pack_b, gemm_nn_packed, lstm_cell_fwd, lstm_cell_bwd,
+    "avx2", VW, gemm_nn, gemm_tn, gemm_nt, pack_b, gemm_nn_packed, gemv_packed,
+    gemv_packed_f16, lstm_cell_fwd, lstm_cell_bwd,
     gru_cell_fwd, gru_cell_bwd, ln_fwd, ln_bwd,
 };
 #else

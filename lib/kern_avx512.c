@@ -1,5 +1,5 @@
-/* kern_avx512.c - the AVX-512 kernel set (built with -mavx512f/vl/bw/dq -mfma on x86-64 only).
- * The code is kern_impl.h, the same source as the AVX2 set, with 16-float vectors and
+/* kern_avx512.c - the AVX-512 kernel set (built with -mavx512f/vl/bw/dq -mfma -mf16c on
+ * x86-64 only). The code is kern_impl.h, the same source as the AVX2 set, with 16-float vectors and
  * 8 x 32 register tiles (16 accumulators of the 32 zmm registers). */
 #include "kern.h"
 
@@ -11,7 +11,8 @@
 #include "kern_impl.h"
 
 const kern_ops kern_avx512 = {
-    "avx512", VW, gemm_nn, gemm_tn, gemm_nt, pack_b, gemm_nn_packed, lstm_cell_fwd, lstm_cell_bwd,
+    "avx512", VW, gemm_nn, gemm_tn, gemm_nt, pack_b, gemm_nn_packed, gemv_packed,
+    gemv_packed_f16, lstm_cell_fwd, lstm_cell_bwd,
     gru_cell_fwd, gru_cell_bwd, ln_fwd, ln_bwd,
 };
 #else

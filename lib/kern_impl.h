@@ -7,8 +7,8 @@
  *     #define KC 256      depth of a k-block (a B panel of KC x NR floats stays in L1)
  *     #include "kern_impl.h"
  *
- * It defines static functions (gemm_nn, gemm_tn, gemm_nt, pack_b, gemm_nn_packed, the LSTM and
- * GRU cells, the lnlstm's layer norm)
+ * It defines static functions (gemm_nn, gemm_tn, gemm_nt, pack_b, gemm_nn_packed, the one-row
+ * products gemv_packed and gemv_packed_f16, the LSTM and GRU cells, the lnlstm's layer norm)
  * that the including file puts into its kern_ops table. The same source is thereby used by
  * the AVX2 set (tested on this machine) and the AVX-512 set, so the two differ only in the
  * compiler's instruction selection and the tile sizes.
@@ -18,6 +18,7 @@
  * a degree-7 Taylor polynomial for e^r (relative error < 1e-8 before float rounding) and 2^n
  * built in the exponent bits.
  */
+#include <immintrin.h>
 #include <math.h>
 #include <stdint.h>
 #include <string.h>
@@ -40,6 +41,18 @@ INLINE vf vload_n(const float *p, int n)
     return v;
 }
 INLINE void vstore_n(float *p, vf v, int n) { memcpy(p, &v, (size_t)n * sizeof(float)); }
+
+/* Load VW halves at any alignment, as floats (F16C's vcvtph2ps; AVX-512F's for 16 lanes). */
+INLINE vf vload_h(const uint16_t *p)
+{
+#if VW == 8
+    return (vf)_mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)p));
+#elif VW == 16
+    return (vf)_mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)p));
+#else
+#error "kern_impl.h: vload_h knows VW 8 and 16"
+#endif
+}
 
 /* Lane-wise select: m ? a : b, m from a comparison (all ones or all zeros per lane). */
 INLINE vf vsel(vi m, vf a, vf b) { return (vf)(((vi)a & m) | ((vi)b & ~m)); }
@@ -293,6 +306,67 @@ static void gemm_nn_packed(int m, int n, int k, const float *A, int lda, const f
                 s += a[p] * b[p];
             C[(size_t)i * ldc + j] += s;
         }
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* One-row products with B packed by kern_pack_gemv (generation) */
+
+/* A panel of GP columns is GV vectors; its k rows are split into GS interleaved partial sums
+ * (rows p, p + GS, ... in sum p % GS), so GV * GS = 8 accumulators hide the FMA latency
+ * while B streams through once, in order. */
+enum { GP = KERN_GEMV_P, GV = GP / VW, GS = GV >= 8 ? 1 : 8 / GV };
+
+/* y (n) = y0 (n) + x (k) . B, B packed as floats (Bf) or, with half, as halves (Bh). */
+INLINE void gemv_any(const int half, int n, int k, const float *x, const float *Bf,
+                     const uint16_t *Bh, const float *y0, float *y)
+{
+    for (int j0 = 0; j0 < n; j0 += GP) {
+        size_t off = (size_t)j0 * k;
+        vf acc[GS][GV];
+#pragma GCC unroll 8
+        for (int s = 0; s < GS; s++)
+#pragma GCC unroll 8
+            for (int v = 0; v < GV; v++)
+                acc[s][v] = (vf){0};
+        int p = 0;
+        for (; p + GS <= k; p += GS)
+#pragma GCC unroll 8
+            for (int s = 0; s < GS; s++) {
+                float a = x[p + s];
+                size_t o = off + (size_t)(p + s) * GP;
+#pragma GCC unroll 8
+                for (int v = 0; v < GV; v++)
+                    acc[s][v] += a * (half ? vload_h(Bh + o + v * VW) : vload(Bf + o + v * VW));
+            }
+        for (; p < k; p++) {
+            size_t o = off + (size_t)p * GP;
+#pragma GCC unroll 8
+            for (int v = 0; v < GV; v++)
+                acc[0][v] += x[p] * (half ? vload_h(Bh + o + v * VW) : vload(Bf + o + v * VW));
+        }
+#pragma GCC unroll 8
+        for (int v = 0; v < GV; v++) {
+#pragma GCC unroll 8
+            for (int s = 1; s < GS; s++)
+                acc[0][v] += acc[s][v];
+            int l = n - j0 - v * VW;                    /* columns of this vector in y */
+            if (l >= VW)
+                vstore(y + j0 + v * VW, vload(y0 + j0 + v * VW) + acc[0][v]);
+            else if (l > 0)
+                vstore_n(y + j0 + v * VW, vload_n(y0 + j0 + v * VW, l) + acc[0][v], l);
+        }
+    }
+}
+
+static void gemv_packed(int n, int k, const float *x, const float *Bp, const float *y0, float *y)
+{
+    gemv_any(0, n, k, x, Bp, NULL, y0, y);
+}
+
+static void gemv_packed_f16(int n, int k, const float *x, const uint16_t *Bp, const float *y0,
+                            float *y)
+{
+    gemv_any(1, n, k, x, NULL, Bp, y0, y);
 }
 
 /* C (m, n) += A^T . B,  A is (k, m), B is (k, n) */

@@ -3,6 +3,7 @@
  * ordered so the innermost one walks contiguous memory (the compiler may vectorise it). */
 #include <math.h>
 #include <stddef.h>
+#include <string.h>
 #include "kern.h"
 
 /* C (m, n) += A (m, k) . B (k, n) */
@@ -61,6 +62,35 @@ static void gemm_nn_packed(int m, int n, int k, const float *A, int lda, const f
                            float *C, int ldc)
 {
     gemm_nn(m, n, k, A, lda, Bp, n, C, ldc);
+}
+
+/* y (n) = y0 (n) + x (k) . B, B packed by kern_pack_gemv: panels of KERN_GEMV_P columns. */
+static void gemv_packed(int n, int k, const float *x, const float *Bp, const float *y0, float *y)
+{
+    if (y != y0)
+        memcpy(y, y0, (size_t)n * sizeof(float));
+    for (int j0 = 0; j0 < n; j0 += KERN_GEMV_P) {
+        const float *b = Bp + (size_t)j0 * k;
+        int w = n - j0 < KERN_GEMV_P ? n - j0 : KERN_GEMV_P;
+        for (int p = 0; p < k; p++)
+            for (int c = 0; c < w; c++)
+                y[j0 + c] += x[p] * b[(size_t)p * KERN_GEMV_P + c];
+    }
+}
+
+/* The same with B packed as halves, converted in C. */
+static void gemv_packed_f16(int n, int k, const float *x, const uint16_t *Bp, const float *y0,
+                            float *y)
+{
+    if (y != y0)
+        memcpy(y, y0, (size_t)n * sizeof(float));
+    for (int j0 = 0; j0 < n; j0 += KERN_GEMV_P) {
+        const uint16_t *b = Bp + (size_t)j0 * k;
+        int w = n - j0 < KERN_GEMV_P ? n - j0 : KERN_GEMV_P;
+        for (int p = 0; p < k; p++)
+            for (int c = 0; c < w; c++)
+                y[j0 + c] += x[p] * kern_f16_to_float(b[(size_t)p * KERN_GEMV_P + c]);
+    }
 }
 
 static float sigmoidf(float x) { return 1.0f / (1.0f + expf(-x)); }
@@ -190,6 +220,7 @@ static void ln_bwd(int b, int H, float *dz, const float *gamma, const float *sha
 }
 
 const kern_ops kern_scalar = {
-    "scalar", 1, gemm_nn, gemm_tn, gemm_nt, pack_b, gemm_nn_packed, lstm_cell_fwd, lstm_cell_bwd,
+    "scalar", 1, gemm_nn, gemm_tn, gemm_nt, pack_b, gemm_nn_packed, gemv_packed,
+    gemv_packed_f16, lstm_cell_fwd, lstm_cell_bwd,
     gru_cell_fwd, gru_cell_bwd, ln_fwd, ln_bwd,
 };

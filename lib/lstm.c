@@ -813,3 +813,147 @@ void lstm_step(const kern_ops *k, const lstm_params *p, int x, float *h, float *
     }
     logits_forward(k, logits, h + (size_t)(L - 1) * H, p->dense_w, p->dense_b, 1, H, V);
 }
+
+/* ---------------------------------------------------------------------------------------- */
+/* Stateful generation with packed weights (lstm.h) */
+
+/* A matrix packed for the one-row products, as floats or halves. */
+typedef struct gen_mat {
+    float *f;
+    uint16_t *h;
+} gen_mat;
+
+struct lstm_gen {
+    const kern_ops *k;
+    lstm_dims dim;
+    int half;
+    float *embed;                 /* (V, G) layer 0's kernel + input bias (lnlstm: no bias) */
+    float *zero;                  /* (G) zeros: the lnlstm's upper layers have no bias to add */
+    float *bias[LSTM_MAX_LAYERS]; /* (G) a copy of each layer's bias (GRU: (2, G)) */
+    float *gamma[LSTM_MAX_LAYERS];
+    gen_mat kernel[LSTM_MAX_LAYERS], recurrent[LSTM_MAX_LAYERS], dense;
+    float *dense_b;               /* (V) */
+    float *z, *u;                 /* (G) scratch */
+};
+
+static int gen_pack(gen_mat *m, int half, int k, int n, const float *B)
+{
+    size_t sz = kern_gemv_size(k, n);
+    if (half) {
+        if (!(m->h = malloc(sz * sizeof(uint16_t))))
+            return -1;
+        kern_pack_gemv_f16(k, n, B, n, m->h);
+    } else {
+        if (!(m->f = malloc(sz * sizeof(float))))
+            return -1;
+        kern_pack_gemv(k, n, B, n, m->f);
+    }
+    return 0;
+}
+
+static float *gen_copy(const float *a, size_t n)
+{
+    float *c = malloc(n * sizeof(float));
+    if (c)
+        memcpy(c, a, n * sizeof(float));
+    return c;
+}
+
+/* y (n) = y0 (n) + x (k) . m */
+static void gen_gemv(const lstm_gen *g, int n, int k, const float *x, const gen_mat *m,
+                     const float *y0, float *y)
+{
+    if (g->half)
+        g->k->gemv_packed_f16(n, k, x, m->h, y0, y);
+    else
+        g->k->gemv_packed(n, k, x, m->f, y0, y);
+}
+
+lstm_gen *lstm_gen_new(const kern_ops *k, const lstm_params *p, int half)
+{
+    lstm_gen *g = calloc(1, sizeof *g);
+    if (!g)
+        return NULL;
+    int V = p->dim.V, H = p->dim.H, L = p->dim.L, cell = p->dim.cell, G = cell_gates(cell) * H;
+    g->k = k;
+    g->dim = p->dim;
+    g->half = half;
+    int bad = !(g->embed = malloc((size_t)V * G * sizeof(float)))
+           || !(g->zero = calloc((size_t)G, sizeof(float))) || !(g->z = malloc(G * sizeof(float)))
+           || !(g->u = malloc(G * sizeof(float)))
+           || !(g->dense_b = gen_copy(p->dense_b, (size_t)V))
+           || gen_pack(&g->dense, half, H, V, p->dense_w);
+    for (int l = 0; l < L && !bad; l++) {
+        const lstm_layer *ly = &p->layer[l];
+        bad = !(g->bias[l] = gen_copy(ly->bias, (size_t)G * (cell == CELL_GRU ? 2 : 1)))
+           || (ly->gamma && !(g->gamma[l] = gen_copy(ly->gamma, (size_t)G)))
+           || (l > 0 && gen_pack(&g->kernel[l], half, H, G, ly->kernel))
+           || gen_pack(&g->recurrent[l], half, H, G, ly->recurrent);
+    }
+    if (bad) {
+        lstm_gen_free(g);
+        return NULL;
+    }
+    const float *b0 = cell == CELL_LNLSTM ? g->zero : p->layer[0].bias;
+    for (int v = 0; v < V; v++)
+        add_rows4(g->embed + (size_t)v * G, p->layer[0].kernel + (size_t)v * G, b0, G);
+    return g;
+}
+
+void lstm_gen_free(lstm_gen *g)
+{
+    if (!g)
+        return;
+    for (int l = 0; l < LSTM_MAX_LAYERS; l++) {
+        free(g->bias[l]);
+        free(g->gamma[l]);
+        free(g->kernel[l].f);
+        free(g->kernel[l].h);
+        free(g->recurrent[l].f);
+        free(g->recurrent[l].h);
+    }
+    free(g->dense.f);
+    free(g->dense.h);
+    free(g->dense_b);
+    free(g->embed);
+    free(g->zero);
+    free(g->z);
+    free(g->u);
+    free(g);
+}
+
+/* lstm_step's operations: z = (layer 0) the table row embed[x] or (above) bias + h_{l-1} .
+ * kernel, then z += h_l . recurrent and the cell; the GRU's u = recurrent bias + h_l .
+ * recurrent; finally logits = dense_b + h_top . dense. */
+void lstm_gen_step(lstm_gen *g, int x, float *h, float *c, float *logits)
+{
+    const kern_ops *k = g->k;
+    int V = g->dim.V, H = g->dim.H, L = g->dim.L, cell = g->dim.cell, G = cell_gates(cell) * H;
+    float *z = g->z;
+    for (int l = 0; l < L; l++) {
+        float *hl = h + (size_t)l * H, *cl = c + (size_t)l * H;
+        const float *z0 = g->embed + (size_t)x * G;        /* what the recurrent product adds to */
+        if (l > 0) {
+            gen_gemv(g, G, H, h + (size_t)(l - 1) * H, &g->kernel[l],
+                     cell == CELL_LNLSTM ? g->zero : g->bias[l], z);
+            z0 = z;
+        }
+        switch (cell) {
+        case CELL_GRU:                      /* the cell overwrites z: layer 0 copies its row */
+            if (l == 0)
+                memcpy(z, z0, (size_t)G * sizeof(float));
+            gen_gemv(g, G, H, hl, &g->recurrent[l], g->bias[l] + G, g->u);
+            k->gru_cell_fwd(1, H, z, g->u, hl, hl);
+            break;
+        case CELL_LNLSTM:
+            gen_gemv(g, G, H, hl, &g->recurrent[l], z0, z);
+            k->ln_fwd(1, H, z, g->gamma[l], g->bias[l], NULL, NULL);
+            k->lstm_cell_fwd(1, H, z, cl, cl, hl);
+            break;
+        default:
+            gen_gemv(g, G, H, hl, &g->recurrent[l], z0, z);
+            k->lstm_cell_fwd(1, H, z, cl, cl, hl);
+        }
+    }
+    gen_gemv(g, V, H, h + (size_t)(L - 1) * H, &g->dense, g->dense_b, logits);
+}

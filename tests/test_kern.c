@@ -1,5 +1,6 @@
 /* test_kern.c - every kernel set this CPU runs against naive double-precision code:
- * gemm_nn / gemm_tn / gemm_nt at ragged sizes with padded leading dimensions, and the LSTM
+ * gemm_nn / gemm_tn / gemm_nt at ragged sizes with padded leading dimensions, the packed
+ * one-row products in float and half precision (and the half conversions against F16C), and the LSTM
  * and GRU cells and the layer norm forward and backward against the textbook formulas. Sets the CPU cannot run are
  * reported as SKIP. */
 #include <math.h>
@@ -7,6 +8,7 @@
 #include <string.h>
 #include "check.h"
 #include "kern.h"
+#include "lstm.h"
 #include "rng.h"
 
 static rng_t rng;
@@ -94,6 +96,175 @@ static void test_gemm_model_shapes(void)
     check_gemm(1, 128, 65, 32);
     check_gemm(2, 32, 128, 65);
     check_gemm(0, 1, 512, 128);
+}
+
+/* y (n) = y0 + x (k) . B (k, n) with B packed by kern_pack_gemv (half: kern_pack_gemv_f16,
+ * the reference then multiplies the rounded weights); in_place: y0 is y. Checks that y is not
+ * written past n. */
+static void check_gemv(int n, int k, int half, int in_place)
+{
+    int ldb = n + 3, pad = 9;
+    float *B = randf((size_t)k * ldb, 1.0), *x = randf((size_t)k, 1.0);
+    float *y0 = randf((size_t)n, 1.0), *y = randf((size_t)n + pad, 1.0);
+    size_t sz = kern_gemv_size(k, n);
+    float *Bp = malloc(sz * sizeof(float));
+    uint16_t *Bh = malloc(sz * sizeof(uint16_t));
+    double *R = malloc((size_t)n * sizeof(double));
+    if (half)
+        kern_pack_gemv_f16(k, n, B, ldb, Bh);
+    else
+        kern_pack_gemv(k, n, B, ldb, Bp);
+    for (int j = 0; j < n; j++) {
+        double s = y0[j];
+        for (int p = 0; p < k; p++) {
+            float b = B[(size_t)p * ldb + j];
+            s += (double)x[p] * (half ? kern_f16_to_float(kern_f16_from_float(b)) : b);
+        }
+        R[j] = s;
+    }
+    float tail[9];
+    memcpy(tail, y + n, sizeof tail);
+    if (in_place)
+        memcpy(y, y0, (size_t)n * sizeof(float));
+    const float *yin = in_place ? y : y0;
+    if (half)
+        K->gemv_packed_f16(n, k, x, Bh, yin, y);
+    else
+        K->gemv_packed(n, k, x, Bp, yin, y);
+    double e = rel_err(y, R, 1, n, n);
+    CHECK(e < 1e-5 + 2e-7 * k, "%s gemv_packed%s n=%d k=%d%s: relative error %.3g", K->name,
+          half ? "_f16" : "", n, k, in_place ? " in place" : "", e);
+    CHECK(memcmp(tail, y + n, sizeof tail) == 0, "%s gemv_packed%s n=%d k=%d: wrote past n",
+          K->name, half ? "_f16" : "", n, k);
+    free(B); free(x); free(y0); free(y); free(Bp); free(Bh); free(R);
+}
+
+/* Ragged sizes (n not a multiple of the vector width or the panel, k not of the row split)
+ * and the model's: 4H x H for H 128 and 512, the dense layer's V = 65. */
+static void test_gemv(void)
+{
+    static const int ns[] = { 1, 7, 8, 9, 31, 32, 33, 65, 100 }, ks[] = { 1, 2, 3, 5, 17, 33 };
+    for (int half = 0; half < 2; half++) {
+        for (int a = 0; a < 9; a++)
+            for (int b = 0; b < 6; b++)
+                check_gemv(ns[a], ks[b], half, (a + b) % 2);
+        check_gemv(512, 128, half, 0);
+        check_gemv(512, 128, half, 1);
+        check_gemv(65, 128, half, 0);
+        check_gemv(2048, 512, half, 1);
+        check_gemv(384, 130, half, 0);
+    }
+}
+
+#if defined(__x86_64__)
+__attribute__((target("f16c"))) static uint16_t hw_from_float(float f)
+{
+    return (uint16_t)__builtin_ia32_vcvtps2ph((float __attribute__((vector_size(16)))){ f }, 0)[0];
+}
+__attribute__((target("f16c"))) static float hw_to_float(uint16_t h)
+{
+    return __builtin_ia32_vcvtph2ps((short __attribute__((vector_size(16)))){ (short)h })[0];
+}
+#endif
+
+/* kern_f16_from_float / kern_f16_to_float: every half goes to the float F16C gives and back to
+ * itself; floats across the half range (subnormals, ties, overflow) round as F16C rounds. */
+static void test_f16_convert(void)
+{
+    int bad_rt = 0, bad_hw = 0;
+    for (uint32_t h = 0; h < 65536; h++) {
+        float f = kern_f16_to_float((uint16_t)h);
+        uint16_t back = kern_f16_from_float(f);
+        int nan = (h & 0x7c00) == 0x7c00 && (h & 0x3ff);
+        bad_rt += nan ? !isnan(f) || (back & 0x7c00) != 0x7c00 || !(back & 0x3ff) : back != h;
+    }
+    CHECK(bad_rt == 0, "%d halves do not survive half -> float -> half", bad_rt);
+    CHECK(kern_f16_from_float(65504.0f) == 0x7bff && kern_f16_from_float(65520.0f) == 0x7c00
+          && kern_f16_from_float(-1.0f) == 0xbc00 && kern_f16_from_float(0x1p-24f) == 1
+          && kern_f16_from_float(0x1p-25f) == 0 && kern_f16_from_float(0x1.8p-25f) == 1,
+          "half rounding at the edges");
+#if defined(__x86_64__)
+    __builtin_cpu_init();
+    if (!__builtin_cpu_supports("f16c")) {
+        SKIP("f16_against_f16c", "this CPU has no F16C");
+        return;
+    }
+    for (uint32_t h = 0; h < 65536; h++) {
+        float a = kern_f16_to_float((uint16_t)h), b = hw_to_float((uint16_t)h);
+        bad_hw += !(memcmp(&a, &b, sizeof a) == 0 || (isnan(a) && isnan(b)));
+    }
+    for (int i = 0; i < 400000; i++) {
+        /* random bit patterns with exponents from 2^-30 to 2^17, and exact ties */
+        uint32_t u = (uint32_t)rng_below(&rng, 1u << 23) | (uint32_t)(97 + rng_below(&rng, 48)) << 23
+                     | (uint32_t)rng_below(&rng, 2) << 31;
+        if (i % 4 == 0)
+            u = (u & ~0x1fffu) | 0x1000u;
+        float f;
+        memcpy(&f, &u, sizeof f);
+        bad_hw += kern_f16_from_float(f) != hw_from_float(f);
+    }
+    CHECK(bad_hw == 0, "%d conversions differ from F16C's", bad_hw);
+#endif
+}
+
+/* lstm_gen_step (the packed one-row products) equals lstm_step to float rounding, and with
+ * half-precision weights stays within their rounding, for each cell, 1 and 2 layers, over 30
+ * steps of random characters from Keras-initialised weights (ragged H). */
+static void check_gen(int cell, int L, int H, int V)
+{
+    lstm_dims d = { V, H, L, cell };
+    float *flat = malloc(lstm_nparams(d) * sizeof(float));
+    lstm_params p;
+    lstm_bind(&p, flat, d);
+    lstm_init_keras(&p, &rng);
+    for (int l = 0; l < L; l++)                    /* biases away from zero: they are added */
+        for (int j = 0; j < cell_gates(cell) * H * (cell == CELL_GRU ? 2 : 1); j++)
+            p.layer[l].bias[j] += (float)(0.2 * (2 * rng_uniform(&rng) - 1));
+    size_t LH = (size_t)L * H;
+    float *h[3], *c[3], *lg[3], *scratch = malloc(LSTM_STEP_SCRATCH(H) * sizeof(float));
+    for (int m = 0; m < 3; m++) {
+        h[m] = calloc(LH, sizeof(float));
+        c[m] = calloc(LH, sizeof(float));
+        lg[m] = malloc((size_t)V * sizeof(float));
+    }
+    lstm_gen *g32 = lstm_gen_new(K, &p, 0), *g16 = lstm_gen_new(K, &p, 1);
+    CHECK(g32 && g16, "lstm_gen_new failed");
+    double e32 = 0, e16 = 0;
+    for (int t = 0; t < 30 && g32 && g16; t++) {
+        int x = (int)rng_below(&rng, (uint64_t)V);
+        lstm_step(K, &p, x, h[0], c[0], lg[0], scratch);
+        lstm_gen_step(g32, x, h[1], c[1], lg[1]);
+        lstm_gen_step(g16, x, h[2], c[2], lg[2]);
+        double mx = 1e-30;
+        for (int v = 0; v < V; v++)
+            mx = check_max(mx, fabs(lg[0][v]));
+        for (int v = 0; v < V; v++) {
+            e32 = check_max(e32, fabs(lg[1][v] - lg[0][v]) / mx);
+            e16 = check_max(e16, fabs(lg[2][v] - lg[0][v]) / mx);
+        }
+        for (size_t j = 0; j < LH; j++)
+            e32 = check_max(e32, check_max(fabs(h[1][j] - h[0][j]), fabs(c[1][j] - c[0][j])));
+    }
+    CHECK(e32 < 1e-5, "%s lstm_gen_step %s L=%d H=%d: float32 differs from lstm_step by %.3g",
+          K->name, cell_name(cell), L, H, e32);
+    CHECK(e16 < 2e-2, "%s lstm_gen_step %s L=%d H=%d: f16 differs from lstm_step by %.3g",
+          K->name, cell_name(cell), L, H, e16);
+    lstm_gen_free(g32);
+    lstm_gen_free(g16);
+    for (int m = 0; m < 3; m++) {
+        free(h[m]); free(c[m]); free(lg[m]);
+    }
+    free(scratch);
+    free(flat);
+}
+
+static void test_gen_step(void)
+{
+    for (int cell = CELL_LSTM; cell <= CELL_LNLSTM; cell++) {
+        check_gen(cell, 1, 13, 11);
+        check_gen(cell, 2, 40, 65);
+        check_gen(cell, 1, 128, 65);
+    }
 }
 
 static double sig(double v) { return 1.0 / (1.0 + exp(-v)); }
@@ -360,6 +531,7 @@ int main(void)
 {
     rng_seed(&rng, 12345);
     RUN(test_dispatch);
+    RUN(test_f16_convert);
     for (int i = 0; kern_all[i]; i++) {
         char name[64];
         snprintf(name, sizeof name, "kern_%s", kern_all[i]->name);
@@ -371,6 +543,8 @@ int main(void)
         printf("# kernel set %s\n", K->name);
         RUN(test_gemm);
         RUN(test_gemm_model_shapes);
+        RUN(test_gemv);
+        RUN(test_gen_step);
         RUN(test_cell);
         RUN(test_gru_cell);
         RUN(test_layer_norm);

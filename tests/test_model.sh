@@ -302,3 +302,20 @@ tdump --json low.model | grep '"name": "vocab"' | grep -q '"lower": true' && pas
 sample -m low.model --seed "HELLO" -n 3 > low.txt 2> low.err && [ "$(head -c 5 low.txt)" = hello ] \
     && pass sample_lowercases_seed || fail sample_lowercases_seed "$(cat low.txt low.err)"
 evaluate -m low.model < up.txt > /dev/null 2> low.err && pass eval_lowercases_text || fail eval_lowercases_text "$(cat low.err)"
+
+# stateful generation with half-precision weights (sample --f16) writes the same greedy text as
+# float32 on trained models of each cell, and on one whose predictions are far from certain
+# (words drawn at random, so greedy choices are often between close probabilities)
+awk 'BEGIN { split("the of and to in that it with as his for was he be not by but have you", w);
+             s = 7; for (i = 0; i < 3000; i++) { s = (s * 1103515245 + 12345) % 2147483648;
+             printf "%s%s", w[1 + int(s / 65536) % 20], (i % 11 == 10 ? ".\n" : " ") } }' > words.txt
+vocab < words.txt | window -n 16 | train -H 48 -e 3 -j 2 --seed 4 -o words.model 2>/dev/null
+for m in rep.model grep.model lst.model ga.model words.model; do
+    seed="hello "; [ $m = words.model ] && seed="the of "
+    [ -s $m ] || { fail sample_f16_same_greedy_${m%.model} "no model $m"; continue; }
+    sample -m $m --stateful --seed "$seed" -n 600 > f32.txt 2>/dev/null
+    sample -m $m --stateful --f16 --seed "$seed" -n 600 > f16.txt 2> f16.err
+    if [ -s f32.txt ] && cmp -s f32.txt f16.txt; then pass sample_f16_same_greedy_${m%.model}
+    else fail sample_f16_same_greedy_${m%.model} "$(cmp f32.txt f16.txt; cat f16.err)"; fi
+done
+expect_fail sample_f16_needs_stateful "^sample: --f16 is for --stateful" sample -m rep.model --window --f16 -n 3

@@ -19,7 +19,7 @@
 static const char *opt_model, *opt_seed_text;
 static long opt_n = 500, opt_topk = 0, opt_rng_seed = -1;
 static double opt_temp = 0, opt_topp = 1.0;
-static int opt_stateful = -1, opt_skip;
+static int opt_stateful = -1, opt_skip, opt_f16;
 
 static void usage(void)
 {
@@ -28,7 +28,7 @@ static void usage(void)
 "    sample - generate text from a model trained by train\n\n"
 "SYNOPSIS\n"
 "    sample -m MODEL [-n CHARS] [--seed TEXT] [--stateful] [-t TEMP] [-k K] [-p P]\n"
-"           [--rng-seed N]\n\n"
+"           [--f16] [--rng-seed N]\n\n"
 "DESCRIPTION\n"
 "    Writes the seed text followed by CHARS generated characters to stdout, as UTF-8\n"
 "    (or raw bytes for a byte-level model), as they are produced.\n\n"
@@ -52,6 +52,9 @@ static void usage(void)
 "        --stateful      carry the state, one step per character (fast; the default for\n"
 "                        models trained with train --streams)\n"
 "        --window        the course's sliding-window generator (the default otherwise)\n"
+"        --f16           with --stateful: keep the weight matrices in half precision,\n"
+"                        about 1.3x faster; the sums stay in float, and greedy text\n"
+"                        matches float32's but where two characters are nearly tied\n"
 "    -t, --temperature T sample at temperature T; 0 = greedy (default %g)\n"
 "    -k, --top-k K       sample among the K most likely characters; 0 = all (default 0)\n"
 "    -p, --top-p P       sample among the most likely characters whose total reaches P\n"
@@ -162,10 +165,10 @@ static char *read_seed_file(const char *path)
 int main(int argc, char **argv)
 {
     cli_init(argv[0]);
-    enum { O_STATEFUL = 256, O_WINDOW, O_RNG, O_SKIP, O_SEEDFILE };
+    enum { O_STATEFUL = 256, O_WINDOW, O_RNG, O_SKIP, O_SEEDFILE, O_F16 };
     static const struct option longopts[] = {
         { "model", 1, 0, 'm' }, { "chars", 1, 0, 'n' }, { "seed", 1, 0, 's' }, { "seed-file", 1, 0, O_SEEDFILE },
-        { "stateful", 0, 0, O_STATEFUL }, { "window", 0, 0, O_WINDOW },
+        { "stateful", 0, 0, O_STATEFUL }, { "window", 0, 0, O_WINDOW }, { "f16", 0, 0, O_F16 },
         { "temperature", 1, 0, 't' }, { "top-k", 1, 0, 'k' }, { "top-p", 1, 0, 'p' },
         { "rng-seed", 1, 0, O_RNG }, { "skip-unknown", 0, 0, O_SKIP }, { "help", 0, 0, 'h' },
         { 0, 0, 0, 0 }
@@ -179,6 +182,7 @@ int main(int argc, char **argv)
         case O_SEEDFILE: opt_seed_text = read_seed_file(optarg); break;
         case O_STATEFUL: opt_stateful = 1; break;
         case O_WINDOW: opt_stateful = 0; break;
+        case O_F16: opt_f16 = 1; break;
         case 't': opt_temp = cli_double("-t", optarg, 0, 100); break;
         case 'k': opt_topk = cli_long("-k", optarg, 0, 1 << 21); break;
         case 'p': opt_topp = cli_double("-p", optarg, 1e-9, 1); break;
@@ -229,21 +233,25 @@ int main(int argc, char **argv)
 
     if (opt_stateful < 0)             /* char-rnn models carry their state: stateful is natural */
         opt_stateful = m.streams > 0;
-    if (opt_stateful) {
+    if (opt_f16 && !opt_stateful)
+        cli_usage_error("--f16 is for --stateful generation");
+    if (opt_stateful) {              /* the weights packed once for the one-row products */
         size_t LH = (size_t)m.dim.L * H;
         float *h = cli_alloc(LH * sizeof(float)), *cst = cli_alloc(LH * sizeof(float));
-        float *scratch = cli_alloc(LSTM_STEP_SCRATCH(H) * sizeof(float));
+        lstm_gen *g = lstm_gen_new(k, &m.p, opt_f16);
+        if (!g)
+            cli_die("out of memory");
         for (int i = 0; i < seedlen; i++)
-            lstm_step(k, &m.p, seed[i], h, cst, probs, scratch);
+            lstm_gen_step(g, seed[i], h, cst, probs);
         for (long i = 0; i < opt_n; i++) {
             lstm_softmax(probs, V);
             int x = sample_choose(probs, V, opt_temp, (int)opt_topk, opt_topp, &rng, q, order);
             out_char(&m, x);
-            lstm_step(k, &m.p, x, h, cst, probs, scratch);
+            lstm_gen_step(g, x, h, cst, probs);
         }
+        lstm_gen_free(g);
         free(h);
         free(cst);
-        free(scratch);
     } else {
         lstm_work *w = lstm_work_new(m.dim, N, 1);
         int32_t *win = cli_malloc((size_t)N * sizeof *win);
