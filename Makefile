@@ -33,7 +33,8 @@ CC     := mpicc
 O      ?= build/mpi
 MPI_CF := -DCHARPIPE_MPI
 endif
-# make check runs tests/test_mpi.sh with build/mpi/bin/train when mpicc and mpirun are here.
+# make check runs tests/test_mpi.sh with build/mpi/bin/train when mpicc and mpirun are here
+# (other builds, as check-san's, skip it: that train is not theirs).
 HAVE_MPI := $(shell command -v mpicc >/dev/null 2>&1 && command -v mpirun >/dev/null 2>&1 && echo 1)
 
 # Output directories: the sanitizer build (O=build/san) keeps its own objects and tools.
@@ -104,7 +105,7 @@ $(O)/bench/%: $(O)/bench/%.o $(LIBA)
 # The test suite: C unit tests and shell CLI tests, one summary line at the end.
 MPI_CHECK := $(and $(HAVE_MPI),$(filter build,$(O)),$(filter-out 1,$(MPI)))
 check: tools tests $(if $(MPI_CHECK),mpi)
-	@MPI_TRAIN=$(if $(MPI_CHECK),$(abspath build/mpi/bin/train)) tests/run.sh $(O) $(BIN)
+	@MPI_TRAIN=$(if $(MPI_CHECK),$(abspath build/mpi/bin/train),$(if $(HAVE_MPI),other-build)) tests/run.sh $(O) $(BIN)
 
 # The same suite, built with AddressSanitizer and UndefinedBehaviorSanitizer.
 check-san:

@@ -13,6 +13,9 @@ if ! command -v mpirun >/dev/null 2>&1 || ! command -v mpicc >/dev/null 2>&1; th
     skip mpi "mpicc or mpirun not found (apt-get install openmpi-bin libopenmpi-dev)"; exit 0
 fi
 MT=${MPI_TRAIN:-}
+if [ "$MT" = other-build ]; then
+    skip mpi "the MPI train (build/mpi) is tested by the plain make check, not this build's"; exit 0
+fi
 if [ -z "$MT" ]; then            # run by hand: build it
     MT=$TESTS/../build/mpi/bin/train
     make -s -C "$TESTS/.." mpi >/dev/null 2>&1 || { fail mpi-build "make mpi failed"; exit 0; }
