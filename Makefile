@@ -103,7 +103,7 @@ $(O)/bench/%: $(O)/bench/%.o $(LIBA)
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS)
 
 # The test suite: C unit tests and shell CLI tests, one summary line at the end.
-MPI_CHECK := $(and $(HAVE_MPI),$(filter build,$(O)),$(filter-out 1,$(MPI)))
+MPI_CHECK := $(and $(HAVE_MPI),$(filter build,$(O)),$(if $(filter 1,$(MPI)),,1))
 check: tools tests $(if $(MPI_CHECK),mpi)
 	@MPI_TRAIN=$(if $(MPI_CHECK),$(abspath build/mpi/bin/train),$(if $(HAVE_MPI),other-build)) tests/run.sh $(O) $(BIN)
 
