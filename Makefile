@@ -3,6 +3,8 @@
 #   make            build the tools into bin/
 #   make test       unit + CLI tests, then the same suite under ASan+UBSan
 #   make bench      benchmarks (read ../shared/data when present)
+#   make MPI=1      train built with mpicc for training across processes (Open MPI), with
+#                   everything else, into build/mpi/bin; make mpi builds that train alone
 #   make install    PREFIX=/usr/local: the tools, man pages, libcharpipe.a, its public headers
 #                   (include/charpipe/) and charpipe.pc (lib/pkgconfig/)
 #
@@ -23,8 +25,19 @@ MSGPACK_PC   := $(shell pkg-config --exists msgpack-c 2>/dev/null && echo msgpac
 MSGPACK_CF   := $(shell pkg-config --cflags $(MSGPACK_PC) 2>/dev/null)
 MSGPACK_LIBS := $(shell pkg-config --libs $(MSGPACK_PC) 2>/dev/null || echo -lmsgpackc)
 
-ALL_CFLAGS = -std=gnu11 -Wall -Wextra -Wshadow -Ilib $(MSGPACK_CF) -MMD -MP $(CFLAGS) $(SAN)
+ALL_CFLAGS = -std=gnu11 -Wall -Wextra -Wshadow -Ilib $(MSGPACK_CF) -MMD -MP $(CFLAGS) $(SAN) $(MPI_CF)
 LDLIBS     = $(MSGPACK_LIBS) -lz -lm -lpthread
+
+# MPI=1: the tools built with mpicc, train with tools/train_mpi.c (-DCHARPIPE_MPI), into
+# build/mpi. The library never depends on MPI.
+ifeq ($(MPI),1)
+CC     := mpicc
+O      ?= build/mpi
+MPI_CF := -DCHARPIPE_MPI
+endif
+# make check runs tests/test_mpi.sh with build/mpi/bin/train when mpicc and mpirun are here
+# (other builds, as check-san's, skip it: that train is not theirs).
+HAVE_MPI := $(shell command -v mpicc >/dev/null 2>&1 && command -v mpirun >/dev/null 2>&1 && echo 1)
 
 # Output directories: the sanitizer build (O=build/san) keeps its own objects and tools.
 O   ?= build
@@ -35,7 +48,7 @@ ISA_avx2   = $(if $(X86),-mavx2 -mfma -mf16c)
 ISA_avx512 = $(if $(X86),-mavx512f -mavx512vl -mavx512bw -mavx512dq -mavx2 -mfma -mf16c -mprefer-vector-width=512)
 
 LIB_SRC   := $(wildcard lib/*.c)
-TOOL_SRC  := $(filter-out tools/cli.c,$(wildcard tools/*.c))
+TOOL_SRC  := $(filter-out tools/cli.c tools/train_mpi.c,$(wildcard tools/*.c))
 TEST_SRC  := $(wildcard tests/test_*.c)
 BENCH_SRC := $(wildcard bench/*.c)
 LIB_OBJ   := $(LIB_SRC:%.c=$(O)/%.o)
@@ -49,7 +62,7 @@ PUBLIC_H  := $(addprefix lib/,ts.h kern.h lstm.h model.h rng.h par.h utf8.h samp
 CLI_OBJ   := $(O)/tools/cli.o
 REF_OBJ   := $(O)/tests/lstm_ref.o
 
-.PHONY: all tools tests test check check-san bench install uninstall clean man deps demo fuzz
+.PHONY: all tools tests test check check-san bench install uninstall clean man deps demo fuzz mpi
 .DELETE_ON_ERROR:
 .SECONDARY:
 
@@ -77,6 +90,14 @@ $(BIN)/%: $(O)/tools/%.o $(CLI_OBJ) $(LIBA)
 	@mkdir -p $(@D)
 	$(Q)$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS)
 
+ifeq ($(MPI),1)
+$(BIN)/train: $(O)/tools/train_mpi.o
+endif
+
+# The MPI-enabled train alone.
+mpi:
+	@$(MAKE) --no-print-directory MPI=1 build/mpi/bin/train
+
 $(O)/tests/%: $(O)/tests/%.o $(REF_OBJ) $(LIBA)
 	$(Q)$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS)
 
@@ -84,8 +105,9 @@ $(O)/bench/%: $(O)/bench/%.o $(LIBA)
 	$(Q)$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS)
 
 # The test suite: C unit tests and shell CLI tests, one summary line at the end.
-check: tools tests
-	@tests/run.sh $(O) $(BIN)
+MPI_CHECK := $(and $(HAVE_MPI),$(filter build,$(O)),$(if $(filter 1,$(MPI)),,1))
+check: tools tests $(if $(MPI_CHECK),mpi)
+	@MPI_TRAIN=$(if $(MPI_CHECK),$(abspath build/mpi/bin/train),$(if $(HAVE_MPI),other-build)) tests/run.sh $(O) $(BIN)
 
 # The same suite, built with AddressSanitizer and UndefinedBehaviorSanitizer.
 check-san:

@@ -95,7 +95,8 @@ static void streams_part(void *ctx, int part, int nparts)
 {
     evaluator *ev = ctx;
     worker *w = &ev->w[part];
-    int lo = ev->B * part / nparts, hi = ev->B * (part + 1) / nparts, b = hi - lo;
+    int share = ev->hi - ev->lo;
+    int lo = ev->lo + share * part / nparts, hi = ev->lo + share * (part + 1) / nparts, b = hi - lo;
     size_t n = (ev->count - 1) / (size_t)ev->B;
     size_t ns = (size_t)ev->dim.L * b * ev->dim.H;
     double sum = 0;
@@ -115,8 +116,14 @@ static void streams_part(void *ctx, int part, int nparts)
 double eval_streams(evaluator *ev, const lstm_params *p, const dataset *d, size_t first,
                     size_t count, int B, double *ntargets)
 {
+    return eval_streams_range(ev, p, d, first, count, B, 0, B, ntargets);
+}
+
+double eval_streams_range(evaluator *ev, const lstm_params *p, const dataset *d, size_t first,
+                          size_t count, int B, int lo, int hi, double *ntargets)
+{
     size_t n = count > 1 ? (count - 1) / (size_t)B : 0;
-    *ntargets = (double)n * B;
+    *ntargets = (double)n * (hi - lo);
     if (n == 0)
         return 0;
     size_t ns = (size_t)ev->dim.L * ev->bmax * ev->dim.H;
@@ -132,6 +139,8 @@ double eval_streams(evaluator *ev, const lstm_params *p, const dataset *d, size_
     ev->first = first;
     ev->count = count;
     ev->B = B;
+    ev->lo = lo;
+    ev->hi = hi;
     return run_sum(ev, streams_part, ev);
 }
 
@@ -140,11 +149,27 @@ double eval_streams(evaluator *ev, const lstm_params *p, const dataset *d, size_
 trainer *trainer_new(const kern_ops *k, model *m, train_state *st, const dataset *d,
                      int nthreads, char *err, size_t cap)
 {
+    return trainer_new_comm(k, m, st, d, nthreads, NULL, err, cap);
+}
+
+/* This process's share lo .. hi of n rows. */
+static void share(const train_comm *c, int n, int *lo, int *hi)
+{
+    *lo = (int)((int64_t)n * c->rank / c->size);
+    *hi = (int)((int64_t)n * (c->rank + 1) / c->size);
+}
+
+trainer *trainer_new_comm(const kern_ops *k, model *m, train_state *st, const dataset *d,
+                          int nthreads, const train_comm *comm, char *err, size_t cap)
+{
     trainer *tr = calloc(1, sizeof *tr);
     if (!tr) {
         lib_fail(err, cap, "out of memory");
         return NULL;
     }
+    tr->comm = comm && comm->size > 1 ? *comm : (train_comm){ .rank = 0, .size = 1 };
+    if (!m->streams)
+        tr->comm.sharded = 0;
     tr->m = m;
     tr->st = st;
     tr->d = d;
@@ -153,13 +178,15 @@ trainer *trainer_new(const kern_ops *k, model *m, train_state *st, const dataset
     const char *L = d->label;
     /* what an epoch is: shuffled windows, or the training text cut into streams */
     if (m->streams) {
+        share(&tr->comm, m->streams, &tr->slo, &tr->shi);
+        int B = tr->comm.sharded ? tr->shi - tr->slo : m->streams;   /* streams cut from d */
         tr->nval = (size_t)((double)d->tn * st->val_split);
         tr->ntrain = d->tn - tr->nval;
-        tr->per_stream = tr->ntrain > 0 ? (tr->ntrain - 1) / (size_t)m->streams : 0;
+        tr->per_stream = tr->ntrain > 0 && B > 0 ? (tr->ntrain - 1) / (size_t)B : 0;
         tr->nbatches = (long)(tr->per_stream / (size_t)tr->N);
         if (tr->nbatches == 0) {
             lib_fail(err, cap, "%s: %zu characters of training text are too few for %d streams of %d steps",
-                 L, tr->ntrain, m->streams, tr->N);
+                     L, tr->ntrain, B, tr->N);
             goto bad;
         }
     } else {
@@ -179,7 +206,8 @@ trainer *trainer_new(const kern_ops *k, model *m, train_state *st, const dataset
             goto bad;
         }
     }
-    int bpart = (st->batch + nthreads - 1) / nthreads;   /* rows (windows or streams) per thread */
+    int most = (st->batch + tr->comm.size - 1) / tr->comm.size;   /* rows per process at most */
+    int bpart = (most + nthreads - 1) / nthreads;   /* rows (windows or streams) per thread */
     if (!m->streams && bpart > 1024)
         bpart = 1024;
     if (!(tr->ev = evaluator_new(k, m->dim, nthreads, bpart, tr->N, err, cap)))
@@ -234,10 +262,10 @@ static void state_copy(trainer *tr, int to_model)
 {
     model *m = tr->m;
     train_state *st = tr->st;
-    int P = tr->ev->nthreads;
+    int P = tr->ev->nthreads, n = tr->shi - tr->slo;
     for (int part = 0; part < P; part++) {
         worker *w = &tr->ev->w[part];
-        int lo = m->streams * part / P, hi = m->streams * (part + 1) / P, b = hi - lo;
+        int lo = tr->slo + n * part / P, hi = tr->slo + n * (part + 1) / P, b = hi - lo;
         for (int l = 0; l < m->dim.L; l++) {
             size_t mo = ((size_t)l * m->streams + lo) * m->dim.H, po = (size_t)l * b * m->dim.H;
             size_t len = (size_t)b * m->dim.H;
@@ -270,6 +298,15 @@ int trainer_save_state(trainer *tr)
             return -1;
         }
     }
+    if (tr->comm.size > 1) {                  /* every process's streams into the whole */
+        memset(st->state_h, 0, ns * sizeof(float));
+        memset(st->state_c, 0, ns * sizeof(float));
+        state_copy(tr, 1);
+        if (tr->comm.sum(tr->comm.ctx, st->state_h, ns, NULL, 0) < 0
+            || tr->comm.sum(tr->comm.ctx, st->state_c, ns, NULL, 0) < 0)
+            return -1;
+        return 0;
+    }
     state_copy(tr, 1);
     return 0;
 }
@@ -289,17 +326,20 @@ static void train_part(void *ctx, int part, int nparts)
     model *m = tr->m;
     train_state *st = tr->st;
     worker *w = &tr->ev->w[part];
-    int lo = tr->b * part / nparts, hi = tr->b * (part + 1) / nparts, b = hi - lo;
+    int rb = tr->rhi - tr->rlo;       /* this process's rows, lo .. hi of them this part's */
+    int lo = tr->rlo + rb * part / nparts, hi = tr->rlo + rb * (part + 1) / nparts, b = hi - lo;
     int pp = m->per_position;
     memset(w->grad, 0, tr->nparams * sizeof(float));
     w->loss = 0;
     if (b == 0)
         return;
-    rng_t r;                          /* dropout masks: a function of the seed, step and part */
+    rng_t r;                          /* dropout masks: a function of the seed, step and the
+                                         part's first row in the global batch */
     rng_seed(&r, st->seed * 0x9e3779b97f4a7c15ULL + (uint64_t)st->steps * 1000003 + (uint64_t)lo);
     lstm_seq s = { .per_position = pp, .dropout = (float)st->dropout, .rng = &r };
     if (m->streams) {
-        dataset_slice(tr->d, 0, tr->per_stream, lo, b, tr->off, tr->N, w->x, w->y);
+        int at = tr->comm.sharded ? lo - tr->slo : lo;    /* a shard holds its streams alone */
+        dataset_slice(tr->d, 0, tr->per_stream, at, b, tr->off, tr->N, w->x, w->y);
         s.h0 = s.hT = w->h;
         s.c0 = s.cT = w->c;
     } else {
@@ -321,6 +361,14 @@ static void reduce_part(void *ctx, int part, int nparts)
             g[i] += o[i];
     }
     tr->ev->w[part].sumsq = grad_sumsq(g, lo, hi);
+}
+
+/* The squared norm of worker 0's gradient, a slice per thread. */
+static void sumsq_part(void *ctx, int part, int nparts)
+{
+    trainer *tr = ctx;
+    size_t lo = tr->nparams * part / nparts, hi = tr->nparams * (part + 1) / nparts;
+    tr->ev->w[part].sumsq = grad_sumsq(tr->ev->w[0].grad, lo, hi);
 }
 
 static void adam_part(void *ctx, int part, int nparts)
@@ -347,12 +395,23 @@ double train_step(trainer *tr, long bi, float lr)
         tr->rows = tr->perm + a;
         tr->b = (int)(tr->ntrain - a < (size_t)st->batch ? tr->ntrain - a : (size_t)st->batch);
     }
+    if (m->streams) {
+        tr->rlo = tr->slo;
+        tr->rhi = tr->shi;
+    } else {
+        share(&tr->comm, tr->b, &tr->rlo, &tr->rhi);
+    }
     tr->lr = lr;
     double loss = run_sum(ev, train_part, tr);
     par_run(ev->pool, reduce_part, tr);
-    /* ---- Here worker 0 holds this process's gradient of the batch: the point where a
-     * reduction across processes (MPI_Allreduce of w[0].grad and of the loss) goes, before
-     * the norm, so that every process takes the same optimizer step. ---- */
+    /* Worker 0 holds this process's gradient of the batch: with other processes, sum theirs
+     * into it (and the loss), then take the norm of the whole, so that every process takes
+     * the same optimizer step. Alone, the norm came with the reduction. */
+    if (tr->comm.size > 1) {
+        if (tr->comm.sum(tr->comm.ctx, ev->w[0].grad, tr->nparams, &loss, 1) < 0)
+            return NAN;
+        par_run(ev->pool, sumsq_part, tr);
+    }
     double ss = 0;
     for (int i = 0; i < ev->nthreads; i++)
         ss += ev->w[i].sumsq;
@@ -396,7 +455,24 @@ double trainer_validate(trainer *tr)
 {
     model *m = tr->m;
     double n, sum;
-    if (m->streams) {
+    if (tr->comm.size > 1) {                  /* this process's share, then the sums of all */
+        if (m->streams && tr->comm.sharded) {
+            sum = eval_streams(tr->ev, &m->p, tr->d, tr->ntrain, tr->nval, tr->shi - tr->slo, &n);
+        } else if (m->streams) {
+            sum = eval_streams_range(tr->ev, &m->p, tr->d, tr->ntrain, tr->nval, m->streams,
+                                     tr->slo, tr->shi, &n);
+        } else {
+            size_t lo = tr->nval * tr->comm.rank / tr->comm.size;
+            size_t hi = tr->nval * (tr->comm.rank + 1) / tr->comm.size;
+            n = (double)(hi - lo) * (m->per_position ? tr->N : 1);
+            sum = n > 0 ? eval_windows(tr->ev, &m->p, tr->d, tr->ntrain + lo, hi - lo, m->per_position) : 0;
+        }
+        double v[2] = { sum, n };
+        if (tr->comm.sum(tr->comm.ctx, NULL, 0, v, 2) < 0)
+            return NAN;
+        sum = v[0];
+        n = v[1];
+    } else if (m->streams) {
         sum = eval_streams(tr->ev, &m->p, tr->d, tr->ntrain, tr->nval, m->streams, &n);
     } else {
         n = (double)tr->nval * (m->per_position ? tr->N : 1);

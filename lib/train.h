@@ -15,6 +15,16 @@
  * gradients, clip, Adam). An epoch is the shuffled training windows in batches of st->batch,
  * or the training text cut into m->streams streams, m->maxlen characters per batch.
  *
+ * Across processes (data-parallel training, e.g. under MPI): the caller gives the trainer a
+ * train_comm with a sum across processes. Every batch is then split by process first, then
+ * by thread: process r of R takes the rows (windows or streams) [b r / R, b (r + 1) / R) of
+ * the global batch of b. After the threads' gradients are summed, the process's gradient
+ * and loss are summed across processes, the norm is taken of the result, and every process
+ * takes the same Adam step. Dropout masks follow the global first row of each thread's
+ * part, so they are the same whenever the rows are cut into the same parts. Validation is
+ * split across processes the same way and its sums added. Without a train_comm (or with
+ * size 1) everything is as in one process.
+ *
  * Nothing here ends the process or prints; constructors return NULL with a message.
  */
 #ifndef CHARPIPE_TRAIN_H
@@ -50,7 +60,7 @@ typedef struct evaluator {
     const lstm_params *p;
     const dataset *d;
     size_t first, count;
-    int B, per_position;
+    int B, lo, hi, per_position;      /* streams lo .. hi of B */
 } evaluator;
 
 /* Threads and work areas for up to bmax rows of T steps per thread. */
@@ -68,6 +78,22 @@ double eval_windows(evaluator *ev, const lstm_params *p, const dataset *d, size_
  * from zeros. *ntargets receives the number of characters predicted. */
 double eval_streams(evaluator *ev, const lstm_params *p, const dataset *d, size_t first,
                     size_t count, int B, double *ntargets);
+/* The same for streams lo .. hi of the B only (hi - lo <= nthreads * bmax): a share of the
+ * work, whose sums add up to eval_streams's. */
+double eval_streams_range(evaluator *ev, const lstm_params *p, const dataset *d, size_t first,
+                          size_t count, int B, int lo, int hi, double *ntargets);
+
+/* The processes a trainer works with (see above). */
+typedef struct train_comm {
+    int rank, size;                   /* this process, and how many there are */
+    /* Sum across processes, in place: the floats g[0..n) (n may be 0) and the doubles
+     * v[0..nv). Returns 0, or -1 on failure. */
+    int (*sum)(void *ctx, float *g, size_t n, double *v, int nv);
+    void *ctx;
+    /* streams: the dataset is this process's own text (a shard), its streams cut from it
+     * alone; else every process holds the same data */
+    int sharded;
+} train_comm;
 
 typedef struct trainer {
     evaluator *ev;
@@ -79,11 +105,15 @@ typedef struct trainer {
     /* what an epoch is */
     size_t ntrain, nval;              /* windows, or characters of text (validation after) */
     size_t per_stream;                /* streams: training characters per stream */
-    long nbatches;                    /* per epoch */
+    long nbatches;                    /* per epoch (with shards, the caller may lower it to the
+                                         fewest of any process) */
     uint32_t *perm;                   /* windows: the shuffle order of the training windows */
+    train_comm comm;                  /* size 1 when alone */
+    int slo, shi;                     /* streams: this process's share of the m->streams */
     /* the current step */
     const uint32_t *rows;
-    int b;
+    int b;                            /* rows in the (global) batch */
+    int rlo, rhi;                     /* this process's share of them */
     size_t off;
     float lr, scale;
 } trainer;
@@ -92,14 +122,18 @@ typedef struct trainer {
  * nthreads threads. */
 trainer *trainer_new(const kern_ops *k, model *m, train_state *st, const dataset *d,
                      int nthreads, char *err, size_t cap);
+/* The same as one of comm->size processes (comm NULL: alone). */
+trainer *trainer_new_comm(const kern_ops *k, model *m, train_state *st, const dataset *d,
+                          int nthreads, const train_comm *comm, char *err, size_t cap);
 void trainer_free(trainer *tr);
 
 /* The start of an epoch: the windows shuffled with r, or the streams' carried state loaded
  * from st's (zeros if it has none). */
 void trainer_epoch_begin(trainer *tr, rng_t *r);
 
-/* Batch bi of the epoch with learning rate lr: returns the sum of its losses, and counts it
- * in st (steps, epoch_batches, epoch_loss_sum). */
+/* Batch bi of the epoch with learning rate lr: returns the sum of its losses (of the whole
+ * batch, across processes), and counts it in st (steps, epoch_batches, epoch_loss_sum).
+ * NAN if the sum across processes failed. */
 double train_step(trainer *tr, long bi, float lr);
 
 /* Targets (characters predicted) in the first `batches` batches of an epoch. */
@@ -114,8 +148,9 @@ void trainer_epoch_end(trainer *tr, const rng_t *r);
 /* Mean validation loss per target (NAN when there is nothing to validate on). */
 double trainer_validate(trainer *tr);
 
-/* The carried state of every stream into st->state_h, state_c (for a checkpoint).
- * Returns -1 if out of memory. */
+/* The carried state of every stream into st->state_h, state_c (for a checkpoint): across
+ * processes, every process's streams summed into the whole (L, B, H) on every process.
+ * Returns -1 if out of memory (or the sum failed). */
 int trainer_save_state(trainer *tr);
 
 #endif

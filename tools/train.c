@@ -19,6 +19,9 @@
 #include "dataset.h"
 #include "optim.h"
 #include "train.h"
+#include "train_mpi.h"
+
+int mp_rank = 0, mp_size = 1;          /* train_mpi.h: alone unless under mpirun */
 
 /* ---- options ---- */
 static int opt_epochs = 1, opt_hidden = 128, opt_batch = 64, opt_threads = 0, opt_layers = 1;
@@ -26,7 +29,7 @@ static double opt_lr = 1e-3, opt_val = 0.2, opt_clip = 0, opt_dropout = 0, opt_d
 static double opt_max_seconds = 0;
 static long opt_seed = 1, opt_eval_every = 0;
 static int opt_decay_every = 1;
-static const char *opt_out, *opt_resume, *opt_log, *opt_best, *opt_schedule = "none";
+static const char *opt_out, *opt_resume, *opt_log, *opt_best, *opt_schedule = "none", *opt_input;
 static int opt_summary, opt_progress = -1, opt_V, opt_N, opt_streams;
 static long opt_max_batches;
 static int set_hidden, set_batch, set_lr, set_val, set_clip, set_seed, set_layers, set_cell;
@@ -40,7 +43,8 @@ static void usage(void)
 "SYNOPSIS\n"
 "    vocab < TEXT | window -n 40 | train [-e EPOCHS] [-o MODEL] [OPTIONS] [> MODEL]\n"
 "    vocab < TEXT | train --streams -n 100 -b 50 [-L LAYERS] [OPTIONS] -o MODEL\n"
-"    train --summary [-V VOCAB -n MAXLEN] [-H HIDDEN] [-L LAYERS] [--cell CELL] [< STREAM]\n\n"
+"    train --summary [-V VOCAB -n MAXLEN] [-H HIDDEN] [-L LAYERS] [--cell CELL] [< STREAM]\n"
+"    mpirun -np R train -j THREADS [--input FILE | --input SHARD-%%d.ts] [OPTIONS] -o MODEL\n\n"
 "DESCRIPTION\n"
 "    Reads a charpipe stream with a 'vocab' frame and 'x' (B, N) / 'y' (B) window frames\n"
 "    (indices from window, or one-hot float32 from onehot) and trains the Keras course\n"
@@ -58,6 +62,16 @@ static void usage(void)
 "    charpipe stream (weights named and laid out as Keras's, see lib/model.h). With -o it is\n"
 "    written atomically after every epoch; without -o the final model goes to stdout.\n"
 "    Ctrl-C saves a checkpoint to the -o file (resumable mid-epoch) and exits with 130.\n\n"
+"    Built with make MPI=1 (build/mpi/bin/train) and run under mpirun, R processes (ranks)\n"
+"    train one model: every batch (the -b windows or streams) is split across the ranks,\n"
+"    then across each rank's -j threads; the gradients are summed with one MPI_Allreduce\n"
+"    per step and every rank takes the same step, so the model is the one train -j R*J\n"
+"    makes from the same seed, up to float rounding (dropout masks too when the batch is cut\n"
+"    into the same parts). Rank 0 reads stdin and sends the data to the others, or every\n"
+"    rank reads --input; rank 0 alone writes the model, the log and the progress. --resume\n"
+"    (read by every rank) takes any number of ranks and threads. SIGINT or SIGTERM to\n"
+"    mpirun (Open MPI sends the ranks SIGTERM, then SIGKILL a second later) or SIGUSR1\n"
+"    (passed on as is) stops every rank at the same step, and rank 0 saves the checkpoint.\n\n"
 "OPTIONS\n"
 "    -e, --epochs N      train until N epochs are complete in total (default %d)\n"
 "    -H, --hidden N      units per layer (default %d)\n"
@@ -91,6 +105,13 @@ static void usage(void)
 "                        and -n, or from the stream on stdin\n"
 "    -V N                vocabulary size for --summary\n"
 "        --progress, --no-progress   force the progress bar on or off\n"
+"        --input PATTERN read the stream from this file instead of stdin; under mpirun every\n"
+"                        rank reads it (PATTERN without %%d: the same data as from stdin) or,\n"
+"                        with --streams and a %%d in PATTERN, rank r reads the shard PATTERN\n"
+"                        with r for %%d: shards made with one vocabulary (vocab -v), rank r's\n"
+"                        streams (its share of the -b) cut from its shard alone, the epoch as\n"
+"                        long as the shortest shard allows, validation on the end of each\n"
+"                        shard; ranks whose vocabularies or settings differ are refused\n"
 "        --max-batches N train only N batches, report the speed and write no model\n"
 "                        (for benchmarks)\n"
 "        --version       print the version and the kernel set in use\n"
@@ -112,10 +133,13 @@ static train_state st;
 
 static volatile sig_atomic_t interrupted;
 static void on_signal(int sig) { interrupted = sig; }
+static int stop_agreed;               /* under mpirun: some rank was interrupted (train_mpi.h) */
 
 static void save(const char *path)
 {
     char err[512];
+    if (mp_rank != 0)                 /* rank 0 alone writes */
+        return;
     if (!path) {
         if (model_write(&m, &st, 1, "stdout", err, sizeof err) < 0)
             cli_die("%s", err);
@@ -154,6 +178,8 @@ static void keep_best(trainer *tr, double v)
 static void append_log(const char *path, double epoch, double tl, double vl, double secs, double rate,
                        const char *unit)
 {
+    if (mp_rank != 0)
+        return;
     int fd = open(path, O_WRONLY | O_CREAT | O_APPEND, 0644);
     if (fd < 0)
         cli_die("%s: %s", path, strerror(errno));
@@ -193,7 +219,7 @@ static void summary_only(void)
 static void parse_options(int argc, char **argv)
 {
     enum { O_LR = 256, O_VAL, O_CLIP, O_SEED, O_RESUME, O_LOG, O_SUMMARY, O_PROGRESS, O_NOPROGRESS,
-           O_VERSION, O_MAXB, O_STREAMS, O_DROPOUT, O_SCHED, O_DRATE, O_DEVERY, O_EVAL, O_BEST, O_MAXS, O_CELL };
+           O_VERSION, O_MAXB, O_STREAMS, O_DROPOUT, O_SCHED, O_DRATE, O_DEVERY, O_EVAL, O_BEST, O_MAXS, O_CELL, O_INPUT };
     static const struct option longopts[] = {
         { "epochs", 1, 0, 'e' }, { "hidden", 1, 0, 'H' }, { "layers", 1, 0, 'L' },
         { "batch", 1, 0, 'b' }, { "lr", 1, 0, O_LR }, { "val", 1, 0, O_VAL }, { "clip", 1, 0, O_CLIP },
@@ -203,7 +229,7 @@ static void parse_options(int argc, char **argv)
         { "version", 0, 0, O_VERSION }, { "max-batches", 1, 0, O_MAXB }, { "streams", 0, 0, O_STREAMS },
         { "dropout", 1, 0, O_DROPOUT }, { "schedule", 1, 0, O_SCHED }, { "decay-rate", 1, 0, O_DRATE },
         { "decay-every", 1, 0, O_DEVERY }, { "eval-every", 1, 0, O_EVAL }, { "best", 1, 0, O_BEST },
-        { "max-seconds", 1, 0, O_MAXS }, { "cell", 1, 0, O_CELL }, { "help", 0, 0, 'h' },
+        { "max-seconds", 1, 0, O_MAXS }, { "cell", 1, 0, O_CELL }, { "input", 1, 0, O_INPUT }, { "help", 0, 0, 'h' },
         { 0, 0, 0, 0 }
     };
     int c;
@@ -243,6 +269,7 @@ static void parse_options(int argc, char **argv)
                 cli_usage_error("--cell: '%s' is not lstm, gru or lnlstm", optarg);
             set_cell = 1;
             break;
+        case O_INPUT: opt_input = optarg; break;
         case O_MAXS: opt_max_seconds = cli_double("--max-seconds", optarg, 0.001, 1e9); break;
         case O_VERSION: printf("charpipe train 0.2 (kernels: %s)\n", cli_kernels()->name); exit(0);
         case 'h': usage(); exit(0);
@@ -251,7 +278,24 @@ static void parse_options(int argc, char **argv)
     }
     if (optind < argc)
         cli_usage_error("unexpected argument '%s'", argv[optind]);
+    if (opt_input) {                  /* at most one %d, no other conversion */
+        const char *pc = strchr(opt_input, '%');
+        if (pc && (pc[1] != 'd' || strchr(pc + 2, '%')))
+            cli_usage_error("--input: '%s' may hold one %%d (the rank) and no other %%", opt_input);
+        if (pc && !opt_streams)
+            cli_usage_error("--input: shards (%%d) are for --streams; windows come whole to every rank");
+    }
 }
+
+/* 64-bit FNV-1a of n bytes, continuing from h. */
+static uint64_t hash(uint64_t h, const void *p, size_t n)
+{
+    const unsigned char *b = p;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ b[i]) * 0x100000001b3ULL;
+    return h;
+}
+#define HASH(h, v) hash(h, &(v), sizeof(v))
 
 /* --resume: the model and its training state, checked against the options given. */
 static void load_resume(void)
@@ -318,19 +362,21 @@ int main(int argc, char **argv)
         summary_only();
         return 0;
     }
-    if (!opt_out && !opt_max_batches)
+    mp_init(&argc, &argv);
+    int rank0 = mp_rank == 0;         /* rank 0 alone writes and reports */
+    if (!opt_out && !opt_max_batches && rank0)
         cli_refuse_tty(1);
-    if (isatty(0))
+    if (!opt_input && rank0 && isatty(0))
         cli_usage_error("stdin is a terminal; pipe windows in: vocab < TEXT | window -n 40 | train");
-    if (opt_progress < 0)
-        opt_progress = isatty(2);
+    if (opt_progress < 0 || !rank0)
+        opt_progress = rank0 && isatty(2);
     if (opt_threads == 0)
         opt_threads = par_ncpu();
     const kern_ops *k = cli_kernels();
 
     /* Check that the outputs can be written before spending time on the input. */
     const char *outs[2] = { opt_out, opt_best };
-    for (int i = 0; i < 2; i++)
+    for (int i = 0; i < 2 && rank0; i++)
         if (outs[i]) {
             cli_outfile probe;
             if (cli_outfile_open(&probe, outs[i]) < 0)
@@ -341,13 +387,42 @@ int main(int argc, char **argv)
         load_resume();
 
     dataset d;
-    char err[512];
+    char err[512], msg[1200];
+    static char input[1024];          /* the file this rank reads (--input) */
+    int sharded = opt_input && strchr(opt_input, '%');
     read_started = cli_now();
-    ts_reader *rd = cli_reader_open(0, "stdin");
-    int tty = isatty(2);
-    if (dataset_read(&d, rd, opt_streams, "stdin", tty ? reading : NULL, NULL, err, sizeof err) < 0)
-        cli_die("%s", err);
-    ts_reader_close(rd);
+    int tty = rank0 && isatty(2);
+    const char *fail = NULL;
+    if (opt_input) {                  /* every rank reads its file */
+        if (sharded)
+            snprintf(input, sizeof input, opt_input, mp_rank);   /* one %d, checked */
+        else
+            snprintf(input, sizeof input, "%s", opt_input);
+        int fd = open(input, O_RDONLY);
+        if (fd < 0) {
+            snprintf(msg, sizeof msg, "%s: %s", input, strerror(errno));
+            fail = msg;
+            dataset_init(&d, opt_streams, input);
+        } else {
+            ts_reader *rd = cli_reader_open(fd, input);
+            if (dataset_read(&d, rd, opt_streams, input, tty ? reading : NULL, NULL, err, sizeof err) < 0)
+                fail = err;
+            ts_reader_close(rd);
+            close(fd);
+        }
+        mp_agree(fail);
+    } else if (rank0) {               /* rank 0 reads stdin, and sends the data on */
+        ts_reader *rd = cli_reader_open(0, "stdin");
+        if (dataset_read(&d, rd, opt_streams, "stdin", tty ? reading : NULL, NULL, err, sizeof err) < 0)
+            fail = err;
+        ts_reader_close(rd);
+        mp_agree(fail);
+        mp_bcast_dataset(&d);
+    } else {
+        dataset_init(&d, opt_streams, "stdin");
+        mp_agree(NULL);
+        mp_bcast_dataset(&d);
+    }
     if (tty && cli_now() - read_started > 0.2)
         fprintf(stderr, "\r%60s\r", "");
     double t_read = cli_now() - read_started;
@@ -365,27 +440,70 @@ int main(int argc, char **argv)
         new_model(&d, N);
     }
 
-    trainer *tr = trainer_new(k, &m, &st, &d, opt_threads, err, sizeof err);
-    if (!tr)
-        cli_die("%s", err);
+    train_comm comm;
+    mp_comm(&comm, &interrupted, &stop_agreed);
+    comm.sharded = sharded;
+    trainer *tr = trainer_new_comm(k, &m, &st, &d, opt_threads, &comm, err, sizeof err);
+    mp_agree(tr ? NULL : err);
+    if (mp_size > 1) {
+        if (sharded)                  /* the epoch: as many batches as every shard has */
+            tr->nbatches = mp_min(tr->nbatches);
+        /* every rank starts from the same vocabulary, model, settings and progress */
+        uint64_t h = hash(0xcbf29ce484222325ULL, m.vocab, m.dim.V * sizeof(uint32_t));
+        h = HASH(h, m.byte_unit);
+        h = HASH(h, m.lower);
+        mp_check_same(h, "the vocabulary", d.label);
+        h = hash(h, m.params, tr->nparams * sizeof(float));
+        h = hash(h, st.adam_m, tr->nparams * sizeof(float));
+        h = hash(h, st.adam_v, tr->nparams * sizeof(float));
+        h = HASH(h, m.dim);
+        h = HASH(h, m.maxlen);
+        h = HASH(h, m.per_position);
+        h = HASH(h, m.streams);
+        double set[] = { st.batch, st.lr, st.beta1, st.beta2, st.eps, st.clip, st.val_split, st.dropout,
+                         st.decay_rate, st.decay_every, (double)st.seed, (double)st.epochs,
+                         (double)st.epoch_batches, (double)st.steps, opt_epochs, (double)opt_max_batches,
+                         opt_max_seconds, (double)opt_eval_every, !!opt_best, (double)tr->nbatches,
+                         sharded ? 0 : (double)d.n, sharded ? 0 : (double)d.tn, d.N, d.ylen };
+        h = HASH(h, set);
+        h = hash(h, st.schedule, strlen(st.schedule));
+        h = HASH(h, st.rng);
+        h = HASH(h, st.rng_epoch);
+        if (st.state_h) {
+            size_t ns = (size_t)m.dim.L * m.streams * m.dim.H * sizeof(float);
+            h = hash(h, st.state_h, ns);
+            h = hash(h, st.state_c, ns);
+        }
+        mp_check_same(h, "the model, data or settings", d.label);
+    }
     long nbatches = tr->nbatches;
     size_t ntrain = tr->ntrain;
     const char *unit = m.streams ? "chars" : "windows";
-    if (m.streams)
+    if (!rank0)
+        ;
+    else if (m.streams)
         fprintf(stderr, "%s: %zu characters (%zu for training in %d streams of %zu, %zu held out), read in %.1fs\n",
                 cli_prog, d.tn, ntrain, m.streams, tr->per_stream, tr->nval, t_read);
     else
         fprintf(stderr, "%s: %zu windows of %d (%zu for training, %zu for validation), %.1f MB in memory, read in %.1fs\n",
                 cli_prog, d.n, d.N, ntrain, tr->nval, (dataset_bytes(&d) + ntrain * 4.0) / 1e6, t_read);
-    model_summary(stderr, m.dim, m.maxlen, m.per_position);
-    fprintf(stderr, "%s: kernels %s, %d thread%s, batch %d, %s\n", cli_prog, k->name, opt_threads,
-            opt_threads > 1 ? "s" : "", st.batch, opt_resume ? "resuming" : "fresh start");
+    if (rank0) {
+        model_summary(stderr, m.dim, m.maxlen, m.per_position);
+        if (mp_size > 1)
+            fprintf(stderr, "%s: kernels %s, %d ranks of %d thread%s, batch %d, %s\n", cli_prog, k->name,
+                    mp_size, opt_threads, opt_threads > 1 ? "s" : "", st.batch, opt_resume ? "resuming" : "fresh start");
+        else
+            fprintf(stderr, "%s: kernels %s, %d thread%s, batch %d, %s\n", cli_prog, k->name, opt_threads,
+                    opt_threads > 1 ? "s" : "", st.batch, opt_resume ? "resuming" : "fresh start");
+    }
 
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_signal;
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
+    if (mp_size > 1)                  /* mpirun passes SIGUSR1 on and waits for the ranks */
+        sigaction(SIGUSR1, &sa, NULL);
 
     int status = 0;
     double per_batch = (double)st.batch * (m.streams ? N : 1);   /* windows or characters */
@@ -393,7 +511,7 @@ int main(int argc, char **argv)
     long run_steps = 0;
     double train_secs = 0, since_log = 0, items_since_log = 0;
     int stop = 0, saved = 0;             /* saved: the -o file holds the current model */
-    if (st.epochs >= opt_epochs && opt_resume)
+    if (st.epochs >= opt_epochs && opt_resume && rank0)
         cli_warn("the model has %lld epochs already; nothing to train (raise -e)", (long long)st.epochs);
     while (st.epochs < opt_epochs && !stop) {
         rng_t r = st.rng_epoch;
@@ -410,11 +528,17 @@ int main(int argc, char **argv)
             run_steps++;
             double dt = cli_now() - ts;
             train_secs += dt;
+            if (opt_max_seconds > 0)      /* rank 0's clock, for the schedule and the budget */
+                mp_bcast_double(&train_secs);
             since_log += dt;
             tbar += dt;
             items_since_log += m.streams ? per_batch : tr->b;
             double loss = st.epoch_loss_sum / trainer_targets(tr, bi + 1);   /* so far this epoch */
             double at = st.epochs + (double)(bi + 1) / nbatches;
+            if (!isfinite(st.epoch_loss_sum) && !rank0) {
+                mp_finish();
+                exit(1);
+            }
             if (!isfinite(st.epoch_loss_sum))
                 cli_die("the loss became %f at epoch %lld batch %ld (try a lower --lr or --clip)",
                         st.epoch_loss_sum, (long long)st.epochs + 1, bi + 1);
@@ -422,17 +546,19 @@ int main(int argc, char **argv)
                 struct rusage ru;
                 getrusage(RUSAGE_SELF, &ru);
                 double w = (double)(bi + 1 - first_batch) * per_batch;
-                fprintf(stderr, "%s: benchmark: %ld batches of %d, %.0f %s in %.3fs: %.1f %s/s, "
-                        "loss %.4f, peak RSS %.1f MB\n", cli_prog, bi + 1 - first_batch, st.batch, w, unit,
-                        tbar, w / tbar, unit, loss, ru.ru_maxrss / 1024.0);
+                if (rank0)
+                    fprintf(stderr, "%s: benchmark: %ld batches of %d, %.0f %s in %.3fs: %.1f %s/s, "
+                            "loss %.4f, peak RSS %.1f MB\n", cli_prog, bi + 1 - first_batch, st.batch, w, unit,
+                            tbar, w / tbar, unit, loss, ru.ru_maxrss / 1024.0);
                 goto done;
             }
-            if (interrupted) {
+            if (mp_size > 1 ? stop_agreed : interrupted) {
                 if (opt_progress)
                     fputc('\n', stderr);
                 if (m.streams)
                     save_state(tr);
-                if (opt_out) {
+                if (!rank0) {
+                } else if (opt_out) {
                     save(opt_out);
                     cli_warn("interrupted: checkpoint at epoch %lld, batch %ld/%ld saved to %s (continue with --resume)",
                              (long long)st.epochs + 1, bi + 1, nbatches, opt_out);
@@ -450,7 +576,8 @@ int main(int argc, char **argv)
                     save_state(tr);
                 st.train_loss = loss;
                 st.val_loss = trainer_validate(tr);
-                fprintf(stderr, "%s: time budget of %.0fs spent at epoch %lld batch %ld/%ld: loss %.4f, val_loss %.4f\n",
+                if (rank0)
+                    fprintf(stderr, "%s: time budget of %.0fs spent at epoch %lld batch %ld/%ld: loss %.4f, val_loss %.4f\n",
                         cli_prog, opt_max_seconds, (long long)st.epochs + 1, bi + 1, nbatches, st.train_loss, st.val_loss);
                 if (opt_log)
                     append_log(opt_log, at, st.train_loss, st.val_loss, since_log, items_since_log / since_log, unit);
@@ -463,7 +590,7 @@ int main(int argc, char **argv)
                 if (opt_log)
                     append_log(opt_log, at, loss, v, since_log, items_since_log / since_log, unit);
                 since_log = items_since_log = 0;
-                if (!opt_progress)
+                if (!opt_progress && rank0)
                     fprintf(stderr, "%s: epoch %.2f: loss %.4f, val_loss %.4f\n", cli_prog, at, loss, v);
                 keep_best(tr, v);
             }
@@ -484,7 +611,7 @@ int main(int argc, char **argv)
         trainer_epoch_end(tr, &r);
         if (opt_progress)
             cli_bar(nbatches, nbatches, secs, st.train_loss, rate, 1, st.val_loss, unit);
-        else
+        else if (rank0)
             fprintf(stderr, "%s: epoch %lld/%d: loss %.4f, val_loss %.4f, %.1fs, %.0f %s/s\n",
                     cli_prog, (long long)st.epochs, opt_epochs, st.train_loss, st.val_loss, secs, rate, unit);
         if (opt_log)
@@ -505,5 +632,6 @@ done:
     dataset_free(&d);
     train_state_free(&st);
     model_free(&m);
+    mp_finish();
     return status;
 }

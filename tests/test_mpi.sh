@@ -1,0 +1,171 @@
+# test_mpi.sh - training across processes under Open MPI (train built with make MPI=1):
+# R ranks of J threads make the model train -j R*J makes from the same seed (float rounding
+# aside), in both layouts, with stacked layers and dropout; checkpoints resume at another
+# number of ranks; a killed rank ends the job quickly with the checkpoint intact; shards
+# (--input PATTERN) with one vocabulary train, mismatched ones are refused; a stream of
+# several MB on stdin (rank 0's) gives the model the file form gives.
+# Run by tests/run.sh with BIN, TMP and TESTS set, and MPI_TRAIN (the MPI build of train)
+# from make check; SKIPs visibly without mpicc/mpirun.
+. "$TESTS/lib.sh"
+cd "$TMP" || exit 1
+
+if ! command -v mpirun >/dev/null 2>&1 || ! command -v mpicc >/dev/null 2>&1; then
+    skip mpi "mpicc or mpirun not found (apt-get install openmpi-bin libopenmpi-dev)"; exit 0
+fi
+MT=${MPI_TRAIN:-}
+if [ "$MT" = other-build ]; then
+    skip mpi "the MPI train (build/mpi) is tested by the plain make check, not this build's"; exit 0
+fi
+if [ -z "$MT" ]; then            # run by hand: build it
+    MT=$TESTS/../build/mpi/bin/train
+    make -s -C "$TESTS/.." mpi >/dev/null 2>&1 || { fail mpi-build "make mpi failed"; exit 0; }
+fi
+[ -x "$MT" ] || { fail mpi-build "no MPI train at $MT"; exit 0; }
+RUN="mpirun --oversubscribe"
+[ "$(id -u)" = 0 ] && RUN="$RUN --allow-run-as-root"
+RUN="$RUN --bind-to none --mca btl self,vader"
+mt() { local np=$1; shift; $RUN -np "$np" "$MT" "$@"; }
+
+# same A B TOL: every float of models A and B (weights, Adam's moments, carried state) and
+# their losses within TOL (relative to the largest magnitude, 1e-6 at least); steps equal.
+same() {
+    "$PY" - "$1" "$2" "$3" <<'PY'
+import json, subprocess, sys
+def load(p):
+    out = subprocess.run(["tdump", "--json", "-a", p], capture_output=True, text=True, check=True).stdout
+    return [json.loads(l) for l in out.splitlines()]
+a, b, tol = load(sys.argv[1]), load(sys.argv[2]), float(sys.argv[3])
+if [f["name"] for f in a] != [f["name"] for f in b]:
+    sys.exit("frames differ: %s / %s" % ([f["name"] for f in a], [f["name"] for f in b]))
+worst = (0, "")
+for fa, fb in zip(a, b):
+    if fa["name"] == "model":
+        for k in ("steps", "epochs", "epoch_batches"):
+            if fa["attrs"][k] != fb["attrs"][k]:
+                sys.exit("%s: %s / %s" % (k, fa["attrs"][k], fb["attrs"][k]))
+        for k in ("train_loss", "val_loss", "epoch_loss_sum"):
+            x, y = fa["attrs"][k], fb["attrs"][k]
+            if (x is None) != (y is None) or (x is not None and abs(x - y) > tol * max(1, abs(x))):
+                sys.exit("%s: %s / %s" % (k, x, y))
+    elif fa.get("dtype") == "f4":
+        va, vb = fa["head"], fb["head"]
+        scale = max([abs(v) for v in va] + [1e-6])
+        d = max([abs(x - y) for x, y in zip(va, vb)] + [0]) / scale
+        if len(va) != len(vb) or d > tol:
+            sys.exit("%s differs by %.3g (relative)" % (fa["name"], d))
+        worst = max(worst, (d, fa["name"]))
+print("largest difference %.2g (%s)" % worst)
+PY
+}
+# expect_same NAME A B [TOL]
+expect_same() {
+    local out
+    if out=$(same "$2" "$3" "${4:-2e-3}" 2>&1); then pass "$1"; else fail "$1" "$out"; fi
+}
+
+# ---------------------------------------------------------------------------------- inputs
+head -c 40000 "$TESTS/../README.md" > t.txt
+vocab < t.txt > s.ts                                      # text frames (streams)
+head -c 12000 t.txt | vocab -v s.ts | window -n 12 > w.ts # ~12000 windows: ~37 steps of 256
+WIN="-H 24 -L 2 --dropout 0.2 --clip 1 --seed 5 -b 256 -e 1 --no-progress"
+STR="--streams -n 20 -b 6 -H 24 -L 2 --clip 1 --seed 5 -e 1 --no-progress"
+
+# ----------------------------------------------------------- R ranks equal -j R*J threads
+train $WIN -j 2 -o w-j2.model < w.ts 2>/dev/null
+mt 2 -j 1 $WIN -o w-np2.model < w.ts 2>/dev/null
+expect_same "windows, 2 layers, dropout: -np 2 -j 1 = -j 2" w-j2.model w-np2.model
+train $WIN -j 3 -o w-j3.model < w.ts 2>/dev/null
+mt 3 -j 1 $WIN -o w-np3.model < w.ts 2>/dev/null
+expect_same "windows, dropout: -np 3 -j 1 = -j 3" w-j3.model w-np3.model
+WIN0=${WIN/--dropout 0.2/}
+train $WIN0 -j 2 -o w0-j2.model < w.ts 2>/dev/null
+mt 3 -j 1 $WIN0 -o w0-np3.model < w.ts 2>/dev/null
+expect_same "windows, no dropout: -np 3 -j 1 = -j 2" w0-j2.model w0-np3.model
+
+train $STR -j 2 --dropout 0.2 -o s-j2.model < s.ts 2>/dev/null
+mt 2 -j 1 $STR --dropout 0.2 -o s-np2.model < s.ts 2>/dev/null
+expect_same "streams, 2 layers, dropout: -np 2 -j 1 = -j 2" s-j2.model s-np2.model
+mt 3 -j 1 $STR -o s-np3.model < s.ts 2>/dev/null
+train $STR -j 2 -o s0-j2.model < s.ts 2>/dev/null
+expect_same "streams: -np 3 -j 1 = -j 2" s0-j2.model s-np3.model
+mt 2 -j 1 $STR -o s-log.model --log s.log --eval-every 20 < s.ts >out 2>err
+if [ -s s-log.model ] && [ "$(grep -c . s.log)" -ge 3 ] && [ ! -s out ] && ! grep -q "rank 1" err \
+   && [ "$(grep -c 'epoch 1/1' err)" = 1 ]; then pass "rank 0 alone writes the model, the log, the report"
+else fail "rank 0 alone writes" "$(head -c 300 err)"; fi
+
+# ------------------------------------------ a checkpoint at 2 ranks resumes at 1 and at 3
+# --best: a checkpoint at a known step (mid-epoch, with the carried state, when the best
+# validation is not an epoch's end)
+STR2="--streams -n 20 -b 6 -H 24 -L 2 --clip 1 --seed 7 -e 2 --no-progress"
+train $STR2 -j 2 -o full.model < s.ts 2>/dev/null
+mt 2 -j 1 $STR2 --eval-every 40 --best ck.model -o x.model < s.ts 2>/dev/null
+cp ck.model ck1.model; cp ck.model ck3.model
+train --streams -e 2 --no-progress -j 1 --resume ck1.model -o r1.model < s.ts 2>/dev/null
+expect_same "checkpoint at 2 ranks, resumed at 1 = uninterrupted" full.model r1.model
+mt 3 -j 1 --streams -e 2 --no-progress --resume ck3.model -o r3.model < s.ts 2>/dev/null
+expect_same "checkpoint at 2 ranks, resumed at 3 = uninterrupted" full.model r3.model
+WINR="-H 24 -L 2 --clip 1 --seed 5 -b 256 --no-progress"
+train $WINR -e 2 -j 2 -o wfull.model < w.ts 2>/dev/null
+mt 2 -j 1 $WINR -e 1 -o wck.model < w.ts 2>/dev/null
+mt 3 -j 1 --no-progress -e 2 --resume wck.model -o wr3.model < w.ts 2>/dev/null
+expect_same "windows: epoch checkpoint at 2 ranks, resumed at 3 = uninterrupted" wfull.model wr3.model
+
+# SIGINT to mpirun: every rank stops at one step, rank 0 saves once; it resumes to the same
+# model wherever it stopped
+STR3="--streams -n 20 -b 6 -H 24 --seed 9 -e 6 --no-progress"
+train $STR3 -j 2 -o ifull.model < s.ts 2>/dev/null
+$RUN -np 2 "$MT" -j 1 $STR3 --eval-every 10 --log i.log -o int.model < s.ts >/dev/null 2>int.err & p=$!
+for i in $(seq 300); do [ -s i.log ] && break; sleep 0.1; done
+signal_running INT $p; wait $p; rc=$?
+cp int.model int1.model
+n=$(grep -c 'interrupted: checkpoint' int.err)
+if [ $rc -ne 0 ] && [ "$n" = 1 ]; then pass "SIGINT to mpirun: one checkpoint, non-zero exit ($rc)"
+elif [ $rc = 0 ]; then skip "SIGINT to mpirun" "the run ended before the signal"
+else fail "SIGINT to mpirun" "exit $rc, $n checkpoints: $(head -c 400 int.err)"; fi
+eb=$(tdump --json int.model | grep -m1 '"model"' | sed 's/.*"epoch_batches": \([0-9]*\).*/\1/')
+if [ "${eb:-0}" = 0 ] || tdump int.model | grep -q '^state/h'; then pass "a mid-epoch checkpoint at 2 ranks holds the carried state"
+else fail "mid-epoch checkpoint" "epoch_batches '$eb' but no state/h"; fi
+mt 3 -j 1 --streams -e 6 --no-progress --resume int.model -o int.model < s.ts 2>/dev/null
+expect_same "interrupted at 2 ranks, resumed at 3 = uninterrupted" ifull.model int.model
+train --streams -e 6 --no-progress -j 1 --resume int1.model -o int1.model < s.ts 2>/dev/null
+expect_same "interrupted at 2 ranks, resumed at 1 = uninterrupted" ifull.model int1.model
+
+# ------------------------------------------------ a rank killed: the job ends, quickly
+$RUN -np 2 "$MT" -j 1 $STR3 -e 1000 -o k.model < s.ts >/dev/null 2>k.err & p=$!
+for i in $(seq 300); do [ -s k.model ] && break; sleep 0.1; done
+r1=$(pgrep -P $p -f "$MT" | tail -1)
+t0=$(date +%s)
+[ -n "$r1" ] && kill -KILL "$r1"
+for i in $(seq 600); do signal_running 0 $p || break; sleep 0.1; done
+wait $p; rc=$?; dt=$(( $(date +%s) - t0 ))
+if [ -n "$r1" ] && [ $rc -ne 0 ] && [ $dt -le 30 ] && grep -qi "signal 9\|killed" k.err; then
+    pass "a rank SIGKILLed: the job ends in ${dt}s, exit $rc, the message says so"
+else fail "a rank SIGKILLed" "rank '$r1', exit $rc after ${dt}s: $(head -c 400 k.err)"; signal_running KILL $p; fi
+e=$(tdump --json k.model 2>/dev/null | grep -m1 '"model"' | sed 's/.*"epochs": \([0-9]*\).*/\1/')
+expect_ok "the last checkpoint is intact and resumes" \
+    train --streams -e $(( ${e:-0} + 1 )) --no-progress -j 2 --resume k.model -o k2.model < s.ts
+
+# ------------------------------------------------------------------------- shards
+head -c 20000 t.txt | vocab -v s.ts > shard-0.ts
+tail -c 20000 t.txt | vocab -v s.ts > shard-1.ts
+expect_ok "--input shard-%d.ts: each rank its shard" \
+    mt 2 -j 1 --streams -n 20 -b 4 -H 16 -e 1 --no-progress --input shard-%d.ts -o sh.model
+printf 'zzzz yyyy xxxx wwww, vvvv!\n%.0s' $(seq 800) | vocab > shard-bad-1.ts
+cp shard-0.ts shard-bad-0.ts
+expect_fail "shards with different vocabularies refused, naming the rank and file" \
+    "rank 1: shard-bad-1.ts: the vocabulary differs from rank 0's \(shard-bad-0.ts\)" \
+    mt 2 -j 1 --streams -n 20 -b 4 -H 16 --no-progress --input shard-bad-%d.ts -o bad.model
+head -c 30 t.txt | vocab -v s.ts > shard-short-1.ts
+cp shard-0.ts shard-short-0.ts
+expect_fail "a shard too short for its streams refused, naming the rank and file" \
+    "rank 1: shard-short-1.ts: .*too few for 2 streams" \
+    mt 2 -j 1 --streams -n 20 -b 4 -H 16 --no-progress --input shard-short-%d.ts -o bad.model
+[ -e bad.model ] && fail "refused shards write no model" "bad.model exists" || pass "refused shards write no model"
+
+# ------------------------------------------ stdin to rank 0 = every rank reading the file
+head -c 1500 t.txt | vocab -v s.ts | window -n 20 | CHARPIPE_GZIP_LEVEL=0 onehot > big.ts   # several MB
+mb=$(( $(stat -c %s big.ts) / 1000000 ))
+cat big.ts | mt 2 -j 1 -H 16 -b 32 -e 1 --no-progress -o pipe.model 2>/dev/null
+mt 2 -j 1 -H 16 -b 32 -e 1 --no-progress --input big.ts -o file.model 2>/dev/null
+if [ $mb -ge 3 ] && [ -s pipe.model ] && cmp -s pipe.model file.model; then pass "a ${mb} MB stream on stdin (rank 0's) = --input FILE"
+else fail "stdin = --input" "$mb MB, models differ or missing"; fi

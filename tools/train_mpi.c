@@ -1,0 +1,163 @@
+/* train_mpi.c - train across processes with Open MPI (make MPI=1). See train_mpi.h. */
+#include <limits.h>
+#include <mpi.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "cli.h"
+#include "train_mpi.h"
+
+#define MSG 512                       /* bytes of a message gathered to rank 0 */
+
+void mp_init(int *argc, char ***argv)
+{
+    int provided;
+    /* the threads never call MPI: only the main thread does */
+    MPI_Init_thread(argc, argv, MPI_THREAD_FUNNELED, &provided);
+    MPI_Comm_rank(MPI_COMM_WORLD, &mp_rank);
+    MPI_Comm_size(MPI_COMM_WORLD, &mp_size);
+}
+
+void mp_finish(void)
+{
+    MPI_Finalize();
+}
+
+void mp_agree(const char *msg)
+{
+    int bad = msg != NULL, any = 0;
+    MPI_Allreduce(&bad, &any, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
+    if (!any)
+        return;
+    char mine[MSG] = "";
+    if (msg)
+        snprintf(mine, sizeof mine, "%s", msg);
+    char *all = mp_rank == 0 ? cli_malloc((size_t)MSG * mp_size) : NULL;
+    MPI_Gather(mine, MSG, MPI_CHAR, all, MSG, MPI_CHAR, 0, MPI_COMM_WORLD);
+    for (int r = 0; all && r < mp_size; r++)
+        if (all[(size_t)r * MSG]) {
+            fprintf(stderr, "%s: rank %d: %s\n", cli_prog, r, all + (size_t)r * MSG);
+            break;
+        }
+    free(all);
+    MPI_Finalize();
+    exit(1);
+}
+
+/* n bytes at p from rank 0, in pieces MPI's int counts can hold. */
+static void bcast_bytes(void *p, size_t n)
+{
+    for (size_t at = 0; at < n; ) {
+        size_t len = n - at < (size_t)1 << 30 ? n - at : (size_t)1 << 30;
+        MPI_Bcast((char *)p + at, (int)len, MPI_BYTE, 0, MPI_COMM_WORLD);
+        at += len;
+    }
+}
+
+/* An array of n bytes from rank 0 into *p (allocated on the other ranks); nothing when
+ * rank 0 has none (n 0). */
+static void bcast_array(void **p, size_t n)
+{
+    if (n == 0)
+        return;
+    if (mp_rank != 0)
+        *p = cli_malloc(n);
+    bcast_bytes(*p, n);
+}
+
+void mp_bcast_dataset(dataset *d)
+{
+    /* what rank 0 holds: the sizes, and which of the arrays it has */
+    int64_t h[16] = {
+        d->vocab.V, d->vocab.byte_unit, d->vocab.lower, d->N, d->ylen, (int64_t)d->n, d->plain,
+        (int64_t)d->nruns, (int64_t)d->tn, !!d->x8, !!d->x16, !!d->y8, !!d->y16, !!d->t8, !!d->t16,
+    };
+    MPI_Bcast(h, 16, MPI_INT64_T, 0, MPI_COMM_WORLD);
+    if (mp_rank != 0) {
+        d->vocab.V = (int)h[0];
+        d->vocab.byte_unit = (int)h[1];
+        d->vocab.lower = (int)h[2];
+        d->N = (int)h[3];
+        d->ylen = (int)h[4];
+        d->n = (size_t)h[5];
+        d->plain = (int)h[6];
+        d->nruns = d->runcap = (size_t)h[7];
+        d->tn = d->tcap = (size_t)h[8];
+    }
+    size_t nx = d->n * (size_t)d->N, ny = d->n * (size_t)d->ylen;
+    bcast_array((void **)&d->vocab.cp, (size_t)d->vocab.V * sizeof(uint32_t));
+    bcast_array((void **)&d->runs, d->nruns * sizeof(ds_run));
+    bcast_array((void **)&d->x8, h[9] ? nx : 0);
+    bcast_array((void **)&d->x16, h[10] ? nx * 2 : 0);
+    bcast_array((void **)&d->y8, h[11] ? ny : 0);
+    bcast_array((void **)&d->y16, h[12] ? ny * 2 : 0);
+    bcast_array((void **)&d->t8, h[13] ? d->tn : 0);
+    bcast_array((void **)&d->t16, h[14] ? d->tn * 2 : 0);
+    if (mp_rank != 0) {
+        d->xcap = nx;
+        d->ycap = ny;
+    }
+}
+
+typedef struct comm_ctx {
+    volatile sig_atomic_t *flag;
+    int *agreed;
+} comm_ctx;
+
+/* train_comm's sum: the floats in place, the doubles with, when a gradient and a loss come
+ * together (a step), this rank's signal flag as one more. */
+static int sum(void *ctx, float *g, size_t n, double *v, int nv)
+{
+    comm_ctx *c = ctx;
+    for (size_t at = 0; at < n; ) {
+        size_t len = n - at < (size_t)INT_MAX ? n - at : (size_t)INT_MAX;
+        MPI_Allreduce(MPI_IN_PLACE, g + at, (int)len, MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD);
+        at += len;
+    }
+    if (nv == 0)
+        return 0;
+    int step = n > 0;
+    double buf[16];
+    if (nv + step > 16)
+        return -1;
+    memcpy(buf, v, (size_t)nv * sizeof *v);
+    if (step)
+        buf[nv] = *c->flag ? 1 : 0;
+    MPI_Allreduce(MPI_IN_PLACE, buf, nv + step, MPI_DOUBLE, MPI_SUM, MPI_COMM_WORLD);
+    memcpy(v, buf, (size_t)nv * sizeof *v);
+    if (step && buf[nv] > 0)
+        *c->agreed = 1;
+    return 0;
+}
+
+void mp_comm(train_comm *c, volatile sig_atomic_t *flag, int *agreed)
+{
+    static comm_ctx ctx;
+    ctx = (comm_ctx){ flag, agreed };
+    *c = (train_comm){ .rank = mp_rank, .size = mp_size, .sum = sum, .ctx = &ctx };
+}
+
+long mp_min(long x)
+{
+    long m;
+    MPI_Allreduce(&x, &m, 1, MPI_LONG, MPI_MIN, MPI_COMM_WORLD);
+    return m;
+}
+
+void mp_bcast_double(double *x)
+{
+    MPI_Bcast(x, 1, MPI_DOUBLE, 0, MPI_COMM_WORLD);
+}
+
+void mp_check_same(uint64_t h, const char *what, const char *label)
+{
+    uint64_t h0 = h;
+    char label0[MSG];
+    snprintf(label0, sizeof label0, "%s", label);
+    MPI_Bcast(&h0, 1, MPI_UINT64_T, 0, MPI_COMM_WORLD);
+    MPI_Bcast(label0, MSG, MPI_CHAR, 0, MPI_COMM_WORLD);
+    char msg[3 * MSG];
+    if (h != h0)
+        snprintf(msg, sizeof msg, "%s: %s differs from rank 0's (%s)", label, what, label0);
+    mp_agree(h != h0 ? msg : NULL);
+}
