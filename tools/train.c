@@ -287,16 +287,6 @@ static void parse_options(int argc, char **argv)
     }
 }
 
-/* 64-bit FNV-1a of n bytes, continuing from h. */
-static uint64_t hash(uint64_t h, const void *p, size_t n)
-{
-    const unsigned char *b = p;
-    for (size_t i = 0; i < n; i++)
-        h = (h ^ b[i]) * 0x100000001b3ULL;
-    return h;
-}
-#define HASH(h, v) hash(h, &(v), sizeof(v))
-
 /* --resume: the model and its training state, checked against the options given. */
 static void load_resume(void)
 {
@@ -445,49 +435,21 @@ int main(int argc, char **argv)
     comm.sharded = sharded;
     trainer *tr = trainer_new_comm(k, &m, &st, &d, opt_threads, &comm, err, sizeof err);
     mp_agree(tr ? NULL : err);
-    if (mp_size > 1) {
-        if (sharded)                  /* the epoch: as many batches as every shard has */
-            tr->nbatches = mp_min(tr->nbatches);
-        /* every rank starts from the same vocabulary, model, settings and progress */
-        uint64_t h = hash(0xcbf29ce484222325ULL, m.vocab, m.dim.V * sizeof(uint32_t));
-        h = HASH(h, m.byte_unit);
-        h = HASH(h, m.lower);
-        mp_check_same(h, "the vocabulary", d.label);
-        h = hash(h, m.params, tr->nparams * sizeof(float));
-        h = hash(h, st.adam_m, tr->nparams * sizeof(float));
-        h = hash(h, st.adam_v, tr->nparams * sizeof(float));
-        h = HASH(h, m.dim);
-        h = HASH(h, m.maxlen);
-        h = HASH(h, m.per_position);
-        h = HASH(h, m.streams);
-        double set[] = { st.batch, st.lr, st.beta1, st.beta2, st.eps, st.clip, st.val_split, st.dropout,
-                         st.decay_rate, st.decay_every, (double)st.seed, (double)st.epochs,
-                         (double)st.epoch_batches, (double)st.steps, opt_epochs, (double)opt_max_batches,
-                         opt_max_seconds, (double)opt_eval_every, !!opt_best, (double)tr->nbatches,
-                         sharded ? 0 : (double)d.n, sharded ? 0 : (double)d.tn, d.N, d.ylen };
-        h = HASH(h, set);
-        h = hash(h, st.schedule, strlen(st.schedule));
-        h = HASH(h, st.rng);
-        h = HASH(h, st.rng_epoch);
-        if (st.state_h) {
-            size_t ns = (size_t)m.dim.L * m.streams * m.dim.H * sizeof(float);
-            h = hash(h, st.state_h, ns);
-            h = hash(h, st.state_c, ns);
-        }
-        mp_check_same(h, "the model, data or settings", d.label);
-    }
+    if (sharded)                      /* the epoch: as many batches as every shard has */
+        tr->nbatches = mp_min(tr->nbatches);
+    double run[] = { opt_epochs, (double)opt_max_batches, opt_max_seconds, (double)opt_eval_every,
+                     !!opt_best, sharded };
+    mp_check_start(&m, &st, &d, tr, run, sizeof run / sizeof *run);
     long nbatches = tr->nbatches;
     size_t ntrain = tr->ntrain;
     const char *unit = m.streams ? "chars" : "windows";
-    if (!rank0)
-        ;
-    else if (m.streams)
-        fprintf(stderr, "%s: %zu characters (%zu for training in %d streams of %zu, %zu held out), read in %.1fs\n",
-                cli_prog, d.tn, ntrain, m.streams, tr->per_stream, tr->nval, t_read);
-    else
-        fprintf(stderr, "%s: %zu windows of %d (%zu for training, %zu for validation), %.1f MB in memory, read in %.1fs\n",
-                cli_prog, d.n, d.N, ntrain, tr->nval, (dataset_bytes(&d) + ntrain * 4.0) / 1e6, t_read);
     if (rank0) {
+        if (m.streams)
+            fprintf(stderr, "%s: %zu characters (%zu for training in %d streams of %zu, %zu held out), read in %.1fs\n",
+                    cli_prog, d.tn, ntrain, m.streams, tr->per_stream, tr->nval, t_read);
+        else
+            fprintf(stderr, "%s: %zu windows of %d (%zu for training, %zu for validation), %.1f MB in memory, read in %.1fs\n",
+                    cli_prog, d.n, d.N, ntrain, tr->nval, (dataset_bytes(&d) + ntrain * 4.0) / 1e6, t_read);
         model_summary(stderr, m.dim, m.maxlen, m.per_position);
         if (mp_size > 1)
             fprintf(stderr, "%s: kernels %s, %d ranks of %d thread%s, batch %d, %s\n", cli_prog, k->name,

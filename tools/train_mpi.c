@@ -161,3 +161,48 @@ void mp_check_same(uint64_t h, const char *what, const char *label)
         snprintf(msg, sizeof msg, "%s: %s differs from rank 0's (%s)", label, what, label0);
     mp_agree(h != h0 ? msg : NULL);
 }
+
+/* 64-bit FNV-1a of n bytes, continuing from h. */
+static uint64_t hash(uint64_t h, const void *p, size_t n)
+{
+    const unsigned char *b = p;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ b[i]) * 0x100000001b3ULL;
+    return h;
+}
+#define HASH(h, v) hash(h, &(v), sizeof(v))
+
+void mp_check_start(const model *m, const train_state *st, const dataset *d, const trainer *tr,
+                    const double *run, int nrun)
+{
+    if (mp_size < 2)
+        return;
+    int sharded = tr->comm.sharded;
+    uint64_t h = hash(0xcbf29ce484222325ULL, m->vocab, m->dim.V * sizeof(uint32_t));
+    h = HASH(h, m->byte_unit);
+    h = HASH(h, m->lower);
+    mp_check_same(h, "the vocabulary", d->label);
+    h = hash(h, m->params, tr->nparams * sizeof(float));
+    h = hash(h, st->adam_m, tr->nparams * sizeof(float));
+    h = hash(h, st->adam_v, tr->nparams * sizeof(float));
+    h = HASH(h, m->dim);
+    h = HASH(h, m->maxlen);
+    h = HASH(h, m->per_position);
+    h = HASH(h, m->streams);
+    double set[] = { st->batch, st->lr, st->beta1, st->beta2, st->eps, st->clip, st->val_split,
+                     st->dropout, st->decay_rate, st->decay_every, (double)st->seed,
+                     (double)st->epochs, (double)st->epoch_batches, (double)st->steps,
+                     (double)tr->nbatches, sharded ? 0 : (double)d->n, sharded ? 0 : (double)d->tn,
+                     d->N, d->ylen };
+    h = HASH(h, set);
+    h = hash(h, run, (size_t)nrun * sizeof *run);
+    h = hash(h, st->schedule, strlen(st->schedule));
+    h = HASH(h, st->rng);
+    h = HASH(h, st->rng_epoch);
+    if (st->state_h) {
+        size_t ns = (size_t)m->dim.L * m->streams * m->dim.H * sizeof(float);
+        h = hash(h, st->state_h, ns);
+        h = hash(h, st->state_c, ns);
+    }
+    mp_check_same(h, "the model, data or settings", d->label);
+}

@@ -37,6 +37,10 @@ void mp_bcast_double(double *x);
 /* Refuse to train unless every rank's h is rank 0's: the rank that differs says what
  * (`what` differs from rank 0's, naming its input `label`). */
 void mp_check_same(uint64_t h, const char *what, const char *label);
+/* Before the first step: refuse to train unless every rank has rank 0's vocabulary, and then
+ * its model, optimizer state, settings, progress, data sizes and run[] (the run's options). */
+void mp_check_start(const model *m, const train_state *st, const dataset *d, const trainer *tr,
+                    const double *run, int nrun);
 #else
 static inline void mp_init(int *argc, char ***argv) { (void)argc; (void)argv; }
 static inline void mp_finish(void) {}
@@ -56,6 +60,11 @@ static inline void mp_bcast_double(double *x) { (void)x; }
 static inline void mp_check_same(uint64_t h, const char *what, const char *label)
 {
     (void)h; (void)what; (void)label;
+}
+static inline void mp_check_start(const model *m, const train_state *st, const dataset *d,
+                                  const trainer *tr, const double *run, int nrun)
+{
+    (void)m; (void)st; (void)d; (void)tr; (void)run; (void)nrun;
 }
 #endif
 
