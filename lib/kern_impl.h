@@ -8,7 +8,8 @@
  *     #include "kern_impl.h"
  *
  * It defines static functions (gemm_nn, gemm_tn, gemm_nt, pack_b, gemm_nn_packed, the one-row
- * products gemv_packed and gemv_packed_f16, the LSTM and GRU cells, the lnlstm's layer norm)
+ * products gemv_packed and gemv_packed_f16, the LSTM and GRU cells, the lnlstm's layer norm,
+ * the generation's softmax)
  * that the including file puts into its kern_ops table. The same source is thereby used by
  * the AVX2 set (tested on this machine) and the AVX-512 set, so the two differ only in the
  * compiler's instruction selection and the tile sizes.
@@ -645,4 +646,35 @@ static void ln_bwd(int b, int H, float *dz, const float *gamma, const float *sha
         for (int j = hf; j < H; j++)
             d[j] = rs * (d[j] * g[j] - m1 - xh[j] * m2);
     }
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* Softmax for generation, see kern.h */
+
+static int softmax(int n, float *x, float s)
+{
+    int best = 0;
+    for (int i = 1; i < n; i++)
+        if (x[i] > x[best])
+            best = i;
+    float mx = x[best], sum = 0.0f;
+    int nf = n / VW * VW;
+    vf acc = {0};
+    for (int j = 0; j < nf; j += VW) {
+        vf e = vexp((vload(x + j) - mx) * s);
+        vstore(x + j, e);
+        acc += e;
+    }
+    if (nf < n) {
+        vf e = vexp((vload_n(x + nf, n - nf) - mx) * s);
+        vstore_n(x + nf, e, n - nf);
+        for (int l = 0; l < n - nf; l++)
+            sum += e[l];
+    }
+    float inv = 1.0f / (vsum(acc) + sum);
+    for (int j = 0; j < nf; j += VW)
+        vstore(x + j, vload(x + j) * inv);
+    for (int j = nf; j < n; j++)
+        x[j] *= inv;
+    return best;
 }
