@@ -97,6 +97,11 @@ typedef struct kern_ops {
      * dgamma and dbias (4H) accumulate dz * shat and dz. */
     void (*ln_bwd)(int b, int H, float *dz, const float *gamma, const float *shat,
                    const float *rstd, float *dgamma, float *dbias);
+
+    /* Softmax at a temperature for generation: x (n) = exp(s (x - max)) / sum over x, in
+     * place (s = 1 / temperature > 0); returns the index of the first maximum. The vector
+     * sets use the cells' exp (relative error < 1e-8 before rounding). */
+    int (*softmax)(int n, float *x, float s);
 } kern_ops;
 
 /* The best set for this CPU. Chosen once, then cached. */

@@ -8,7 +8,8 @@
  *     #include "kern_impl.h"
  *
  * It defines static functions (gemm_nn, gemm_tn, gemm_nt, pack_b, gemm_nn_packed, the one-row
- * products gemv_packed and gemv_packed_f16, the LSTM and GRU cells, the lnlstm's layer norm)
+ * products gemv_packed and gemv_packed_f16, the LSTM and GRU cells, the lnlstm's layer norm,
+ * the generation's softmax)
  * that the including file puts into its kern_ops table. The same source is thereby used by
  * the AVX2 set (tested on this machine) and the AVX-512 set, so the two differ only in the
  * compiler's instruction selection and the tile sizes.
@@ -154,6 +155,21 @@ static tile_fn *const tiles[2][8][3] = { TILE_TAB(0), TILE_TAB(1) };
 #error "kern_impl.h: tiles are generated for MR <= 8, NV <= 3"
 #endif
 
+/* Row tiles per group: the products go over the rows in groups of MT tiles (MT * MR rows, 96
+ * for AVX2), so a group's rows of A for one k-block (96 x 256 floats, 96 KiB) stay in L2
+ * while every column panel of B passes over them. Without the groups, a product over
+ * thousands of rows (the input projection of all T b rows at once, the weight gradients)
+ * streams all of A's k-block from L3 or memory once per column panel. */
+#ifndef MT
+#define MT 16
+#endif
+
+/* The first row of tile t of ntiles nearly equal tiles over m rows (t = ntiles gives m). */
+INLINE int tile_row(int t, int m, int ntiles)
+{
+    return t * (m / ntiles) + (t < m % ntiles ? t : m % ntiles);
+}
+
 /* C (m, n) += op(A) (m, k) . B (k, n); op(A) = A (m, k) if ta = 0, A^T with A (k, m) if ta = 1.
  * Loop order: k-blocks of KC, then column panels of NR = NV*VW, then row tiles. Each B panel
  * (kc, NR) is first copied to a contiguous buffer on the stack when B's rows are 1 KiB or
@@ -173,28 +189,33 @@ static void gemm_any(int ta, int m, int n, int k, const float *A, int lda,
     int pack = ntiles > 1 && ldb >= 256;    /* rows >= 1 KiB apart: the panel would thrash L1 */
     for (int p0 = 0; p0 < k; p0 += KC) {
         int kc = k - p0 < KC ? k - p0 : KC;
-        for (int j0 = 0; j0 < nfull; j0 += NV * VW) {
-            int nv = (nfull - j0) / VW < NV ? (nfull - j0) / VW : NV;
-            const float *bb = B + (size_t)p0 * ldb + j0;
-            int lb = ldb;
-            if (pack) {                                      /* B panel (kc, nv*VW) -> bp */
-                if (nv == NV)
-                    for (int p = 0; p < kc; p++)
+        for (int t0 = 0; t0 < ntiles; t0 += MT) {        /* a group of rows, its A in L2 */
+            int t1 = t0 + MT < ntiles ? t0 + MT : ntiles;
+            for (int j0 = 0; j0 < nfull; j0 += NV * VW) {
+                int nv = (nfull - j0) / VW < NV ? (nfull - j0) / VW : NV;
+                const float *bb = B + (size_t)p0 * ldb + j0;
+                int lb = ldb;
+                if (pack) {                                  /* B panel (kc, nv*VW) -> bp */
+                    if (nv == NV)
+                        for (int p = 0; p < kc; p++)
 #pragma GCC unroll 4
-                        for (int v = 0; v < NV; v++)
-                            vstore(bp + (p * NV + v) * VW, vload(bb + (size_t)p * ldb + v * VW));
-                else
-                    for (int p = 0; p < kc; p++)
-                        for (int v = 0; v < nv; v++)
-                            vstore(bp + (p * nv + v) * VW, vload(bb + (size_t)p * ldb + v * VW));
-                bb = bp;
-                lb = nv * VW;
-            }
-            for (int t = 0, i0 = 0; t < ntiles; t++) {
-                int mr = m / ntiles + (t < m % ntiles);
-                const float *a = ta ? A + (size_t)p0 * lda + i0 : A + (size_t)i0 * lda + p0;
-                tiles[ta][mr - 1][nv - 1](kc, a, lda, bb, lb, C + (size_t)i0 * ldc + j0, ldc);
-                i0 += mr;
+                            for (int v = 0; v < NV; v++)
+                                vstore(bp + (p * NV + v) * VW,
+                                       vload(bb + (size_t)p * ldb + v * VW));
+                    else
+                        for (int p = 0; p < kc; p++)
+                            for (int v = 0; v < nv; v++)
+                                vstore(bp + (p * nv + v) * VW,
+                                       vload(bb + (size_t)p * ldb + v * VW));
+                    bb = bp;
+                    lb = nv * VW;
+                }
+                for (int t = t0; t < t1; t++) {
+                    int i0 = tile_row(t, m, ntiles), mr = tile_row(t + 1, m, ntiles) - i0;
+                    const float *a = ta ? A + (size_t)p0 * lda + i0 : A + (size_t)i0 * lda + p0;
+                    tiles[ta][mr - 1][nv - 1](kc, a, lda, bb, lb, C + (size_t)i0 * ldc + j0,
+                                              ldc);
+                }
             }
         }
     }
@@ -287,16 +308,20 @@ static void gemm_nn_packed(int m, int n, int k, const float *A, int lda, const f
     const float *bb = Bp;
     for (int p0 = 0; p0 < k; p0 += KC) {
         int kc = k - p0 < KC ? k - p0 : KC;
-        for (int j0 = 0; j0 < nfull; j0 += NV * VW) {
-            int nv = (nfull - j0) / VW < NV ? (nfull - j0) / VW : NV;
-            for (int t = 0, i0 = 0; t < ntiles; t++) {
-                int mr = m / ntiles + (t < m % ntiles);
-                tiles[0][mr - 1][nv - 1](kc, A + (size_t)i0 * lda + p0, lda, bb, nv * VW,
-                                         C + (size_t)i0 * ldc + j0, ldc);
-                i0 += mr;
+        for (int t0 = 0; t0 < ntiles; t0 += MT) {        /* groups of rows, as gemm_any */
+            int t1 = t0 + MT < ntiles ? t0 + MT : ntiles;
+            const float *pb = bb;
+            for (int j0 = 0; j0 < nfull; j0 += NV * VW) {
+                int nv = (nfull - j0) / VW < NV ? (nfull - j0) / VW : NV;
+                for (int t = t0; t < t1; t++) {
+                    int i0 = tile_row(t, m, ntiles), mr = tile_row(t + 1, m, ntiles) - i0;
+                    tiles[0][mr - 1][nv - 1](kc, A + (size_t)i0 * lda + p0, lda, pb, nv * VW,
+                                             C + (size_t)i0 * ldc + j0, ldc);
+                }
+                pb += (size_t)kc * nv * VW;
             }
-            bb += (size_t)kc * nv * VW;
         }
+        bb += (size_t)kc * nfull;
     }
     for (int i = 0; i < m; i++)                  /* leftover columns: bb holds them */
         for (int j = nfull; j < n; j++) {
@@ -621,4 +646,35 @@ static void ln_bwd(int b, int H, float *dz, const float *gamma, const float *sha
         for (int j = hf; j < H; j++)
             d[j] = rs * (d[j] * g[j] - m1 - xh[j] * m2);
     }
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* Softmax for generation, see kern.h */
+
+static int softmax(int n, float *x, float s)
+{
+    int best = 0;
+    for (int i = 1; i < n; i++)
+        if (x[i] > x[best])
+            best = i;
+    float mx = x[best], sum = 0.0f;
+    int nf = n / VW * VW;
+    vf acc = {0};
+    for (int j = 0; j < nf; j += VW) {
+        vf e = vexp((vload(x + j) - mx) * s);
+        vstore(x + j, e);
+        acc += e;
+    }
+    if (nf < n) {
+        vf e = vexp((vload_n(x + nf, n - nf) - mx) * s);
+        vstore_n(x + nf, e, n - nf);
+        for (int l = 0; l < n - nf; l++)
+            sum += e[l];
+    }
+    float inv = 1.0f / (vsum(acc) + sum);
+    for (int j = 0; j < nf; j += VW)
+        vstore(x + j, vload(x + j) * inv);
+    for (int j = nf; j < n; j++)
+        x[j] *= inv;
+    return best;
 }

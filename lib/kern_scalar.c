@@ -219,8 +219,26 @@ static void ln_bwd(int b, int H, float *dz, const float *gamma, const float *sha
     }
 }
 
+/* Softmax for generation at temperature 1 / s: see kern.h. */
+static int softmax(int n, float *x, float s)
+{
+    int best = 0;
+    for (int i = 1; i < n; i++)
+        if (x[i] > x[best])
+            best = i;
+    float mx = x[best], sum = 0.0f;
+    for (int i = 0; i < n; i++) {
+        x[i] = expf((x[i] - mx) * s);
+        sum += x[i];
+    }
+    float inv = 1.0f / sum;
+    for (int i = 0; i < n; i++)
+        x[i] *= inv;
+    return best;
+}
+
 const kern_ops kern_scalar = {
     "scalar", 1, gemm_nn, gemm_tn, gemm_nt, pack_b, gemm_nn_packed, gemv_packed,
     gemv_packed_f16, lstm_cell_fwd, lstm_cell_bwd,
-    gru_cell_fwd, gru_cell_bwd, ln_fwd, ln_bwd,
+    gru_cell_fwd, gru_cell_bwd, ln_fwd, ln_bwd, softmax,
 };

@@ -378,26 +378,32 @@ static void dropout_backward(float *dinp, const float *mask, size_t n)
 }
 
 /* The input projection of a layer above the first, all rows at once: z is (n, G), inp
- * (n, H) (the layer below's h, after dropout), kernel (H, G), bias (G) or NULL.
- * z = inp . kernel + bias (no bias when NULL). */
+ * (n, H) (the layer below's h, after dropout), kernel (H, G), bias (G) or NULL, kp (H, G)
+ * scratch (NULL for fewer than 8 rows). z = inp . kernel + bias (no bias when NULL). For more than a few rows the kernel
+ * is packed once (pack_b), so the product reads it as the recurrent product reads R. */
 static void input_forward(const kern_ops *k, float *z, const float *inp, const float *kernel,
-                          const float *bias, size_t n, int H, int G)
+                          const float *bias, float *kp, size_t n, int H, int G)
 {
     bias_rows(z, n, bias, G);
-    k->gemm_nn((int)n, G, H, inp, H, kernel, G, z, G);
+    if (n >= 8) {
+        k->pack_b(H, G, kernel, G, kp);
+        k->gemm_nn_packed((int)n, G, H, inp, H, kp, z, G);
+    } else
+        k->gemm_nn((int)n, G, H, inp, H, kernel, G, z, G);
 }
 
 /* Its backward: dkernel is (H, G), dinp (n, H), dz (n, G), inp (n, H) as forward multiplied
- * it, kernel (H, G), kt (G, H) scratch. dkernel += inp^T dz; dinp = dz . kernel^T (written,
- * not added: the gradient for the layer below's h). */
+ * it, kernel (H, G), kt and ktp (G, H) scratch. dkernel += inp^T dz; dinp = dz . kernel^T
+ * (written, not added: the gradient for the layer below's h), with kernel^T packed. */
 static void input_backward(const kern_ops *k, float *dkernel, float *dinp, const float *dz,
-                           const float *inp, const float *kernel, float *kt, size_t n, int H,
-                           int G)
+                           const float *inp, const float *kernel, float *kt, float *ktp,
+                           size_t n, int H, int G)
 {
     k->gemm_tn(H, G, (int)n, inp, H, dz, G, dkernel, G);
     transpose(kt, kernel, H, G);
     memset(dinp, 0, n * H * sizeof(float));
-    k->gemm_nn((int)n, H, G, dz, G, kt, H, dinp, H);
+    k->pack_b(G, H, kt, H, ktp);
+    k->gemm_nn_packed((int)n, H, G, dz, G, ktp, dinp, H);
 }
 
 /* The target of output row q, or -1 without y: y is (b), one target after the last step, or
@@ -681,7 +687,7 @@ static double forward(const kern_ops *k, const lstm_params *p, lstm_work *w, int
                 dropout_forward(w->xin, w->mask[l], X, keep, s->rng, tb * H);
                 X = w->xin;
             }
-            input_forward(k, Z, X, ly->kernel, bias, tb, H, G);
+            input_forward(k, Z, X, ly->kernel, bias, w->rp, tb, H, G);
         }
         switch (cell) {
         case CELL_GRU:
@@ -765,7 +771,7 @@ double lstm_train_seq(const kern_ops *k, const lstm_params *p, lstm_params *g, l
                     dropout_apply(w->xin, X, w->mask[l], tb * H);
                 X = w->xin;
             }
-            input_backward(k, gl->kernel, w->dup, Z, X, ly->kernel, w->rt, tb, H, G);
+            input_backward(k, gl->kernel, w->dup, Z, X, ly->kernel, w->rt, w->rtp, tb, H, G);
             if (keep < 1.0f)
                 dropout_backward(w->dup, w->mask[l], tb * H);
         }
@@ -792,12 +798,12 @@ void lstm_step(const kern_ops *k, const lstm_params *p, int x, float *h, float *
         if (l == 0)
             embed_forward(z, &x1, ly->kernel, bias, 1, 1, G);
         else
-            input_forward(k, z, h + (size_t)(l - 1) * H, ly->kernel, bias, 1, H, G);
+            input_forward(k, z, h + (size_t)(l - 1) * H, ly->kernel, bias, NULL, 1, H, G);
         /* one step of the cell, h and c in place; a single product: the recurrent kernel unpacked */
         switch (cell) {
         case CELL_GRU: {                        /* u (scratch + G) = h . recurrent + recurrent bias */
             float *u = scratch + G;
-            input_forward(k, u, hl, ly->recurrent, ly->bias + G, 1, H, G);
+            input_forward(k, u, hl, ly->recurrent, ly->bias + G, NULL, 1, H, G);
             k->gru_cell_fwd(1, H, z, u, hl, hl);
             break;
         }

@@ -2,6 +2,15 @@
 #include <math.h>
 #include "sampling.h"
 
+int sample_argmax(const float *x, int n)
+{
+    int best = 0;
+    for (int i = 1; i < n; i++)
+        if (x[i] > x[best])
+            best = i;
+    return best;
+}
+
 int sample_choose(const float *p, int V, double t, int topk, double topp, rng_t *rng, double *q, int *order)
 {
     int best = 0;

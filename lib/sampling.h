@@ -10,4 +10,8 @@
 int sample_choose(const float *p, int V, double t, int topk, double topp, rng_t *rng,
                   double *q, int *order);
 
+/* The index of the first maximum of x (n): greedy choice straight from the logits (the
+ * softmax does not change which is largest). */
+int sample_argmax(const float *x, int n);
+
 #endif

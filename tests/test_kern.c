@@ -84,6 +84,27 @@ static void test_gemm(void)
                     check_gemm(kind, sizes[a], sizes[b], sizes[c]);
 }
 
+/* C (m, n) += A (m, k) . B (k, n) with B packed by pack_b, against a double reference. */
+static void check_packed(int m, int n, int k)
+{
+    float *A = randf((size_t)m * k, 1.0), *B = randf((size_t)k * n, 1.0);
+    float *Bp = malloc((size_t)k * n * sizeof(float)), *C = randf((size_t)m * n, 1.0);
+    double *ref = malloc((size_t)m * n * sizeof(double));
+    for (int i = 0; i < m; i++)
+        for (int j = 0; j < n; j++) {
+            double acc = C[(size_t)i * n + j];
+            for (int p = 0; p < k; p++)
+                acc += (double)A[(size_t)i * k + p] * B[(size_t)p * n + j];
+            ref[(size_t)i * n + j] = acc;
+        }
+    K->pack_b(k, n, B, n, Bp);
+    K->gemm_nn_packed(m, n, k, A, k, Bp, C, n);
+    double e = rel_err(C, ref, m, n, n);
+    CHECK(e < 1e-5 + 2e-7 * k, "%s gemm_nn_packed m=%d n=%d k=%d: relative error %.3g",
+          K->name, m, n, k, e);
+    free(A); free(B); free(Bp); free(C); free(ref);
+}
+
 /* The shapes the model uses: b = 32, H = 128 / 512, and the gemm_tn over T*b rows. */
 static void test_gemm_model_shapes(void)
 {
@@ -96,6 +117,40 @@ static void test_gemm_model_shapes(void)
     check_gemm(1, 128, 65, 32);
     check_gemm(2, 32, 128, 65);
     check_gemm(0, 1, 512, 128);
+    check_gemm(0, 301, 200, 300);       /* several groups of row tiles, two k-blocks */
+    check_gemm(1, 301, 70, 300);
+    check_packed(32, 512, 128);
+    check_packed(301, 200, 300);
+    check_packed(5, 65, 7);
+}
+
+/* Softmax at temperature 1 / s against a double reference: the probabilities to float
+ * rounding (absolute error: the vector sets clamp exp's argument at -87), the index of the
+ * first maximum. */
+static void test_softmax(void)
+{
+    static const int sizes[] = { 1, 7, 8, 17, 65, 100, 256 };
+    static const float scales[] = { 1.0f, 0.5f, 2.0f, 8.0f };
+    for (int a = 0; a < 7; a++)
+        for (int c = 0; c < 4; c++) {
+            int n = sizes[a];
+            float s = scales[c], *x = randf((size_t)n, 6.0);
+            double *ref = malloc((size_t)n * sizeof(double)), mx = x[0], sum = 0.0, err = 0.0;
+            int best = 0;
+            for (int i = 1; i < n; i++)
+                if (x[i] > x[best])
+                    best = i;
+            mx = x[best];
+            for (int i = 0; i < n; i++)
+                sum += ref[i] = exp(s * (x[i] - mx));
+            int got = K->softmax(n, x, s);
+            for (int i = 0; i < n; i++)
+                err = check_max(err, fabs(x[i] - ref[i] / sum));
+            CHECK(got == best && err < 1e-6, "%s softmax n=%d s=%g: index %d (want %d), "
+                  "error %.3g", K->name, n, (double)s, got, best, err);
+            free(x);
+            free(ref);
+        }
 }
 
 /* y (n) = y0 + x (k) . B (k, n) with B packed by kern_pack_gemv (half: kern_pack_gemv_f16,
@@ -549,6 +604,7 @@ int main(void)
         RUN(test_gru_cell);
         RUN(test_layer_norm);
         RUN(test_sigmoid_accuracy);
+        RUN(test_softmax);
     }
     return check_summary();
 }

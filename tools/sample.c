@@ -243,9 +243,14 @@ int main(int argc, char **argv)
             cli_die("out of memory");
         for (int i = 0; i < seedlen; i++)
             lstm_gen_step(g, seed[i], h, cst, probs);
-        for (long i = 0; i < opt_n; i++) {
-            lstm_softmax(probs, V);
-            int x = sample_choose(probs, V, opt_temp, (int)opt_topk, opt_topp, &rng, q, order);
+        for (long i = 0; i < opt_n; i++) {  /* probs holds the logits */
+            int x;
+            if (opt_temp <= 0)                 /* greedy: the largest logit, no softmax */
+                x = sample_argmax(probs, V);
+            else {                             /* p^(1/t) renormalised = softmax(logits / t) */
+                k->softmax(V, probs, (float)(1.0 / opt_temp));
+                x = sample_choose(probs, V, 1.0, (int)opt_topk, opt_topp, &rng, q, order);
+            }
             out_char(&m, x);
             lstm_gen_step(g, x, h, cst, probs);
         }
