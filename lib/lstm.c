@@ -352,14 +352,24 @@ static void embed_backward(float *dkernel, const float *dz, const int32_t *x, in
             acc_rows4(dkernel + (size_t)x[(size_t)r * T + t] * G, dz + ((size_t)t * b + r) * G, G);
 }
 
-/* Dropout on the input of a layer above the first (training): out, mask and inp are (n).
- * mask = 1 / keep with probability keep (drawn from rng in order), else 0; out = inp * mask. */
-static void dropout_forward(float *out, float *mask, const float *inp, float keep, rng_t *rng,
-                            size_t n)
+/* Dropout on the input of a layer above the first (training): out, mask and inp are
+ * (T, b, H). mask = 1 / keep with probability keep, else 0; out = inp * mask. Row r's masks
+ * (its T x H) come from a generator of their own, seeded from base and the row's place in the
+ * whole batch (row0 + r), so a batch split into parts (threads, processes) draws the masks it
+ * draws whole. */
+static void dropout_forward(float *out, float *mask, const float *inp, float keep,
+                            uint64_t base, int row0, int b, int T, int H)
 {
-    for (size_t i = 0; i < n; i++) {
-        mask[i] = rng_uniform(rng) < keep ? 1.0f / keep : 0.0f;
-        out[i] = inp[i] * mask[i];
+    for (int r = 0; r < b; r++) {
+        rng_t rr;
+        rng_seed(&rr, base + (uint64_t)(row0 + r) * 0x9e3779b97f4a7c15ULL);
+        for (int t = 0; t < T; t++) {
+            size_t o = ((size_t)t * b + r) * H;
+            for (int j = 0; j < H; j++) {
+                mask[o + j] = rng_uniform(&rr) < keep ? 1.0f / keep : 0.0f;
+                out[o + j] = inp[o + j] * mask[o + j];
+            }
+        }
     }
 }
 
@@ -684,7 +694,7 @@ static double forward(const kern_ops *k, const lstm_params *p, lstm_work *w, int
         else {
             const float *X = w->h[l - 1] + bH;           /* layer l-1's h_1..h_T: (T b, H) */
             if (keep < 1.0f) {
-                dropout_forward(w->xin, w->mask[l], X, keep, s->rng, tb * H);
+                dropout_forward(w->xin, w->mask[l], X, keep, rng_u64(s->rng), s->row0, b, T, H);
                 X = w->xin;
             }
             input_forward(k, Z, X, ly->kernel, bias, w->rp, tb, H, G);

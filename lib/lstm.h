@@ -131,7 +131,9 @@ typedef struct lstm_seq {
     float *hT, *cT;       /* (L, b, H): receives the state after the last step; may be NULL.
                              The GRU sets cT (if given) to zeros */
     float dropout;        /* dropout rate on the input of layers above the first (training) */
-    rng_t *rng;           /* draws the dropout masks */
+    rng_t *rng;           /* draws the dropout masks: one number per layer, from which each
+                             row's masks are drawn with the row's place in the batch */
+    int row0;             /* that place for row 0, when these b rows are part of a batch */
 } lstm_seq;
 
 double lstm_train_seq(const kern_ops *k, const lstm_params *p, lstm_params *g, lstm_work *w,

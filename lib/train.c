@@ -333,10 +333,10 @@ static void train_part(void *ctx, int part, int nparts)
     w->loss = 0;
     if (b == 0)
         return;
-    rng_t r;                          /* dropout masks: a function of the seed, step and the
-                                         part's first row in the global batch */
-    rng_seed(&r, st->seed * 0x9e3779b97f4a7c15ULL + (uint64_t)st->steps * 1000003 + (uint64_t)lo);
-    lstm_seq s = { .per_position = pp, .dropout = (float)st->dropout, .rng = &r };
+    rng_t r;                          /* dropout masks: a function of the seed, the step and
+                                         each row's place in the global batch (lstm.h) */
+    rng_seed(&r, st->seed * 0x9e3779b97f4a7c15ULL + (uint64_t)st->steps * 1000003);
+    lstm_seq s = { .per_position = pp, .dropout = (float)st->dropout, .rng = &r, .row0 = lo };
     if (m->streams) {
         int at = tr->comm.sharded ? lo - tr->slo : lo;    /* a shard holds its streams alone */
         dataset_slice(tr->d, 0, tr->per_stream, at, b, tr->off, tr->N, w->x, w->y);

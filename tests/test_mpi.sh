@@ -77,17 +77,15 @@ expect_same "windows, 2 layers, dropout: -np 2 -j 1 = -j 2" w-j2.model w-np2.mod
 train $WIN -j 3 -o w-j3.model < w.ts 2>/dev/null
 mt 3 -j 1 $WIN -o w-np3.model < w.ts 2>/dev/null
 expect_same "windows, dropout: -np 3 -j 1 = -j 3" w-j3.model w-np3.model
-WIN0=${WIN/--dropout 0.2/}
-train $WIN0 -j 2 -o w0-j2.model < w.ts 2>/dev/null
-mt 3 -j 1 $WIN0 -o w0-np3.model < w.ts 2>/dev/null
-expect_same "windows, no dropout: -np 3 -j 1 = -j 2" w0-j2.model w0-np3.model
+# (dropout masks are drawn per row of the global batch, so any split draws the same ones)
+mt 3 -j 1 $WIN -o w-np3b.model < w.ts 2>/dev/null
+expect_same "windows, dropout: -np 3 -j 1 = -j 2" w-j2.model w-np3b.model
 
 train $STR -j 2 --dropout 0.2 -o s-j2.model < s.ts 2>/dev/null
 mt 2 -j 1 $STR --dropout 0.2 -o s-np2.model < s.ts 2>/dev/null
 expect_same "streams, 2 layers, dropout: -np 2 -j 1 = -j 2" s-j2.model s-np2.model
-mt 3 -j 1 $STR -o s-np3.model < s.ts 2>/dev/null
-train $STR -j 2 -o s0-j2.model < s.ts 2>/dev/null
-expect_same "streams: -np 3 -j 1 = -j 2" s0-j2.model s-np3.model
+mt 3 -j 1 $STR --dropout 0.2 -o s-np3.model < s.ts 2>/dev/null
+expect_same "streams, dropout: -np 3 -j 1 = -j 2" s-j2.model s-np3.model
 mt 2 -j 1 $STR -o s-log.model --log s.log --eval-every 20 < s.ts >out 2>err
 if [ -s s-log.model ] && [ "$(grep -c . s.log)" -ge 3 ] && [ ! -s out ] && ! grep -q "rank 1" err \
    && [ "$(grep -c 'epoch 1/1' err)" = 1 ]; then pass "rank 0 alone writes the model, the log, the report"
@@ -112,22 +110,30 @@ expect_same "windows: epoch checkpoint at 2 ranks, resumed at 3 = uninterrupted"
 
 # SIGINT to mpirun: every rank stops at one step, rank 0 saves once; it resumes to the same
 # model wherever it stopped
-STR3="--streams -n 20 -b 6 -H 24 --seed 9 -e 6 --no-progress"
-train $STR3 -j 2 -o ifull.model < s.ts 2>/dev/null
-$RUN -np 2 "$MT" -j 1 $STR3 --eval-every 10 --log i.log -o int.model < s.ts >/dev/null 2>int.err & p=$!
+STR3="--streams -n 20 -b 6 -H 24 --seed 9 --no-progress"
+# (The run is given far more epochs than it gets, so the signal always lands mid-run; the
+# uninterrupted reference is then trained to two epochs past the checkpoint. Open MPI SIGKILLs
+# the ranks a second after the SIGTERM it forwards: on a busy machine the step and the save
+# may take longer, so the test gives them the time a user with long steps would give, as the
+# README says. mpirun may drop what the ranks print while it shuts down, so the checkpoint is
+# told by the file: written mid-epoch, which only the interrupt does.)
+$RUN --mca odls_base_sigkill_timeout 60 -np 2 "$MT" -j 1 $STR3 -e 100000 --eval-every 10 --log i.log \
+    -o int.model < s.ts >/dev/null 2>int.err & p=$!
 for i in $(seq 300); do [ -s i.log ] && break; sleep 0.1; done
 signal_running INT $p; wait $p; rc=$?
-cp int.model int1.model
+cp int.model int1.model 2>/dev/null
 n=$(grep -c 'interrupted: checkpoint' int.err)
-if [ $rc -ne 0 ] && [ "$n" = 1 ]; then pass "SIGINT to mpirun: one checkpoint, non-zero exit ($rc)"
-elif [ $rc = 0 ]; then skip "SIGINT to mpirun" "the run ended before the signal"
-else fail "SIGINT to mpirun" "exit $rc, $n checkpoints: $(head -c 400 int.err)"; fi
-eb=$(tdump --json int.model | grep -m1 '"model"' | sed 's/.*"epoch_batches": \([0-9]*\).*/\1/')
+attr() { tdump --json "$1" 2>/dev/null | grep -m1 '"model"' | sed -n "s/.*\"$2\": \([0-9]*\).*/\1/p"; }
+eb=$(attr int.model epoch_batches); ep=$(attr int.model epochs)
+if [ $rc -ne 0 ] && [ "${eb:-0}" -gt 0 ] && [ "$n" -le 1 ]; then pass "SIGINT to mpirun: one checkpoint, non-zero exit ($rc)"
+else fail "SIGINT to mpirun" "exit $rc, epoch_batches '$eb', $n messages: $(head -c 400 int.err)"; fi
 if [ "${eb:-0}" = 0 ] || tdump int.model | grep -q '^state/h'; then pass "a mid-epoch checkpoint at 2 ranks holds the carried state"
 else fail "mid-epoch checkpoint" "epoch_batches '$eb' but no state/h"; fi
-mt 3 -j 1 --streams -e 6 --no-progress --resume int.model -o int.model < s.ts 2>/dev/null
+E=$(( ${ep:-0} + 2 ))
+train $STR3 -e $E -j 2 -o ifull.model < s.ts 2>/dev/null
+mt 3 -j 1 --streams -e $E --no-progress --resume int.model -o int.model < s.ts 2>/dev/null
 expect_same "interrupted at 2 ranks, resumed at 3 = uninterrupted" ifull.model int.model
-train --streams -e 6 --no-progress -j 1 --resume int1.model -o int1.model < s.ts 2>/dev/null
+train --streams -e $E --no-progress -j 1 --resume int1.model -o int1.model < s.ts 2>/dev/null
 expect_same "interrupted at 2 ranks, resumed at 1 = uninterrupted" ifull.model int1.model
 
 # ------------------------------------------------ a rank killed: the job ends, quickly
