@@ -134,8 +134,8 @@ deps:
 # The quick start: what is missing, the build, then a small model trained on a text every
 # Debian system has, and a sample from it (about a minute).
 demo: deps
-	@$(MAKE) --no-print-directory tools
-	@$(MAKE) --no-print-directory -C pipelines demo
+	@$(MAKE) -s --no-print-directory tools
+	@$(MAKE) -s --no-print-directory -C pipelines demo
 
 # Fuzzing (libFuzzer, clang): the stream reader and the UTF-8 decoder, each for FUZZ_SECONDS,
 # from a seed corpus the tools make in build/fuzz/seeds; findings land in build/fuzz/.
