@@ -38,15 +38,13 @@ void dataset_init(dataset *d, int want_text, const char *label)
 
 void dataset_clear(dataset *d)
 {
-    free(d->runs); free(d->x8); free(d->x16); free(d->y8); free(d->y16); free(d->t8); free(d->t16);
-    d->runs = NULL; d->x8 = d->y8 = d->t8 = NULL; d->x16 = d->y16 = d->t16 = NULL;
-    d->nruns = d->runcap = d->xcap = d->ycap = d->tn = d->tcap = d->n = d->pending = 0;
+    d->nruns = d->tn = d->n = d->pending = 0;  /* the buffers stay, for the next chunk */
     d->plain = 0;
 }
 
 void dataset_free(dataset *d)
 {
-    dataset_clear(d);
+    free(d->runs); free(d->x8); free(d->x16); free(d->y8); free(d->y16); free(d->t8); free(d->t16);
     free(d->tmp);
     free(d->span);
     frame_vocab_free(&d->vocab);
@@ -165,6 +163,7 @@ static int to_plain(dataset *d)
     }
     free(x);
     free(d->runs); free(d->t8); free(d->t16);
+    free(d->x8); free(d->x16); free(d->y8); free(d->y16);   /* (a cleared chunk's, if any) */
     p.runs = NULL; p.nruns = p.runcap = 0;
     p.t8 = NULL; p.t16 = NULL; p.tn = p.tcap = 0;
     *d = p;

@@ -79,7 +79,8 @@ int dataset_add_window(dataset *d, const int32_t *x, const int32_t *y, int N, in
                        char *err, size_t cap);
 /* Add n characters of text. */
 int dataset_add_text(dataset *d, const int32_t *t, size_t n, char *err, size_t cap);
-/* Drop the windows and text, keeping the vocabulary, N and ylen (for chunked evaluation). */
+/* Drop the windows and text, keeping the vocabulary, N, ylen and the buffers' memory (for
+ * chunked evaluation: no allocation per chunk). */
 void dataset_clear(dataset *d);
 
 /* Windows rows[0..b) into x (b, N) and y (b, ylen). */
