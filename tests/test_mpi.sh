@@ -6,6 +6,7 @@
 # several MB on stdin (rank 0's) gives the model the file form gives.
 # Run by tests/run.sh with BIN, TMP and TESTS set, and MPI_TRAIN (the MPI build of train)
 # from make check; SKIPs visibly without mpicc/mpirun.
+# plain build only: the MPI train is built by the plain build (build/mpi)
 . "$TESTS/lib.sh"
 cd "$TMP" || exit 1
 
