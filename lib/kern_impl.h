@@ -8,7 +8,8 @@
  *     #include "kern_impl.h"
  *
  * It defines static functions (gemm_nn, gemm_tn, gemm_nt, pack_b, gemm_nn_packed, the one-row
- * products gemv_packed and gemv_packed_f16, the LSTM and GRU cells, the lnlstm's layer norm,
+ * products gemv_packed and gemv_packed_f16 and their several-row forms gemv_packed_rows(_f16),
+ * the LSTM and GRU cells, the lnlstm's layer norm,
  * the generation's softmax)
  * that the including file puts into its kern_ops table. The same source is thereby used by
  * the AVX2 set (tested on this machine) and the AVX-512 set, so the two differ only in the
@@ -392,6 +393,87 @@ static void gemv_packed_f16(int n, int k, const float *x, const uint16_t *Bp, co
                             float *y)
 {
     gemv_any(1, n, k, x, NULL, Bp, y0, y);
+}
+
+/* Several rows: for each vector of a panel's columns and each group of up to GR rows, the
+ * rows' GS partial sums are kept as gemv_any keeps them (the same rows of B in the same
+ * sums, combined in the same order), so every row is bit for bit gemv_any's; a vector of B
+ * is loaded once for the group. GR rows of GS sums: 8 accumulators (AVX2), 16 (AVX-512). */
+enum { GR = 4 };
+
+INLINE void gemv_rows_tile(const int half, const int mr, int k, const float *X, int ldx,
+                           const float *Bf, const uint16_t *Bh, size_t off, const float *Y0,
+                           int ldy0, float *Y, int ldy, int l)
+{
+    vf acc[GR][GS];
+#pragma GCC unroll 4
+    for (int r = 0; r < mr; r++)
+#pragma GCC unroll 8
+        for (int s = 0; s < GS; s++)
+            acc[r][s] = (vf){0};
+    int p = 0;
+    for (; p + GS <= k; p += GS)
+#pragma GCC unroll 8
+        for (int s = 0; s < GS; s++) {
+            size_t o = off + (size_t)(p + s) * GP;
+            vf b = half ? vload_h(Bh + o) : vload(Bf + o);
+#pragma GCC unroll 4
+            for (int r = 0; r < mr; r++)
+                acc[r][s] += X[(size_t)r * ldx + p + s] * b;
+        }
+    for (; p < k; p++) {
+        size_t o = off + (size_t)p * GP;
+        vf b = half ? vload_h(Bh + o) : vload(Bf + o);
+#pragma GCC unroll 4
+        for (int r = 0; r < mr; r++)
+            acc[r][0] += X[(size_t)r * ldx + p] * b;
+    }
+#pragma GCC unroll 4
+    for (int r = 0; r < mr; r++) {
+#pragma GCC unroll 8
+        for (int s = 1; s < GS; s++)
+            acc[r][0] += acc[r][s];
+        const float *y0 = Y0 + (size_t)r * ldy0;
+        float *y = Y + (size_t)r * ldy;
+        if (l >= VW)
+            vstore(y, vload(y0) + acc[r][0]);
+        else
+            vstore_n(y, vload_n(y0, l) + acc[r][0], l);
+    }
+}
+
+INLINE void gemv_rows_any(const int half, int m, int n, int k, const float *X, int ldx,
+                          const float *Bf, const uint16_t *Bh, const float *Y0, int ldy0,
+                          float *Y, int ldy)
+{
+    for (int j0 = 0; j0 < n; j0 += GP)
+        for (int v = 0; v < GV && j0 + v * VW < n; v++) {
+            int j = j0 + v * VW, l = n - j;               /* columns of this vector in Y */
+            size_t off = (size_t)j0 * k + (size_t)v * VW;
+            for (int i = 0; i < m; i += GR) {
+                const float *x = X + (size_t)i * ldx, *y0 = Y0 + (size_t)i * ldy0 + j;
+                float *y = Y + (size_t)i * ldy + j;
+                switch (m - i < GR ? m - i : GR) {
+                case 1: gemv_rows_tile(half, 1, k, x, ldx, Bf, Bh, off, y0, ldy0, y, ldy, l); break;
+                case 2: gemv_rows_tile(half, 2, k, x, ldx, Bf, Bh, off, y0, ldy0, y, ldy, l); break;
+                case 3: gemv_rows_tile(half, 3, k, x, ldx, Bf, Bh, off, y0, ldy0, y, ldy, l); break;
+                default: gemv_rows_tile(half, 4, k, x, ldx, Bf, Bh, off, y0, ldy0, y, ldy, l);
+                }
+            }
+        }
+}
+
+static void gemv_packed_rows(int m, int n, int k, const float *X, int ldx, const float *Bp,
+                             const float *Y0, int ldy0, float *Y, int ldy)
+{
+    gemv_rows_any(0, m, n, k, X, ldx, Bp, NULL, Y0, ldy0, Y, ldy);
+}
+
+static void gemv_packed_rows_f16(int m, int n, int k, const float *X, int ldx,
+                                 const uint16_t *Bp, const float *Y0, int ldy0, float *Y,
+                                 int ldy)
+{
+    gemv_rows_any(1, m, n, k, X, ldx, NULL, Bp, Y0, ldy0, Y, ldy);
 }
 
 /* C (m, n) += A^T . B,  A is (k, m), B is (k, n) */
