@@ -1,5 +1,6 @@
 /* sampling.c - choosing the next character; see sampling.h. */
 #include <math.h>
+#include <stddef.h>
 #include "sampling.h"
 
 int sample_argmax(const float *x, int n)
@@ -76,3 +77,42 @@ int sample_choose(const float *p, int V, double t, int topk, double topp, rng_t 
     return best;
 }
 
+
+void sample_rng_streams(rng_t *rngs, int n, uint64_t seed)
+{
+    for (int i = 0; i < n; i++)
+        rng_seed(&rngs[i], seed + (uint64_t)i);
+}
+
+void sample_log_softmax(const float *x, int n, double *logp)
+{
+    double mx = x[sample_argmax(x, n)], sum = 0;
+    for (int i = 0; i < n; i++)
+        sum += exp((double)x[i] - mx);
+    double lse = mx + log(sum);
+    for (int i = 0; i < n; i++)
+        logp[i] = (double)x[i] - lse;
+}
+
+int sample_beam_step(int n, int V, const double *score, const double *logp, int K, int *parent,
+                     int *next, double *out)
+{
+    int kept = 0;
+    for (int r = 0; r < n; r++)
+        for (int v = 0; v < V; v++) {
+            double s = score[r] + logp[(size_t)r * V + v];
+            if (s == -INFINITY || s != s || (kept == K && !(s > out[K - 1])))
+                continue;                       /* not better than the K kept: ties keep the first */
+            int j = kept < K ? kept++ : K - 1;
+            while (j > 0 && s > out[j - 1]) {   /* insert, the list best first */
+                out[j] = out[j - 1];
+                parent[j] = parent[j - 1];
+                next[j] = next[j - 1];
+                j--;
+            }
+            out[j] = s;
+            parent[j] = r;
+            next[j] = v;
+        }
+    return kept;
+}
