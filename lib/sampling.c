@@ -1,6 +1,8 @@
 /* sampling.c - choosing the next character; see sampling.h. */
 #include <math.h>
 #include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
 #include "sampling.h"
 
 int sample_argmax(const float *x, int n)
@@ -115,4 +117,61 @@ int sample_beam_step(int n, int V, const double *score, const double *logp, int 
             next[j] = v;
         }
     return kept;
+}
+
+int sample_text(const kern_ops *k, const lstm_params *p, int maxlen, const int *seed,
+                int seedlen, int n, double t, rng_t *rng, int *out)
+{
+    int V = p->dim.V, H = p->dim.H, L = p->dim.L, ok = 0;
+    float *probs = malloc((size_t)V * sizeof *probs);
+    double *q = malloc((size_t)V * sizeof *q);
+    int *order = malloc((size_t)V * sizeof *order);
+    if (maxlen <= 0) {
+        float *h = calloc((size_t)L * H, sizeof *h), *c = calloc((size_t)L * H, sizeof *c);
+        lstm_gen *g = lstm_gen_new(k, p, 0);
+        if ((ok = probs && q && order && h && c && g)) {
+            for (int i = 0; i < seedlen; i++)
+                lstm_gen_step(g, seed[i], h, c, probs);      /* probs holds the logits */
+            for (int i = 0; i < n; i++) {
+                int x;
+                if (t <= 0)
+                    x = sample_argmax(probs, V);
+                else {
+                    k->softmax(V, probs, (float)(1.0 / t));
+                    x = sample_choose(probs, V, 1.0, 0, 1.0, rng, q, order);
+                }
+                out[i] = x;
+                if (i + 1 < n)
+                    lstm_gen_step(g, x, h, c, probs);
+            }
+        }
+        lstm_gen_free(g);
+        free(h);
+        free(c);
+    } else {
+        lstm_work *w = lstm_work_new(p->dim, maxlen, 1);
+        int32_t *win = malloc((size_t)maxlen * sizeof *win);
+        int wlen = seedlen < maxlen ? seedlen : maxlen;
+        if ((ok = probs && q && order && w && win && wlen > 0)) {
+            for (int i = 0; i < wlen; i++)
+                win[i] = seed[seedlen - wlen + i];
+            for (int i = 0; i < n; i++) {
+                lstm_forward_batch(k, p, w, 1, wlen, win, NULL, probs);
+                int x = sample_choose(probs, V, t, 0, 1.0, rng, q, order);
+                out[i] = x;
+                if (wlen < maxlen)
+                    win[wlen++] = x;
+                else {
+                    memmove(win, win + 1, (size_t)(maxlen - 1) * sizeof *win);
+                    win[maxlen - 1] = x;
+                }
+            }
+        }
+        lstm_work_free(w);
+        free(win);
+    }
+    free(probs);
+    free(q);
+    free(order);
+    return ok ? 0 : -1;
 }

@@ -130,3 +130,31 @@ expect_fail beam_with_temperature 'sample: --beam' sample -m st2.model --beam 3 
 expect_fail beam_with_count 'sample: --beam' sample -m st2.model --beam 3 --count 2
 expect_fail beam_all_alone 'sample: --beam-all' sample -m st2.model --beam-all
 expect_fail beam_zero 'sample: --beam' sample -m st2.model --beam 0
+
+# --- train --sample-every: samples on stderr, the model on stdout unchanged ---
+for kind in streams windows; do
+    if [ $kind = streams ]; then
+        run() { vocab < words.txt | train --streams -n 16 -b 8 -H 16 -e 2 -j 1 --seed 4 "$@"; }
+        seedtext=$(head -c 40 words.txt)
+    else
+        run() { vocab < words.txt | window -n 8 | train -H 16 -e 2 -j 1 --seed 4 "$@"; }
+        seedtext=$(head -c 8 words.txt)
+    fi
+    run > plain.model 2> plain.err
+    run --sample-every 5 --sample-temps 0,0.5,1 --sample-chars 30 > se.model 2> se.err
+    run --sample-every epoch --sample-temps 0.8 --sample-chars 50 -o ep.model > ep.out 2> ep.err
+    if [ -s plain.model ] && cmp -s plain.model se.model && [ ! -s ep.out ]; then pass train_sample_every_stdout_same_$kind
+    else fail train_sample_every_stdout_same_$kind "the model stream changed, or samples reached stdout"; fi
+    # every 5th batch of the run (counted by a run sampling after every batch), 3 temperatures
+    run --sample-every 1 --sample-temps 0 --sample-chars 1 > /dev/null 2> s1.err
+    all=$(grep -c 'sample at epoch' s1.err); nb=$(grep -c 'sample at epoch' se.err)
+    [ "$all" -gt 5 ] && [ "$nb" = $((all / 5 * 3)) ] && grep -q 'temperature 0.5:' se.err \
+        && pass train_sample_every_stderr_$kind || fail train_sample_every_stderr_$kind "$(head -c 300 se.err)"
+    # at the end of the last epoch: what sample writes from the final model with --rng-seed 4
+    want="train: sample at epoch 2.00, temperature 0.8:
+$(sample -m ep.model --seed "$seedtext" -n 50 -t 0.8 --rng-seed 4)"
+    [ "$(grep -c 'sample at epoch' ep.err)" = 2 ] && [[ "$(cat ep.err)" == *"$want"* ]] \
+        && pass train_sample_is_sample_$kind || fail train_sample_is_sample_$kind "want: $want; got: $(grep -A2 'epoch 2.00' ep.err)"
+done
+expect_fail train_sample_temps_bad 'train: --sample-temps' sh -c 'vocab < words.txt | train --streams -e 1 --sample-every 1 --sample-temps 0.5,x'
+expect_fail train_sample_seed_unknown 'train: --sample-seed' sh -c 'vocab < words.txt | train --streams -e 1 --sample-every 1 --sample-seed "XYZ"'
