@@ -330,8 +330,10 @@ static void gen_batch(const kern_ops *k, const model *m, int cnt, int *txt, int 
 }
 
 /* --beam K: the K most probable continuations of n characters after the seed; on return
- * hist (K, n) holds them, best first, score (K) their log-probabilities; returns how many
- * there are (K, or fewer when the vocabulary is smaller at the first steps... K at most). */
+ * hist (K, n) holds them, best first, and score (K) their log-probabilities. Returns how
+ * many there are: K, or fewer when there are fewer continuations (V^n < K). Stateful: the
+ * beams' states (L, rows, H) step together (lstm_gen_step_batch); window mode: their windows
+ * run as one batch. */
 static int gen_beam(const kern_ops *k, const model *m, int K, const int *seed, int seedlen,
                     long n, int *hist, double *score)
 {
