@@ -395,70 +395,101 @@ static void gemv_packed_f16(int n, int k, const float *x, const uint16_t *Bp, co
     gemv_any(1, n, k, x, NULL, Bp, y0, y);
 }
 
-/* Several rows: for each vector of a panel's columns and each group of up to GR rows, the
- * rows' GS partial sums are kept as gemv_any keeps them (the same rows of B in the same
- * sums, combined in the same order), so every row is bit for bit gemv_any's; a vector of B
- * is loaded once for the group. GR rows of GS sums: 8 accumulators (AVX2), 16 (AVX-512). */
-enum { GR = 4 };
+/* Several rows: for a tile of up to GR rows and GC vectors of a panel's columns, each
+ * element keeps the GS partial sums gemv_any keeps (the same rows of B in the same sums,
+ * combined in the same order), so every row is bit for bit gemv_any's; a vector of B is
+ * loaded once for the GR rows and a value of X once for the GC vectors. GR x GC x GS
+ * accumulators: 12 of the 16 registers (AVX2), 24 of the 32 (AVX-512). */
+enum { GR = 3, GC = 2 };
 
-INLINE void gemv_rows_tile(const int half, const int mr, int k, const float *X, int ldx,
-                           const float *Bf, const uint16_t *Bh, size_t off, const float *Y0,
-                           int ldy0, float *Y, int ldy, int l)
+INLINE void gemv_rows_tile(const int half, const int mr, const int nc, int k, const float *X,
+                           int ldx, const float *Bf, const uint16_t *Bh, size_t off,
+                           const float *Y0, int ldy0, float *Y, int ldy, int l)
 {
-    vf acc[GR][GS];
+    vf acc[GR][GC][GS];
 #pragma GCC unroll 4
     for (int r = 0; r < mr; r++)
+#pragma GCC unroll 4
+        for (int c = 0; c < nc; c++)
 #pragma GCC unroll 8
-        for (int s = 0; s < GS; s++)
-            acc[r][s] = (vf){0};
+            for (int s = 0; s < GS; s++)
+                acc[r][c][s] = (vf){0};
     int p = 0;
     for (; p + GS <= k; p += GS)
 #pragma GCC unroll 8
         for (int s = 0; s < GS; s++) {
             size_t o = off + (size_t)(p + s) * GP;
-            vf b = half ? vload_h(Bh + o) : vload(Bf + o);
+            vf b[GC];
 #pragma GCC unroll 4
-            for (int r = 0; r < mr; r++)
-                acc[r][s] += X[(size_t)r * ldx + p + s] * b;
+            for (int c = 0; c < nc; c++)
+                b[c] = half ? vload_h(Bh + o + c * VW) : vload(Bf + o + c * VW);
+#pragma GCC unroll 4
+            for (int r = 0; r < mr; r++) {
+                float a = X[(size_t)r * ldx + p + s];
+#pragma GCC unroll 4
+                for (int c = 0; c < nc; c++)
+                    acc[r][c][s] += a * b[c];
+            }
         }
     for (; p < k; p++) {
         size_t o = off + (size_t)p * GP;
-        vf b = half ? vload_h(Bh + o) : vload(Bf + o);
+        vf b[GC];
+#pragma GCC unroll 4
+        for (int c = 0; c < nc; c++)
+            b[c] = half ? vload_h(Bh + o + c * VW) : vload(Bf + o + c * VW);
 #pragma GCC unroll 4
         for (int r = 0; r < mr; r++)
-            acc[r][0] += X[(size_t)r * ldx + p] * b;
+#pragma GCC unroll 4
+            for (int c = 0; c < nc; c++)
+                acc[r][c][0] += X[(size_t)r * ldx + p] * b[c];
     }
 #pragma GCC unroll 4
-    for (int r = 0; r < mr; r++) {
+    for (int r = 0; r < mr; r++)
+#pragma GCC unroll 4
+        for (int c = 0; c < nc; c++) {
 #pragma GCC unroll 8
-        for (int s = 1; s < GS; s++)
-            acc[r][0] += acc[r][s];
-        const float *y0 = Y0 + (size_t)r * ldy0;
-        float *y = Y + (size_t)r * ldy;
-        if (l >= VW)
-            vstore(y, vload(y0) + acc[r][0]);
-        else
-            vstore_n(y, vload_n(y0, l) + acc[r][0], l);
-    }
+            for (int s = 1; s < GS; s++)
+                acc[r][c][0] += acc[r][c][s];
+            const float *y0 = Y0 + (size_t)r * ldy0 + c * VW;
+            float *y = Y + (size_t)r * ldy + c * VW;
+            int lc = l - c * VW;                        /* columns of this vector in Y */
+            if (lc >= VW)
+                vstore(y, vload(y0) + acc[r][c][0]);
+            else if (lc > 0)                            /* (always: nc counts such vectors) */
+                vstore_n(y, vload_n(y0, lc) + acc[r][c][0], lc);
+        }
 }
+
+#define GEMV_ROWS_TILE(MR, NC) \
+    gemv_rows_tile(half, MR, NC, k, x, ldx, Bf, Bh, off, y0, ldy0, y, ldy, l)
 
 INLINE void gemv_rows_any(const int half, int m, int n, int k, const float *X, int ldx,
                           const float *Bf, const uint16_t *Bh, const float *Y0, int ldy0,
                           float *Y, int ldy)
 {
     for (int j0 = 0; j0 < n; j0 += GP)
-        for (int v = 0; v < GV && j0 + v * VW < n; v++) {
-            int j = j0 + v * VW, l = n - j;               /* columns of this vector in Y */
+        for (int v = 0; v < GV && j0 + v * VW < n; v += GC) {
+            int j = j0 + v * VW, l = n - j;             /* columns from this tile's first */
+            int nc = GC < GV - v ? GC : GV - v;         /* its vectors that hold columns */
+            if (nc > (l + VW - 1) / VW)
+                nc = (l + VW - 1) / VW;
             size_t off = (size_t)j0 * k + (size_t)v * VW;
             for (int i = 0; i < m; i += GR) {
                 const float *x = X + (size_t)i * ldx, *y0 = Y0 + (size_t)i * ldy0 + j;
                 float *y = Y + (size_t)i * ldy + j;
-                switch (m - i < GR ? m - i : GR) {
-                case 1: gemv_rows_tile(half, 1, k, x, ldx, Bf, Bh, off, y0, ldy0, y, ldy, l); break;
-                case 2: gemv_rows_tile(half, 2, k, x, ldx, Bf, Bh, off, y0, ldy0, y, ldy, l); break;
-                case 3: gemv_rows_tile(half, 3, k, x, ldx, Bf, Bh, off, y0, ldy0, y, ldy, l); break;
-                default: gemv_rows_tile(half, 4, k, x, ldx, Bf, Bh, off, y0, ldy0, y, ldy, l);
-                }
+                int mr = m - i < GR ? m - i : GR;
+                if (nc == GC)
+                    switch (mr) {
+                    case 1: GEMV_ROWS_TILE(1, GC); break;
+                    case 2: GEMV_ROWS_TILE(2, GC); break;
+                    default: GEMV_ROWS_TILE(GR, GC);
+                    }
+                else
+                    switch (mr) {
+                    case 1: GEMV_ROWS_TILE(1, 1); break;
+                    case 2: GEMV_ROWS_TILE(2, 1); break;
+                    default: GEMV_ROWS_TILE(GR, 1);
+                    }
             }
         }
 }
