@@ -850,6 +850,8 @@ struct lstm_gen {
     gen_mat kernel[LSTM_MAX_LAYERS], recurrent[LSTM_MAX_LAYERS], dense;
     float *dense_b;               /* (V) */
     float *z, *u;                 /* (G) scratch */
+    int nmax;                     /* rows of a batched step (lstm_gen_step_batch) */
+    float *zb, *ub;               /* (nmax, G) scratch of a batched step */
 };
 
 static int gen_pack(gen_mat *m, int half, int k, int n, const float *B)
@@ -887,6 +889,13 @@ static void gen_gemv(const lstm_gen *g, int n, int k, const float *x, const gen_
 
 lstm_gen *lstm_gen_new(const kern_ops *k, const lstm_params *p, int half)
 {
+    return lstm_gen_new_batch(k, p, half, 1);
+}
+
+lstm_gen *lstm_gen_new_batch(const kern_ops *k, const lstm_params *p, int half, int nmax)
+{
+    if (nmax < 1)
+        return NULL;
     lstm_gen *g = calloc(1, sizeof *g);
     if (!g)
         return NULL;
@@ -894,9 +903,12 @@ lstm_gen *lstm_gen_new(const kern_ops *k, const lstm_params *p, int half)
     g->k = k;
     g->dim = p->dim;
     g->half = half;
+    g->nmax = nmax;
     int bad = !(g->embed = malloc((size_t)V * G * sizeof(float)))
            || !(g->zero = calloc((size_t)G, sizeof(float))) || !(g->z = malloc(G * sizeof(float)))
            || !(g->u = malloc(G * sizeof(float)))
+           || !(g->zb = malloc((size_t)nmax * G * sizeof(float)))
+           || !(g->ub = malloc((size_t)nmax * G * sizeof(float)))
            || !(g->dense_b = gen_copy(p->dense_b, (size_t)V))
            || gen_pack(&g->dense, half, H, V, p->dense_w);
     for (int l = 0; l < L && !bad; l++) {
@@ -935,6 +947,8 @@ void lstm_gen_free(lstm_gen *g)
     free(g->zero);
     free(g->z);
     free(g->u);
+    free(g->zb);
+    free(g->ub);
     free(g);
 }
 
@@ -972,4 +986,48 @@ void lstm_gen_step(lstm_gen *g, int x, float *h, float *c, float *logits)
         }
     }
     gen_gemv(g, V, H, h + (size_t)(L - 1) * H, &g->dense, g->dense_b, logits);
+}
+
+/* Y (m, n) = Y0 (rows ldy0 apart, 0: one row for all) + X (m, k, rows ldx apart) . M */
+static void gen_gemv_rows(const lstm_gen *g, int m, int n, int k, const float *X, int ldx,
+                          const gen_mat *M, const float *Y0, int ldy0, float *Y, int ldy)
+{
+    if (g->half)
+        g->k->gemv_packed_rows_f16(m, n, k, X, ldx, M->h, Y0, ldy0, Y, ldy);
+    else
+        g->k->gemv_packed_rows(m, n, k, X, ldx, M->f, Y0, ldy0, Y, ldy);
+}
+
+/* lstm_gen_step's operations on n rows at once: the same products row by row (the rows'
+ * kernel is gemv_packed's, bit for bit), the cells over n rows. */
+void lstm_gen_step_batch(lstm_gen *g, int n, const int *x, float *h, float *c, float *logits)
+{
+    const kern_ops *k = g->k;
+    int V = g->dim.V, H = g->dim.H, L = g->dim.L, cell = g->dim.cell, G = cell_gates(cell) * H;
+    size_t nH = (size_t)n * H;
+    float *z = g->zb, *u = g->ub;
+    for (int l = 0; l < L; l++) {
+        float *hl = h + l * nH, *cl = c + l * nH;
+        if (l == 0)                              /* the table rows: z = embed[x] */
+            for (int i = 0; i < n; i++)
+                memcpy(z + (size_t)i * G, g->embed + (size_t)x[i] * G, (size_t)G * sizeof(float));
+        else
+            gen_gemv_rows(g, n, G, H, h + (l - 1) * nH, H, &g->kernel[l],
+                          cell == CELL_LNLSTM ? g->zero : g->bias[l], 0, z, G);
+        switch (cell) {
+        case CELL_GRU:
+            gen_gemv_rows(g, n, G, H, hl, H, &g->recurrent[l], g->bias[l] + G, 0, u, G);
+            k->gru_cell_fwd(n, H, z, u, hl, hl);
+            break;
+        case CELL_LNLSTM:
+            gen_gemv_rows(g, n, G, H, hl, H, &g->recurrent[l], z, G, z, G);
+            k->ln_fwd(n, H, z, g->gamma[l], g->bias[l], NULL, NULL);
+            k->lstm_cell_fwd(n, H, z, cl, cl, hl);
+            break;
+        default:
+            gen_gemv_rows(g, n, G, H, hl, H, &g->recurrent[l], z, G, z, G);
+            k->lstm_cell_fwd(n, H, z, cl, cl, hl);
+        }
+    }
+    gen_gemv_rows(g, n, V, H, h + (L - 1) * nH, H, &g->dense, g->dense_b, 0, logits, V);
 }
