@@ -134,6 +134,17 @@ typedef struct lstm_seq {
     rng_t *rng;           /* draws the dropout masks: one number per layer, from which each
                              row's masks are drawn with the row's place in the batch */
     int row0;             /* that place for row 0, when these b rows are part of a batch */
+    /* Regularisation (training only; forward-only calls ignore it), after AWD-LSTM (Merity
+     * et al. 2018). Each rate 0 draws nothing from rng, so the masks above are unchanged. */
+    float weight_drop;    /* DropConnect on every layer's recurrent kernel: one (H, G) mask
+                             per layer for the whole batch, drawn from rng alone (not from the
+                             rows), so every part of a split batch draws the same */
+    float locked_dropout; /* variational dropout: one mask per row (sequence) shared by all its
+                             steps, on the input of the layers above the first (beside, and
+                             multiplied with, the per-step dropout) and on the top layer's
+                             output into the dense layer */
+    float input_dropout;  /* the same on layer 0's one-hot input: row r drops each vocabulary
+                             character with this rate for all its steps */
 } lstm_seq;
 
 double lstm_train_seq(const kern_ops *k, const lstm_params *p, lstm_params *g, lstm_work *w,
