@@ -58,6 +58,10 @@ typedef struct train_state {
     rng_t rng;                        /* the RNG now */
     double best_val_loss;             /* the best validation loss seen (NAN if none) */
     float *state_h, *state_c;         /* (L, streams, H) carried state mid-epoch, or NULL */
+    /* regularisation (issue 16): lstm_seq's rates, AdamW's decay, the warm-up; all 0 (off)
+     * in files written before them */
+    double weight_drop, locked_dropout, input_dropout, weight_decay;
+    int64_t warmup;                   /* Adam steps of linear learning-rate warm-up */
 } train_state;
 
 /* Allocate params (zero) and vocab for a model of shape d. Returns 0, or -1 when out of
