@@ -934,6 +934,20 @@ double lstm_train_seq(const kern_ops *k, const lstm_params *p, lstm_params *g, l
     return loss;
 }
 
+lstm_masks lstm_work_masks(const lstm_work *w, const lstm_seq *s)
+{
+    lstm_masks m;
+    memset(&m, 0, sizeof m);
+    keeps kp = keeps_of(s, 1);
+    for (int l = 0; l < w->L; l++) {
+        m.wdrop[l] = kp.wdrop < 1.0f ? w->wm[l] : NULL;
+        m.between[l] = l > 0 && (kp.drop < 1.0f || kp.locked < 1.0f) ? w->mask[l] : NULL;
+    }
+    m.input = kp.input < 1.0f ? w->lock0 : NULL;
+    m.output = kp.locked < 1.0f ? w->lockout : NULL;
+    return m;
+}
+
 double lstm_train_batch(const kern_ops *k, const lstm_params *p, lstm_params *g,
                         lstm_work *w, int b, int T, const int32_t *x, const int32_t *y,
                         float gscale)

@@ -150,6 +150,17 @@ typedef struct lstm_seq {
 double lstm_train_seq(const kern_ops *k, const lstm_params *p, lstm_params *g, lstm_work *w,
                       int b, int T, const int32_t *x, const int32_t *y, float gscale,
                       const lstm_seq *s);
+/* The masks the last lstm_train_seq on w applied with the settings s (valid until w is used
+ * again; for tests that check them against a reference), NULL where that option was off:
+ * wdrop[l] (H, G) the multipliers of layer l's recurrent kernel; input (b, V) the locked masks
+ * on layer 0's one-hot input; between[l] (T, b, H) for l >= 1 the masks on layer l's input
+ * (per-step dropout times locked dropout); output (b, H) the locked masks on the top layer's
+ * output. Each multiplier is 0 or 1 / keep. */
+typedef struct lstm_masks {
+    const float *wdrop[LSTM_MAX_LAYERS], *input, *between[LSTM_MAX_LAYERS], *output;
+} lstm_masks;
+lstm_masks lstm_work_masks(const lstm_work *w, const lstm_seq *s);
+
 /* Forward only: sum of the losses; probs (b, V) (or (T, b, V) time-major with per_position)
  * receives the softmax when not NULL; y may be NULL. No dropout. */
 double lstm_forward_seq(const kern_ops *k, const lstm_params *p, lstm_work *w, int b, int T,

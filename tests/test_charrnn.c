@@ -1,5 +1,6 @@
 /* test_charrnn.c - the char-rnn extensions of the model: stacked layers, a target at every
- * position, a carried state, dropout, the GRU and layer-normalised LSTM cells. The general
+ * position, a carried state, dropout, weight drop and locked dropout, the GRU and
+ * layer-normalised LSTM cells. The general
  * double references (LSTM, lnlstm, GRU) against finite differences, then every runnable kernel
  * set's lstm_train_seq against them, for every cell. */
 #include <math.h>
@@ -293,18 +294,162 @@ static void test_dropout_gradient(void)
     free(flat); free(g); free(junk); free(x); free(y);
 }
 
-/* (7) The regularisation of lstm_seq (weight drop, locked dropout on every layer's input and
- * on the output, beside the per-step dropout), all on at once: the scalar set's gradient (the
- * specification; test_regul_parts checks every other set against it) against central
- * differences of the same float loss (the masks come from the RNG, reseeded for every
- * evaluation), with a carried state and three layers; and with a target after the last step
- * only (the output's locked mask on one row per sequence). */
+/* The settings every regularisation test uses: every option on, the masks from RNG seed 13. */
 static lstm_seq regul_seq(rng_t *r, int pp, const float *h0, const float *c0)
 {
     rng_seed(r, 13);
     return (lstm_seq){ .per_position = pp, .h0 = h0, .c0 = c0, .dropout = 0.3f, .rng = r,
                        .weight_drop = 0.4f, .locked_dropout = 0.3f, .input_dropout = 0.3f };
 }
+
+/* (7a) The double reference under masks (weight drop, dropout, locked dropout; 0 or 1 / keep
+ * at random) against central differences, for every parameter, with a carried state. */
+static double *rand_mask(size_t n, double keep)
+{
+    double *m = malloc(n * sizeof(double));
+    for (size_t i = 0; i < n; i++)
+        m[i] = rng_uniform(&rng) < keep ? 1.0 / keep : 0.0;
+    return m;
+}
+
+static void test_ref_masked_gradcheck(void)
+{
+    rng_t saved = rng;
+    int V = 5, H = 3, L = 3, T = 4, b = 2, G = cell_gates(CELL) * H;
+    size_t n = lstm_nparams((lstm_dims){ V, H, L, CELL }), ns = (size_t)L * b * H;
+    for (int pp = 1; pp >= 0; pp--) {
+        double *p = malloc(n * sizeof(double)), *g = malloc(n * sizeof(double));
+        for (size_t i = 0; i < n; i++)
+            p[i] = 0.7 * rng_normal(&rng);
+        double *h0 = malloc(ns * sizeof(double)), *c0 = malloc(ns * sizeof(double));
+        for (size_t i = 0; i < ns; i++) {
+            h0[i] = 0.5 * rng_normal(&rng);
+            c0[i] = rng_normal(&rng);
+        }
+        ref_masks m;
+        memset(&m, 0, sizeof m);
+        for (int l = 0; l < L; l++) {
+            m.wdrop[l] = rand_mask((size_t)H * G, 0.6);
+            m.between[l] = l > 0 ? rand_mask((size_t)T * b * H, 0.5) : NULL;
+        }
+        m.input = rand_mask((size_t)b * V, 0.7);
+        m.output = rand_mask((size_t)b * H, 0.7);
+        int32_t *x = make_idx((size_t)b * T, V), *y = make_idx((size_t)b * T, V);
+        const double *hh = h0, *cc = c0;   /* (without a carried state, a dropped first input
+                                              leaves the lnlstm's norm too steep to difference) */
+        ref_loss_masked(CELL, p, g, V, H, L, T, b, x, y, pp, hh, cc, &m);
+        double worst = 0.0;
+        size_t worst_i = 0;
+        for (size_t i = 0; i < n; i++) {
+            double save = p[i], eps = 1e-5;
+            p[i] = save + eps;
+            double lp = ref_loss_masked(CELL, p, NULL, V, H, L, T, b, x, y, pp, hh, cc, &m);
+            p[i] = save - eps;
+            double lm = ref_loss_masked(CELL, p, NULL, V, H, L, T, b, x, y, pp, hh, cc, &m);
+            p[i] = save;
+            double num = (lp - lm) / (2 * eps);
+            double rel = fabs(num - g[i]) / check_max(check_max(fabs(num), fabs(g[i])), 1e-4);
+            if (rel != rel || rel > worst) { worst = rel; worst_i = i; }
+        }
+        CHECK(worst < 1e-6, "%s pp=%d: the reference under masks, worst relative error %.3g at parameter %zu",
+              cell_name(CELL), pp, worst, worst_i);
+        for (int l = 0; l < L; l++) {
+            free((void *)m.wdrop[l]);
+            free((void *)m.between[l]);
+        }
+        free((void *)m.input); free((void *)m.output);
+        free(p); free(g); free(h0); free(c0); free(x); free(y);
+    }
+    rng = saved;
+}
+
+/* (7b) lstm_train_seq of the kernel set K with every option on against the double reference
+ * under the masks it drew (lstm_work_masks). */
+static double *to_double(const float *a, size_t n)
+{
+    if (!a)
+        return NULL;
+    double *d = malloc(n * sizeof(double));
+    for (size_t i = 0; i < n; i++)
+        d[i] = a[i];
+    return d;
+}
+
+static void regul_against_ref(int V, int H, int L, int T, int b, int pp)
+{
+    lstm_dims dm = { V, H, L, CELL };
+    int G = cell_gates(CELL) * H;
+    size_t n = lstm_nparams(dm), ns = (size_t)L * b * H;
+    float *flat = malloc(n * sizeof(float)), *gflat = calloc(n, sizeof(float));
+    lstm_params p, g;
+    lstm_bind(&p, flat, dm);
+    lstm_bind(&g, gflat, dm);
+    lstm_init_keras(&p, &rng);
+    for (size_t i = 0; i < n; i++)
+        flat[i] += (float)(0.3 * rng_normal(&rng) / sqrt(H));
+    float *h0 = malloc(ns * sizeof(float)), *c0 = malloc(ns * sizeof(float));
+    double *h0d = malloc(ns * sizeof(double)), *c0d = malloc(ns * sizeof(double));
+    for (size_t i = 0; i < ns; i++) {
+        h0d[i] = h0[i] = (float)(0.5 * rng_normal(&rng));
+        c0d[i] = c0[i] = (float)rng_normal(&rng);
+    }
+    int32_t *x = make_idx((size_t)b * T, V), *y = make_idx((size_t)b * T, V);
+    int ntargets = pp ? b * T : b;
+    rng_t r;
+    lstm_seq s = regul_seq(&r, pp, pp ? h0 : NULL, pp ? c0 : NULL);
+    lstm_work *w = lstm_work_new(dm, T, b);
+    double loss = lstm_train_seq(K, &p, &g, w, b, T, x, y, 1.0f / ntargets, &s) / ntargets;
+    lstm_masks fm = lstm_work_masks(w, &s);
+    ref_masks m;
+    memset(&m, 0, sizeof m);
+    for (int l = 0; l < L; l++) {
+        m.wdrop[l] = to_double(fm.wdrop[l], (size_t)H * G);
+        m.between[l] = to_double(fm.between[l], (size_t)T * b * H);
+    }
+    m.input = to_double(fm.input, (size_t)b * V);
+    m.output = to_double(fm.output, (size_t)b * H);
+    int all = fm.input && fm.output;
+    for (int l = 0; l < L; l++)
+        all = all && fm.wdrop[l] && (l == 0 || fm.between[l]);
+    CHECK(all, "%s %s: lstm_work_masks lacks a mask", K->name, cell_name(CELL));
+    double *pd = malloc(n * sizeof(double)), *gd = malloc(n * sizeof(double));
+    for (size_t i = 0; i < n; i++)
+        pd[i] = flat[i];
+    double ref = ref_loss_masked(CELL, pd, gd, V, H, L, T, b, x, y, pp, pp ? h0d : NULL, pp ? c0d : NULL, &m);
+    CHECK(fabs(loss - ref) < 1e-5 * check_max(1.0, ref), "%s %s L=%d pp=%d with the options on: loss %.8f, reference %.8f",
+          K->name, cell_name(CELL), L, pp, loss, ref);
+    char name[64];
+    for (int t = 0; t < lstm_ntensors(dm); t++) {
+        size_t off = lstm_tensor_offset(dm, t), len = lstm_tensor_offset(dm, t + 1) - off;
+        double e = max_rel(gflat + off, gd + off, len);
+        CHECK(e <= 1e-4, "%s %s V=%d H=%d L=%d T=%d b=%d pp=%d with the options on: gradient of %s off by %.3g of its max",
+              K->name, cell_name(CELL), V, H, L, T, b, pp, lstm_tensor_name(dm, t, name, sizeof name), e);
+    }
+    for (int l = 0; l < L; l++) {
+        free((void *)m.wdrop[l]);
+        free((void *)m.between[l]);
+    }
+    free((void *)m.input); free((void *)m.output);
+    lstm_work_free(w);
+    free(flat); free(gflat); free(h0); free(c0); free(h0d); free(c0d); free(x); free(y); free(pd); free(gd);
+}
+
+static void test_regul_vs_ref(void)
+{
+    rng_t saved = rng;
+    regul_against_ref(7, 5, 2, 4, 3, 1);
+    regul_against_ref(13, 19, 3, 6, 5, 1);
+    regul_against_ref(11, 9, 2, 5, 4, 0);
+    regul_against_ref(37, 21, 2, 7, 9, 1);             /* ragged sizes, more rows than a group */
+    rng = saved;
+}
+
+/* (7) The regularisation of lstm_seq (weight drop, locked dropout on every layer's input and
+ * on the output, beside the per-step dropout), all on at once: the scalar set's gradient (the
+ * specification; test_regul_parts checks every other set against it) against central
+ * differences of the same float loss (the masks come from the RNG, reseeded for every
+ * evaluation), with a carried state and three layers; and with a target after the last step
+ * only (the output's locked mask on one row per sequence). */
 
 static void test_regul_gradient(void)
 {
@@ -481,6 +626,7 @@ int main(void)
     for (CELL = CELL_LSTM; CELL <= CELL_LNLSTM; CELL++) {
         printf("# cell %s\n", cell_name(CELL));
         RUN(test_ref_gradcheck);
+        RUN(test_ref_masked_gradcheck);
         K = kern_get("scalar");       /* the specification; the others are checked against it */
         RUN(test_regul_gradient);
         for (int i = 0; kern_all[i]; i++) {
@@ -497,6 +643,7 @@ int main(void)
             RUN(test_step_layers);
             RUN(test_dropout);
             RUN(test_dropout_gradient);
+            RUN(test_regul_vs_ref);
             RUN(test_regul_parts);
         }
     }
