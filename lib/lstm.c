@@ -192,7 +192,8 @@ struct lstm_work {
     float *wr[LSTM_MAX_LAYERS];   /* (H, G) the recurrent kernel after weight drop */
     float *wm[LSTM_MAX_LAYERS];   /* (H, G) its mask: 0 or 1 / keep */
     float *dwr;     /* (H, G) the gradient of the dropped kernel */
-    float *lock0;   /* (b, V) layer 0's locked input masks, one row per sequence */
+    float *lock0;   /* (b, T) the multiplier of layer 0's input at each position (x's layout):
+                       the sequence's locked mask of the character there */
     float *lockh;   /* (b, H) a layer's locked input masks */
     float *lockout; /* (b, H) the locked masks on the top layer's output */
     float *hout;    /* (T, b, H) the top layer's output after them */
@@ -218,7 +219,7 @@ lstm_work *lstm_work_new(lstm_dims d, int T, int bmax)
     size_t nr = round16(tb * 4);
     size_t total = L * ((1 + gru + ln) * nz + ln * nr + 2 * nc) + (L - 1) * nx + 2 * nx + 3 * nrt
                  + nw + np + 2 * nd
-                 + (2 * L + 1) * nrt + round16((size_t)bmax * V) + 2 * nd + nx;   /* regularisation */
+                 + (2 * L + 1) * nrt + round16(tb) + 2 * nd + nx;   /* regularisation */
     if (posix_memalign(&w->mem, 64, total * sizeof(float))) {
         free(w);
         return NULL;
@@ -247,7 +248,7 @@ lstm_work *lstm_work_new(lstm_dims d, int T, int bmax)
         w->wm[l] = m; m += nrt;
     }
     w->dwr = m;     m += nrt;
-    w->lock0 = m;   m += round16((size_t)bmax * V);
+    w->lock0 = m;   m += round16(tb);
     w->lockh = m;   m += nd;
     w->lockout = m; m += nd;
     w->hout = m;
@@ -361,35 +362,50 @@ static void embed_forward(float *z, const int32_t *x, const float *kernel, const
         }
 }
 
-/* Its gradient, a scatter-add: dkernel is (V, G), dz (T, b, G), x (b, T), lock (b, V) the
- * locked input masks or NULL. dkernel[x_t] += dz_t (times lock[r][x_t]). */
+/* Its gradient, a scatter-add: dkernel is (V, G), dz (T, b, G), x (b, T), lock (b, T) the
+ * input's multipliers or NULL. dkernel[x_t] += dz_t (times lock[r][t]). */
 static void embed_backward(float *dkernel, const float *dz, const int32_t *x, const float *lock,
-                           int b, int T, int G, int V)
+                           int b, int T, int G)
 {
     for (int t = 0; t < T; t++)
         for (int r = 0; r < b; r++) {
-            int32_t xi = x[(size_t)r * T + t];
-            float *dk = dkernel + (size_t)xi * G;
+            float *dk = dkernel + (size_t)x[(size_t)r * T + t] * G;
             const float *dzr = dz + ((size_t)t * b + r) * G;
             if (!lock)
                 acc_rows4(dk, dzr, G);
             else
                 for (int j = 0; j < G; j++)
-                    dk[j] += dzr[j] * lock[(size_t)r * V + xi];
+                    dk[j] += dzr[j] * lock[(size_t)r * T + t];
         }
 }
 
-/* embed_forward with locked dropout on the one-hot input: lock is (b, V), row r's masks.
- * z_t = kernel[x_t] * lock[r][x_t] + bias (bias alone when NULL). */
+/* Locked dropout on layer 0's one-hot input: lock (b, T) receives, at each position of x
+ * (b, T), the multiplier of its character in its sequence, 1 / keep with probability keep,
+ * else 0. A character's multiplier comes from a generator seeded from base, the row's place
+ * in the whole batch (row0 + r) and the character alone, so it is the same at every step of
+ * the sequence (the mask over the vocabulary is never stored: it would be (b, V)). */
+static void input_masks(float *lock, const int32_t *x, float keep, uint64_t base, int row0, int b,
+                        int T)
+{
+    for (int r = 0; r < b; r++)
+        for (int t = 0; t < T; t++) {
+            rng_t rr;
+            uint64_t c = (uint64_t)x[(size_t)r * T + t];
+            rng_seed(&rr, base + (uint64_t)(row0 + r) * 0x9e3779b97f4a7c15ULL + c * 0xd1b54a32d192ed03ULL);
+            lock[(size_t)r * T + t] = rng_uniform(&rr) < keep ? 1.0f / keep : 0.0f;
+        }
+}
+
+/* embed_forward with locked dropout on the one-hot input: lock is (b, T) from input_masks.
+ * z_t = kernel[x_t] * lock[r][t] + bias (bias alone when NULL). */
 static void embed_locked_forward(float *z, const int32_t *x, const float *kernel, const float *bias,
-                                 const float *lock, int b, int T, int G, int V)
+                                 const float *lock, int b, int T, int G)
 {
     for (int t = 0; t < T; t++)
         for (int r = 0; r < b; r++) {
             float *zr = z + ((size_t)t * b + r) * G;
-            int32_t xi = x[(size_t)r * T + t];
-            const float *kr = kernel + (size_t)xi * G;
-            float mk = lock[(size_t)r * V + xi];
+            const float *kr = kernel + (size_t)x[(size_t)r * T + t] * G;
+            float mk = lock[(size_t)r * T + t];
             for (int j = 0; j < G; j++)
                 zr[j] = kr[j] * mk + (bias ? bias[j] : 0.0f);
         }
@@ -801,8 +817,8 @@ static double forward(const kern_ops *k, const lstm_params *p, lstm_work *w, int
         state_load(w->h[l], w->c[l], s, l, cell == CELL_GRU, bH);
         const float *bias = cell == CELL_LNLSTM ? NULL : ly->bias;  /* (the lnlstm's: after the norm) */
         if (l == 0 && kp.input < 1.0f) {
-            locked_masks(w->lock0, kp.input, rng_u64(s->rng), s->row0, b, V);
-            embed_locked_forward(Z, x, ly->kernel, bias, w->lock0, b, T, G, V);
+            input_masks(w->lock0, x, kp.input, rng_u64(s->rng), s->row0, b, T);
+            embed_locked_forward(Z, x, ly->kernel, bias, w->lock0, b, T, G);
         } else if (l == 0)
             embed_forward(Z, x, ly->kernel, bias, b, T, G);
         else {
@@ -918,7 +934,7 @@ double lstm_train_seq(const kern_ops *k, const lstm_params *p, lstm_params *g, l
         if (wd)
             weightdrop_backward(gl->recurrent, w->dwr, w->wm[l], (size_t)H * G);
         if (l == 0)
-            embed_backward(gl->kernel, Z, x, kp.input < 1.0f ? w->lock0 : NULL, b, T, G, V);
+            embed_backward(gl->kernel, Z, x, kp.input < 1.0f ? w->lock0 : NULL, b, T, G);
         else {
             const float *X = w->h[l - 1] + bH;                 /* layer l's input, as forward saw it */
             if (masked) {

@@ -152,8 +152,9 @@ double lstm_train_seq(const kern_ops *k, const lstm_params *p, lstm_params *g, l
                       const lstm_seq *s);
 /* The masks the last lstm_train_seq on w applied with the settings s (valid until w is used
  * again; for tests that check them against a reference), NULL where that option was off:
- * wdrop[l] (H, G) the multipliers of layer l's recurrent kernel; input (b, V) the locked masks
- * on layer 0's one-hot input; between[l] (T, b, H) for l >= 1 the masks on layer l's input
+ * wdrop[l] (H, G) the multipliers of layer l's recurrent kernel; input (b, T) the multiplier
+ * of layer 0's one-hot input at each position (its character's locked mask in that sequence:
+ * equal wherever the character recurs); between[l] (T, b, H) for l >= 1 the masks on layer l's input
  * (per-step dropout times locked dropout); output (b, H) the locked masks on the top layer's
  * output. Each multiplier is 0 or 1 / keep. */
 typedef struct lstm_masks {

@@ -74,10 +74,10 @@ static double between_at(const ref_masks *m, int l, int t, int w, int b, int q, 
     return m && m->between[l] ? m->between[l][((size_t)t * b + w) * H + q] : 1.0;
 }
 
-/* The multiplier of window w's one-hot input character xc (1 without a mask). */
-static double input_at(const ref_masks *m, int w, int xc, int V)
+/* The multiplier of window w's one-hot input at step t (1 without a mask). */
+static double input_at(const ref_masks *m, int w, int t, int T)
 {
-    return m && m->input ? m->input[(size_t)w * V + xc] : 1.0;
+    return m && m->input ? m->input[(size_t)w * T + t] : 1.0;
 }
 
 /* The top layer's states (T+1, H) of window w as the dense layer sees them: times
@@ -222,7 +222,7 @@ static double ref_seq(const double *params, double *grad, int V, int H, int L, i
                 for (int j = 0; j < G; j++) {           /* sv = the projections, without bias */
                     double z = 0.0;
                     if (l == 0)
-                        z += K[(size_t)xw[t] * G + j] * input_at(mk, w, xw[t], V);
+                        z += K[(size_t)xw[t] * G + j] * input_at(mk, w, t, T);
                     else
                         for (int q = 0; q < H; q++)
                             z += in[(size_t)t * H + q] * K[(size_t)q * G + j];
@@ -301,7 +301,7 @@ static double ref_seq(const double *params, double *grad, int V, int H, int L, i
                     for (int q = 0; q < H; q++)
                         gR[(size_t)q * G + j] += hl[(size_t)t * H + q] * dz[j];
                     if (l == 0)
-                        gK[(size_t)xw[t] * G + j] += dz[j] * input_at(mk, w, xw[t], V);
+                        gK[(size_t)xw[t] * G + j] += dz[j] * input_at(mk, w, t, T);
                     else
                         for (int q = 0; q < H; q++)
                             gK[(size_t)q * G + j] += in[(size_t)t * H + q] * dz[j];
@@ -401,7 +401,7 @@ static double gru_seq(const double *params, double *grad, int V, int H, int L, i
                         a[q] = bin[col];
                         rec[q] = brec[col];
                         if (l == 0)
-                            a[q] += K[(size_t)xw[t] * G + col] * input_at(mk, w, xw[t], V);
+                            a[q] += K[(size_t)xw[t] * G + col] * input_at(mk, w, t, T);
                         else
                             for (int i = 0; i < H; i++)
                                 a[q] += in[(size_t)t * H + i] * K[(size_t)i * G + col];
@@ -453,7 +453,7 @@ static double gru_seq(const double *params, double *grad, int V, int H, int L, i
                     for (int i = 0; i < H; i++)
                         gR[(size_t)i * G + col] += hp[i] * du[col];
                     if (l == 0)
-                        gK[(size_t)xw[t] * G + col] += da[col] * input_at(mk, w, xw[t], V);
+                        gK[(size_t)xw[t] * G + col] += da[col] * input_at(mk, w, t, T);
                     else
                         for (int i = 0; i < H; i++)
                             gK[(size_t)i * G + col] += in[(size_t)t * H + i] * da[col];

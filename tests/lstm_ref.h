@@ -48,7 +48,7 @@ double gru_ref_loss_seq(const double *params, double *grad, int V, int H, int L,
 /* The regularisation masks (lstm.h's lstm_seq: weight drop, dropout, locked dropout), given
  * explicitly, NULL where off: wdrop[l] (H, G) multiplies layer l's recurrent kernel (the loss
  * is the unmasked one at R * wdrop, so its gradient is wdrop times the gradient there); input
- * (b, V) multiplies window w's one-hot input (row w: every step); between[l] (T, b, H), l >= 1,
+ * (b, T) multiplies window w's one-hot input at step t; between[l] (T, b, H), l >= 1,
  * layer l's input at step t of window w; output (b, H) the top layer's output into the dense
  * layer (every step). */
 typedef struct ref_masks {
