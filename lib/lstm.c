@@ -189,8 +189,9 @@ struct lstm_work {
     float *dh;      /* (b, H) */
     float *dc;      /* (b, H) */
     /* regularisation (lstm_seq's weight_drop, locked_dropout, input_dropout) */
-    float *wr[LSTM_MAX_LAYERS];   /* (H, G) the recurrent kernel after weight drop */
-    float *wm[LSTM_MAX_LAYERS];   /* (H, G) its mask: 0 or 1 / keep */
+    uint64_t wbase[LSTM_MAX_LAYERS]; /* the seed of layer l's weight-drop mask (drawn again
+                                        backward rather than stored: (L, H, G) floats) */
+    float *wr;      /* (H, G) a recurrent kernel after weight drop, one layer at a time */
     float *dwr;     /* (H, G) the gradient of the dropped kernel */
     float *lock0;   /* (b, T) the multiplier of layer 0's input at each position (x's layout):
                        the sequence's locked mask of the character there */
@@ -219,7 +220,7 @@ lstm_work *lstm_work_new(lstm_dims d, int T, int bmax)
     size_t nr = round16(tb * 4);
     size_t total = L * ((1 + gru + ln) * nz + ln * nr + 2 * nc) + (L - 1) * nx + 2 * nx + 3 * nrt
                  + nw + np + 2 * nd
-                 + (2 * L + 1) * nrt + round16(tb) + 2 * nd + nx;   /* regularisation */
+                 + 2 * nrt + round16(tb) + 2 * nd + nx;   /* regularisation */
     if (posix_memalign(&w->mem, 64, total * sizeof(float))) {
         free(w);
         return NULL;
@@ -243,10 +244,7 @@ lstm_work *lstm_work_new(lstm_dims d, int T, int bmax)
     w->probs = m; m += np;
     w->dh = m;    m += nd;
     w->dc = m;    m += nd;
-    for (int l = 0; l < L; l++) {
-        w->wr[l] = m; m += nrt;
-        w->wm[l] = m; m += nrt;
-    }
+    w->wr = m;      m += nrt;
     w->dwr = m;     m += nrt;
     w->lock0 = m;   m += round16(tb);
     w->lockh = m;   m += nd;
@@ -472,25 +470,33 @@ static void locked_apply(float *x, const float *lock, size_t rows, int b, int n)
     }
 }
 
-/* Weight drop (DropConnect) on a recurrent kernel: rd, mask and r are (H, G). mask = 1 / keep
- * with probability keep, else 0, from a generator seeded from base alone (one mask for the
- * whole batch); rd = r * mask, the kernel the recurrence uses. */
-static void weightdrop_forward(float *rd, float *mask, const float *r, float keep, uint64_t base,
-                               size_t n)
+/* Weight drop (DropConnect) on a recurrent kernel: mask (n = H G) multipliers, 1 / keep with
+ * probability keep, else 0, from a generator seeded from base alone (one mask for the whole
+ * batch, whatever part of it a call has); drawn again for the backward pass. */
+static void weightdrop_mask(float *mask, float keep, uint64_t base, size_t n)
 {
     rng_t rr;
     rng_seed(&rr, base);
-    for (size_t i = 0; i < n; i++) {
+    for (size_t i = 0; i < n; i++)
         mask[i] = rng_uniform(&rr) < keep ? 1.0f / keep : 0.0f;
-        rd[i] = r[i] * mask[i];
-    }
 }
 
-/* Its gradient: dr, drd and mask are (H, G); dr += drd * mask. */
-static void weightdrop_backward(float *dr, const float *drd, const float *mask, size_t n)
+/* rd and r are (H, G): rd = r * mask, the kernel the recurrence uses. */
+static void weightdrop_forward(float *rd, const float *r, float keep, uint64_t base, size_t n)
 {
+    weightdrop_mask(rd, keep, base, n);
     for (size_t i = 0; i < n; i++)
-        dr[i] += drd[i] * mask[i];
+        rd[i] *= r[i];
+}
+
+/* Its gradient: dr and drd are (H, G), drd the gradient of the dropped kernel; dr += drd *
+ * mask, the mask's draws made again one at a time. */
+static void weightdrop_backward(float *dr, const float *drd, float keep, uint64_t base, size_t n)
+{
+    rng_t rr;
+    rng_seed(&rr, base);
+    for (size_t i = 0; i < n; i++)
+        dr[i] += drd[i] * (rng_uniform(&rr) < keep ? 1.0f / keep : 0.0f);
 }
 
 /* The input projection of a layer above the first, all rows at once: z is (n, G), inp
@@ -840,8 +846,9 @@ static double forward(const kern_ops *k, const lstm_params *p, lstm_work *w, int
         }
         const float *R = ly->recurrent;
         if (kp.wdrop < 1.0f) {
-            weightdrop_forward(w->wr[l], w->wm[l], R, kp.wdrop, rng_u64(s->rng), (size_t)H * G);
-            R = w->wr[l];
+            w->wbase[l] = rng_u64(s->rng);
+            weightdrop_forward(w->wr, R, kp.wdrop, w->wbase[l], (size_t)H * G);
+            R = w->wr;
         }
         switch (cell) {
         case CELL_GRU:
@@ -913,10 +920,14 @@ double lstm_train_seq(const kern_ops *k, const lstm_params *p, lstm_params *g, l
         lstm_layer *gl = &g->layer[l];
         float *Z = w->z[l];                                     /* becomes dz */
         int wd = kp.wdrop < 1.0f;                   /* the recurrence used the dropped kernel */
-        const float *R = wd ? w->wr[l] : ly->recurrent;
-        float *dR = wd ? w->dwr : gl->recurrent;
-        if (wd)
+        const float *R = ly->recurrent;
+        float *dR = gl->recurrent;
+        if (wd) {                                   /* the kernel forward used, drawn again */
+            weightdrop_forward(w->wr, R, kp.wdrop, w->wbase[l], (size_t)H * G);
+            R = w->wr;
+            dR = w->dwr;
             memset(w->dwr, 0, (size_t)H * G * sizeof(float));
+        }
         switch (cell) {
         case CELL_GRU:
             gru_backward(k, Z, w->u[l], w->h[l], w->dup, R, dR, gl->bias,
@@ -932,7 +943,7 @@ double lstm_train_seq(const kern_ops *k, const lstm_params *p, lstm_params *g, l
                           w->rt, w->rtp, w->dh, w->dc, carried, b, T, H);
         }
         if (wd)
-            weightdrop_backward(gl->recurrent, w->dwr, w->wm[l], (size_t)H * G);
+            weightdrop_backward(gl->recurrent, w->dwr, kp.wdrop, w->wbase[l], (size_t)H * G);
         if (l == 0)
             embed_backward(gl->kernel, Z, x, kp.input < 1.0f ? w->lock0 : NULL, b, T, G);
         else {
@@ -950,13 +961,17 @@ double lstm_train_seq(const kern_ops *k, const lstm_params *p, lstm_params *g, l
     return loss;
 }
 
-lstm_masks lstm_work_masks(const lstm_work *w, const lstm_seq *s)
+lstm_masks lstm_work_masks(const lstm_work *w, const lstm_seq *s, float *wdrop)
 {
     lstm_masks m;
     memset(&m, 0, sizeof m);
     keeps kp = keeps_of(s, 1);
+    size_t HG = (size_t)w->H * cell_gates(w->cell) * w->H;
     for (int l = 0; l < w->L; l++) {
-        m.wdrop[l] = kp.wdrop < 1.0f ? w->wm[l] : NULL;
+        if (kp.wdrop < 1.0f && wdrop) {
+            weightdrop_mask(wdrop + l * HG, kp.wdrop, w->wbase[l], HG);
+            m.wdrop[l] = wdrop + l * HG;
+        }
         m.between[l] = l > 0 && (kp.drop < 1.0f || kp.locked < 1.0f) ? w->mask[l] : NULL;
     }
     m.input = kp.input < 1.0f ? w->lock0 : NULL;

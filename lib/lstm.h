@@ -152,7 +152,8 @@ double lstm_train_seq(const kern_ops *k, const lstm_params *p, lstm_params *g, l
                       const lstm_seq *s);
 /* The masks the last lstm_train_seq on w applied with the settings s (valid until w is used
  * again; for tests that check them against a reference), NULL where that option was off:
- * wdrop[l] (H, G) the multipliers of layer l's recurrent kernel; input (b, T) the multiplier
+ * wdrop[l] (H, G) the multipliers of layer l's recurrent kernel, drawn again into the
+ * caller's wdrop (L, H, G) (NULL: not asked for); input (b, T) the multiplier
  * of layer 0's one-hot input at each position (its character's locked mask in that sequence:
  * equal wherever the character recurs); between[l] (T, b, H) for l >= 1 the masks on layer l's input
  * (per-step dropout times locked dropout); output (b, H) the locked masks on the top layer's
@@ -160,7 +161,7 @@ double lstm_train_seq(const kern_ops *k, const lstm_params *p, lstm_params *g, l
 typedef struct lstm_masks {
     const float *wdrop[LSTM_MAX_LAYERS], *input, *between[LSTM_MAX_LAYERS], *output;
 } lstm_masks;
-lstm_masks lstm_work_masks(const lstm_work *w, const lstm_seq *s);
+lstm_masks lstm_work_masks(const lstm_work *w, const lstm_seq *s, float *wdrop);
 
 /* Forward only: sum of the losses; probs (b, V) (or (T, b, V) time-major with per_position)
  * receives the softmax when not NULL; y may be NULL. No dropout. */

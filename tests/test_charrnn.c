@@ -402,7 +402,8 @@ static void regul_against_ref(int V, int H, int L, int T, int b, int pp)
     lstm_seq s = regul_seq(&r, pp, pp ? h0 : NULL, pp ? c0 : NULL);
     lstm_work *w = lstm_work_new(dm, T, b);
     double loss = lstm_train_seq(K, &p, &g, w, b, T, x, y, 1.0f / ntargets, &s) / ntargets;
-    lstm_masks fm = lstm_work_masks(w, &s);
+    float *wdf = malloc((size_t)L * H * G * sizeof(float));
+    lstm_masks fm = lstm_work_masks(w, &s, wdf);
     ref_masks m;
     memset(&m, 0, sizeof m);
     for (int l = 0; l < L; l++) {
@@ -449,6 +450,7 @@ static void regul_against_ref(int V, int H, int L, int T, int b, int pp)
     free((void *)m.input); free((void *)m.output);
     lstm_work_free(w);
     free(flat); free(gflat); free(h0); free(c0); free(h0d); free(c0d); free(x); free(y); free(pd); free(gd);
+    free(wdf);
 }
 
 static void test_regul_vs_ref(void)
