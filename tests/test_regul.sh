@@ -33,6 +33,12 @@ train $S -j 3 --log j3.log -o j3.model < rep.text.ts 2>/dev/null
 v1=$(tail -1 j1.log | cut -f3); v3=$(tail -1 j3.log | cut -f3)
 check_num regul_threads_agree '(a > b ? a - b : b - a) < 1e-4 * a' "-j1 $v1, -j3 $v3" a="$v1" b="$v3"
 
+W="-H 12 -L 2 -b 32 --seed 5 $REG -e 2"
+train $W -j 1 --log wj1.log -o wj1.model < rep.ts 2>/dev/null
+train $W -j 2 --log wj2.log -o wj2.model < rep.ts 2>/dev/null
+v1=$(tail -1 wj1.log | cut -f3); v2=$(tail -1 wj2.log | cut -f3)
+check_num regul_windows_threads_agree '(a > b ? a - b : b - a) < 1e-4 * a' "-j1 $v1, -j2 $v2" a="$v1" b="$v2"
+
 # recorded in the model; resume takes them from it
 tdump --json ra-gru.model > ra.json
 grep -q '"weight_drop": 0.3' ra.json && grep -q '"locked_dropout": 0.2' ra.json && grep -q '"input_dropout": 0.1' ra.json \
