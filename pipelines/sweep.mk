@@ -51,7 +51,8 @@ S_wdrop  ?= --dropout 0.25 --weight-drop 0.3
 S_awd    ?= --locked-dropout 0.25 --weight-drop 0.3 --input-dropout 0.05
 S_decay  ?= --dropout 0.25 --weight-decay 0.1
 S_warmup ?= --dropout 0.25 --warmup 300 --lr 4e-3
-SETTINGS ?= base locked wdrop awd decay warmup
+S_all    ?= $(S_awd) --weight-decay 0.1 --warmup 200
+SETTINGS ?= base locked wdrop awd decay all
 
 ifeq ($(CORPUS),pynews)
 TEXT     ?= $(RUNS)/python-news.txt
