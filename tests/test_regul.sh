@@ -39,6 +39,14 @@ train $W -j 2 --log wj2.log -o wj2.model < rep.ts 2>/dev/null
 v1=$(tail -1 wj1.log | cut -f3); v2=$(tail -1 wj2.log | cut -f3)
 check_num regul_windows_threads_agree '(a > b ? a - b : b - a) < 1e-4 * a' "-j1 $v1, -j2 $v2" a="$v1" b="$v2"
 
+# validation and evaluate use the weights undropped (the masks scale at training time only):
+# evaluate on the held-out tail gives train's validation loss
+for _ in $(seq 80); do printf 'hello world, charpipe! the quick brown fox. '; done > vt.txt
+vocab < vt.txt | train --streams -n 8 -b 4 -H 12 -L 2 -e 2 --val 0.25 --seed 3 $REG --log vt.log -o vt.model 2>/dev/null
+vl=$(tail -1 vt.log | cut -f3)
+el=$(tail -c $(( $(wc -c < vt.txt) / 4 )) vt.txt | evaluate -m vt.model --tsv | tail -1 | cut -f4)
+check_num regul_evaluate_equals_validation '(a > b ? a - b : b - a) < 1e-5 * a' "train $vl, evaluate $el" a="$vl" b="$el"
+
 # recorded in the model; resume takes them from it
 tdump --json ra-gru.model > ra.json
 grep -q '"weight_drop": 0.3' ra.json && grep -q '"locked_dropout": 0.2' ra.json && grep -q '"input_dropout": 0.1' ra.json \
