@@ -40,6 +40,10 @@ static int opt_cell = CELL_LSTM;
 /* --sample-every: samples printed while training (off: -1; 0: at each epoch's end) */
 static long opt_sample_every = -1, opt_sample_chars = 200;
 static const char *opt_sample_temps = "0.2,0.5,1.0,1.2", *opt_sample_seed;
+/* regularisation (issue 16) */
+static double opt_weight_drop, opt_locked_dropout, opt_input_dropout, opt_weight_decay;
+static long opt_warmup;
+static int set_regul;
 
 static void usage(void)
 {
@@ -94,6 +98,17 @@ static void usage(void)
 "                        epochs) (default %s)\n"
 "        --decay-rate F, --decay-every N   for the step schedule (default %g, %d)\n"
 "        --dropout F     dropout between stacked layers (default %g)\n"
+"        --weight-drop F DropConnect on the recurrent kernels: one mask per batch and layer,\n"
+"                        as AWD-LSTM (default 0)\n"
+"        --locked-dropout F   variational dropout, one mask per sequence for all its steps,\n"
+"                        on the input of the layers above the first and on the output into\n"
+"                        the dense layer; with --dropout both apply (default 0)\n"
+"        --input-dropout F    the same on the first layer's input: each sequence drops each\n"
+"                        character of the vocabulary with rate F (default 0)\n"
+"        --weight-decay F decoupled weight decay (AdamW: w -= lr F w every step, on every\n"
+"                        parameter) (default 0)\n"
+"        --warmup N      raise the learning rate linearly over the first N steps, then the\n"
+"                        schedule's (default 0)\n"
 "        --val F         validation split: fraction of the windows or of the text (default %g)\n"
 "        --clip F        clip the gradient to this global norm, 0 = off (default %g)\n"
 "        --seed N        RNG seed for initialisation, shuffling and dropout (default %ld)\n"
@@ -236,7 +251,8 @@ static void parse_options(int argc, char **argv)
 {
     enum { O_LR = 256, O_VAL, O_CLIP, O_SEED, O_RESUME, O_LOG, O_SUMMARY, O_PROGRESS, O_NOPROGRESS,
            O_VERSION, O_MAXB, O_STREAMS, O_DROPOUT, O_SCHED, O_DRATE, O_DEVERY, O_EVAL, O_BEST, O_MAXS, O_CELL, O_INPUT,
-           O_SEVERY, O_STEMPS, O_SCHARS, O_SSEED };
+           O_SEVERY, O_STEMPS, O_SCHARS, O_SSEED,
+           O_WDROP, O_LOCKED, O_INDROP, O_WDECAY, O_WARMUP };
     static const struct option longopts[] = {
         { "epochs", 1, 0, 'e' }, { "hidden", 1, 0, 'H' }, { "layers", 1, 0, 'L' },
         { "batch", 1, 0, 'b' }, { "lr", 1, 0, O_LR }, { "val", 1, 0, O_VAL }, { "clip", 1, 0, O_CLIP },
@@ -249,6 +265,8 @@ static void parse_options(int argc, char **argv)
         { "max-seconds", 1, 0, O_MAXS }, { "cell", 1, 0, O_CELL }, { "input", 1, 0, O_INPUT }, { "help", 0, 0, 'h' },
         { "sample-every", 1, 0, O_SEVERY }, { "sample-temps", 1, 0, O_STEMPS },
         { "sample-chars", 1, 0, O_SCHARS }, { "sample-seed", 1, 0, O_SSEED },
+        { "weight-drop", 1, 0, O_WDROP }, { "locked-dropout", 1, 0, O_LOCKED },
+        { "input-dropout", 1, 0, O_INDROP }, { "weight-decay", 1, 0, O_WDECAY }, { "warmup", 1, 0, O_WARMUP },
         { 0, 0, 0, 0 }
     };
     int c;
@@ -295,6 +313,11 @@ static void parse_options(int argc, char **argv)
         case O_STEMPS: opt_sample_temps = optarg; break;
         case O_SCHARS: opt_sample_chars = cli_long("--sample-chars", optarg, 1, 1 << 20); break;
         case O_SSEED: opt_sample_seed = optarg; break;
+        case O_WDROP: opt_weight_drop = cli_double("--weight-drop", optarg, 0, 0.95); set_regul = 1; break;
+        case O_LOCKED: opt_locked_dropout = cli_double("--locked-dropout", optarg, 0, 0.95); set_regul = 1; break;
+        case O_INDROP: opt_input_dropout = cli_double("--input-dropout", optarg, 0, 0.95); set_regul = 1; break;
+        case O_WDECAY: opt_weight_decay = cli_double("--weight-decay", optarg, 0, 10); set_regul = 1; break;
+        case O_WARMUP: opt_warmup = cli_long("--warmup", optarg, 0, 1L << 40); set_regul = 1; break;
         case O_MAXS: opt_max_seconds = cli_double("--max-seconds", optarg, 0.001, 1e9); break;
         case O_VERSION: printf("charpipe train 0.2 (kernels: %s)\n", cli_kernels()->name); exit(0);
         case 'h': usage(); exit(0);
@@ -327,6 +350,9 @@ static void load_resume(void)
                         "(%d, %d, %s, %d, %d)", m.dim.H, m.dim.L, cell_name(m.dim.cell), st.batch, m.maxlen);
     if (set_lr || set_val || set_clip || set_seed)
         cli_usage_error("--resume takes --lr, --val, --clip and --seed from the model");
+    if (set_regul)
+        cli_usage_error("--resume takes --weight-drop, --locked-dropout, --input-dropout, "
+                        "--weight-decay and --warmup from the model");
     if (!!m.streams != opt_streams)
         cli_usage_error("%s was trained %s --streams; resume it the same way", opt_resume,
                         m.streams ? "with" : "without");
@@ -346,6 +372,11 @@ static void new_model(const dataset *d, int N)
     st.clip = opt_clip;
     st.val_split = opt_val;
     st.dropout = opt_dropout;
+    st.weight_drop = opt_weight_drop;
+    st.locked_dropout = opt_locked_dropout;
+    st.input_dropout = opt_input_dropout;
+    st.weight_decay = opt_weight_decay;
+    st.warmup = opt_warmup;
     snprintf(st.schedule, sizeof st.schedule, "%s", opt_schedule);
     st.decay_rate = opt_decay_rate;
     st.decay_every = opt_decay_every;
