@@ -114,6 +114,16 @@ else
         elif cmp -s s.want s.got; then pass "export_torch_greedy_sample_$name"
         else fail "export_torch_greedy_sample_$name" "sample: $(cat s.want s.err) torch: $(cat s.got; tail -1 ref.err)"; fi
     done
+    # examples/torch-sample.py, greedy, writes sample's text (plus a newline)
+    for name in gru2w lstm2s; do
+        sample -m "$name.model" --seed 'the dog sat' -n 50 > s.want 2>/dev/null; echo >> s.want
+        $PY "$TESTS/../examples/torch-sample.py" "$name.st" --seed 'the dog sat' -n 50 > s.got 2> ex.err
+        cmp -s s.want s.got && pass "example_torch_sample_$name" \
+            || fail "example_torch_sample_$name" "sample: $(cat s.want) example: $(cat s.got; tail -2 ex.err)"
+    done
+    $PY "$TESTS/../examples/torch-sample.py" lnlstm1w.st > s.got 2> ex.err
+    [ $? -ne 0 ] && grep -q 'lnlstm has no PyTorch module' ex.err && pass example_torch_sample_refuses_lnlstm \
+        || fail example_torch_sample_refuses_lnlstm "$(cat ex.err)"
 fi
 
 # bad input: a damaged model, an unknown cell, an output that cannot be written; an existing
