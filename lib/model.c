@@ -110,7 +110,17 @@ int model_write(const model *m, const train_state *s, int fd, const char *label,
         TS_ATTR_FLOAT("epoch_loss_sum", s->epoch_loss_sum), TS_ATTR_INT("steps", s->steps),
         TS_ATTR_FLOAT("train_loss", s->train_loss), TS_ATTR_FLOAT("val_loss", s->val_loss),
     };
-    ts_write_info(w, "model", a, s == &none ? 8 : (int)(sizeof a / sizeof *a));
+    /* the training data's fingerprint (export: --resume checks its input), when recorded */
+    char fp[32];
+    snprintf(fp, sizeof fp, "fnv1a64:%016llx", (unsigned long long)s->data_hash);
+    ts_attr_kv a_fp[sizeof a / sizeof *a + 2];
+    int na = s == &none ? 8 : (int)(sizeof a / sizeof *a);
+    memcpy(a_fp, a, (size_t)na * sizeof *a);
+    if (s->has_data_fp) {
+        a_fp[na++] = TS_ATTR_INT("data_size", (int64_t)s->data_size);
+        a_fp[na++] = TS_ATTR_STR("data_hash", fp);
+    }
+    ts_write_info(w, "model", a_fp, na);
     uint64_t vshape[1] = { (uint64_t)m->dim.V };
     ts_attr_kv unit[2] = { TS_ATTR_STR("unit", m->byte_unit ? "byte" : "codepoint"),
                            TS_ATTR_BOOL("lower", m->lower) };
@@ -255,6 +265,17 @@ int model_read(model *m, train_state *s, const char *path, char *err, size_t cap
             get_num(&f, "epoch_loss_sum", &t->epoch_loss_sum);
             get_num(&f, "train_loss", &t->train_loss);
             get_num(&f, "val_loss", &t->val_loss);
+            /* the training data's fingerprint (export): absent in older models */
+            char fp[32] = "";
+            unsigned long long hash;
+            int used = 0;
+            if (ts_attr_int(&f, "data_size", &v) == 1 && v >= 0
+                && ts_attr_str(&f, "data_hash", fp, sizeof fp) == 1
+                && sscanf(fp, "fnv1a64:%16llx%n", &hash, &used) == 1 && used == 24 && fp[used] == 0) {
+                t->has_data_fp = 1;
+                t->data_size = (uint64_t)v;
+                t->data_hash = hash;
+            }
         } else if (!have_model) {
             if (strcmp(f.name, "vocab") == 0 || strcmp(f.name, "x") == 0 || strcmp(f.name, "text") == 0)
                 bad = lib_fail(msg, sizeof msg, "not a model (a data stream: frame '%s' before any 'model' frame)", f.name);

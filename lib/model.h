@@ -58,6 +58,10 @@ typedef struct train_state {
     rng_t rng;                        /* the RNG now */
     double best_val_loss;             /* the best validation loss seen (NAN if none) */
     float *state_h, *state_c;         /* (L, streams, H) carried state mid-epoch, or NULL */
+    /* the training data's fingerprint (dataset_fingerprint), checked by --resume */
+    int has_data_fp;                  /* 0: none recorded (an older model, or sharded input) */
+    uint64_t data_size;               /* windows, or characters of text */
+    uint64_t data_hash;               /* FNV-1a 64 */
 } train_state;
 
 /* Allocate params (zero) and vocab for a model of shape d. Returns 0, or -1 when out of
