@@ -52,13 +52,15 @@ def main():
     if meta["tensor_layout"] != "torch" or meta["cell"] not in ("lstm", "gru"):
         raise SystemExit("torch-sample.py: needs an lstm or gru model exported in the torch layout"
                          " (the lnlstm has no PyTorch module: see lib/EXPORT.md)")
-    vocab = [chr(c) for c in json.loads(meta["vocab"])]
-    index = {ch: i for i, ch in enumerate(vocab)}
+    vocab = json.loads(meta["vocab"])          # code points, or bytes when meta["unit"] is "byte"
+    index = {c: i for i, c in enumerate(vocab)}
+    seed = a.seed.lower() if meta["lower"] == "true" else a.seed
+    seed = seed.encode("utf-8") if meta["unit"] == "byte" else [ord(ch) for ch in seed]
     N = int(meta["maxlen"])
     net = CharRNN(meta["cell"], len(vocab), int(meta["hidden"]), int(meta["layers"]))
     net.load_state_dict(weights)                # all it takes
     net.eval()
-    text = [index[ch] for ch in a.seed if ch in index] or [0]   # (characters not in it are dropped)
+    text = [index[c] for c in seed if c in index] or [0]     # (characters not in it are dropped)
     gen = torch.Generator().manual_seed(1)
 
     def pick(logits):
@@ -76,6 +78,9 @@ def main():
             for _ in range(a.n):
                 logits, _ = net(torch.tensor([text[-N:]]))
                 text.append(pick(logits[0, -1]))
-    print("".join(vocab[i] for i in text))
+    if meta["unit"] == "byte":
+        print(bytes(vocab[i] for i in text).decode("utf-8", "replace"))
+    else:
+        print("".join(chr(vocab[i]) for i in text))
 
 main()

@@ -153,3 +153,11 @@ err1 export_unwritable_dir 'nodir/x.st: cannot write' 1 export-model -m lstm1w.m
 [ ! -e out.st ] || rm out.st
 err1 export_to_full_disk 'write failed' 1 export-model -m lstm1w.model -o /dev/full
 [ -z "$(ls ./*.tmp.* 2>/dev/null)" ] && pass export_no_temp_left || fail export_no_temp_left "$(ls ./*.tmp.*)"
+# the safetensors file is binary: not to a terminal (script(1) gives the tool one)
+if command -v script >/dev/null 2>&1; then
+    script -qec "$BIN/export-model -m lstm1w.model" /dev/null > tty.out 2>&1; rc=$?
+    [ $rc -eq 1 ] && grep -q '^export-model: refusing to write a binary stream to a terminal' tty.out \
+        && pass export_refuses_terminal || fail export_refuses_terminal "rc $rc: $(head -c 200 tty.out)"
+else
+    skip export_refuses_terminal "no script(1)"
+fi
