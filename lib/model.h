@@ -2,7 +2,8 @@
  *
  * A model file is a tensor stream (FORMAT.md) holding, in this order:
  *   "model"       info frame: attrs cell, layers, hidden, maxlen, vocab_size, targets, and the
- *                 training state (epochs, batches, steps, losses, settings)
+ *                 training state (epochs, batches, steps, losses, settings, and data_size,
+ *                 data_hash: the fingerprint of the training data, see FORMAT.md)
  *   "vocab"       u4 (V,) the vocabulary, attrs unit
  *   "lstm/kernel", "lstm/recurrent_kernel", "lstm/bias", "dense/kernel", "dense/bias"
  *                 f4 weights in Keras's layout (lstm.h); stacked layers add "lstm_1/kernel",
