@@ -110,7 +110,7 @@ int model_write(const model *m, const train_state *s, int fd, const char *label,
         TS_ATTR_FLOAT("epoch_loss_sum", s->epoch_loss_sum), TS_ATTR_INT("steps", s->steps),
         TS_ATTR_FLOAT("train_loss", s->train_loss), TS_ATTR_FLOAT("val_loss", s->val_loss),
     };
-    /* the training data's fingerprint (export: --resume checks its input), when recorded */
+    /* issue 14: the training data's fingerprint (--resume checks its input), when recorded */
     char fp[32];
     snprintf(fp, sizeof fp, "fnv1a64:%016llx", (unsigned long long)s->data_hash);
     ts_attr_kv a_fp[sizeof a / sizeof *a + 2];
@@ -265,7 +265,7 @@ int model_read(model *m, train_state *s, const char *path, char *err, size_t cap
             get_num(&f, "epoch_loss_sum", &t->epoch_loss_sum);
             get_num(&f, "train_loss", &t->train_loss);
             get_num(&f, "val_loss", &t->val_loss);
-            /* the training data's fingerprint (export): absent in older models */
+            /* issue 14: the training data's fingerprint; absent in older models (then not checked) */
             char fp[32] = "";
             unsigned long long hash;
             int used = 0;
