@@ -267,6 +267,44 @@ void dataset_slice(const dataset *d, size_t start, size_t n, int lo, int b, size
     }
 }
 
+static uint64_t fnv1a_u32(uint64_t h, uint32_t v)
+{
+    for (int i = 0; i < 4; i++) {
+        h ^= (v >> (8 * i)) & 0xff;
+        h *= 0x100000001b3ULL;
+    }
+    return h;
+}
+
+uint64_t dataset_fingerprint(const dataset *d, uint64_t *size)
+{
+    uint64_t h = 0xcbf29ce484222325ULL;            /* FNV-1a 64's offset basis */
+    if (d->want_text) {
+        for (size_t i = 0; i < d->tn; i++)
+            h = fnv1a_u32(h, (uint32_t)tat(d, i));
+        *size = d->tn;
+        return h;
+    }
+    h = fnv1a_u32(fnv1a_u32(h, (uint32_t)d->N), (uint32_t)d->ylen);
+    int N = d->N, Y = d->ylen;                     /* (window_at's reads, without a buffer) */
+    for (size_t i = 0; i < d->n; i++) {
+        if (d->plain) {
+            for (int t = 0; t < N; t++)
+                h = fnv1a_u32(h, d->x8 ? d->x8[i * N + t] : d->x16[i * N + t]);
+            for (int t = 0; t < Y; t++)
+                h = fnv1a_u32(h, d->y8 ? d->y8[i * Y + t] : d->y16[i * Y + t]);
+            continue;
+        }
+        size_t o = span_at(d, i);
+        for (int t = 0; t < N; t++)
+            h = fnv1a_u32(h, (uint32_t)tat(d, o + t));
+        for (int t = 0; t < Y; t++)
+            h = fnv1a_u32(h, (uint32_t)tat(d, Y == 1 ? o + N : o + 1 + t));
+    }
+    *size = d->n;
+    return h;
+}
+
 size_t dataset_bytes(const dataset *d)
 {
     int w = wide(d) ? 2 : 1;

@@ -93,6 +93,13 @@ void dataset_gather_range(const dataset *d, size_t first, int b, int32_t *x, int
 void dataset_slice(const dataset *d, size_t start, size_t n, int lo, int b, size_t off, int T,
                    int32_t *x, int32_t *y);
 
+/* The data's fingerprint, as train records it to check what --resume is given: FNV-1a 64
+ * over the window length and targets per window, then every window's indices x, y in order
+ * (for windows), or over the text's indices (text), each index as 4 little-endian bytes; so
+ * it depends on the indices alone, not on how they came (index or one-hot frames, runs or
+ * plain arrays). *size receives the windows held, or the characters. */
+uint64_t dataset_fingerprint(const dataset *d, uint64_t *size);
+
 /* Bytes of memory the data takes. */
 size_t dataset_bytes(const dataset *d);
 

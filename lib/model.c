@@ -114,7 +114,17 @@ int model_write(const model *m, const train_state *s, int fd, const char *label,
         TS_ATTR_FLOAT("input_dropout", s->input_dropout), TS_ATTR_FLOAT("weight_decay", s->weight_decay),
         TS_ATTR_INT("warmup", s->warmup),
     };
-    ts_write_info(w, "model", a, s == &none ? 8 : (int)(sizeof a / sizeof *a));
+    /* issue 14: the training data's fingerprint (--resume checks its input), when recorded */
+    char fp[32];
+    snprintf(fp, sizeof fp, "fnv1a64:%016llx", (unsigned long long)s->data_hash);
+    ts_attr_kv a_fp[sizeof a / sizeof *a + 2];
+    int na = s == &none ? 8 : (int)(sizeof a / sizeof *a);
+    memcpy(a_fp, a, (size_t)na * sizeof *a);
+    if (s->has_data_fp) {
+        a_fp[na++] = TS_ATTR_INT("data_size", (int64_t)s->data_size);
+        a_fp[na++] = TS_ATTR_STR("data_hash", fp);
+    }
+    ts_write_info(w, "model", a_fp, na);
     uint64_t vshape[1] = { (uint64_t)m->dim.V };
     ts_attr_kv unit[2] = { TS_ATTR_STR("unit", m->byte_unit ? "byte" : "codepoint"),
                            TS_ATTR_BOOL("lower", m->lower) };
@@ -271,6 +281,17 @@ int model_read(model *m, train_state *s, const char *path, char *err, size_t cap
                 bad = lib_fail(msg, sizeof msg, "model attributes weight_drop, locked_dropout, "
                                "input_dropout or weight_decay out of range");
                 break;
+            }
+            /* issue 14: the training data's fingerprint; absent in older models (then not checked) */
+            char fp[32] = "";
+            unsigned long long hash;
+            int used = 0;
+            if (ts_attr_int(&f, "data_size", &v) == 1 && v >= 0
+                && ts_attr_str(&f, "data_hash", fp, sizeof fp) == 1
+                && sscanf(fp, "fnv1a64:%16llx%n", &hash, &used) == 1 && used == 24 && fp[used] == 0) {
+                t->has_data_fp = 1;
+                t->data_size = (uint64_t)v;
+                t->data_hash = hash;
             }
         } else if (!have_model) {
             if (strcmp(f.name, "vocab") == 0 || strcmp(f.name, "x") == 0 || strcmp(f.name, "text") == 0)

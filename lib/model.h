@@ -4,7 +4,8 @@
  *   "model"       info frame: attrs cell, layers, hidden, maxlen, vocab_size, targets, and the
  *                 training state (epochs, batches, steps, losses, settings; the regularisation
  *                 attrs weight_drop, locked_dropout, input_dropout, weight_decay, warmup are
- *                 0 when absent, FORMAT.md)
+ *                 0 when absent; data_size, data_hash: the fingerprint of the training data;
+ *                 FORMAT.md)
  *   "vocab"       u4 (V,) the vocabulary, attrs unit
  *   "lstm/kernel", "lstm/recurrent_kernel", "lstm/bias", "dense/kernel", "dense/bias"
  *                 f4 weights in Keras's layout (lstm.h); stacked layers add "lstm_1/kernel",
@@ -64,6 +65,10 @@ typedef struct train_state {
      * in files written before them */
     double weight_drop, locked_dropout, input_dropout, weight_decay;
     int64_t warmup;                   /* Adam steps of linear learning-rate warm-up */
+    /* the training data's fingerprint (dataset_fingerprint), checked by --resume */
+    int has_data_fp;                  /* 0: none recorded (an older model, or sharded input) */
+    uint64_t data_size;               /* windows, or characters of text */
+    uint64_t data_hash;               /* FNV-1a 64 */
 } train_state;
 
 /* Allocate params (zero) and vocab for a model of shape d. Returns 0, or -1 when out of

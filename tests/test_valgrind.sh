@@ -29,6 +29,9 @@ vg "valgrind sample" /dev/null /dev/null sample -m m.model --seed 'To be' -n 40 
 vg "valgrind sample --stateful" /dev/null /dev/null sample -m m.model -n 40 --stateful --rng-seed 3
 vg "valgrind evaluate (text)" t.txt /dev/null evaluate -m m.model -j 2
 vg "valgrind evaluate (stream)" w.ts /dev/null evaluate -m m.model --json
+vg "valgrind export-model" /dev/null m.st export-model -m m.model
+vg "valgrind export-model --layout keras" /dev/null /dev/null export-model -m m.model --layout keras -o m.k.st
+vg "valgrind train --init" w.ts /dev/null train --init m.model -e 1 -j 2 --no-progress -o i.model
 # and on a damaged stream: errors are reported without memory errors
 head -c $(($(wc -c <w.ts) / 2)) w.ts >cut.ts
 for t in "window -n 2" onehot tdump "train -H 4 -o x.model" "evaluate -m m.model"; do

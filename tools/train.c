@@ -32,7 +32,7 @@ static double opt_lr = 1e-3, opt_val = 0.2, opt_clip = 0, opt_dropout = 0, opt_d
 static double opt_max_seconds = 0;
 static long opt_seed = 1, opt_eval_every = 0;
 static int opt_decay_every = 1;
-static const char *opt_out, *opt_resume, *opt_log, *opt_best, *opt_schedule = "none", *opt_input;
+static const char *opt_out, *opt_resume, *opt_init, *opt_log, *opt_best, *opt_schedule = "none", *opt_input;
 static int opt_summary, opt_progress = -1, opt_V, opt_N, opt_streams;
 static long opt_max_batches;
 static int set_hidden, set_batch, set_lr, set_val, set_clip, set_seed, set_layers, set_cell;
@@ -115,7 +115,12 @@ static void usage(void)
 "    -j, --threads N     threads (default: all CPUs, %d here)\n"
 "    -o, --output FILE   write the model to FILE after every epoch (atomic replace)\n"
 "        --resume FILE   continue training from a model written by train -o; settings come\n"
-"                        from the model, and the input must be the same\n"
+"                        from the model, and the input must be the same (the model records\n"
+"                        its data's size and FNV-1a hash; other data is refused)\n"
+"        --init FILE     start a new run from the weights of a model (fine-tuning): its\n"
+"                        hidden size, layers, cell and vocabulary (encode the new text with\n"
+"                        vocab -v FILE); a fresh optimizer, schedule, epoch count, seed and\n"
+"                        validation split of the new input, settings from the options\n"
 "        --log FILE      append a line per epoch (and per --eval-every): epoch, train_loss,\n"
 "                        val_loss (nats/char), seconds, windows or characters per second,\n"
 "                        tab-separated, with a header line\n"
@@ -151,7 +156,8 @@ static void usage(void)
 "    CHARPIPE_KERNEL     force a kernel set: scalar, avx2, avx512 (default: best for the CPU)\n\n"
 "EXAMPLE\n"
 "    vocab < shakespeare.txt | window -n 40 | train -e 5 -o model --log loss.tsv\n"
-"    vocab < shakespeare.txt | train --streams -n 100 -b 50 -H 256 -L 2 --val 0.1 -o m\n\n"
+"    vocab < shakespeare.txt | train --streams -n 100 -b 50 -H 256 -L 2 --val 0.1 -o m\n"
+"    vocab -v m < sonnets.txt | train --streams -n 100 -b 50 --init m -e 3 -o sonnets.m\n\n"
 "EXIT STATUS\n"
 "    0 success, 1 failure (bad input, I/O error), 2 bad usage, 130 interrupted.\n",
         opt_epochs, opt_hidden, opt_layers, opt_batch, opt_lr, opt_schedule, opt_decay_rate,
@@ -252,7 +258,7 @@ static void parse_options(int argc, char **argv)
     enum { O_LR = 256, O_VAL, O_CLIP, O_SEED, O_RESUME, O_LOG, O_SUMMARY, O_PROGRESS, O_NOPROGRESS,
            O_VERSION, O_MAXB, O_STREAMS, O_DROPOUT, O_SCHED, O_DRATE, O_DEVERY, O_EVAL, O_BEST, O_MAXS, O_CELL, O_INPUT,
            O_SEVERY, O_STEMPS, O_SCHARS, O_SSEED,
-           O_WDROP, O_LOCKED, O_INDROP, O_WDECAY, O_WARMUP };
+           O_WDROP, O_LOCKED, O_INDROP, O_WDECAY, O_WARMUP, O_INIT };
     static const struct option longopts[] = {
         { "epochs", 1, 0, 'e' }, { "hidden", 1, 0, 'H' }, { "layers", 1, 0, 'L' },
         { "batch", 1, 0, 'b' }, { "lr", 1, 0, O_LR }, { "val", 1, 0, O_VAL }, { "clip", 1, 0, O_CLIP },
@@ -262,7 +268,7 @@ static void parse_options(int argc, char **argv)
         { "version", 0, 0, O_VERSION }, { "max-batches", 1, 0, O_MAXB }, { "streams", 0, 0, O_STREAMS },
         { "dropout", 1, 0, O_DROPOUT }, { "schedule", 1, 0, O_SCHED }, { "decay-rate", 1, 0, O_DRATE },
         { "decay-every", 1, 0, O_DEVERY }, { "eval-every", 1, 0, O_EVAL }, { "best", 1, 0, O_BEST },
-        { "max-seconds", 1, 0, O_MAXS }, { "cell", 1, 0, O_CELL }, { "input", 1, 0, O_INPUT }, { "help", 0, 0, 'h' },
+        { "max-seconds", 1, 0, O_MAXS }, { "cell", 1, 0, O_CELL }, { "input", 1, 0, O_INPUT }, { "init", 1, 0, O_INIT }, { "help", 0, 0, 'h' },
         { "sample-every", 1, 0, O_SEVERY }, { "sample-temps", 1, 0, O_STEMPS },
         { "sample-chars", 1, 0, O_SCHARS }, { "sample-seed", 1, 0, O_SSEED },
         { "weight-drop", 1, 0, O_WDROP }, { "locked-dropout", 1, 0, O_LOCKED },
@@ -285,6 +291,7 @@ static void parse_options(int argc, char **argv)
         case O_CLIP: opt_clip = cli_double("--clip", optarg, 0, 1e9); set_clip = 1; break;
         case O_SEED: opt_seed = cli_long("--seed", optarg, 0, 0x7fffffffL); set_seed = 1; break;
         case O_RESUME: opt_resume = optarg; break;
+        case O_INIT: opt_init = optarg; break;
         case O_LOG: opt_log = optarg; break;
         case O_SUMMARY: opt_summary = 1; break;
         case O_PROGRESS: opt_progress = 1; break;
@@ -326,6 +333,8 @@ static void parse_options(int argc, char **argv)
     }
     if (optind < argc)
         cli_usage_error("unexpected argument '%s'", argv[optind]);
+    if (opt_init && opt_resume)
+        cli_usage_error("--init starts a new run from a model's weights, --resume continues one: not both");
     if (opt_input) {                  /* at most one %d, no other conversion */
         const char *pc = strchr(opt_input, '%');
         if (pc && (pc[1] != 'd' || strchr(pc + 2, '%')))
@@ -356,6 +365,32 @@ static void load_resume(void)
     if (!!m.streams != opt_streams)
         cli_usage_error("%s was trained %s --streams; resume it the same way", opt_resume,
                         m.streams ? "with" : "without");
+}
+
+/* --init: the model whose weights start the run; its shape replaces -H, -L and --cell. */
+static model init_m;
+
+static void load_init(void)
+{
+    char err[512];
+    if (model_read(&init_m, NULL, opt_init, err, sizeof err) < 0)
+        cli_die("%s", err);
+    if ((set_hidden && opt_hidden != init_m.dim.H) || (set_layers && opt_layers != init_m.dim.L)
+        || (set_cell && opt_cell != init_m.dim.cell))
+        cli_usage_error("--init takes the hidden size, layers and cell from the model (%d, %d, %s)",
+                        init_m.dim.H, init_m.dim.L, cell_name(init_m.dim.cell));
+    opt_hidden = init_m.dim.H;
+    opt_layers = init_m.dim.L;
+    opt_cell = init_m.dim.cell;
+}
+
+/* --init: the input must be encoded with the model's vocabulary. */
+static void check_init_vocab(const dataset *d)
+{
+    if (init_m.dim.V != d->vocab.V || init_m.byte_unit != d->vocab.byte_unit || init_m.lower != d->vocab.lower
+        || memcmp(init_m.vocab, d->vocab.cp, d->vocab.V * sizeof(uint32_t)) != 0)
+        cli_die("%s: the input's vocabulary (%d symbols) is not the model's (%d); encode the new text with "
+                "the model's: vocab -v %s < TEXT | ...", opt_init, d->vocab.V, init_m.dim.V, opt_init);
 }
 
 /* A fresh model for the data d, initialised as Keras does. */
@@ -515,6 +550,8 @@ int main(int argc, char **argv)
         }
     if (opt_resume)
         load_resume();
+    if (opt_init)
+        load_init();
 
     dataset d;
     char err[512], msg[1200];
@@ -567,8 +604,26 @@ int main(int argc, char **argv)
         if (!opt_streams && m.per_position != (d.ylen > 1))
             cli_die("%s: the model was trained with %s targets", opt_resume, m.per_position ? "per-position" : "last-step");
     } else {
+        if (opt_init)
+            check_init_vocab(&d);
         new_model(&d, N);
+        if (opt_init) {               /* its weights; all else (optimizer, RNG, epochs) is new */
+            memcpy(m.params, init_m.params, lstm_nparams(m.dim) * sizeof(float));
+            model_free(&init_m);
+        }
     }
+    /* The data's fingerprint: --resume is refused on other data. With shards (--input
+     * FILE-%d) each rank holds different data and none is recorded (nor checked). */
+    uint64_t fp_size = 0, fp_hash = sharded ? 0 : dataset_fingerprint(&d, &fp_size);
+    if (opt_resume && st.has_data_fp && !sharded && (fp_size != st.data_size || fp_hash != st.data_hash))
+        cli_die("%s: the input is not the data the model was trained on (%llu %s, fnv1a64:%016llx; this "
+                "input: %llu, fnv1a64:%016llx); to train it on other data, start a new run from its "
+                "weights: train --init %s", opt_resume, (unsigned long long)st.data_size,
+                opt_streams ? "characters" : "windows", (unsigned long long)st.data_hash,
+                (unsigned long long)fp_size, (unsigned long long)fp_hash, opt_resume);
+    st.has_data_fp = !sharded;
+    st.data_size = fp_size;
+    st.data_hash = fp_hash;
 
     if (opt_sample_every >= 0 && rank0)
         samples_setup(&d);
@@ -596,10 +651,10 @@ int main(int argc, char **argv)
         model_summary(stderr, m.dim, m.maxlen, m.per_position);
         if (mp_size > 1)
             fprintf(stderr, "%s: kernels %s, %d ranks of %d thread%s, batch %d, %s\n", cli_prog, k->name,
-                    mp_size, opt_threads, opt_threads > 1 ? "s" : "", st.batch, opt_resume ? "resuming" : "fresh start");
+                    mp_size, opt_threads, opt_threads > 1 ? "s" : "", st.batch, opt_resume ? "resuming" : opt_init ? "fresh start from --init weights" : "fresh start");
         else
             fprintf(stderr, "%s: kernels %s, %d thread%s, batch %d, %s\n", cli_prog, k->name, opt_threads,
-                    opt_threads > 1 ? "s" : "", st.batch, opt_resume ? "resuming" : "fresh start");
+                    opt_threads > 1 ? "s" : "", st.batch, opt_resume ? "resuming" : opt_init ? "fresh start from --init weights" : "fresh start");
     }
 
     struct sigaction sa;
