@@ -109,6 +109,9 @@ int model_write(const model *m, const train_state *s, int fd, const char *label,
         TS_ATTR_INT("epochs", s->epochs), TS_ATTR_INT("epoch_batches", s->epoch_batches),
         TS_ATTR_FLOAT("epoch_loss_sum", s->epoch_loss_sum), TS_ATTR_INT("steps", s->steps),
         TS_ATTR_FLOAT("train_loss", s->train_loss), TS_ATTR_FLOAT("val_loss", s->val_loss),
+        /* the run's horizon (train_state): where the run ends, for the schedule and --resume */
+        TS_ATTR_INT("horizon_epochs", s->horizon_epochs), TS_ATTR_FLOAT("horizon_seconds", s->horizon_seconds),
+        TS_ATTR_FLOAT("train_seconds", s->horizon_seconds > 0 ? s->train_seconds : 0),
     };
     ts_write_info(w, "model", a, s == &none ? 8 : (int)(sizeof a / sizeof *a));
     uint64_t vshape[1] = { (uint64_t)m->dim.V };
@@ -255,6 +258,14 @@ int model_read(model *m, train_state *s, const char *path, char *err, size_t cap
             get_num(&f, "epoch_loss_sum", &t->epoch_loss_sum);
             get_num(&f, "train_loss", &t->train_loss);
             get_num(&f, "val_loss", &t->val_loss);
+            /* the run's horizon: absent (older models) or out of range, no limit is known */
+            if (ts_attr_int(&f, "horizon_epochs", &v) == 1 && v > 0 && v <= 1000000) t->horizon_epochs = v;
+            get_num(&f, "horizon_seconds", &t->horizon_seconds);
+            get_num(&f, "train_seconds", &t->train_seconds);
+            if (!(t->horizon_seconds > 0 && t->horizon_seconds <= 1e9))
+                t->horizon_seconds = 0;
+            if (!(t->train_seconds >= 0 && t->train_seconds <= 1e12))
+                t->train_seconds = 0;
         } else if (!have_model) {
             if (strcmp(f.name, "vocab") == 0 || strcmp(f.name, "x") == 0 || strcmp(f.name, "text") == 0)
                 bad = lib_fail(msg, sizeof msg, "not a model (a data stream: frame '%s' before any 'model' frame)", f.name);

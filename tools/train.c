@@ -32,7 +32,7 @@ static int opt_decay_every = 1;
 static const char *opt_out, *opt_resume, *opt_log, *opt_best, *opt_schedule = "none", *opt_input;
 static int opt_summary, opt_progress = -1, opt_V, opt_N, opt_streams;
 static long opt_max_batches;
-static int set_hidden, set_batch, set_lr, set_val, set_clip, set_seed, set_layers, set_cell;
+static int set_epochs, set_max_seconds, set_hidden, set_batch, set_lr, set_val, set_clip, set_seed, set_layers, set_cell;
 static int opt_cell = CELL_LSTM;
 
 static void usage(void)
@@ -73,7 +73,8 @@ static void usage(void)
 "    mpirun (Open MPI sends the ranks SIGTERM, then SIGKILL a second later) or SIGUSR1\n"
 "    (passed on as is) stops every rank at the same step, and rank 0 saves the checkpoint.\n\n"
 "OPTIONS\n"
-"    -e, --epochs N      train until N epochs are complete in total (default %d)\n"
+"    -e, --epochs N      train until N epochs are complete in total (default %d, or no limit\n"
+"                        with --max-seconds; resuming, the model's run's)\n"
 "    -H, --hidden N      units per layer (default %d)\n"
 "    -L, --layers N      stacked recurrent layers (default %d)\n"
 "        --cell C        the recurrent cell: lstm; gru (Keras's GRU, reset_after: 3/4 of the\n"
@@ -83,9 +84,12 @@ static void usage(void)
 "    -n N                steps per batch with --streams (default 100)\n"
 "        --streams       char-rnn training on the text frames (see above)\n"
 "        --lr F          Adam learning rate (default %g)\n"
-"        --schedule S    learning rate schedule: none, cosine (to 0 over the run: the epochs,\n"
-"                        or --max-seconds), step (times --decay-rate every --decay-every\n"
-"                        epochs) (default %s)\n"
+"        --schedule S    learning rate schedule: none, cosine, step (default %s). cosine goes\n"
+"                        from --lr to 0 over the whole run, counted from its start (resumed\n"
+"                        or not): at batch i of the -e epochs' E batches its progress is i/E;\n"
+"                        with --max-seconds S it is t/S after t seconds of training, and with\n"
+"                        both the larger of the two, so it follows whichever ends the run first.\n"
+"                        step: times --decay-rate every --decay-every epochs\n"
 "        --decay-rate F, --decay-every N   for the step schedule (default %g, %d)\n"
 "        --dropout F     dropout between stacked layers (default %g)\n"
 "        --val F         validation split: fraction of the windows or of the text (default %g)\n"
@@ -94,13 +98,19 @@ static void usage(void)
 "    -j, --threads N     threads (default: all CPUs, %d here)\n"
 "    -o, --output FILE   write the model to FILE after every epoch (atomic replace)\n"
 "        --resume FILE   continue training from a model written by train -o; settings come\n"
-"                        from the model, and the input must be the same\n"
+"                        from the model, and the input must be the same. The run's -e and\n"
+"                        --max-seconds are kept in the model too, so a run stopped by Ctrl-C,\n"
+"                        --max-batches or kill -9 (from its last checkpoint) resumes to the\n"
+"                        model the uninterrupted run makes, byte for byte, unless it has a\n"
+"                        time budget: the training time spent is kept, but where a budget ends\n"
+"                        (and the cosine schedule's progress by time) differs from run to run\n"
 "        --log FILE      append a line per epoch (and per --eval-every): epoch, train_loss,\n"
 "                        val_loss (nats/char), seconds, windows or characters per second,\n"
 "                        tab-separated, with a header line\n"
 "        --eval-every N  also validate every N batches (logged; see --best)\n"
 "        --best FILE     keep the model with the lowest validation loss in FILE\n"
-"        --max-seconds S stop after S seconds of training (validation not counted)\n"
+"        --max-seconds S stop after S seconds of training in total (validation not counted;\n"
+"                        resumed runs count the model's); without -e, no epoch limit\n"
 "        --summary       print the model summary (Keras layout) and exit; V and N from -V\n"
 "                        and -n, or from the stream on stdin\n"
 "    -V N                vocabulary size for --summary\n"
@@ -112,8 +122,9 @@ static void usage(void)
 "                        streams (its share of the -b) cut from its shard alone, the epoch as\n"
 "                        long as the shortest shard allows, validation on the end of each\n"
 "                        shard; ranks whose vocabularies or settings differ are refused\n"
-"        --max-batches N train only N batches, report the speed and write no model\n"
-"                        (for benchmarks)\n"
+"        --max-batches N stop after N batches (of this invocation) and report the speed (for\n"
+"                        benchmarks); with -o the model is written there as a checkpoint that\n"
+"                        --resume continues, without -o no model is written\n"
 "        --version       print the version and the kernel set in use\n"
 "    -h, --help          this help\n\n"
 "ENVIRONMENT\n"
@@ -235,7 +246,7 @@ static void parse_options(int argc, char **argv)
     int c;
     while ((c = getopt_long(argc, argv, "e:H:L:b:j:o:V:n:h", longopts, NULL)) != -1) {
         switch (c) {
-        case 'e': opt_epochs = (int)cli_long("-e", optarg, 0, 1000000); break;
+        case 'e': opt_epochs = (int)cli_long("-e", optarg, 0, 1000000); set_epochs = 1; break;
         case 'H': opt_hidden = (int)cli_long("-H", optarg, 1, 8192); set_hidden = 1; break;
         case 'L': opt_layers = (int)cli_long("-L", optarg, 1, LSTM_MAX_LAYERS); set_layers = 1; break;
         case 'b': opt_batch = (int)cli_long("-b", optarg, 1, 1 << 20); set_batch = 1; break;
@@ -270,7 +281,7 @@ static void parse_options(int argc, char **argv)
             set_cell = 1;
             break;
         case O_INPUT: opt_input = optarg; break;
-        case O_MAXS: opt_max_seconds = cli_double("--max-seconds", optarg, 0.001, 1e9); break;
+        case O_MAXS: opt_max_seconds = cli_double("--max-seconds", optarg, 0.001, 1e9); set_max_seconds = 1; break;
         case O_VERSION: printf("charpipe train 0.2 (kernels: %s)\n", cli_kernels()->name); exit(0);
         case 'h': usage(); exit(0);
         default: cli_usage_error("unknown option");
@@ -331,6 +342,48 @@ static void new_model(const dataset *d, int N)
     if (lstm_init_keras(&m.p, &st.rng) < 0)
         cli_die("out of memory");
     st.rng_epoch = st.rng;
+}
+
+/* The run's horizon, where it ends: after -e epochs in total and/or --max-seconds of training
+ * in total. Resuming, the model's (train_state) unless given again; a model from before
+ * horizons were kept ends after -e (default 1) as then. epoch_limit: -1 for none. */
+static int64_t epoch_limit;
+static void set_horizon(void)
+{
+    int known = opt_resume && (st.horizon_epochs > 0 || st.horizon_seconds > 0);
+    if (set_max_seconds || !opt_resume)
+        st.horizon_seconds = opt_max_seconds;
+    if (set_epochs)
+        st.horizon_epochs = opt_epochs;
+    else if (!known)
+        st.horizon_epochs = st.horizon_seconds > 0 ? 0 : opt_epochs;
+    if (st.horizon_seconds <= 0)
+        st.train_seconds = 0;
+    epoch_limit = set_epochs || st.horizon_epochs > 0 ? st.horizon_epochs : -1;
+}
+
+/* The schedule's progress through the run (0 .. 1): the batches done of the epochs' batches,
+ * or the seconds of training done of the time budget, whichever is further on. Both count
+ * from the start of the run, so a resumed run follows the uninterrupted one's curve. */
+static double run_progress(long nbatches, double secs)
+{
+    double p = 0;
+    if (epoch_limit > 0)
+        p = ((double)st.epochs * nbatches + (double)st.epoch_batches) / ((double)epoch_limit * nbatches);
+    if (st.horizon_seconds > 0 && secs / st.horizon_seconds > p)
+        p = secs / st.horizon_seconds;
+    return p;
+}
+
+/* --max-batches: the speed of the batches this process trained. */
+static void bench_report(long steps, double secs, double per_batch, double loss, const char *unit)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    double w = (double)steps * per_batch;
+    fprintf(stderr, "%s: benchmark: %ld batches of %d, %.0f %s in %.3fs: %.1f %s/s, loss %.4f, peak RSS %.1f MB%s\n",
+            cli_prog, steps, st.batch, w, unit, secs, w / secs, unit, loss, ru.ru_maxrss / 1024.0,
+            opt_out ? "" : " (no model written: give -o to keep it)");
 }
 
 static double read_started;
@@ -429,6 +482,7 @@ int main(int argc, char **argv)
     } else {
         new_model(&d, N);
     }
+    set_horizon();
 
     train_comm comm;
     mp_comm(&comm, &interrupted, &stop_agreed);
@@ -437,7 +491,7 @@ int main(int argc, char **argv)
     mp_agree(tr ? NULL : err);
     if (sharded)                      /* the epoch: as many batches as every shard has */
         tr->nbatches = mp_min(tr->nbatches);
-    double run[] = { opt_epochs, (double)opt_max_batches, opt_max_seconds, (double)opt_eval_every,
+    double run[] = { (double)epoch_limit, (double)opt_max_batches, st.horizon_seconds, (double)opt_eval_every,
                      !!opt_best, sharded };
     mp_check_start(&m, &st, &d, tr, run, sizeof run / sizeof *run);
     long nbatches = tr->nbatches;
@@ -469,29 +523,35 @@ int main(int argc, char **argv)
 
     int status = 0;
     double per_batch = (double)st.batch * (m.streams ? N : 1);   /* windows or characters */
-    long total_steps = (long)(opt_epochs - st.epochs) * nbatches - (long)st.epoch_batches;
-    long run_steps = 0;
-    double train_secs = 0, since_log = 0, items_since_log = 0;
+    long run_steps = 0;                  /* batches trained by this process */
+    double step_secs = 0;                /* ... and the seconds they took */
+    double train_secs = st.train_seconds, since_log = 0, items_since_log = 0;
     int stop = 0, saved = 0;             /* saved: the -o file holds the current model */
-    if (st.epochs >= opt_epochs && opt_resume && rank0)
-        cli_warn("the model has %lld epochs already; nothing to train (raise -e)", (long long)st.epochs);
-    while (st.epochs < opt_epochs && !stop) {
+    int last_epoch = 0;                  /* the run ends with this epoch's end */
+    const char *why_stop = NULL;
+    stop = st.horizon_seconds > 0 && train_secs >= st.horizon_seconds;
+    if ((stop || (epoch_limit >= 0 && st.epochs >= epoch_limit)) && opt_resume && rank0)
+        cli_warn("the model has %lld epochs and %.0fs of training already; nothing to train (raise -e or --max-seconds)",
+                 (long long)st.epochs, train_secs);
+    while ((epoch_limit < 0 || st.epochs < epoch_limit) && !stop) {
         rng_t r = st.rng_epoch;
         trainer_epoch_begin(tr, &r);
-        if (opt_progress)
-            fprintf(stderr, "Epoch %lld/%d\n", (long long)st.epochs + 1, opt_epochs);
+        if (opt_progress && epoch_limit >= 0)
+            fprintf(stderr, "Epoch %lld/%lld\n", (long long)st.epochs + 1, (long long)epoch_limit);
+        else if (opt_progress)
+            fprintf(stderr, "Epoch %lld\n", (long long)st.epochs + 1);
         double t0 = cli_now(), last = 0, tbar = 0;
         long first_batch = (long)st.epoch_batches;
         for (long bi = first_batch; bi < nbatches; bi++) {
             double ts = cli_now();
-            double progress = opt_max_seconds > 0 ? train_secs / opt_max_seconds
-                                                  : (double)run_steps / (total_steps > 0 ? total_steps : 1);
-            train_step(tr, bi, trainer_lr(tr, progress));
+            train_step(tr, bi, trainer_lr(tr, run_progress(nbatches, train_secs)));
             run_steps++;
             double dt = cli_now() - ts;
             train_secs += dt;
-            if (opt_max_seconds > 0)      /* rank 0's clock, for the schedule and the budget */
+            if (st.horizon_seconds > 0)   /* rank 0's clock, for the schedule and the budget */
                 mp_bcast_double(&train_secs);
+            st.train_seconds = train_secs;
+            step_secs += dt;
             since_log += dt;
             tbar += dt;
             items_since_log += m.streams ? per_batch : tr->b;
@@ -504,15 +564,20 @@ int main(int argc, char **argv)
             if (!isfinite(st.epoch_loss_sum))
                 cli_die("the loss became %f at epoch %lld batch %ld (try a lower --lr or --clip)",
                         st.epoch_loss_sum, (long long)st.epochs + 1, bi + 1);
-            if (opt_max_batches && bi + 1 - first_batch >= opt_max_batches) {
-                struct rusage ru;
-                getrusage(RUSAGE_SELF, &ru);
-                double w = (double)(bi + 1 - first_batch) * per_batch;
+            if (opt_max_batches && run_steps >= opt_max_batches) {
                 if (rank0)
-                    fprintf(stderr, "%s: benchmark: %ld batches of %d, %.0f %s in %.3fs: %.1f %s/s, "
-                            "loss %.4f, peak RSS %.1f MB\n", cli_prog, bi + 1 - first_batch, st.batch, w, unit,
-                            tbar, w / tbar, unit, loss, ru.ru_maxrss / 1024.0);
-                goto done;
+                    bench_report(run_steps, step_secs, per_batch, loss, unit);
+                if (bi + 1 == nbatches) {     /* the epoch ends as usual, and the run with it */
+                    last_epoch = 1;
+                } else {                      /* a checkpoint in the middle of the epoch */
+                    if (opt_progress)
+                        fputc('\n', stderr);
+                    if (opt_out && m.streams)
+                        save_state(tr);
+                    if (opt_out)
+                        save(opt_out);
+                    goto done;
+                }
             }
             if (mp_size > 1 ? stop_agreed : interrupted) {
                 if (opt_progress)
@@ -530,22 +595,28 @@ int main(int argc, char **argv)
                 status = 130;
                 goto done;
             }
-            if (opt_max_seconds > 0 && train_secs >= opt_max_seconds) {
-                /* the time budget is spent: validate, log and save as at an epoch's end */
-                if (opt_progress)
-                    fputc('\n', stderr);
-                if (m.streams)
-                    save_state(tr);
-                st.train_loss = loss;
-                st.val_loss = trainer_validate(tr);
-                if (rank0)
-                    fprintf(stderr, "%s: time budget of %.0fs spent at epoch %lld batch %ld/%ld: loss %.4f, val_loss %.4f\n",
-                        cli_prog, opt_max_seconds, (long long)st.epochs + 1, bi + 1, nbatches, st.train_loss, st.val_loss);
-                if (opt_log)
-                    append_log(opt_log, at, st.train_loss, st.val_loss, since_log, items_since_log / since_log, unit);
-                keep_best(tr, st.val_loss);
-                stop = 1;
-                break;
+            if (st.horizon_seconds > 0 && train_secs >= st.horizon_seconds && !last_epoch) {
+                why_stop = "time budget";
+                if (bi + 1 == nbatches) {     /* the epoch ends as usual, and the run with it */
+                    last_epoch = 1;
+                } else {
+                    /* the time budget is spent: validate, log and save as at an epoch's end */
+                    if (opt_progress)
+                        fputc('\n', stderr);
+                    if (m.streams)
+                        save_state(tr);
+                    st.train_loss = loss;
+                    st.val_loss = trainer_validate(tr);
+                    if (rank0)
+                        fprintf(stderr, "%s: time budget of %.0fs spent at epoch %lld batch %ld/%ld: loss %.4f, val_loss %.4f\n",
+                                cli_prog, st.horizon_seconds, (long long)st.epochs + 1, bi + 1, nbatches,
+                                st.train_loss, st.val_loss);
+                    if (opt_log)
+                        append_log(opt_log, at, st.train_loss, st.val_loss, since_log, items_since_log / since_log, unit);
+                    keep_best(tr, st.val_loss);
+                    stop = 1;
+                    break;
+                }
             }
             if (opt_eval_every && st.steps % opt_eval_every == 0 && bi + 1 < nbatches) {
                 double v = trainer_validate(tr);
@@ -566,16 +637,20 @@ int main(int argc, char **argv)
         if (stop)
             break;
         double secs = cli_now() - t0;
-        double rate = m.streams ? (double)(nbatches - first_batch) * per_batch / tbar
-                                : (double)(ntrain - (size_t)first_batch * st.batch) / tbar;
+        double items = m.streams ? (double)(nbatches - first_batch) * per_batch
+                                 : (double)ntrain - (double)first_batch * st.batch;
+        double rate = tbar > 0 && items > 0 ? items / tbar : 0;
         st.train_loss = st.epoch_loss_sum / trainer_targets(tr, nbatches);
         st.val_loss = trainer_validate(tr);
         trainer_epoch_end(tr, &r);
         if (opt_progress)
             cli_bar(nbatches, nbatches, secs, st.train_loss, rate, 1, st.val_loss, unit);
+        else if (rank0 && epoch_limit >= 0)
+            fprintf(stderr, "%s: epoch %lld/%lld: loss %.4f, val_loss %.4f, %.1fs, %.0f %s/s\n", cli_prog,
+                    (long long)st.epochs, (long long)epoch_limit, st.train_loss, st.val_loss, secs, rate, unit);
         else if (rank0)
-            fprintf(stderr, "%s: epoch %lld/%d: loss %.4f, val_loss %.4f, %.1fs, %.0f %s/s\n",
-                    cli_prog, (long long)st.epochs, opt_epochs, st.train_loss, st.val_loss, secs, rate, unit);
+            fprintf(stderr, "%s: epoch %lld: loss %.4f, val_loss %.4f, %.1fs, %.0f %s/s\n", cli_prog,
+                    (long long)st.epochs, st.train_loss, st.val_loss, secs, rate, unit);
         if (opt_log)
             append_log(opt_log, (double)st.epochs, st.train_loss, st.val_loss, since_log,
                        items_since_log / since_log, unit);
@@ -584,10 +659,15 @@ int main(int argc, char **argv)
         if (opt_out)
             save(opt_out);
         saved = 1;
+        if (last_epoch && why_stop && rank0)
+            fprintf(stderr, "%s: time budget of %.0fs spent at the end of epoch %lld\n", cli_prog,
+                    st.horizon_seconds, (long long)st.epochs);
+        if (last_epoch)
+            break;
     }
     if (opt_out && (stop || !saved))
         save(opt_out);
-    else if (!opt_out)
+    else if (!opt_out && !opt_max_batches)
         save(NULL);
 done:
     trainer_free(tr);
