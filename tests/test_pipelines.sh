@@ -102,7 +102,13 @@ C=(TEXT="$TMP/t.txt" H=8 L=1 N=8 B=4 EVAL=5 BUDGET=2 CELL=gru DROPOUT=0 PROMPT="
 if mkc "${C[@]}" > crun.out 2> crun.err; then pass charrnn_mk_runs; else fail charrnn_mk_runs "$(tail -5 crun.err)"; fi
 cd_=$TMP/cruns/charrnn-h8-l1-n8-b4-t2-gru
 [ "$(cut -f1-7 "$cd_/result.tsv" 2>/dev/null | cut -f1,2,3,4,5,6)" = "$(printf 'gru\t8\t1\t8\t4\t2')" ] \
-    && awk -F'\t' '{ exit !($7 >= 0 && $7 < 5) }' "$cd_/result.tsv" && [ -s "$cd_/best.model" ] && [ -s "$cd_/sample.txt" ] \
+    && awk -F'\t' '{ exit !($7 ~ /^[0-9]+[.][0-9][0-9][0-9][0-9]$/ && $7 < 5) }' "$cd_/result.tsv" && [ -s "$cd_/best.model" ] && [ -s "$cd_/sample.txt" ] \
     && tdump --json "$cd_/model" | grep -q '"cell": "gru"' \
     && pass charrnn_mk_gru_result || fail charrnn_mk_gru_result "$(cat "$cd_/result.tsv" 2>&1; ls "$TMP/cruns")"
 mkc results "${C[@]}" | head -1 | grep -q '^cell' && pass charrnn_mk_results_header || fail charrnn_mk_results_header "$(mkc results "${C[@]}")"
+# a run without a validation result (a loss.tsv of its header alone) says so: '-', not a loss of 0
+cd0=$TMP/cruns/charrnn-h8-l1-n8-b4-t3-gru
+mkdir -p "$cd0" && cp "$cd_/model" "$cd0/model" && head -1 "$cd_/loss.tsv" > "$cd0/loss.tsv"
+mkc "${C[@]}" BUDGET=3 "$cd0/result.tsv" > /dev/null 2> c0.err
+[ "$(cut -f7,8 "$cd0/result.tsv")" = "$(printf -- '-\t-')" ] && grep -q 'no validation result' c0.err \
+    && pass charrnn_mk_no_validation_is_missing || fail charrnn_mk_no_validation_is_missing "$(cat "$cd0/result.tsv" c0.err)"
