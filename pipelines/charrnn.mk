@@ -42,17 +42,21 @@ PROMPT   ?= ROMEO:
 
 RUN := $(RUNS)/charrnn-h$(H)-l$(L)-n$(N)-b$(B)-t$(BUDGET)$(if $(filter-out 0,$(DROPOUT)),-d$(DROPOUT))-$(CELL)
 
-.PHONY: all results
+.PHONY: all results text-check
 all: $(RUN)/result.tsv $(RUN)/sample.txt $(RUN)/curve.png
 	@cat $(RUN)/result.tsv
 
-$(RUN)/model: $(TEXT)
+# (a missing TEXT gets a message naming the variables to set, not make's "No rule to make target")
+$(RUN)/model: $(wildcard $(TEXT)) | text-check
 	@mkdir -p $(@D)
 	@rm -f $(RUN)/loss.tsv
 	$(BIN)/vocab < $< | $(BIN)/train --streams -n $(N) -b $(B) -H $(H) -L $(L) --cell $(CELL) --val 0.1 \
 	    --lr $(LR) --schedule $(SCHEDULE) --dropout $(DROPOUT) --clip $(CLIP) --seed $(SEED) \
 	    --max-seconds $(BUDGET) --eval-every $(EVAL) --log $(RUN)/loss.tsv \
 	    --best $(RUN)/best.model -o $@ 2> >(tee $(RUN)/train.err >&2)
+
+text-check:
+	@test -f $(TEXT) || { echo "charrnn.mk: TEXT=$(TEXT) not found: set TEXT=path/to/text (or SHARED=path/to/tinyshakespeare.txt)" >&2; exit 1; }
 
 $(RUN)/curve.tsv: $(RUN)/model
 	awk -F'\t' 'NR == 1 { print "seconds\tval_loss"; next } { s += $$4; printf "%.1f\t%s\n", s, $$3 }' \
