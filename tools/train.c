@@ -58,9 +58,12 @@ static void usage(void)
 "    the next N (-n) characters of every stream with a target at every position; the LSTM\n"
 "    state is carried from batch to batch (truncated back-propagation through N steps) and\n"
 "    reset at each epoch. Validation runs the held-out text the same way.\n\n"
-"    Progress goes to stderr: a bar on a terminal, else a line per epoch. The model is a\n"
-"    charpipe stream (weights named and laid out as Keras's, see lib/model.h). With -o it is\n"
-"    written atomically after every epoch; without -o the final model goes to stdout.\n"
+"    Progress goes to stderr: a bar on a terminal (with the ETA of the epoch and, when more\n"
+"    follows, of the run: its epochs or its time budget, whichever ends it first, and the\n"
+"    validations they bring; while validation runs, its own bar), else a line per epoch.\n"
+"    The model is a charpipe stream (weights named and laid out as Keras's, see\n"
+"    lib/model.h). With -o it is written atomically after every epoch; without -o the final\n"
+"    model goes to stdout.\n"
 "    Ctrl-C saves a checkpoint to the -o file (resumable mid-epoch) and exits with 130.\n\n"
 "    Built with make MPI=1 (build/mpi/bin/train) and run under mpirun, R processes (ranks)\n"
 "    train one model: every batch (the -b windows or streams) is split across the ranks,\n"
@@ -375,6 +378,42 @@ static double run_progress(long nbatches, double secs)
     return p;
 }
 
+/* Validation, with its progress on the bar (a validation of many windows takes a while). */
+static double last_val_secs = -1;     /* how long the last validation took (-1: none yet) */
+static double val_started, val_drawn;
+static void val_progress(void *ctx, double done)
+{
+    (void)ctx;
+    double now = cli_now();
+    if (val_drawn > 0 && now - val_drawn < 0.1 && done < 1)
+        return;
+    val_drawn = now;
+    cli_bar_validating(done, now - val_started);
+}
+
+static double validate(trainer *tr)
+{
+    val_started = cli_now();
+    val_drawn = 0;
+    tr->ev->progress = opt_progress ? val_progress : NULL;
+    double v = trainer_validate(tr);
+    tr->ev->progress = NULL;
+    last_val_secs = cli_now() - val_started;
+    if (val_drawn > 0)
+        fputs("\r\033[K", stderr);
+    return v;
+}
+
+/* The time `batches` more batches take from batch pos of an epoch of nbatches, at spb seconds
+ * a batch, with the validations they bring (at each epoch's end, every --eval-every, and
+ * one at a budget's end) at the last one's time. */
+static double eta(double batches, long pos, long nbatches, double spb, int budget_end)
+{
+    double nval = floor((pos + batches) / nbatches) + (opt_eval_every ? floor(batches / opt_eval_every) : 0)
+                  + budget_end;
+    return batches * spb + (last_val_secs > 0 ? nval * last_val_secs : 0);
+}
+
 /* --max-batches: the speed of the batches this process trained. */
 static void bench_report(long steps, double secs, double per_batch, double loss, const char *unit)
 {
@@ -606,7 +645,7 @@ int main(int argc, char **argv)
                     if (m.streams)
                         save_state(tr);
                     st.train_loss = loss;
-                    st.val_loss = trainer_validate(tr);
+                    st.val_loss = validate(tr);
                     if (rank0)
                         fprintf(stderr, "%s: time budget of %.0fs spent at epoch %lld batch %ld/%ld: loss %.4f, val_loss %.4f\n",
                                 cli_prog, st.horizon_seconds, (long long)st.epochs + 1, bi + 1, nbatches,
@@ -619,18 +658,32 @@ int main(int argc, char **argv)
                 }
             }
             if (opt_eval_every && st.steps % opt_eval_every == 0 && bi + 1 < nbatches) {
-                double v = trainer_validate(tr);
+                double v = validate(tr);
                 if (opt_log)
                     append_log(opt_log, at, loss, v, since_log, items_since_log / since_log, unit);
                 since_log = items_since_log = 0;
                 if (!opt_progress && rank0)
                     fprintf(stderr, "%s: epoch %.2f: loss %.4f, val_loss %.4f\n", cli_prog, at, loss, v);
                 keep_best(tr, v);
+                last = 0;                     /* (the bar was cleared: draw it again) */
             }
             double now = cli_now();
             if (opt_progress && (now - last > 0.1 || bi + 1 == nbatches)) {
-                cli_bar(bi + 1, nbatches, now - t0, loss, (double)(bi + 1 - first_batch) * per_batch / tbar,
-                        0, 0, unit);
+                /* ETAs of the epoch and of the run: the batches left (the epochs', or as many
+                 * as the time budget leaves), their validations, at this epoch's pace */
+                double spb = tbar / (double)(bi + 1 - first_batch), left = nbatches - bi - 1;
+                double to_go = epoch_limit >= 0 ? (double)(epoch_limit - st.epochs - 1) * nbatches + left : -1;
+                int budget_end = 0;
+                if (st.horizon_seconds > 0) {
+                    double by_time = ceil((st.horizon_seconds - train_secs) / spb);
+                    by_time = by_time > 0 ? by_time : 0;
+                    if (to_go < 0 || by_time < to_go)
+                        to_go = by_time, budget_end = 1;
+                }
+                double e_epoch = eta(to_go < left ? to_go : left, bi + 1, nbatches, spb, budget_end && to_go < left);
+                double e_run = eta(to_go, bi + 1, nbatches, spb, budget_end);
+                cli_bar(bi + 1, nbatches, e_epoch, to_go > left ? e_run : -1, loss,
+                        (double)(bi + 1 - first_batch) * per_batch / tbar, 0, 0, unit);
                 last = now;
             }
         }
@@ -641,10 +694,10 @@ int main(int argc, char **argv)
                                  : (double)ntrain - (double)first_batch * st.batch;
         double rate = tbar > 0 && items > 0 ? items / tbar : 0;
         st.train_loss = st.epoch_loss_sum / trainer_targets(tr, nbatches);
-        st.val_loss = trainer_validate(tr);
+        st.val_loss = validate(tr);
         trainer_epoch_end(tr, &r);
         if (opt_progress)
-            cli_bar(nbatches, nbatches, secs, st.train_loss, rate, 1, st.val_loss, unit);
+            cli_bar(nbatches, nbatches, secs, -1, st.train_loss, rate, 1, st.val_loss, unit);
         else if (rank0 && epoch_limit >= 0)
             fprintf(stderr, "%s: epoch %lld/%lld: loss %.4f, val_loss %.4f, %.1fs, %.0f %s/s\n", cli_prog,
                     (long long)st.epochs, (long long)epoch_limit, st.train_loss, st.val_loss, secs, rate, unit);
