@@ -48,3 +48,37 @@ fi
 # without a terminal, no bar and no validation display
 train -H 16 -e 1 --eval-every 100 -o p.model < big.ts 2> notty.err
 ! grep -q 'validating\|ETA' notty.err && pass progress_not_on_a_file || fail progress_not_on_a_file "$(head -c 300 notty.err)"
+
+# --- tdump --text: index tensors back to characters with the stream's vocabulary ---
+printf 'Ünïcode "quotes"\ttabs\nand lines, \\ backslashes; ' > u1.txt
+for i in $(seq 40); do cat u1.txt; done > u.txt
+vocab --chunk 100 < u.txt > u.ts
+if have_py; then
+    # the text frames' strings, joined, are the text; every window's string is the text at its
+    # offset, and its y the characters after it (window --seq), JSON read by Python
+    tdump --text --json -a u.ts > u.json
+    $PY -c 'import json, sys; t = open("u.txt", encoding="utf-8").read()
+fr = [json.loads(l) for l in open("u.json", encoding="utf-8")]
+assert "".join(f["text"] for f in fr if f["name"] == "text") == t
+assert fr[0]["name"] == "vocab" and fr[0]["text"] == "".join(sorted(set(t)))' \
+        && pass tdump_text_is_the_text || fail tdump_text_is_the_text "$(head -c 300 u.json)"
+    window -n 7 -s 3 --seq < u.ts | tdump --text --json -a > w.json
+    $PY -c 'import json; t = open("u.txt", encoding="utf-8").read()
+fr = [json.loads(l) for l in open("w.json", encoding="utf-8")]
+xs = [s for f in fr if f["name"] == "x" for s in f["text"]]
+ys = [s for f in fr if f["name"] == "y" for s in f["text"]]
+assert len(xs) == (len(t) - 8) // 3 + 1 and len(ys) == len(xs), (len(xs), len(t))
+assert all(x == t[3 * i:3 * i + 7] and y == t[3 * i + 1:3 * i + 8] for i, (x, y) in enumerate(zip(xs, ys)))' \
+        && pass tdump_text_windows || fail tdump_text_windows "$(head -c 300 w.json)"
+else
+    skip tdump_text_is_the_text "no /usr/bin/python3 with msgpack and numpy"
+fi
+# the human format: -n counts characters of text and strings of windows
+[ "$(tdump --text -n 5 u.ts | sed -n 2p)" = 'text  u1 (100,)  "Ünïco" ...' ] && pass tdump_text_head \
+    || fail tdump_text_head "$(tdump --text -n 5 u.ts | head -2)"
+window -n 3 < u.ts | tdump --text -n 2 | sed -n 2p | grep -qF 'x  u1 (256, 3)  ["Ünï", "nïc", ...]  {' \
+    && pass tdump_text_windows_head || fail tdump_text_windows_head "$(window -n 3 < u.ts | tdump --text -n 2 | head -3)"
+# without --text, numbers as before; a model's tensors are never taken for text
+tdump -n 3 u.ts | sed -n 2p | grep -q '^text  u1 (100,)  \[' && pass tdump_numbers_without_text || fail tdump_numbers_without_text "$(tdump -n 3 u.ts | head -2)"
+vocab < rep.txt | window -n 4 | train -H 4 -e 1 -o t.model 2>/dev/null
+tdump --text t.model | grep -q '^rng  u8 (2, 4)  \[' && pass tdump_text_leaves_models || fail tdump_text_leaves_models "$(tdump --text t.model | grep rng)"
