@@ -93,7 +93,7 @@ grep -q "runs/tinyshakespeare-n40-s1-h128-e5-b64/vocab.ts" shk.out && grep -q "t
     && grep -q "that, poor contempt, or claim'\\\\''d thou sle" shk.out \
     && pass pipelines_shakespeare_dry_run || fail pipelines_shakespeare_dry_run "$(head -c 600 shk.out)"
 mk -n demo SHARED="$TMP/tinyshakespeare.txt" RUNS="$TMP/runs" BIN="$BIN" > demo.out 2>&1
-grep -q "runs/GPL-3-n40-s1-h128-e12-b64/" demo.out && grep -q "the terms and conditions" demo.out && ! grep -q "poor contempt" demo.out \
+grep -q "runs/GPL-3-n40-s1-h128-t30-b64/" demo.out && grep -q "the terms and conditions" demo.out && ! grep -q "poor contempt" demo.out \
     && pass pipelines_demo_dry_run || fail pipelines_demo_dry_run "$(head -c 600 demo.out)"
 
 # the char-rnn experiment (charrnn.mk) for two seconds on the small text, with the GRU

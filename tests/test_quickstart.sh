@@ -82,3 +82,25 @@ window -n 3 < u.ts | tdump --text -n 2 | sed -n 2p | grep -qF 'x  u1 (256, 3)  [
 tdump -n 3 u.ts | sed -n 2p | grep -q '^text  u1 (100,)  \[' && pass tdump_numbers_without_text || fail tdump_numbers_without_text "$(tdump -n 3 u.ts | head -2)"
 vocab < rep.txt | window -n 4 | train -H 4 -e 1 -o t.model 2>/dev/null
 tdump --text t.model | grep -q '^rng  u8 (2, 4)  \[' && pass tdump_text_leaves_models || fail tdump_text_leaves_models "$(tdump --text t.model | grep rng)"
+
+# --- make demo's own lines: what it does, the result with a header, a sample, where the files
+# are, what next; no recipes or compiler lines (the pipelines' demo on a small text, 1 s) ---
+for _ in $(seq 30); do printf 'The cat sat on the mat. A dog ran in the fog. '; done > cat.txt
+make --no-print-directory -C "$REPO/pipelines" demo DEMO_TEXT="$TMP/cat.txt" DEMO_BUDGET=1 DEMO_H=8 \
+    DEMO_SEED="The cat" RUNS="$TMP/druns" BIN="$BIN" > demo.out 2>&1; rc=$?
+grep -Ev '^train: (epoch [0-9]+: loss|time budget of 1s spent)' demo.out > demo.own   # train's progress aside
+dir=$TMP/druns/cat-n40-s1-h8-t1-b64
+if [ $rc -ne 0 ]; then fail demo_runs "exit $rc: $(tail -5 demo.out)"
+else
+    pass demo_runs
+    n=$(wc -l < demo.own)
+    check_num demo_prints_a_few_lines 'a >= 12 && a <= 24' "$n lines: $(head -c 800 demo.own)" a="$n"
+    head -1 demo.own | grep -q "^charpipe demo: an LSTM of 8 units learns $TMP/cat.txt" \
+        && grep -q '^Result (loss in nats per character' demo.own \
+        && grep -Eq '^  epochs [0-9.]+   train loss [0-9.]+   validation loss [0-9.]+   eval [0-9.]+' demo.own \
+        && grep -q '^Sample at temperature 0.5, after the seed "The cat":$' demo.own \
+        && grep -q "^Files in $dir/:" demo.own && grep -q 'loss.png' demo.own && grep -q '^Next: ' demo.own \
+        && pass demo_says_what_it_did || fail demo_says_what_it_did "$(cat demo.own)"
+    ! grep -Eq "^make|$BIN/|window -n|-o $dir|cc |gcc" demo.own && pass demo_no_recipes || fail demo_no_recipes "$(cat demo.own)"
+    [ -s "$dir/samples.txt" ] && [ -s "$dir/result.tsv" ] && pass demo_makes_its_files || fail demo_makes_its_files "$(ls "$dir")"
+fi

@@ -30,7 +30,7 @@ static double opt_max_seconds = 0;
 static long opt_seed = 1, opt_eval_every = 0;
 static int opt_decay_every = 1;
 static const char *opt_out, *opt_resume, *opt_log, *opt_best, *opt_schedule = "none", *opt_input;
-static int opt_summary, opt_progress = -1, opt_V, opt_N, opt_streams;
+static int opt_summary, opt_quiet, opt_progress = -1, opt_V, opt_N, opt_streams;
 static long opt_max_batches;
 static int set_epochs, set_max_seconds, set_hidden, set_batch, set_lr, set_val, set_clip, set_seed, set_layers, set_cell;
 static int opt_cell = CELL_LSTM;
@@ -118,6 +118,8 @@ static void usage(void)
 "                        and -n, or from the stream on stdin\n"
 "    -V N                vocabulary size for --summary\n"
 "        --progress, --no-progress   force the progress bar on or off\n"
+"    -q, --quiet         no lines about the data, the model and the settings before training\n"
+"                        (the progress and the closing messages stay)\n"
 "        --input PATTERN read the stream from this file instead of stdin; under mpirun every\n"
 "                        rank reads it (PATTERN without %%d: the same data as from stdin) or,\n"
 "                        with --streams and a %%d in PATTERN, rank r reads the shard PATTERN\n"
@@ -244,10 +246,11 @@ static void parse_options(int argc, char **argv)
         { "dropout", 1, 0, O_DROPOUT }, { "schedule", 1, 0, O_SCHED }, { "decay-rate", 1, 0, O_DRATE },
         { "decay-every", 1, 0, O_DEVERY }, { "eval-every", 1, 0, O_EVAL }, { "best", 1, 0, O_BEST },
         { "max-seconds", 1, 0, O_MAXS }, { "cell", 1, 0, O_CELL }, { "input", 1, 0, O_INPUT }, { "help", 0, 0, 'h' },
+        { "quiet", 0, 0, 'q' },
         { 0, 0, 0, 0 }
     };
     int c;
-    while ((c = getopt_long(argc, argv, "e:H:L:b:j:o:V:n:h", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "e:H:L:b:j:o:V:n:qh", longopts, NULL)) != -1) {
         switch (c) {
         case 'e': opt_epochs = (int)cli_long("-e", optarg, 0, 1000000); set_epochs = 1; break;
         case 'H': opt_hidden = (int)cli_long("-H", optarg, 1, 8192); set_hidden = 1; break;
@@ -286,6 +289,7 @@ static void parse_options(int argc, char **argv)
         case O_INPUT: opt_input = optarg; break;
         case O_MAXS: opt_max_seconds = cli_double("--max-seconds", optarg, 0.001, 1e9); set_max_seconds = 1; break;
         case O_VERSION: printf("charpipe train 0.2 (kernels: %s)\n", cli_kernels()->name); exit(0);
+        case 'q': opt_quiet = 1; break;
         case 'h': usage(); exit(0);
         default: cli_usage_error("unknown option");
         }
@@ -536,7 +540,7 @@ int main(int argc, char **argv)
     long nbatches = tr->nbatches;
     size_t ntrain = tr->ntrain;
     const char *unit = m.streams ? "chars" : "windows";
-    if (rank0) {
+    if (rank0 && !opt_quiet) {
         if (m.streams)
             fprintf(stderr, "%s: %zu characters (%zu for training in %d streams of %zu, %zu held out), read in %.1fs\n",
                     cli_prog, d.tn, ntrain, m.streams, tr->per_stream, tr->nval, t_read);
