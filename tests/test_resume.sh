@@ -30,6 +30,9 @@ for sched in cosine step none; do
     stops_equal resume_streams_${sched}_equals_uninterrupted "$S --schedule $sched" --streams rep.text.ts 3 31 40
 done
 stops_equal resume_gru_cosine_equals_uninterrupted "$S --cell gru --schedule cosine" --streams rep.text.ts 50
+stops_equal resume_lnlstm_cosine_equals_uninterrupted "$S --cell lnlstm --schedule cosine" --streams rep.text.ts 17
+vocab < rep.txt | window -n 8 --seq > seq.ts    # a target at every position
+stops_equal resume_seq_windows_cosine_equals_uninterrupted "$W --schedule cosine --lr 0.01" "" seq.ts 9 18
 
 # the checkpoint --max-batches -o writes holds the batches trained; without -o nothing is written
 train $W -e 3 --max-batches 5 -o mb.model < rep.ts 2> mb.err
