@@ -104,3 +104,11 @@ else
     ! grep -Eq "^make|$BIN/|window -n|-o $dir|cc |gcc" demo.own && pass demo_no_recipes || fail demo_no_recipes "$(cat demo.own)"
     [ -s "$dir/samples.txt" ] && [ -s "$dir/result.tsv" ] && pass demo_makes_its_files || fail demo_makes_its_files "$(ls "$dir")"
 fi
+# on a terminal the demo shows train's bar (its stderr goes through tee, so the bar is asked for)
+if command -v script > /dev/null; then
+    script -qec "make --no-print-directory -C '$REPO/pipelines' demo DEMO_TEXT='$TMP/cat.txt' DEMO_BUDGET=1 DEMO_H=8 \
+        DEMO_SEED='The cat' RUNS='$TMP/druns2' BIN='$BIN'" /dev/null > demotty.out 2>&1
+    tr '\r' '\n' < demotty.out > demotty.txt
+    grep -Eq '^ *[0-9]+/[0-9]+ \[=+' demotty.txt && grep -q '^Result' demotty.txt \
+        && pass demo_progress_bar_on_a_terminal || fail demo_progress_bar_on_a_terminal "$(head -c 600 demotty.txt)"
+fi
