@@ -148,7 +148,8 @@ bench-deps:
 	@$(call install_missing,$(BENCH_DEPS))
 
 # The quick start: what is missing, the build, then a small model trained on a text every
-# Debian system has, and a sample from it (about a minute).
+# Debian system has, and a sample from it (about a minute). gnuplot-nox draws the loss plot.
+demo: DEPS += gnuplot-nox
 demo: deps
 	@$(MAKE) -s --no-print-directory tools
 	@$(MAKE) -s --no-print-directory -C pipelines demo

@@ -360,8 +360,10 @@ int dataset_add_frame(dataset *d, const ts_frame *f, char *err, size_t cap)
     if (!f->is_tensor)
         return lib_fail(err, cap, "%s: %s is not a tensor", L, f->name);
     if (is_text) {
-        if (!d->want_text)
+        if (!d->want_text) {
+            d->saw_text = 1;
             return 0;                             /* windows are what counts then */
+        }
         if (!frame_is_index_dtype(f->dtype) || f->ndim != 1)
             return lib_fail(err, cap, "%s: text frames must be (n,) indices", L);
         size_t n = f->shape[0];
@@ -369,6 +371,11 @@ int dataset_add_frame(dataset *d, const ts_frame *f, char *err, size_t cap)
             return -1;
         return dataset_add_text(d, d->tmp, n, err, cap);
     }
+    char layout[16] = "";
+    if (is_x && ts_attr_str(f, "layout", layout, sizeof layout) == 1 && strcmp(layout, "streams") == 0)
+        return lib_fail(err, cap, "%s: window --streams frames (pieces of streams, to be read in order with "
+                        "the state carried) are not independent windows: give vocab's output (train "
+                        "--streams -n N -b B trains on it as streams) or the windows of 'window -n N'", L);
     if (d->want_text)
         return lib_fail(err, cap, "%s: --streams trains on the text: give it vocab's output, not windows", L);
     int onehot = !frame_is_index_dtype(f->dtype);
@@ -431,6 +438,9 @@ int dataset_finish(dataset *d, char *err, size_t cap)
         return lib_fail(err, cap, "%s: no vocab frame (expected the output of vocab | window)", L);
     if (d->want_text && d->tn == 0)
         return lib_fail(err, cap, "%s: no text frames (--streams trains on the output of vocab)", L);
+    if (!d->want_text && d->n == 0 && d->saw_text)
+        return lib_fail(err, cap, "%s: no windows in the input, only text (vocab's output): add a window "
+                        "stage ('vocab | window -n 40 | train') or train on the text with --streams", L);
     if (!d->want_text && d->n == 0)
         return lib_fail(err, cap, "%s: no windows in the input", L);
     free(d->tmp);

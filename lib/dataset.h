@@ -48,6 +48,7 @@ typedef struct dataset {
     uint16_t *x16, *y16;              /* ... otherwise */
     size_t xcap, ycap;
     size_t pending;                   /* rows of an x frame still waiting for their y */
+    int saw_text;                     /* text frames were skipped (for a hint when no windows) */
     int32_t *tmp;                     /* decoded frame */
     int32_t *span;                    /* (N + 1) a window as the characters it covers */
     size_t tmpcap;

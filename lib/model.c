@@ -113,6 +113,9 @@ int model_write(const model *m, const train_state *s, int fd, const char *label,
         TS_ATTR_FLOAT("weight_drop", s->weight_drop), TS_ATTR_FLOAT("locked_dropout", s->locked_dropout),
         TS_ATTR_FLOAT("input_dropout", s->input_dropout), TS_ATTR_FLOAT("weight_decay", s->weight_decay),
         TS_ATTR_INT("warmup", s->warmup),
+        /* the run's horizon (train_state): where the run ends, for the schedule and --resume */
+        TS_ATTR_INT("horizon_epochs", s->horizon_epochs), TS_ATTR_FLOAT("horizon_seconds", s->horizon_seconds),
+        TS_ATTR_FLOAT("train_seconds", s->horizon_seconds > 0 ? s->train_seconds : 0),
     };
     /* issue 14: the training data's fingerprint (--resume checks its input), when recorded */
     char fp[32];
@@ -293,6 +296,14 @@ int model_read(model *m, train_state *s, const char *path, char *err, size_t cap
                 t->data_size = (uint64_t)v;
                 t->data_hash = hash;
             }
+            /* the run's horizon: absent (older models) or out of range, no limit is known */
+            if (ts_attr_int(&f, "horizon_epochs", &v) == 1 && v > 0 && v <= 1000000) t->horizon_epochs = v;
+            get_num(&f, "horizon_seconds", &t->horizon_seconds);
+            get_num(&f, "train_seconds", &t->train_seconds);
+            if (!(t->horizon_seconds > 0 && t->horizon_seconds <= 1e9))
+                t->horizon_seconds = 0;
+            if (!(t->train_seconds >= 0 && t->train_seconds <= 1e12))
+                t->train_seconds = 0;
         } else if (!have_model) {
             if (strcmp(f.name, "vocab") == 0 || strcmp(f.name, "x") == 0 || strcmp(f.name, "text") == 0)
                 bad = lib_fail(msg, sizeof msg, "not a model (a data stream: frame '%s' before any 'model' frame)", f.name);

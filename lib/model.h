@@ -69,6 +69,12 @@ typedef struct train_state {
     int has_data_fp;                  /* 0: none recorded (an older model, or sharded input) */
     uint64_t data_size;               /* windows, or characters of text */
     uint64_t data_hash;               /* FNV-1a 64 */
+    /* the run's horizon, so that a resumed run ends and schedules as the uninterrupted one
+     * (attrs horizon_epochs, horizon_seconds, train_seconds; 0 in models that predate them) */
+    int64_t horizon_epochs;           /* the run ends after this many epochs (-e); 0: no limit */
+    double horizon_seconds;           /* ... or after this many seconds of training; 0: no limit */
+    double train_seconds;             /* seconds of training so far (kept with a time limit only,
+                                         so that epoch-bound runs write the same bytes) */
 } train_state;
 
 /* Allocate params (zero) and vocab for a model of shape d. Returns 0, or -1 when out of

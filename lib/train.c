@@ -76,6 +76,8 @@ static void windows_part(void *ctx, int part, int nparts)
         int b = (int)(hi - a < (size_t)ev->bmax ? hi - a : (size_t)ev->bmax);
         dataset_gather_range(ev->d, ev->first + a, b, w->x, w->y);
         sum += lstm_forward_seq(ev->k, ev->p, w->work, b, ev->d->N, w->x, w->y, NULL, &s);
+        if (part == 0 && ev->progress)
+            ev->progress(ev->progress_ctx, (double)(a + (size_t)b - lo) / (double)(hi - lo));
     }
     w->loss = sum;
 }
@@ -109,6 +111,8 @@ static void streams_part(void *ctx, int part, int nparts)
         int T = (int)(n - a < (size_t)ev->T ? n - a : (size_t)ev->T);
         dataset_slice(ev->d, ev->first, n, lo, b, a, T, w->x, w->y);
         sum += lstm_forward_seq(ev->k, ev->p, w->work, b, T, w->x, w->y, NULL, &s);
+        if (part == 0 && ev->progress)
+            ev->progress(ev->progress_ctx, (double)(a + (size_t)T) / (double)n);
     }
     w->loss = sum;
 }

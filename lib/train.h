@@ -61,6 +61,11 @@ typedef struct evaluator {
     const dataset *d;
     size_t first, count;
     int B, lo, hi, per_position;      /* streams lo .. hi of B */
+    /* When set, called on the calling thread as its own share of a job (the first part, which
+     * the other threads' parts keep pace with) advances: done is the fraction of it done,
+     * (0 .. 1]. For a progress display; it must not touch the evaluator. */
+    void (*progress)(void *ctx, double done);
+    void *progress_ctx;
 } evaluator;
 
 /* Threads and work areas for up to bmax rows of T steps per thread. */

@@ -15,7 +15,8 @@
 #   curve.tsv           elapsed training seconds and validation loss, for plotting
 #   curve.png           the plot (gnuplot, when installed)
 #   sample.txt          500 characters from the best model after PROMPT (default ROMEO:)
-#   result.tsv          settings, the best validation loss and when it was reached
+#   result.tsv          settings, the best validation loss and when it was reached ('-' when
+#                       the run has no validation result)
 
 SHELL       := /bin/bash
 .SHELLFLAGS := -o pipefail -ec
@@ -41,17 +42,21 @@ PROMPT   ?= ROMEO:
 
 RUN := $(RUNS)/charrnn-h$(H)-l$(L)-n$(N)-b$(B)-t$(BUDGET)$(if $(filter-out 0,$(DROPOUT)),-d$(DROPOUT))-$(CELL)
 
-.PHONY: all results
+.PHONY: all results text-check
 all: $(RUN)/result.tsv $(RUN)/sample.txt $(RUN)/curve.png
 	@cat $(RUN)/result.tsv
 
-$(RUN)/model: $(TEXT)
+# (a missing TEXT gets a message naming the variables to set, not make's "No rule to make target")
+$(RUN)/model: $(wildcard $(TEXT)) | text-check
 	@mkdir -p $(@D)
 	@rm -f $(RUN)/loss.tsv
 	$(BIN)/vocab < $< | $(BIN)/train --streams -n $(N) -b $(B) -H $(H) -L $(L) --cell $(CELL) --val 0.1 \
 	    --lr $(LR) --schedule $(SCHEDULE) --dropout $(DROPOUT) --clip $(CLIP) --seed $(SEED) \
-	    -e 1000 --max-seconds $(BUDGET) --eval-every $(EVAL) --log $(RUN)/loss.tsv \
+	    --max-seconds $(BUDGET) --eval-every $(EVAL) --log $(RUN)/loss.tsv \
 	    --best $(RUN)/best.model -o $@ 2> >(tee $(RUN)/train.err >&2)
+
+text-check:
+	@test -f $(TEXT) || { echo "charrnn.mk: TEXT=$(TEXT) not found: set TEXT=path/to/text (or SHARED=path/to/tinyshakespeare.txt)" >&2; exit 1; }
 
 $(RUN)/curve.tsv: $(RUN)/model
 	awk -F'\t' 'NR == 1 { print "seconds\tval_loss"; next } { s += $$4; printf "%.1f\t%s\n", s, $$3 }' \
@@ -69,8 +74,10 @@ $(RUN)/sample.txt: $(RUN)/model
 
 $(RUN)/result.tsv: $(RUN)/curve.tsv
 	awk -F'\t' -v c=$(CELL) -v h=$(H) -v l=$(L) -v n=$(N) -v b=$(B) -v t=$(BUDGET) \
-	    'NR > 1 && (best == "" || $$2 < best) { best = $$2; at = $$1 } \
-	     END { printf "%s\t%d\t%d\t%d\t%d\t%d\t%.4f\t%.0f\n", c, h, l, n, b, t, best, at }' $< > $@
+	    'NR > 1 && $$2 ~ /^[0-9]/ && (best == "" || $$2 + 0 < best) { best = $$2 + 0; at = $$1 } \
+	     END { printf "%s\t%d\t%d\t%d\t%d\t%d\t%s\t%s\n", c, h, l, n, b, t, \
+	           best == "" ? "-" : sprintf("%.4f", best), best == "" ? "-" : sprintf("%.0f", at) }' $< > $@
+	@if [ "$$(cut -f7 $@)" = - ]; then echo "charrnn.mk: no validation result in $(RUN)/loss.tsv (best_val_loss '-')" >&2; fi
 
 results:
 	@printf 'cell\thidden\tlayers\tsteps\tstreams\tbudget_s\tbest_val_loss\tat_s\n'

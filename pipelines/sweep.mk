@@ -92,7 +92,7 @@ $(D)/%/opts: FORCE | check
 $(D)/%/model: $(D)/%/opts $(D)/vocab.ts
 	@echo "== $* ($$(cat $<)): $(BUDGET) s" >&2
 	@rm -f $(@D)/loss.tsv $(@D)/best.model
-	$(BIN)/train --streams $$(cat $<) --val 0.1 -e 1000000 --max-seconds $(BUDGET) --no-progress \
+	$(BIN)/train --streams $$(cat $<) --val 0.1 --max-seconds $(BUDGET) --no-progress \
 	    --log $(@D)/loss.tsv --best $(@D)/best.model -o $@ < $(D)/vocab.ts 2> $(@D)/train.err \
 	    || { tail -3 $(@D)/train.err >&2; exit 1; }
 

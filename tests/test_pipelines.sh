@@ -93,7 +93,7 @@ grep -q "runs/tinyshakespeare-n40-s1-h128-e5-b64/vocab.ts" shk.out && grep -q "t
     && grep -q "that, poor contempt, or claim'\\\\''d thou sle" shk.out \
     && pass pipelines_shakespeare_dry_run || fail pipelines_shakespeare_dry_run "$(head -c 600 shk.out)"
 mk -n demo SHARED="$TMP/tinyshakespeare.txt" RUNS="$TMP/runs" BIN="$BIN" > demo.out 2>&1
-grep -q "runs/GPL-3-n40-s1-h128-e12-b64/" demo.out && grep -q "the terms and conditions" demo.out && ! grep -q "poor contempt" demo.out \
+grep -q "runs/GPL-3-n40-s1-h128-t30-b64/" demo.out && grep -q "the terms and conditions" demo.out && ! grep -q "poor contempt" demo.out \
     && pass pipelines_demo_dry_run || fail pipelines_demo_dry_run "$(head -c 600 demo.out)"
 
 # the char-rnn experiment (charrnn.mk) for two seconds on the small text, with the GRU
@@ -102,10 +102,16 @@ C=(TEXT="$TMP/t.txt" H=8 L=1 N=8 B=4 EVAL=5 BUDGET=2 CELL=gru DROPOUT=0 PROMPT="
 if mkc "${C[@]}" > crun.out 2> crun.err; then pass charrnn_mk_runs; else fail charrnn_mk_runs "$(tail -5 crun.err)"; fi
 cd_=$TMP/cruns/charrnn-h8-l1-n8-b4-t2-gru
 [ "$(cut -f1-7 "$cd_/result.tsv" 2>/dev/null | cut -f1,2,3,4,5,6)" = "$(printf 'gru\t8\t1\t8\t4\t2')" ] \
-    && awk -F'\t' '{ exit !($7 >= 0 && $7 < 5) }' "$cd_/result.tsv" && [ -s "$cd_/best.model" ] && [ -s "$cd_/sample.txt" ] \
+    && awk -F'\t' '{ exit !($7 ~ /^[0-9]+[.][0-9][0-9][0-9][0-9]$/ && $7 < 5) }' "$cd_/result.tsv" && [ -s "$cd_/best.model" ] && [ -s "$cd_/sample.txt" ] \
     && tdump --json "$cd_/model" | grep -q '"cell": "gru"' \
     && pass charrnn_mk_gru_result || fail charrnn_mk_gru_result "$(cat "$cd_/result.tsv" 2>&1; ls "$TMP/cruns")"
 mkc results "${C[@]}" | head -1 | grep -q '^cell' && pass charrnn_mk_results_header || fail charrnn_mk_results_header "$(mkc results "${C[@]}")"
+# a run without a validation result (a loss.tsv of its header alone) says so: '-', not a loss of 0
+cd0=$TMP/cruns/charrnn-h8-l1-n8-b4-t3-gru
+mkdir -p "$cd0" && cp "$cd_/model" "$cd0/model" && head -1 "$cd_/loss.tsv" > "$cd0/loss.tsv"
+mkc "${C[@]}" BUDGET=3 "$cd0/result.tsv" > /dev/null 2> c0.err
+[ "$(cut -f7,8 "$cd0/result.tsv")" = "$(printf -- '-\t-')" ] && grep -q 'no validation result' c0.err \
+    && pass charrnn_mk_no_validation_is_missing || fail charrnn_mk_no_validation_is_missing "$(cat "$cd0/result.tsv" c0.err)"
 
 # the regularisation sweep (sweep.mk) end to end: two settings for a second each on the small
 # text, one after another; the table, the curves, nothing redone, a changed setting redone alone
@@ -115,7 +121,7 @@ sd=$TMP/sruns/sweep-t-t1
 if mks "${SW[@]}" > sw.out 2> sw.err; then pass sweep_runs; else fail sweep_runs "$(tail -5 sw.err)"; fi
 [ "$(head -1 "$sd/table.tsv" 2>/dev/null)" = "$(printf 'setting\tbest_val_loss\tat_s\tchars_per_s\tepochs\toptions')" ] \
     && [ "$(sed 1d "$sd/table.tsv" | cut -f1 | sort | tr '\n' ' ')" = "awd base " ] \
-    && awk -F'\t' 'NR > 1 && !($2 > 0 && $2 < 5 && $3 >= 0 && $4 > 0 && $5 > 0) { bad = 1 } END { exit bad }' "$sd/table.tsv" \
+    && awk -F'\t' 'NR > 1 && !($2 ~ /^[0-9]+[.][0-9][0-9][0-9][0-9]$/ && $2 < 5 && $3 >= 0 && $4 > 0 && $5 > 0) { bad = 1 } END { exit bad }' "$sd/table.tsv" \
     && sort -c -t "$(printf '\t')" -k2,2g <(sed 1d "$sd/table.tsv") \
     && grep -q "^awd.*--weight-drop 0.3" "$sd/table.tsv" && grep -q '^setting' sw.out \
     && pass sweep_table || fail sweep_table "$(cat "$sd/table.tsv" 2>&1)"

@@ -248,7 +248,7 @@ static void fmt_time(char *buf, size_t cap, double s)
         snprintf(buf, cap, "%ld:%02ld", t / 60, t % 60);
 }
 
-void cli_bar(long done, long total, double elapsed, double loss, double rate, int final,
+void cli_bar(long done, long total, double secs, double run_eta, double loss, double rate, int final,
              double val_loss, const char *unit)
 {
     char buf[64];
@@ -256,12 +256,27 @@ void cli_bar(long done, long total, double elapsed, double loss, double rate, in
     fprintf(stderr, "\r%*ld/%ld [", (int)snprintf(NULL, 0, "%ld", total), done, total);
     for (int i = 0; i < width; i++)
         fputc(i < fill ? '=' : (i == fill ? '>' : '.'), stderr);
+    fmt_time(buf, sizeof buf, secs);
     if (final) {
-        fmt_time(buf, sizeof buf, elapsed);
         fprintf(stderr, "] - %s - loss: %.4f - val_loss: %.4f - %.0f %s/s\033[K\n", buf, loss,
                 val_loss, rate, unit);
     } else {
-        fmt_time(buf, sizeof buf, done ? elapsed / done * (total - done) : 0);
-        fprintf(stderr, "] - ETA: %s - loss: %.4f - %.0f %s/s\033[K", buf, loss, rate, unit);
+        fprintf(stderr, "] - ETA: %s", buf);
+        if (run_eta >= 0) {
+            fmt_time(buf, sizeof buf, run_eta);
+            fprintf(stderr, " (run %s)", buf);
+        }
+        fprintf(stderr, " - loss: %.4f - %.0f %s/s\033[K", loss, rate, unit);
     }
+}
+
+void cli_bar_validating(double done, double elapsed)
+{
+    char buf[64];
+    int width = 30, fill = (int)(done * width);
+    fprintf(stderr, "\rvalidating %3.0f%% [", done * 100);
+    for (int i = 0; i < width; i++)
+        fputc(i < fill ? '=' : (i == fill ? '>' : '.'), stderr);
+    fmt_time(buf, sizeof buf, done > 0 ? elapsed / done * (1 - done) : 0);
+    fprintf(stderr, "] - ETA: %s\033[K", buf);
 }

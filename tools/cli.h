@@ -46,10 +46,14 @@ void *cli_malloc(size_t n);
 void *cli_realloc(void *p, size_t n);
 void *cli_alloc(size_t n);            /* free with free() */
 
-/* A Keras-style progress bar on stderr: "done/total [====>....] - ETA: 0:12 - loss: ... -
- * RATE UNIT/s", redrawn in place; with final, the elapsed time and val_loss, and a newline. */
-void cli_bar(long done, long total, double elapsed, double loss, double rate, int final,
-             double val_loss, const char *unit);
+/* A Keras-style progress bar on stderr: "done/total [====>....] - ETA: 0:12 (run 3:40) -
+ * loss: ... - RATE UNIT/s", redrawn in place: secs is the ETA of the bar (the epoch), and
+ * run_eta, when >= 0, that of the whole run; with final, secs is the elapsed time, val_loss
+ * is shown, and a newline ends the line. */
+void cli_bar(long done, long total, double secs, double run_eta, double loss, double rate,
+             int final, double val_loss, const char *unit);
+/* The bar while validation runs: "validating  45% [=====>....] - ETA: 0:03", in place. */
+void cli_bar_validating(double done, double elapsed);
 
 /* Monotonic time in seconds. */
 double cli_now(void);

@@ -8,10 +8,13 @@
 #include <string.h>
 #include <unistd.h>
 #include "cli.h"
+#include "frame.h"
 #include "ts.h"
+#include "utf8.h"
 
 static long opt_head = 8;
-static int opt_all, opt_json, opt_summary;
+static int opt_all, opt_json, opt_summary, opt_text;
+static frame_vocab text_vocab;        /* --text: the stream's vocabulary (V 0: none yet) */
 
 /* --summary: per frame name, in order of first appearance */
 typedef struct summary {
@@ -31,7 +34,7 @@ static void usage(void)
 "    tdump - print the frames of a charpipe stream\n"
 "\n"
 "SYNOPSIS\n"
-"    tdump [-n K | -a] [--json | --summary] [FILE...]\n"
+"    tdump [-n K | -a] [--text] [--json | --summary] [FILE...]\n"
 "\n"
 "DESCRIPTION\n"
 "    Reads charpipe streams (stdin when no FILE is given, or FILE is -) and prints one line\n"
@@ -46,6 +49,12 @@ static void usage(void)
 "                  {\"name\":..,\"dtype\":..,\"shape\":[..],\"attrs\":{..},\"head\":[..]}\n"
 "                  (dtype, shape and head only for tensors; NaN and infinities as null;\n"
 "                  binary attrs as {\"bin\": N bytes})\n"
+"    --text        index tensors of the text (text, x and y frames of integers) as the\n"
+"                  characters they stand for in the stream's vocab frame (itself shown as\n"
+"                  its characters), as JSON strings: a text frame as one string (-n counts\n"
+"                  characters), windows (B, N) as B strings of N characters (-n counts\n"
+"                  strings); with --json, \"text\" in place of \"head\" (an index outside\n"
+"                  the vocabulary shows as U+FFFD)\n"
 "    --summary     per frame name: the number of frames, the sum of the first dimension,\n"
 "                  the rest of the shape and the dtype, e.g. \"x  4357 frames  1115354 x 40 u1\"\n"
 "    -h, --help    show this help\n"
@@ -53,6 +62,7 @@ static void usage(void)
 "EXAMPLES\n"
 "    vocab < input.txt | window -n 40 | tdump -n 4\n"
 "    vocab < input.txt | window -n 40 | tdump --summary\n"
+"    vocab < input.txt | window -n 40 --seq | tdump --text -n 3\n"
 "    tdump --json -a stream.cp | python3 -c 'import json,sys; ...'\n"
 "\n"
 "EXIT STATUS\n"
@@ -184,6 +194,59 @@ static void put_values(const ts_frame *f)
     putchar(']');
 }
 
+/* --text: the characters that indices [lo, hi) of f stand for, as one JSON string. */
+static void put_chars(const ts_frame *f, uint64_t lo, uint64_t hi)
+{
+    static char *buf;
+    static size_t cap;
+    if ((hi - lo) * 4 > cap) {
+        cap = (size_t)(hi - lo) * 4;
+        buf = cli_realloc(buf, cap);
+    }
+    size_t n = 0;
+    int is_vocab = strcmp(f->name, "vocab") == 0;
+    for (uint64_t k = lo; k < hi; k++) {
+        int64_t i = is_vocab ? (int64_t)k : frame_index_at(f, (size_t)k);
+        if (i >= 0 && i < text_vocab.V && text_vocab.byte_unit)
+            buf[n++] = (char)text_vocab.cp[i];
+        else
+            n += (size_t)utf8_encode(i >= 0 && i < text_vocab.V ? text_vocab.cp[i] : 0xFFFD,
+                                     (unsigned char *)buf + n);
+    }
+    put_json_str(buf, n);
+}
+
+/* --text: a text frame as one string, windows (..., N) as a list of strings of N. */
+static int is_text_frame(const ts_frame *f)
+{
+    return opt_text && text_vocab.V && f->is_tensor && frame_is_index_dtype(f->dtype) && f->ndim >= 1
+        && (strcmp(f->name, "text") == 0 || strcmp(f->name, "x") == 0 || strcmp(f->name, "y") == 0
+            || (strcmp(f->name, "vocab") == 0 && f->ndim == 1 && f->count == (uint64_t)text_vocab.V));
+}
+
+static void put_text(const ts_frame *f)
+{
+    uint64_t row = f->ndim == 1 ? f->count : f->shape[f->ndim - 1];
+    uint64_t rows = row ? f->count / row : 0, limit = (uint64_t)opt_head;
+    if (f->ndim == 1) {
+        uint64_t n = opt_all || limit >= f->count ? f->count : limit;
+        put_chars(f, 0, n);
+        if (n < f->count && !opt_json)
+            fputs(" ...", stdout);
+        return;
+    }
+    uint64_t n = opt_all || limit >= rows ? rows : limit;
+    putchar('[');
+    for (uint64_t r = 0; r < n; r++) {
+        if (r)
+            fputs(", ", stdout);
+        put_chars(f, r * row, (r + 1) * row);
+    }
+    if (n < rows && !opt_json)
+        fputs(n ? ", ..." : "...", stdout);
+    putchar(']');
+}
+
 /* A name for the human format: printable, no spaces. */
 static void put_name(const char *s)
 {
@@ -214,7 +277,10 @@ static void print_frame(const ts_frame *f)
             put_object(f->attrs);
         else
             fputs("{}", stdout);
-        if (f->is_tensor) {
+        if (is_text_frame(f)) {
+            fputs(", \"text\": ", stdout);
+            put_text(f);
+        } else if (f->is_tensor) {
             fputs(", \"head\": ", stdout);
             put_values(f);
         }
@@ -227,7 +293,10 @@ static void print_frame(const ts_frame *f)
         for (int d = 0; d < f->ndim; d++)
             printf(d ? ", %llu" : "%llu", (unsigned long long)f->shape[d]);
         fputs(f->ndim == 1 ? ",)" : ")", stdout);
-        if (opt_all || opt_head > 0) {
+        if ((opt_all || opt_head > 0) && is_text_frame(f)) {
+            fputs("  ", stdout);
+            put_text(f);
+        } else if (opt_all || opt_head > 0) {
             fputs("  ", stdout);
             put_values(f);
         }
@@ -304,8 +373,17 @@ static int dump(int fd, const char *label)
 {
     ts_reader *r = cli_reader_open(fd, label);
     ts_frame f;
-    int rc;
+    int rc, bad = 0;
+    frame_vocab_free(&text_vocab);    /* each stream its own vocabulary */
     while ((rc = ts_read(r, &f)) > 0) {
+        if (opt_text && strcmp(f.name, "vocab") == 0) {
+            char err[256];
+            frame_vocab_free(&text_vocab);
+            if (frame_vocab_read(&f, FRAME_ANY_V, &text_vocab, err, sizeof err) < 0) {
+                fprintf(stderr, "%s: %s: %s (its indices are shown as numbers)\n", cli_prog, label, err);
+                bad = 1;
+            }
+        }
         if (opt_summary) {
             add_summary(&f);
             continue;
@@ -319,18 +397,19 @@ static int dump(int fd, const char *label)
         fprintf(stderr, "%s: %s\n", cli_prog, ts_reader_error(r));
     }
     ts_reader_close(r);
-    return rc < 0 ? -1 : 0;
+    return rc < 0 || bad ? -1 : 0;
 }
 
 int main(int argc, char **argv)
 {
     cli_init(argv[0]);
-    enum { O_JSON = 256, O_SUMMARY };
+    enum { O_JSON = 256, O_SUMMARY, O_TEXT };
     static const struct option longopts[] = {
         { "head", required_argument, 0, 'n' },
         { "all", no_argument, 0, 'a' },
         { "json", no_argument, 0, O_JSON },
         { "summary", no_argument, 0, O_SUMMARY },
+        { "text", no_argument, 0, O_TEXT },
         { "help", no_argument, 0, 'h' },
         { 0, 0, 0, 0 },
     };
@@ -341,6 +420,7 @@ int main(int argc, char **argv)
         case 'a': opt_all = 1; break;
         case O_JSON: opt_json = 1; break;
         case O_SUMMARY: opt_summary = 1; break;
+        case O_TEXT: opt_text = 1; break;
         case 'h': usage(); return 0;
         default:  fprintf(stderr, "Try '%s --help'.\n", cli_prog); return 2;
         }

@@ -33,9 +33,9 @@ static double opt_max_seconds = 0;
 static long opt_seed = 1, opt_eval_every = 0;
 static int opt_decay_every = 1;
 static const char *opt_out, *opt_resume, *opt_init, *opt_log, *opt_best, *opt_schedule = "none", *opt_input;
-static int opt_summary, opt_progress = -1, opt_V, opt_N, opt_streams;
+static int opt_summary, opt_quiet, opt_progress = -1, opt_V, opt_N, opt_streams;
 static long opt_max_batches;
-static int set_hidden, set_batch, set_lr, set_val, set_clip, set_seed, set_layers, set_cell;
+static int set_epochs, set_max_seconds, set_hidden, set_batch, set_lr, set_val, set_clip, set_seed, set_layers, set_cell;
 static int opt_cell = CELL_LSTM;
 /* --sample-every: samples printed while training (off: -1; 0: at each epoch's end) */
 static long opt_sample_every = -1, opt_sample_chars = 200;
@@ -68,9 +68,12 @@ static void usage(void)
 "    the next N (-n) characters of every stream with a target at every position; the LSTM\n"
 "    state is carried from batch to batch (truncated back-propagation through N steps) and\n"
 "    reset at each epoch. Validation runs the held-out text the same way.\n\n"
-"    Progress goes to stderr: a bar on a terminal, else a line per epoch. The model is a\n"
-"    charpipe stream (weights named and laid out as Keras's, see lib/model.h). With -o it is\n"
-"    written atomically after every epoch; without -o the final model goes to stdout.\n"
+"    Progress goes to stderr: a bar on a terminal (with the ETA of the epoch and, when more\n"
+"    follows, of the run: its epochs or its time budget, whichever ends it first, and the\n"
+"    validations they bring; while validation runs, its own bar), else a line per epoch.\n"
+"    The model is a charpipe stream (weights named and laid out as Keras's, see\n"
+"    lib/model.h). With -o it is written atomically after every epoch; without -o the final\n"
+"    model goes to stdout.\n"
 "    Ctrl-C saves a checkpoint to the -o file (resumable mid-epoch) and exits with 130.\n\n"
 "    Built with make MPI=1 (build/mpi/bin/train) and run under mpirun, R processes (ranks)\n"
 "    train one model: every batch (the -b windows or streams) is split across the ranks,\n"
@@ -83,7 +86,8 @@ static void usage(void)
 "    mpirun (Open MPI sends the ranks SIGTERM, then SIGKILL a second later) or SIGUSR1\n"
 "    (passed on as is) stops every rank at the same step, and rank 0 saves the checkpoint.\n\n"
 "OPTIONS\n"
-"    -e, --epochs N      train until N epochs are complete in total (default %d)\n"
+"    -e, --epochs N      train until N epochs are complete in total (default %d, or no limit\n"
+"                        with --max-seconds; resuming, the model's run's)\n"
 "    -H, --hidden N      units per layer (default %d)\n"
 "    -L, --layers N      stacked recurrent layers (default %d)\n"
 "        --cell C        the recurrent cell: lstm; gru (Keras's GRU, reset_after: 3/4 of the\n"
@@ -93,9 +97,12 @@ static void usage(void)
 "    -n N                steps per batch with --streams (default 100)\n"
 "        --streams       char-rnn training on the text frames (see above)\n"
 "        --lr F          Adam learning rate (default %g)\n"
-"        --schedule S    learning rate schedule: none, cosine (to 0 over the run: the epochs,\n"
-"                        or --max-seconds), step (times --decay-rate every --decay-every\n"
-"                        epochs) (default %s)\n"
+"        --schedule S    learning rate schedule: none, cosine, step (default %s). cosine goes\n"
+"                        from --lr to 0 over the whole run, counted from its start (resumed\n"
+"                        or not): at batch i of the -e epochs' E batches its progress is i/E;\n"
+"                        with --max-seconds S it is t/S after t seconds of training, and with\n"
+"                        both the larger of the two, so it follows whichever ends the run first.\n"
+"                        step: times --decay-rate every --decay-every epochs\n"
 "        --decay-rate F, --decay-every N   for the step schedule (default %g, %d)\n"
 "        --dropout F     dropout between stacked layers (default %g)\n"
 "        --weight-drop F DropConnect on the recurrent kernels: one mask per batch and layer,\n"
@@ -116,7 +123,12 @@ static void usage(void)
 "    -o, --output FILE   write the model to FILE after every epoch (atomic replace)\n"
 "        --resume FILE   continue training from a model written by train -o; settings come\n"
 "                        from the model, and the input must be the same (the model records\n"
-"                        its data's size and FNV-1a hash; other data is refused)\n"
+"                        its data's size and FNV-1a hash; other data is refused). The run's -e and\n"
+"                        --max-seconds are kept in the model too, so a run stopped by Ctrl-C,\n"
+"                        --max-batches or kill -9 (from its last checkpoint) resumes to the\n"
+"                        model the uninterrupted run makes, byte for byte, unless it has a\n"
+"                        time budget: the training time spent is kept, but where a budget ends\n"
+"                        (and the cosine schedule's progress by time) differs from run to run\n"
 "        --init FILE     start a new run from the weights of a model (fine-tuning): its\n"
 "                        hidden size, layers, cell and vocabulary (encode the new text with\n"
 "                        vocab -v FILE); a fresh optimizer, schedule, epoch count, seed and\n"
@@ -126,7 +138,8 @@ static void usage(void)
 "                        tab-separated, with a header line\n"
 "        --eval-every N  also validate every N batches (logged; see --best)\n"
 "        --best FILE     keep the model with the lowest validation loss in FILE\n"
-"        --max-seconds S stop after S seconds of training (validation not counted)\n"
+"        --max-seconds S stop after S seconds of training in total (validation not counted;\n"
+"                        resumed runs count the model's); without -e, no epoch limit\n"
 "        --sample-every N  print samples to stderr every N batches, or at the end of each\n"
 "                        epoch for N = 0 or 'epoch' (as the Keras example does); stdout and\n"
 "                        the model are the same as without. Each is what 'sample -m MODEL\n"
@@ -141,6 +154,8 @@ static void usage(void)
 "                        and -n, or from the stream on stdin\n"
 "    -V N                vocabulary size for --summary\n"
 "        --progress, --no-progress   force the progress bar on or off\n"
+"    -q, --quiet         no lines about the data, the model and the settings before training\n"
+"                        (the progress and the closing messages stay)\n"
 "        --input PATTERN read the stream from this file instead of stdin; under mpirun every\n"
 "                        rank reads it (PATTERN without %%d: the same data as from stdin) or,\n"
 "                        with --streams and a %%d in PATTERN, rank r reads the shard PATTERN\n"
@@ -148,8 +163,9 @@ static void usage(void)
 "                        streams (its share of the -b) cut from its shard alone, the epoch as\n"
 "                        long as the shortest shard allows, validation on the end of each\n"
 "                        shard; ranks whose vocabularies or settings differ are refused\n"
-"        --max-batches N train only N batches, report the speed and write no model\n"
-"                        (for benchmarks)\n"
+"        --max-batches N stop after N batches (of this invocation) and report the speed (for\n"
+"                        benchmarks); with -o the model is written there as a checkpoint that\n"
+"                        --resume continues, without -o no model is written\n"
 "        --version       print the version and the kernel set in use\n"
 "    -h, --help          this help\n\n"
 "ENVIRONMENT\n"
@@ -273,12 +289,13 @@ static void parse_options(int argc, char **argv)
         { "sample-chars", 1, 0, O_SCHARS }, { "sample-seed", 1, 0, O_SSEED },
         { "weight-drop", 1, 0, O_WDROP }, { "locked-dropout", 1, 0, O_LOCKED },
         { "input-dropout", 1, 0, O_INDROP }, { "weight-decay", 1, 0, O_WDECAY }, { "warmup", 1, 0, O_WARMUP },
+        { "quiet", 0, 0, 'q' },
         { 0, 0, 0, 0 }
     };
     int c;
-    while ((c = getopt_long(argc, argv, "e:H:L:b:j:o:V:n:h", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "e:H:L:b:j:o:V:n:qh", longopts, NULL)) != -1) {
         switch (c) {
-        case 'e': opt_epochs = (int)cli_long("-e", optarg, 0, 1000000); break;
+        case 'e': opt_epochs = (int)cli_long("-e", optarg, 0, 1000000); set_epochs = 1; break;
         case 'H': opt_hidden = (int)cli_long("-H", optarg, 1, 8192); set_hidden = 1; break;
         case 'L': opt_layers = (int)cli_long("-L", optarg, 1, LSTM_MAX_LAYERS); set_layers = 1; break;
         case 'b': opt_batch = (int)cli_long("-b", optarg, 1, 1 << 20); set_batch = 1; break;
@@ -325,8 +342,9 @@ static void parse_options(int argc, char **argv)
         case O_INDROP: opt_input_dropout = cli_double("--input-dropout", optarg, 0, 0.95); set_regul = 1; break;
         case O_WDECAY: opt_weight_decay = cli_double("--weight-decay", optarg, 0, 10); set_regul = 1; break;
         case O_WARMUP: opt_warmup = cli_long("--warmup", optarg, 0, 1L << 40); set_regul = 1; break;
-        case O_MAXS: opt_max_seconds = cli_double("--max-seconds", optarg, 0.001, 1e9); break;
+        case O_MAXS: opt_max_seconds = cli_double("--max-seconds", optarg, 0.001, 1e9); set_max_seconds = 1; break;
         case O_VERSION: printf("charpipe train 0.2 (kernels: %s)\n", cli_kernels()->name); exit(0);
+        case 'q': opt_quiet = 1; break;
         case 'h': usage(); exit(0);
         default: cli_usage_error("unknown option");
         }
@@ -508,6 +526,84 @@ static void print_samples(const kern_ops *k, double at)
     free(out);
 }
 
+/* The run's horizon, where it ends: after -e epochs in total and/or --max-seconds of training
+ * in total. Resuming, the model's (train_state) unless given again; a model from before
+ * horizons were kept ends after -e (default 1) as then. epoch_limit: -1 for none. */
+static int64_t epoch_limit;
+static void set_horizon(void)
+{
+    int known = opt_resume && (st.horizon_epochs > 0 || st.horizon_seconds > 0);
+    if (set_max_seconds || !opt_resume)
+        st.horizon_seconds = opt_max_seconds;
+    if (set_epochs)
+        st.horizon_epochs = opt_epochs;
+    else if (!known)
+        st.horizon_epochs = st.horizon_seconds > 0 ? 0 : opt_epochs;
+    if (st.horizon_seconds <= 0)
+        st.train_seconds = 0;
+    epoch_limit = set_epochs || st.horizon_epochs > 0 ? st.horizon_epochs : -1;
+}
+
+/* The schedule's progress through the run (0 .. 1): the batches done of the epochs' batches,
+ * or the seconds of training done of the time budget, whichever is further on. Both count
+ * from the start of the run, so a resumed run follows the uninterrupted one's curve. */
+static double run_progress(long nbatches, double secs)
+{
+    double p = 0;
+    if (epoch_limit > 0)
+        p = ((double)st.epochs * nbatches + (double)st.epoch_batches) / ((double)epoch_limit * nbatches);
+    if (st.horizon_seconds > 0 && secs / st.horizon_seconds > p)
+        p = secs / st.horizon_seconds;
+    return p;
+}
+
+/* Validation, with its progress on the bar (a validation of many windows takes a while). */
+static double last_val_secs = -1;     /* how long the last validation took (-1: none yet) */
+static double val_started, val_drawn;
+static void val_progress(void *ctx, double done)
+{
+    (void)ctx;
+    double now = cli_now();
+    if (val_drawn > 0 && now - val_drawn < 0.1 && done < 1)
+        return;
+    val_drawn = now;
+    cli_bar_validating(done, now - val_started);
+}
+
+static double validate(trainer *tr)
+{
+    val_started = cli_now();
+    val_drawn = 0;
+    tr->ev->progress = opt_progress ? val_progress : NULL;
+    double v = trainer_validate(tr);
+    tr->ev->progress = NULL;
+    last_val_secs = cli_now() - val_started;
+    if (val_drawn > 0)
+        fputs("\r\033[K", stderr);
+    return v;
+}
+
+/* The time `batches` more batches take from batch pos of an epoch of nbatches, at spb seconds
+ * a batch, with the validations they bring (at each epoch's end, every --eval-every, and
+ * one at a budget's end) at the last one's time. */
+static double eta(double batches, long pos, long nbatches, double spb, int budget_end)
+{
+    double nval = floor((pos + batches) / nbatches) + (opt_eval_every ? floor(batches / opt_eval_every) : 0)
+                  + budget_end;
+    return batches * spb + (last_val_secs > 0 ? nval * last_val_secs : 0);
+}
+
+/* --max-batches: the speed of the batches this process trained. */
+static void bench_report(long steps, double secs, double per_batch, double loss, const char *unit)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    double w = (double)steps * per_batch;
+    fprintf(stderr, "%s: benchmark: %ld batches of %d, %.0f %s in %.3fs: %.1f %s/s, loss %.4f, peak RSS %.1f MB%s\n",
+            cli_prog, steps, st.batch, w, unit, secs, w / secs, unit, loss, ru.ru_maxrss / 1024.0,
+            opt_out ? "" : " (no model written: give -o to keep it)");
+}
+
 static double read_started;
 static void reading(void *ctx, size_t windows, size_t chars)
 {
@@ -628,6 +724,8 @@ int main(int argc, char **argv)
     if (opt_sample_every >= 0 && rank0)
         samples_setup(&d);
 
+    set_horizon();
+
     train_comm comm;
     mp_comm(&comm, &interrupted, &stop_agreed);
     comm.sharded = sharded;
@@ -635,13 +733,13 @@ int main(int argc, char **argv)
     mp_agree(tr ? NULL : err);
     if (sharded)                      /* the epoch: as many batches as every shard has */
         tr->nbatches = mp_min(tr->nbatches);
-    double run[] = { opt_epochs, (double)opt_max_batches, opt_max_seconds, (double)opt_eval_every,
+    double run[] = { (double)epoch_limit, (double)opt_max_batches, st.horizon_seconds, (double)opt_eval_every,
                      !!opt_best, sharded };
     mp_check_start(&m, &st, &d, tr, run, sizeof run / sizeof *run);
     long nbatches = tr->nbatches;
     size_t ntrain = tr->ntrain;
     const char *unit = m.streams ? "chars" : "windows";
-    if (rank0) {
+    if (rank0 && !opt_quiet) {
         if (m.streams)
             fprintf(stderr, "%s: %zu characters (%zu for training in %d streams of %zu, %zu held out), read in %.1fs\n",
                     cli_prog, d.tn, ntrain, m.streams, tr->per_stream, tr->nval, t_read);
@@ -667,29 +765,35 @@ int main(int argc, char **argv)
 
     int status = 0;
     double per_batch = (double)st.batch * (m.streams ? N : 1);   /* windows or characters */
-    long total_steps = (long)(opt_epochs - st.epochs) * nbatches - (long)st.epoch_batches;
-    long run_steps = 0;
-    double train_secs = 0, since_log = 0, items_since_log = 0;
+    long run_steps = 0;                  /* batches trained by this process */
+    double step_secs = 0;                /* ... and the seconds they took */
+    double train_secs = st.train_seconds, since_log = 0, items_since_log = 0;
     int stop = 0, saved = 0;             /* saved: the -o file holds the current model */
-    if (st.epochs >= opt_epochs && opt_resume && rank0)
-        cli_warn("the model has %lld epochs already; nothing to train (raise -e)", (long long)st.epochs);
-    while (st.epochs < opt_epochs && !stop) {
+    int last_epoch = 0;                  /* the run ends with this epoch's end */
+    const char *why_stop = NULL;
+    stop = st.horizon_seconds > 0 && train_secs >= st.horizon_seconds;
+    if ((stop || (epoch_limit >= 0 && st.epochs >= epoch_limit)) && opt_resume && rank0)
+        cli_warn("the model has %lld epochs and %.0fs of training already; nothing to train (raise -e or --max-seconds)",
+                 (long long)st.epochs, train_secs);
+    while ((epoch_limit < 0 || st.epochs < epoch_limit) && !stop) {
         rng_t r = st.rng_epoch;
         trainer_epoch_begin(tr, &r);
-        if (opt_progress)
-            fprintf(stderr, "Epoch %lld/%d\n", (long long)st.epochs + 1, opt_epochs);
+        if (opt_progress && epoch_limit >= 0)
+            fprintf(stderr, "Epoch %lld/%lld\n", (long long)st.epochs + 1, (long long)epoch_limit);
+        else if (opt_progress)
+            fprintf(stderr, "Epoch %lld\n", (long long)st.epochs + 1);
         double t0 = cli_now(), last = 0, tbar = 0;
         long first_batch = (long)st.epoch_batches;
         for (long bi = first_batch; bi < nbatches; bi++) {
             double ts = cli_now();
-            double progress = opt_max_seconds > 0 ? train_secs / opt_max_seconds
-                                                  : (double)run_steps / (total_steps > 0 ? total_steps : 1);
-            train_step(tr, bi, trainer_lr(tr, progress));
+            train_step(tr, bi, trainer_lr(tr, run_progress(nbatches, train_secs)));
             run_steps++;
             double dt = cli_now() - ts;
             train_secs += dt;
-            if (opt_max_seconds > 0)      /* rank 0's clock, for the schedule and the budget */
+            if (st.horizon_seconds > 0)   /* rank 0's clock, for the schedule and the budget */
                 mp_bcast_double(&train_secs);
+            st.train_seconds = train_secs;
+            step_secs += dt;
             since_log += dt;
             tbar += dt;
             items_since_log += m.streams ? per_batch : tr->b;
@@ -702,15 +806,20 @@ int main(int argc, char **argv)
             if (!isfinite(st.epoch_loss_sum))
                 cli_die("the loss became %f at epoch %lld batch %ld (try a lower --lr or --clip)",
                         st.epoch_loss_sum, (long long)st.epochs + 1, bi + 1);
-            if (opt_max_batches && bi + 1 - first_batch >= opt_max_batches) {
-                struct rusage ru;
-                getrusage(RUSAGE_SELF, &ru);
-                double w = (double)(bi + 1 - first_batch) * per_batch;
+            if (opt_max_batches && run_steps >= opt_max_batches) {
                 if (rank0)
-                    fprintf(stderr, "%s: benchmark: %ld batches of %d, %.0f %s in %.3fs: %.1f %s/s, "
-                            "loss %.4f, peak RSS %.1f MB\n", cli_prog, bi + 1 - first_batch, st.batch, w, unit,
-                            tbar, w / tbar, unit, loss, ru.ru_maxrss / 1024.0);
-                goto done;
+                    bench_report(run_steps, step_secs, per_batch, loss, unit);
+                if (bi + 1 == nbatches) {     /* the epoch ends as usual, and the run with it */
+                    last_epoch = 1;
+                } else {                      /* a checkpoint in the middle of the epoch */
+                    if (opt_progress)
+                        fputc('\n', stderr);
+                    if (opt_out && m.streams)
+                        save_state(tr);
+                    if (opt_out)
+                        save(opt_out);
+                    goto done;
+                }
             }
             if (mp_size > 1 ? stop_agreed : interrupted) {
                 if (opt_progress)
@@ -728,54 +837,78 @@ int main(int argc, char **argv)
                 status = 130;
                 goto done;
             }
-            if (opt_max_seconds > 0 && train_secs >= opt_max_seconds) {
-                /* the time budget is spent: validate, log and save as at an epoch's end */
-                if (opt_progress)
-                    fputc('\n', stderr);
-                if (m.streams)
-                    save_state(tr);
-                st.train_loss = loss;
-                st.val_loss = trainer_validate(tr);
-                if (rank0)
-                    fprintf(stderr, "%s: time budget of %.0fs spent at epoch %lld batch %ld/%ld: loss %.4f, val_loss %.4f\n",
-                        cli_prog, opt_max_seconds, (long long)st.epochs + 1, bi + 1, nbatches, st.train_loss, st.val_loss);
-                if (opt_log)
-                    append_log(opt_log, at, st.train_loss, st.val_loss, since_log, items_since_log / since_log, unit);
-                keep_best(tr, st.val_loss);
-                stop = 1;
-                break;
+            if (st.horizon_seconds > 0 && train_secs >= st.horizon_seconds && !last_epoch) {
+                why_stop = "time budget";
+                if (bi + 1 == nbatches) {     /* the epoch ends as usual, and the run with it */
+                    last_epoch = 1;
+                } else {
+                    /* the time budget is spent: validate, log and save as at an epoch's end */
+                    if (opt_progress)
+                        fputc('\n', stderr);
+                    if (m.streams)
+                        save_state(tr);
+                    st.train_loss = loss;
+                    st.val_loss = validate(tr);
+                    if (rank0)
+                        fprintf(stderr, "%s: time budget of %.0fs spent at epoch %lld batch %ld/%ld: loss %.4f, val_loss %.4f\n",
+                                cli_prog, st.horizon_seconds, (long long)st.epochs + 1, bi + 1, nbatches,
+                                st.train_loss, st.val_loss);
+                    if (opt_log)
+                        append_log(opt_log, at, st.train_loss, st.val_loss, since_log, items_since_log / since_log, unit);
+                    keep_best(tr, st.val_loss);
+                    stop = 1;
+                    break;
+                }
             }
             if (opt_eval_every && st.steps % opt_eval_every == 0 && bi + 1 < nbatches) {
-                double v = trainer_validate(tr);
+                double v = validate(tr);
                 if (opt_log)
                     append_log(opt_log, at, loss, v, since_log, items_since_log / since_log, unit);
                 since_log = items_since_log = 0;
                 if (!opt_progress && rank0)
                     fprintf(stderr, "%s: epoch %.2f: loss %.4f, val_loss %.4f\n", cli_prog, at, loss, v);
                 keep_best(tr, v);
+                last = 0;                     /* (the bar was cleared: draw it again) */
             }
             if (opt_sample_every > 0 && st.steps % opt_sample_every == 0 && rank0)
                 print_samples(k, at);
             double now = cli_now();
             if (opt_progress && (now - last > 0.1 || bi + 1 == nbatches)) {
-                cli_bar(bi + 1, nbatches, now - t0, loss, (double)(bi + 1 - first_batch) * per_batch / tbar,
-                        0, 0, unit);
+                /* ETAs of the epoch and of the run: the batches left (the epochs', or as many
+                 * as the time budget leaves), their validations, at this epoch's pace */
+                double spb = tbar / (double)(bi + 1 - first_batch), left = nbatches - bi - 1;
+                double to_go = epoch_limit >= 0 ? (double)(epoch_limit - st.epochs - 1) * nbatches + left : -1;
+                int budget_end = 0;
+                if (st.horizon_seconds > 0) {
+                    double by_time = ceil((st.horizon_seconds - train_secs) / spb);
+                    by_time = by_time > 0 ? by_time : 0;
+                    if (to_go < 0 || by_time < to_go)
+                        to_go = by_time, budget_end = 1;
+                }
+                double e_epoch = eta(to_go < left ? to_go : left, bi + 1, nbatches, spb, budget_end && to_go < left);
+                double e_run = eta(to_go, bi + 1, nbatches, spb, budget_end);
+                cli_bar(bi + 1, nbatches, e_epoch, to_go > left ? e_run : -1, loss,
+                        (double)(bi + 1 - first_batch) * per_batch / tbar, 0, 0, unit);
                 last = now;
             }
         }
         if (stop)
             break;
         double secs = cli_now() - t0;
-        double rate = m.streams ? (double)(nbatches - first_batch) * per_batch / tbar
-                                : (double)(ntrain - (size_t)first_batch * st.batch) / tbar;
+        double items = m.streams ? (double)(nbatches - first_batch) * per_batch
+                                 : (double)ntrain - (double)first_batch * st.batch;
+        double rate = tbar > 0 && items > 0 ? items / tbar : 0;
         st.train_loss = st.epoch_loss_sum / trainer_targets(tr, nbatches);
-        st.val_loss = trainer_validate(tr);
+        st.val_loss = validate(tr);
         trainer_epoch_end(tr, &r);
         if (opt_progress)
-            cli_bar(nbatches, nbatches, secs, st.train_loss, rate, 1, st.val_loss, unit);
+            cli_bar(nbatches, nbatches, secs, -1, st.train_loss, rate, 1, st.val_loss, unit);
+        else if (rank0 && epoch_limit >= 0)
+            fprintf(stderr, "%s: epoch %lld/%lld: loss %.4f, val_loss %.4f, %.1fs, %.0f %s/s\n", cli_prog,
+                    (long long)st.epochs, (long long)epoch_limit, st.train_loss, st.val_loss, secs, rate, unit);
         else if (rank0)
-            fprintf(stderr, "%s: epoch %lld/%d: loss %.4f, val_loss %.4f, %.1fs, %.0f %s/s\n",
-                    cli_prog, (long long)st.epochs, opt_epochs, st.train_loss, st.val_loss, secs, rate, unit);
+            fprintf(stderr, "%s: epoch %lld: loss %.4f, val_loss %.4f, %.1fs, %.0f %s/s\n", cli_prog,
+                    (long long)st.epochs, st.train_loss, st.val_loss, secs, rate, unit);
         if (opt_log)
             append_log(opt_log, (double)st.epochs, st.train_loss, st.val_loss, since_log,
                        items_since_log / since_log, unit);
@@ -786,10 +919,15 @@ int main(int argc, char **argv)
         if (opt_out)
             save(opt_out);
         saved = 1;
+        if (last_epoch && why_stop && rank0)
+            fprintf(stderr, "%s: time budget of %.0fs spent at the end of epoch %lld\n", cli_prog,
+                    st.horizon_seconds, (long long)st.epochs);
+        if (last_epoch)
+            break;
     }
     if (opt_out && (stop || !saved))
         save(opt_out);
-    else if (!opt_out)
+    else if (!opt_out && !opt_max_batches)
         save(NULL);
 done:
     trainer_free(tr);
