@@ -109,6 +109,8 @@ static void add_text(const ts_frame *f)
     uint64_t n = f->count;
     total += n;
     if (opt_streams) {                  /* keep it all: the cut needs the length */
+        if (n == 0)                     /* an empty frame (its data may be NULL) */
+            return;
         if (have + n > cap) {
             cap = (have + n) * 2;
             buf = cli_realloc(buf, cap * isz);
@@ -157,7 +159,7 @@ static void add_text(const ts_frame *f)
 /* The stateful layout: frame k = the next N characters of each of B contiguous streams. */
 static void write_streams(void)
 {
-    size_t B = (size_t)opt_streams, N = (size_t)opt_n, L = (have - 1) / B, frames = L / N;
+    size_t B = (size_t)opt_streams, N = (size_t)opt_n, L = have > 0 ? (have - 1) / B : 0, frames = L / N;
     if (frames == 0)
         cli_die("stdin: text of %zu characters is too short for %zu streams of %zu steps", have, B, N);
     uint64_t shape[2] = { B, N };
