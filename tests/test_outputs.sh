@@ -111,9 +111,15 @@ $T -o fifo <W.ts 2>fifo.err & pid=$!
 if timeout 60 cat fifo >from-fifo.model && wait $pid && [ -p fifo ] && loads from-fifo.model; then
     pass "train -o FIFO: written in place, the fifo stays"
 else fail "train -o FIFO: written in place, the fifo stays" "$(head -c 300 fifo.err)"; kill $pid 2>/dev/null; fi
-if $T -o /dev/stdout <W.ts 2>err >stdout.model && loads stdout.model; then
-    pass "train -o /dev/stdout: written in place"
-else fail "train -o /dev/stdout: written in place" "$(head -c 300 err)"; fi
+# /dev/stdout is a link to /proc/self/fd/1; a link of our own stands for it, so that a
+# regression replaces this link and not the machine's /dev/stdout
+ln -sf /proc/self/fd/1 stdout-link
+if $T -o stdout-link <W.ts 2>err | cat >piped.model && [ -L stdout-link ] && loads piped.model; then
+    pass "train -o /dev/stdout (a link to fd 1) into a pipe: written in place"
+else fail "train -o /dev/stdout (a link to fd 1) into a pipe: written in place" "$(head -c 300 err)"; fi
+if $T -o stdout-link <W.ts 2>err >stdout.model && [ -L stdout-link ] && loads stdout.model; then
+    pass "train -o /dev/stdout (a link to fd 1) to a file: the file gets the model, the link stays"
+else fail "train -o /dev/stdout (a link to fd 1) to a file: the file gets the model, the link stays" "$(head -c 300 err)"; fi
 
 # ---- never a model that cannot be read: a resumed model whose optimizer state is finite but
 # drives a parameter to infinity in its first step (dense/bias 3e38 pushed further up). The
@@ -148,6 +154,29 @@ for o in u:
 open(sys.argv[2], "wb").write(gzip.compress(b"".join(out), mtime=0))
 PY
     cp huge.model huge.keep; cp one.model one.keep
+    # its logits are all 3e38 (the dense bias; the rest is lost beside it in float): a uniform
+    # softmax, so the loss is ln V, not the 0 that (log-sum-exp + max) - logit made of it
+    V=$(tdump --summary one.ts | awk '$1 == "vocab" { print $4 }')
+    nats=$(evaluate -m huge.model <one.ts 2>&1 | awk '{ print $1 }')
+    check_num "evaluate on logits of 3e38: ln V nats/char, not 0" "a > 0 && (a - log(v))^2 < 1e-6" \
+        "evaluate says $nats nats/char, ln $V = $(awk -v v="$V" 'BEGIN { print log(v) }')" a="$nats" v="$V"
+    # finite weights whose logits overflow to infinity: evaluate printed "-nan nats/char", exit 0
+    "$PY" - one.model inf.model <<'PY'
+import gzip, msgpack, sys, struct
+raw = gzip.decompress(open(sys.argv[1], "rb").read())
+u = msgpack.Unpacker(raw=False, max_bin_len=1 << 30)
+u.feed(raw)
+out = []
+for o in u:
+    if o.get("name") in ("dense/bias", "dense/kernel"):
+        o["data"] = struct.pack("<%df" % (len(o["data"]) // 4), *[3e38] * (len(o["data"]) // 4))
+    out.append(msgpack.packb(o, use_bin_type=True))
+open(sys.argv[2], "wb").write(gzip.compress(b"".join(out), mtime=0))
+PY
+    evaluate -m inf.model <one.ts >out 2>err; rc=$?
+    if [ $rc = 1 ] && [ ! -s out ] && [ "$(wc -l <err)" = 1 ] && grep -q '^evaluate: inf.model: the loss is not finite' err; then
+        pass "evaluate on a model whose logits overflow: one line, exit 1, no result"
+    else fail "evaluate on a model whose logits overflow" "exit $rc: $(head -c 200 out) $(head -c 200 err)"; fi
     diverges "diverging run, other -o" "infinite or NaN at epoch 2.*one.model keeps the last good model" \
         $T -e 2 --resume huge.model -o one.model <one.ts \
         && same "diverging run, other -o" one.model one.keep && tdump one.model >/dev/null \
