@@ -42,6 +42,15 @@ err1 "--best FILE < FILE" "in.ts: is also an input" $T -o x.model --best in.ts <
     && same "--best FILE < FILE" in.ts in.keep && [ ! -e x.model ] && pass "train --best FILE < FILE refused, FILE unchanged"
 err1 "--log FILE < FILE" "in.ts: is also an input" $T -o x.model --log in.ts <in.ts \
     && same "--log FILE < FILE" in.ts in.keep && pass "train --log FILE < FILE refused, FILE unchanged"
+cp keep.model lm.model
+$T -o lm.model --log lm.model <W.ts >out 2>err; rc=$?
+if [ $rc = 2 ] && grep -q '^train: --log lm.model: is also the -o file' err && same "--log = -o" lm.model keep.model; then
+    ln -sf lm.model lm-link
+    $T -o x.model --best lm.model --log lm-link <W.ts >out 2>err; rc=$?
+    if [ $rc = 2 ] && grep -q '^train: --log lm-link: is also the --best file' err && same "--log = --best" lm.model keep.model; then
+        pass "train --log naming the -o or --best file (or a link to it) refused, model unchanged"
+    else fail "--log = --best refused" "exit $rc: $(head -c 300 err)"; fi
+else fail "--log = -o refused" "exit $rc: $(head -c 300 err)"; fi
 ln -sf in.ts in-link.ts
 err1 "-o LINK-TO-INPUT" "in-link.ts: is also an input" $T -o in-link.ts <in.ts \
     && same "-o LINK-TO-INPUT" in.ts in.keep && [ -L in-link.ts ] && pass "train -o a link to its input refused, input unchanged"

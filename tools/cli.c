@@ -236,6 +236,18 @@ void cli_output_check(const char *path, int flags, const int *inputs, int ninput
         cli_die("%s: cannot write: %s", path, strerror(e));
 }
 
+int cli_same_file(const char *a, const char *b)
+{
+    struct stat sa, sb;
+    if (stat(a, &sa) == 0 && stat(b, &sb) == 0)
+        return sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+    char *ta = link_target(a), *tb = link_target(b);
+    int same = ta && tb && strcmp(ta, tb) == 0;
+    free(ta);
+    free(tb);
+    return same;
+}
+
 int cli_outfile_open(cli_outfile *f, const char *path)
 {
     struct stat st;

@@ -79,4 +79,8 @@ void cli_outfile_abort(cli_outfile *f);
 #define CLI_OUT_FORCE 1
 void cli_output_check(const char *path, int flags, const int *inputs, int ninputs);
 
+/* 1 if paths a and b name the same file (the same inode when both exist; else the same path
+ * once symbolic links are followed). */
+int cli_same_file(const char *a, const char *b);
+
 #endif

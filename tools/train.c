@@ -422,6 +422,9 @@ int main(int argc, char **argv)
                 cli_output_check(outs[i], opt_force ? CLI_OUT_FORCE : 0, &in, in >= 0);
         if (in > 0)
             close(in);
+        for (int i = 0; i < 2; i++)   /* a log appended to a model would damage it */
+            if (opt_log && outs[i] && cli_same_file(opt_log, outs[i]))
+                cli_usage_error("--log %s: is also the %s file", opt_log, i ? "--best" : "-o");
     }
     if (opt_resume)
         load_resume();
