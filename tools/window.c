@@ -108,9 +108,9 @@ static void add_text(const ts_frame *f)
     const unsigned char *p = f->data;
     uint64_t n = f->count;
     total += n;
+    if (n == 0)                         /* an empty frame (its data may be NULL) */
+        return;
     if (opt_streams) {                  /* keep it all: the cut needs the length */
-        if (n == 0)                     /* an empty frame (its data may be NULL) */
-            return;
         if (have + n > cap) {
             cap = (have + n) * 2;
             buf = cli_realloc(buf, cap * isz);
