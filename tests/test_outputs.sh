@@ -106,6 +106,13 @@ err1 "--log in a missing directory" "nodir/l.tsv: cannot write" $T -o x.model --
     && pass "train --log in a missing directory refused before the input is read"
 err1 "--best in a missing directory" "nodir/b.model: cannot write" $T -o x.model --best nodir/b.model <cut.ts \
     && pass "train --best in a missing directory refused before the input is read"
+mkdir -p adir
+for opt in -o --best --log; do
+    case $opt in -o) args=(-o adir) ;; *) args=(-o x.model "$opt" adir) ;; esac
+    rm -f x.model
+    err1 "train $opt DIRECTORY" "adir: cannot write: Is a directory" $T "${args[@]}" <cut.ts \
+        && [ -d adir ] && [ ! -e x.model ] && pass "train $opt DIRECTORY refused before the input is read"
+done
 mkdir -p rodir; cp keep.model rodir/m.model; cp keep.model rodir.keep; chmod 555 rodir
 if [ "$(id -u)" != 0 ]; then
     err1 "-o in a read-only directory" "rodir/m.model: cannot write" $T -o rodir/m.model <W.ts \

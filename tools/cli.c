@@ -222,6 +222,8 @@ void cli_output_check(const char *path, int flags, const int *inputs, int ninput
             if (fstat(inputs[i], &in) == 0 && in.st_dev == st.st_dev && in.st_ino == st.st_ino
                 && S_ISREG(st.st_mode))
                 cli_die("%s: is also an input of this command; write to another file", path);
+        if (S_ISDIR(st.st_mode))
+            cli_die("%s: cannot write: %s", path, strerror(EISDIR));
         if (!S_ISREG(st.st_mode))     /* a device or a fifo: written in place, not probed */
             return;
         if (!(flags & CLI_OUT_FORCE) && (!(st.st_mode & 0222) || access(path, W_OK) < 0))
