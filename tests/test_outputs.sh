@@ -82,6 +82,12 @@ cp keep.model p600.model; chmod 600 p600.model
 if $T --seed 6 -o p600.model <W.ts 2>err && [ "$(stat -c %a p600.model)" = 600 ] && ! cmp -s p600.model keep.model; then
     pass "train -o keeps an existing file's mode (600)"
 else fail "train -o keeps an existing file's mode (600)" "mode $(stat -c %a p600.model) $(head -c 300 err)"; fi
+if [ "$(id -u)" = 0 ] && id nobody >/dev/null 2>&1; then
+    cp keep.model owned.model; chown nobody owned.model
+    if $T --seed 8 -o owned.model <W.ts 2>err && [ "$(stat -c %U owned.model)" = nobody ] && ! cmp -s owned.model keep.model; then
+        pass "train -o (as root) keeps an existing file's owner"
+    else fail "train -o (as root) keeps an existing file's owner" "owner $(stat -c %U owned.model) $(head -c 300 err)"; fi
+else skip "train -o keeps an existing file's owner" "not root, or no user nobody"; fi
 rm -f new.model
 if (umask 027; $T -o new.model <W.ts 2>/dev/null) && [ "$(stat -c %a new.model)" = 640 ]; then
     pass "train -o: a new file gets 0666 less the umask"

@@ -279,6 +279,9 @@ int cli_outfile_open(cli_outfile *f, const char *path)
     mode_t mask = umask(0);           /* an existing file keeps its mode; a new one 0666 - umask */
     umask(mask);
     fchmod(f->fd, exists ? st.st_mode & 07777 : 0666 & ~mask);
+    if (exists && fchown(f->fd, st.st_uid, st.st_gid) < 0) {
+        /* and its owner and group, where allowed (root; a group of one's own) */
+    }
     for (int i = 0; i < 8; i++)
         if (!open_outfiles[i]) {
             open_outfiles[i] = f;

@@ -59,8 +59,8 @@ double cli_now(void);
  * is untouched; cli_outfile_abort (also run at exit for any file still open) removes the
  * temporary. A path that exists and is not a regular file (/dev/null, a fifo) is written in
  * place instead. A symbolic link is followed: its target is replaced (the temporary made in
- * the target's directory) and the link stays. An existing file keeps its permission bits; a
- * new one gets 0666 less the umask. */
+ * the target's directory) and the link stays. An existing file keeps its permission bits
+ * (and its owner and group where allowed); a new one gets 0666 less the umask. */
 typedef struct cli_outfile {
     char *path, *tmp;
     int fd;
