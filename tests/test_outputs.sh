@@ -62,6 +62,34 @@ if $T -e 2 --resume r.model -o r.model <W.ts 2>err && loads r.model && ! cmp -s 
     pass "train --resume FILE -o FILE still allowed"
 else fail "train --resume FILE -o FILE still allowed" "$(head -c 300 err)"; fi
 
+# ---- stdout appended to a file the command reads (`tool < F >> F` read its own output, or
+# appended to its input): refused before anything is written, the file unchanged
+# FILE|COMMAND (run by sh; FILE must be unchanged)
+ok=1; n=0
+while IFS='|' read -r file cmd; do
+    cp "$file" io.keep
+    sh -c "$cmd" >out 2>err; rc=$?
+    prog=${cmd%% *}
+    if [ $rc != 1 ] || [ "$(wc -l <err)" != 1 ] || ! grep -q "^$prog: stdout is " err || ! cmp -s "$file" io.keep; then
+        fail "stdout appended to an input: $cmd" "exit $rc, $(head -c 300 err)"; ok=0; cp io.keep "$file"
+    fi
+    n=$((n + 1))
+done <<'C'
+small.txt|vocab <small.txt >>small.txt
+M.model|vocab -v M.model <small.txt >>M.model
+V.ts|window -n 6 <V.ts >>V.ts
+W.ts|onehot <W.ts >>W.ts
+W.ts|tdump W.ts >>W.ts
+W.ts|tdump <W.ts >>W.ts
+M.model|evaluate -m M.model <W.ts >>M.model
+W.ts|evaluate -m M.model <W.ts >>W.ts
+M.model|sample -m M.model -n 5 >>M.model
+W.ts|train -H 4 -e 1 -j 1 <W.ts >>W.ts
+W.ts|train -H 4 -e 1 -j 1 --input W.ts >>W.ts
+M.model|train -H 4 -e 2 -j 1 --resume M.model <W.ts >>M.model
+C
+[ $ok = 1 ] && pass "stdout appended to a file the command reads: $n commands refused, the file unchanged"
+
 # ---- symbolic links: the target is written, the link kept
 mkdir -p sub; cp keep.model sub/target.model
 ln -sf sub/target.model link.model

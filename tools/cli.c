@@ -108,6 +108,18 @@ void cli_refuse_tty(int fd)
         cli_die("refusing to write a binary stream to a terminal (redirect or pipe it)");
 }
 
+void cli_refuse_stdout_input(int reads_stdin, const char *const *paths, int n)
+{
+    struct stat out, in;
+    if (fstat(1, &out) < 0 || !S_ISREG(out.st_mode))
+        return;
+    if (reads_stdin && fstat(0, &in) == 0 && in.st_dev == out.st_dev && in.st_ino == out.st_ino)
+        cli_die("stdout is the same file as stdin; write to another file");
+    for (int i = 0; i < n; i++)
+        if (paths[i] && stat(paths[i], &in) == 0 && in.st_dev == out.st_dev && in.st_ino == out.st_ino)
+            cli_die("stdout is %s, an input of this command; write to another file", paths[i]);
+}
+
 long cli_long(const char *opt, const char *arg, long lo, long hi)
 {
     char *end;

@@ -37,6 +37,11 @@ ts_writer *cli_writer_open(int fd, const char *label);
 /* Die unless fd is not a terminal: binary streams are not written to a tty. */
 void cli_refuse_tty(int fd);
 
+/* Die when stdout is a regular file this command reads: stdin (if reads_stdin) or one of the
+ * n paths (NULL entries skipped). (`tool < F >> F` would read its own output, or append to
+ * its input.) */
+void cli_refuse_stdout_input(int reads_stdin, const char *const *paths, int n);
+
 /* Parse numbers from option arguments; die with a usage error naming the option. */
 long   cli_long(const char *opt, const char *arg, long lo, long hi);
 double cli_double(const char *opt, const char *arg, double lo, double hi);

@@ -249,6 +249,7 @@ int main(int argc, char **argv)
         cli_usage_error("--json and --tsv exclude each other");
     if (isatty(0))
         cli_usage_error("stdin is a terminal; give the text on stdin: evaluate -m MODEL < TEXT");
+    cli_refuse_stdout_input(1, &opt_model, 1);
 
     if (model_read(&m, NULL, opt_model, err, sizeof err) < 0)
         cli_die("%s", err);

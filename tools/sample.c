@@ -196,6 +196,7 @@ int main(int argc, char **argv)
         cli_usage_error("unexpected argument '%s'", argv[optind]);
     if (!opt_model)
         cli_usage_error("a model is required (-m MODEL)");
+    cli_refuse_stdout_input(0, &opt_model, 1);
     if ((opt_topk || opt_topp < 1) && opt_temp == 0)
         cli_warn("-k and -p take effect only with a temperature (-t); generating greedily");
 

@@ -397,8 +397,11 @@ int main(int argc, char **argv)
     }
     mp_init(&argc, &argv);
     int rank0 = mp_rank == 0;         /* rank 0 alone writes and reports */
-    if (!opt_out && !opt_max_batches && rank0)
+    if (!opt_out && !opt_max_batches && rank0) {
         cli_refuse_tty(1);
+        const char *ins[2] = { opt_resume, opt_input };   /* (a %d pattern names no file) */
+        cli_refuse_stdout_input(!opt_input, ins, 2);
+    }
     if (!opt_input && rank0 && isatty(0))
         cli_usage_error("stdin is a terminal; pipe windows in: vocab < TEXT | window -n 40 | train");
     if (opt_progress < 0 || !rank0)

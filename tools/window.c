@@ -212,6 +212,7 @@ int main(int argc, char **argv)
     if (opt_streams && (uint64_t)opt_streams * (uint64_t)opt_n * 4 > TS_MAX_FRAME_BYTES / 2)
         cli_usage_error("--streams %ld of -n %ld make frames too large", opt_streams, opt_n);
     cli_refuse_tty(1);
+    cli_refuse_stdout_input(1, NULL, 0);
 
     ts_reader *r = cli_reader_open(0, "stdin");
     w = cli_writer_open(1, "stdout");
