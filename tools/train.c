@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include "cli.h"
 #include "kern.h"
@@ -417,7 +418,9 @@ int main(int argc, char **argv)
         if (opt_input) {
             char path0[1024];
             snprintf(path0, sizeof path0, opt_input, 0);   /* at most one %d, checked */
-            in = open(path0, O_RDONLY);
+            struct stat sb;           /* (a fifo is not opened here: that would unblock its
+                                         writer, then leave it without a reader) */
+            in = stat(path0, &sb) == 0 && S_ISREG(sb.st_mode) ? open(path0, O_RDONLY) : -1;
         }
         const char *outs[3] = { opt_out, opt_best, opt_log };
         for (int i = 0; i < 3; i++)
