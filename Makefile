@@ -1,8 +1,9 @@
 # charpipe: character-level LSTM text generation as a pipeline of Unix filters.
 #
 #   make            build the tools into bin/
-#   make test       unit + CLI tests, then the same suite under ASan+UBSan
-#   make bench      benchmarks (read ../shared/data when present)
+#   make test       installs what the tests use when missing (make test-deps), then unit + CLI
+#                   tests, then the same suite under ASan+UBSan
+#   make bench      benchmarks (read ../shared/data when present; install the peers when missing)
 #   make MPI=1      train built with mpicc for training across processes (Open MPI), with
 #                   everything else, into build/mpi/bin; make mpi builds that train alone
 #   make install    PREFIX=/usr/local: the tools, man pages, libcharpipe.a, its public headers
@@ -62,7 +63,7 @@ PUBLIC_H  := $(addprefix lib/,ts.h kern.h lstm.h model.h rng.h par.h utf8.h samp
 CLI_OBJ   := $(O)/tools/cli.o
 REF_OBJ   := $(O)/tests/lstm_ref.o
 
-.PHONY: all tools tests test check check-san bench install uninstall clean man deps demo fuzz mpi
+.PHONY: all tools tests test check check-san bench deps test-deps bench-deps install uninstall clean man demo fuzz mpi
 .DELETE_ON_ERROR:
 .SECONDARY:
 
@@ -114,7 +115,7 @@ check-san:
 	@$(MAKE) --no-print-directory O=build/san OPT=-O1 \
 	    SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" check
 
-test:
+test: test-deps
 	@rm -f build/test-counts build/san/test-counts
 	@echo "make test: the suite, then the same suite built with ASan+UBSan (a few minutes)"
 	@$(MAKE) --no-print-directory check; a=$$?; \
@@ -123,13 +124,28 @@ test:
 	   END { printf "total: %d passed, %d failed, %d skipped\n", p, f, s }'; \
 	 [ $$a = 0 ] && [ $$b = 0 ]
 
-# Debian packages the build needs, installed when missing (sudo when not root).
-DEPS = build-essential pkg-config zlib1g-dev libmsgpack-dev
+# Debian packages, installed when missing (sudo when not root): the build's (make deps, make
+# demo), the tests' (make test-deps, run by make test: the independent Python reference, Open
+# MPI for the MPI tests, PyTorch for the export checks, valgrind, gnuplot and man for the
+# pipeline and install checks) and the benchmarks' peers (make bench: PyTorch, oneDNN).
+DEPS       = build-essential pkg-config zlib1g-dev libmsgpack-dev
+TEST_DEPS  = $(DEPS) python3 python3-msgpack python3-numpy openmpi-bin libopenmpi-dev \
+             python3-torch valgrind gnuplot-nox man-db
+BENCH_DEPS = $(DEPS) python3 python3-torch libopenblas0-openmp libdnnl-dev
 SUDO = $(if $(filter 0,$(shell id -u)),,sudo)
-deps:
-	@missing=; for p in $(DEPS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+# $(call install_missing,PACKAGES): apt-get install those not installed; a failure (no network,
+# no sudo) is said in one line and is not an error: what needs them then SKIPs and says why.
+install_missing = missing=; for p in $(1); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then echo "installing:$$missing"; \
-	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing; fi
+	  { $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq \
+	      --no-install-recommends $$missing >/dev/null; } || \
+	  echo "make: could not install$$missing (the checks that need them will be skipped)"; fi
+deps:
+	@$(call install_missing,$(DEPS))
+test-deps:
+	@$(call install_missing,$(TEST_DEPS))
+bench-deps:
+	@$(call install_missing,$(BENCH_DEPS))
 
 # The quick start: what is missing, the build, then a small model trained on a text every
 # Debian system has, and a sample from it (about a minute).
@@ -159,7 +175,7 @@ fuzz: tools build/fuzz/fuzz_ts build/fuzz/fuzz_utf8
 	    tests/fuzz/regress 2>build/fuzz/$$h.log || { tail -40 build/fuzz/$$h.log; exit 1; }; \
 	  grep -E '^(stat::number_of_executed_units|stat::new_units_added|Done)' build/fuzz/$$h.log; done
 
-bench: tools $(BENCHES)
+bench: bench-deps tools $(BENCHES)
 	@bench/run.sh $(O) $(BIN)
 
 # The man pages man/NAME.1, generated from each tool's --help (committed; tests/test_install.sh

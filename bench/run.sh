@@ -154,4 +154,6 @@ if [ -f "$PEER" ] && /usr/bin/python3 -c 'import torch' 2>/dev/null; then
     env -u OPENBLAS_CORETYPE /usr/bin/python3 "$PEER" sample --threads 1 --nchars 2000 --reps 1 --data "$TEXT" 2>/dev/null \
         | sed -n 's/.*"method": "\([a-z]*\)".*"chars_per_s": \([0-9.]*\).*/PyTorch 128  \1: \2 chars\/s/p'
 fi
+echo; echo "== sample --count N: N samples in one batch beside N separate runs"
+bash "$root/bench/sample_count.sh" "$BIN" "$TEXT"
 bash "$root/bench/mpi.sh" "$O" "$BIN"

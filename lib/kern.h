@@ -102,6 +102,18 @@ typedef struct kern_ops {
      * place (s = 1 / temperature > 0); returns the index of the first maximum. The vector
      * sets use the cells' exp (relative error < 1e-8 before rounding). */
     int (*softmax)(int n, float *x, float s);
+
+    /* Y (m, n) = Y0 + X (m, k) . B, B packed by kern_pack_gemv: m rows at once (batched
+     * generation), X rows ldx apart, Y rows ldy apart, Y0 rows ldy0 apart (0: the same row
+     * for every row of Y; Y0 may be Y with ldy0 = ldy). Each row of Y is bit for bit what
+     * gemv_packed gives for that row alone (the same sums in the same order), so a sample
+     * does not depend on the batch it is in; B is read once for a group of rows. */
+    void (*gemv_packed_rows)(int m, int n, int k, const float *X, int ldx, const float *Bp,
+                             const float *Y0, int ldy0, float *Y, int ldy);
+    /* The same with B packed by kern_pack_gemv_f16 (bit for bit gemv_packed_f16's rows). */
+    void (*gemv_packed_rows_f16)(int m, int n, int k, const float *X, int ldx,
+                                 const uint16_t *Bp, const float *Y0, int ldy0, float *Y,
+                                 int ldy);
 } kern_ops;
 
 /* The best set for this CPU. Chosen once, then cached. */

@@ -8,7 +8,8 @@
  *     #include "kern_impl.h"
  *
  * It defines static functions (gemm_nn, gemm_tn, gemm_nt, pack_b, gemm_nn_packed, the one-row
- * products gemv_packed and gemv_packed_f16, the LSTM and GRU cells, the lnlstm's layer norm,
+ * products gemv_packed and gemv_packed_f16 and their several-row forms gemv_packed_rows(_f16),
+ * the LSTM and GRU cells, the lnlstm's layer norm,
  * the generation's softmax)
  * that the including file puts into its kern_ops table. The same source is thereby used by
  * the AVX2 set (tested on this machine) and the AVX-512 set, so the two differ only in the
@@ -392,6 +393,118 @@ static void gemv_packed_f16(int n, int k, const float *x, const uint16_t *Bp, co
                             float *y)
 {
     gemv_any(1, n, k, x, NULL, Bp, y0, y);
+}
+
+/* Several rows: for a tile of up to GR rows and GC vectors of a panel's columns, each
+ * element keeps the GS partial sums gemv_any keeps (the same rows of B in the same sums,
+ * combined in the same order), so every row is bit for bit gemv_any's; a vector of B is
+ * loaded once for the GR rows and a value of X once for the GC vectors. GR x GC x GS
+ * accumulators: 12 of the 16 registers (AVX2), 24 of the 32 (AVX-512). */
+enum { GR = 3, GC = 2 };
+
+INLINE void gemv_rows_tile(const int half, const int mr, const int nc, int k, const float *X,
+                           int ldx, const float *Bf, const uint16_t *Bh, size_t off,
+                           const float *Y0, int ldy0, float *Y, int ldy, int l)
+{
+    vf acc[GR][GC][GS];
+#pragma GCC unroll 4
+    for (int r = 0; r < mr; r++)
+#pragma GCC unroll 4
+        for (int c = 0; c < nc; c++)
+#pragma GCC unroll 8
+            for (int s = 0; s < GS; s++)
+                acc[r][c][s] = (vf){0};
+    int p = 0;
+    for (; p + GS <= k; p += GS)
+#pragma GCC unroll 8
+        for (int s = 0; s < GS; s++) {
+            size_t o = off + (size_t)(p + s) * GP;
+            vf b[GC];
+#pragma GCC unroll 4
+            for (int c = 0; c < nc; c++)
+                b[c] = half ? vload_h(Bh + o + c * VW) : vload(Bf + o + c * VW);
+#pragma GCC unroll 4
+            for (int r = 0; r < mr; r++) {
+                float a = X[(size_t)r * ldx + p + s];
+#pragma GCC unroll 4
+                for (int c = 0; c < nc; c++)
+                    acc[r][c][s] += a * b[c];
+            }
+        }
+    for (; p < k; p++) {
+        size_t o = off + (size_t)p * GP;
+        vf b[GC];
+#pragma GCC unroll 4
+        for (int c = 0; c < nc; c++)
+            b[c] = half ? vload_h(Bh + o + c * VW) : vload(Bf + o + c * VW);
+#pragma GCC unroll 4
+        for (int r = 0; r < mr; r++)
+#pragma GCC unroll 4
+            for (int c = 0; c < nc; c++)
+                acc[r][c][0] += X[(size_t)r * ldx + p] * b[c];
+    }
+#pragma GCC unroll 4
+    for (int r = 0; r < mr; r++)
+#pragma GCC unroll 4
+        for (int c = 0; c < nc; c++) {
+#pragma GCC unroll 8
+            for (int s = 1; s < GS; s++)
+                acc[r][c][0] += acc[r][c][s];
+            const float *y0 = Y0 + (size_t)r * ldy0 + c * VW;
+            float *y = Y + (size_t)r * ldy + c * VW;
+            int lc = l - c * VW;                        /* columns of this vector in Y */
+            if (lc >= VW)
+                vstore(y, vload(y0) + acc[r][c][0]);
+            else if (lc > 0)                            /* (always: nc counts such vectors) */
+                vstore_n(y, vload_n(y0, lc) + acc[r][c][0], lc);
+        }
+}
+
+#define GEMV_ROWS_TILE(MR, NC) \
+    gemv_rows_tile(half, MR, NC, k, x, ldx, Bf, Bh, off, y0, ldy0, y, ldy, l)
+
+INLINE void gemv_rows_any(const int half, int m, int n, int k, const float *X, int ldx,
+                          const float *Bf, const uint16_t *Bh, const float *Y0, int ldy0,
+                          float *Y, int ldy)
+{
+    for (int j0 = 0; j0 < n; j0 += GP)
+        for (int v = 0; v < GV && j0 + v * VW < n; v += GC) {
+            int j = j0 + v * VW, l = n - j;             /* columns from this tile's first */
+            int nc = GC < GV - v ? GC : GV - v;         /* its vectors that hold columns */
+            if (nc > (l + VW - 1) / VW)
+                nc = (l + VW - 1) / VW;
+            size_t off = (size_t)j0 * k + (size_t)v * VW;
+            for (int i = 0; i < m; i += GR) {
+                const float *x = X + (size_t)i * ldx, *y0 = Y0 + (size_t)i * ldy0 + j;
+                float *y = Y + (size_t)i * ldy + j;
+                int mr = m - i < GR ? m - i : GR;
+                if (nc == GC)
+                    switch (mr) {
+                    case 1: GEMV_ROWS_TILE(1, GC); break;
+                    case 2: GEMV_ROWS_TILE(2, GC); break;
+                    default: GEMV_ROWS_TILE(GR, GC);
+                    }
+                else
+                    switch (mr) {
+                    case 1: GEMV_ROWS_TILE(1, 1); break;
+                    case 2: GEMV_ROWS_TILE(2, 1); break;
+                    default: GEMV_ROWS_TILE(GR, 1);
+                    }
+            }
+        }
+}
+
+static void gemv_packed_rows(int m, int n, int k, const float *X, int ldx, const float *Bp,
+                             const float *Y0, int ldy0, float *Y, int ldy)
+{
+    gemv_rows_any(0, m, n, k, X, ldx, Bp, NULL, Y0, ldy0, Y, ldy);
+}
+
+static void gemv_packed_rows_f16(int m, int n, int k, const float *X, int ldx,
+                                 const uint16_t *Bp, const float *Y0, int ldy0, float *Y,
+                                 int ldy)
+{
+    gemv_rows_any(1, m, n, k, X, ldx, NULL, Bp, Y0, ldy0, Y, ldy);
 }
 
 /* C (m, n) += A^T . B,  A is (k, m), B is (k, n) */

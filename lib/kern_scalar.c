@@ -93,6 +93,23 @@ static void gemv_packed_f16(int n, int k, const float *x, const uint16_t *Bp, co
     }
 }
 
+/* Y (m, n) = Y0 + X (m, k) . B: gemv_packed row by row (the reference is the definition). */
+static void gemv_packed_rows(int m, int n, int k, const float *X, int ldx, const float *Bp,
+                             const float *Y0, int ldy0, float *Y, int ldy)
+{
+    for (int i = 0; i < m; i++)
+        gemv_packed(n, k, X + (size_t)i * ldx, Bp, Y0 + (size_t)i * ldy0, Y + (size_t)i * ldy);
+}
+
+static void gemv_packed_rows_f16(int m, int n, int k, const float *X, int ldx,
+                                 const uint16_t *Bp, const float *Y0, int ldy0, float *Y,
+                                 int ldy)
+{
+    for (int i = 0; i < m; i++)
+        gemv_packed_f16(n, k, X + (size_t)i * ldx, Bp, Y0 + (size_t)i * ldy0,
+                        Y + (size_t)i * ldy);
+}
+
 static float sigmoidf(float x) { return 1.0f / (1.0f + expf(-x)); }
 
 /* z (b, 4H) pre-activations -> activations i, f, g, o in place; c_prev (b, H) or NULL;
@@ -240,5 +257,6 @@ static int softmax(int n, float *x, float s)
 const kern_ops kern_scalar = {
     "scalar", 1, gemm_nn, gemm_tn, gemm_nt, pack_b, gemm_nn_packed, gemv_packed,
     gemv_packed_f16, lstm_cell_fwd, lstm_cell_bwd,
-    gru_cell_fwd, gru_cell_bwd, ln_fwd, ln_bwd, softmax,
+    gru_cell_fwd, gru_cell_bwd, ln_fwd, ln_bwd, softmax, gemv_packed_rows,
+    gemv_packed_rows_f16,
 };

@@ -188,6 +188,16 @@ struct lstm_work {
     float *probs;   /* (T, b, V) logits, then softmax, then dlogits */
     float *dh;      /* (b, H) */
     float *dc;      /* (b, H) */
+    /* regularisation (lstm_seq's weight_drop, locked_dropout, input_dropout) */
+    uint64_t wbase[LSTM_MAX_LAYERS]; /* the seed of layer l's weight-drop mask (drawn again
+                                        backward rather than stored: (L, H, G) floats) */
+    float *wr;      /* (H, G) a recurrent kernel after weight drop, one layer at a time */
+    float *dwr;     /* (H, G) the gradient of the dropped kernel */
+    float *lock0;   /* (b, T) the multiplier of layer 0's input at each position (x's layout):
+                       the sequence's locked mask of the character there */
+    float *lockh;   /* (b, H) a layer's locked input masks */
+    float *lockout; /* (b, H) the locked masks on the top layer's output */
+    float *hout;    /* (T, b, H) the top layer's output after them */
     void *mem;
 };
 
@@ -209,7 +219,8 @@ lstm_work *lstm_work_new(lstm_dims d, int T, int bmax)
     size_t nw = round16((size_t)V * H);
     size_t nr = round16(tb * 4);
     size_t total = L * ((1 + gru + ln) * nz + ln * nr + 2 * nc) + (L - 1) * nx + 2 * nx + 3 * nrt
-                 + nw + np + 2 * nd;
+                 + nw + np + 2 * nd
+                 + 2 * nrt + round16(tb) + 2 * nd + nx;   /* regularisation */
     if (posix_memalign(&w->mem, 64, total * sizeof(float))) {
         free(w);
         return NULL;
@@ -232,7 +243,13 @@ lstm_work *lstm_work_new(lstm_dims d, int T, int bmax)
     w->wdt = m;   m += nw;
     w->probs = m; m += np;
     w->dh = m;    m += nd;
-    w->dc = m;
+    w->dc = m;    m += nd;
+    w->wr = m;      m += nrt;
+    w->dwr = m;     m += nrt;
+    w->lock0 = m;   m += round16(tb);
+    w->lockh = m;   m += nd;
+    w->lockout = m; m += nd;
+    w->hout = m;
     return w;
 }
 
@@ -353,13 +370,53 @@ static void embed_forward(float *z, const int32_t *x, const float *kernel, const
         }
 }
 
-/* Its gradient, a scatter-add: dkernel is (V, G), dz (T, b, G), x (b, T).
- * dkernel[x_t] += dz_t. */
-static void embed_backward(float *dkernel, const float *dz, const int32_t *x, int b, int T, int G)
+/* Its gradient, a scatter-add: dkernel is (V, G), dz (T, b, G), x (b, T), lock (b, T) the
+ * input's multipliers or NULL. dkernel[x_t] += dz_t (times lock[r][t]). */
+static void embed_backward(float *dkernel, const float *dz, const int32_t *x, const float *lock,
+                           int b, int T, int G)
 {
     for (int t = 0; t < T; t++)
-        for (int r = 0; r < b; r++)
-            acc_rows4(dkernel + (size_t)x[(size_t)r * T + t] * G, dz + ((size_t)t * b + r) * G, G);
+        for (int r = 0; r < b; r++) {
+            float *dk = dkernel + (size_t)x[(size_t)r * T + t] * G;
+            const float *dzr = dz + ((size_t)t * b + r) * G;
+            if (!lock)
+                acc_rows4(dk, dzr, G);
+            else
+                for (int j = 0; j < G; j++)
+                    dk[j] += dzr[j] * lock[(size_t)r * T + t];
+        }
+}
+
+/* Locked dropout on layer 0's one-hot input: lock (b, T) receives, at each position of x
+ * (b, T), the multiplier of its character in its sequence, 1 / keep with probability keep,
+ * else 0. A character's multiplier comes from a generator seeded from base, the row's place
+ * in the whole batch (row0 + r) and the character alone, so it is the same at every step of
+ * the sequence (the mask over the vocabulary is never stored: it would be (b, V)). */
+static void input_masks(float *lock, const int32_t *x, float keep, uint64_t base, int row0, int b,
+                        int T)
+{
+    for (int r = 0; r < b; r++)
+        for (int t = 0; t < T; t++) {
+            rng_t rr;
+            uint64_t c = (uint64_t)x[(size_t)r * T + t];
+            rng_seed(&rr, base + (uint64_t)(row0 + r) * 0x9e3779b97f4a7c15ULL + c * 0xd1b54a32d192ed03ULL);
+            lock[(size_t)r * T + t] = rng_uniform(&rr) < keep ? 1.0f / keep : 0.0f;
+        }
+}
+
+/* embed_forward with locked dropout on the one-hot input: lock is (b, T) from input_masks.
+ * z_t = kernel[x_t] * lock[r][t] + bias (bias alone when NULL). */
+static void embed_locked_forward(float *z, const int32_t *x, const float *kernel, const float *bias,
+                                 const float *lock, int b, int T, int G)
+{
+    for (int t = 0; t < T; t++)
+        for (int r = 0; r < b; r++) {
+            float *zr = z + ((size_t)t * b + r) * G;
+            const float *kr = kernel + (size_t)x[(size_t)r * T + t] * G;
+            float mk = lock[(size_t)r * T + t];
+            for (int j = 0; j < G; j++)
+                zr[j] = kr[j] * mk + (bias ? bias[j] : 0.0f);
+        }
 }
 
 /* Dropout on the input of a layer above the first (training): out, mask and inp are
@@ -395,6 +452,61 @@ static void dropout_backward(float *dinp, const float *mask, size_t n)
 {
     for (size_t i = 0; i < n; i++)
         dinp[i] *= mask[i];
+}
+
+/* Locked (variational) dropout masks: lock is (b, n), one row of n multipliers per sequence,
+ * each 1 / keep with probability keep, else 0. Row r's come from a generator seeded from base
+ * and the row's place in the whole batch (row0 + r), as dropout_forward's do. */
+static void locked_masks(float *lock, float keep, uint64_t base, int row0, int b, int n)
+{
+    for (int r = 0; r < b; r++) {
+        rng_t rr;
+        rng_seed(&rr, base + (uint64_t)(row0 + r) * 0x9e3779b97f4a7c15ULL);
+        for (int j = 0; j < n; j++)
+            lock[(size_t)r * n + j] = rng_uniform(&rr) < keep ? 1.0f / keep : 0.0f;
+    }
+}
+
+/* x (rows, n) *= lock (b, n) row by row, row q of x taking lock's row q % b (x time-major:
+ * row t b + r is step t of sequence r, so every step of a sequence shares its mask). Serves
+ * forward (on the activations and the dropout masks) and backward (on their gradients). */
+static void locked_apply(float *x, const float *lock, size_t rows, int b, int n)
+{
+    for (size_t q = 0; q < rows; q++) {
+        float *xq = x + q * n;
+        const float *lq = lock + (q % b) * n;
+        for (int j = 0; j < n; j++)
+            xq[j] *= lq[j];
+    }
+}
+
+/* Weight drop (DropConnect) on a recurrent kernel: mask (n = H G) multipliers, 1 / keep with
+ * probability keep, else 0, from a generator seeded from base alone (one mask for the whole
+ * batch, whatever part of it a call has); drawn again for the backward pass. */
+static void weightdrop_mask(float *mask, float keep, uint64_t base, size_t n)
+{
+    rng_t rr;
+    rng_seed(&rr, base);
+    for (size_t i = 0; i < n; i++)
+        mask[i] = rng_uniform(&rr) < keep ? 1.0f / keep : 0.0f;
+}
+
+/* rd and r are (H, G): rd = r * mask, the kernel the recurrence uses. */
+static void weightdrop_forward(float *rd, const float *r, float keep, uint64_t base, size_t n)
+{
+    weightdrop_mask(rd, keep, base, n);
+    for (size_t i = 0; i < n; i++)
+        rd[i] *= r[i];
+}
+
+/* Its gradient: dr and drd are (H, G), drd the gradient of the dropped kernel; dr += drd *
+ * mask, the mask's draws made again one at a time. */
+static void weightdrop_backward(float *dr, const float *drd, float keep, uint64_t base, size_t n)
+{
+    rng_t rr;
+    rng_seed(&rr, base);
+    for (size_t i = 0; i < n; i++)
+        dr[i] += drd[i] * (rng_uniform(&rr) < keep ? 1.0f / keep : 0.0f);
 }
 
 /* The input projection of a layer above the first, all rows at once: z is (n, G), inp
@@ -685,23 +797,47 @@ static void state_save(const lstm_seq *s, int l, const float *h, const float *c,
     }
 }
 
+/* The keep probabilities of the training-time masks (1: none), from lstm_seq's rates. */
+typedef struct keeps {
+    float drop, wdrop, locked, input;
+} keeps;
+
+static keeps keeps_of(const lstm_seq *s, int train)
+{
+    keeps kp = { 1.0f, 1.0f, 1.0f, 1.0f };
+    if (train && s) {
+        if (s->dropout > 0) kp.drop = 1.0f - s->dropout;
+        if (s->weight_drop > 0) kp.wdrop = 1.0f - s->weight_drop;
+        if (s->locked_dropout > 0) kp.locked = 1.0f - s->locked_dropout;
+        if (s->input_dropout > 0) kp.input = 1.0f - s->input_dropout;
+    }
+    return kp;
+}
+
 /* Forward over b sequences x (b, T) through all layers: fills z, c, h of every layer and
  * step, and w->probs with the softmax after the last step ((b, V)) or after every step
  * ((T, b, V), time-major) with per_position. Returns the sum of the losses when y is given.
- * With train set, dropout (s->dropout) is applied to the input of layers above the first. */
+ * With train set, dropout (s->dropout) is applied to the input of layers above the first,
+ * and the regularisation of lstm_seq (weight drop, locked dropout) where it says. The masks'
+ * seeds are drawn from s->rng in a fixed order: per layer, input dropout (layer 0) or dropout
+ * then locked dropout (above), then weight drop; last the output's locked dropout. */
 static double forward(const kern_ops *k, const lstm_params *p, lstm_work *w, int b, int T,
                       const int32_t *x, const int32_t *y, const lstm_seq *s, int train)
 {
     int V = p->dim.V, H = p->dim.H, L = p->dim.L, cell = p->dim.cell, G = cell_gates(cell) * H;
     int pp = s && s->per_position, carried = s && s->h0;
     size_t bH = (size_t)b * H, tb = (size_t)T * b;
-    float keep = train && s && s->dropout > 0 ? 1.0f - s->dropout : 1.0f;
+    keeps kp = keeps_of(s, train);
+    float keep = kp.drop;
     for (int l = 0; l < L; l++) {
         const lstm_layer *ly = &p->layer[l];
         float *Z = w->z[l];
         state_load(w->h[l], w->c[l], s, l, cell == CELL_GRU, bH);
         const float *bias = cell == CELL_LNLSTM ? NULL : ly->bias;  /* (the lnlstm's: after the norm) */
-        if (l == 0)
+        if (l == 0 && kp.input < 1.0f) {
+            input_masks(w->lock0, x, kp.input, rng_u64(s->rng), s->row0, b, T);
+            embed_locked_forward(Z, x, ly->kernel, bias, w->lock0, b, T, G);
+        } else if (l == 0)
             embed_forward(Z, x, ly->kernel, bias, b, T, G);
         else {
             const float *X = w->h[l - 1] + bH;           /* layer l-1's h_1..h_T: (T b, H) */
@@ -709,23 +845,44 @@ static double forward(const kern_ops *k, const lstm_params *p, lstm_work *w, int
                 dropout_forward(w->xin, w->mask[l], X, keep, rng_u64(s->rng), s->row0, b, T, H);
                 X = w->xin;
             }
+            if (kp.locked < 1.0f) {                      /* mask[l] *= the row's locked mask */
+                locked_masks(w->lockh, kp.locked, rng_u64(s->rng), s->row0, b, H);
+                if (keep >= 1.0f)
+                    for (size_t i = 0; i < tb * H; i++)
+                        w->mask[l][i] = 1.0f;
+                locked_apply(w->mask[l], w->lockh, tb, b, H);
+                dropout_apply(w->xin, w->h[l - 1] + bH, w->mask[l], tb * H);
+                X = w->xin;
+            }
             input_forward(k, Z, X, ly->kernel, bias, w->rp, tb, H, G);
+        }
+        const float *R = ly->recurrent;
+        if (kp.wdrop < 1.0f) {
+            w->wbase[l] = rng_u64(s->rng);
+            weightdrop_forward(w->wr, R, kp.wdrop, w->wbase[l], (size_t)H * G);
+            R = w->wr;
         }
         switch (cell) {
         case CELL_GRU:
-            gru_forward(k, Z, w->u[l], w->h[l], ly->recurrent, ly->bias + G, w->rp, carried, b, T, H);
+            gru_forward(k, Z, w->u[l], w->h[l], R, ly->bias + G, w->rp, carried, b, T, H);
             break;
         case CELL_LNLSTM:
-            lnlstm_forward(k, Z, w->u[l], w->rstd[l], w->h[l], w->c[l], ly->recurrent, ly->gamma,
+            lnlstm_forward(k, Z, w->u[l], w->rstd[l], w->h[l], w->c[l], R, ly->gamma,
                            ly->bias, w->rp, carried, b, T, H);
             break;
         default:
-            lstm_forward(k, Z, w->h[l], w->c[l], ly->recurrent, w->rp, carried, b, T, H);
+            lstm_forward(k, Z, w->h[l], w->c[l], R, w->rp, carried, b, T, H);
         }
         state_save(s, l, w->h[l], w->c[l], cell == CELL_GRU, T, bH);
     }
     size_t rows = pp ? tb : (size_t)b;                   /* logits of the last step, or of every step */
     const float *top = w->h[L - 1] + (pp ? bH : (size_t)T * bH);
+    if (kp.locked < 1.0f) {                              /* the output's locked dropout */
+        locked_masks(w->lockout, kp.locked, rng_u64(s->rng), s->row0, b, H);
+        memcpy(w->hout, top, rows * H * sizeof(float));
+        locked_apply(w->hout, w->lockout, rows, b, H);
+        top = w->hout;
+    }
     return dense_forward(k, w->probs, top, p->dense_w, p->dense_b, y, pp, b, T, rows, H, V);
 }
 
@@ -755,50 +912,83 @@ double lstm_train_seq(const kern_ops *k, const lstm_params *p, lstm_params *g, l
     int V = p->dim.V, H = p->dim.H, L = p->dim.L, cell = p->dim.cell, G = cell_gates(cell) * H;
     int pp = s && s->per_position, carried = s && s->h0;
     size_t bH = (size_t)b * H, tb = (size_t)T * b;
-    float keep = s && s->dropout > 0 ? 1.0f - s->dropout : 1.0f;
+    keeps kp = keeps_of(s, 1);
+    int masked = kp.drop < 1.0f || kp.locked < 1.0f;   /* the layers above the first: mask[l] */
     double loss = forward(k, p, w, b, T, x, y, s, 1);
 
     /* dup (T, b, H): the gradient arriving at the top layer's h_t from the outputs (of the
      * last step alone without per_position) */
     size_t rows = pp ? tb : (size_t)b;
-    const float *top = w->h[L - 1] + (pp ? bH : (size_t)T * bH);
+    const float *top = kp.locked < 1.0f ? w->hout : w->h[L - 1] + (pp ? bH : (size_t)T * bH);
+    float *dtop = w->dup + (pp ? 0 : (size_t)(T - 1) * bH);
     memset(w->dup, 0, tb * H * sizeof(float));
-    dense_backward(k, g->dense_w, g->dense_b, w->dup + (pp ? 0 : (size_t)(T - 1) * bH), w->probs,
+    dense_backward(k, g->dense_w, g->dense_b, dtop, w->probs,
                    top, p->dense_w, w->wdt, y, pp, b, T, rows, H, V, gscale);
+    if (kp.locked < 1.0f)
+        locked_apply(dtop, w->lockout, rows, b, H);
 
     for (int l = L - 1; l >= 0; l--) {
         const lstm_layer *ly = &p->layer[l];
         lstm_layer *gl = &g->layer[l];
         float *Z = w->z[l];                                     /* becomes dz */
+        int wd = kp.wdrop < 1.0f;                   /* the recurrence used the dropped kernel */
+        const float *R = ly->recurrent;
+        float *dR = gl->recurrent;
+        if (wd) {                                   /* the kernel forward used, drawn again */
+            weightdrop_forward(w->wr, R, kp.wdrop, w->wbase[l], (size_t)H * G);
+            R = w->wr;
+            dR = w->dwr;
+            memset(w->dwr, 0, (size_t)H * G * sizeof(float));
+        }
         switch (cell) {
         case CELL_GRU:
-            gru_backward(k, Z, w->u[l], w->h[l], w->dup, ly->recurrent, gl->recurrent, gl->bias,
+            gru_backward(k, Z, w->u[l], w->h[l], w->dup, R, dR, gl->bias,
                          w->rt, w->rtp, w->dh, carried, b, T, H);
             break;
         case CELL_LNLSTM:
-            lnlstm_backward(k, Z, w->u[l], w->rstd[l], w->h[l], w->c[l], w->dup, ly->recurrent,
-                            ly->gamma, gl->recurrent, gl->gamma, gl->bias, w->rt, w->rtp, w->dh,
+            lnlstm_backward(k, Z, w->u[l], w->rstd[l], w->h[l], w->c[l], w->dup, R,
+                            ly->gamma, dR, gl->gamma, gl->bias, w->rt, w->rtp, w->dh,
                             w->dc, carried, b, T, H);
             break;
         default:
-            lstm_backward(k, Z, w->h[l], w->c[l], w->dup, ly->recurrent, gl->recurrent, gl->bias,
+            lstm_backward(k, Z, w->h[l], w->c[l], w->dup, R, dR, gl->bias,
                           w->rt, w->rtp, w->dh, w->dc, carried, b, T, H);
         }
+        if (wd)
+            weightdrop_backward(gl->recurrent, w->dwr, kp.wdrop, w->wbase[l], (size_t)H * G);
         if (l == 0)
-            embed_backward(gl->kernel, Z, x, b, T, G);
+            embed_backward(gl->kernel, Z, x, kp.input < 1.0f ? w->lock0 : NULL, b, T, G);
         else {
             const float *X = w->h[l - 1] + bH;                 /* layer l's input, as forward saw it */
-            if (keep < 1.0f) {
+            if (masked) {
                 if (l < L - 1)                      /* xin holds the top layer's: rebuild layer l's */
                     dropout_apply(w->xin, X, w->mask[l], tb * H);
                 X = w->xin;
             }
             input_backward(k, gl->kernel, w->dup, Z, X, ly->kernel, w->rt, w->rtp, tb, H, G);
-            if (keep < 1.0f)
+            if (masked)
                 dropout_backward(w->dup, w->mask[l], tb * H);
         }
     }
     return loss;
+}
+
+lstm_masks lstm_work_masks(const lstm_work *w, const lstm_seq *s, float *wdrop)
+{
+    lstm_masks m;
+    memset(&m, 0, sizeof m);
+    keeps kp = keeps_of(s, 1);
+    size_t HG = (size_t)w->H * cell_gates(w->cell) * w->H;
+    for (int l = 0; l < w->L; l++) {
+        if (kp.wdrop < 1.0f && wdrop) {
+            weightdrop_mask(wdrop + l * HG, kp.wdrop, w->wbase[l], HG);
+            m.wdrop[l] = wdrop + l * HG;
+        }
+        m.between[l] = l > 0 && (kp.drop < 1.0f || kp.locked < 1.0f) ? w->mask[l] : NULL;
+    }
+    m.input = kp.input < 1.0f ? w->lock0 : NULL;
+    m.output = kp.locked < 1.0f ? w->lockout : NULL;
+    return m;
 }
 
 double lstm_train_batch(const kern_ops *k, const lstm_params *p, lstm_params *g,
@@ -862,6 +1052,8 @@ struct lstm_gen {
     gen_mat kernel[LSTM_MAX_LAYERS], recurrent[LSTM_MAX_LAYERS], dense;
     float *dense_b;               /* (V) */
     float *z, *u;                 /* (G) scratch */
+    int nmax;                     /* rows of a batched step (lstm_gen_step_batch) */
+    float *zb, *ub;               /* (nmax, G) scratch of a batched step */
 };
 
 static int gen_pack(gen_mat *m, int half, int k, int n, const float *B)
@@ -899,6 +1091,13 @@ static void gen_gemv(const lstm_gen *g, int n, int k, const float *x, const gen_
 
 lstm_gen *lstm_gen_new(const kern_ops *k, const lstm_params *p, int half)
 {
+    return lstm_gen_new_batch(k, p, half, 1);
+}
+
+lstm_gen *lstm_gen_new_batch(const kern_ops *k, const lstm_params *p, int half, int nmax)
+{
+    if (nmax < 1)
+        return NULL;
     lstm_gen *g = calloc(1, sizeof *g);
     if (!g)
         return NULL;
@@ -906,9 +1105,12 @@ lstm_gen *lstm_gen_new(const kern_ops *k, const lstm_params *p, int half)
     g->k = k;
     g->dim = p->dim;
     g->half = half;
+    g->nmax = nmax;
     int bad = !(g->embed = malloc((size_t)V * G * sizeof(float)))
            || !(g->zero = calloc((size_t)G, sizeof(float))) || !(g->z = malloc(G * sizeof(float)))
            || !(g->u = malloc(G * sizeof(float)))
+           || !(g->zb = malloc((size_t)nmax * G * sizeof(float)))
+           || !(g->ub = malloc((size_t)nmax * G * sizeof(float)))
            || !(g->dense_b = gen_copy(p->dense_b, (size_t)V))
            || gen_pack(&g->dense, half, H, V, p->dense_w);
     for (int l = 0; l < L && !bad; l++) {
@@ -947,6 +1149,8 @@ void lstm_gen_free(lstm_gen *g)
     free(g->zero);
     free(g->z);
     free(g->u);
+    free(g->zb);
+    free(g->ub);
     free(g);
 }
 
@@ -984,4 +1188,48 @@ void lstm_gen_step(lstm_gen *g, int x, float *h, float *c, float *logits)
         }
     }
     gen_gemv(g, V, H, h + (size_t)(L - 1) * H, &g->dense, g->dense_b, logits);
+}
+
+/* Y (m, n) = Y0 (rows ldy0 apart, 0: one row for all) + X (m, k, rows ldx apart) . M */
+static void gen_gemv_rows(const lstm_gen *g, int m, int n, int k, const float *X, int ldx,
+                          const gen_mat *M, const float *Y0, int ldy0, float *Y, int ldy)
+{
+    if (g->half)
+        g->k->gemv_packed_rows_f16(m, n, k, X, ldx, M->h, Y0, ldy0, Y, ldy);
+    else
+        g->k->gemv_packed_rows(m, n, k, X, ldx, M->f, Y0, ldy0, Y, ldy);
+}
+
+/* lstm_gen_step's operations on n rows at once: the same products row by row (the rows'
+ * kernel is gemv_packed's, bit for bit), the cells over n rows. */
+void lstm_gen_step_batch(lstm_gen *g, int n, const int *x, float *h, float *c, float *logits)
+{
+    const kern_ops *k = g->k;
+    int V = g->dim.V, H = g->dim.H, L = g->dim.L, cell = g->dim.cell, G = cell_gates(cell) * H;
+    size_t nH = (size_t)n * H;
+    float *z = g->zb, *u = g->ub;
+    for (int l = 0; l < L; l++) {
+        float *hl = h + l * nH, *cl = c + l * nH;
+        if (l == 0)                              /* the table rows: z = embed[x] */
+            for (int i = 0; i < n; i++)
+                memcpy(z + (size_t)i * G, g->embed + (size_t)x[i] * G, (size_t)G * sizeof(float));
+        else
+            gen_gemv_rows(g, n, G, H, h + (l - 1) * nH, H, &g->kernel[l],
+                          cell == CELL_LNLSTM ? g->zero : g->bias[l], 0, z, G);
+        switch (cell) {
+        case CELL_GRU:
+            gen_gemv_rows(g, n, G, H, hl, H, &g->recurrent[l], g->bias[l] + G, 0, u, G);
+            k->gru_cell_fwd(n, H, z, u, hl, hl);
+            break;
+        case CELL_LNLSTM:
+            gen_gemv_rows(g, n, G, H, hl, H, &g->recurrent[l], z, G, z, G);
+            k->ln_fwd(n, H, z, g->gamma[l], g->bias[l], NULL, NULL);
+            k->lstm_cell_fwd(n, H, z, cl, cl, hl);
+            break;
+        default:
+            gen_gemv_rows(g, n, G, H, hl, H, &g->recurrent[l], z, G, z, G);
+            k->lstm_cell_fwd(n, H, z, cl, cl, hl);
+        }
+    }
+    gen_gemv_rows(g, n, V, H, h + (L - 1) * nH, H, &g->dense, g->dense_b, 0, logits, V);
 }

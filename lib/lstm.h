@@ -134,11 +134,35 @@ typedef struct lstm_seq {
     rng_t *rng;           /* draws the dropout masks: one number per layer, from which each
                              row's masks are drawn with the row's place in the batch */
     int row0;             /* that place for row 0, when these b rows are part of a batch */
+    /* Regularisation (training only; forward-only calls ignore it), after AWD-LSTM (Merity
+     * et al. 2018). Each rate 0 draws nothing from rng, so the masks above are unchanged. */
+    float weight_drop;    /* DropConnect on every layer's recurrent kernel: one (H, G) mask
+                             per layer for the whole batch, drawn from rng alone (not from the
+                             rows), so every part of a split batch draws the same */
+    float locked_dropout; /* variational dropout: one mask per row (sequence) shared by all its
+                             steps, on the input of the layers above the first (beside, and
+                             multiplied with, the per-step dropout) and on the top layer's
+                             output into the dense layer */
+    float input_dropout;  /* the same on layer 0's one-hot input: row r drops each vocabulary
+                             character with this rate for all its steps */
 } lstm_seq;
 
 double lstm_train_seq(const kern_ops *k, const lstm_params *p, lstm_params *g, lstm_work *w,
                       int b, int T, const int32_t *x, const int32_t *y, float gscale,
                       const lstm_seq *s);
+/* The masks the last lstm_train_seq on w applied with the settings s (valid until w is used
+ * again; for tests that check them against a reference), NULL where that option was off:
+ * wdrop[l] (H, G) the multipliers of layer l's recurrent kernel, drawn again into the
+ * caller's wdrop (L, H, G) (NULL: not asked for); input (b, T) the multiplier
+ * of layer 0's one-hot input at each position (its character's locked mask in that sequence:
+ * equal wherever the character recurs); between[l] (T, b, H) for l >= 1 the masks on layer l's input
+ * (per-step dropout times locked dropout); output (b, H) the locked masks on the top layer's
+ * output. Each multiplier is 0 or 1 / keep. */
+typedef struct lstm_masks {
+    const float *wdrop[LSTM_MAX_LAYERS], *input, *between[LSTM_MAX_LAYERS], *output;
+} lstm_masks;
+lstm_masks lstm_work_masks(const lstm_work *w, const lstm_seq *s, float *wdrop);
+
 /* Forward only: sum of the losses; probs (b, V) (or (T, b, V) time-major with per_position)
  * receives the softmax when not NULL; y may be NULL. No dropout. */
 double lstm_forward_seq(const kern_ops *k, const lstm_params *p, lstm_work *w, int b, int T,
@@ -166,6 +190,14 @@ lstm_gen *lstm_gen_new(const kern_ops *k, const lstm_params *p, int half);
 void lstm_gen_free(lstm_gen *g);
 /* lstm_step's contract: h (L, H), c (L, H) in place (the GRU leaves c alone), logits (V). */
 void lstm_gen_step(lstm_gen *g, int x, float *h, float *c, float *logits);
+/* Batched generation (sample --count, --beam): a generator for steps of up to nmax rows
+ * (lstm_gen_new is nmax = 1); NULL when out of memory or nmax < 1. */
+lstm_gen *lstm_gen_new_batch(const kern_ops *k, const lstm_params *p, int half, int nmax);
+/* One step of n <= nmax sequences: x (n) their inputs, h (L, n, H), c (L, n, H) in place,
+ * logits (n, V). Each matrix product is one (n, H) product over the n rows, and row i's
+ * results are bit for bit those of lstm_gen_step on row i alone (kern.h's gemv_packed_rows),
+ * so a sequence's text does not depend on the batch it is generated in. */
+void lstm_gen_step_batch(lstm_gen *g, int n, const int *x, float *h, float *c, float *logits);
 
 /* Softmax of logits (n) in place, computed stably; returns log(sum exp(logits - max)) + max. */
 double lstm_softmax(float *logits, int n);

@@ -109,6 +109,10 @@ int model_write(const model *m, const train_state *s, int fd, const char *label,
         TS_ATTR_INT("epochs", s->epochs), TS_ATTR_INT("epoch_batches", s->epoch_batches),
         TS_ATTR_FLOAT("epoch_loss_sum", s->epoch_loss_sum), TS_ATTR_INT("steps", s->steps),
         TS_ATTR_FLOAT("train_loss", s->train_loss), TS_ATTR_FLOAT("val_loss", s->val_loss),
+        /* regularisation (issue 16); absent in older files, read as 0 (off) */
+        TS_ATTR_FLOAT("weight_drop", s->weight_drop), TS_ATTR_FLOAT("locked_dropout", s->locked_dropout),
+        TS_ATTR_FLOAT("input_dropout", s->input_dropout), TS_ATTR_FLOAT("weight_decay", s->weight_decay),
+        TS_ATTR_INT("warmup", s->warmup),
     };
     ts_write_info(w, "model", a, s == &none ? 8 : (int)(sizeof a / sizeof *a));
     uint64_t vshape[1] = { (uint64_t)m->dim.V };
@@ -255,6 +259,19 @@ int model_read(model *m, train_state *s, const char *path, char *err, size_t cap
             get_num(&f, "epoch_loss_sum", &t->epoch_loss_sum);
             get_num(&f, "train_loss", &t->train_loss);
             get_num(&f, "val_loss", &t->val_loss);
+            /* regularisation (issue 16): rates in [0, 1), decay and warm-up >= 0; else off */
+            get_num(&f, "weight_drop", &t->weight_drop);
+            get_num(&f, "locked_dropout", &t->locked_dropout);
+            get_num(&f, "input_dropout", &t->input_dropout);
+            get_num(&f, "weight_decay", &t->weight_decay);
+            if (ts_attr_int(&f, "warmup", &v) == 1 && v >= 0) t->warmup = v;
+            if (!(t->weight_drop >= 0 && t->weight_drop < 1 && t->locked_dropout >= 0
+                  && t->locked_dropout < 1 && t->input_dropout >= 0 && t->input_dropout < 1
+                  && t->weight_decay >= 0 && t->weight_decay < 1e3)) {
+                bad = lib_fail(msg, sizeof msg, "model attributes weight_drop, locked_dropout, "
+                               "input_dropout or weight_decay out of range");
+                break;
+            }
         } else if (!have_model) {
             if (strcmp(f.name, "vocab") == 0 || strcmp(f.name, "x") == 0 || strcmp(f.name, "text") == 0)
                 bad = lib_fail(msg, sizeof msg, "not a model (a data stream: frame '%s' before any 'model' frame)", f.name);

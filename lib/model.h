@@ -2,7 +2,9 @@
  *
  * A model file is a tensor stream (FORMAT.md) holding, in this order:
  *   "model"       info frame: attrs cell, layers, hidden, maxlen, vocab_size, targets, and the
- *                 training state (epochs, batches, steps, losses, settings)
+ *                 training state (epochs, batches, steps, losses, settings; the regularisation
+ *                 attrs weight_drop, locked_dropout, input_dropout, weight_decay, warmup are
+ *                 0 when absent, FORMAT.md)
  *   "vocab"       u4 (V,) the vocabulary, attrs unit
  *   "lstm/kernel", "lstm/recurrent_kernel", "lstm/bias", "dense/kernel", "dense/bias"
  *                 f4 weights in Keras's layout (lstm.h); stacked layers add "lstm_1/kernel",
@@ -58,6 +60,10 @@ typedef struct train_state {
     rng_t rng;                        /* the RNG now */
     double best_val_loss;             /* the best validation loss seen (NAN if none) */
     float *state_h, *state_c;         /* (L, streams, H) carried state mid-epoch, or NULL */
+    /* regularisation (issue 16): lstm_seq's rates, AdamW's decay, the warm-up; all 0 (off)
+     * in files written before them */
+    double weight_drop, locked_dropout, input_dropout, weight_decay;
+    int64_t warmup;                   /* Adam steps of linear learning-rate warm-up */
 } train_state;
 
 /* Allocate params (zero) and vocab for a model of shape d. Returns 0, or -1 when out of

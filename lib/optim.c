@@ -9,8 +9,11 @@ void adam_update(float *w, float *m, float *v, const float *g, size_t lo, size_t
     double tt = (double)t;
     float alpha = (float)(lr * sqrt(1 - pow(hp.beta2, tt)) / (1 - pow(hp.beta1, tt)));
     float b1 = (float)hp.beta1, b2 = (float)hp.beta2, eps = (float)hp.eps;
+    float keep = (float)(1.0 - (double)lr * hp.weight_decay);   /* AdamW's decay: w *= keep */
     for (size_t i = lo; i < hi; i++) {
         float gi = g[i] * gscale;
+        if (hp.weight_decay > 0)
+            w[i] *= keep;
         m[i] = b1 * m[i] + (1 - b1) * gi;
         v[i] = b2 * v[i] + (1 - b2) * gi * gi;
         w[i] -= alpha * m[i] / (sqrtf(v[i]) + eps);
@@ -43,4 +46,9 @@ double schedule_lr(const char *name, double lr, double progress, int64_t epochs,
     if (strcmp(name, "step") == 0)
         return lr * pow(decay_rate, (double)(epochs / decay_every));
     return lr;
+}
+
+double warmup_factor(int64_t t, int64_t warmup)
+{
+    return warmup > 0 && t < warmup ? (double)t / (double)warmup : 1.0;
 }

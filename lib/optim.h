@@ -11,10 +11,13 @@
 
 typedef struct adam_hp {
     double beta1, beta2, eps;         /* Keras defaults: 0.9, 0.999, 1e-7 */
+    double weight_decay;              /* decoupled (AdamW, Loshchilov and Hutter 2019); 0: Adam */
 } adam_hp;
 
 /* One Adam step (number t >= 1) on w[lo, hi) with the gradient g * gscale, moments m and v
- * (Keras: epsilon outside the square root of the bias-corrected v):
+ * (Keras: epsilon outside the square root of the bias-corrected v), after AdamW's decoupled
+ * weight decay (PyTorch's AdamW: the decay scaled by the learning rate, not by Adam's step):
+ *   w -= lr weight_decay w,
  *   m = b1 m + (1 - b1) g,  v = b2 v + (1 - b2) g^2,
  *   w -= lr sqrt(1 - b2^t) / (1 - b1^t) * m / (sqrt(v) + eps) */
 void adam_update(float *w, float *m, float *v, const float *g, size_t lo, size_t hi,
@@ -32,5 +35,10 @@ float clip_scale(double norm, double clip);
 int    schedule_known(const char *name);
 double schedule_lr(const char *name, double lr, double progress, int64_t epochs,
                    double decay_rate, int decay_every);
+
+/* Linear learning-rate warm-up: the factor for Adam step t (1, 2, ...) of a warm-up over
+ * `warmup` steps, t / warmup until it reaches 1 (warmup 0: always 1). It multiplies the
+ * schedule's rate. */
+double warmup_factor(int64_t t, int64_t warmup);
 
 #endif

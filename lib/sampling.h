@@ -1,6 +1,9 @@
 /* sampling.h - choosing the next character from a predicted distribution. */
 #ifndef CHARPIPE_SAMPLING_H
 #define CHARPIPE_SAMPLING_H
+#include <stdint.h>
+#include "kern.h"
+#include "lstm.h"
 #include "rng.h"
 
 /* The next index from probabilities p (V). t <= 0: the argmax (greedy; the first of equal
@@ -13,5 +16,30 @@ int sample_choose(const float *p, int V, double t, int topk, double topp, rng_t 
 /* The index of the first maximum of x (n): greedy choice straight from the logits (the
  * softmax does not change which is largest). */
 int sample_argmax(const float *x, int n);
+
+/* The per-sample random streams of batched sampling (sample --count): sample i of a batch
+ * seeded with seed draws from rng_seed(seed + i), the stream a single run seeded with
+ * seed + i draws from, so sample i is the text of that single run. */
+void sample_rng_streams(rng_t *rngs, int n, uint64_t seed);
+
+/* Beam search, one step. n beams (rows) with total log-probabilities score (n) and next-character
+ * log-probabilities logp (n, V) (sample_log_softmax) are extended by every character; the K
+ * best extensions (fewer when n V < K) are kept, best first: parent[j] the row extended, next[j]
+ * the character, out[j] the new total (score + logp). Ties go to the lower row, then the lower
+ * character, so the search is deterministic. Candidates of log-probability -inf are never kept.
+ * Returns the number kept. */
+int sample_beam_step(int n, int V, const double *score, const double *logp, int K, int *parent,
+                     int *next, double *out);
+
+/* A short sample, as train --sample-every prints: n characters after the seed (seedlen
+ * indices) from p, each chosen as sample does (t <= 0: the argmax; else drawn from
+ * softmax(logits / t) with rng); stateful (lstm_gen) when maxlen is 0, else the sliding
+ * window of the last maxlen characters from a zero state (the course's generator). out (n)
+ * receives the indices. Reads p only. Returns 0, or -1 when out of memory. */
+int sample_text(const kern_ops *k, const lstm_params *p, int maxlen, const int *seed,
+                int seedlen, int n, double t, rng_t *rng, int *out);
+
+/* logp (n) = log softmax(x (n)), in double: x - max - log(sum exp(x - max)). */
+void sample_log_softmax(const float *x, int n, double *logp);
 
 #endif

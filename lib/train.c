@@ -338,7 +338,9 @@ static void train_part(void *ctx, int part, int nparts)
     rng_t r;                          /* dropout masks: a function of the seed, the step and
                                          each row's place in the global batch (lstm.h) */
     rng_seed(&r, st->seed * 0x9e3779b97f4a7c15ULL + (uint64_t)st->steps * 1000003);
-    lstm_seq s = { .per_position = pp, .dropout = (float)st->dropout, .rng = &r, .row0 = lo };
+    lstm_seq s = { .per_position = pp, .dropout = (float)st->dropout, .rng = &r, .row0 = lo,
+                   .weight_drop = (float)st->weight_drop, .locked_dropout = (float)st->locked_dropout,
+                   .input_dropout = (float)st->input_dropout };
     if (m->streams) {
         int at = tr->comm.sharded ? lo - tr->slo : lo;    /* a shard holds its streams alone */
         dataset_slice(tr->d, 0, tr->per_stream, at, b, tr->off, tr->N, w->x, w->y);
@@ -379,7 +381,7 @@ static void adam_part(void *ctx, int part, int nparts)
     model *m = tr->m;
     train_state *st = tr->st;
     size_t lo = tr->nparams * part / nparts, hi = tr->nparams * (part + 1) / nparts;
-    adam_hp hp = { st->beta1, st->beta2, st->eps };
+    adam_hp hp = { st->beta1, st->beta2, st->eps, st->weight_decay };
     adam_update(m->params, st->adam_m, st->adam_v, tr->ev->w[0].grad, lo, hi, tr->scale, tr->lr, hp,
                 st->steps);
 }
@@ -437,7 +439,8 @@ double trainer_targets(const trainer *tr, long batches)
 float trainer_lr(const trainer *tr, double progress)
 {
     const train_state *st = tr->st;
-    return (float)schedule_lr(st->schedule, st->lr, progress, st->epochs, st->decay_rate, st->decay_every);
+    return (float)(schedule_lr(st->schedule, st->lr, progress, st->epochs, st->decay_rate, st->decay_every)
+                   * warmup_factor(st->steps + 1, st->warmup));   /* (the step about to be taken) */
 }
 
 void trainer_epoch_end(trainer *tr, const rng_t *r)

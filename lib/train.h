@@ -139,7 +139,8 @@ double train_step(trainer *tr, long bi, float lr);
 /* Targets (characters predicted) in the first `batches` batches of an epoch. */
 double trainer_targets(const trainer *tr, long batches);
 
-/* The learning rate of st's schedule at progress (0 .. 1) through the run. */
+/* The learning rate of st's schedule at progress (0 .. 1) through the run, times the warm-up
+ * factor of the next Adam step (optim.h's warmup_factor with st->warmup). */
 float trainer_lr(const trainer *tr, double progress);
 
 /* An epoch is complete: count it, and start the next from the RNG r and a zero state. */

@@ -10,7 +10,15 @@
 set -u
 : "${BIN:?}" "${TMP:?}"
 export PATH="$BIN:$PATH"
-PY=/usr/bin/python3
+# PY: the Python that sees the independent reference's modules (msgpack, numpy): the first
+# python3 on PATH that imports them, else Debian's /usr/bin/python3 (where apt-get installs
+# python3-msgpack and python3-numpy), else plain python3 (the checks that need it then SKIP).
+PY=python3
+for _py in "$(command -v python3 2>/dev/null)" /usr/bin/python3; do
+    if [ -n "$_py" ] && "$_py" -c 'import msgpack, numpy' 2>/dev/null; then PY=$_py; break; fi
+done
+unset _py
+NO_PY="no python3 that imports msgpack and numpy (make test-deps installs python3-msgpack python3-numpy)"
 
 pass() { echo "ok $1"; }
 fail() { echo "FAIL $1"; shift; echo "  $*" >&2; }

@@ -57,6 +57,50 @@ static void ref_softmax(double *z, int V)
     for (int v = 0; v < V; v++) z[v] /= s;
 }
 
+/* Layer l's input for window w of b under the masks m: in (T, H) = below's h_1..h_T (below is
+ * (T+1, H)) times m->between[l] (T, b, H) when given. */
+static void masked_input(double *in, const double *below, const ref_masks *m, int l, int w, int b,
+                         int T, int H)
+{
+    for (int t = 0; t < T; t++)
+        for (int q = 0; q < H; q++)
+            in[(size_t)t * H + q] = below[(size_t)(t + 1) * H + q]
+                * (m && m->between[l] ? m->between[l][((size_t)t * b + w) * H + q] : 1.0);
+}
+
+/* The multiplier of window w's input at step t, unit q of layer l (1 without a mask). */
+static double between_at(const ref_masks *m, int l, int t, int w, int b, int q, int H)
+{
+    return m && m->between[l] ? m->between[l][((size_t)t * b + w) * H + q] : 1.0;
+}
+
+/* The multiplier of window w's one-hot input at step t (1 without a mask). */
+static double input_at(const ref_masks *m, int w, int t, int T)
+{
+    return m && m->input ? m->input[(size_t)w * T + t] : 1.0;
+}
+
+/* The top layer's states (T+1, H) of window w as the dense layer sees them: times
+ * m->output[w] (H) from row 1 on, into out; or top itself without that mask. */
+static const double *masked_top(double *out, const double *top, const ref_masks *m, int w, int T,
+                                int H)
+{
+    if (!m || !m->output)
+        return top;
+    for (int t = 0; t <= T; t++)
+        for (int q = 0; q < H; q++)
+            out[(size_t)t * H + q] = top[(size_t)t * H + q] * m->output[(size_t)w * H + q];
+    return out;
+}
+
+/* The gradient at the top layer's states from dup (T, H) at the masked ones: dup *= output[w]. */
+static void unmask_top(double *dup, const ref_masks *m, int w, int T, int H)
+{
+    for (int t = 0; m && m->output && t < T; t++)
+        for (int q = 0; q < H; q++)
+            dup[(size_t)t * H + q] *= m->output[(size_t)w * H + q];
+}
+
 /* The dense softmax layer on one window's top-layer states htop (T+1, H) (row 0 the initial
  * state): the sum of -log p[target] over its targets (yw: T of them with per_position, else one
  * after the last step). With gD non-NULL, adds the gradient of (that sum / ntargets) to gD, gdb
@@ -127,7 +171,7 @@ void lstm_ref_step(const double *params, int V, int H, int x, double *h, double 
 /* ln: the layer-normalised LSTM (a fourth tensor per layer, gamma) */
 static double ref_seq(const double *params, double *grad, int V, int H, int L, int T, int b,
                       const int32_t *x, const int32_t *y, int per_position,
-                      const double *h0, const double *c0, int ln)
+                      const double *h0, const double *c0, int ln, const ref_masks *mk)
 {
     int G = 4 * H, nt = ln ? 4 : 3;
     /* tensor offsets, layer by layer then dense (lstm_bind_l's layout) */
@@ -157,6 +201,7 @@ static double ref_seq(const double *params, double *grad, int V, int H, int L, i
     double *p = calloc(V, sizeof(double)), *dz = calloc(G, sizeof(double));
     double *dh = calloc(H, sizeof(double)), *dc = calloc(H, sizeof(double));
     double *dhp = calloc(H, sizeof(double));
+    double *in = calloc((size_t)T * H, sizeof(double)), *topm = calloc((size_t)(T + 1) * H, sizeof(double));
     double loss = 0.0;
 
     for (int w = 0; w < b; w++) {
@@ -165,7 +210,8 @@ static double ref_seq(const double *params, double *grad, int V, int H, int L, i
             const double *K = params + off[nt * l], *R = params + off[nt * l + 1], *bias = params + off[nt * l + 2];
             const double *gamma = ln ? params + off[nt * l + 3] : NULL;
             double *hl = h + (size_t)l * (T + 1) * H, *cl = c + (size_t)l * (T + 1) * H;
-            const double *below = l > 0 ? h + (size_t)(l - 1) * (T + 1) * H : NULL;
+            if (l > 0)                                  /* the input, masked: in (T, H) */
+                masked_input(in, h + (size_t)(l - 1) * (T + 1) * H, mk, l, w, b, T, H);
             for (int j = 0; j < H; j++) {
                 hl[j] = h0 ? h0[((size_t)l * b + w) * H + j] : 0.0;
                 cl[j] = c0 ? c0[((size_t)l * b + w) * H + j] : 0.0;
@@ -176,10 +222,10 @@ static double ref_seq(const double *params, double *grad, int V, int H, int L, i
                 for (int j = 0; j < G; j++) {           /* sv = the projections, without bias */
                     double z = 0.0;
                     if (l == 0)
-                        z += K[(size_t)xw[t] * G + j];
+                        z += K[(size_t)xw[t] * G + j] * input_at(mk, w, t, T);
                     else
                         for (int q = 0; q < H; q++)
-                            z += below[(size_t)(t + 1) * H + q] * K[(size_t)q * G + j];
+                            z += in[(size_t)t * H + q] * K[(size_t)q * G + j];
                     for (int q = 0; q < H; q++)
                         z += hp[q] * R[(size_t)q * G + j];
                     sv[j] = z;
@@ -205,19 +251,21 @@ static double ref_seq(const double *params, double *grad, int V, int H, int L, i
                 }
             }
         }
-        loss += ref_outputs(h + (size_t)(L - 1) * (T + 1) * H, D, db,
+        loss += ref_outputs(masked_top(topm, h + (size_t)(L - 1) * (T + 1) * H, mk, w, T, H), D, db,
                             grad ? grad + off[nt * L] : NULL, grad ? grad + off[nt * L + 1] : NULL,
                             dup, p, V, H, T, per_position ? y + (size_t)w * T : y + w, per_position,
                             ntargets);
         if (!grad)
             continue;
+        unmask_top(dup, mk, w, T, H);
         for (int l = L - 1; l >= 0; l--) {
             const double *K = params + off[nt * l], *R = params + off[nt * l + 1];
             const double *gamma = ln ? params + off[nt * l + 3] : NULL;
             double *gK = grad + off[nt * l], *gR = grad + off[nt * l + 1], *gb = grad + off[nt * l + 2];
             double *gg = ln ? grad + off[nt * l + 3] : NULL;
             const double *hl = h + (size_t)l * (T + 1) * H, *cl = c + (size_t)l * (T + 1) * H;
-            const double *below = l > 0 ? h + (size_t)(l - 1) * (T + 1) * H : NULL;
+            if (l > 0)
+                masked_input(in, h + (size_t)(l - 1) * (T + 1) * H, mk, l, w, b, T, H);
             memset(dh, 0, H * sizeof(double));
             memset(dc, 0, H * sizeof(double));
             memset(dnext, 0, (size_t)T * H * sizeof(double));
@@ -253,17 +301,18 @@ static double ref_seq(const double *params, double *grad, int V, int H, int L, i
                     for (int q = 0; q < H; q++)
                         gR[(size_t)q * G + j] += hl[(size_t)t * H + q] * dz[j];
                     if (l == 0)
-                        gK[(size_t)xw[t] * G + j] += dz[j];
+                        gK[(size_t)xw[t] * G + j] += dz[j] * input_at(mk, w, t, T);
                     else
                         for (int q = 0; q < H; q++)
-                            gK[(size_t)q * G + j] += below[(size_t)(t + 1) * H + q] * dz[j];
+                            gK[(size_t)q * G + j] += in[(size_t)t * H + q] * dz[j];
                 }
                 for (int q = 0; q < H; q++) {
                     dhp[q] = 0.0;
                     for (int j = 0; j < G; j++) {
                         dhp[q] += R[(size_t)q * G + j] * dz[j];
                         if (l > 0)
-                            dnext[(size_t)t * H + q] += K[(size_t)q * G + j] * dz[j];
+                            dnext[(size_t)t * H + q] += K[(size_t)q * G + j] * dz[j]
+                                                        * between_at(mk, l, t, w, b, q, H);
                     }
                 }
                 memcpy(dh, dhp, H * sizeof(double));
@@ -272,7 +321,7 @@ static double ref_seq(const double *params, double *grad, int V, int H, int L, i
         }
     }
     free(act); free(c); free(h); free(dup); free(dnext); free(p); free(dz);
-    free(dh); free(dc); free(dhp); free(shat); free(rstd); free(sv);
+    free(dh); free(dc); free(dhp); free(shat); free(rstd); free(sv); free(in); free(topm);
     return loss / ntargets;
 }
 
@@ -280,21 +329,32 @@ double lstm_ref_loss_seq(const double *params, double *grad, int V, int H, int L
                          const int32_t *x, const int32_t *y, int per_position,
                          const double *h0, const double *c0)
 {
-    return ref_seq(params, grad, V, H, L, T, b, x, y, per_position, h0, c0, 0);
+    return ref_seq(params, grad, V, H, L, T, b, x, y, per_position, h0, c0, 0, NULL);
 }
 
 double lnlstm_ref_loss_seq(const double *params, double *grad, int V, int H, int L, int T, int b,
                            const int32_t *x, const int32_t *y, int per_position,
                            const double *h0, const double *c0)
 {
-    return ref_seq(params, grad, V, H, L, T, b, x, y, per_position, h0, c0, 1);
+    return ref_seq(params, grad, V, H, L, T, b, x, y, per_position, h0, c0, 1, NULL);
 }
 
 /* ---------------------------------------------------------------------------------------- */
 /* The GRU: per window, every layer forward, the outputs, then BPTT layer by layer. */
 
+static double gru_seq(const double *params, double *grad, int V, int H, int L, int T, int b,
+                      const int32_t *x, const int32_t *y, int per_position, const double *h0,
+                      const ref_masks *mk);
+
 double gru_ref_loss_seq(const double *params, double *grad, int V, int H, int L, int T, int b,
                         const int32_t *x, const int32_t *y, int per_position, const double *h0)
+{
+    return gru_seq(params, grad, V, H, L, T, b, x, y, per_position, h0, NULL);
+}
+
+static double gru_seq(const double *params, double *grad, int V, int H, int L, int T, int b,
+                      const int32_t *x, const int32_t *y, int per_position, const double *h0,
+                      const ref_masks *mk)
 {
     int G = 3 * H;
     size_t off[3 * 8 + 2], n = 0;
@@ -318,6 +378,7 @@ double gru_ref_loss_seq(const double *params, double *grad, int V, int H, int L,
     double *dup = calloc((size_t)T * H, sizeof(double)), *dnext = calloc((size_t)T * H, sizeof(double));
     double *p = calloc(V, sizeof(double)), *da = calloc(G, sizeof(double)), *du = calloc(G, sizeof(double));
     double *dh = calloc(H, sizeof(double)), *dhp = calloc(H, sizeof(double));
+    double *in = calloc((size_t)T * H, sizeof(double)), *topm = calloc((size_t)(T + 1) * H, sizeof(double));
     double loss = 0.0;
 
     for (int w = 0; w < b; w++) {
@@ -326,7 +387,8 @@ double gru_ref_loss_seq(const double *params, double *grad, int V, int H, int L,
             const double *K = params + off[3 * l], *R = params + off[3 * l + 1];
             const double *bin = params + off[3 * l + 2], *brec = bin + G;
             double *hl = h + (size_t)l * (T + 1) * H;
-            const double *below = l > 0 ? h + (size_t)(l - 1) * (T + 1) * H : NULL;
+            if (l > 0)
+                masked_input(in, h + (size_t)(l - 1) * (T + 1) * H, mk, l, w, b, T, H);
             for (int j = 0; j < H; j++)
                 hl[j] = h0 ? h0[((size_t)l * b + w) * H + j] : 0.0;
             for (int t = 0; t < T; t++) {
@@ -339,10 +401,10 @@ double gru_ref_loss_seq(const double *params, double *grad, int V, int H, int L,
                         a[q] = bin[col];
                         rec[q] = brec[col];
                         if (l == 0)
-                            a[q] += K[(size_t)xw[t] * G + col];
+                            a[q] += K[(size_t)xw[t] * G + col] * input_at(mk, w, t, T);
                         else
                             for (int i = 0; i < H; i++)
-                                a[q] += below[(size_t)(t + 1) * H + i] * K[(size_t)i * G + col];
+                                a[q] += in[(size_t)t * H + i] * K[(size_t)i * G + col];
                         for (int i = 0; i < H; i++)
                             rec[q] += hp[i] * R[(size_t)i * G + col];
                     }
@@ -354,18 +416,20 @@ double gru_ref_loss_seq(const double *params, double *grad, int V, int H, int L,
                 }
             }
         }
-        loss += ref_outputs(h + (size_t)(L - 1) * (T + 1) * H, D, db,
+        loss += ref_outputs(masked_top(topm, h + (size_t)(L - 1) * (T + 1) * H, mk, w, T, H), D, db,
                             grad ? grad + off[3 * L] : NULL, grad ? grad + off[3 * L + 1] : NULL,
                             dup, p, V, H, T, per_position ? y + (size_t)w * T : y + w, per_position,
                             ntargets);
         if (!grad)
             continue;
+        unmask_top(dup, mk, w, T, H);
         for (int l = L - 1; l >= 0; l--) {
             const double *K = params + off[3 * l], *R = params + off[3 * l + 1];
             double *gK = grad + off[3 * l], *gR = grad + off[3 * l + 1];
             double *gbin = grad + off[3 * l + 2], *gbrec = gbin + G;
             const double *hl = h + (size_t)l * (T + 1) * H;
-            const double *below = l > 0 ? h + (size_t)(l - 1) * (T + 1) * H : NULL;
+            if (l > 0)
+                masked_input(in, h + (size_t)(l - 1) * (T + 1) * H, mk, l, w, b, T, H);
             memset(dh, 0, H * sizeof(double));
             memset(dnext, 0, (size_t)T * H * sizeof(double));
             for (int t = T - 1; t >= 0; t--) {
@@ -389,16 +453,17 @@ double gru_ref_loss_seq(const double *params, double *grad, int V, int H, int L,
                     for (int i = 0; i < H; i++)
                         gR[(size_t)i * G + col] += hp[i] * du[col];
                     if (l == 0)
-                        gK[(size_t)xw[t] * G + col] += da[col];
+                        gK[(size_t)xw[t] * G + col] += da[col] * input_at(mk, w, t, T);
                     else
                         for (int i = 0; i < H; i++)
-                            gK[(size_t)i * G + col] += below[(size_t)(t + 1) * H + i] * da[col];
+                            gK[(size_t)i * G + col] += in[(size_t)t * H + i] * da[col];
                 }
                 for (int i = 0; i < H; i++)
                     for (int col = 0; col < G; col++) {
                         dhp[i] += R[(size_t)i * G + col] * du[col];
                         if (l > 0)
-                            dnext[(size_t)t * H + i] += K[(size_t)i * G + col] * da[col];
+                            dnext[(size_t)t * H + i] += K[(size_t)i * G + col] * da[col]
+                                                        * between_at(mk, l, t, w, b, i, H);
                     }
                 memcpy(dh, dhp, H * sizeof(double));
             }
@@ -406,6 +471,36 @@ double gru_ref_loss_seq(const double *params, double *grad, int V, int H, int L,
         }
     }
     free(gate); free(uh); free(h); free(dup); free(dnext); free(p); free(da); free(du);
-    free(dh); free(dhp);
+    free(dh); free(dhp); free(in); free(topm);
     return loss / ntargets;
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* Under masks: weight drop as a change of parameters (R -> R * wdrop, the gradient times
+ * wdrop: the chain rule of an elementwise product), the rest inside ref_seq and gru_seq. */
+
+double ref_loss_masked(int cell, const double *params, double *grad, int V, int H, int L, int T,
+                       int b, const int32_t *x, const int32_t *y, int per_position,
+                       const double *h0, const double *c0, const ref_masks *m)
+{
+    int G = (cell == 1 ? 3 : 4) * H, nt = cell == 2 ? 4 : 3;
+    size_t n = 0, roff[8];
+    for (int l = 0; l < L; l++) {                      /* the parameters, and where each R is */
+        n += (size_t)(l == 0 ? V : H) * G;
+        roff[l] = n;
+        n += (size_t)H * G + (size_t)(cell == 1 ? 2 : 1) * G + (nt == 4 ? (size_t)G : 0);
+    }
+    n += (size_t)H * V + V;
+    double *pm = malloc(n * sizeof(double));
+    memcpy(pm, params, n * sizeof(double));
+    for (int l = 0; l < L; l++)
+        for (size_t i = 0; m->wdrop[l] && i < (size_t)H * G; i++)
+            pm[roff[l] + i] *= m->wdrop[l][i];
+    double loss = cell == 1 ? gru_seq(pm, grad, V, H, L, T, b, x, y, per_position, h0, m)
+                            : ref_seq(pm, grad, V, H, L, T, b, x, y, per_position, h0, c0, cell == 2, m);
+    for (int l = 0; grad && l < L; l++)
+        for (size_t i = 0; m->wdrop[l] && i < (size_t)H * G; i++)
+            grad[roff[l] + i] *= m->wdrop[l][i];
+    free(pm);
+    return loss;
 }

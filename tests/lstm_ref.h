@@ -45,4 +45,20 @@ double lnlstm_ref_loss_seq(const double *params, double *grad, int V, int H, int
 double gru_ref_loss_seq(const double *params, double *grad, int V, int H, int L, int T, int b,
                         const int32_t *x, const int32_t *y, int per_position, const double *h0);
 
+/* The regularisation masks (lstm.h's lstm_seq: weight drop, dropout, locked dropout), given
+ * explicitly, NULL where off: wdrop[l] (H, G) multiplies layer l's recurrent kernel (the loss
+ * is the unmasked one at R * wdrop, so its gradient is wdrop times the gradient there); input
+ * (b, T) multiplies window w's one-hot input at step t; between[l] (T, b, H), l >= 1,
+ * layer l's input at step t of window w; output (b, H) the top layer's output into the dense
+ * layer (every step). */
+typedef struct ref_masks {
+    const double *wdrop[8], *input, *between[8], *output;
+} ref_masks;
+
+/* lstm_ref_loss_seq (cell 0 = LSTM), lnlstm_ref_loss_seq (2) or gru_ref_loss_seq (1) under the
+ * masks m (cell numbers as lstm.h's CELL_ constants). */
+double ref_loss_masked(int cell, const double *params, double *grad, int V, int H, int L, int T,
+                       int b, const int32_t *x, const int32_t *y, int per_position,
+                       const double *h0, const double *c0, const ref_masks *m);
+
 #endif

@@ -8,6 +8,12 @@
                                        mean loss (nats) of every window of TEXT, computed here
                                        in float64
     ref_lstm.py loss MODEL TEXT        print the same loss for an existing model file
+    ref_lstm.py logprob MODEL TEXT SEEDLEN window|stateful
+                                       print the total log-probability (nats, float64) of
+                                       TEXT's characters after its first SEEDLEN, each given
+                                       the ones before it: in a window of the last maxlen
+                                       from a zero state, or with the state carried from the
+                                       start of TEXT (what sample --beam-all reports)
 
 The GRU is Keras's (reset_after=True): kernel (V, 3H), recurrent_kernel (H, 3H), bias (2, 3H),
 gates z, r, h:  z = s(x Wz + bz + h Uz + b'z), r = s(... r ...),
@@ -86,6 +92,46 @@ def mean_loss(text, vocab, W, maxlen, cell):
     logp = logits - np.log(np.exp(logits).sum(axis=1, keepdims=True))
     return -logp[np.arange(len(starts)), t[starts + maxlen]].mean()
 
+def step(cell, W, x, h, c):
+    """One step of one layer from state (h, c) on character index x; returns h, c, logp."""
+    K, R, b = (W[n] for n in names(cell)[:3])
+    H = R.shape[0]
+    if cell == "gru":
+        a, u = K[x] + b[0], h @ R + b[1]
+        z, r = sigmoid(a[:H] + u[:H]), sigmoid(a[H:2*H] + u[H:2*H])
+        n = np.tanh(a[2*H:] + r * u[2*H:])
+        h = z * h + (1 - z) * n
+    else:
+        if cell == "lnlstm":
+            z = W["lnlstm/gamma"] * layer_norm((K[x] + h @ R)[None, :], H)[0] + b
+        else:
+            z = K[x] + b + h @ R
+        i, f, g, o = sigmoid(z[:H]), sigmoid(z[H:2*H]), np.tanh(z[2*H:3*H]), sigmoid(z[3*H:])
+        c = f * c + i * g
+        h = o * np.tanh(c)
+    logits = h @ W["dense/kernel"] + W["dense/bias"]
+    logits -= logits.max()
+    return h, c, logits - np.log(np.exp(logits).sum())
+
+def logprob(text, seedlen, vocab, W, maxlen, cell, stateful):
+    idx = {ch: i for i, ch in enumerate(vocab)}
+    t = [idx[ch] for ch in text]
+    H = W["dense/kernel"].shape[0]
+    total = 0.0
+    if stateful:
+        h, c = np.zeros(H), np.zeros(H)
+        for j in range(len(t) - 1):
+            h, c, lp = step(cell, W, t[j], h, c)
+            if j + 1 >= seedlen:
+                total += lp[t[j + 1]]
+        return total
+    for j in range(seedlen, len(t)):
+        h, c = np.zeros(H), np.zeros(H)
+        for x in t[max(0, j - maxlen):j]:
+            h, c, lp = step(cell, W, x, h, c)
+        total += lp[t[j]]
+    return total
+
 def main():
     if sys.argv[1] == "make":
         path, text = sys.argv[2], open(sys.argv[3], encoding="utf-8").read()
@@ -101,6 +147,10 @@ def main():
         W = {k: v.astype(np.float32).astype(np.float64) for k, v in W.items()}
         write_model(path, [ord(c) for c in vocab], W, maxlen, cell)
         print("%.8f" % mean_loss(text, vocab, W, maxlen, cell))
+    elif sys.argv[1] == "logprob":
+        vocab, W, maxlen, cell = read_model(sys.argv[2])
+        text = open(sys.argv[3], encoding="utf-8").read()
+        print("%.8f" % logprob(text, int(sys.argv[4]), vocab, W, maxlen, cell, sys.argv[5] == "stateful"))
     else:
         vocab, W, maxlen, cell = read_model(sys.argv[2])
         print("%.8f" % mean_loss(open(sys.argv[3], encoding="utf-8").read(), vocab, W, maxlen, cell))

@@ -1,9 +1,15 @@
 #!/usr/bin/env bash
-# run.sh O BIN - run every C test in O/tests and every tests/test_*.sh, then print one line
-# "N passed, M failed, K skipped". A program that exits non-zero without reporting a FAIL
-# (a crash, a sanitizer report) counts as one failure. Exit status 1 if anything failed.
+# run.sh O BIN [TEST...] - run every C test in O/tests and every tests/test_*.sh (or only the
+# TESTs named, e.g. test_model.sh or test_kern), a line each (and a line per skipped check
+# with its reason), then one line "N passed, M failed, K skipped". A program
+# that exits non-zero without reporting a FAIL (a crash, a sanitizer report) counts as one
+# failure. Exit status 1 if anything failed.
 set -u
 O=${1:-build}; BIN=${2:-bin}
+shift 2 2>/dev/null || shift $#
+only=" $* "
+matched=0
+wanted() { [ "$only" = "  " ] || [[ $only == *" $1 "* ]] && matched=$((matched + 1)); }
 here=$(cd "$(dirname "$0")" && pwd)
 BIN=$(cd "$BIN" && pwd)
 pass=0; failed=0; skipped=0
@@ -25,17 +31,29 @@ run_one() {   # NAME CMD...
     else
         printf '%-28s %3d ok%s\n' "$name" "$p" "$([ "$s" -gt 0 ] && echo ", $s skipped")"
     fi
+    # every skipped check says why, under its file's line
+    sed -n 's/^SKIP /    skipped: /p' "$log"
 }
 
 for t in "$O"/tests/test_*; do
     case $t in *.o|*.d) continue ;; esac
-    [ -x "$t" ] || continue
+    [ -x "$t" ] && wanted "$(basename "$t")" || continue
     run_one "$(basename "$t")" "$(cd "$(dirname "$t")" && pwd)/$(basename "$t")"
 done
+# The sanitizer build runs every file but those marked "# plain build only: REASON" (valgrind
+# cannot run ASan code; the MPI train is the plain build's): the plain half runs them.
+san=; grep -q __asan_init "$BIN/vocab" 2>/dev/null && san=1
 for t in "$here"/test_*.sh; do
-    [ -f "$t" ] || continue
+    [ -f "$t" ] && wanted "$(basename "$t")" || continue
+    why=$(sed -n 's/^# plain build only: //p' "$t")
+    if [ -n "$san" ] && [ -n "$why" ]; then
+        printf '%-28s not in this build: %s\n' "$(basename "$t")" "$why"; continue
+    fi
     run_one "$(basename "$t")" bash "$t"
 done
+if [ $matched -eq 0 ]; then
+    echo "run.sh: no test named$only- see $O/tests/ and tests/test_*.sh" >&2; exit 2
+fi
 echo "$pass $failed $skipped" > "$O/test-counts"
 echo "${O##*/}: $pass passed, $failed failed, $skipped skipped"
 [ $failed -eq 0 ]

@@ -1,5 +1,6 @@
 /* test_charrnn.c - the char-rnn extensions of the model: stacked layers, a target at every
- * position, a carried state, dropout, the GRU and layer-normalised LSTM cells. The general
+ * position, a carried state, dropout, weight drop and locked dropout, the GRU and
+ * layer-normalised LSTM cells. The general
  * double references (LSTM, lnlstm, GRU) against finite differences, then every runnable kernel
  * set's lstm_train_seq against them, for every cell. */
 #include <math.h>
@@ -293,6 +294,302 @@ static void test_dropout_gradient(void)
     free(flat); free(g); free(junk); free(x); free(y);
 }
 
+/* The settings every regularisation test uses: every option on, the masks from RNG seed 13. */
+static lstm_seq regul_seq(rng_t *r, int pp, const float *h0, const float *c0)
+{
+    rng_seed(r, 13);
+    return (lstm_seq){ .per_position = pp, .h0 = h0, .c0 = c0, .dropout = 0.3f, .rng = r,
+                       .weight_drop = 0.4f, .locked_dropout = 0.3f, .input_dropout = 0.3f };
+}
+
+/* (7a) The double reference under masks (weight drop, dropout, locked dropout; 0 or 1 / keep
+ * at random) against central differences, for every parameter, with a carried state. */
+static double *rand_mask(size_t n, double keep)
+{
+    double *m = malloc(n * sizeof(double));
+    for (size_t i = 0; i < n; i++)
+        m[i] = rng_uniform(&rng) < keep ? 1.0 / keep : 0.0;
+    return m;
+}
+
+static void test_ref_masked_gradcheck(void)
+{
+    rng_t saved = rng;
+    int V = 5, H = 3, L = 3, T = 4, b = 2, G = cell_gates(CELL) * H;
+    size_t n = lstm_nparams((lstm_dims){ V, H, L, CELL }), ns = (size_t)L * b * H;
+    for (int pp = 1; pp >= 0; pp--) {
+        double *p = malloc(n * sizeof(double)), *g = malloc(n * sizeof(double));
+        for (size_t i = 0; i < n; i++)
+            p[i] = 0.7 * rng_normal(&rng);
+        double *h0 = malloc(ns * sizeof(double)), *c0 = malloc(ns * sizeof(double));
+        for (size_t i = 0; i < ns; i++) {
+            h0[i] = 0.5 * rng_normal(&rng);
+            c0[i] = rng_normal(&rng);
+        }
+        ref_masks m;
+        memset(&m, 0, sizeof m);
+        for (int l = 0; l < L; l++) {
+            m.wdrop[l] = rand_mask((size_t)H * G, 0.6);
+            m.between[l] = l > 0 ? rand_mask((size_t)T * b * H, 0.5) : NULL;
+        }
+        m.input = rand_mask((size_t)b * T, 0.7);
+        m.output = rand_mask((size_t)b * H, 0.7);
+        int32_t *x = make_idx((size_t)b * T, V), *y = make_idx((size_t)b * T, V);
+        const double *hh = h0, *cc = c0;   /* (without a carried state, a dropped first input
+                                              leaves the lnlstm's norm too steep to difference) */
+        ref_loss_masked(CELL, p, g, V, H, L, T, b, x, y, pp, hh, cc, &m);
+        double worst = 0.0;
+        size_t worst_i = 0;
+        for (size_t i = 0; i < n; i++) {
+            double save = p[i], eps = 1e-5;
+            p[i] = save + eps;
+            double lp = ref_loss_masked(CELL, p, NULL, V, H, L, T, b, x, y, pp, hh, cc, &m);
+            p[i] = save - eps;
+            double lm = ref_loss_masked(CELL, p, NULL, V, H, L, T, b, x, y, pp, hh, cc, &m);
+            p[i] = save;
+            double num = (lp - lm) / (2 * eps);
+            double rel = fabs(num - g[i]) / check_max(check_max(fabs(num), fabs(g[i])), 1e-4);
+            if (rel != rel || rel > worst) { worst = rel; worst_i = i; }
+        }
+        /* (1e-5, not gradcheck's 1e-6: masks that zero most of a layer's inputs leave the
+         * lnlstm's norm over few values, steep enough to show in central differences; a wrong
+         * gradient is off by far more) */
+        CHECK(worst < 1e-5, "%s pp=%d: the reference under masks, worst relative error %.3g at parameter %zu",
+              cell_name(CELL), pp, worst, worst_i);
+        for (int l = 0; l < L; l++) {
+            free((void *)m.wdrop[l]);
+            free((void *)m.between[l]);
+        }
+        free((void *)m.input); free((void *)m.output);
+        free(p); free(g); free(h0); free(c0); free(x); free(y);
+    }
+    rng = saved;
+}
+
+/* (7b) lstm_train_seq of the kernel set K with every option on against the double reference
+ * under the masks it drew (lstm_work_masks). */
+static double *to_double(const float *a, size_t n)
+{
+    if (!a)
+        return NULL;
+    double *d = malloc(n * sizeof(double));
+    for (size_t i = 0; i < n; i++)
+        d[i] = a[i];
+    return d;
+}
+
+static void regul_against_ref(int V, int H, int L, int T, int b, int pp)
+{
+    lstm_dims dm = { V, H, L, CELL };
+    int G = cell_gates(CELL) * H;
+    size_t n = lstm_nparams(dm), ns = (size_t)L * b * H;
+    float *flat = malloc(n * sizeof(float)), *gflat = calloc(n, sizeof(float));
+    lstm_params p, g;
+    lstm_bind(&p, flat, dm);
+    lstm_bind(&g, gflat, dm);
+    lstm_init_keras(&p, &rng);
+    for (size_t i = 0; i < n; i++)
+        flat[i] += (float)(0.3 * rng_normal(&rng) / sqrt(H));
+    float *h0 = malloc(ns * sizeof(float)), *c0 = malloc(ns * sizeof(float));
+    double *h0d = malloc(ns * sizeof(double)), *c0d = malloc(ns * sizeof(double));
+    for (size_t i = 0; i < ns; i++) {
+        h0d[i] = h0[i] = (float)(0.5 * rng_normal(&rng));
+        c0d[i] = c0[i] = (float)rng_normal(&rng);
+    }
+    int32_t *x = make_idx((size_t)b * T, V), *y = make_idx((size_t)b * T, V);
+    int ntargets = pp ? b * T : b;
+    rng_t r;
+    lstm_seq s = regul_seq(&r, pp, pp ? h0 : NULL, pp ? c0 : NULL);
+    lstm_work *w = lstm_work_new(dm, T, b);
+    double loss = lstm_train_seq(K, &p, &g, w, b, T, x, y, 1.0f / ntargets, &s) / ntargets;
+    float *wdf = malloc((size_t)L * H * G * sizeof(float));
+    lstm_masks fm = lstm_work_masks(w, &s, wdf);
+    ref_masks m;
+    memset(&m, 0, sizeof m);
+    for (int l = 0; l < L; l++) {
+        m.wdrop[l] = to_double(fm.wdrop[l], (size_t)H * G);
+        m.between[l] = to_double(fm.between[l], (size_t)T * b * H);
+    }
+    m.input = to_double(fm.input, (size_t)b * T);
+    /* the input's mask is locked: a character has one multiplier in its sequence, and there
+     * are dropped and kept ones */
+    int locked = 1, zeros = 0;
+    for (int row = 0; fm.input && row < b; row++)
+        for (int t = 0; t < T; t++) {
+            const float *mr = fm.input + (size_t)row * T;
+            const int32_t *xr = x + (size_t)row * T;
+            zeros += mr[t] == 0.0f;
+            for (int u = 0; u < t; u++)
+                if (xr[u] == xr[t] && mr[u] != mr[t])
+                    locked = 0;
+        }
+    CHECK(locked && zeros > 0 && zeros < b * T, "%s %s: input masks not locked per character (%d zeros of %d)",
+          K->name, cell_name(CELL), zeros, b * T);
+    m.output = to_double(fm.output, (size_t)b * H);
+    int all = fm.input && fm.output;
+    for (int l = 0; l < L; l++)
+        all = all && fm.wdrop[l] && (l == 0 || fm.between[l]);
+    CHECK(all, "%s %s: lstm_work_masks lacks a mask", K->name, cell_name(CELL));
+    double *pd = malloc(n * sizeof(double)), *gd = malloc(n * sizeof(double));
+    for (size_t i = 0; i < n; i++)
+        pd[i] = flat[i];
+    double ref = ref_loss_masked(CELL, pd, gd, V, H, L, T, b, x, y, pp, pp ? h0d : NULL, pp ? c0d : NULL, &m);
+    CHECK(fabs(loss - ref) < 1e-5 * check_max(1.0, ref), "%s %s L=%d pp=%d with the options on: loss %.8f, reference %.8f",
+          K->name, cell_name(CELL), L, pp, loss, ref);
+    char name[64];
+    for (int t = 0; t < lstm_ntensors(dm); t++) {
+        size_t off = lstm_tensor_offset(dm, t), len = lstm_tensor_offset(dm, t + 1) - off;
+        double e = max_rel(gflat + off, gd + off, len);
+        CHECK(e <= 1e-4, "%s %s V=%d H=%d L=%d T=%d b=%d pp=%d with the options on: gradient of %s off by %.3g of its max",
+              K->name, cell_name(CELL), V, H, L, T, b, pp, lstm_tensor_name(dm, t, name, sizeof name), e);
+    }
+    for (int l = 0; l < L; l++) {
+        free((void *)m.wdrop[l]);
+        free((void *)m.between[l]);
+    }
+    free((void *)m.input); free((void *)m.output);
+    lstm_work_free(w);
+    free(flat); free(gflat); free(h0); free(c0); free(h0d); free(c0d); free(x); free(y); free(pd); free(gd);
+    free(wdf);
+}
+
+static void test_regul_vs_ref(void)
+{
+    rng_t saved = rng;
+    regul_against_ref(7, 5, 2, 4, 3, 1);
+    regul_against_ref(13, 19, 3, 6, 5, 1);
+    regul_against_ref(11, 9, 2, 5, 4, 0);
+    regul_against_ref(37, 21, 2, 7, 9, 1);             /* ragged sizes, more rows than a group */
+    rng = saved;
+}
+
+/* (7) The regularisation of lstm_seq (weight drop, locked dropout on every layer's input and
+ * on the output, beside the per-step dropout), all on at once: the scalar set's gradient (the
+ * specification; test_regul_parts checks every other set against it) against central
+ * differences of the same float loss (the masks come from the RNG, reseeded for every
+ * evaluation), with a carried state and three layers; and with a target after the last step
+ * only (the output's locked mask on one row per sequence). */
+
+static void test_regul_gradient(void)
+{
+    rng_t saved = rng;                /* (the tests after this one draw what they drew before) */
+    int V = 6, H = 5, L = 3, T = 4, b = 3;
+    lstm_dims d = { V, H, L, CELL };
+    size_t n = lstm_nparams(d), ns = (size_t)L * b * H;
+    float *flat = malloc(n * sizeof(float)), *g = malloc(n * sizeof(float)), *junk = calloc(n, sizeof(float));
+    float *h0 = malloc(ns * sizeof(float)), *c0 = malloc(ns * sizeof(float));
+    for (size_t i = 0; i < ns; i++) {
+        h0[i] = (float)(0.5 * rng_normal(&rng));
+        c0[i] = (float)rng_normal(&rng);
+    }
+    lstm_params p, gp, jp;
+    lstm_bind(&p, flat, d);
+    lstm_bind(&gp, g, d);
+    lstm_bind(&jp, junk, d);
+    lstm_init_keras(&p, &rng);
+    for (size_t i = 0; i < n; i++)    /* off the initialisation's zero biases: with them, a
+                                         dropped first character gives the lnlstm an all-zero
+                                         h_1, whose norm above is too steep to difference */
+        flat[i] += (float)(0.2 * rng_normal(&rng));
+    int32_t *x = make_idx((size_t)b * T, V), *y = make_idx((size_t)b * T, V);
+    lstm_work *w = lstm_work_new(d, T, b);
+    char name[64];
+    for (int pp = 1; pp >= 0; pp--) {
+        rng_t r;
+        lstm_seq s = regul_seq(&r, pp, pp ? h0 : NULL, pp ? c0 : NULL);
+        memset(g, 0, n * sizeof(float));
+        double l0 = lstm_train_seq(K, &p, &gp, w, b, T, x, y, 1.0f, &s);
+        lstm_seq plain = { .per_position = pp, .h0 = s.h0, .c0 = s.c0 };
+        double lf = lstm_forward_seq(K, &p, w, b, T, x, y, NULL, &plain);
+        CHECK(fabs(l0 - lf) > 1e-4, "%s %s pp=%d: the masks changed nothing", K->name, cell_name(CELL), pp);
+        double worst = 0;
+        int worst_t = 0;
+        for (int t = 0; t < lstm_ntensors(d); t++) {      /* every tensor of every layer */
+            size_t off = lstm_tensor_offset(d, t), len = lstm_tensor_offset(d, t + 1) - off;
+            double *num = malloc(len * sizeof(double));
+            for (size_t i = 0; i < len; i++) {
+                float save = flat[off + i], eps = 3e-3f;
+                flat[off + i] = save + eps;
+                s = regul_seq(&r, pp, s.h0, s.c0);
+                double lp = lstm_train_seq(K, &p, &jp, w, b, T, x, y, 1.0f, &s);
+                flat[off + i] = save - eps;
+                s = regul_seq(&r, pp, s.h0, s.c0);
+                double lm = lstm_train_seq(K, &p, &jp, w, b, T, x, y, 1.0f, &s);
+                flat[off + i] = save;
+                num[i] = (lp - lm) / (2.0 * eps);
+            }
+            double e = max_rel(g + off, num, len);
+            if (e != e || e > worst) { worst = e; worst_t = t; }
+            free(num);
+        }
+        CHECK(worst < 2e-2, "%s %s pp=%d: with weight drop and locked dropout, gradient of %s off by %.3g of its max",
+              K->name, cell_name(CELL), pp, lstm_tensor_name(d, worst_t, name, sizeof name), worst);
+    }
+    lstm_work_free(w);
+    free(flat); free(g); free(junk); free(x); free(y); free(h0); free(c0);
+    rng = saved;
+}
+
+/* (8) The same options: rates 0 are no options (bit for bit); a batch cut into parts (threads,
+ * processes) draws the masks of the whole; and this kernel set agrees with the scalar set's
+ * loss and gradient under the same masks. */
+static void test_regul_parts(void)
+{
+    rng_t saved = rng;
+    int V = 7, H = 9, L = 2, T = 6, b = 5;
+    lstm_dims d = { V, H, L, CELL };
+    size_t n = lstm_nparams(d);
+    float *flat = malloc(n * sizeof(float)), *g1 = calloc(n, sizeof(float)), *g2 = calloc(n, sizeof(float));
+    lstm_params p, ga, gb;
+    lstm_bind(&p, flat, d);
+    lstm_bind(&ga, g1, d);
+    lstm_bind(&gb, g2, d);
+    lstm_init_keras(&p, &rng);
+    int32_t *x = make_idx((size_t)b * T, V), *y = make_idx((size_t)b * T, V);
+    lstm_work *w = lstm_work_new(d, T, b);
+    rng_t r1, r2;
+    rng_seed(&r1, 3);
+    rng_seed(&r2, 3);
+    lstm_seq zero = { .per_position = 1, .rng = &r1 }, plain = { .per_position = 1, .rng = &r2 };
+    double e = lstm_train_seq(K, &p, &ga, w, b, T, x, y, 1.0f, &zero);
+    double f = lstm_train_seq(K, &p, &gb, w, b, T, x, y, 1.0f, &plain);
+    CHECK(e == f && memcmp(g1, g2, n * sizeof(float)) == 0 && memcmp(&r1, &r2, sizeof r1) == 0,
+          "rates 0 differ from none");
+    memset(g1, 0, n * sizeof(float));
+    memset(g2, 0, n * sizeof(float));
+    lstm_seq whole = regul_seq(&r1, 1, NULL, NULL);
+    double wl = lstm_train_seq(K, &p, &ga, w, b, T, x, y, 1.0f, &whole);
+    double pl = 0;
+    for (int lo = 0; lo < b; lo += 2) {
+        int pb = b - lo < 2 ? b - lo : 2;
+        lstm_seq part = regul_seq(&r2, 1, NULL, NULL);
+        part.row0 = lo;
+        pl += lstm_train_seq(K, &p, &gb, w, pb, T, x + (size_t)lo * T, y + (size_t)lo * T, 1.0f, &part);
+    }
+    double ge = 0, gm = 0;
+    for (size_t i = 0; i < n; i++) {
+        ge = check_max(ge, fabs((double)g1[i] - g2[i]));
+        gm = check_max(gm, fabs((double)g1[i]));
+    }
+    CHECK(fabs(wl - pl) < 1e-5 * fabs(wl) && ge < 1e-5 * gm,
+          "%s %s: a batch in parts with the options on: loss %.7g vs whole %.7g, gradient off by %.3g of %.3g",
+          K->name, cell_name(CELL), pl, wl, ge, gm);
+    /* the scalar set under the same masks */
+    const kern_ops *S = kern_get("scalar");
+    memset(g2, 0, n * sizeof(float));
+    lstm_seq sc = regul_seq(&r2, 1, NULL, NULL);
+    double sl = lstm_train_seq(S, &p, &gb, w, b, T, x, y, 1.0f, &sc);
+    ge = 0;
+    for (size_t i = 0; i < n; i++)
+        ge = check_max(ge, fabs((double)g1[i] - g2[i]));
+    CHECK(fabs(wl - sl) < 1e-5 * fabs(sl) && ge < 1e-4 * gm,
+          "%s %s: with the options on, loss %.7g vs scalar %.7g, gradient off by %.3g of %.3g",
+          K->name, cell_name(CELL), wl, sl, ge, gm);
+    lstm_work_free(w);
+    free(flat); free(g1); free(g2); free(x); free(y);
+    rng = saved;
+}
+
 static void test_layout(void)
 {
     char name[64];
@@ -348,6 +645,9 @@ int main(void)
     for (CELL = CELL_LSTM; CELL <= CELL_LNLSTM; CELL++) {
         printf("# cell %s\n", cell_name(CELL));
         RUN(test_ref_gradcheck);
+        RUN(test_ref_masked_gradcheck);
+        K = kern_get("scalar");       /* the specification; the others are checked against it */
+        RUN(test_regul_gradient);
         for (int i = 0; kern_all[i]; i++) {
             K = kern_get(kern_all[i]->name);
             if (!K) {
@@ -362,6 +662,8 @@ int main(void)
             RUN(test_step_layers);
             RUN(test_dropout);
             RUN(test_dropout_gradient);
+            RUN(test_regul_vs_ref);
+            RUN(test_regul_parts);
         }
     }
     return check_summary();

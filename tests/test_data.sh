@@ -226,7 +226,7 @@ expect_err "onehot not a stream" onehot "stdin: not a charpipe stream" onehot <t
 
 # ---------------------------------------------------------------------------------- Python
 if ! have_py; then
-    skip "python reference" "/usr/bin/python3 lacks msgpack or numpy (apt-get install python3-msgpack python3-numpy)"
+    skip "python reference" "$NO_PY"
     exit 0
 fi
 # the whole pipeline against the reference computed from the raw text
@@ -301,7 +301,7 @@ for k, (x, y) in enumerate(zip(xs, ys)):
 PY
     then pass "window --streams matches a reference cut"; else fail "window --streams matches a reference cut" "mismatch"; fi
 else
-    skip "window --streams matches a reference cut" "no /usr/bin/python3 with msgpack and numpy"
+    skip "window --streams matches a reference cut" "$NO_PY"
 fi
 expect_err "window --streams on a too short text" window 'too short for 4 streams' sh -c 'printf abcdefgh | vocab | window -n 6 --streams 4'
 # -b does not apply to --streams: long steps are measured against the streams, not 256 windows

@@ -20,10 +20,10 @@ for s in "$EX"/*.sh; do
     [ -x "$s" ] || fail "example_${t}_executable" "$n is not executable"
     grep -q "$n" "$EX/README.md" || fail "example_${t}_in_readme" "$n is not in examples/README.md"
     if [ "$n" = numpy-onehot.sh ] && ! have_py; then
-        skip "example_$t" "no /usr/bin/python3 with msgpack and numpy"; continue
+        skip "example_$t" "$NO_PY"; continue
     fi
     mkdir -p "run-$t" "tmp-$t"          # its scratch directory (mktemp) goes under tmp-NAME
-    (cd "run-$t" && TMPDIR="$TMP/tmp-$t" bash "$s") > "$t.out" 2> "$t.err"; rc=$?
+    (cd "run-$t" && PYTHON="$PY" TMPDIR="$TMP/tmp-$t" bash "$s") > "$t.out" 2> "$t.err"; rc=$?
     if [ $rc -ne 0 ]; then fail "example_$t" "exit status $rc: $(tail -3 "$t.err")"; continue; fi
     missing=
     IFS='|' read -ra pats <<< "${want[$n]:-.}"

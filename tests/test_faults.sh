@@ -1,7 +1,7 @@
 # test_faults.sh - damaged input, failing neighbours, kills, full disks, closed pipes and
 # hostile headers: every tool fails loudly (non-zero, one line on stderr naming itself),
 # leaves nothing that looks complete, and never corrupts a model. See ROBUSTNESS.md.
-# Run by tests/run.sh with BIN, TMP and TESTS set; hostile streams need /usr/bin/python3
+# Run by tests/run.sh with BIN, TMP and TESTS set; hostile streams need python3
 # with msgpack (those cases SKIP visibly without it).
 . "$TESTS/lib.sh"
 cd "$TMP" || exit 1
@@ -22,7 +22,7 @@ err1() {
 incomplete() { ! tdump "$1" >/dev/null 2>&1; }
 # attr FILE KEY: an attribute of the model frame of FILE
 attr() { tdump --json "$1" 2>/dev/null | grep -m1 '^{"name": "model"' | sed -n "s/.*\"$2\": \([^,}]*\).*/\1/p"; }
-have_pymsgpack() { "$PY" -c 'import msgpack' 2>/dev/null; }
+have_pymsgpack() { have_py; }
 
 # ---------------------------------------------------------------------------------- inputs
 for i in $(seq 12); do printf 'hello world %d, caf\303\251 \342\200\224 charpipe! ' "$i"; done >small.txt
@@ -99,7 +99,7 @@ PY
         [ $ok = 1 ] && pass "consumers of $kind refuse it cut at $n frame boundaries and mid-frame points ($(cat nframes) frames)"
     done
 else
-    skip "frame-boundary cuts" "no /usr/bin/python3 with msgpack (apt-get install python3-msgpack)"
+    skip "frame-boundary cuts" "$NO_PY"
 fi
 
 # ---------------------------------------------------------------------------------- flipped bytes
@@ -249,7 +249,7 @@ else fail "train -o /dev/full" "exit $rc: $(tail -1 full.err)"; fi
 
 # ---------------------------------------------------------------------------------- hostile headers
 if ! have_pymsgpack; then
-    skip "hostile headers" "no /usr/bin/python3 with msgpack (apt-get install python3-msgpack)"
+    skip "hostile headers" "$NO_PY"
     exit 0
 fi
 "$PY" - <<'PY'

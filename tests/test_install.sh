@@ -62,7 +62,10 @@ if command -v man > /dev/null; then
     w=$(MANPATH="$pre/share/man" man -w vocab 2>/dev/null)
     [ "$w" = "$pre/share/man/man1/vocab.1" ] && pass installed_man_found || fail installed_man_found "man -w: $w"
 fi
-# a program built against the installed header and library (plain cc: no sanitizer runtime)
+# a program built against the installed header and library (the sanitizer build's library
+# needs the sanitizer runtime: its programs link with the same -fsanitize)
+SANLD=
+case $O in */san) SANLD="-fsanitize=address,undefined" ;; esac
 cat > prog.c <<'EOF'
 #include <charpipe/ts.h>
 #include <stdio.h>
@@ -70,11 +73,8 @@ int main(void) { puts(ts_dtype_name(ts_dtype_parse("f4", 2))); return 0; }
 EOF
 if cc -I"$pre/include" -c prog.c -o prog.o 2> cc.err; then pass installed_header_compiles
 else fail installed_header_compiles "$(head -3 cc.err)"; fi
-case $O in
-    */san) skip installed_library_links "the sanitizer build's library needs the sanitizer runtime" ;;
-    *) if cc -o prog prog.o -L"$pre/lib" -lcharpipe -lmsgpackc -lz -lm -lpthread 2> ld.err && [ "$(./prog)" = f4 ]; then
-           pass installed_library_links; else fail installed_library_links "$(head -3 ld.err)"; fi ;;
-esac
+if cc $SANLD -o prog prog.o -L"$pre/lib" -lcharpipe -lmsgpackc -lz -lm -lpthread 2> ld.err && [ "$(./prog)" = f4 ]; then
+    pass installed_library_links; else fail installed_library_links "$(head -3 ld.err)"; fi
 # every installed header compiles on its own, and twice (include guards), warning-free
 bad=
 for h in $headers; do
@@ -128,26 +128,23 @@ EOF
 printf 'hello world, hello library\n' | "$pre/bin/vocab" > full.ts
 head -c $(( $(wc -c < full.ts) - 12 )) full.ts > cut.ts      # the gzip trailer and more cut off
 printf 'this is not a model\n' > garbage.model
-case $O in
-    */san) skip installed_library_pkgconfig "the sanitizer build's library needs the sanitizer runtime" ;;
-    *) if ! command -v pkg-config > /dev/null; then skip installed_library_pkgconfig "no pkg-config"
-       elif ! flags=$(pkg-config --cflags --libs charpipe 2> pc.err); then fail installed_library_pkgconfig "$(cat pc.err)"
-       # $flags unquoted: one word per flag
-       elif ! cc -std=gnu11 -Wall -o libprog lib.c $flags 2> cc.err; then fail installed_library_pkgconfig "$(head -5 cc.err)"
-       else
-           pass installed_library_pkgconfig
-           ./libprog cut.ts garbage.model > lib.out 2> lib.err; rc=$?
-           [ $rc = 0 ] && [ "$(tail -1 lib.out)" = "still running" ] && [ ! -s lib.err ] \
-               && pass library_returns_not_exits || fail library_returns_not_exits "exit $rc: $(cat lib.out lib.err)"
-           grep -Eq '^read: -1 after [0-9]+ frames: cut.ts: truncated stream' lib.out \
-               && pass library_truncated_stream_error || fail library_truncated_stream_error "$(cat lib.out)"
-           grep -Eq '^kern_choose: NULL: nosuch: unknown or not supported by this CPU \(this CPU runs:( [a-z0-9]+)* scalar\)$' lib.out \
-               && grep -q '^best: usable$' lib.out \
-               && pass library_kern_choose_error || fail library_kern_choose_error "$(cat lib.out)"
-           grep -Eq '^model_read: -1: .*garbage.model: .+' lib.out \
-               && pass library_model_read_error || fail library_model_read_error "$(cat lib.out)"
-       fi ;;
-esac
+if ! command -v pkg-config > /dev/null; then skip installed_library_pkgconfig "no pkg-config"
+elif ! flags=$(pkg-config --cflags --libs charpipe 2> pc.err); then fail installed_library_pkgconfig "$(cat pc.err)"
+# $flags unquoted: one word per flag
+elif ! cc -std=gnu11 -Wall $SANLD -o libprog lib.c $flags 2> cc.err; then fail installed_library_pkgconfig "$(head -5 cc.err)"
+else
+    pass installed_library_pkgconfig
+    ./libprog cut.ts garbage.model > lib.out 2> lib.err; rc=$?
+    [ $rc = 0 ] && [ "$(tail -1 lib.out)" = "still running" ] && [ ! -s lib.err ] \
+        && pass library_returns_not_exits || fail library_returns_not_exits "exit $rc: $(cat lib.out lib.err)"
+    grep -Eq '^read: -1 after [0-9]+ frames: cut.ts: truncated stream' lib.out \
+        && pass library_truncated_stream_error || fail library_truncated_stream_error "$(cat lib.out)"
+    grep -Eq '^kern_choose: NULL: nosuch: unknown or not supported by this CPU \(this CPU runs:( [a-z0-9]+)* scalar\)$' lib.out \
+        && grep -q '^best: usable$' lib.out \
+        && pass library_kern_choose_error || fail library_kern_choose_error "$(cat lib.out)"
+    grep -Eq '^model_read: -1: .*garbage.model: .+' lib.out \
+        && pass library_model_read_error || fail library_model_read_error "$(cat lib.out)"
+fi
 
 # --- uninstall: nothing of ours is left ---
 if make --no-print-directory -C "$REPO" uninstall PREFIX="$pre" O="$O" BIN="$BIN" > uninst.out 2>&1; then

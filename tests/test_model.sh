@@ -137,7 +137,7 @@ PY
     es=$(evaluate -m seqm.model --tsv < seq.ts | tail -1 | cut -f4)
     [ -n "$et" ] && [ "$et" = "$es" ] && pass eval_seq_model_text_equals_seq_stream || fail eval_seq_model_text_equals_seq_stream "text $et, --seq stream $es"
 else
-    skip train_python_cases "no /usr/bin/python3 with msgpack and numpy"
+    skip train_python_cases "$NO_PY"
 fi
 
 # --- char-rnn: per-position targets, stacked layers, streams with a carried state ---
@@ -292,7 +292,7 @@ if have_py; then
     $PY "$TESTS/ref_lstm.py" make rnn.model fox.txt 13 rnn > /dev/null
     expect_fail model_unknown_cell "^evaluate: rnn.model: model cell 'rnn' is not supported" evaluate -m rnn.model < fox.txt
 else
-    skip eval_matches_numpy_reference "no /usr/bin/python3 with msgpack and numpy"
+    skip eval_matches_numpy_reference "$NO_PY"
 fi
 
 # a model trained on lowercased text (vocab --lower) lowercases the seed and the eval text too

@@ -106,3 +106,51 @@ cd_=$TMP/cruns/charrnn-h8-l1-n8-b4-t2-gru
     && tdump --json "$cd_/model" | grep -q '"cell": "gru"' \
     && pass charrnn_mk_gru_result || fail charrnn_mk_gru_result "$(cat "$cd_/result.tsv" 2>&1; ls "$TMP/cruns")"
 mkc results "${C[@]}" | head -1 | grep -q '^cell' && pass charrnn_mk_results_header || fail charrnn_mk_results_header "$(mkc results "${C[@]}")"
+
+# the regularisation sweep (sweep.mk) end to end: two settings for a second each on the small
+# text, one after another; the table, the curves, nothing redone, a changed setting redone alone
+mks() { make --no-print-directory -C "$P" -f sweep.mk "$@"; }
+SW=(TEXT="$TMP/t.txt" BUDGET=1 EVAL=5 BASE="-H 8 -L 1 -n 8 -b 4 --lr 3e-3" SETTINGS="base awd" RUNS="$TMP/sruns" BIN="$BIN")
+sd=$TMP/sruns/sweep-t-t1
+if mks "${SW[@]}" > sw.out 2> sw.err; then pass sweep_runs; else fail sweep_runs "$(tail -5 sw.err)"; fi
+[ "$(head -1 "$sd/table.tsv" 2>/dev/null)" = "$(printf 'setting\tbest_val_loss\tat_s\tchars_per_s\tepochs\toptions')" ] \
+    && [ "$(sed 1d "$sd/table.tsv" | cut -f1 | sort | tr '\n' ' ')" = "awd base " ] \
+    && awk -F'\t' 'NR > 1 && !($2 > 0 && $2 < 5 && $3 >= 0 && $4 > 0 && $5 > 0) { bad = 1 } END { exit bad }' "$sd/table.tsv" \
+    && sort -c -t "$(printf '\t')" -k2,2g <(sed 1d "$sd/table.tsv") \
+    && grep -q "^awd.*--weight-drop 0.3" "$sd/table.tsv" && grep -q '^setting' sw.out \
+    && pass sweep_table || fail sweep_table "$(cat "$sd/table.tsv" 2>&1)"
+tdump --json "$sd/awd/model" | grep -q '"weight_drop": 0.3' && tdump --json "$sd/base/model" | grep -q '"weight_drop": 0,' \
+    && pass sweep_settings_reach_train || fail sweep_settings_reach_train "$(tdump --json "$sd/awd/model" | head -1)"
+# the best validation loss and when, from loss.tsv by hand (awk's reading is checked, not copied)
+exp=$(tail -n +2 "$sd/awd/loss.tsv" | sort -t "$(printf '\t')" -k3,3g | head -1 | cut -f3)
+got=$(awk -F'\t' '$1 == "awd" { print $2 }' "$sd/table.tsv")
+check_num sweep_best_is_lowest_logged '(a > b ? a - b : b - a) < 1e-4' "table $got, loss.tsv $exp" a="$got" b="$exp"
+if command -v gnuplot > /dev/null; then
+    [ "$(head -c 4 "$sd/curves.png" | od -An -c | tr -d ' ')" = '211PNG' ] \
+        && pass sweep_curves_png || fail sweep_curves_png "not a PNG"
+else
+    skip sweep_curves_png "gnuplot is not installed"
+fi
+rm -f "$sd/curves.png"
+mks "${SW[@]}" GNUPLOT=/nonexistent/gnuplot > /dev/null 2> swg.err
+grep -q 'not installed; no curves.png' swg.err && [ ! -e "$sd/curves.png" ] \
+    && pass sweep_no_gnuplot_message || fail sweep_no_gnuplot_message "$(cat swg.err)"
+touch -d '-5 seconds' stamp; find "$sd" -type f -exec touch -d '-10 seconds' {} +
+mks "${SW[@]}" GNUPLOT=/nonexistent/gnuplot > /dev/null 2>&1
+[ -z "$(find "$sd" -type f -newer stamp)" ] && pass sweep_rerun_does_nothing \
+    || fail sweep_rerun_does_nothing "remade: $(find "$sd" -type f -newer stamp | tr '\n' ' ')"
+mks "${SW[@]}" GNUPLOT=/nonexistent/gnuplot S_awd="--locked-dropout 0.1" > /dev/null 2>&1
+changed=$(cd "$sd" && find . -type f -newer "$TMP/stamp" -name model | sort | tr '\n' ' ')
+[ "$changed" = "./awd/model " ] && grep -q '^awd.*--locked-dropout 0.1' "$sd/table.tsv" \
+    && pass sweep_changed_setting_redone_alone || fail sweep_changed_setting_redone_alone "remade: $changed"
+# the second corpus (dry run: the text is Python's NEWS from Debian's python3.X package)
+if ls /usr/share/doc/python3.*/NEWS.gz > /dev/null 2>&1; then
+    mks -n CORPUS=pynews RUNS="$TMP/sruns" BIN="$BIN" > pyn.out 2>&1
+    grep -q "zcat /usr/share/doc/python3\.[0-9]*/NEWS.gz > $TMP/sruns/python-news.txt" pyn.out \
+        && grep -q "sweep-python-news-t600/base/opts" pyn.out \
+        && pass sweep_second_corpus_dry_run || fail sweep_second_corpus_dry_run "$(head -c 400 pyn.out)"
+else
+    skip sweep_second_corpus_dry_run "no /usr/share/doc/python3.X/NEWS.gz on this machine"
+fi
+expect_fail sweep_bad_corpus 'CORPUS=x is not shakespeare or pynews' mks CORPUS=x RUNS="$TMP/sruns"
+expect_fail sweep_missing_text 'TEXT=.*not found' mks TEXT="$TMP/none.txt" RUNS="$TMP/sruns"

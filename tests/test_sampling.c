@@ -92,8 +92,75 @@ static void test_reproducible(void)
     CHECK(same, "same seed, same draws");
 }
 
+/* sample_log_softmax against the textbook log(exp(x_i) / sum exp(x_j)) (small x: no overflow)
+ * and a shift of 1000 that the naive formula could not survive. */
+static void test_log_softmax(void)
+{
+    float x[5] = { 0.5f, -1.25f, 2.0f, 0.0f, 2.0f }, y[5];
+    double lp[5], ly[5], sum = 0, err = 0;
+    for (int i = 0; i < 5; i++)
+        sum += exp(x[i]);
+    sample_log_softmax(x, 5, lp);
+    for (int i = 0; i < 5; i++) {
+        err = fmax(err, fabs(lp[i] - log(exp(x[i]) / sum)));
+        y[i] = x[i] + 1000.0f;
+    }
+    sample_log_softmax(y, 5, ly);
+    for (int i = 0; i < 5; i++)
+        err = fmax(err, fabs(ly[i] - lp[i]));
+    CHECK(err < 1e-12, "log softmax off by %.3g", err);
+}
+
+/* sample_beam_step against a brute force: every (row, character) candidate ranked by total
+ * (higher first, then lower row, then lower character), the first K kept; with ties (scores
+ * on a coarse grid) and -inf candidates (never kept). */
+static void test_beam_step(void)
+{
+    rng_t r;
+    rng_seed(&r, 7);
+    int bad = 0;
+    for (int trial = 0; trial < 2000; trial++) {
+        int n = 1 + (int)rng_below(&r, 4), nv = 1 + (int)rng_below(&r, 6), K = 1 + (int)rng_below(&r, 9);
+        double score[4], logp[4 * 6], out[9], cs[24];
+        int parent[9], next[9], cr[24], cv[24], nc = 0;
+        for (int i = 0; i < n; i++)
+            score[i] = -(double)rng_below(&r, 4);
+        for (int i = 0; i < n * nv; i++)
+            logp[i] = rng_below(&r, 8) == 0 ? -INFINITY : -(double)rng_below(&r, 5) * 0.5;
+        for (int i = 0; i < n; i++)              /* brute force: insertion sort, stable */
+            for (int v = 0; v < nv; v++) {
+                double s = score[i] + logp[i * nv + v];
+                if (s == -INFINITY)
+                    continue;
+                int j = nc++;
+                while (j > 0 && cs[j - 1] < s) {
+                    cs[j] = cs[j - 1]; cr[j] = cr[j - 1]; cv[j] = cv[j - 1];
+                    j--;
+                }
+                cs[j] = s; cr[j] = i; cv[j] = v;
+            }
+        int want = nc < K ? nc : K, got = sample_beam_step(n, nv, score, logp, K, parent, next, out);
+        bad += got != want;
+        for (int j = 0; j < want && got == want; j++)
+            bad += out[j] != cs[j] || parent[j] != cr[j] || next[j] != cv[j];
+    }
+    CHECK(bad == 0, "%d beam steps differ from the brute force", bad);
+}
+
+/* Batched sampling's streams are single runs' streams: stream i = rng_seed(seed + i). */
+static void test_rng_streams(void)
+{
+    rng_t s[3], one;
+    sample_rng_streams(s, 3, 40);
+    rng_seed(&one, 42);
+    CHECK(rng_u64(&s[2]) == rng_u64(&one) && rng_u64(&s[0]) != rng_u64(&s[1]), "streams");
+}
+
 int main(void)
 {
+    RUN(test_log_softmax);
+    RUN(test_beam_step);
+    RUN(test_rng_streams);
     RUN(test_greedy);
     RUN(test_distribution);
     RUN(test_reproducible);

@@ -1,6 +1,7 @@
 # test_valgrind.sh - a short end-to-end pipeline under valgrind memcheck: no invalid reads or
 # writes, no use of uninitialised values, no leaks ("definitely lost"), in any tool of it.
-# SKIPs when valgrind is missing, and in the sanitizer build (valgrind cannot run ASan code).
+# SKIPs when valgrind is missing.
+# plain build only: valgrind cannot run ASan code
 . "$TESTS/lib.sh"
 cd "$TMP" || exit 1
 if ! command -v valgrind >/dev/null 2>&1; then

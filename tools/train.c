@@ -11,16 +11,19 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <locale.h>
 #include "cli.h"
 #include "kern.h"
 #include "lstm.h"
 #include "model.h"
 #include "par.h"
+#include "sampling.h"
 #include "ts.h"
 #include "dataset.h"
 #include "optim.h"
 #include "train.h"
 #include "train_mpi.h"
+#include "utf8.h"
 
 int mp_rank = 0, mp_size = 1;          /* train_mpi.h: alone unless under mpirun */
 
@@ -35,6 +38,13 @@ static int opt_summary, opt_progress = -1, opt_V, opt_N, opt_streams, opt_force;
 static long opt_max_batches;
 static int set_hidden, set_batch, set_lr, set_val, set_clip, set_seed, set_layers, set_cell;
 static int opt_cell = CELL_LSTM;
+/* --sample-every: samples printed while training (off: -1; 0: at each epoch's end) */
+static long opt_sample_every = -1, opt_sample_chars = 200;
+static const char *opt_sample_temps = "0.2,0.5,1.0,1.2", *opt_sample_seed;
+/* regularisation (issue 16) */
+static double opt_weight_drop, opt_locked_dropout, opt_input_dropout, opt_weight_decay;
+static long opt_warmup;
+static int set_regul;
 
 static void usage(void)
 {
@@ -95,6 +105,17 @@ static void usage(void)
 "                        epochs) (default %s)\n"
 "        --decay-rate F, --decay-every N   for the step schedule (default %g, %d)\n"
 "        --dropout F     dropout between stacked layers (default %g)\n"
+"        --weight-drop F DropConnect on the recurrent kernels: one mask per batch and layer,\n"
+"                        as AWD-LSTM (default 0)\n"
+"        --locked-dropout F   variational dropout, one mask per sequence for all its steps,\n"
+"                        on the input of the layers above the first and on the output into\n"
+"                        the dense layer; with --dropout both apply (default 0)\n"
+"        --input-dropout F    the same on the first layer's input: each sequence drops each\n"
+"                        character of the vocabulary with rate F (default 0)\n"
+"        --weight-decay F decoupled weight decay (AdamW: w -= lr F w every step, on every\n"
+"                        parameter) (default 0)\n"
+"        --warmup N      raise the learning rate linearly over the first N steps, then the\n"
+"                        schedule's (default 0)\n"
 "        --val F         validation split: fraction of the windows or of the text (default %g)\n"
 "        --clip F        clip the gradient to this global norm, 0 = off (default %g)\n"
 "        --seed N        RNG seed for initialisation, shuffling and dropout (default %ld)\n"
@@ -110,6 +131,16 @@ static void usage(void)
 "    -f, --force         replace a read-only -o, --best or --log file (a file the user made\n"
 "                        read-only is refused otherwise)\n"
 "        --max-seconds S stop after S seconds of training (validation not counted)\n"
+"        --sample-every N  print samples to stderr every N batches, or at the end of each\n"
+"                        epoch for N = 0 or 'epoch' (as the Keras example does); stdout and\n"
+"                        the model are the same as without. Each is what 'sample -m MODEL\n"
+"                        --seed SEED -n CHARS -t T --rng-seed S' writes from the model at\n"
+"                        that point (S the --seed; the model's default mode)\n"
+"        --sample-temps LIST   temperatures of those samples, 0 = greedy\n"
+"                        (default 0.2,0.5,1.0,1.2)\n"
+"        --sample-chars N  characters per sample (default 200)\n"
+"        --sample-seed TEXT  their seed (default: the start of the training text: the\n"
+"                        first window, or 40 characters with --streams)\n"
 "        --summary       print the model summary (Keras layout) and exit; V and N from -V\n"
 "                        and -n, or from the stream on stdin\n"
 "    -V N                vocabulary size for --summary\n"
@@ -262,7 +293,9 @@ static void summary_only(void)
 static void parse_options(int argc, char **argv)
 {
     enum { O_LR = 256, O_VAL, O_CLIP, O_SEED, O_RESUME, O_LOG, O_SUMMARY, O_PROGRESS, O_NOPROGRESS,
-           O_VERSION, O_MAXB, O_STREAMS, O_DROPOUT, O_SCHED, O_DRATE, O_DEVERY, O_EVAL, O_BEST, O_MAXS, O_CELL, O_INPUT };
+           O_VERSION, O_MAXB, O_STREAMS, O_DROPOUT, O_SCHED, O_DRATE, O_DEVERY, O_EVAL, O_BEST, O_MAXS, O_CELL, O_INPUT,
+           O_SEVERY, O_STEMPS, O_SCHARS, O_SSEED,
+           O_WDROP, O_LOCKED, O_INDROP, O_WDECAY, O_WARMUP };
     static const struct option longopts[] = {
         { "epochs", 1, 0, 'e' }, { "hidden", 1, 0, 'H' }, { "layers", 1, 0, 'L' },
         { "batch", 1, 0, 'b' }, { "lr", 1, 0, O_LR }, { "val", 1, 0, O_VAL }, { "clip", 1, 0, O_CLIP },
@@ -272,7 +305,12 @@ static void parse_options(int argc, char **argv)
         { "version", 0, 0, O_VERSION }, { "max-batches", 1, 0, O_MAXB }, { "streams", 0, 0, O_STREAMS },
         { "dropout", 1, 0, O_DROPOUT }, { "schedule", 1, 0, O_SCHED }, { "decay-rate", 1, 0, O_DRATE },
         { "decay-every", 1, 0, O_DEVERY }, { "eval-every", 1, 0, O_EVAL }, { "best", 1, 0, O_BEST },
-        { "max-seconds", 1, 0, O_MAXS }, { "cell", 1, 0, O_CELL }, { "input", 1, 0, O_INPUT }, { "force", 0, 0, 'f' }, { "help", 0, 0, 'h' },
+        { "max-seconds", 1, 0, O_MAXS }, { "cell", 1, 0, O_CELL }, { "input", 1, 0, O_INPUT }, { "help", 0, 0, 'h' },
+        { "sample-every", 1, 0, O_SEVERY }, { "sample-temps", 1, 0, O_STEMPS },
+        { "sample-chars", 1, 0, O_SCHARS }, { "sample-seed", 1, 0, O_SSEED },
+        { "weight-drop", 1, 0, O_WDROP }, { "locked-dropout", 1, 0, O_LOCKED },
+        { "input-dropout", 1, 0, O_INDROP }, { "weight-decay", 1, 0, O_WDECAY }, { "warmup", 1, 0, O_WARMUP },
+        { "force", 0, 0, 'f' },
         { 0, 0, 0, 0 }
     };
     int c;
@@ -314,6 +352,17 @@ static void parse_options(int argc, char **argv)
             set_cell = 1;
             break;
         case O_INPUT: opt_input = optarg; break;
+        case O_SEVERY:
+            opt_sample_every = strcmp(optarg, "epoch") ? cli_long("--sample-every", optarg, 0, 1L << 40) : 0;
+            break;
+        case O_STEMPS: opt_sample_temps = optarg; break;
+        case O_SCHARS: opt_sample_chars = cli_long("--sample-chars", optarg, 1, 1 << 20); break;
+        case O_SSEED: opt_sample_seed = optarg; break;
+        case O_WDROP: opt_weight_drop = cli_double("--weight-drop", optarg, 0, 0.95); set_regul = 1; break;
+        case O_LOCKED: opt_locked_dropout = cli_double("--locked-dropout", optarg, 0, 0.95); set_regul = 1; break;
+        case O_INDROP: opt_input_dropout = cli_double("--input-dropout", optarg, 0, 0.95); set_regul = 1; break;
+        case O_WDECAY: opt_weight_decay = cli_double("--weight-decay", optarg, 0, 10); set_regul = 1; break;
+        case O_WARMUP: opt_warmup = cli_long("--warmup", optarg, 0, 1L << 40); set_regul = 1; break;
         case O_MAXS: opt_max_seconds = cli_double("--max-seconds", optarg, 0.001, 1e9); break;
         case O_VERSION: printf("charpipe train 0.2 (kernels: %s)\n", cli_kernels()->name); exit(0);
         case 'h': usage(); exit(0);
@@ -346,6 +395,9 @@ static void load_resume(void)
                         "(%d, %d, %s, %d, %d)", m.dim.H, m.dim.L, cell_name(m.dim.cell), st.batch, m.maxlen);
     if (set_lr || set_val || set_clip || set_seed)
         cli_usage_error("--resume takes --lr, --val, --clip and --seed from the model");
+    if (set_regul)
+        cli_usage_error("--resume takes --weight-drop, --locked-dropout, --input-dropout, "
+                        "--weight-decay and --warmup from the model");
     if (!!m.streams != opt_streams)
         cli_usage_error("%s was trained %s --streams; resume it the same way", opt_resume,
                         m.streams ? "with" : "without");
@@ -365,6 +417,11 @@ static void new_model(const dataset *d, int N)
     st.clip = opt_clip;
     st.val_split = opt_val;
     st.dropout = opt_dropout;
+    st.weight_drop = opt_weight_drop;
+    st.locked_dropout = opt_locked_dropout;
+    st.input_dropout = opt_input_dropout;
+    st.weight_decay = opt_weight_decay;
+    st.warmup = opt_warmup;
     snprintf(st.schedule, sizeof st.schedule, "%s", opt_schedule);
     st.decay_rate = opt_decay_rate;
     st.decay_every = opt_decay_every;
@@ -375,6 +432,90 @@ static void new_model(const dataset *d, int N)
     if (lstm_init_keras(&m.p, &st.rng) < 0)
         cli_die("out of memory");
     st.rng_epoch = st.rng;
+}
+
+/* --sample-every: the temperatures, the seed as indices, printing. */
+static double stemps[16];
+static int nstemps, *sseed, sseedlen;
+
+static void samples_setup(const dataset *d)
+{
+    char *list = cli_malloc(strlen(opt_sample_temps) + 1), *save = NULL;
+    strcpy(list, opt_sample_temps);
+    for (char *t = strtok_r(list, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+        if (nstemps == 16)
+            cli_usage_error("--sample-temps: at most 16 temperatures");
+        stemps[nstemps++] = cli_double("--sample-temps", t, 0, 100);
+    }
+    free(list);
+    if (!nstemps)
+        cli_usage_error("--sample-temps: no temperature in '%s'", opt_sample_temps);
+    if (opt_sample_seed) {                   /* the text as the model reads it */
+        const unsigned char *p = (const unsigned char *)opt_sample_seed;
+        size_t n = strlen(opt_sample_seed);
+        sseed = cli_malloc((n + 1) * sizeof *sseed);
+        if (m.lower && !m.byte_unit && !setlocale(LC_CTYPE, "C.UTF-8") && !setlocale(LC_CTYPE, "C.utf8"))
+            cli_die("the model lowercases its input, but the C.UTF-8 locale is not available");
+        for (size_t i = 0; i < n;) {
+            uint32_t cp;
+            const char *why = "";
+            int x, l = model_char(&m, p + i, n - i, &cp, &x, &why);
+            if (l <= 0)
+                cli_usage_error("--sample-seed: invalid UTF-8 at byte %zu", i);
+            if (x < 0)
+                cli_usage_error("--sample-seed: '%.*s' is not in the vocabulary", l, opt_sample_seed + i);
+            sseed[sseedlen++] = x;
+            i += (size_t)l;
+        }
+    } else if (d->want_text) {               /* the start of the text */
+        sseedlen = d->tn < 40 ? (int)d->tn : 40;
+        sseed = cli_malloc((size_t)(sseedlen + 1) * sizeof *sseed);
+        for (int i = 0; i < sseedlen; i++)
+            sseed[i] = d->t8 ? d->t8[i] : d->t16[i];
+    } else {                                 /* the first window */
+        int32_t *y = cli_malloc((size_t)d->ylen * sizeof *y);
+        sseed = cli_malloc((size_t)d->N * sizeof *sseed);
+        dataset_gather_range(d, 0, 1, sseed, y);
+        sseedlen = d->N;
+        free(y);
+    }
+    if (sseedlen == 0)
+        cli_usage_error("--sample-seed: an empty seed");
+}
+
+static void put_chars(const int *idx, int n)
+{
+    for (int i = 0; i < n; i++) {
+        unsigned char u[4];
+        int l = 1;
+        if (m.byte_unit)
+            u[0] = (unsigned char)m.vocab[idx[i]];
+        else if ((l = utf8_encode(m.vocab[idx[i]], u)) == 0)
+            l = 3, memcpy(u, "\xef\xbf\xbd", 3);
+        fwrite(u, 1, (size_t)l, stderr);
+    }
+}
+
+/* The samples at this point of training, one per temperature, on stderr; each from an RNG
+ * seeded with the training seed, so 'sample --rng-seed SEED' reproduces it from the model. */
+static void print_samples(const kern_ops *k, double at)
+{
+    int *out = cli_malloc((size_t)opt_sample_chars * sizeof *out);
+    if (opt_progress)
+        fputc('\n', stderr);
+    for (int i = 0; i < nstemps; i++) {
+        rng_t r;
+        rng_seed(&r, st.seed);
+        if (sample_text(k, &m.p, m.streams ? 0 : m.maxlen, sseed, sseedlen, (int)opt_sample_chars,
+                        stemps[i], &r, out) < 0)
+            cli_die("out of memory");
+        fprintf(stderr, "%s: sample at epoch %.2f, temperature %g:\n", cli_prog, at, stemps[i]);
+        put_chars(sseed, sseedlen);
+        put_chars(out, (int)opt_sample_chars);
+        fputc('\n', stderr);
+    }
+    fflush(stderr);
+    free(out);
 }
 
 static double read_started;
@@ -488,6 +629,9 @@ int main(int argc, char **argv)
     } else {
         new_model(&d, N);
     }
+
+    if (opt_sample_every >= 0 && rank0)
+        samples_setup(&d);
 
     train_comm comm;
     mp_comm(&comm, &interrupted, &stop_agreed);
@@ -615,6 +759,8 @@ int main(int argc, char **argv)
                     fprintf(stderr, "%s: epoch %.2f: loss %.4f, val_loss %.4f\n", cli_prog, at, loss, v);
                 keep_best(tr, v);
             }
+            if (opt_sample_every > 0 && st.steps % opt_sample_every == 0 && rank0)
+                print_samples(k, at);
             double now = cli_now();
             if (opt_progress && (now - last > 0.1 || bi + 1 == nbatches)) {
                 cli_bar(bi + 1, nbatches, now - t0, loss, (double)(bi + 1 - first_batch) * per_batch / tbar,
@@ -640,6 +786,8 @@ int main(int argc, char **argv)
                        items_since_log / since_log, unit);
         since_log = items_since_log = 0;
         keep_best(tr, st.val_loss);
+        if (opt_sample_every == 0 && rank0)
+            print_samples(k, (double)st.epochs);
         if (opt_out)
             save(opt_out);
         saved = 1;

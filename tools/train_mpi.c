@@ -193,7 +193,8 @@ void mp_check_start(const model *m, const train_state *st, const dataset *d, con
                      st->dropout, st->decay_rate, st->decay_every, (double)st->seed,
                      (double)st->epochs, (double)st->epoch_batches, (double)st->steps,
                      (double)tr->nbatches, sharded ? 0 : (double)d->n, sharded ? 0 : (double)d->tn,
-                     d->N, d->ylen };
+                     d->N, d->ylen, st->weight_drop, st->locked_dropout, st->input_dropout,
+                     st->weight_decay, (double)st->warmup };
     h = HASH(h, set);
     h = hash(h, run, (size_t)nrun * sizeof *run);
     h = hash(h, st->schedule, strlen(st->schedule));
