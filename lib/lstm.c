@@ -316,7 +316,9 @@ static void transpose(float *restrict rt, const float *restrict r, int H, int G)
                     rt[(size_t)j * H + i] = r[(size_t)i * G + j];
 }
 
-double lstm_softmax(float *logits, int n)
+/* Softmax in place; returns log(sum exp(logits - max)) with the max in *max (apart, so that a
+ * loss taken from them keeps its precision when the logits are huge). */
+static double softmax_log_sum(float *logits, int n, float *max)
 {
     float mx = logits[0];
     for (int i = 1; i < n; i++)
@@ -329,7 +331,15 @@ double lstm_softmax(float *logits, int n)
     float inv = (float)(1.0 / s);
     for (int i = 0; i < n; i++)
         logits[i] *= inv;
-    return log(s) + mx;
+    *max = mx;
+    return log(s);
+}
+
+double lstm_softmax(float *logits, int n)
+{
+    float mx;
+    double ls = softmax_log_sum(logits, n, &mx);
+    return ls + mx;
 }
 
 /* rows (n, G): y[j] += sum_r a[r][j] */
@@ -558,9 +568,11 @@ static double dense_forward(const kern_ops *k, float *probs, const float *inp,
         float *pr = probs + q * V;
         int target = target_of(y, q, pp, b, T);
         float zy = target >= 0 ? pr[target] : 0.0f;
-        double lse = lstm_softmax(pr, V);
-        if (target >= 0)
-            loss += lse - zy;
+        float mx;
+        double ls = softmax_log_sum(pr, V, &mx);
+        if (target >= 0)              /* -log p = log sum exp(z - max) - (zy - max): (log sum +
+                                         max) - zy would lose the sum when max is ~1e16 or more */
+            loss += ls - ((double)zy - mx);
     }
     return loss;
 }

@@ -1,5 +1,6 @@
 /* par.c - fork-join thread pool; see par.h. */
 #define _GNU_SOURCE
+#include <errno.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdlib.h>
@@ -94,9 +95,11 @@ par_pool *par_new(int nthreads)
             a->p = p;
             a->part = i;
         }
-        if (!a || pthread_create(&p->threads[i], NULL, worker, a) != 0) {
+        int rc = a ? pthread_create(&p->threads[i], NULL, worker, a) : ENOMEM;
+        if (rc != 0) {
             free(a);
             pool_end(p, i);
+            errno = rc;               /* EAGAIN: no memory for its stack, or too many threads */
             return NULL;
         }
     }

@@ -11,7 +11,7 @@
 typedef struct par_pool par_pool;
 typedef void (*par_fn)(void *ctx, int part, int nparts);
 
-par_pool *par_new(int nthreads);          /* nthreads >= 1; NULL if they cannot be started */
+par_pool *par_new(int nthreads);          /* nthreads >= 1; NULL (errno set) if they cannot be started */
 int  par_size(const par_pool *p);
 void par_run(par_pool *p, par_fn fn, void *ctx);
 void par_free(par_pool *p);

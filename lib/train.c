@@ -1,4 +1,5 @@
 /* train.c - the training step and the evaluation loops, on a pool of threads. See train.h. */
+#include <errno.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -32,8 +33,9 @@ evaluator *evaluator_new(const kern_ops *k, lstm_dims dim, int nthreads, int bma
         }
     }
     if (!(ev->pool = par_new(nthreads))) {
+        int e = errno;
         evaluator_free(ev);
-        lib_fail(err, cap, "cannot start %d threads", nthreads);
+        lib_fail(err, cap, "cannot start %d threads: %s", nthreads, strerror(e));
         return NULL;
     }
     return ev;

@@ -19,6 +19,12 @@ for _py in "$(command -v python3 2>/dev/null)" /usr/bin/python3; do
 done
 unset _py
 NO_PY="no python3 that imports msgpack and numpy (make test-deps installs python3-msgpack python3-numpy)"
+# PY_TORCH: the same for PyTorch (with numpy), which Debian's python3-torch gives /usr/bin/python3
+PY_TORCH=
+for _py in "$PY" "$(command -v python3 2>/dev/null)" /usr/bin/python3; do
+    if [ -n "$_py" ] && "$_py" -c 'import torch, numpy' 2>/dev/null; then PY_TORCH=$_py; break; fi
+done
+unset _py
 
 pass() { echo "ok $1"; }
 fail() { echo "FAIL $1"; shift; echo "  $*" >&2; }

@@ -1,7 +1,7 @@
 # test_export.sh - export-model: a model as safetensors, read back by an independent reader
 # (tests/st_ref.py: json + numpy, no charpipe code) that reproduces evaluate's loss for every
 # cell, 1 and 2 layers, windows and streams models, in the torch and the keras layouts; with
-# torch (when /usr/bin/python3 has it) nn.LSTM / nn.GRU + nn.Linear loaded by load_state_dict
+# torch (when a python3 has it: PY_TORCH, tests/lib.sh) nn.LSTM / nn.GRU + nn.Linear loaded by load_state_dict
 # give the same loss and the same greedy sample as sample; bad input is refused.
 . "$TESTS/lib.sh"
 REF="$TESTS/st_ref.py"
@@ -44,7 +44,7 @@ for spec in $models; do
 done
 
 if ! have_py; then
-    skip export_independent_reader "no /usr/bin/python3 with numpy"
+    skip export_independent_reader "$NO_PY"
 else
     for spec in $models; do
         IFS=: read -r name cell L kind <<< "$spec"
@@ -98,17 +98,17 @@ export-model -m lstm1w.model > again.st 2>/dev/null
 cmp -s lstm1w.st again.st && pass export_deterministic_stdout_same_as_o || fail export_deterministic_stdout_same_as_o "differ"
 
 # torch: load_state_dict, the same loss and the same greedy text as sample
-if ! $PY -c 'import torch, numpy' 2>/dev/null; then
-    skip export_torch "no torch in /usr/bin/python3 (python3-torch)"
+if [ -z "$PY_TORCH" ]; then
+    skip export_torch "no python3 that imports torch (make test-deps installs python3-torch)"
 else
     for name in lstm1w gru2w lstm2s gru1s lstm1q; do
         [ -s "$name.st" ] || continue
         want=$(evaluate -m "$name.model" --json < ev.txt | sed 's/.*"loss_nats": \([0-9.]*\).*/\1/')
-        got=$($PY "$REF" torch-loss "$name.st" ev.txt 2> ref.err)
+        got=$($PY_TORCH "$REF" torch-loss "$name.st" ev.txt 2> ref.err)
         check_num "export_torch_loss_$name" '(a > b ? a - b : b - a) < 1e-4' \
             "torch $got, evaluate $want: $(tail -1 ref.err)" a="$got" b="$want"
         sample -m "$name.model" --seed 'the dog sat' -n 60 > s.want 2> s.err
-        $PY "$REF" torch-sample "$name.st" 'the dog sat' 60 > s.got 2> ref.err
+        $PY_TORCH "$REF" torch-sample "$name.st" 'the dog sat' 60 > s.got 2> ref.err
         # (a sample that only repeats one character would not test much)
         if [ "$(fold -w1 s.want | sort -u | wc -l)" -lt 6 ]; then fail "export_torch_greedy_sample_$name" "degenerate: $(cat s.want)"
         elif cmp -s s.want s.got; then pass "export_torch_greedy_sample_$name"
@@ -117,11 +117,11 @@ else
     # examples/torch-sample.py, greedy, writes sample's text (plus a newline)
     for name in gru2w lstm2s; do
         sample -m "$name.model" --seed 'the dog sat' -n 50 > s.want 2>/dev/null; echo >> s.want
-        $PY "$TESTS/../examples/torch-sample.py" "$name.st" --seed 'the dog sat' -n 50 > s.got 2> ex.err
+        $PY_TORCH "$TESTS/../examples/torch-sample.py" "$name.st" --seed 'the dog sat' -n 50 > s.got 2> ex.err
         cmp -s s.want s.got && pass "example_torch_sample_$name" \
             || fail "example_torch_sample_$name" "sample: $(cat s.want) example: $(cat s.got; tail -2 ex.err)"
     done
-    $PY "$TESTS/../examples/torch-sample.py" lnlstm1w.st > s.got 2> ex.err
+    $PY_TORCH "$TESTS/../examples/torch-sample.py" lnlstm1w.st > s.got 2> ex.err
     [ $? -ne 0 ] && grep -q 'lnlstm has no PyTorch module' ex.err && pass example_torch_sample_refuses_lnlstm \
         || fail example_torch_sample_refuses_lnlstm "$(cat ex.err)"
 fi

@@ -89,7 +89,7 @@ PY
     tdump old2.model 2>/dev/null | grep -q '"data_hash": "fnv1a64:[0-9a-f]\{16\}"' && pass train_resume_records_fingerprint \
         || fail train_resume_records_fingerprint "$(tdump old2.model | head -1)"
 else
-    skip train_resume_old_model_without_fingerprint "no /usr/bin/python3 with msgpack and numpy"
+    skip train_resume_old_model_without_fingerprint "$NO_PY"
 fi
 
 # the fingerprint is what FORMAT.md says: FNV-1a 64 computed here, independently, over the

@@ -71,7 +71,7 @@ assert len(xs) == (len(t) - 8) // 3 + 1 and len(ys) == len(xs), (len(xs), len(t)
 assert all(x == t[3 * i:3 * i + 7] and y == t[3 * i + 1:3 * i + 8] for i, (x, y) in enumerate(zip(xs, ys)))' \
         && pass tdump_text_windows || fail tdump_text_windows "$(head -c 300 w.json)"
 else
-    skip tdump_text_is_the_text "no /usr/bin/python3 with msgpack and numpy"
+    skip tdump_text_is_the_text "$NO_PY"
 fi
 # the human format: -n counts characters of text and strings of windows
 [ "$(tdump --text -n 5 u.ts | sed -n 2p)" = 'text  u1 (100,)  "Ünïco" ...' ] && pass tdump_text_head \

@@ -123,7 +123,7 @@ print(len(ls), " ".join("%.9f" % d["logprob"] for d in ls))' > bj.txt
         check_num beam_beats_greedy_$2 'b >= g - 1e-9' "beam $b < greedy $g" b="$b" g="$g"
     done
 else
-    skip beam_python_cases "no /usr/bin/python3 with msgpack and numpy"
+    skip beam_python_cases "$NO_PY"
 fi
 
 expect_fail beam_with_temperature 'sample: --beam' sample -m st2.model --beam 3 -t 0.5

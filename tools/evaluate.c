@@ -249,6 +249,7 @@ int main(int argc, char **argv)
         cli_usage_error("--json and --tsv exclude each other");
     if (isatty(0))
         cli_usage_error("stdin is a terminal; give the text on stdin: evaluate -m MODEL < TEXT");
+    cli_refuse_stdout_input(1, &opt_model, 1);
 
     if (model_read(&m, NULL, opt_model, err, sizeof err) < 0)
         cli_die("%s", err);
@@ -289,6 +290,8 @@ int main(int argc, char **argv)
     flush_chunk();
     if (total_windows == 0)
         cli_die("stdin: no windows to evaluate");
+    if (!isfinite(total_loss))        /* (eval_streams gives NaN when out of memory, too) */
+        cli_die("%s: the loss is not finite (the model's outputs overflow, or out of memory)", opt_model);
     double secs = cli_now() - t0;
     double nats = total_loss / total_targets, bits = nats / log(2.0), ppl = exp(nats);
     char name[512];

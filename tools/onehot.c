@@ -150,6 +150,7 @@ int main(int argc, char **argv)
     if (optind < argc)
         cli_usage_error("unexpected argument '%s' (the stream comes on stdin)", argv[optind]);
     cli_refuse_tty(1);
+    cli_refuse_stdout_input(1, NULL, 0);
     V = (uint64_t)opt_v;
 
     ts_reader *r = cli_reader_open(0, "stdin");

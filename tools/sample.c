@@ -517,6 +517,7 @@ int main(int argc, char **argv)
         cli_usage_error("--beam writes the best continuation (all K with --beam-all), not --count samples");
     if (opt_beam_all && !opt_beam)
         cli_usage_error("--beam-all is for --beam K");
+    cli_refuse_stdout_input(0, &opt_model, 1);
     if ((opt_topk || opt_topp < 1) && opt_temp == 0)
         cli_warn("-k and -p take effect only with a temperature (-t); generating greedily");
 

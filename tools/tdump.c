@@ -428,6 +428,7 @@ int main(int argc, char **argv)
     if (opt_json && opt_summary)
         cli_usage_error("--json and --summary exclude each other");
 
+    cli_refuse_stdout_input(optind == argc, (const char *const *)argv + optind, argc - optind);
     int failed = 0;
     if (optind == argc) {
         failed |= dump(0, "stdin") < 0;

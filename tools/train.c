@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <locale.h>
 #include "cli.h"
@@ -33,7 +34,7 @@ static double opt_max_seconds = 0;
 static long opt_seed = 1, opt_eval_every = 0;
 static int opt_decay_every = 1;
 static const char *opt_out, *opt_resume, *opt_init, *opt_log, *opt_best, *opt_schedule = "none", *opt_input;
-static int opt_summary, opt_quiet, opt_progress = -1, opt_V, opt_N, opt_streams;
+static int opt_summary, opt_quiet, opt_progress = -1, opt_V, opt_N, opt_streams, opt_force;
 static long opt_max_batches;
 static int set_epochs, set_max_seconds, set_hidden, set_batch, set_lr, set_val, set_clip, set_seed, set_layers, set_cell;
 static int opt_cell = CELL_LSTM;
@@ -74,7 +75,13 @@ static void usage(void)
 "    The model is a charpipe stream (weights named and laid out as Keras's, see\n"
 "    lib/model.h). With -o it is written atomically after every epoch; without -o the final\n"
 "    model goes to stdout.\n"
-"    Ctrl-C saves a checkpoint to the -o file (resumable mid-epoch) and exits with 130.\n\n"
+"    Ctrl-C saves a checkpoint to the -o file (resumable mid-epoch) and exits with 130.\n"
+"    Every output is checked before the input is read: it may not be the input itself\n"
+"    (--resume FILE -o FILE is allowed), a read-only file needs -f, and its directory must\n"
+"    take a new file. A symbolic link is followed (its target replaced, the link kept), a\n"
+"    file keeps its permissions, and a fifo or device is written in place. A model whose\n"
+"    parameters became infinite or NaN is never written: train stops with an error and the\n"
+"    file keeps the last good model; every model is read back before it replaces the file.\n\n"
 "    Built with make MPI=1 (build/mpi/bin/train) and run under mpirun, R processes (ranks)\n"
 "    train one model: every batch (the -b windows or streams) is split across the ranks,\n"
 "    then across each rank's -j threads; the gradients are summed with one MPI_Allreduce\n"
@@ -138,6 +145,8 @@ static void usage(void)
 "                        tab-separated, with a header line\n"
 "        --eval-every N  also validate every N batches (logged; see --best)\n"
 "        --best FILE     keep the model with the lowest validation loss in FILE\n"
+"    -f, --force         replace a read-only -o, --best or --log file (a file the user made\n"
+"                        read-only is refused otherwise)\n"
 "        --max-seconds S stop after S seconds of training in total (validation not counted;\n"
 "                        resumed runs count the model's); without -e, no epoch limit\n"
 "        --sample-every N  print samples to stderr every N batches, or at the end of each\n"
@@ -188,11 +197,34 @@ static volatile sig_atomic_t interrupted;
 static void on_signal(int sig) { interrupted = sig; }
 static int stop_agreed;               /* under mpirun: some rank was interrupted (train_mpi.h) */
 
+/* 1 if the n floats at p (none when p is NULL) are all finite. */
+static int all_finite(const float *p, size_t n)
+{
+    for (size_t i = 0; p && i < n; i++)
+        if (!isfinite(p[i]))
+            return 0;
+    return 1;
+}
+
+/* Never replace a good model with one that cannot be read: the parameters, the optimizer's
+ * moments and the carried state must be finite (model_read refuses anything else). */
+static void check_finite(const char *path)
+{
+    size_t np = lstm_nparams(m.dim), ns = (size_t)m.dim.L * m.streams * m.dim.H;
+    if (all_finite(m.params, np) && all_finite(st.adam_m, np) && all_finite(st.adam_v, np)
+        && all_finite(st.state_h, ns) && all_finite(st.state_c, ns))
+        return;
+    cli_die("the parameters became infinite or NaN at epoch %lld, step %lld (try a lower --lr or "
+            "--clip); %s%s", (long long)st.epochs + (st.epoch_batches > 0), (long long)st.steps,
+            path ? path : "no model written", path ? " keeps the last good model" : "");
+}
+
 static void save(const char *path)
 {
     char err[512];
     if (mp_rank != 0)                 /* rank 0 alone writes */
         return;
+    check_finite(path);
     if (!path) {
         if (model_write(&m, &st, 1, "stdout", err, sizeof err) < 0)
             cli_die("%s", err);
@@ -204,6 +236,17 @@ static void save(const char *path)
     if (model_write(&m, &st, of.fd, path, err, sizeof err) < 0) {
         cli_outfile_abort(&of);
         cli_die("%s", err);
+    }
+    if (of.tmp) {                     /* read it back before it replaces the file */
+        model cm;
+        train_state cs;
+        if (model_read(&cm, &cs, of.tmp, err, sizeof err) < 0) {
+            cli_outfile_abort(&of);
+            cli_die("the model to write to %s does not read back (%s); %s keeps the last good model",
+                    path, err, path);
+        }
+        model_free(&cm);
+        train_state_free(&cs);
     }
     if (cli_outfile_commit(&of) < 0)
         cli_die("%s: cannot replace: %s", path, strerror(errno));
@@ -289,11 +332,11 @@ static void parse_options(int argc, char **argv)
         { "sample-chars", 1, 0, O_SCHARS }, { "sample-seed", 1, 0, O_SSEED },
         { "weight-drop", 1, 0, O_WDROP }, { "locked-dropout", 1, 0, O_LOCKED },
         { "input-dropout", 1, 0, O_INDROP }, { "weight-decay", 1, 0, O_WDECAY }, { "warmup", 1, 0, O_WARMUP },
-        { "quiet", 0, 0, 'q' },
+        { "quiet", 0, 0, 'q' }, { "force", 0, 0, 'f' },
         { 0, 0, 0, 0 }
     };
     int c;
-    while ((c = getopt_long(argc, argv, "e:H:L:b:j:o:V:n:qh", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "e:H:L:b:j:o:V:n:fqh", longopts, NULL)) != -1) {
         switch (c) {
         case 'e': opt_epochs = (int)cli_long("-e", optarg, 0, 1000000); set_epochs = 1; break;
         case 'H': opt_hidden = (int)cli_long("-H", optarg, 1, 8192); set_hidden = 1; break;
@@ -301,6 +344,7 @@ static void parse_options(int argc, char **argv)
         case 'b': opt_batch = (int)cli_long("-b", optarg, 1, 1 << 20); set_batch = 1; break;
         case 'j': opt_threads = (int)cli_long("-j", optarg, 1, 256); break;
         case 'o': opt_out = optarg; break;
+        case 'f': opt_force = 1; break;
         case 'V': opt_V = (int)cli_long("-V", optarg, 1, 65536); break;
         case 'n': opt_N = (int)cli_long("-n", optarg, 1, 100000); break;   /* 0: not given */
         case O_LR: opt_lr = cli_double("--lr", optarg, 0, 10); set_lr = 1; break;
@@ -625,8 +669,11 @@ int main(int argc, char **argv)
     }
     mp_init(&argc, &argv);
     int rank0 = mp_rank == 0;         /* rank 0 alone writes and reports */
-    if (!opt_out && !opt_max_batches && rank0)
+    if (!opt_out && !opt_max_batches && rank0) {
         cli_refuse_tty(1);
+        const char *ins[2] = { opt_resume, opt_input };   /* (a %d pattern names no file) */
+        cli_refuse_stdout_input(!opt_input, ins, 2);
+    }
     if (!opt_input && rank0 && isatty(0))
         cli_usage_error("stdin is a terminal; pipe windows in: vocab < TEXT | window -n 40 | train");
     if (opt_progress < 0 || !rank0)
@@ -635,15 +682,27 @@ int main(int argc, char **argv)
         opt_threads = par_ncpu();
     const kern_ops *k = cli_kernels();
 
-    /* Check that the outputs can be written before spending time on the input. */
-    const char *outs[2] = { opt_out, opt_best };
-    for (int i = 0; i < 2 && rank0; i++)
-        if (outs[i]) {
-            cli_outfile probe;
-            if (cli_outfile_open(&probe, outs[i]) < 0)
-                cli_die("%s: cannot write: %s", outs[i], strerror(errno));
-            cli_outfile_abort(&probe);
+    /* Check that the outputs can be written, and are not the input, before spending time on
+     * the input (rank 0 writes; its input is stdin or its --input file). */
+    if (rank0 && (opt_out || opt_best || opt_log)) {
+        int in = 0;
+        if (opt_input) {
+            char path0[1024];
+            snprintf(path0, sizeof path0, opt_input, 0);   /* at most one %d, checked */
+            struct stat sb;           /* (a fifo is not opened here: that would unblock its
+                                         writer, then leave it without a reader) */
+            in = stat(path0, &sb) == 0 && S_ISREG(sb.st_mode) ? open(path0, O_RDONLY) : -1;
         }
+        const char *outs[3] = { opt_out, opt_best, opt_log };
+        for (int i = 0; i < 3; i++)
+            if (outs[i])
+                cli_output_check(outs[i], opt_force ? CLI_OUT_FORCE : 0, &in, in >= 0);
+        if (in > 0)
+            close(in);
+        for (int i = 0; i < 2; i++)   /* a log appended to a model would damage it */
+            if (opt_log && outs[i] && cli_same_file(opt_log, outs[i]))
+                cli_usage_error("--log %s: is also the %s file", opt_log, i ? "--best" : "-o");
+    }
     if (opt_resume)
         load_resume();
     if (opt_init)

@@ -356,6 +356,7 @@ int main(int argc, char **argv)
     if (opt_skip && !opt_vocab)
         cli_usage_error("--skip-unknown needs -v FILE");
     cli_refuse_tty(1);
+    cli_refuse_stdout_input(1, &opt_vocab, 1);
 
     if (opt_vocab)
         vocab_from_file(opt_vocab);

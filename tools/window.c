@@ -111,6 +111,8 @@ static void add_text(const ts_frame *f)
     const unsigned char *p = f->data;
     uint64_t n = f->count;
     total += n;
+    if (n == 0)                         /* an empty frame (its data may be NULL) */
+        return;
     if (opt_streams) {                  /* keep it all: the cut needs the length */
         if (have + n > cap) {
             cap = (have + n) * 2;
@@ -160,7 +162,7 @@ static void add_text(const ts_frame *f)
 /* The stateful layout: frame k = the next N characters of each of B contiguous streams. */
 static void write_streams(void)
 {
-    size_t B = (size_t)opt_streams, N = (size_t)opt_n, L = (have - 1) / B, frames = L / N;
+    size_t B = (size_t)opt_streams, N = (size_t)opt_n, L = have > 0 ? (have - 1) / B : 0, frames = L / N;
     if (frames == 0)
         cli_die("stdin: text of %zu characters is too short for %zu streams of %zu steps", have, B, N);
     uint64_t shape[2] = { B, N };
@@ -213,6 +215,7 @@ int main(int argc, char **argv)
     if (opt_streams && (uint64_t)opt_streams * (uint64_t)opt_n * 4 > TS_MAX_FRAME_BYTES / 2)
         cli_usage_error("--streams %ld of -n %ld make frames too large", opt_streams, opt_n);
     cli_refuse_tty(1);
+    cli_refuse_stdout_input(1, NULL, 0);
 
     ts_reader *r = cli_reader_open(0, "stdin");
     w = cli_writer_open(1, "stdout");

@@ -1,0 +1,257 @@
+# test_outputs.sh - train's outputs (-o, --best, --log): never the input, through symbolic
+# links, modes kept, read-only files refused without -f, checked before the input is read,
+# fifos written in place, and never a model that cannot be read back. See ROBUSTNESS.md.
+# Run by tests/run.sh with BIN, TMP and TESTS set.
+. "$TESTS/lib.sh"
+cd "$TMP" || exit 1
+
+# err1 NAME PATTERN CMD...: CMD exits 1 (not killed) and stderr is one line "train: ..."
+# matching PATTERN.
+err1() {
+    local name=$1 pat=$2 rc; shift 2
+    "$@" >"$TMP/out" 2>"$TMP/err"; rc=$?
+    if [ $rc -ne 1 ]; then fail "$name" "exit $rc from: $* ; stderr: $(head -c 300 "$TMP/err")"; return 1; fi
+    if [ "$(wc -l <"$TMP/err")" -ne 1 ]; then fail "$name" "stderr is not one line: $(head -c 400 "$TMP/err")"; return 1; fi
+    if ! grep -q "^train: " "$TMP/err"; then fail "$name" "stderr does not name train: $(cat "$TMP/err")"; return 1; fi
+    if ! grep -Eq -- "$pat" "$TMP/err"; then fail "$name" "stderr does not match /$pat/: $(cat "$TMP/err")"; return 1; fi
+    return 0
+}
+# same NAME FILE COPY: FILE is byte-identical to COPY and no temporary was left beside it
+same() {
+    if ! cmp -s "$2" "$3"; then fail "$1" "$2 changed"; return 1; fi
+    if ls "$2".tmp.* >/dev/null 2>&1; then fail "$1" "a temporary was left beside $2"; return 1; fi
+    return 0
+}
+loads() { tdump "$1" >/dev/null 2>&1 && evaluate -m "$1" <W.ts >/dev/null 2>&1; }
+
+for i in $(seq 12); do printf 'hello world %d, caf\303\251 \342\200\224 charpipe! ' "$i"; done >small.txt
+vocab <small.txt >V.ts
+window -n 6 <V.ts >W.ts
+T="train -H 4 -e 1 -j 1 --no-progress"
+$T -o M.model <W.ts 2>/dev/null
+cp M.model keep.model
+[ -s M.model ] || { fail "inputs" "could not make M.model"; exit 1; }
+
+# ---- the input is not an output
+cp W.ts in.ts; cp W.ts in.keep
+err1 "train -o FILE < FILE refused" "in.ts: is also an input" $T -o in.ts <in.ts \
+    && same "train -o FILE < FILE refused" in.ts in.keep && pass "train -o FILE < FILE refused, FILE unchanged"
+err1 "train --input FILE -o FILE" "in.ts: is also an input" $T --input in.ts -o in.ts \
+    && same "train --input FILE -o FILE" in.ts in.keep && pass "train --input FILE -o FILE refused, FILE unchanged"
+err1 "--best FILE < FILE" "in.ts: is also an input" $T -o x.model --best in.ts <in.ts \
+    && same "--best FILE < FILE" in.ts in.keep && [ ! -e x.model ] && pass "train --best FILE < FILE refused, FILE unchanged"
+err1 "--log FILE < FILE" "in.ts: is also an input" $T -o x.model --log in.ts <in.ts \
+    && same "--log FILE < FILE" in.ts in.keep && pass "train --log FILE < FILE refused, FILE unchanged"
+cp keep.model lm.model
+$T -o lm.model --log lm.model <W.ts >out 2>err; rc=$?
+if [ $rc = 2 ] && grep -q '^train: --log lm.model: is also the -o file' err && same "--log = -o" lm.model keep.model; then
+    ln -sf lm.model lm-link
+    $T -o x.model --best lm.model --log lm-link <W.ts >out 2>err; rc=$?
+    if [ $rc = 2 ] && grep -q '^train: --log lm-link: is also the --best file' err && same "--log = --best" lm.model keep.model; then
+        pass "train --log naming the -o or --best file (or a link to it) refused, model unchanged"
+    else fail "--log = --best refused" "exit $rc: $(head -c 300 err)"; fi
+else fail "--log = -o refused" "exit $rc: $(head -c 300 err)"; fi
+ln -sf in.ts in-link.ts
+err1 "-o LINK-TO-INPUT" "in-link.ts: is also an input" $T -o in-link.ts <in.ts \
+    && same "-o LINK-TO-INPUT" in.ts in.keep && [ -L in-link.ts ] && pass "train -o a link to its input refused, input unchanged"
+ln -f in.ts in-hard.ts
+err1 "-o HARD-LINK-TO-INPUT" "in-hard.ts: is also an input" $T -o in-hard.ts <in.ts \
+    && same "-o HARD-LINK-TO-INPUT" in.ts in.keep && pass "train -o a hard link to its input refused, input unchanged"
+# --input naming a fifo still works with -o (the check of -o against the input stats a fifo
+# and does not open it: opening and closing it could leave its writer without a reader for a
+# moment, a race this test cannot force)
+rm -f in.fifo; mkfifo in.fifo
+(cat W.ts >in.fifo) 2>/dev/null & wpid=$!
+if timeout 60 $T --input in.fifo -o fifo-in.model 2>err && loads fifo-in.model; then
+    pass "train --input FIFO -o MODEL works"
+else fail "train --input FIFO -o MODEL works" "$(tail -c 300 err)"; fi
+kill $wpid 2>/dev/null; wait $wpid 2>/dev/null
+cp M.model r.model
+if $T -e 2 --resume r.model -o r.model <W.ts 2>err && loads r.model && ! cmp -s r.model M.model; then
+    pass "train --resume FILE -o FILE still allowed"
+else fail "train --resume FILE -o FILE still allowed" "$(head -c 300 err)"; fi
+
+# ---- stdout appended to a file the command reads (`tool < F >> F` read its own output, or
+# appended to its input): refused before anything is written, the file unchanged
+# FILE|COMMAND (run by sh; FILE must be unchanged)
+ok=1; n=0
+while IFS='|' read -r file cmd; do
+    cp "$file" io.keep
+    sh -c "$cmd" >out 2>err; rc=$?
+    prog=${cmd%% *}
+    if [ $rc != 1 ] || [ "$(wc -l <err)" != 1 ] || ! grep -q "^$prog: stdout is " err || ! cmp -s "$file" io.keep; then
+        fail "stdout appended to an input: $cmd" "exit $rc, $(head -c 300 err)"; ok=0; cp io.keep "$file"
+    fi
+    n=$((n + 1))
+done <<'C'
+small.txt|vocab <small.txt >>small.txt
+M.model|vocab -v M.model <small.txt >>M.model
+V.ts|window -n 6 <V.ts >>V.ts
+W.ts|onehot <W.ts >>W.ts
+W.ts|tdump W.ts >>W.ts
+W.ts|tdump <W.ts >>W.ts
+M.model|evaluate -m M.model <W.ts >>M.model
+W.ts|evaluate -m M.model <W.ts >>W.ts
+M.model|sample -m M.model -n 5 >>M.model
+W.ts|train -H 4 -e 1 -j 1 <W.ts >>W.ts
+W.ts|train -H 4 -e 1 -j 1 --input W.ts >>W.ts
+M.model|train -H 4 -e 2 -j 1 --resume M.model <W.ts >>M.model
+C
+[ $ok = 1 ] && pass "stdout appended to a file the command reads: $n commands refused, the file unchanged"
+
+# ---- symbolic links: the target is written, the link kept
+mkdir -p sub; cp keep.model sub/target.model
+ln -sf sub/target.model link.model
+if $T --seed 5 -o link.model <W.ts 2>err && [ -L link.model ] && [ "$(readlink link.model)" = sub/target.model ] \
+   && ! cmp -s sub/target.model keep.model && loads sub/target.model && ! ls sub/*.tmp.* ./*.tmp.* >/dev/null 2>&1; then
+    pass "train -o LINK writes the link's target, the link stays"
+else fail "train -o LINK writes the link's target, the link stays" "$(ls -l link.model sub) $(head -c 300 err)"; fi
+ln -sf sub/new.model dangling.model
+if $T -o dangling.model <W.ts 2>err && [ -L dangling.model ] && loads sub/new.model; then
+    pass "train -o DANGLING-LINK creates the link's target"
+else fail "train -o DANGLING-LINK creates the link's target" "$(ls -l dangling.model sub) $(head -c 300 err)"; fi
+ln -sf nowhere/x.model broken.model
+err1 "-o a link into a missing directory" "broken.model: cannot write" $T -o broken.model <W.ts \
+    && pass "train -o a link into a missing directory refused before training"
+
+# ---- modes kept, read-only refused without -f
+cp keep.model p600.model; chmod 600 p600.model
+if $T --seed 6 -o p600.model <W.ts 2>err && [ "$(stat -c %a p600.model)" = 600 ] && ! cmp -s p600.model keep.model; then
+    pass "train -o keeps an existing file's mode (600)"
+else fail "train -o keeps an existing file's mode (600)" "mode $(stat -c %a p600.model) $(head -c 300 err)"; fi
+if [ "$(id -u)" = 0 ] && id nobody >/dev/null 2>&1; then
+    cp keep.model owned.model; chown nobody owned.model
+    if $T --seed 8 -o owned.model <W.ts 2>err && [ "$(stat -c %U owned.model)" = nobody ] && ! cmp -s owned.model keep.model; then
+        pass "train -o (as root) keeps an existing file's owner"
+    else fail "train -o (as root) keeps an existing file's owner" "owner $(stat -c %U owned.model) $(head -c 300 err)"; fi
+else skip "train -o keeps an existing file's owner" "not root, or no user nobody"; fi
+rm -f new.model
+if (umask 027; $T -o new.model <W.ts 2>/dev/null) && [ "$(stat -c %a new.model)" = 640 ]; then
+    pass "train -o: a new file gets 0666 less the umask"
+else fail "train -o: a new file gets 0666 less the umask" "mode $(stat -c %a new.model 2>&1)"; fi
+for opt in -o --best --log; do
+    cp keep.model ro.file; chmod 444 ro.file; cp ro.file ro.keep
+    case $opt in -o) args=(-o ro.file) ;; *) args=(-o x.model "$opt" ro.file) ;; esac
+    rm -f x.model
+    err1 "train $opt READ-ONLY" "ro.file: is read-only \(use -f" $T "${args[@]}" <W.ts \
+        && same "train $opt READ-ONLY" ro.file ro.keep && [ ! -e x.model ] \
+        && pass "train $opt READ-ONLY refused before training, file unchanged"
+done
+cp keep.model ro.model; chmod 444 ro.model
+if $T --seed 7 -f -o ro.model <W.ts 2>err && ! cmp -s ro.model keep.model && [ "$(stat -c %a ro.model)" = 444 ] && loads ro.model; then
+    pass "train -f -o READ-ONLY replaces it, mode kept"
+else fail "train -f -o READ-ONLY replaces it, mode kept" "$(head -c 300 err)"; fi
+
+# ---- every output checked before the input is read: a cut stream would fail later, so the
+# output's error shows it was checked first
+head -c 200 W.ts >cut.ts
+err1 "--log in a missing directory" "nodir/l.tsv: cannot write" $T -o x.model --log nodir/l.tsv <cut.ts \
+    && pass "train --log in a missing directory refused before the input is read"
+err1 "--best in a missing directory" "nodir/b.model: cannot write" $T -o x.model --best nodir/b.model <cut.ts \
+    && pass "train --best in a missing directory refused before the input is read"
+mkdir -p adir
+for opt in -o --best --log; do
+    case $opt in -o) args=(-o adir) ;; *) args=(-o x.model "$opt" adir) ;; esac
+    rm -f x.model
+    err1 "train $opt DIRECTORY" "adir: cannot write: Is a directory" $T "${args[@]}" <cut.ts \
+        && [ -d adir ] && [ ! -e x.model ] && pass "train $opt DIRECTORY refused before the input is read"
+done
+mkdir -p rodir; cp keep.model rodir/m.model; cp keep.model rodir.keep; chmod 666 rodir/m.model; chmod 555 rodir
+# (root ignores directory permissions: as root, train runs as nobody, for whom they apply)
+as_user=
+if [ "$(id -u)" = 0 ]; then as_user="setpriv --reuid=65534 --regid=65534 --clear-groups"; chmod 755 "$TMP"; fi
+err1 "-o in a read-only directory" "rodir/m.model: cannot write" $as_user $T -o rodir/m.model <W.ts \
+    && same "-o in a read-only directory" rodir/m.model rodir.keep \
+    && pass "train -o in a read-only directory refused before training, model unchanged"
+chmod 755 rodir
+
+# ---- non-regular outputs written in place, never probed or renamed
+rm -f fifo; mkfifo fifo
+$T -o fifo <W.ts 2>fifo.err & pid=$!
+if timeout 60 cat fifo >from-fifo.model && wait $pid && [ -p fifo ] && loads from-fifo.model; then
+    pass "train -o FIFO: written in place, the fifo stays"
+else fail "train -o FIFO: written in place, the fifo stays" "$(head -c 300 fifo.err)"; kill $pid 2>/dev/null; fi
+# /dev/stdout is a link to /proc/self/fd/1; a link of our own stands for it, so that a
+# regression replaces this link and not the machine's /dev/stdout
+ln -sf /proc/self/fd/1 stdout-link
+if $T -o stdout-link <W.ts 2>err | cat >piped.model && [ -L stdout-link ] && loads piped.model; then
+    pass "train -o /dev/stdout (a link to fd 1) into a pipe: written in place"
+else fail "train -o /dev/stdout (a link to fd 1) into a pipe: written in place" "$(head -c 300 err)"; fi
+if $T -o stdout-link <W.ts 2>err >stdout.model && [ -L stdout-link ] && loads stdout.model; then
+    pass "train -o /dev/stdout (a link to fd 1) to a file: the file gets the model, the link stays"
+else fail "train -o /dev/stdout (a link to fd 1) to a file: the file gets the model, the link stays" "$(head -c 300 err)"; fi
+
+# ---- never a model that cannot be read: a resumed model whose optimizer state is finite but
+# drives a parameter to infinity in its first step (dense/bias 3e38 pushed further up). The
+# data is one batch, so the step is the epoch's last and the loss computed before it finite:
+# only the check before writing can catch it. train's banner goes to stderr first, so the
+# error is its last line.
+# diverges NAME PATTERN CMD...: CMD exits 1 and the last line of stderr is "train: ..." matching PATTERN
+diverges() {
+    local name=$1 pat=$2 rc; shift 2
+    "$@" >"$TMP/out" 2>"$TMP/err"; rc=$?
+    if [ $rc -ne 1 ]; then fail "$name" "exit $rc from: $* ; stderr: $(tail -c 300 "$TMP/err")"; return 1; fi
+    if ! tail -n 1 "$TMP/err" | grep -Eq -- "^train: .*$pat"; then fail "$name" "last line of stderr does not match /$pat/: $(tail -n 1 "$TMP/err")"; return 1; fi
+    return 0
+}
+if have_py; then
+    for i in 1 2; do printf 'hello world %d, caf\303\251 charpipe! ' "$i"; done | vocab | window -n 6 >one.ts
+    $T -o one.model <one.ts 2>/dev/null
+    "$PY" - one.model huge.model <<'PY'
+import gzip, msgpack, sys, struct
+raw = gzip.decompress(open(sys.argv[1], "rb").read())
+u = msgpack.Unpacker(raw=False, max_bin_len=1 << 30)
+u.feed(raw)
+def fill(o, v):
+    o["data"] = struct.pack("<%df" % (len(o["data"]) // 4), *[v] * (len(o["data"]) // 4))
+out = []
+for o in u:
+    n = o.get("name", "")
+    if n == "dense/bias": fill(o, 3e38)
+    if n == "adam/m/dense/bias": fill(o, -3e38)
+    if n.startswith("adam/v/"): fill(o, 0.0)
+    out.append(msgpack.packb(o, use_bin_type=True))
+open(sys.argv[2], "wb").write(gzip.compress(b"".join(out), mtime=0))
+PY
+    cp huge.model huge.keep; cp one.model one.keep
+    # its logits are all 3e38 (the dense bias; the rest is lost beside it in float): a uniform
+    # softmax, so the loss is ln V, not the 0 that (log-sum-exp + max) - logit made of it
+    V=$(tdump --summary one.ts | awk '$1 == "vocab" { print $4 }')
+    nats=$(evaluate -m huge.model <one.ts 2>&1 | awk '{ print $1 }')
+    check_num "evaluate on logits of 3e38: ln V nats/char, not 0" "a > 0 && (a - log(v))^2 < 1e-6" \
+        "evaluate says $nats nats/char, ln $V = $(awk -v v="$V" 'BEGIN { print log(v) }')" a="$nats" v="$V"
+    # finite weights whose logits overflow to infinity: evaluate printed "-nan nats/char", exit 0
+    "$PY" - one.model inf.model <<'PY'
+import gzip, msgpack, sys, struct
+raw = gzip.decompress(open(sys.argv[1], "rb").read())
+u = msgpack.Unpacker(raw=False, max_bin_len=1 << 30)
+u.feed(raw)
+out = []
+for o in u:
+    if o.get("name") in ("dense/bias", "dense/kernel"):
+        o["data"] = struct.pack("<%df" % (len(o["data"]) // 4), *[3e38] * (len(o["data"]) // 4))
+    out.append(msgpack.packb(o, use_bin_type=True))
+open(sys.argv[2], "wb").write(gzip.compress(b"".join(out), mtime=0))
+PY
+    evaluate -m inf.model <one.ts >out 2>err; rc=$?
+    if [ $rc = 1 ] && [ ! -s out ] && [ "$(wc -l <err)" = 1 ] && grep -q '^evaluate: inf.model: the loss is not finite' err; then
+        pass "evaluate on a model whose logits overflow: one line, exit 1, no result"
+    else fail "evaluate on a model whose logits overflow" "exit $rc: $(head -c 200 out) $(head -c 200 err)"; fi
+    diverges "diverging run, other -o" "infinite or NaN at epoch 2.*one.model keeps the last good model" \
+        $T -e 2 --resume huge.model -o one.model <one.ts \
+        && same "diverging run, other -o" one.model one.keep && tdump one.model >/dev/null \
+        && evaluate -m one.model <one.ts >/dev/null \
+        && pass "a run whose parameters become infinite: exit 1, the good model byte-identical and loadable"
+    diverges "diverging run, --resume F -o F" "infinite or NaN.*huge.model keeps the last good model" \
+        $T -e 2 --resume huge.model -o huge.model <one.ts \
+        && same "diverging run, --resume F -o F" huge.model huge.keep \
+        && pass "a diverging resume leaves its own file byte-identical"
+    rm -f none.model
+    diverges "diverging run, --best" "infinite or NaN" $T -e 2 --resume huge.model -o one.model --best none.model <one.ts \
+        && [ ! -e none.model ] && same "diverging run, --best" one.model one.keep \
+        && pass "a diverging run writes no --best file"
+    diverges "diverging run to stdout" "infinite or NaN.*no model written" $T -e 2 --resume huge.model <one.ts \
+        && [ ! -s out ] && pass "a diverging run writes nothing to stdout"
+else
+    skip "diverging runs keep the last good model" "$NO_PY"
+fi
