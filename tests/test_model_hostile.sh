@@ -93,3 +93,41 @@ elif tail -1 err | grep -q '^train: the loss became' && cmp -s w.model big2.mode
 else
     fail model_hostile_near_bound_train_stops_or_loads "$(tail -c 300 err)"
 fi
+
+# A vocabulary of 65,536 code points (the most train takes): the model's tensors of more than
+# 1 MiB are written in pieces along their first axis (FORMAT.md), every frame well under the
+# frame limit, and read back joined by evaluate, sample and train --resume. (H 8 keeps it fast:
+# lstm/kernel (65536, 32) is 8 MiB, dense/kernel (8, 65536) 2 MiB; at H 256 lstm/kernel alone
+# is 256 MiB, more than one frame may hold, which is why writers split.)
+$PY -c '
+cps = [c for c in range(0x100, 0x100 + 65536 + 2048) if not 0xD800 <= c < 0xE000][:65536]
+open("big.txt", "w", encoding="utf-8").write("".join(chr(c) for c in cps))
+open("bigs.txt", "w", encoding="utf-8").write("".join(chr(c) for c in cps[:300]))'
+vocab < big.txt > bigV.ts && window -n 2 -s 64 < bigV.ts > bigW.ts
+if train -H 8 -e 1 -j 1 --seed 2 -o bigv.model < bigW.ts > /dev/null 2> err; then
+    pieces=$($PY - <<'PY'
+import gzip, msgpack, numpy as np
+fr = list(msgpack.Unpacker(gzip.open("bigv.model"), raw=False))
+rows, big = {}, 0
+for f in fr:
+    if "dtype" in f:
+        rows.setdefault(f["name"], []).append(f["shape"][0])
+        big = max(big, len(f["data"]))
+ok = sum(rows["lstm/kernel"]) == 65536 and sum(rows["dense/kernel"]) == 8 and big <= 1 << 20
+print(len(rows["lstm/kernel"]), len(rows["dense/kernel"]), len(rows["adam/m/lstm/kernel"]), int(ok))
+PY
+)
+    set -- $pieces
+    check_num model_large_vocab_tensors_split 'a >= 8 && b >= 2 && c >= 8 && d == 1' \
+        "pieces of lstm/kernel, dense/kernel, adam/m/lstm/kernel, rows add up and <= 1 MiB: $pieces" \
+        a="${1:-}" b="${2:-}" c="${3:-}" d="${4:-}"
+    loss=$(evaluate -m bigv.model < bigs.txt 2> err | awk '{ print $1 }')
+    check_num model_large_vocab_evaluate_joins 'a > 5 && a < 20' "loss '$loss': $(head -c 200 err)" a="$loss"
+    n=$(sample -m bigv.model -n 50 --rng-seed 1 2> err | wc -m)
+    check_num model_large_vocab_sample_joins 'a >= 50' "sampled $n characters: $(head -c 200 err)" a="$n"
+    if train --resume bigv.model -e 2 -j 1 -o bigv2.model < bigW.ts > /dev/null 2> err \
+        && evaluate -m bigv2.model < bigs.txt > /dev/null 2>&1; then pass model_large_vocab_resumes
+    else fail model_large_vocab_resumes "$(tail -c 300 err)"; fi
+else
+    fail model_large_vocab_trains "$(tail -c 300 err)"
+fi
