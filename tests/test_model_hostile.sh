@@ -1,7 +1,7 @@
 #!/bin/bash
 # test_model_hostile.sh - model files are untrusted input (issue 17): a model file changed in
 # one thing (tests/hostile_model.py, written with Python's gzip + msgpack) is refused by
-# train --resume, evaluate and sample with one line naming the program and the file, a
+# train --resume, evaluate, sample and vocab -v with one line naming the program and the file, a
 # non-zero exit, no crash or hang, and no file changed; the unchanged file (rewritten by
 # Python, or with a tensor split over frames) is accepted. Run under ASan/UBSan by make test.
 . "$TESTS/lib.sh"
@@ -72,6 +72,9 @@ for base in w s; do
                 fail "$name" "$tool: status $rc: $(head -c 300 err)"; ok=0
             fi
         done
+        timeout -s KILL 120 vocab -v h.model < t.txt > out 2> err; rc=$?
+        if [ $m = R ]; then refused "$name" $rc vocab || ok=0
+        elif [ $rc -ne 0 ]; then fail "$name" "vocab -v: status $rc: $(head -c 300 err)"; ok=0; fi
         cmp -s h.model h.orig || { fail "$name" "the model file changed"; ok=0; }
         [ $ok = 1 ] && pass "$name"
     done
