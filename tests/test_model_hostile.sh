@@ -134,3 +134,15 @@ PY
 else
     fail model_large_vocab_trains "$(tail -c 300 err)"
 fi
+
+# evaluate on a stream-layout model claiming steps of 100,000: its work areas are sized by the
+# text's streams, not by the claim (100 MB of address space is plenty; without the sanitizers,
+# whose shadow memory needs more). The loss is the same as the model's own 8 steps give.
+$PY "$TESTS/hostile_model.py" s.model sml.model maxlen_claims_100000
+want=$(evaluate -m s.model < t.txt 2>&1 | awk '{ print $1 }')
+if grep -q __asan_init "$BIN/evaluate"; then
+    skip model_hostile_eval_steps_claim_bounded "address space limits do not apply under ASan"
+else
+    got=$( (ulimit -v 100000; evaluate -m sml.model < t.txt) 2>&1 | awk '{ print $1 }')
+    check_num model_hostile_eval_steps_claim_bounded 'a == b' "loss '$got' under 100 MB, '$want' with 8 steps" a="$got" b="$want"
+fi
