@@ -474,7 +474,8 @@ int model_read(model *m, train_state *s, const char *path, char *err, size_t cap
             }
         } else if (!s && (strncmp(f.name, "adam/", 5) == 0 || strncmp(f.name, "state/", 6) == 0
                           || strcmp(f.name, "rng") == 0)) {
-            continue;                 /* the training state: not asked for */
+            rd.last_g = -1;           /* the training state: not asked for */
+            continue;
         } else if (strcmp(f.name, "state/h") == 0 || strcmp(f.name, "state/c") == 0) {
             float **dst = f.name[6] == 'h' ? &t.state_h : &t.state_c;
             if (!hd.streams || !f.is_tensor || f.dtype != TS_F4 || f.ndim != 3 || f.shape[0] != (uint64_t)hd.dim.L
