@@ -569,6 +569,8 @@ int model_read(model *m, train_state *s, const char *path, char *err, size_t cap
     }
     if (bad) {
         model_free(m);
+        if (s)
+            memset(s, 0, sizeof *s);  /* nothing held: train_state_free(s) is harmless */
         if (strncmp(msg, label, strlen(label)) == 0)
             return lib_fail(err, cap, "%s", msg);
         return lib_fail(err, cap, "%s: %s", label, msg);
