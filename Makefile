@@ -154,9 +154,9 @@ demo: deps
 	@$(MAKE) -s --no-print-directory tools
 	@$(MAKE) -s --no-print-directory -C pipelines demo
 
-# Fuzzing (libFuzzer, clang): the stream reader and the UTF-8 decoder, each for FUZZ_SECONDS,
-# from a seed corpus the tools make in build/fuzz/seeds; findings land in build/fuzz/.
-# Keep a crashing input as tests/fuzz/regress/ts-NAME or utf8-NAME (replayed by make check).
+# Fuzzing (libFuzzer, clang): the stream reader, the UTF-8 decoder and the model reader, each for
+# FUZZ_SECONDS, from a seed corpus the tools make in build/fuzz/seeds; findings land in build/fuzz/.
+# Keep a crashing input as tests/fuzz/regress/ts-NAME, utf8-NAME or model-NAME (replayed by make check).
 FUZZ_CC      ?= clang
 FUZZ_SECONDS ?= 60
 FUZZ_FLAGS    = -std=gnu11 -g -O1 -Ilib $(MSGPACK_CF) -fsanitize=fuzzer,address,undefined \
@@ -167,11 +167,16 @@ build/fuzz/fuzz_ts: tests/fuzz/fuzz_ts.c lib/ts.c lib/ts.h
 build/fuzz/fuzz_utf8: tests/fuzz/fuzz_utf8.c lib/utf8.c lib/utf8.h
 	@mkdir -p $(@D)
 	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ tests/fuzz/fuzz_utf8.c lib/utf8.c
-fuzz: tools build/fuzz/fuzz_ts build/fuzz/fuzz_utf8
+# (the kernels come from the library as gcc built it: clang 14 lacks __builtin_cpu_supports("f16c"))
+FUZZ_MODEL_SRC = lib/model.c lib/ts.c lib/frame.c lib/lstm.c lib/utf8.c lib/util.c lib/optim.c lib/rng.c
+build/fuzz/fuzz_model: tests/fuzz/fuzz_model.c $(FUZZ_MODEL_SRC) $(wildcard lib/*.h) $(LIBA)
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ tests/fuzz/fuzz_model.c $(FUZZ_MODEL_SRC) $(LIBA) $(LDLIBS)
+fuzz: tools build/fuzz/fuzz_ts build/fuzz/fuzz_utf8 build/fuzz/fuzz_model
 	@tests/fuzz/seeds.sh $(BIN) build/fuzz/seeds
-	@for h in ts utf8; do mkdir -p build/fuzz/corpus-$$h; echo "fuzz_$$h: $(FUZZ_SECONDS) s"; \
+	@for h in ts utf8 model; do mkdir -p build/fuzz/corpus-$$h; echo "fuzz_$$h: $(FUZZ_SECONDS) s"; \
 	  build/fuzz/fuzz_$$h -max_total_time=$(FUZZ_SECONDS) -timeout=10 -rss_limit_mb=4096 \
-	    -max_len=$$([ $$h = ts ] && echo 65536 || echo 64) -print_final_stats=1 \
+	    -max_len=$$(case $$h in ts) echo 65536;; model) echo 262144;; *) echo 64;; esac) -print_final_stats=1 \
 	    -artifact_prefix=build/fuzz/$$h- build/fuzz/corpus-$$h build/fuzz/seeds/$$h \
 	    tests/fuzz/regress 2>build/fuzz/$$h.log || { tail -40 build/fuzz/$$h.log; exit 1; }; \
 	  grep -E '^(stat::number_of_executed_units|stat::new_units_added|Done)' build/fuzz/$$h.log; done

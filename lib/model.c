@@ -1,12 +1,14 @@
 /* model.c - reading and writing model files; see model.h. */
 #include <errno.h>
 #include <fcntl.h>
+#include <float.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include "frame.h"
+#include "optim.h"
 #include "util.h"
 #include "model.h"
 #include "ts.h"
@@ -38,15 +40,10 @@ void model_free(model *m)
     memset(m, 0, sizeof *m);
 }
 
-int train_state_alloc(train_state *s, size_t nparams)
+/* Keras's defaults, no buffers. */
+static void state_defaults(train_state *s)
 {
     memset(s, 0, sizeof *s);
-    s->adam_m = lib_zalloc(nparams * sizeof(float));
-    s->adam_v = lib_zalloc(nparams * sizeof(float));
-    if (!s->adam_m || !s->adam_v) {
-        train_state_free(s);
-        return -1;
-    }
     s->batch = 64;
     strcpy(s->schedule, "none");
     s->decay_rate = 0.5;
@@ -58,6 +55,17 @@ int train_state_alloc(train_state *s, size_t nparams)
     s->eps = 1e-7;
     s->val_split = 0.2;
     s->train_loss = s->val_loss = NAN;
+}
+
+int train_state_alloc(train_state *s, size_t nparams)
+{
+    state_defaults(s);
+    s->adam_m = lib_zalloc(nparams * sizeof(float));
+    s->adam_v = lib_zalloc(nparams * sizeof(float));
+    if (!s->adam_m || !s->adam_v) {
+        train_state_free(s);
+        return -1;
+    }
     return 0;
 }
 
@@ -77,9 +85,18 @@ static int write_weights(ts_writer *w, const model *m, const char *prefix, const
         uint64_t shape[2];
         int rank = lstm_tensor_shape(m->dim, k, shape);
         snprintf(name, sizeof name, "%s%s", prefix, lstm_tensor_name(m->dim, k, base, sizeof base));
-        if (ts_write_tensor(w, name, TS_F4, rank, shape, flat + lstm_tensor_offset(m->dim, k),
-                            NULL, 0) < 0)
-            return -1;
+        /* a tensor of more than TS_CHUNK_BYTES goes in pieces of about that size along its
+         * first axis, consecutive frames of the same name (FORMAT.md); readers join them */
+        size_t row = rank == 2 ? (size_t)shape[1] : 1, rows = (size_t)shape[0];
+        size_t step = TS_CHUNK_BYTES / (row * sizeof(float));
+        if (step == 0)
+            step = 1;
+        const float *t = flat + lstm_tensor_offset(m->dim, k);
+        for (size_t a = 0; a < rows; a += step) {
+            uint64_t piece[2] = { rows - a < step ? rows - a : step, shape[1] };
+            if (ts_write_tensor(w, name, TS_F4, rank, piece, t + a * row, NULL, 0) < 0)
+                return -1;
+        }
     }
     return 0;
 }
@@ -161,17 +178,171 @@ static int get_int(const ts_frame *f, const char *key, int64_t lo, int64_t hi, i
     return 0;
 }
 
-static void get_num(const ts_frame *f, const char *key, double *out)
+/* ---- validation of a model file (issue 17) ----
+ * A model file is untrusted input. Everything it says is checked before it is used: the
+ * dimensions against fixed limits, every training attribute against the range train itself
+ * accepts and against the others (layout, streams, batch, targets), every tensor's dtype and
+ * shape against the dimensions, every value for what training can produce. Nothing is
+ * allocated from a claimed size: a weight's buffer grows with the rows actually read (a
+ * tensor may come split over consecutive frames along its first axis, FORMAT.md), and the
+ * model is assembled only when every tensor is complete. */
+
+/* An optional integer attribute in [lo, hi]: absent keeps *out (an older file); present
+ * with another type or out of range is an error. */
+static int opt_int(const ts_frame *f, const char *key, int64_t lo, int64_t hi, int64_t *out,
+                   char *err, size_t cap)
 {
-    double v;
-    if (ts_attr_num(f, key, &v) == 1)
-        *out = v;
+    int64_t v;
+    int rc = ts_attr_int(f, key, &v);
+    if (rc == 0)
+        return 0;
+    if (rc < 0 || v < lo || v > hi)
+        return lib_fail(err, cap, "model attribute '%s' is out of range (%lld to %lld)", key,
+                        (long long)lo, (long long)hi);
+    *out = v;
+    return 0;
 }
 
-/* Copy a weight frame into dst if its name is one of prefix+weight_names; 1 if taken. */
-static int take_weight(const model *m, const ts_frame *f, const char *prefix, float *dst,
-                       uint64_t *seen, char *err, size_t cap)
+/* An optional number in [lo, hi] (NaN allowed when nan_ok: "none yet"). */
+static int opt_num(const ts_frame *f, const char *key, double lo, double hi, int nan_ok,
+                   double *out, char *err, size_t cap)
 {
+    double v;
+    int rc = ts_attr_num(f, key, &v);
+    if (rc == 0)
+        return 0;
+    if (rc < 0 || !(isnan(v) ? nan_ok : v >= lo && v <= hi))
+        return lib_fail(err, cap, "model attribute '%s' is out of range (%g to %g)", key, lo, hi);
+    *out = v;
+    return 0;
+}
+
+/* The training settings and progress of the model frame into t, each checked. The ranges
+ * are train's own options' (tools/train.c). */
+static int read_settings(const ts_frame *f, const model *m, train_state *t, char *err, size_t cap)
+{
+    int64_t batch = t->batch, de = t->decay_every, seed = 0, ep = 0, eb = 0, steps = 0;
+    if (opt_int(f, "batch", 1, 1 << 20, &batch, err, cap) < 0
+        || opt_int(f, "decay_every", 1, 1000000, &de, err, cap) < 0
+        || opt_int(f, "seed", 0, INT64_MAX, &seed, err, cap) < 0
+        || opt_int(f, "epochs", 0, INT64_MAX / 2, &ep, err, cap) < 0
+        || opt_int(f, "epoch_batches", 0, INT64_MAX / 2, &eb, err, cap) < 0
+        || opt_int(f, "steps", 0, INT64_MAX / 2, &steps, err, cap) < 0
+        || opt_num(f, "lr", 0, 10, 0, &t->lr, err, cap) < 0
+        || opt_num(f, "beta1", 0, 0.999999, 0, &t->beta1, err, cap) < 0
+        || opt_num(f, "beta2", 0, 0.999999, 0, &t->beta2, err, cap) < 0
+        || opt_num(f, "epsilon", 1e-30, 1, 0, &t->eps, err, cap) < 0
+        || opt_num(f, "clip", 0, 1e9, 0, &t->clip, err, cap) < 0
+        || opt_num(f, "val_split", 0, 0.99, 0, &t->val_split, err, cap) < 0
+        || opt_num(f, "dropout", 0, 0.95, 0, &t->dropout, err, cap) < 0
+        || opt_num(f, "decay_rate", 0, 1, 0, &t->decay_rate, err, cap) < 0
+        || opt_num(f, "epoch_loss_sum", 0, 1e300, 0, &t->epoch_loss_sum, err, cap) < 0
+        || opt_num(f, "train_loss", 0, 1e300, 1, &t->train_loss, err, cap) < 0
+        || opt_num(f, "val_loss", 0, 1e300, 1, &t->val_loss, err, cap) < 0
+        || opt_num(f, "best_val_loss", 0, 1e300, 1, &t->best_val_loss, err, cap) < 0)
+        return -1;
+    t->batch = (int)batch;
+    t->decay_every = (int)de;
+    t->seed = (uint64_t)seed;
+    t->epochs = ep;
+    t->epoch_batches = eb;
+    t->steps = steps;
+    int rc = ts_attr_str(f, "schedule", t->schedule, sizeof t->schedule);
+    if (rc < 0 || (rc == 1 && !schedule_known(t->schedule)))
+        return lib_fail(err, cap, "model attribute 'schedule' is not none, cosine or step");
+    /* Adam's bound on its moments (below) needs beta1^2 < beta2, as Adam's analysis does */
+    if (t->beta1 * t->beta1 >= t->beta2)
+        return lib_fail(err, cap, "model attributes 'beta1' %g and 'beta2' %g: beta1^2 must be below beta2",
+                        t->beta1, t->beta2);
+    if (t->steps < t->epoch_batches)
+        return lib_fail(err, cap, "model attributes: %lld steps, fewer than the %lld batches of the current epoch",
+                        (long long)t->steps, (long long)t->epoch_batches);
+    /* a stream layout trains its B streams as the batch: one row per stream */
+    if (m->streams && t->batch != m->streams && ts_attr(f, "batch"))
+        return lib_fail(err, cap, "model attributes 'streams' %d and 'batch' %d differ (a stream layout has one row per stream)",
+                        m->streams, t->batch);
+    if (m->streams)
+        t->batch = m->streams;
+
+    /* regularisation (issue 16), the run's horizon, the data's fingerprint (issue 14): each
+     * absent in older files (then off, no limit, not checked) */
+    int64_t warmup = 0, hep = 0, dsize = 0;
+    if (opt_num(f, "weight_drop", 0, 0.95, 0, &t->weight_drop, err, cap) < 0
+        || opt_num(f, "locked_dropout", 0, 0.95, 0, &t->locked_dropout, err, cap) < 0
+        || opt_num(f, "input_dropout", 0, 0.95, 0, &t->input_dropout, err, cap) < 0
+        || opt_num(f, "weight_decay", 0, 10, 0, &t->weight_decay, err, cap) < 0
+        || opt_int(f, "warmup", 0, INT64_C(1) << 40, &warmup, err, cap) < 0
+        || opt_int(f, "horizon_epochs", 0, 1000000, &hep, err, cap) < 0
+        || opt_num(f, "horizon_seconds", 0, 1e9, 0, &t->horizon_seconds, err, cap) < 0
+        || opt_num(f, "train_seconds", 0, 1e12, 0, &t->train_seconds, err, cap) < 0
+        || opt_int(f, "data_size", 0, INT64_MAX, &dsize, err, cap) < 0)
+        return -1;
+    t->warmup = warmup;
+    t->horizon_epochs = hep;
+    char fp[32] = "";
+    unsigned long long hash;
+    int used = 0;
+    rc = ts_attr_str(f, "data_hash", fp, sizeof fp);
+    if (rc < 0 || (rc == 1 && !(sscanf(fp, "fnv1a64:%16llx%n", &hash, &used) == 1 && used == 24
+                                && fp[used] == 0 && ts_attr(f, "data_size"))))
+        return lib_fail(err, cap, "model attribute 'data_hash' is not fnv1a64: and 16 hex digits beside a data_size");
+    if (rc == 1) {
+        t->has_data_fp = 1;
+        t->data_size = (uint64_t)dsize;
+        t->data_hash = hash;
+    }
+    return 0;
+}
+
+/* The largest weight magnitude accepted for a model of H hidden units. A pre-activation sums
+ * at most 2H + 2 terms of a weight times an input in [-1, 1] (one-hot characters, tanh and
+ * sigmoid outputs), so below this bound every pre-activation and logit stays under
+ * sqrt(FLT_MAX) and the product of two of them (a gradient times an activation) is finite:
+ * the forward and backward passes cannot overflow. Training with Adam moves a weight by
+ * about lr per step from an initialisation below 3, so no trained model comes near it. */
+double model_max_weight(int H)
+{
+    return sqrt(FLT_MAX) / (2.0 * H + 2);
+}
+
+/* Adam's first moment is bounded by its second: with m = (1-b1) sum b1^k g, v = (1-b2)
+ * sum b2^k g^2, Cauchy-Schwarz gives m^2 <= (1-b1)^2 / ((1-b2) (1-b1^2/b2)) v. A file whose
+ * moments break this (v < 0, or m large where v is small) was not written by Adam, and its
+ * next update lr m / (sqrt(v) + eps) could be anything. 1% and 1e-20 of slack for rounding. */
+static int check_moments(const float *mm, const float *vv, size_t n, double b1, double b2,
+                         size_t *bad)
+{
+    double c = (1 - b1) / sqrt((1 - b2) * (1 - b1 * b1 / b2)) * 1.01;
+    for (size_t i = 0; i < n; i++)
+        if (!(vv[i] >= 0) || !(fabs(mm[i]) <= c * sqrt(vv[i]) + 1e-20)) {
+            *bad = i;
+            return -1;
+        }
+    return 0;
+}
+
+enum { G_PARAMS, G_ADAM_M, G_ADAM_V, NGROUPS };
+static const char *const group_prefix[NGROUPS] = { "", "adam/m/", "adam/v/" };
+#define MAX_TENSORS (4 * LSTM_MAX_LAYERS + 2)
+
+typedef struct reading {
+    float *t[NGROUPS][MAX_TENSORS];   /* each tensor's rows read so far */
+    uint64_t rows[NGROUPS][MAX_TENSORS];
+    int last_g, last_k;               /* the tensor the previous frame belonged to, or -1 */
+} reading;
+
+static void reading_free(reading *rd)
+{
+    for (int g = 0; g < NGROUPS; g++)
+        for (int k = 0; k < MAX_TENSORS; k++)
+            free(rd->t[g][k]);
+}
+
+/* If f is a piece of tensor prefix+name of group g, append its rows: 1 if taken, 0 if the
+ * frame is not one of these, -1 on an error. */
+static int take_piece(reading *rd, const model *m, const ts_frame *f, int g, char *err, size_t cap)
+{
+    const char *prefix = group_prefix[g];
     size_t pl = strlen(prefix);
     if (strncmp(f->name, prefix, pl) != 0)
         return 0;
@@ -181,41 +352,112 @@ static int take_weight(const model *m, const ts_frame *f, const char *prefix, fl
             continue;
         uint64_t shape[2];
         int rank = lstm_tensor_shape(m->dim, k, shape);
-        if (!f->is_tensor || f->dtype != TS_F4 || f->ndim != rank || f->shape[0] != shape[0]
-            || (rank == 2 && f->shape[1] != shape[1]))
-            return lib_fail(err, cap, "weight '%s' has the wrong dtype or shape", f->name);
-        size_t off = lstm_tensor_offset(m->dim, k);
-        memcpy(dst + off, f->data, f->nbytes);
+        uint64_t have = rd->rows[g][k], row = rank == 2 ? shape[1] : 1;
+        if (!f->is_tensor || f->dtype != TS_F4 || f->ndim != rank || f->shape[0] == 0
+            || f->shape[0] > shape[0] - have || (rank == 2 && f->shape[1] != shape[1]))
+            return lib_fail(err, cap, have == shape[0] ? "weight '%s' appears twice"
+                            : "weight '%s' has the wrong dtype or shape", f->name);
+        if (have > 0 && (rd->last_g != g || rd->last_k != k))
+            return lib_fail(err, cap, "weight '%s' is split over frames that are not consecutive", f->name);
+        float *p = realloc(rd->t[g][k], (size_t)(have + f->shape[0]) * row * sizeof(float));
+        if (!p)
+            return lib_fail(err, cap, "out of memory for weight '%s'", f->name);
+        rd->t[g][k] = p;
+        p += have * row;
+        memcpy(p, f->data, f->nbytes);
+        double lim = g == G_PARAMS ? model_max_weight(m->dim.H) : FLT_MAX;
         for (size_t i = 0; i < f->count; i++)
-            if (!isfinite(dst[off + i]))
+            if (!isfinite(p[i]))
                 return lib_fail(err, cap, "weight '%s' holds a non-finite value", f->name);
-        *seen |= (uint64_t)1 << k;
+            else if (fabs(p[i]) > lim)
+                return lib_fail(err, cap, "weight '%s' holds %g, beyond the %g a model of %d hidden units can use",
+                                f->name, p[i], lim, m->dim.H);
+        rd->rows[g][k] = have + f->shape[0];
+        rd->last_g = g;
+        rd->last_k = k;
         return 1;
     }
     return 0;
 }
 
+/* Group g complete (1), absent (0, the optimizer's moments only), or in part (-1, naming the
+ * first tensor missing or cut short in err). */
+static int group_state(const reading *rd, const model *m, int g, char *err, size_t cap)
+{
+    int n = lstm_ntensors(m->dim), full = 0, any = 0;
+    uint64_t shape[2];
+    char base[48];
+    for (int k = 0; k < n; k++) {
+        lstm_tensor_shape(m->dim, k, shape);
+        full += rd->rows[g][k] == shape[0];
+        any += rd->rows[g][k] > 0;
+    }
+    if (full == n)
+        return 1;
+    if (!any && g != G_PARAMS)
+        return 0;
+    for (int k = 0; k < n; k++) {
+        lstm_tensor_shape(m->dim, k, shape);
+        if (rd->rows[g][k] != shape[0]) {
+            const char *name = lstm_tensor_name(m->dim, k, base, sizeof base);
+            if (rd->rows[g][k] == 0)
+                return lib_fail(err, cap, "weight '%s%s' is missing", group_prefix[g], name);
+            return lib_fail(err, cap, "weight '%s%s' is cut short (%llu of %llu rows)", group_prefix[g],
+                            name, (unsigned long long)rd->rows[g][k], (unsigned long long)shape[0]);
+        }
+    }
+    return -1;
+}
+
+/* Move group g's tensors into the flat array dst (laid out as the parameters). */
+static void assemble(reading *rd, const model *m, int g, float *dst)
+{
+    for (int k = 0; k < lstm_ntensors(m->dim); k++) {
+        uint64_t shape[2];
+        int rank = lstm_tensor_shape(m->dim, k, shape);
+        memcpy(dst + lstm_tensor_offset(m->dim, k), rd->t[g][k],
+               (size_t)shape[0] * (rank == 2 ? shape[1] : 1) * sizeof(float));
+        free(rd->t[g][k]);
+        rd->t[g][k] = NULL;
+    }
+}
+
+static int rng_zero(const rng_t *r)
+{
+    return !(r->s[0] | r->s[1] | r->s[2] | r->s[3]);
+}
+/* ---- end of the validation helpers ---- */
+
 int model_read(model *m, train_state *s, const char *path, char *err, size_t cap)
 {
-    train_state scratch;              /* the training state's frames are read only when asked */
     int fd = strcmp(path, "-") == 0 ? 0 : open(path, O_RDONLY);
     if (fd < 0)
         return lib_fail(err, cap, "%s: %s", path, strerror(errno));
-    ts_reader *r = ts_reader_open(fd, strcmp(path, "-") == 0 ? "stdin" : path);
+    const char *label = strcmp(path, "-") == 0 ? "stdin" : path;
+    ts_reader *r = ts_reader_open(fd, label);
     if (!r) {
         if (fd != 0)
             close(fd);
-        return lib_fail(err, cap, "%s: out of memory", strcmp(path, "-") == 0 ? "stdin" : path);
+        return lib_fail(err, cap, "%s: out of memory", label);
     }
+    /* Everything read is kept here, checked, and becomes m (and s) only at the end. */
+    model hd;                         /* the model frame's dimensions and layout */
+    train_state t;                    /* its training settings, RNG and carried state */
+    reading rd;
+    frame_vocab voc = { 0 };
+    memset(&hd, 0, sizeof hd);
+    memset(&rd, 0, sizeof rd);
+    state_defaults(&t);
+    rd.last_g = -1;
     ts_frame f;
     int rc, have_model = 0, have_vocab = 0, have_rng = 0, bad = 0;
-    uint64_t seen = 0, seen_m = 0, seen_v = 0;
     char msg[256] = "";
     memset(m, 0, sizeof *m);
     while (!bad && (rc = ts_read(r, &f)) > 0) {
+        int piece = 0;
         if (strcmp(f.name, "model") == 0 && !have_model) {
             int64_t V, H, N, layers, streams = 0;
-            char cell[16] = "";
+            char cell[16] = "", targets[16] = "last", layout[16] = "windows";
             int cellk = ts_attr_str(&f, "cell", cell, sizeof cell) == 1 ? cell_parse(cell) : -1;
             if (cellk < 0) {
                 bad = lib_fail(msg, sizeof msg, "model cell '%s' is not supported (lstm, gru, lnlstm)", cell);
@@ -228,170 +470,158 @@ int model_read(model *m, train_state *s, const char *path, char *err, size_t cap
                 bad = -1;
                 break;
             }
-            if (model_alloc(m, (lstm_dims){ (int)V, (int)H, (int)layers, cellk }, (int)N) < 0) {
-                bad = lib_fail(msg, sizeof msg, "out of memory");
+            hd.dim = (lstm_dims){ (int)V, (int)H, (int)layers, cellk };
+            hd.maxlen = (int)N;
+            if (ts_attr_str(&f, "targets", targets, sizeof targets) < 0
+                || (strcmp(targets, "every") != 0 && strcmp(targets, "last") != 0)) {
+                bad = lib_fail(msg, sizeof msg, "model attribute 'targets' is not every or last");
                 break;
             }
-            if (s && train_state_alloc(s, lstm_nparams(m->dim)) < 0) {
-                model_free(m);
-                bad = lib_fail(msg, sizeof msg, "out of memory");
+            if (ts_attr_str(&f, "layout", layout, sizeof layout) < 0
+                || (strcmp(layout, "streams") != 0 && strcmp(layout, "windows") != 0)) {
+                bad = lib_fail(msg, sizeof msg, "model attribute 'layout' is not windows or streams");
                 break;
             }
-            have_model = 1;           /* (from here on, a failure frees what was made) */
-            if (!s)                   /* the settings are parsed into a scratch copy, then dropped */
-                memset(&scratch, 0, sizeof scratch);
-            train_state *t = s ? s : &scratch;
-            char targets[16] = "last", layout[16] = "windows";
-            ts_attr_str(&f, "targets", targets, sizeof targets);
-            ts_attr_str(&f, "layout", layout, sizeof layout);
-            m->per_position = strcmp(targets, "every") == 0;
-            if (strcmp(layout, "streams") == 0
-                && (ts_attr_int(&f, "streams", &streams) != 1 || streams < 1 || streams > (1 << 20))) {
-                bad = lib_fail(msg, sizeof msg, "model attribute 'streams' is missing or out of range");
+            hd.per_position = strcmp(targets, "every") == 0;
+            if (strcmp(layout, "streams") == 0) {
+                if (get_int(&f, "streams", 1, 1 << 20, &streams, msg, sizeof msg) < 0) {
+                    bad = -1;
+                    break;
+                }
+                if (!hd.per_position) {
+                    bad = lib_fail(msg, sizeof msg, "model attributes: a stream layout has a target after every step, not 'last'");
+                    break;
+                }
+            }
+            hd.streams = (int)streams;
+            if (read_settings(&f, &hd, &t, msg, sizeof msg) < 0) {
+                bad = -1;
                 break;
             }
-            m->streams = strcmp(layout, "streams") == 0 ? (int)streams : 0;
-            ts_attr_str(&f, "schedule", t->schedule, sizeof t->schedule);
-            get_num(&f, "dropout", &t->dropout);
-            get_num(&f, "decay_rate", &t->decay_rate);
-            get_num(&f, "best_val_loss", &t->best_val_loss);
-            int64_t de;
-            if (ts_attr_int(&f, "decay_every", &de) == 1 && de > 0 && de < (1 << 30)) t->decay_every = (int)de;
-            int64_t v;
-            if (ts_attr_int(&f, "batch", &v) == 1 && v > 0 && v < (1 << 24)) t->batch = (int)v;
-            if (ts_attr_int(&f, "seed", &v) == 1) t->seed = (uint64_t)v;
-            if (ts_attr_int(&f, "epochs", &v) == 1 && v >= 0) t->epochs = v;
-            if (ts_attr_int(&f, "epoch_batches", &v) == 1 && v >= 0) t->epoch_batches = v;
-            if (ts_attr_int(&f, "steps", &v) == 1 && v >= 0) t->steps = v;
-            get_num(&f, "lr", &t->lr);
-            get_num(&f, "beta1", &t->beta1);
-            get_num(&f, "beta2", &t->beta2);
-            get_num(&f, "epsilon", &t->eps);
-            get_num(&f, "clip", &t->clip);
-            get_num(&f, "val_split", &t->val_split);
-            get_num(&f, "epoch_loss_sum", &t->epoch_loss_sum);
-            get_num(&f, "train_loss", &t->train_loss);
-            get_num(&f, "val_loss", &t->val_loss);
-            /* regularisation (issue 16): rates in [0, 1), decay and warm-up >= 0; else off */
-            get_num(&f, "weight_drop", &t->weight_drop);
-            get_num(&f, "locked_dropout", &t->locked_dropout);
-            get_num(&f, "input_dropout", &t->input_dropout);
-            get_num(&f, "weight_decay", &t->weight_decay);
-            if (ts_attr_int(&f, "warmup", &v) == 1 && v >= 0) t->warmup = v;
-            if (!(t->weight_drop >= 0 && t->weight_drop < 1 && t->locked_dropout >= 0
-                  && t->locked_dropout < 1 && t->input_dropout >= 0 && t->input_dropout < 1
-                  && t->weight_decay >= 0 && t->weight_decay < 1e3)) {
-                bad = lib_fail(msg, sizeof msg, "model attributes weight_drop, locked_dropout, "
-                               "input_dropout or weight_decay out of range");
-                break;
-            }
-            /* issue 14: the training data's fingerprint; absent in older models (then not checked) */
-            char fp[32] = "";
-            unsigned long long hash;
-            int used = 0;
-            if (ts_attr_int(&f, "data_size", &v) == 1 && v >= 0
-                && ts_attr_str(&f, "data_hash", fp, sizeof fp) == 1
-                && sscanf(fp, "fnv1a64:%16llx%n", &hash, &used) == 1 && used == 24 && fp[used] == 0) {
-                t->has_data_fp = 1;
-                t->data_size = (uint64_t)v;
-                t->data_hash = hash;
-            }
-            /* the run's horizon: absent (older models) or out of range, no limit is known */
-            if (ts_attr_int(&f, "horizon_epochs", &v) == 1 && v > 0 && v <= 1000000) t->horizon_epochs = v;
-            get_num(&f, "horizon_seconds", &t->horizon_seconds);
-            get_num(&f, "train_seconds", &t->train_seconds);
-            if (!(t->horizon_seconds > 0 && t->horizon_seconds <= 1e9))
-                t->horizon_seconds = 0;
-            if (!(t->train_seconds >= 0 && t->train_seconds <= 1e12))
-                t->train_seconds = 0;
+            have_model = 1;
         } else if (!have_model) {
             if (strcmp(f.name, "vocab") == 0 || strcmp(f.name, "x") == 0 || strcmp(f.name, "text") == 0)
                 bad = lib_fail(msg, sizeof msg, "not a model (a data stream: frame '%s' before any 'model' frame)", f.name);
             /* else: unknown frames before the model are skipped */
         } else if (strcmp(f.name, "vocab") == 0) {
-            frame_vocab v;
-            if (frame_vocab_read(&f, FRAME_ANY_V, &v, msg, sizeof msg) < 0) {
+            if (have_vocab) {
+                bad = lib_fail(msg, sizeof msg, "the vocab frame appears twice");
+                break;
+            }
+            if (frame_vocab_read(&f, FRAME_ANY_V, &voc, msg, sizeof msg) < 0) {
                 bad = -1;
                 break;
             }
-            if (v.V != m->dim.V) {
-                frame_vocab_free(&v);
-                bad = lib_fail(msg, sizeof msg, "vocab frame does not match vocab_size %d", m->dim.V);
+            have_vocab = 1;
+            if (voc.V != hd.dim.V) {
+                bad = lib_fail(msg, sizeof msg, "vocab frame does not match vocab_size %d", hd.dim.V);
                 break;
             }
-            memcpy(m->vocab, v.cp, (size_t)v.V * sizeof *m->vocab);
-            m->byte_unit = v.byte_unit;
-            m->lower = v.lower;
-            frame_vocab_free(&v);
-            have_vocab = 1;
         } else if (!s && (strncmp(f.name, "adam/", 5) == 0 || strncmp(f.name, "state/", 6) == 0
                           || strcmp(f.name, "rng") == 0)) {
-            continue;                 /* the training state: not asked for */
+            rd.last_g = -1;           /* the training state: not asked for */
+            continue;
         } else if (strcmp(f.name, "state/h") == 0 || strcmp(f.name, "state/c") == 0) {
-            if (!m->streams || !f.is_tensor || f.dtype != TS_F4 || f.ndim != 3 || f.shape[0] != (uint64_t)m->dim.L
-                || f.shape[1] != (uint64_t)m->streams || f.shape[2] != (uint64_t)m->dim.H) {
+            float **dst = f.name[6] == 'h' ? &t.state_h : &t.state_c;
+            if (!hd.streams || !f.is_tensor || f.dtype != TS_F4 || f.ndim != 3 || f.shape[0] != (uint64_t)hd.dim.L
+                || f.shape[1] != (uint64_t)hd.streams || f.shape[2] != (uint64_t)hd.dim.H || *dst) {
                 bad = lib_fail(msg, sizeof msg, "frame '%s' does not match the model", f.name);
                 break;
             }
-            float **dst = f.name[6] == 'h' ? &s->state_h : &s->state_c;
-            if (!*dst && !(*dst = lib_zalloc(f.nbytes))) {
+            if (!(*dst = malloc(f.nbytes))) {
                 bad = lib_fail(msg, sizeof msg, "out of memory");
                 break;
             }
             memcpy(*dst, f.data, f.nbytes);
+            /* h = o tanh(c) (or a GRU's mix of tanh and h) lies in [-1, 1]; c is finite */
+            for (size_t i = 0; i < f.count; i++)
+                if (!isfinite((*dst)[i]) || (dst == &t.state_h && fabsf((*dst)[i]) > 1)) {
+                    bad = lib_fail(msg, sizeof msg, "frame '%s' holds %g, %s", f.name, (*dst)[i],
+                                   dst == &t.state_h ? "outside [-1, 1]" : "not finite");
+                    break;
+                }
         } else if (strcmp(f.name, "rng") == 0) {
-            if (!f.is_tensor || f.dtype != TS_U8 || f.count != 8) {
+            if (!f.is_tensor || f.dtype != TS_U8 || f.ndim != 2 || f.shape[0] != 2 || f.shape[1] != 4 || have_rng) {
                 bad = lib_fail(msg, sizeof msg, "rng frame has the wrong shape");
                 break;
             }
-            memcpy(s->rng_epoch.s, f.data, 32);
-            memcpy(s->rng.s, (const char *)f.data + 32, 32);
+            memcpy(t.rng_epoch.s, f.data, 32);
+            memcpy(t.rng.s, (const char *)f.data + 32, 32);
             have_rng = 1;
+            if (rng_zero(&t.rng_epoch) || rng_zero(&t.rng))      /* xoshiro's fixed point */
+                bad = lib_fail(msg, sizeof msg, "rng frame holds an all-zero state (the generator would never leave it)");
         } else {
-            int t = s ? take_weight(m, &f, "adam/m/", s->adam_m, &seen_m, msg, sizeof msg) : 0;
-            if (t == 0 && s)
-                t = take_weight(m, &f, "adam/v/", s->adam_v, &seen_v, msg, sizeof msg);
-            if (t == 0)
-                t = take_weight(m, &f, "", m->params, &seen, msg, sizeof msg);
-            if (t < 0)
-                bad = -1;
+            for (int g = s ? G_ADAM_V : G_PARAMS; g >= G_PARAMS && !piece; g--)
+                if ((piece = take_piece(&rd, &hd, &f, g, msg, sizeof msg)) < 0)
+                    bad = -1;
         }
+        if (piece <= 0)
+            rd.last_g = -1;           /* the next piece of a tensor must follow this one */
     }
     if (!bad && rc < 0)
         bad = lib_fail(msg, sizeof msg, "%s", ts_reader_error(r));
     ts_reader_close(r);
     if (fd != 0)
         close(fd);
-    const char *label = strcmp(path, "-") == 0 ? "stdin" : path;
-    uint64_t all = have_model ? ((uint64_t)1 << lstm_ntensors(m->dim)) - 1 : 0;
+    int gm = 0, gv = 0;
     if (!bad && !have_model)
         bad = lib_fail(msg, sizeof msg, "not a model (no 'model' frame)");
     if (!bad && !have_vocab)
         bad = lib_fail(msg, sizeof msg, "model has no vocab frame");
-    if (!bad && seen != all)
-        bad = lib_fail(msg, sizeof msg, "model lacks some weights");
-    if (bad) {
-        if (have_model) {
-            model_free(m);
-            if (s)
-                train_state_free(s);
+    if (!bad && group_state(&rd, &hd, G_PARAMS, msg, sizeof msg) < 0)
+        bad = -1;
+    if (!bad && s && ((gm = group_state(&rd, &hd, G_ADAM_M, msg, sizeof msg)) < 0
+                      || (gv = group_state(&rd, &hd, G_ADAM_V, msg, sizeof msg)) < 0))
+        bad = -1;
+    if (!bad && s && (gm != gv || gm != have_rng))
+        bad = lib_fail(msg, sizeof msg, "the optimizer state is incomplete (it needs adam/m, adam/v and rng)");
+    if (!bad && !t.state_h != !t.state_c)
+        bad = lib_fail(msg, sizeof msg, "the carried state needs both state/h and state/c");
+    if (!bad && t.state_h && !gm)
+        bad = lib_fail(msg, sizeof msg, "a carried state without the optimizer state");
+    size_t nparams = have_model ? lstm_nparams(hd.dim) : 0, at;
+    /* Assemble: the model, then the optimizer's moments, checked as a whole. */
+    if (!bad && model_alloc(m, hd.dim, hd.maxlen) < 0)
+        bad = lib_fail(msg, sizeof msg, "out of memory");
+    if (!bad) {
+        m->per_position = hd.per_position;
+        m->streams = hd.streams;
+        memcpy(m->vocab, voc.cp, (size_t)voc.V * sizeof *m->vocab);
+        m->byte_unit = voc.byte_unit;
+        m->lower = voc.lower;
+        assemble(&rd, &hd, G_PARAMS, m->params);
+        if (gm) {
+            t.adam_m = malloc(nparams * sizeof(float));
+            t.adam_v = malloc(nparams * sizeof(float));
+            if (!t.adam_m || !t.adam_v) {
+                bad = lib_fail(msg, sizeof msg, "out of memory");
+            } else {
+                assemble(&rd, &hd, G_ADAM_M, t.adam_m);
+                assemble(&rd, &hd, G_ADAM_V, t.adam_v);
+                if (check_moments(t.adam_m, t.adam_v, nparams, t.beta1, t.beta2, &at) < 0)
+                    bad = lib_fail(msg, sizeof msg, "the optimizer state is not Adam's (parameter %zu: m %g, v %g)",
+                                   at, t.adam_m[at], t.adam_v[at]);
+            }
         }
+    }
+    reading_free(&rd);
+    frame_vocab_free(&voc);
+    if (bad || !s) {
+        free(t.adam_m);
+        free(t.adam_v);
+        free(t.state_h);
+        free(t.state_c);
+    }
+    if (bad) {
+        model_free(m);
+        if (s)
+            memset(s, 0, sizeof *s);  /* nothing held: train_state_free(s) is harmless */
         if (strncmp(msg, label, strlen(label)) == 0)
             return lib_fail(err, cap, "%s", msg);
         return lib_fail(err, cap, "%s: %s", label, msg);
     }
-    if (!s)
-        return 0;
-    if (!s->state_h != !s->state_c) {
-        free(s->state_h);
-        free(s->state_c);
-        s->state_h = s->state_c = NULL;
-    }
-    if (seen_m != all || seen_v != all || !have_rng) {   /* no optimizer state: cannot resume */
-        free(s->adam_m);
-        free(s->adam_v);
-        s->adam_m = s->adam_v = NULL;
-    }
+    if (s)
+        *s = t;
     return 0;
 }
 

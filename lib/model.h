@@ -87,13 +87,22 @@ void model_free(model *m);
 int  train_state_alloc(train_state *s, size_t nparams);
 void train_state_free(train_state *s);
 
-/* Write m, and s unless NULL, as a stream to fd. Returns 0, or -1 with a message in err. */
+/* Write m, and s unless NULL, as a stream to fd (tensors of more than TS_CHUNK_BYTES split
+ * along their first axis). Returns 0, or -1 with a message in err. */
 int model_write(const model *m, const train_state *s, int fd, const char *label, char *err,
                 size_t cap);
 
+/* The largest weight magnitude model_read accepts in a model of H hidden units:
+ * sqrt(FLT_MAX) / (2H + 2), below which no pre-activation or logit can overflow. */
+double model_max_weight(int H);
+
 /* Read a model stream from path ("-" = stdin): the weights into m and, when s is not NULL,
  * the training state into s (s->adam_m NULL if the file has no optimizer state); with s NULL
- * nothing but the model is kept. Returns 0, or -1 with a message in err. */
+ * nothing but the model is kept (and the training state's frames are not read). The file is
+ * untrusted: every attribute, shape and value is checked as FORMAT.md ("Model files: what a
+ * reader checks") says, and nothing is allocated from a size it claims before the data is
+ * there. Tensors split over consecutive frames are joined. Returns 0, or -1 with a message
+ * in err. */
 int model_read(model *m, train_state *s, const char *path, char *err, size_t cap);
 
 /* Index of code point (or byte) cp in the model's vocabulary, or -1. */

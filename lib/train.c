@@ -212,6 +212,11 @@ trainer *trainer_new_comm(const kern_ops *k, model *m, train_state *st, const da
             goto bad;
         }
     }
+    if (st->epoch_batches > tr->nbatches) {   /* a resumed model's place in its epoch */
+        lib_fail(err, cap, "%s: the model stopped after batch %lld of an epoch, but this input makes epochs of %ld batches",
+                 L, (long long)st->epoch_batches, tr->nbatches);
+        goto bad;
+    }
     int most = (st->batch + tr->comm.size - 1) / tr->comm.size;   /* rows per process at most */
     int bpart = (most + nthreads - 1) / nthreads;   /* rows (windows or streams) per thread */
     if (!m->streams && bpart > 1024)

@@ -144,7 +144,8 @@ def write(kind, out):
         "baddtype": [frame("x", "c8", [1], b"\0" * 8)],
         "vocabonly": [frame("vocab", "u4", [2], np.array([97, 98], "<u4").tobytes())],
         "xnovocab": [frame("x", "u1", [1, 3], bytes([0, 1, 5]))],
-        "midvocab": [frame("model", attrs={"hidden": 4}),
+        # (an info frame before the vocab; not named "model": vocab -v validates a model file)
+        "midvocab": [frame("notes", attrs={"hidden": 4}),
                      frame("vocab", "u4", [3], np.array([97, 98, 233], "<u4").tobytes(),
                            {"unit": "codepoint"})],
         "bytevocab": [frame("vocab", "u4", [2], np.array([0xA9, 0xC3], "<u4").tobytes(),

@@ -57,7 +57,11 @@ def read_model(path):
     assert frames[0]["name"] == "header" and frames[-1]["name"] == "end"
     by = {fr["name"]: fr for fr in frames}
     cell = by["model"]["attrs"]["cell"]
-    W = {n: np.frombuffer(by[n]["data"], "<f4").reshape(by[n]["shape"]).astype(np.float64) for n in names(cell)}
+    parts = {}                        # a tensor of more than 1 MiB comes in pieces (FORMAT.md)
+    for fr in frames:
+        if fr["name"] in names(cell):
+            parts.setdefault(fr["name"], []).append(np.frombuffer(fr["data"], "<f4").reshape(fr["shape"]))
+    W = {n: np.concatenate(parts[n]).astype(np.float64) for n in names(cell)}
     vocab = np.frombuffer(by["vocab"]["data"], "<u4")
     return [chr(c) for c in vocab], W, by["model"]["attrs"]["maxlen"], cell
 

@@ -270,7 +270,7 @@ expect_err "onehot index >= V" onehot "index 5 at \[0, 2\] is not below V = 3" o
 onehot -V 6 <xnovocab.cp | tdump --json -a >"$TMP/out"
 if grep -q '"shape": \[1, 3, 6\], "attrs": {}, "head": \[1, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1\]' "$TMP/out"
 then pass "onehot -V"; else fail "onehot -V" "$(cat "$TMP/out")"; fi
-# -v from a model-like stream whose vocab frame is not the first frame
+# -v from a stream whose vocab frame is not the first frame
 printf 'ab\xc3\xa9a' | vocab -v midvocab.cp | tdump --json -a >"$TMP/out"
 if jline text | grep -q '"head": \[0, 1, 2, 0\]'; then pass "vocab -v finds the vocab frame after others"
 else fail "vocab -v finds the vocab frame after others" "$(cat "$TMP/out")"; fi

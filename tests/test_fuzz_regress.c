@@ -1,7 +1,8 @@
 /* test_fuzz_regress.c - replay the fuzzers' findings (tests/fuzz/regress/) without libFuzzer.
  *
  * Every file there is an input that once crashed, hung or broke an invariant in one of the
- * harnesses of tests/fuzz/; its name says which: ts-* for fuzz_ts.c, utf8-* for fuzz_utf8.c.
+ * harnesses of tests/fuzz/; its name says which: ts-* for fuzz_ts.c, utf8-* for fuzz_utf8.c,
+ * model-* for fuzz_model.c (decompressed frames of a model file).
  * The harnesses are included here and run on each file (and on the seeds made below), so a
  * regression aborts this program (counted as a failure by run.sh), and under `make check-san`
  * ASan and UBSan watch the replay as they did the fuzzing.
@@ -11,6 +12,9 @@
 #undef LLVMFuzzerTestOneInput
 #define LLVMFuzzerTestOneInput fuzz_utf8_one
 #include "fuzz/fuzz_utf8.c"
+#undef LLVMFuzzerTestOneInput
+#define LLVMFuzzerTestOneInput fuzz_model_one
+#include "fuzz/fuzz_model.c"
 #undef LLVMFuzzerTestOneInput
 
 #include <dirent.h>
@@ -49,7 +53,8 @@ static void test_regress_files(void)
     struct dirent *e;
     while ((e = readdir(d))) {
         int ts = strncmp(e->d_name, "ts-", 3) == 0, u8 = strncmp(e->d_name, "utf8-", 5) == 0;
-        if (!ts && !u8)
+        int mod = strncmp(e->d_name, "model-", 6) == 0;
+        if (!ts && !u8 && !mod)
             continue;
         char path[8192];
         snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
@@ -61,6 +66,8 @@ static void test_regress_files(void)
         fprintf(stderr, "replay %s (%zu bytes)\n", e->d_name, n);
         if (ts)
             fuzz_ts_one(p, n);
+        else if (mod)
+            fuzz_model_one(p, n);
         else
             fuzz_utf8_one(p, n);
         replayed++;
@@ -80,6 +87,8 @@ static void test_harness_smoke(void)
     fuzz_ts_one((const uint8_t *)"", 0);
     fuzz_ts_one((const uint8_t *)"\x1f\x8b", 2);
     fuzz_ts_one((const uint8_t *)"not a stream", 12);
+    fuzz_model_one((const uint8_t *)"", 0);
+    fuzz_model_one((const uint8_t *)"\x81\xa4name\xa5model", 13);
 }
 
 int main(void)
@@ -90,5 +99,9 @@ int main(void)
         close(fuzz_ts_memfd);
     if (fuzz_ts_null >= 0)
         close(fuzz_ts_null);
+    if (fuzz_model_memfd >= 0)
+        close(fuzz_model_memfd);
+    if (fuzz_model_null >= 0)
+        close(fuzz_model_null);
     return check_summary();
 }

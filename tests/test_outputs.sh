@@ -181,11 +181,12 @@ if $T -o stdout-link <W.ts 2>err >stdout.model && [ -L stdout-link ] && loads st
     pass "train -o /dev/stdout (a link to fd 1) to a file: the file gets the model, the link stays"
 else fail "train -o /dev/stdout (a link to fd 1) to a file: the file gets the model, the link stays" "$(head -c 300 err)"; fi
 
-# ---- never a model that cannot be read: a resumed model whose optimizer state is finite but
-# drives a parameter to infinity in its first step (dense/bias 3e38 pushed further up). The
-# data is one batch, so the step is the epoch's last and the loss computed before it finite:
-# only the check before writing can catch it. train's banner goes to stderr first, so the
-# error is its last line.
+# ---- never a model that cannot be read: a resumed model whose settings (lr 10, AdamW decay
+# 10: each step multiplies a weight by 1 - lr * decay = -99) drive its dense bias, at 5% of
+# the largest weight a model may hold (model_max_weight), past that bound in its first step.
+# The data is one batch, so the step is the epoch's last and the loss computed before it
+# finite: only the check before writing can catch it. train's banner goes to stderr first,
+# so the error is its last line.
 # diverges NAME PATTERN CMD...: CMD exits 1 and the last line of stderr is "train: ..." matching PATTERN
 diverges() {
     local name=$1 pat=$2 rc; shift 2
@@ -197,60 +198,59 @@ diverges() {
 if have_py; then
     for i in 1 2; do printf 'hello world %d, caf\303\251 charpipe! ' "$i"; done | vocab | window -n 6 >one.ts
     $T -o one.model <one.ts 2>/dev/null
-    "$PY" - one.model huge.model <<'PY'
-import gzip, msgpack, sys, struct
+    # FRAC of the bound in every dense weight (H 4: sqrt(FLT_MAX) / 10), lr and decay 10
+    hostile() {   # IN OUT FRAC
+        "$PY" - "$@" <<'PY'
+import gzip, msgpack, sys, struct, math
 raw = gzip.decompress(open(sys.argv[1], "rb").read())
 u = msgpack.Unpacker(raw=False, max_bin_len=1 << 30)
 u.feed(raw)
+bound = math.sqrt(3.4028234663852886e38) / (2 * 4 + 2)
 def fill(o, v):
     o["data"] = struct.pack("<%df" % (len(o["data"]) // 4), *[v] * (len(o["data"]) // 4))
 out = []
 for o in u:
     n = o.get("name", "")
-    if n == "dense/bias": fill(o, 3e38)
-    if n == "adam/m/dense/bias": fill(o, -3e38)
-    if n.startswith("adam/v/"): fill(o, 0.0)
+    if n == "model":
+        o["attrs"]["lr"] = 10.0
+        o["attrs"]["weight_decay"] = 10.0
+    if n in ("dense/bias", "dense/kernel"): fill(o, float(sys.argv[3]) * bound)
+    if n.startswith("adam/"): fill(o, 0.0)
     out.append(msgpack.packb(o, use_bin_type=True))
 open(sys.argv[2], "wb").write(gzip.compress(b"".join(out), mtime=0))
 PY
+    }
+    hostile one.model huge.model 0.05
     cp huge.model huge.keep; cp one.model one.keep
-    # its logits are all 3e38 (the dense bias; the rest is lost beside it in float): a uniform
-    # softmax, so the loss is ln V, not the 0 that (log-sum-exp + max) - logit made of it
+    # logits near 1e18 (the dense weights at 0.9 of the bound; the rest is lost beside them in
+    # float): a uniform softmax, so the loss is ln V, not the 0 that (log-sum-exp + max) - logit
+    # made of it
+    hostile one.model big.model 0.9
     V=$(tdump --summary one.ts | awk '$1 == "vocab" { print $4 }')
-    nats=$(evaluate -m huge.model <one.ts 2>&1 | awk '{ print $1 }')
-    check_num "evaluate on logits of 3e38: ln V nats/char, not 0" "a > 0 && (a - log(v))^2 < 1e-6" \
+    nats=$(evaluate -m big.model <one.ts 2>&1 | awk '{ print $1 }')
+    check_num "evaluate on logits near 1e18: ln V nats/char, not 0" "a > 0 && (a - log(v))^2 < 1e-6" \
         "evaluate says $nats nats/char, ln $V = $(awk -v v="$V" 'BEGIN { print log(v) }')" a="$nats" v="$V"
-    # finite weights whose logits overflow to infinity: evaluate printed "-nan nats/char", exit 0
-    "$PY" - one.model inf.model <<'PY'
-import gzip, msgpack, sys, struct
-raw = gzip.decompress(open(sys.argv[1], "rb").read())
-u = msgpack.Unpacker(raw=False, max_bin_len=1 << 30)
-u.feed(raw)
-out = []
-for o in u:
-    if o.get("name") in ("dense/bias", "dense/kernel"):
-        o["data"] = struct.pack("<%df" % (len(o["data"]) // 4), *[3e38] * (len(o["data"]) // 4))
-    out.append(msgpack.packb(o, use_bin_type=True))
-open(sys.argv[2], "wb").write(gzip.compress(b"".join(out), mtime=0))
-PY
+    # weights whose logits could overflow to infinity (evaluate printed "-nan nats/char", exit 0)
+    # are refused when the model is read
+    hostile one.model inf.model 1.5
     evaluate -m inf.model <one.ts >out 2>err; rc=$?
-    if [ $rc = 1 ] && [ ! -s out ] && [ "$(wc -l <err)" = 1 ] && grep -q '^evaluate: inf.model: the loss is not finite' err; then
-        pass "evaluate on a model whose logits overflow: one line, exit 1, no result"
-    else fail "evaluate on a model whose logits overflow" "exit $rc: $(head -c 200 out) $(head -c 200 err)"; fi
-    diverges "diverging run, other -o" "infinite or NaN at epoch 2.*one.model keeps the last good model" \
+    if [ $rc = 1 ] && [ ! -s out ] && [ "$(wc -l <err)" = 1 ] && grep -q "^evaluate: inf.model: weight 'dense/.*' holds .*, beyond the" err; then
+        pass "evaluate on a model whose logits could overflow: one line, exit 1, no result"
+    else fail "evaluate on a model whose logits could overflow" "exit $rc: $(head -c 200 out) $(head -c 200 err)"; fi
+    diverges "diverging run, other -o" "infinite, NaN or too large at epoch 2.*one.model keeps the last good model" \
         $T -e 2 --resume huge.model -o one.model <one.ts \
         && same "diverging run, other -o" one.model one.keep && tdump one.model >/dev/null \
         && evaluate -m one.model <one.ts >/dev/null \
         && pass "a run whose parameters become infinite: exit 1, the good model byte-identical and loadable"
-    diverges "diverging run, --resume F -o F" "infinite or NaN.*huge.model keeps the last good model" \
+    diverges "diverging run, --resume F -o F" "infinite, NaN or too large.*huge.model keeps the last good model" \
         $T -e 2 --resume huge.model -o huge.model <one.ts \
         && same "diverging run, --resume F -o F" huge.model huge.keep \
         && pass "a diverging resume leaves its own file byte-identical"
     rm -f none.model
-    diverges "diverging run, --best" "infinite or NaN" $T -e 2 --resume huge.model -o one.model --best none.model <one.ts \
+    diverges "diverging run, --best" "infinite, NaN or too large" $T -e 2 --resume huge.model -o one.model --best none.model <one.ts \
         && [ ! -e none.model ] && same "diverging run, --best" one.model one.keep \
         && pass "a diverging run writes no --best file"
-    diverges "diverging run to stdout" "infinite or NaN.*no model written" $T -e 2 --resume huge.model <one.ts \
+    diverges "diverging run to stdout" "infinite, NaN or too large.*no model written" $T -e 2 --resume huge.model <one.ts \
         && [ ! -s out ] && pass "a diverging run writes nothing to stdout"
 else
     skip "diverging runs keep the last good model" "$NO_PY"

@@ -97,7 +97,11 @@ static void eval_text_streams(int B)
         cli_die("stdin: a text of %zu characters has nothing to predict", d.tn);
     if ((size_t)B > d.tn - 1)
         B = (int)(d.tn - 1);
-    if (!(ev = evaluator_new(cli_kernels(), m.dim, threads, (B + threads - 1) / threads, m.maxlen,
+    /* steps per chunk: the model's, but no more than a stream has (the work areas grow with
+     * them, and a model's maxlen is only a claim; chunks carry the state, so the loss is the same) */
+    size_t per = (d.tn - 1) / (size_t)B;
+    int T = (size_t)m.maxlen < per ? m.maxlen : (int)(per > 0 ? per : 1);
+    if (!(ev = evaluator_new(cli_kernels(), m.dim, threads, (B + threads - 1) / threads, T,
                              err, sizeof err)))
         cli_die("%s", err);
     total_loss = eval_streams(ev, &m.p, &d, 0, d.tn, B, &total_targets);

@@ -2,6 +2,7 @@
  * the text itself cut into parallel streams with the state carried (char-rnn). */
 #include <errno.h>
 #include <fcntl.h>
+#include <float.h>
 #include <getopt.h>
 #include <math.h>
 #include <signal.h>
@@ -80,8 +81,9 @@ static void usage(void)
 "    (--resume FILE -o FILE is allowed), a read-only file needs -f, and its directory must\n"
 "    take a new file. A symbolic link is followed (its target replaced, the link kept), a\n"
 "    file keeps its permissions, and a fifo or device is written in place. A model whose\n"
-"    parameters became infinite or NaN is never written: train stops with an error and the\n"
-"    file keeps the last good model; every model is read back before it replaces the file.\n\n"
+"    parameters became infinite, NaN or too large to read is never written: train stops\n"
+"    with an error, the file keeps the last good model; every model is read back before it\n"
+"    replaces the file.\n\n"
 "    Built with make MPI=1 (build/mpi/bin/train) and run under mpirun, R processes (ranks)\n"
 "    train one model: every batch (the -b windows or streams) is split across the ranks,\n"
 "    then across each rank's -j threads; the gradients are summed with one MPI_Allreduce\n"
@@ -197,25 +199,27 @@ static volatile sig_atomic_t interrupted;
 static void on_signal(int sig) { interrupted = sig; }
 static int stop_agreed;               /* under mpirun: some rank was interrupted (train_mpi.h) */
 
-/* 1 if the n floats at p (none when p is NULL) are all finite. */
-static int all_finite(const float *p, size_t n)
+/* 1 if the n floats at p (none when p is NULL) are all finite and at most lim in magnitude. */
+static int all_within(const float *p, size_t n, double lim)
 {
     for (size_t i = 0; p && i < n; i++)
-        if (!isfinite(p[i]))
+        if (!(fabs(p[i]) <= lim))
             return 0;
     return 1;
 }
 
-/* Never replace a good model with one that cannot be read: the parameters, the optimizer's
- * moments and the carried state must be finite (model_read refuses anything else). */
-static void check_finite(const char *path)
+/* Never replace a good model with one that cannot be read: the parameters within what
+ * model_read accepts (finite, model_max_weight), the optimizer's moments and the carried
+ * state finite. */
+static void check_loadable(const char *path)
 {
     size_t np = lstm_nparams(m.dim), ns = (size_t)m.dim.L * m.streams * m.dim.H;
-    if (all_finite(m.params, np) && all_finite(st.adam_m, np) && all_finite(st.adam_v, np)
-        && all_finite(st.state_h, ns) && all_finite(st.state_c, ns))
+    if (all_within(m.params, np, model_max_weight(m.dim.H)) && all_within(st.adam_m, np, FLT_MAX)
+        && all_within(st.adam_v, np, FLT_MAX) && all_within(st.state_h, ns, 1)
+        && all_within(st.state_c, ns, FLT_MAX))
         return;
-    cli_die("the parameters became infinite or NaN at epoch %lld, step %lld (try a lower --lr or "
-            "--clip); %s%s", (long long)st.epochs + (st.epoch_batches > 0), (long long)st.steps,
+    cli_die("the parameters became infinite, NaN or too large at epoch %lld, step %lld (try a "
+            "lower --lr or --clip); %s%s", (long long)st.epochs + (st.epoch_batches > 0), (long long)st.steps,
             path ? path : "no model written", path ? " keeps the last good model" : "");
 }
 
@@ -224,7 +228,7 @@ static void save(const char *path)
     char err[512];
     if (mp_rank != 0)                 /* rank 0 alone writes */
         return;
-    check_finite(path);
+    check_loadable(path);
     if (!path) {
         if (model_write(&m, &st, 1, "stdout", err, sizeof err) < 0)
             cli_die("%s", err);

@@ -16,6 +16,7 @@
 #include <unistd.h>
 #include "cli.h"
 #include "frame.h"
+#include "model.h"
 #include "ts.h"
 #include "utf8.h"
 
@@ -286,15 +287,15 @@ static void vocab_from_file(const char *path)
         cli_die("%s: %s", path, strerror(errno));
     ts_reader *r = cli_reader_open(fd, path);
     ts_frame f;
-    int rc;
+    int rc, is_model = 0;
     while ((rc = ts_read(r, &f)) > 0 && strcmp(f.name, "vocab") != 0)
-        ;
+        is_model |= strcmp(f.name, "model") == 0;
     if (rc < 0)
         cli_die("%s", ts_reader_error(r));
     if (rc == 0)
         cli_die("%s: no vocab frame in the stream", path);
     frame_vocab v;
-    char err[256];
+    char err[512];
     if (frame_vocab_read(&f, FRAME_ANY_V, &v, err, sizeof err) < 0)
         cli_die("%s: %s", path, err);
     if (opt_bytes && !v.byte_unit)
@@ -311,6 +312,15 @@ static void vocab_from_file(const char *path)
     if (rc < 0)
         cli_die("%s", ts_reader_error(r));
     ts_reader_close(r);
+    /* A model file goes through the library's one validation of models (lib/model.c), as
+     * in sample and evaluate: its vocabulary is taken only from a model they would take. */
+    struct stat sb;
+    if (is_model && fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode)) {
+        model m;
+        if (model_read(&m, NULL, path, err, sizeof err) < 0)
+            cli_die("%s", err);
+        model_free(&m);
+    }
     close(fd);
     vocab_label = path;
 }

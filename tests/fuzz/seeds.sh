@@ -1,9 +1,10 @@
 #!/bin/sh
 # seeds.sh BIN DIR - write a seed corpus of valid charpipe streams made by the tools in BIN
-# (and some UTF-8 text for the UTF-8 harness) into DIR/ts and DIR/utf8. Run by `make fuzz`.
+# (and some UTF-8 text for the UTF-8 harness) into DIR/ts and DIR/utf8, and the decompressed
+# frames of small models of each cell and layout into DIR/model. Run by `make fuzz`.
 set -eu
 BIN=$1; DIR=$2
-mkdir -p "$DIR/ts" "$DIR/utf8"
+mkdir -p "$DIR/ts" "$DIR/utf8" "$DIR/model"
 t=$(mktemp -d); trap 'rm -rf "$t"' EXIT
 printf 'a\303\251\342\202\254\360\237\230\200a\n' >"$t/multi.txt"
 for i in 1 2 3 4 5 6; do printf 'hello world %d, caf\303\251 \342\200\224 \360\237\220\225\n' $i; done >"$t/text.txt"
@@ -34,4 +35,16 @@ put("py_types", [{"name": "t%s" % dt, "dtype": dt, "shape": [2, 1], "data": byte
     + [{"name": "info", "attrs": {"unit": "byte", "maxlen": 4}}, {"name": "scalar", "dtype": "f8", "shape": [], "data": bytes(8)}])
 PY
 fi
+# models (fuzz_model.c gzips its input itself: the seeds are the frames, decompressed)
+"$B/train" -H 4 -e 1 -j 1 -o "$t/m_lstm" <"$t/w.cp" 2>/dev/null || true
+"$B/train" --cell gru -L 2 -H 3 -e 1 -j 1 -o "$t/m_gru2" <"$t/w.cp" 2>/dev/null || true
+"$B/train" --streams --cell lnlstm -n 3 -b 2 -H 4 -e 1 -j 1 --val 0.3 -o "$t/m_lnlstm_streams" <"$t/v.cp" 2>/dev/null || true
+"$B/train" --streams -n 3 -b 2 -H 4 -e 1 -j 1 --val 0.3 --schedule cosine -o "$t/m_lstm_streams" <"$t/v.cp" 2>/dev/null || true
+here=$(cd "$(dirname "$0")" && pwd)
+if [ -s "$t/m_lstm_streams" ] && [ -x /usr/bin/python3 ] && /usr/bin/python3 -c 'import msgpack, numpy' 2>/dev/null; then
+    /usr/bin/python3 "$here/../hostile_model.py" "$t/m_lstm_streams" "$t/m_midepoch" midepoch
+    /usr/bin/python3 "$here/../hostile_model.py" "$t/m_lstm" "$t/m_split" split_pieces
+fi
+for f in "$t"/m_*; do [ -s "$f" ] && gzip -dc <"$f" >"$DIR/model/$(basename "$f")"; done
 ls "$DIR/ts" | wc -l | sed 's/^/seed streams: /'
+ls "$DIR/model" | wc -l | sed 's/^/seed models: /'
