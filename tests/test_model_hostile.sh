@@ -139,10 +139,4 @@ fi
 # text's streams, not by the claim (100 MB of address space is plenty; without the sanitizers,
 # whose shadow memory needs more). The loss is the same as the model's own 8 steps give.
 $PY "$TESTS/hostile_model.py" s.model sml.model maxlen_claims_100000
-want=$(evaluate -m s.model < t.txt 2>&1 | awk '{ print $1 }')
-if grep -q __asan_init "$BIN/evaluate"; then
-    skip model_hostile_eval_steps_claim_bounded "address space limits do not apply under ASan"
-else
-    got=$( (ulimit -v 100000; evaluate -m sml.model < t.txt) 2>&1 | awk '{ print $1 }')
-    check_num model_hostile_eval_steps_claim_bounded 'a == b' "loss '$got' under 100 MB, '$want' with 8 steps" a="$got" b="$want"
-fi
+# (that evaluate sizes its work by the text, not by this claim: test_oom.sh, under ulimit -v)

@@ -77,3 +77,18 @@ else fail "train -j 200 without room for the threads' stacks" "exit $rc: $(tail 
 if [ $rc = 1 ] && [ "$(wc -l <err)" = 1 ] && grep -Eq '^evaluate: (cannot start 200 threads|out of memory)' err && [ ! -s out ]; then
     pass "evaluate -j 200 without room for the threads' stacks: one line, exit 1, no result"
 else fail "evaluate -j 200 without room for the threads' stacks" "exit $rc: $(head -c 300 err)"; fi
+
+# a stream-layout model claiming maxlen 100,000: evaluate sizes its work areas by the text (8
+# steps here), not by the claim, so 100 MB of address space give the loss the model's own
+# maxlen gives
+if have_py; then
+    for i in $(seq 40); do printf 'the quick brown fox jumps over the lazy dog %d. ' $((i % 7)); done > t.txt
+    vocab < t.txt > VT.ts
+    train --streams --cell lnlstm -n 8 -b 4 -H 8 -e 1 -j 1 --seed 1 -o s.model < VT.ts 2>/dev/null
+    "$PY" "$TESTS/hostile_model.py" s.model sml.model maxlen_claims_100000
+    want=$(evaluate -m s.model < t.txt 2>&1 | awk '{ print $1 }')
+    got=$( (ulimit -v 100000; evaluate -m sml.model < t.txt) 2>&1 | awk '{ print $1 }')
+    check_num eval_steps_claim_bounded 'a == b' "loss '$got' under 100 MB, '$want' with 8 steps" a="$got" b="$want"
+else
+    skip eval_steps_claim_bounded "$NO_PY"
+fi
