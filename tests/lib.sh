@@ -67,3 +67,17 @@ check_num() {
 
 # py CODE...: run the independent Python reader (Debian python3 with python3-msgpack/numpy).
 have_py() { "$PY" -c 'import msgpack, numpy' 2>/dev/null; }
+
+# small_inputs: in the current directory, a small text (small.txt) and what each stage makes of
+# it: V.ts (vocab), W.ts (windows of 8), O.ts (one-hot), M.model (windows), S.model (streams);
+# status 1 (with a FAIL) if one could not be made
+small_inputs() {
+    local i f
+    for i in $(seq 40); do printf 'hello world %d, caf\303\251 \342\200\224 charpipe! ' "$i"; done >small.txt
+    vocab <small.txt >V.ts
+    window -n 8 <V.ts >W.ts
+    onehot <W.ts >O.ts
+    train -H 8 -e 1 -j 1 --no-progress -o M.model <W.ts 2>/dev/null
+    train --streams -n 8 -b 4 -H 8 -e 1 -j 1 --no-progress -o S.model <V.ts 2>/dev/null
+    for f in V.ts W.ts O.ts M.model S.model; do [ -s $f ] || { fail "inputs" "could not make $f"; return 1; }; done
+}

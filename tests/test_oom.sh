@@ -5,13 +5,7 @@
 . "$TESTS/lib.sh"
 cd "$TMP" || exit 1
 
-for i in $(seq 40); do printf 'hello world %d, caf\303\251 \342\200\224 charpipe! ' "$i"; done >small.txt
-vocab <small.txt >V.ts
-window -n 8 <V.ts >W.ts
-onehot <W.ts >O.ts
-train -H 8 -e 1 -j 1 --no-progress -o M.model <W.ts 2>/dev/null
-train --streams -n 8 -b 4 -H 8 -e 1 -j 1 --no-progress -o S.model <V.ts 2>/dev/null
-for f in V.ts W.ts O.ts M.model S.model; do [ -s $f ] || { fail "inputs" "could not make $f"; exit 1; }; done
+small_inputs || exit 1
 
 # ---- out of memory: every tool under address-space limits from too small to start to enough.
 # Each run must exit 0 with a complete output, or 1 with one line naming the tool; 127 is the
