@@ -119,6 +119,8 @@ static void test_gemm_model_shapes(void)
     check_gemm(0, 1, 512, 128);
     check_gemm(0, 301, 200, 300);       /* several groups of row tiles, two k-blocks */
     check_gemm(1, 301, 70, 300);
+    check_gemm(1, 97, 37, 8 * 256 + 3);     /* gemm_tn's packed A: two groups, ragged */
+    check_gemm(1, 200, 130, 2500);
     check_packed(32, 512, 128);
     check_packed(301, 200, 300);
     check_packed(5, 65, 7);
