@@ -342,11 +342,60 @@ double lstm_softmax(float *logits, int n)
     return ls + mx;
 }
 
-/* rows (n, G): y[j] += sum_r a[r][j] */
-static void colsum_acc(float *restrict y, const float *restrict a, size_t rows, int G)
+/* y (n) += a (n) and z (n) += a (n), a read once */
+static void acc2_rows4(float *restrict y, float *restrict z, const float *restrict a, int n)
 {
-    for (size_t r = 0; r < rows; r++)
-        acc_rows4(y, a + r * G, G);
+    int j = 0;
+    for (; j + 4 <= n; j += 4)
+        for (int l = 0; l < 4; l++) {
+            y[j + l] += a[j + l];
+            z[j + l] += a[j + l];
+        }
+    for (; j < n; j++) {
+        y[j] += a[j];
+        z[j] += a[j];
+    }
+}
+
+/* What a backward pass sums step by step while dz_t (b, G) is still in cache, rather than in
+ * passes over all T b rows at the end (from L3 at the seed model's sizes): the bias gradient
+ * (the column sums of dz_t, and of du_t for the GRU's recurrent bias) and, for layer 0, the
+ * gradient of the embedding, a scatter-add of dz_t's rows into the rows of the characters
+ * that were input (times lock, the input's locked-dropout multipliers, when given). */
+typedef struct {
+    float *dbias;           /* (G) or NULL (the lnlstm's bias gradient comes from ln_bwd) */
+    float *dbias_u;         /* (G) the GRU's recurrent bias, or NULL */
+    float *dkernel;         /* (V, G) layer 0's kernel gradient, or NULL (layers above) */
+    const int32_t *x;       /* (b, T) layer 0's input */
+    const float *lock;      /* (b, T) or NULL */
+    int T;
+} step_sums;
+
+static void step_sums_add(const step_sums *ss, const float *dz, const float *du, int t, int b,
+                          int G)
+{
+    for (int r = 0; r < b; r++) {
+        const float *dzr = dz + (size_t)r * G;
+        float *dk = NULL, m = 1.0f;
+        if (ss->dkernel) {
+            size_t at = (size_t)r * ss->T + t;
+            dk = ss->dkernel + (size_t)ss->x[at] * G;
+            m = ss->lock ? ss->lock[at] : 1.0f;
+        }
+        if (dk && m != 1.0f) {
+            for (int j = 0; j < G; j++)
+                dk[j] += dzr[j] * m;
+            dk = NULL;
+        }
+        if (dk && ss->dbias)
+            acc2_rows4(ss->dbias, dk, dzr, G);
+        else if (dk)
+            acc_rows4(dk, dzr, G);
+        else if (ss->dbias)
+            acc_rows4(ss->dbias, dzr, G);
+        if (ss->dbias_u)
+            acc_rows4(ss->dbias_u, du + (size_t)r * G, G);
+    }
 }
 
 /* ---------------------------------------------------------------------------------------- */
@@ -367,23 +416,6 @@ static void embed_forward(float *z, const int32_t *x, const float *kernel, const
                 add_rows4(zr, kr, bias, G);
             else
                 memcpy(zr, kr, (size_t)G * sizeof(float));
-        }
-}
-
-/* Its gradient, a scatter-add: dkernel is (V, G), dz (T, b, G), x (b, T), lock (b, T) the
- * input's multipliers or NULL. dkernel[x_t] += dz_t (times lock[r][t]). */
-static void embed_backward(float *dkernel, const float *dz, const int32_t *x, const float *lock,
-                           int b, int T, int G)
-{
-    for (int t = 0; t < T; t++)
-        for (int r = 0; r < b; r++) {
-            float *dk = dkernel + (size_t)x[(size_t)r * T + t] * G;
-            const float *dzr = dz + ((size_t)t * b + r) * G;
-            if (!lock)
-                acc_rows4(dk, dzr, G);
-            else
-                for (int j = 0; j < G; j++)
-                    dk[j] += dzr[j] * lock[(size_t)r * T + t];
         }
 }
 
@@ -685,15 +717,16 @@ static void recurrent_dweights(const kern_ops *k, float *drecurrent, const float
 }
 
 /* The backward passes, common to all: z (T, b, G) holds forward's activations and becomes
- * dz, the gradient of the input projections (for embed_backward or input_backward); h, c
- * (T+1, b, H) as forward left them; dup (T, b, H) the gradient arriving at h_1..h_T from
- * above; drecurrent (H, G) and dbias accumulate; rt, rtp (G, H) and dh, dc (b, H) scratch. */
+ * dz, the gradient of the input projections (layer 0's embedding gradient is summed step by
+ * step through ss, the layers above take input_backward after); h, c (T+1, b, H) as forward
+ * left them; dup (T, b, H) the gradient arriving at h_1..h_T from above; drecurrent (H, G)
+ * and ss's sums accumulate; rt, rtp (G, H) and dh, dc (b, H) scratch. */
 
-/* The LSTM's: dbias (4H). */
+/* The LSTM's: ss->dbias (4H). */
 static void lstm_backward(const kern_ops *k, float *z, const float *h, const float *c,
                           const float *dup, const float *recurrent, float *drecurrent,
-                          float *dbias, float *rt, float *rtp, float *dh, float *dc, int carried,
-                          int b, int T, int H)
+                          const step_sums *ss, float *rt, float *rtp, float *dh, float *dc,
+                          int carried, int b, int T, int H)
 {
     int G = 4 * H;
     size_t bH = (size_t)b * H;
@@ -706,21 +739,22 @@ static void lstm_backward(const kern_ops *k, float *z, const float *h, const flo
         int first = t == 0 && !carried;
         acc_rows4(dh, dup + (size_t)t * bH, (int)bH);  /* + the gradient from above */
         k->lstm_cell_bwd(b, H, dz, first ? NULL : cp, cp + bH, dh, dc);
+        step_sums_add(ss, dz, NULL, t, b, G);
         memset(dh, 0, bH * sizeof(float));
         if (t > 0)                                      /* dh_{t-1} = dz . recurrent^T */
             k->gemm_nn_packed(b, H, G, dz, G, rtp, dh, H);
     }
     recurrent_dweights(k, drecurrent, h, z, carried, b, T, H, G);
-    colsum_acc(dbias, z, (size_t)T * b, G);
 }
 
 /* The lnlstm's: gamma (4H), shat (T, b, 4H) and rstd (T, b, 4) from lnlstm_forward; dgamma
- * and dbias (4H) accumulate step by step. z becomes ds, the gradient of the projections. */
+ * and dbias (4H) accumulate step by step (ln_bwd; ss has no dbias). z becomes ds, the
+ * gradient of the projections. */
 static void lnlstm_backward(const kern_ops *k, float *z, const float *shat, const float *rstd,
                             const float *h, const float *c, const float *dup,
                             const float *recurrent, const float *gamma, float *drecurrent,
-                            float *dgamma, float *dbias, float *rt, float *rtp, float *dh,
-                            float *dc, int carried, int b, int T, int H)
+                            float *dgamma, float *dbias, const step_sums *ss, float *rt,
+                            float *rtp, float *dh, float *dc, int carried, int b, int T, int H)
 {
     int G = 4 * H;
     size_t bH = (size_t)b * H;
@@ -736,17 +770,18 @@ static void lnlstm_backward(const kern_ops *k, float *z, const float *shat, cons
         memset(dh, 0, bH * sizeof(float));
         k->ln_bwd(b, H, dz, gamma, shat + (size_t)t * b * G, rstd + (size_t)t * b * 4,
                   dgamma, dbias);                       /* dz -> ds, dgamma and dbias */
+        step_sums_add(ss, dz, NULL, t, b, G);
         if (t > 0)                                      /* dh_{t-1} = ds . recurrent^T */
             k->gemm_nn_packed(b, H, G, dz, G, rtp, dh, H);
     }
     recurrent_dweights(k, drecurrent, h, z, carried, b, T, H, G);
 }
 
-/* The GRU's: u (T, b, 3H) the recurrent pre-activations becomes du; dbias (2, 3H), row 0 the
- * input bias's gradient, row 1 the recurrent bias's; no c or dc. */
+/* The GRU's: u (T, b, 3H) the recurrent pre-activations becomes du; ss->dbias and dbias_u the
+ * rows of the bias (2, 3H), the input bias's gradient and the recurrent bias's; no c or dc. */
 static void gru_backward(const kern_ops *k, float *z, float *u, const float *h, const float *dup,
-                         const float *recurrent, float *drecurrent, float *dbias, float *rt,
-                         float *rtp, float *dh, int carried, int b, int T, int H)
+                         const float *recurrent, float *drecurrent, const step_sums *ss,
+                         float *rt, float *rtp, float *dh, int carried, int b, int T, int H)
 {
     int G = 3 * H;
     size_t bH = (size_t)b * H;
@@ -758,12 +793,11 @@ static void gru_backward(const kern_ops *k, float *z, float *u, const float *h, 
         int first = t == 0 && !carried;
         acc_rows4(dh, dup + (size_t)t * bH, (int)bH);
         k->gru_cell_bwd(b, H, dz, du, first ? NULL : hp, dh);   /* dh becomes dh * z */
+        step_sums_add(ss, dz, du, t, b, G);
         if (t > 0)                                      /* dh_{t-1} += du . recurrent^T */
             k->gemm_nn_packed(b, H, G, du, G, rtp, dh, H);
     }
     recurrent_dweights(k, drecurrent, h, u, carried, b, T, H, G);
-    colsum_acc(dbias, z, (size_t)T * b, G);
-    colsum_acc(dbias + G, u, (size_t)T * b, G);
 }
 
 /* ---------------------------------------------------------------------------------------- */
@@ -940,25 +974,27 @@ double lstm_train_seq(const kern_ops *k, const lstm_params *p, lstm_params *g, l
             dR = w->dwr;
             memset(w->dwr, 0, (size_t)H * G * sizeof(float));
         }
+        step_sums ss = { cell == CELL_LNLSTM ? NULL : gl->bias,
+                         cell == CELL_GRU ? gl->bias + G : NULL,
+                         l == 0 ? gl->kernel : NULL, x,
+                         l == 0 && kp.input < 1.0f ? w->lock0 : NULL, T };
         switch (cell) {
         case CELL_GRU:
-            gru_backward(k, Z, w->u[l], w->h[l], w->dup, R, dR, gl->bias,
+            gru_backward(k, Z, w->u[l], w->h[l], w->dup, R, dR, &ss,
                          w->rt, w->rtp, w->dh, carried, b, T, H);
             break;
         case CELL_LNLSTM:
             lnlstm_backward(k, Z, w->u[l], w->rstd[l], w->h[l], w->c[l], w->dup, R,
-                            ly->gamma, dR, gl->gamma, gl->bias, w->rt, w->rtp, w->dh,
+                            ly->gamma, dR, gl->gamma, gl->bias, &ss, w->rt, w->rtp, w->dh,
                             w->dc, carried, b, T, H);
             break;
         default:
-            lstm_backward(k, Z, w->h[l], w->c[l], w->dup, R, dR, gl->bias,
+            lstm_backward(k, Z, w->h[l], w->c[l], w->dup, R, dR, &ss,
                           w->rt, w->rtp, w->dh, w->dc, carried, b, T, H);
         }
         if (wd)
             weightdrop_backward(gl->recurrent, w->dwr, kp.wdrop, w->wbase[l], (size_t)H * G);
-        if (l == 0)
-            embed_backward(gl->kernel, Z, x, kp.input < 1.0f ? w->lock0 : NULL, b, T, G);
-        else {
+        if (l > 0) {
             const float *X = w->h[l - 1] + bH;                 /* layer l's input, as forward saw it */
             if (masked) {
                 if (l < L - 1)                      /* xin holds the top layer's: rebuild layer l's */
