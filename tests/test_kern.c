@@ -119,7 +119,7 @@ static void test_gemm_model_shapes(void)
     check_gemm(0, 1, 512, 128);
     check_gemm(0, 301, 200, 300);       /* several groups of row tiles, two k-blocks */
     check_gemm(1, 301, 70, 300);
-    check_gemm(1, 97, 37, 8 * 256 + 3);     /* gemm_tn's packed A: two groups, ragged */
+    check_gemm(1, 301, 37, 8 * 256 + 3);    /* gemm_tn's packed A: two groups, ragged */
     check_gemm(1, 200, 130, 2500);
     check_packed(32, 512, 128);
     check_packed(301, 200, 300);
@@ -370,7 +370,11 @@ static void check_gen(int cell, int L, int H, int V)
         for (size_t j = 0; j < LH; j++)
             e32 = check_max(e32, check_max(fabs(h[1][j] - h[0][j]), fabs(c[1][j] - c[0][j])));
     }
-    CHECK(e32 < 1e-5, "%s lstm_gen_step %s L=%d H=%d: float32 differs from lstm_step by %.3g",
+    /* The lnlstm divides each gate block by its standard deviation, which multiplies the
+     * products' rounding differences by 1 / std: over 30 draws of this check its float32
+     * difference reached 2.7e-5 (10 of 60 above 1e-5), the other cells' 1.1e-6. */
+    double bound = cell == CELL_LNLSTM ? 1e-4 : 1e-5;
+    CHECK(e32 < bound, "%s lstm_gen_step %s L=%d H=%d: float32 differs from lstm_step by %.3g",
           K->name, cell_name(cell), L, H, e32);
     CHECK(e16 < 2e-2, "%s lstm_gen_step %s L=%d H=%d: f16 differs from lstm_step by %.3g",
           K->name, cell_name(cell), L, H, e16);
