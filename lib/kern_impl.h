@@ -172,6 +172,48 @@ INLINE int tile_row(int t, int m, int ntiles)
     return t * (m / ntiles) + (t < m % ntiles ? t : m % ntiles);
 }
 
+/* The columns nfull..n-1 of C (m, n) += A^T B (A (k, m)) that no vector covers: per column,
+ * the rows in chunks of TL, p outer so that A's rows are read front to back (a sum over p
+ * per element, in order, as a scalar loop would make it). */
+enum { TL = 256 };
+static void tn_leftover(int m, int n, int nfull, int k, const float *A, int lda,
+                        const float *B, int ldb, float *C, int ldc)
+{
+    float acc[TL] __attribute__((aligned(64)));
+    for (int j = nfull; j < n; j++)
+        for (int i0 = 0; i0 < m; i0 += TL) {
+            int mi = m - i0 < TL ? m - i0 : TL, mv = mi / VW * VW;
+            memset(acc, 0, sizeof acc);
+            for (int p = 0; p < k; p++) {
+                float b = B[(size_t)p * ldb + j];
+                const float *a = A + (size_t)p * lda + i0;
+                for (int i = 0; i < mv; i += VW)
+                    vstore(acc + i, vload(acc + i) + vload(a + i) * b);
+                for (int i = mv; i < mi; i++)
+                    acc[i] += a[i] * b;
+            }
+            for (int i = 0; i < mi; i++)
+                C[(size_t)(i0 + i) * ldc + j] += acc[i];
+        }
+}
+
+/* B's panel (kc, nv*VW), rows ldb apart -> bp, contiguous. (nv = NV as a constant: the
+ * compiler would make the general loop a call to memcpy for each row.) */
+INLINE void copy_panel(float *bp, const float *bb, int ldb, int kc, int nv)
+{
+    if (nv == NV)
+        for (int p = 0; p < kc; p++)
+#pragma GCC unroll 4
+            for (int v = 0; v < NV; v++)
+                vstore(bp + (p * NV + v) * VW, vload(bb + (size_t)p * ldb + v * VW));
+    else
+        for (int p = 0; p < kc; p++)
+#pragma GCC unroll 4
+            for (int v = 0; v < NV; v++)
+                if (v < nv)
+                    vstore(bp + (p * nv + v) * VW, vload(bb + (size_t)p * ldb + v * VW));
+}
+
 /* C (m, n) += op(A) (m, k) . B (k, n); op(A) = A (m, k) if ta = 0, A^T with A (k, m) if ta = 1.
  * Loop order: k-blocks of KC, then column panels of NR = NV*VW, then row tiles. Each B panel
  * (kc, NR) is first copied to a contiguous buffer on the stack when B's rows are 1 KiB or
@@ -197,18 +239,8 @@ static void gemm_any(int ta, int m, int n, int k, const float *A, int lda,
                 int nv = (nfull - j0) / VW < NV ? (nfull - j0) / VW : NV;
                 const float *bb = B + (size_t)p0 * ldb + j0;
                 int lb = ldb;
-                if (pack) {                                  /* B panel (kc, nv*VW) -> bp */
-                    if (nv == NV)
-                        for (int p = 0; p < kc; p++)
-#pragma GCC unroll 4
-                            for (int v = 0; v < NV; v++)
-                                vstore(bp + (p * NV + v) * VW,
-                                       vload(bb + (size_t)p * ldb + v * VW));
-                    else
-                        for (int p = 0; p < kc; p++)
-                            for (int v = 0; v < nv; v++)
-                                vstore(bp + (p * nv + v) * VW,
-                                       vload(bb + (size_t)p * ldb + v * VW));
+                if (pack) {
+                    copy_panel(bp, bb, ldb, kc, nv);
                     bb = bp;
                     lb = nv * VW;
                 }
@@ -221,11 +253,15 @@ static void gemm_any(int ta, int m, int n, int k, const float *A, int lda,
             }
         }
     }
+    if (ta) {
+        tn_leftover(m, n, nfull, k, A, lda, B, ldb, C, ldc);
+        return;
+    }
     for (int i = 0; i < m; i++)
         for (int j = nfull; j < n; j++) {
             float s = 0.0f;
             for (int p = 0; p < k; p++)
-                s += (ta ? A[(size_t)p * lda + i] : A[(size_t)i * lda + p]) * B[(size_t)p * ldb + j];
+                s += A[(size_t)i * lda + p] * B[(size_t)p * ldb + j];
             C[(size_t)i * ldc + j] += s;
         }
 }
@@ -512,9 +548,12 @@ static void gemv_packed_rows_f16(int m, int n, int k, const float *X, int ldx,
  * thousands): gemm_any's loops, with each group's k-block of A first copied into ap, tile
  * by tile, as kc rows of the tile's mr values. The tiles then read A front to back instead
  * of one short piece of each of kc rows lda apart (the rows of h, H floats apart), which
- * the prefetchers follow badly: 65% -> 78% of the peak for the 2 x 512 char-rnn's
- * (512, 2048, 5000). On smaller products (the seed model's 128 x 512 over 1248 rows) the
- * copy costs what it saves; gemm_tn keeps gemm_any for those. */
+ * the prefetchers follow badly. The groups are MTA tiles, about 256 rows (a k-block of A
+ * 256 KiB, read from L2), rather than gemm_any's 96: every group copies each panel of B's
+ * k-block again, and B here (dz over T b rows) comes from memory. On smaller products (the
+ * seed model's 128 x 512 over 1248 rows) the copy costs what it saves; gemm_tn keeps
+ * gemm_any for those. */
+enum { MTA = (256 + MR - 1) / MR };
 static void gemm_tn_packed_a(int m, int n, int k, const float *A, int lda, const float *B,
                              int ldb, float *C, int ldc, float *ap)
 {
@@ -523,20 +562,25 @@ static void gemm_tn_packed_a(int m, int n, int k, const float *A, int lda, const
     int ntiles = (m + MR - 1) / MR;
     for (int p0 = 0; p0 < k; p0 += KC) {
         int kc = k - p0 < KC ? k - p0 : KC;
-        for (int t0 = 0; t0 < ntiles; t0 += MT) {
-            int t1 = t0 + MT < ntiles ? t0 + MT : ntiles;
+        for (int t0 = 0; t0 < ntiles; t0 += MTA) {
+            int t1 = t0 + MTA < ntiles ? t0 + MTA : ntiles;
             float *o = ap;                               /* A's group k-block -> ap */
             for (int t = t0; t < t1; t++) {
                 int i0 = tile_row(t, m, ntiles), mr = tile_row(t + 1, m, ntiles) - i0;
-                for (int p = 0; p < kc; p++, o += mr)
-                    memcpy(o, A + (size_t)(p0 + p) * lda + i0, (size_t)mr * sizeof(float));
+                const float *a = A + (size_t)p0 * lda + i0;
+                if (mr == MR)               /* a constant size: inline moves, not a call */
+                    for (int p = 0; p < kc; p++, o += MR)
+                        memcpy(o, a + (size_t)p * lda, MR * sizeof(float));
+                else
+                    for (int p = 0; p < kc; p++, o += mr)
+#pragma GCC unroll 16
+                        for (int r = 0; r < MR; r++)
+                            if (r < mr)
+                                o[r] = a[(size_t)p * lda + r];
             }
             for (int j0 = 0; j0 < nfull; j0 += NV * VW) {
                 int nv = (nfull - j0) / VW < NV ? (nfull - j0) / VW : NV;
-                const float *bb = B + (size_t)p0 * ldb + j0;
-                for (int p = 0; p < kc; p++)                 /* B panel -> bp, as gemm_any */
-                    for (int v = 0; v < nv; v++)
-                        vstore(bp + (p * nv + v) * VW, vload(bb + (size_t)p * ldb + v * VW));
+                copy_panel(bp, B + (size_t)p0 * ldb + j0, ldb, kc, nv);
                 const float *a = ap;
                 for (int t = t0; t < t1; t++) {
                     int i0 = tile_row(t, m, ntiles), mr = tile_row(t + 1, m, ntiles) - i0;
@@ -547,13 +591,7 @@ static void gemm_tn_packed_a(int m, int n, int k, const float *A, int lda, const
             }
         }
     }
-    for (int i = 0; i < m; i++)                          /* leftover columns, as gemm_any */
-        for (int j = nfull; j < n; j++) {
-            float s = 0.0f;
-            for (int p = 0; p < k; p++)
-                s += A[(size_t)p * lda + i] * B[(size_t)p * ldb + j];
-            C[(size_t)i * ldc + j] += s;
-        }
+    tn_leftover(m, n, nfull, k, A, lda, B, ldb, C, ldc);
 }
 
 /* C (m, n) += A^T . B,  A is (k, m), B is (k, n) */
@@ -561,8 +599,8 @@ static void gemm_tn(int m, int n, int k, const float *A, int lda,
                     const float *B, int ldb, float *C, int ldc)
 {
     if (k >= 8 * KC && m >= MT * MR && n >= NV * VW) {
-        /* the group's A block: 96 KiB (AVX2), too much for the stack of a small thread */
-        float *ap = malloc((size_t)MT * MR * KC * sizeof(float));
+        /* the group's A block: 258 KiB (AVX2), too much for the stack of a small thread */
+        float *ap = malloc((size_t)MTA * MR * KC * sizeof(float));
         if (ap) {
             gemm_tn_packed_a(m, n, k, A, lda, B, ldb, C, ldc, ap);
             free(ap);
