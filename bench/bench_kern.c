@@ -1,7 +1,10 @@
 /* bench_kern.c - speed of every kernel set this CPU runs, single thread:
  *   peak     measured FMA throughput for the set's vector width (a loop of 12 independent
  *            multiply-add chains; the scalar set is measured with 4-wide SSE mul + add, what
- *            the compiler can do with it on the x86-64 baseline)
+ *            the compiler can do with it on the x86-64 baseline), on one core and on all
+ *            cores at once (the same loop in each thread of the library's pool: what training
+ *            threads can have together, less than n times one core's when the cores share a
+ *            clock budget or a host)
  *   gemms    the model's hot products at b = 32: forward h . R (32 x 4H x H), backward
  *            dz . R^T (32 x H x 4H), and the per-batch gradient h^T dz (H x 4H x 39*32)
  *   train    lstm_train_batch windows/s at V = 65, T = 40 (H = 128, b = 32 and 64; H = 512)
@@ -13,6 +16,7 @@
 #include <time.h>
 #include "kern.h"
 #include "lstm.h"
+#include "par.h"
 
 static double now(void)
 {
@@ -40,15 +44,56 @@ __attribute__((target("avx2,fma"))) static float peak_avx2(long iters) { PEAK_BO
 __attribute__((target("avx512f,fma"))) static float peak_avx512(long iters) { PEAK_BODY(16) }
 #endif
 
+typedef struct { float (*fn)(long); long iters; float sink; } peak_job;
+
+static void peak_part(void *ctx, int part, int nparts)
+{
+    peak_job *j = ctx;
+    float s = j->fn(j->iters);
+    if (part == 0)
+        j->sink = s;
+    (void)nparts;
+}
+
+static float (*peak_fn(const kern_ops *k, int *width))(long)
+{
+    float (*fn)(long) = peak_sse;
+    *width = 4;
+#if defined(__x86_64__)
+    if (strcmp(k->name, "avx2") == 0) { fn = peak_avx2; *width = 8; }
+    if (strcmp(k->name, "avx512") == 0) { fn = peak_avx512; *width = 16; }
+#endif
+    return fn;
+}
+
+/* GFLOP/s of the multiply-add loop run on every thread of pool p at once (the best of 3
+ * rounds of about 0.3 s), or 0 if there is no pool. */
+static double measure_peak_all(const kern_ops *k, par_pool *p)
+{
+    if (!p)
+        return 0;
+    int width;
+    peak_job j = { peak_fn(k, &width), 1000000, 0 };
+    double best = 0;
+    for (int round = 0; round < 4; round++) {
+        double t0 = now();
+        par_run(p, peak_part, &j);
+        double t = now() - t0;
+        if (round == 0) {                      /* the first: warm-up and sizing */
+            j.iters = (long)(j.iters * 0.3 / (t > 1e-3 ? t : 1e-3));
+            continue;
+        }
+        double gf = 12.0 * width * 2 * j.iters * par_size(p) / t * 1e-9;
+        best = gf > best ? gf : best;
+    }
+    return best;
+}
+
 /* GFLOP/s of the multiply-add loop for set k (2 flops per lane per FMA). */
 static double measure_peak(const kern_ops *k)
 {
-    float (*fn)(long) = peak_sse;
-    int width = 4;
-#if defined(__x86_64__)
-    if (strcmp(k->name, "avx2") == 0) { fn = peak_avx2; width = 8; }
-    if (strcmp(k->name, "avx512") == 0) { fn = peak_avx512; width = 16; }
-#endif
+    int width;
+    float (*fn)(long) = peak_fn(k, &width);
     long iters = 1000000;
     volatile float sink = fn(iters);
     double t;
@@ -142,15 +187,20 @@ static double measure_train(const kern_ops *k, int V, int H, int T, int b)
 int main(void)
 {
     printf("charpipe kernel benchmark, one thread; GFLOP/s (%% of the measured peak)\n\n");
+    par_pool *pool = par_ncpu() > 1 ? par_new(par_ncpu()) : NULL;
     for (int i = 0; kern_all[i]; i++) {
         const kern_ops *k = kern_get(kern_all[i]->name);
         if (!k) {
             printf("%-7s SKIP: this CPU cannot run this kernel set\n\n", kern_all[i]->name);
             continue;
         }
-        double peak = measure_peak(k);
-        printf("%-7s peak %.1f GFLOP/s (%s)\n", k->name, peak,
+        double peak = measure_peak(k), all = measure_peak_all(k, pool);
+        printf("%-7s peak %.1f GFLOP/s (%s)", k->name, peak,
                strcmp(k->name, "scalar") == 0 ? "SSE mul+add, 4 lanes" : "FMA");
+        if (all > 0)
+            printf("; %d cores at once: %.1f GFLOP/s (%.2fx one)", par_size(pool), all,
+                   all / peak);
+        printf("\n");
         printf("  %-44s %8s %8s\n", "gemm (b = 32)", "H=128", "H=512");
         packed_k = k;
         static const char *what[3] = { "forward  h . R     (32, 4H, H)  [packed R]",
@@ -195,5 +245,7 @@ int main(void)
         }
         printf("\n");
     }
+    if (pool)
+        par_free(pool);
     return 0;
 }

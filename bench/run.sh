@@ -29,7 +29,10 @@ echo; echo "== data stages"
 bash "$root/bench/data.sh" "$BIN" "$TEXT"
 
 echo; echo "== kernels (single core, against the measured FMA peak)"
-"$O/bench/bench_kern"
+"$O/bench/bench_kern" | tee "$tmp/kern.txt"
+kset=$(train --version | sed 's/.*kernels: \([a-z0-9]*\).*/\1/')
+peak1=$(sed -n "s/^$kset *peak \([0-9.]*\) GFLOP.*/\1/p" "$tmp/kern.txt")
+peakall=$(sed -n "s/^$kset *peak .*cores at once: \([0-9.]*\) GFLOP.*/\1/p" "$tmp/kern.txt")
 
 vocab < "$TEXT" | window -n 40 > "$tmp/w40.ts"
 # train --max-batches K: K batches of 64 after reading all windows; windows/s of those
@@ -59,11 +62,22 @@ for H in 128 512; do
             w=$(CHARPIPE_KERNEL=$k train_wps -H $H -j $j --max-batches "$(batches_for "$guess" "$PER")" 2>/dev/null)
             [ -z "$w" ] && continue
             printf '%-8s %-8s %-3s %14.0f\n' $H $k $j "$w"
+            [ $H = 128 ] && [ $k = "$kset" ] && eval "seed_j$j=$w"
             [ $H = 128 ] && awk -v a="$w" -v b="$best_128" 'BEGIN { exit !(a > b) }' && best_128=$w
         done
     done
 done
 printf 'memory: '; train --max-batches 1 < "$tmp/w40.ts" 2>&1 >/dev/null | sed -n 's/.*peak RSS/peak RSS/p'
+# the seed model against the FMA peak: 3 recurrent products of 2 T H 4H flops a window (T 40,
+# H 128: 15.7 MFLOP; the gathers, cells, output layer and optimizer are the rest of the step)
+if [ -n "${seed_j1:-}" ] && [ -n "$peak1" ]; then
+    awk -v w1="$seed_j1" -v w2="${seed_j2:-0}" -v p1="$peak1" -v pa="${peakall:-0}" -v k="$kset" 'BEGIN {
+        f = 3 * 2 * 40 * 128 * 512 * 1e-9
+        printf "seed model (%s): 1 thread %.1f GFLOP/s = %.0f%% of one core'"'"'s peak", k, w1 * f, 100 * w1 * f / p1
+        if (w2 > 0 && pa > 0)
+            printf "; 2 threads %.1f GFLOP/s = %.0f%% of the cores'"'"' peak together (%.1f), %.2fx one thread", w2 * f, 100 * w2 * f / pa, pa, w2 / w1
+        printf "\n" }'
+fi
 
 p1=$(peer_seed 1 128); p2=$(peer_seed 2 128)
 if [ -n "$p1$p2" ]; then
