@@ -376,18 +376,15 @@ static void step_sums_add(const step_sums *ss, const float *dz, const float *du,
 {
     for (int r = 0; r < b; r++) {
         const float *dzr = dz + (size_t)r * G;
-        float *dk = NULL, m = 1.0f;
-        if (ss->dkernel) {
-            size_t at = (size_t)r * ss->T + t;
-            dk = ss->dkernel + (size_t)ss->x[at] * G;
-            m = ss->lock ? ss->lock[at] : 1.0f;
-        }
-        if (dk && m != 1.0f) {
+        size_t at = (size_t)r * ss->T + t;                  /* x's and lock's (b, T) layout */
+        float *dk = ss->dkernel ? ss->dkernel + (size_t)ss->x[at] * G : NULL;
+        if (dk && ss->lock) {                               /* dk += dz_t times the multiplier */
+            float m = ss->lock[at];
             for (int j = 0; j < G; j++)
                 dk[j] += dzr[j] * m;
             dk = NULL;
         }
-        if (dk && ss->dbias)
+        if (dk && ss->dbias)                                /* both from one read of dz_t */
             acc2_rows4(ss->dbias, dk, dzr, G);
         else if (dk)
             acc_rows4(dk, dzr, G);
