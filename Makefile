@@ -83,6 +83,9 @@ $(O)/lib/%_avx512.o: lib/%_avx512.c
 	@mkdir -p $(@D)
 	$(Q)$(CC) $(ALL_CFLAGS) $(ISA_avx512) -c -o $@ $<
 
+# Adam's square root needs no errno (v >= 0): without the call's error path the loop vectorises
+$(O)/lib/optim.o: ALL_CFLAGS += -fno-math-errno
+
 $(LIBA): $(LIB_OBJ)
 	@rm -f $@
 	$(Q)$(AR) rcs $@ $^
