@@ -544,15 +544,16 @@ static void gemv_packed_rows_f16(int m, int n, int k, const float *X, int ldx,
     gemv_rows_any(1, m, n, k, X, ldx, NULL, Bp, Y0, ldy0, Y, ldy);
 }
 
-/* gemm_tn over many rows of A and B (a weight gradient summed over T b rows, k in the
- * thousands): gemm_any's loops, with each group's k-block of A first copied into ap, tile
- * by tile, as kc rows of the tile's mr values. The tiles then read A front to back instead
- * of one short piece of each of kc rows lda apart (the rows of h, H floats apart), which
- * the prefetchers follow badly. The groups are MTA tiles, about 256 rows (a k-block of A
- * 256 KiB, read from L2), rather than gemm_any's 96: every group copies each panel of B's
- * k-block again, and B here (dz over T b rows) comes from memory. On smaller products (the
- * seed model's 128 x 512 over 1248 rows) the copy costs what it saves; gemm_tn keeps
- * gemm_any for those. */
+/* gemm_tn over many rows of A and B (a weight gradient summed over T b rows, k at least
+ * 1024): gemm_any's loops, with each group's k-block of A first copied into ap, tile by
+ * tile, as kc rows of the tile's mr values. The tiles then read A front to back instead of
+ * one short piece of each of kc rows lda apart (the rows of h, H floats apart), which the
+ * prefetchers follow badly. The groups are MTA tiles, about 256 rows (a k-block of A 256
+ * KiB, read from L2), rather than gemm_any's 96: every group copies each panel of B's
+ * k-block again, and B here (dz over T b rows) comes from memory. Measured on one core
+ * (AVX2, quiet, two rounds): the seed model's 128 x 512 over 1248 rows 81 -> 88 GFLOP/s,
+ * the 2 x 256 char-rnn's 256 x 1024 over 2500 78 -> 88, the 2 x 512's 512 x 2048 over
+ * 5000 73 -> 90. */
 enum { MTA = (256 + MR - 1) / MR };
 static void gemm_tn_packed_a(int m, int n, int k, const float *A, int lda, const float *B,
                              int ldb, float *C, int ldc, float *ap)
@@ -598,7 +599,7 @@ static void gemm_tn_packed_a(int m, int n, int k, const float *A, int lda, const
 static void gemm_tn(int m, int n, int k, const float *A, int lda,
                     const float *B, int ldb, float *C, int ldc)
 {
-    if (k >= 8 * KC && m >= MT * MR && n >= NV * VW) {
+    if (k >= 4 * KC && m >= MT * MR && n >= NV * VW) {
         /* the group's A block: 258 KiB (AVX2), too much for the stack of a small thread */
         float *ap = malloc((size_t)MTA * MR * KC * sizeof(float));
         if (ap) {
