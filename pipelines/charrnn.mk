@@ -4,12 +4,17 @@
 #                                                   (the layer-normalised LSTM, 2 x 256)
 #   make -C pipelines -f charrnn.mk BUDGET=120 H=128 L=1
 #   make -C pipelines -f charrnn.mk CELL=gru        the GRU (or CELL=lstm: the plain LSTM)
+#   make -C pipelines -f charrnn.mk DROPKIND=locked locked (variational) dropout instead
 #   make -C pipelines -f charrnn.mk results         one line per finished run
 #
 # Trains with a target at every position on tinyshakespeare (or TEXT=), the last 10% of the
 # characters held out, the rest cut into B streams of N steps with the state carried
 # (train --streams), for BUDGET seconds of training (validation time not counted), validating
-# every EVAL batches. Outputs in runs/charrnn-hH-lL-nN-bB-tBUDGET[-dDROPOUT]-CELL/:
+# every EVAL batches. DROPOUT is the rate of DROPKIND dropout: step (--dropout, a new mask at
+# every step, between layers; the default) or locked (--locked-dropout, one mask per sequence
+# on each layer's input above the first and on the output; README: as good on Shakespeare,
+# worse on the second corpus).
+# Outputs in runs/charrnn-hH-lL-nN-bB-tBUDGET[-dDROPOUT | -ldDROPOUT (locked)]-CELL/:
 #   model, best.model   the last and the best (lowest validation loss) model
 #   loss.tsv            train --log: epoch, train_loss, val_loss, seconds since the last line
 #   curve.tsv           elapsed training seconds and validation loss, for plotting
@@ -34,13 +39,18 @@ B        ?= 50
 LR       ?= 3e-3
 SCHEDULE ?= cosine
 DROPOUT  ?= 0.25
+DROPKIND ?= step
 CLIP     ?= 5
 EVAL     ?= 100
 SEED     ?= 1
 CELL     ?= lnlstm
 PROMPT   ?= ROMEO:
 
-RUN := $(RUNS)/charrnn-h$(H)-l$(L)-n$(N)-b$(B)-t$(BUDGET)$(if $(filter-out 0,$(DROPOUT)),-d$(DROPOUT))-$(CELL)
+ifeq ($(filter locked step,$(DROPKIND)),)
+$(error charrnn.mk: DROPKIND=$(DROPKIND) is not locked or step)
+endif
+DROPOPT := $(if $(filter locked,$(DROPKIND)),--locked-dropout,--dropout) $(DROPOUT)
+RUN := $(RUNS)/charrnn-h$(H)-l$(L)-n$(N)-b$(B)-t$(BUDGET)$(if $(filter-out 0,$(DROPOUT)),-$(if $(filter locked,$(DROPKIND)),l)d$(DROPOUT))-$(CELL)
 
 .PHONY: all results text-check
 all: $(RUN)/result.tsv $(RUN)/sample.txt $(RUN)/curve.png
@@ -51,7 +61,7 @@ $(RUN)/model: $(wildcard $(TEXT)) | text-check
 	@mkdir -p $(@D)
 	@rm -f $(RUN)/loss.tsv
 	$(BIN)/vocab < $< | $(BIN)/train --streams -n $(N) -b $(B) -H $(H) -L $(L) --cell $(CELL) --val 0.1 \
-	    --lr $(LR) --schedule $(SCHEDULE) --dropout $(DROPOUT) --clip $(CLIP) --seed $(SEED) \
+	    --lr $(LR) --schedule $(SCHEDULE) $(DROPOPT) --clip $(CLIP) --seed $(SEED) \
 	    --max-seconds $(BUDGET) --eval-every $(EVAL) --log $(RUN)/loss.tsv \
 	    --best $(RUN)/best.model -o $@ 2> >(tee $(RUN)/train.err >&2)
 

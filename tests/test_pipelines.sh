@@ -113,6 +113,15 @@ mkc "${C[@]}" BUDGET=3 "$cd0/result.tsv" > /dev/null 2> c0.err
 [ "$(cut -f7,8 "$cd0/result.tsv")" = "$(printf -- '-\t-')" ] && grep -q 'no validation result' c0.err \
     && pass charrnn_mk_no_validation_is_missing || fail charrnn_mk_no_validation_is_missing "$(cat "$cd0/result.tsv" c0.err)"
 
+# DROPKIND picks the dropout charrnn.mk trains with: per step by default, locked on request,
+# named in the run's directory; anything else is refused with the choices
+mkc -n "${C[@]}" DROPOUT=0.1 > dk1.out 2>&1; mkc -n "${C[@]}" DROPOUT=0.1 DROPKIND=locked > dk2.out 2>&1
+grep -q -- '--dropout 0.1 ' dk1.out && ! grep -q -- '--locked-dropout' dk1.out \
+    && grep -q 'charrnn-h8-l1-n8-b4-t2-d0.1-gru' dk1.out \
+    && grep -q -- '--locked-dropout 0.1 ' dk2.out && grep -q 'charrnn-h8-l1-n8-b4-t2-ld0.1-gru' dk2.out \
+    && pass charrnn_mk_dropkind || fail charrnn_mk_dropkind "$(cat dk1.out dk2.out)"
+expect_fail charrnn_mk_bad_dropkind 'DROPKIND=often is not locked or step' mkc "${C[@]}" DROPKIND=often
+
 # the regularisation sweep (sweep.mk) end to end: two settings for a second each on the small
 # text, one after another; the table, the curves, nothing redone, a changed setting redone alone
 mks() { make --no-print-directory -C "$P" -f sweep.mk "$@"; }
