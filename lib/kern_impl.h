@@ -214,6 +214,35 @@ INLINE void copy_panel(float *bp, const float *bb, int ldb, int kc, int nv)
                     vstore(bp + (p * nv + v) * VW, vload(bb + (size_t)p * ldb + v * VW));
 }
 
+/* gemm_tn over many rows of A and B (a weight gradient summed over T b rows, k at least
+ * 1024) copies each group's k-block of A (kc rows lda apart, of which the group's tiles take
+ * columns) into ap, tile by tile, as kc rows of the tile's mr values. The tiles then read A
+ * front to back instead of one short piece of each of kc rows lda apart (the rows of h, H
+ * floats apart), which the prefetchers follow badly. Such groups are MTA tiles, about 256
+ * rows (a k-block of A 256 KiB, read from L2), rather than MT: every group copies each panel
+ * of B's k-block again, and B there (dz over T b rows) comes from memory. Measured on one
+ * core (AVX2, quiet, two rounds): the seed model's 128 x 512 over 1248 rows 81 -> 88
+ * GFLOP/s, the 2 x 256 char-rnn's 256 x 1024 over 2500 78 -> 88, the 2 x 512's 512 x 2048
+ * over 5000 73 -> 90. */
+enum { MTA = (256 + MR - 1) / MR };
+static void pack_a_group(float *ap, const float *A, int lda, int kc, int t0, int t1, int m,
+                         int ntiles)
+{
+    for (int t = t0; t < t1; t++) {
+        int i0 = tile_row(t, m, ntiles), mr = tile_row(t + 1, m, ntiles) - i0;
+        const float *a = A + i0;
+        if (mr == MR)                       /* a constant size: inline moves, not a call */
+            for (int p = 0; p < kc; p++, ap += MR)
+                memcpy(ap, a + (size_t)p * lda, MR * sizeof(float));
+        else
+            for (int p = 0; p < kc; p++, ap += mr)
+#pragma GCC unroll 16
+                for (int r = 0; r < MR; r++)
+                    if (r < mr)
+                        ap[r] = a[(size_t)p * lda + r];
+    }
+}
+
 /* C (m, n) += op(A) (m, k) . B (k, n); op(A) = A (m, k) if ta = 0, A^T with A (k, m) if ta = 1.
  * Loop order: k-blocks of KC, then column panels of NR = NV*VW, then row tiles. Each B panel
  * (kc, NR) is first copied to a contiguous buffer on the stack when B's rows are 1 KiB or
@@ -223,18 +252,24 @@ INLINE void copy_panel(float *bp, const float *bb, int ldb, int kc, int nv)
  * apart, as in the backward product with R^T, packing was slower than not.) The m rows are split into
  * ceil(m / MR) tiles of nearly equal height (32 = 6+6+5+5+5+5 rather than 6*5 + 2: a short
  * tile has too few accumulators to hide the FMA latency). Columns past the last full vector
- * are done by a plain loop. */
+ * are done by a plain loop. ap: NULL, or (ta = 1) room for MTA * MR * KC floats to copy A
+ * into, as above. */
 static void gemm_any(int ta, int m, int n, int k, const float *A, int lda,
-                     const float *B, int ldb, float *C, int ldc)
+                     const float *B, int ldb, float *C, int ldc, float *ap)
 {
     float bp[KC * NV * VW] __attribute__((aligned(64)));
     int nfull = n / VW * VW;
     int ntiles = (m + MR - 1) / MR;
-    int pack = ntiles > 1 && ldb >= 256;    /* rows >= 1 KiB apart: the panel would thrash L1 */
+    /* B's rows >= 1 KiB apart: the panel would thrash L1; with A copied, always (the copy
+     * streams B's rows in once per group) */
+    int pack = ntiles > 1 && (ldb >= 256 || ap);
+    int mt = ap ? MTA : MT;
     for (int p0 = 0; p0 < k; p0 += KC) {
         int kc = k - p0 < KC ? k - p0 : KC;
-        for (int t0 = 0; t0 < ntiles; t0 += MT) {        /* a group of rows, its A in L2 */
-            int t1 = t0 + MT < ntiles ? t0 + MT : ntiles;
+        for (int t0 = 0; t0 < ntiles; t0 += mt) {        /* a group of rows, its A in L2 */
+            int t1 = t0 + mt < ntiles ? t0 + mt : ntiles;
+            if (ap)
+                pack_a_group(ap, A + (size_t)p0 * lda, lda, kc, t0, t1, m, ntiles);
             for (int j0 = 0; j0 < nfull; j0 += NV * VW) {
                 int nv = (nfull - j0) / VW < NV ? (nfull - j0) / VW : NV;
                 const float *bb = B + (size_t)p0 * ldb + j0;
@@ -244,11 +279,17 @@ static void gemm_any(int ta, int m, int n, int k, const float *A, int lda,
                     bb = bp;
                     lb = nv * VW;
                 }
+                const float *pa = ap;               /* the group's tiles, one after another */
                 for (int t = t0; t < t1; t++) {
                     int i0 = tile_row(t, m, ntiles), mr = tile_row(t + 1, m, ntiles) - i0;
-                    const float *a = ta ? A + (size_t)p0 * lda + i0 : A + (size_t)i0 * lda + p0;
-                    tiles[ta][mr - 1][nv - 1](kc, a, lda, bb, lb, C + (size_t)i0 * ldc + j0,
-                                              ldc);
+                    float *c = C + (size_t)i0 * ldc + j0;
+                    if (ap) {
+                        tiles[1][mr - 1][nv - 1](kc, pa, mr, bb, lb, c, ldc);
+                        pa += (size_t)kc * mr;
+                    } else {
+                        const float *a = ta ? A + (size_t)p0 * lda + i0 : A + (size_t)i0 * lda + p0;
+                        tiles[ta][mr - 1][nv - 1](kc, a, lda, bb, lb, c, ldc);
+                    }
                 }
             }
         }
@@ -314,7 +355,7 @@ static void gemm_nn(int m, int n, int k, const float *A, int lda,
     if (m == 1)
         gemv(n, k, A, B, ldb, C);
     else
-        gemm_any(0, m, n, k, A, lda, B, ldb, C, ldc);
+        gemm_any(0, m, n, k, A, lda, B, ldb, C, ldc, NULL);
 }
 
 /* Packed B (k, n): for each k-block of KC rows (the last may be shorter), its column panels
@@ -544,71 +585,16 @@ static void gemv_packed_rows_f16(int m, int n, int k, const float *X, int ldx,
     gemv_rows_any(1, m, n, k, X, ldx, NULL, Bp, Y0, ldy0, Y, ldy);
 }
 
-/* gemm_tn over many rows of A and B (a weight gradient summed over T b rows, k at least
- * 1024): gemm_any's loops, with each group's k-block of A first copied into ap, tile by
- * tile, as kc rows of the tile's mr values. The tiles then read A front to back instead of
- * one short piece of each of kc rows lda apart (the rows of h, H floats apart), which the
- * prefetchers follow badly. The groups are MTA tiles, about 256 rows (a k-block of A 256
- * KiB, read from L2), rather than gemm_any's 96: every group copies each panel of B's
- * k-block again, and B here (dz over T b rows) comes from memory. Measured on one core
- * (AVX2, quiet, two rounds): the seed model's 128 x 512 over 1248 rows 81 -> 88 GFLOP/s,
- * the 2 x 256 char-rnn's 256 x 1024 over 2500 78 -> 88, the 2 x 512's 512 x 2048 over
- * 5000 73 -> 90. */
-enum { MTA = (256 + MR - 1) / MR };
-static void gemm_tn_packed_a(int m, int n, int k, const float *A, int lda, const float *B,
-                             int ldb, float *C, int ldc, float *ap)
-{
-    float bp[KC * NV * VW] __attribute__((aligned(64)));
-    int nfull = n / VW * VW;
-    int ntiles = (m + MR - 1) / MR;
-    for (int p0 = 0; p0 < k; p0 += KC) {
-        int kc = k - p0 < KC ? k - p0 : KC;
-        for (int t0 = 0; t0 < ntiles; t0 += MTA) {
-            int t1 = t0 + MTA < ntiles ? t0 + MTA : ntiles;
-            float *o = ap;                               /* A's group k-block -> ap */
-            for (int t = t0; t < t1; t++) {
-                int i0 = tile_row(t, m, ntiles), mr = tile_row(t + 1, m, ntiles) - i0;
-                const float *a = A + (size_t)p0 * lda + i0;
-                if (mr == MR)               /* a constant size: inline moves, not a call */
-                    for (int p = 0; p < kc; p++, o += MR)
-                        memcpy(o, a + (size_t)p * lda, MR * sizeof(float));
-                else
-                    for (int p = 0; p < kc; p++, o += mr)
-#pragma GCC unroll 16
-                        for (int r = 0; r < MR; r++)
-                            if (r < mr)
-                                o[r] = a[(size_t)p * lda + r];
-            }
-            for (int j0 = 0; j0 < nfull; j0 += NV * VW) {
-                int nv = (nfull - j0) / VW < NV ? (nfull - j0) / VW : NV;
-                copy_panel(bp, B + (size_t)p0 * ldb + j0, ldb, kc, nv);
-                const float *a = ap;
-                for (int t = t0; t < t1; t++) {
-                    int i0 = tile_row(t, m, ntiles), mr = tile_row(t + 1, m, ntiles) - i0;
-                    tiles[1][mr - 1][nv - 1](kc, a, mr, bp, nv * VW, C + (size_t)i0 * ldc + j0,
-                                             ldc);
-                    a += (size_t)kc * mr;
-                }
-            }
-        }
-    }
-    tn_leftover(m, n, nfull, k, A, lda, B, ldb, C, ldc);
-}
-
 /* C (m, n) += A^T . B,  A is (k, m), B is (k, n) */
 static void gemm_tn(int m, int n, int k, const float *A, int lda,
                     const float *B, int ldb, float *C, int ldc)
 {
-    if (k >= 4 * KC && m >= MT * MR && n >= NV * VW) {
-        /* the group's A block: 258 KiB (AVX2), too much for the stack of a small thread */
-        float *ap = malloc((size_t)MTA * MR * KC * sizeof(float));
-        if (ap) {
-            gemm_tn_packed_a(m, n, k, A, lda, B, ldb, C, ldc, ap);
-            free(ap);
-            return;
-        }
-    }
-    gemm_any(1, m, n, k, A, lda, B, ldb, C, ldc);
+    /* the group's A block: 258 KiB (AVX2), too much for the stack of a small thread; NULL
+     * (a small product, or no memory) runs without the copy */
+    float *ap = k >= 4 * KC && m >= MT * MR && n >= NV * VW
+                ? malloc((size_t)MTA * MR * KC * sizeof(float)) : NULL;
+    gemm_any(1, m, n, k, A, lda, B, ldb, C, ldc, ap);
+    free(ap);
 }
 
 /* C (m, n) += A . B^T,  A is (m, k), B is (n, k): dot products of rows (not a hot path). */
