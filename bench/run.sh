@@ -62,7 +62,7 @@ for H in 128 512; do
             w=$(CHARPIPE_KERNEL=$k train_wps -H $H -j $j --max-batches "$(batches_for "$guess" "$PER")" 2>/dev/null)
             [ -z "$w" ] && continue
             printf '%-8s %-8s %-3s %14.0f\n' $H $k $j "$w"
-            [ $H = 128 ] && [ $k = "$kset" ] && eval "seed_j$j=$w"
+            if [ $H = 128 ] && [ $k = "$kset" ]; then [ $j = 1 ] && seed_j1=$w || seed_j2=$w; fi
             [ $H = 128 ] && awk -v a="$w" -v b="$best_128" 'BEGIN { exit !(a > b) }' && best_128=$w
         done
     done
