@@ -850,10 +850,13 @@ static void ln_bwd(int b, int H, float *dz, const float *gamma, const float *sha
 static int softmax(int n, float *x, float s)
 {
     int best = 0;
+    float mx = x[0];                  /* held in a register: reloading x[best] is a chain */
     for (int i = 1; i < n; i++)
-        if (x[i] > x[best])
+        if (x[i] > mx) {
+            mx = x[i];
             best = i;
-    float mx = x[best], sum = 0.0f;
+        }
+    float sum = 0.0f;
     int nf = n / VW * VW;
     vf acc = {0};
     for (int j = 0; j < nf; j += VW) {

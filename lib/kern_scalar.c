@@ -240,10 +240,13 @@ static void ln_bwd(int b, int H, float *dz, const float *gamma, const float *sha
 static int softmax(int n, float *x, float s)
 {
     int best = 0;
+    float mx = x[0];                  /* held in a register: reloading x[best] is a chain */
     for (int i = 1; i < n; i++)
-        if (x[i] > x[best])
+        if (x[i] > mx) {
+            mx = x[i];
             best = i;
-    float mx = x[best], sum = 0.0f;
+        }
+    float sum = 0.0f;
     for (int i = 0; i < n; i++) {
         x[i] = expf((x[i] - mx) * s);
         sum += x[i];

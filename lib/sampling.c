@@ -8,18 +8,30 @@
 int sample_argmax(const float *x, int n)
 {
     int best = 0;
+    float mx = x[0];                  /* held, not reloaded: x[best] made a chain through memory */
     for (int i = 1; i < n; i++)
-        if (x[i] > x[best])
+        if (x[i] > mx) {
+            mx = x[i];
             best = i;
+        }
     return best;
 }
 
 int sample_choose(const float *p, int V, double t, int topk, double topp, rng_t *rng, double *q, int *order)
 {
-    int best = 0;
-    for (int i = 1; i < V; i++)
-        if (p[i] > p[best])
-            best = i;
+    if (t == 1 && topk <= 0 && topp >= 1) {      /* plain sampling, as generation does it */
+        double total = 0;
+        for (int i = 0; i < V; i++)
+            total += p[i];
+        double u = rng_uniform(rng) * total;
+        for (int i = 0; i < V; i++) {
+            u -= p[i];
+            if (u < 0 && p[i] > 0)
+                return i;
+        }
+        return sample_argmax(p, V);              /* rounding left u >= 0 */
+    }
+    int best = sample_argmax(p, V);
     if (t <= 0)
         return best;
     if (t == 1)                                  /* q = p^(1/t), relative to the best */
