@@ -74,37 +74,75 @@ INLINE vf vclamp(vf x, vf lo, vf hi)
 #endif
 }
 
+/* e^x, sigmoid and tanh of u vectors at once (u a constant after inlining): each step for
+ * all u before the next, so that u independent chains are in flight. One chain alone is
+ * bound by latency (e^x is some 15 dependent operations, and a cell takes two in a row);
+ * four of them keep the vector units busy. Every lane gets the same operations whatever u is. */
+enum { CU = 4 };                                         /* u <= CU */
+
 /* e^x for x in float range; clamped to [-87, 88] so 2^n stays a normal float. */
-INLINE vf vexp(vf x)
+INLINE void vexp_u(const int u, vf *x)
 {
-    x = vclamp(x, (vf){0} - 87.0f, (vf){0} + 88.0f);
     const float magic = 0x1.8p23f;                       /* adding it rounds to an integer */
-    vf t = x * 1.44269504088896341f + magic;
-    vf n = t - magic;                                    /* round(x / ln2) */
-    vf r = x - n * 0.693359375f;                         /* ln2 split in two: exact high part */
-    r = r - n * -2.12194440e-4f;
-    vf p = (vf){0} + (1.0f / 5040.0f);
-    p = p * r + (1.0f / 720.0f);
-    p = p * r + (1.0f / 120.0f);
-    p = p * r + (1.0f / 24.0f);
-    p = p * r + (1.0f / 6.0f);
-    p = p * r + 0.5f;
-    p = p * r + 1.0f;
-    p = p * r + 1.0f;
-    vi e = ((vi)t - (vi)((vf){0} + magic) + 127) << 23;  /* 2^n in the exponent field */
-    return p * (vf)e;
+    vf t[CU], r[CU], p[CU];
+#pragma GCC unroll 8
+    for (int k = 0; k < u; k++) {
+        x[k] = vclamp(x[k], (vf){0} - 87.0f, (vf){0} + 88.0f);
+        t[k] = x[k] * 1.44269504088896341f + magic;
+    }
+#pragma GCC unroll 8
+    for (int k = 0; k < u; k++) {
+        vf n = t[k] - magic;                             /* round(x / ln2) */
+        r[k] = x[k] - n * 0.693359375f;                  /* ln2 split in two: exact high part */
+        r[k] = r[k] - n * -2.12194440e-4f;
+        p[k] = r[k] * (1.0f / 5040.0f) + (1.0f / 720.0f);
+    }
+#define HORNER(c)                                                                             \
+    _Pragma("GCC unroll 8") for (int k = 0; k < u; k++) p[k] = p[k] * r[k] + (c)
+    HORNER(1.0f / 120.0f);
+    HORNER(1.0f / 24.0f);
+    HORNER(1.0f / 6.0f);
+    HORNER(0.5f);
+    HORNER(1.0f);
+    HORNER(1.0f);
+#undef HORNER
+#pragma GCC unroll 8
+    for (int k = 0; k < u; k++) {
+        vi e = ((vi)t[k] - (vi)((vf){0} + magic) + 127) << 23;  /* 2^n in the exponent field */
+        x[k] = p[k] * (vf)e;
+    }
 }
 
-INLINE vf vsigmoid(vf x) { return 1.0f / (1.0f + vexp(-x)); }
+INLINE vf vexp(vf x)
+{
+    vexp_u(1, &x);
+    return x;
+}
+
+INLINE void vsigmoid_u(const int u, vf *x)
+{
+    vf e[CU];
+#pragma GCC unroll 8
+    for (int k = 0; k < u; k++)
+        e[k] = -x[k];
+    vexp_u(u, e);
+#pragma GCC unroll 8
+    for (int k = 0; k < u; k++)
+        x[k] = 1.0f / (1.0f + e[k]);
+}
 
 /* tanh(x) = sign(x) (1 - e) / (1 + e) with e = exp(-2|x|). */
-INLINE vf vtanh(vf x)
+INLINE void vtanh_u(const int u, vf *x)
 {
     const vi sign = (vi){0} + (int32_t)0x80000000u;
-    vf ax = (vf)((vi)x & ~sign);
-    vf e = vexp(-2.0f * ax);
-    vf t = (1.0f - e) / (1.0f + e);
-    return (vf)((vi)t | ((vi)x & sign));
+    vf e[CU];
+#pragma GCC unroll 8
+    for (int k = 0; k < u; k++)
+        e[k] = -2.0f * (vf)((vi)x[k] & ~sign);
+    vexp_u(u, e);
+#pragma GCC unroll 8
+    for (int k = 0; k < u; k++)
+        x[k] = (vf)((vi)((1.0f - e[k]) / (1.0f + e[k])) | ((vi)x[k] & sign));
 }
 
 /* ---------------------------------------------------------------------------------------- */
@@ -635,24 +673,70 @@ static void gemm_nt(int m, int n, int k, const float *A, int lda,
 /* ---------------------------------------------------------------------------------------- */
 /* LSTM cell */
 
-/* n <= VW lanes of one row of the forward cell; zr (4H) one row of z, j the lane offset.
- * Constant n = VW compiles to plain vector loads and stores. */
-INLINE void cell_fwd_lanes(int n, int H, float *zr, const float *cp, float *c, float *h)
+/* Load / store u vectors from p on, VW floats apart, the last of them n <= VW lanes. */
+INLINE void vload_u(const int u, int n, vf *v, const float *p)
 {
-    vf i = vsigmoid(vload_n(zr, n));
-    vf f = vsigmoid(vload_n(zr + H, n));
-    vf g = vtanh(vload_n(zr + 2 * H, n));
-    vf o = vsigmoid(vload_n(zr + 3 * H, n));
-    vf cn = i * g;
+#pragma GCC unroll 8
+    for (int k = 0; k < u; k++)
+        v[k] = k < u - 1 ? vload(p + k * VW) : vload_n(p + k * VW, n);
+}
+
+INLINE void vstore_u(const int u, int n, float *p, const vf *v)
+{
+#pragma GCC unroll 8
+    for (int k = 0; k < u; k++) {
+        if (k < u - 1)
+            vstore(p + k * VW, v[k]);
+        else
+            vstore_n(p + k * VW, v[k], n);
+    }
+}
+
+/* The lanes j .. j + (u - 1) VW + n of one row of a cell: u vectors, the last n <= VW lanes
+ * (constant u, and n = VW, compile to plain vector loads and stores). Each cell's loop goes
+ * CU vectors at a time, then one, then the row's leftover lanes. */
+#define CELL_LOOP(H, lanes)                                                                   \
+    do {                                                                                     \
+        int j = 0;                                                                           \
+        for (; j + CU * VW <= (H); j += CU * VW)                                             \
+            lanes(CU, VW, j);                                                                \
+        for (; j + VW <= (H); j += VW)                                                       \
+            lanes(1, VW, j);                                                                 \
+        if (j < (H))                                                                         \
+            lanes(1, (H) - j, j);                                                            \
+    } while (0)
+
+/* zr (4H) one row of z, from lane j; cp, c, h from lane j */
+INLINE void cell_fwd_lanes(const int u, int n, int H, float *zr, const float *cp, float *c, float *h)
+{
+    vf i[CU], f[CU], g[CU], o[CU], cn[CU], tc[CU], cpv[CU];
+    vload_u(u, n, i, zr);
+    vload_u(u, n, f, zr + H);
+    vload_u(u, n, g, zr + 2 * H);
+    vload_u(u, n, o, zr + 3 * H);
+    vsigmoid_u(u, i);
+    vsigmoid_u(u, f);
+    vtanh_u(u, g);
+    vsigmoid_u(u, o);
     if (cp)
-        cn += f * vload_n(cp, n);
-    vf hn = o * vtanh(cn);
-    vstore_n(zr, i, n);
-    vstore_n(zr + H, f, n);
-    vstore_n(zr + 2 * H, g, n);
-    vstore_n(zr + 3 * H, o, n);
-    vstore_n(c, cn, n);
-    vstore_n(h, hn, n);
+        vload_u(u, n, cpv, cp);
+#pragma GCC unroll 8
+    for (int k = 0; k < u; k++) {
+        cn[k] = i[k] * g[k];
+        if (cp)
+            cn[k] += f[k] * cpv[k];
+        tc[k] = cn[k];
+    }
+    vtanh_u(u, tc);
+#pragma GCC unroll 8
+    for (int k = 0; k < u; k++)
+        tc[k] = o[k] * tc[k];                                /* h */
+    vstore_u(u, n, zr, i);
+    vstore_u(u, n, zr + H, f);
+    vstore_u(u, n, zr + 2 * H, g);
+    vstore_u(u, n, zr + 3 * H, o);
+    vstore_u(u, n, c, cn);
+    vstore_u(u, n, h, tc);
 }
 
 /* z (b, 4H) pre-activations -> activations i, f, g, o in place; c_prev (b, H) or NULL;
@@ -663,28 +747,32 @@ static void lstm_cell_fwd(int b, int H, float *z, const float *c_prev, float *c,
         float *zr = z + (size_t)r * 4 * H;
         const float *cp = c_prev ? c_prev + (size_t)r * H : NULL;
         float *cr = c + (size_t)r * H, *hr = h + (size_t)r * H;
-        int j = 0;
-        for (; j + VW <= H; j += VW)
-            cell_fwd_lanes(VW, H, zr + j, cp ? cp + j : NULL, cr + j, hr + j);
-        if (j < H)
-            cell_fwd_lanes(H - j, H, zr + j, cp ? cp + j : NULL, cr + j, hr + j);
+#define LANES(u, n, j) cell_fwd_lanes(u, n, H, zr + j, cp ? cp + j : NULL, cr + j, hr + j)
+        CELL_LOOP(H, LANES);
+#undef LANES
     }
 }
 
-INLINE void cell_bwd_lanes(int n, int H, float *ar, const float *cp, const float *c,
+INLINE void cell_bwd_lanes(const int u, int n, int H, float *ar, const float *cp, const float *c,
                            const float *dh, float *dc)
 {
-    vf i = vload_n(ar, n), f = vload_n(ar + H, n), g = vload_n(ar + 2 * H, n);
-    vf o = vload_n(ar + 3 * H, n);
-    vf tc = vtanh(vload_n(c, n));
-    vf dhv = vload_n(dh, n);
-    vf dct = vload_n(dc, n) + dhv * o * (1.0f - tc * tc);   /* total gradient at c_t */
-    vf cpv = cp ? vload_n(cp, n) : (vf){0};
-    vstore_n(ar, dct * g * i * (1.0f - i), n);
-    vstore_n(ar + H, dct * cpv * f * (1.0f - f), n);
-    vstore_n(ar + 2 * H, dct * i * (1.0f - g * g), n);
-    vstore_n(ar + 3 * H, dhv * tc * o * (1.0f - o), n);
-    vstore_n(dc, dct * f, n);
+    vf tc[CU];
+    vload_u(u, n, tc, c);
+    vtanh_u(u, tc);
+#pragma GCC unroll 8
+    for (int k = 0; k < u; k++) {
+        int m = k < u - 1 ? VW : n, o_ = k * VW;
+        vf i = vload_n(ar + o_, m), f = vload_n(ar + H + o_, m), g = vload_n(ar + 2 * H + o_, m);
+        vf o = vload_n(ar + 3 * H + o_, m);
+        vf dhv = vload_n(dh + o_, m);
+        vf dct = vload_n(dc + o_, m) + dhv * o * (1.0f - tc[k] * tc[k]);   /* gradient at c_t */
+        vf cpv = cp ? vload_n(cp + o_, m) : (vf){0};
+        vstore_n(ar + o_, dct * g * i * (1.0f - i), m);
+        vstore_n(ar + H + o_, dct * cpv * f * (1.0f - f), m);
+        vstore_n(ar + 2 * H + o_, dct * i * (1.0f - g * g), m);
+        vstore_n(ar + 3 * H + o_, dhv * tc[k] * o * (1.0f - o), m);
+        vstore_n(dc + o_, dct * f, m);
+    }
 }
 
 /* act (b, 4H) activations i, f, g, o -> dz in place; c_prev (b, H) or NULL, c (b, H);
@@ -697,27 +785,47 @@ static void lstm_cell_bwd(int b, int H, float *act, const float *c_prev, const f
         const float *cp = c_prev ? c_prev + (size_t)r * H : NULL;
         const float *cr = c + (size_t)r * H, *dhr = dh + (size_t)r * H;
         float *dcr = dc + (size_t)r * H;
-        int j = 0;
-        for (; j + VW <= H; j += VW)
-            cell_bwd_lanes(VW, H, ar + j, cp ? cp + j : NULL, cr + j, dhr + j, dcr + j);
-        if (j < H)
-            cell_bwd_lanes(H - j, H, ar + j, cp ? cp + j : NULL, cr + j, dhr + j, dcr + j);
+#define LANES(u, n, j) cell_bwd_lanes(u, n, H, ar + j, cp ? cp + j : NULL, cr + j, dhr + j, dcr + j)
+        CELL_LOOP(H, LANES);
+#undef LANES
     }
 }
 
 /* ---------------------------------------------------------------------------------------- */
 /* GRU cell */
 
-INLINE void gru_fwd_lanes(int n, int H, float *ar, const float *ur, const float *hp, float *h)
+INLINE void gru_fwd_lanes(const int u, int n, int H, float *ar, const float *ur, const float *hp,
+                          float *h)
 {
-    vf z = vsigmoid(vload_n(ar, n) + vload_n(ur, n));
-    vf r = vsigmoid(vload_n(ar + H, n) + vload_n(ur + H, n));
-    vf nn = vtanh(vload_n(ar + 2 * H, n) + r * vload_n(ur + 2 * H, n));
-    vf hpv = hp ? vload_n(hp, n) : (vf){0};
-    vstore_n(ar, z, n);
-    vstore_n(ar + H, r, n);
-    vstore_n(ar + 2 * H, nn, n);
-    vstore_n(h, nn + z * (hpv - nn), n);
+    vf z[CU], r[CU], nn[CU], a[CU], hpv[CU];
+    vload_u(u, n, z, ar);
+    vload_u(u, n, a, ur);
+#pragma GCC unroll 8
+    for (int k = 0; k < u; k++)
+        z[k] += a[k];
+    vload_u(u, n, r, ar + H);
+    vload_u(u, n, a, ur + H);
+#pragma GCC unroll 8
+    for (int k = 0; k < u; k++)
+        r[k] += a[k];
+    vsigmoid_u(u, z);
+    vsigmoid_u(u, r);
+    vload_u(u, n, nn, ar + 2 * H);
+    vload_u(u, n, a, ur + 2 * H);
+#pragma GCC unroll 8
+    for (int k = 0; k < u; k++)
+        nn[k] += r[k] * a[k];
+    vtanh_u(u, nn);
+#pragma GCC unroll 8
+    for (int k = 0; k < u; k++)
+        hpv[k] = hp ? vload_n(hp + k * VW, k < u - 1 ? VW : n) : (vf){0};
+    vstore_u(u, n, ar, z);
+    vstore_u(u, n, ar + H, r);
+    vstore_u(u, n, ar + 2 * H, nn);
+#pragma GCC unroll 8
+    for (int k = 0; k < u; k++)
+        a[k] = nn[k] + z[k] * (hpv[k] - nn[k]);
+    vstore_u(u, n, h, a);
 }
 
 /* a (b, 3H) input pre-activations -> z, r, n in place; u (b, 3H) recurrent pre-activations;
@@ -729,11 +837,9 @@ static void gru_cell_fwd(int b, int H, float *a, const float *u, const float *h_
         const float *ur = u + (size_t)r * 3 * H;
         const float *hp = h_prev ? h_prev + (size_t)r * H : NULL;
         float *hr = h + (size_t)r * H;
-        int j = 0;
-        for (; j + VW <= H; j += VW)
-            gru_fwd_lanes(VW, H, ar + j, ur + j, hp ? hp + j : NULL, hr + j);
-        if (j < H)
-            gru_fwd_lanes(H - j, H, ar + j, ur + j, hp ? hp + j : NULL, hr + j);
+#define LANES(u, n, j) gru_fwd_lanes(u, n, H, ar + j, ur + j, hp ? hp + j : NULL, hr + j)
+        CELL_LOOP(H, LANES);
+#undef LANES
     }
 }
 

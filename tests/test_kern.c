@@ -513,7 +513,7 @@ static void check_cell(int b, int H, int with_prev)
 
 static void test_cell(void)
 {
-    static const int Hs[] = { 1, 3, 7, 8, 17, 33, 65, 128 };
+    static const int Hs[] = { 1, 3, 7, 8, 17, 33, 49, 65, 97, 128 };
     for (int i = 0; i < 8; i++) {
         check_cell(1, Hs[i], 1);
         check_cell(5, Hs[i], 1);
@@ -588,7 +588,7 @@ static void check_gru_cell(int b, int H, int with_prev, int in_place)
 
 static void test_gru_cell(void)
 {
-    static const int Hs[] = { 1, 3, 7, 8, 17, 33, 65, 128 };
+    static const int Hs[] = { 1, 3, 7, 8, 17, 33, 49, 65, 97, 128 };
     for (int i = 0; i < 8; i++) {
         check_gru_cell(1, Hs[i], 1, 1);
         check_gru_cell(5, Hs[i], 1, 0);
