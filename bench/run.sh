@@ -115,31 +115,56 @@ fi
 
 echo; echo "== oneDNN LSTM (forward_training + backward, recurrent layers only) beside charpipe, same shapes"
 # ../shared/peers/onednn/run.sh prints 'onednn SHAPE threads=J impl=... windows_or_chars_per_s=X ...';
-# charpipe's figures are train --max-batches runs of the same shapes (it also trains the dense layer)
+# charpipe's figures are train --max-batches runs of the same shapes (it also trains the dense layer).
+# ROUNDS (default 3) alternating rounds of both, each figure the best of its rounds: on a shared
+# machine a run can lose a third to its neighbours, and the two sides should have the same
+# chances of a quiet moment. The spread of each side's rounds is printed beside it.
 ONEDNN=$root/../shared/peers/onednn/run.sh
+ROUNDS=${ROUNDS:-3}
+charpipe_shape() {  # SHAPE THREADS -> windows/s or chars/s
+    if [ "$1" = seed ]; then
+        train_wps -H 128 -j "$2" --max-batches "$(batches_for 4000 $((PER / 3)))" 2>/dev/null
+    else
+        local H=${1#charrnn_h}
+        local nb=$([ "$H" = 256 ] && echo $((PER * 2 / 3 + 1)) || echo $((PER / 4 + 1)))
+        train --streams -H "$H" -L 2 -n 100 -b 50 -j "$2" --max-batches $nb \
+            < "$tmp/text.ts" 2>&1 >/dev/null | sed -n 's/.*: \([0-9.]*\) chars\/s.*/\1/p'
+    fi
+}
 if [ -f "$ONEDNN" ] && { [ -f /usr/include/oneapi/dnnl/dnnl.hpp ] || [ -f /usr/include/dnnl.hpp ]; }; then
-    odn=$(BENCH_SECONDS=$(( PER / 3 > 2 ? PER / 3 : 2 )) THREADS="1 2" SHAPES="seed charrnn_h256 charrnn_h512" \
-          BUILD="$tmp/onednn" bash "$ONEDNN" 2>/dev/null | grep '^onednn ')
-    printf '%-22s %-3s %14s %14s %8s\n' shape -j oneDNN charpipe ratio
-    for shape in seed charrnn_h256 charrnn_h512; do
-        for j in 1 2; do
-            o=$(printf '%s\n' "$odn" | sed -n "s/^onednn $shape threads=$j .*windows_or_chars_per_s=\([0-9.]*\).*/\1/p")
-            if [ $shape = seed ]; then
-                c=$(train_wps -H 128 -j $j --max-batches "$(batches_for 4000 $((PER / 3)))" 2>/dev/null)
-                unit=windows/s
-            else
-                H=${shape#charrnn_h}
-                nb=$([ $H = 256 ] && echo $((PER * 2 / 3 + 1)) || echo $((PER / 4 + 1)))
-                c=$(train --streams -H $H -L 2 -n 100 -b 50 -j $j --max-batches $nb \
-                        < "$tmp/text.ts" 2>&1 >/dev/null | sed -n 's/.*: \([0-9.]*\) chars\/s.*/\1/p')
-                unit=chars/s
-            fi
-            printf '%-22s %-3s %14.0f %14.0f' "$shape ($unit)" $j "${o:-0}" "${c:-0}"
-            [ -n "$o" ] && [ -n "$c" ] && awk -v a="$c" -v b="$o" 'BEGIN { printf " %7.2fx", a / b }'
-            echo
+    : > "$tmp/rounds"
+    for r in $(seq "$ROUNDS"); do
+        BENCH_SECONDS=$(( PER / 3 > 2 ? PER / 3 : 2 )) THREADS="1 2" SHAPES="seed charrnn_h256 charrnn_h512" \
+            BUILD="$tmp/onednn" bash "$ONEDNN" 2>/dev/null \
+            | sed -n 's/^onednn \([a-z0-9_]*\) threads=\([0-9]*\) .*windows_or_chars_per_s=\([0-9.]*\).*/onednn \1 \2 \3/p' \
+            >> "$tmp/rounds"
+        for shape in seed charrnn_h256 charrnn_h512; do
+            for j in 1 2; do
+                c=$(charpipe_shape $shape $j)
+                [ -n "$c" ] && echo "charpipe $shape $j $c" >> "$tmp/rounds"
+            done
         done
     done
-    echo "(ratio = charpipe / oneDNN; oneDNN leaves out the output layer, charpipe includes it)"
+    printf '%-22s %-3s %22s %22s %8s\n' shape -j "oneDNN best (range)" "charpipe best (range)" ratio
+    for shape in seed charrnn_h256 charrnn_h512; do
+        for j in 1 2; do
+            unit=$([ $shape = seed ] && echo windows/s || echo chars/s)
+            awk -v s=$shape -v j=$j -v u="$unit" '
+                $2 == s && $3 == j { v = $4 + 0; n[$1]++
+                                     if (!($1 in hi) || v > hi[$1]) hi[$1] = v
+                                     if (!($1 in lo) || v < lo[$1]) lo[$1] = v }
+                END {
+                    for (i = 1; i <= 2; i++) {
+                        w = i == 1 ? "onednn" : "charpipe"
+                        f[i] = n[w] ? sprintf("%.0f (%.0f-%.0f)", hi[w], lo[w], hi[w]) : "-"
+                    }
+                    printf "%-22s %-3s %22s %22s", s " (" u ")", j, f[1], f[2]
+                    if (n["onednn"] && n["charpipe"]) printf " %7.2fx", hi["charpipe"] / hi["onednn"]
+                    printf "\n"
+                }' "$tmp/rounds"
+        done
+    done
+    echo "(ratio = charpipe / oneDNN, best against best of $ROUNDS alternating rounds; oneDNN leaves out the output layer, charpipe includes it)"
 else
     echo "oneDNN peer: not run (needs libdnnl-dev: apt-get install -y libdnnl-dev, and $ONEDNN)"
 fi
