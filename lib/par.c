@@ -3,23 +3,81 @@
 #include <errno.h>
 #include <pthread.h>
 #include <sched.h>
+#include <stdatomic.h>
+#include <time.h>
 #include <stdlib.h>
 #include <unistd.h>
 #include "par.h"
+
+/* A thread that finds no work waits SPIN_NS spinning before it sleeps on a condition
+ * variable: a training step calls par_run several times with little between, and waking a
+ * sleeping thread costs tens of microseconds (more on a virtual machine, where the idle CPU
+ * has been handed back to the host). The caller waits for the others the same way. */
+enum { SPIN_NS = 200000 };
 
 struct par_pool {
     int n;
     pthread_t *threads;
     pthread_mutex_t mu;
     pthread_cond_t go, done;
-    unsigned long generation;         /* bumped for each par_run */
-    int pending;                      /* workers still running the current job */
-    int quit;
-    par_fn fn;
+    atomic_ulong generation;          /* bumped for each par_run (and to quit) */
+    atomic_int pending;               /* workers still running the current job */
+    atomic_int quit;
+    int sleeping;                     /* workers waiting on go (under mu) */
+    int waiting;                      /* the caller waits on done (under mu) */
+    par_fn fn;                        /* the job: written before generation is bumped */
     void *ctx;
 };
 
 typedef struct { par_pool *p; int part; } worker_arg;
+
+static void cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#elif defined(__aarch64__)
+    __asm__ volatile("yield");
+#endif
+}
+
+static long long now_ns(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return t.tv_sec * 1000000000LL + t.tv_nsec;
+}
+
+/* Spin until cond(p, arg) holds or SPIN_NS pass; 1 if it holds. */
+static int spin(int (*cond)(par_pool *, unsigned long), par_pool *p, unsigned long arg)
+{
+    long long end = 0;
+    for (int i = 0;; i++) {
+        if (cond(p, arg))
+            return 1;
+        if ((i & 63) == 0) {              /* the clock now and then, not every turn */
+            long long t = now_ns();
+            if (!end)
+                end = t + SPIN_NS;
+            else if (t > end)
+                return 0;
+        }
+        if (i < 256)
+            cpu_relax();
+        else
+            sched_yield();                /* another thread may need this CPU */
+    }
+}
+
+static int new_job(par_pool *p, unsigned long seen)
+{
+    return atomic_load_explicit(&p->generation, memory_order_acquire) != seen;
+}
+
+static int all_done(par_pool *p, unsigned long unused)
+{
+    (void)unused;
+    return atomic_load_explicit(&p->pending, memory_order_acquire) == 0;
+}
 
 static void *worker(void *arg)
 {
@@ -27,22 +85,24 @@ static void *worker(void *arg)
     par_pool *p = a->p;
     unsigned long seen = 0;
     for (;;) {
-        pthread_mutex_lock(&p->mu);
-        while (p->generation == seen && !p->quit)
-            pthread_cond_wait(&p->go, &p->mu);
-        if (p->quit) {
+        if (!spin(new_job, p, seen)) {
+            pthread_mutex_lock(&p->mu);
+            p->sleeping++;
+            while (!new_job(p, seen))
+                pthread_cond_wait(&p->go, &p->mu);
+            p->sleeping--;
             pthread_mutex_unlock(&p->mu);
-            break;
         }
-        seen = p->generation;
-        par_fn fn = p->fn;
-        void *ctx = p->ctx;
-        pthread_mutex_unlock(&p->mu);
-        fn(ctx, a->part, p->n);
-        pthread_mutex_lock(&p->mu);
-        if (--p->pending == 0)
-            pthread_cond_signal(&p->done);
-        pthread_mutex_unlock(&p->mu);
+        seen = atomic_load_explicit(&p->generation, memory_order_acquire);
+        if (atomic_load(&p->quit))
+            break;
+        p->fn(p->ctx, a->part, p->n);
+        if (atomic_fetch_sub_explicit(&p->pending, 1, memory_order_acq_rel) == 1) {
+            pthread_mutex_lock(&p->mu);       /* the last one: wake the caller if it sleeps */
+            if (p->waiting)
+                pthread_cond_signal(&p->done);
+            pthread_mutex_unlock(&p->mu);
+        }
     }
     free(a);
     return NULL;
@@ -52,7 +112,8 @@ static void *worker(void *arg)
 static void pool_end(par_pool *p, int started)
 {
     pthread_mutex_lock(&p->mu);
-    p->quit = 1;
+    atomic_store(&p->quit, 1);
+    atomic_fetch_add_explicit(&p->generation, 1, memory_order_release);
     pthread_cond_broadcast(&p->go);
     pthread_mutex_unlock(&p->mu);
     for (int i = 1; i < started; i++)
@@ -120,16 +181,19 @@ void par_run(par_pool *p, par_fn fn, void *ctx)
     if (p->n > 1) {
         p->fn = fn;
         p->ctx = ctx;
-        p->pending = p->n - 1;
-        p->generation++;
-        pthread_cond_broadcast(&p->go);
+        atomic_store_explicit(&p->pending, p->n - 1, memory_order_relaxed);
+        atomic_fetch_add_explicit(&p->generation, 1, memory_order_release);
+        if (p->sleeping)
+            pthread_cond_broadcast(&p->go);
         pthread_mutex_unlock(&p->mu);
     }
     fn(ctx, 0, p->n);
-    if (p->n > 1) {
+    if (p->n > 1 && !spin(all_done, p, 0)) {
         pthread_mutex_lock(&p->mu);
-        while (p->pending > 0)
+        p->waiting = 1;
+        while (!all_done(p, 0))
             pthread_cond_wait(&p->done, &p->mu);
+        p->waiting = 0;
         pthread_mutex_unlock(&p->mu);
     }
 }
