@@ -6,7 +6,8 @@
 # Needs the corpus ../shared/data/tinyshakespeare.txt (or TEXT=...); the PyTorch peer runs when
 # /usr/bin/python3 can import torch (apt-get install python3-torch libopenblas0-openmp), the
 # oneDNN peer (../shared/peers/onednn/run.sh) when libdnnl-dev is installed.
-# SECONDS_PER=N sets the length of each timed training run (default 15).
+# SECONDS_PER=N sets the length of each timed training run (default 15); ROUNDS=N the number
+# of alternating rounds of oneDNN and charpipe in their comparison (default 3).
 set -u -o pipefail
 O=${1:-build}; BIN=${2:-bin}
 root=$(cd "$(dirname "$0")/.." && pwd)
