@@ -22,15 +22,19 @@ static float *randf(size_t n, double scale)
     return a;
 }
 
-/* Max |a - ref| / max |ref| over the m x n block (rows ld apart); also checks that the
- * padding columns between n and ld were left untouched (pad holds the original values). */
-static double rel_err(const float *a, const double *ref, int m, int n, int ld)
+/* Max |a - ref| / max |ref| over the m x n block (rows ld apart). mag (or NULL), laid out as
+ * ref: the sum of the magnitudes of the terms that made each ref (|c0| + sum |a b|), which
+ * bounds float summation's error; the error is taken relative to the largest of those too,
+ * so that one result summed near zero (m = n = 1) does not make rounding look large. */
+static double rel_err(const float *a, const double *ref, const double *mag, int m, int n, int ld)
 {
     double mx = 1e-30, err = 0.0;
     for (int i = 0; i < m; i++)
         for (int j = 0; j < n; j++) {
             double r = ref[(size_t)i * ld + j];
             mx = check_max(mx, fabs(r));
+            if (mag)
+                mx = check_max(mx, mag[(size_t)i * ld + j]);
             double e = fabs(a[(size_t)i * ld + j] - r);
             err = check_max(err, e);
         }
@@ -46,23 +50,27 @@ static void check_gemm(int kind, int m, int n, int k)
     int lda = acols + pad, ldb = bcols + pad + 2, ldc = n + pad + 1;
     float *A = randf((size_t)arows * lda, 1.0), *B = randf((size_t)brows * ldb, 1.0);
     float *C = randf((size_t)m * ldc, 1.0);
-    double *R = malloc((size_t)m * ldc * sizeof(double));
-    for (size_t i = 0; i < (size_t)m * ldc; i++)
+    double *R = malloc((size_t)m * ldc * sizeof(double)), *M = malloc((size_t)m * ldc * sizeof(double));
+    for (size_t i = 0; i < (size_t)m * ldc; i++) {
         R[i] = C[i];
+        M[i] = fabs(C[i]);
+    }
     for (int i = 0; i < m; i++)
         for (int j = 0; j < n; j++) {
-            double s = 0.0;
+            double s = 0.0, sm = 0.0;
             for (int p = 0; p < k; p++) {
                 double a = kind == 1 ? A[(size_t)p * lda + i] : A[(size_t)i * lda + p];
                 double b = kind == 2 ? B[(size_t)j * ldb + p] : B[(size_t)p * ldb + j];
                 s += a * b;
+                sm += fabs(a * b);
             }
             R[(size_t)i * ldc + j] += s;
+            M[(size_t)i * ldc + j] += sm;
         }
     if (kind == 0) K->gemm_nn(m, n, k, A, lda, B, ldb, C, ldc);
     if (kind == 1) K->gemm_tn(m, n, k, A, lda, B, ldb, C, ldc);
     if (kind == 2) K->gemm_nt(m, n, k, A, lda, B, ldb, C, ldc);
-    double e = rel_err(C, R, m, n, ldc);
+    double e = rel_err(C, R, M, m, n, ldc);
     int pad_ok = 1;                         /* the padding of C must be left alone */
     for (int i = 0; i < m; i++)
         for (int j = n; j < ldc; j++)
@@ -71,7 +79,7 @@ static void check_gemm(int kind, int m, int n, int k)
     CHECK(e < 1e-5 + 2e-7 * k, "%s gemm_%s m=%d n=%d k=%d: relative error %.3g",
           K->name, names[kind], m, n, k, e);
     CHECK(pad_ok, "%s gemm_%s m=%d n=%d k=%d: wrote past n", K->name, names[kind], m, n, k);
-    free(A); free(B); free(C); free(R);
+    free(A); free(B); free(C); free(R); free(M);
 }
 
 static void test_gemm(void)
@@ -99,7 +107,7 @@ static void check_packed(int m, int n, int k)
         }
     K->pack_b(k, n, B, n, Bp);
     K->gemm_nn_packed(m, n, k, A, k, Bp, C, n);
-    double e = rel_err(C, ref, m, n, n);
+    double e = rel_err(C, ref, NULL, m, n, n);
     CHECK(e < 1e-5 + 2e-7 * k, "%s gemm_nn_packed m=%d n=%d k=%d: relative error %.3g",
           K->name, m, n, k, e);
     free(A); free(B); free(Bp); free(C); free(ref);
@@ -166,18 +174,21 @@ static void check_gemv(int n, int k, int half, int in_place)
     size_t sz = kern_gemv_size(k, n);
     float *Bp = malloc(sz * sizeof(float));
     uint16_t *Bh = malloc(sz * sizeof(uint16_t));
-    double *R = malloc((size_t)n * sizeof(double));
+    double *R = malloc((size_t)n * sizeof(double)), *M = malloc((size_t)n * sizeof(double));
     if (half)
         kern_pack_gemv_f16(k, n, B, ldb, Bh);
     else
         kern_pack_gemv(k, n, B, ldb, Bp);
     for (int j = 0; j < n; j++) {
-        double s = y0[j];
+        double s = y0[j], sm = fabs(y0[j]);
         for (int p = 0; p < k; p++) {
             float b = B[(size_t)p * ldb + j];
-            s += (double)x[p] * (half ? kern_f16_to_float(kern_f16_from_float(b)) : b);
+            double t = (double)x[p] * (half ? kern_f16_to_float(kern_f16_from_float(b)) : b);
+            s += t;
+            sm += fabs(t);
         }
         R[j] = s;
+        M[j] = sm;
     }
     float tail[9];
     memcpy(tail, y + n, sizeof tail);
@@ -188,12 +199,12 @@ static void check_gemv(int n, int k, int half, int in_place)
         K->gemv_packed_f16(n, k, x, Bh, yin, y);
     else
         K->gemv_packed(n, k, x, Bp, yin, y);
-    double e = rel_err(y, R, 1, n, n);
+    double e = rel_err(y, R, M, 1, n, n);
     CHECK(e < 1e-5 + 2e-7 * k, "%s gemv_packed%s n=%d k=%d%s: relative error %.3g", K->name,
           half ? "_f16" : "", n, k, in_place ? " in place" : "", e);
     CHECK(memcmp(tail, y + n, sizeof tail) == 0, "%s gemv_packed%s n=%d k=%d: wrote past n",
           K->name, half ? "_f16" : "", n, k);
-    free(B); free(x); free(y0); free(y); free(Bp); free(Bh); free(R);
+    free(B); free(x); free(y0); free(y); free(Bp); free(Bh); free(R); free(M);
 }
 
 /* Ragged sizes (n not a multiple of the vector width or the panel, k not of the row split)
@@ -514,7 +525,7 @@ static void check_cell(int b, int H, int with_prev)
 static void test_cell(void)
 {
     static const int Hs[] = { 1, 3, 7, 8, 17, 33, 49, 65, 97, 128 };
-    for (int i = 0; i < 8; i++) {
+    for (int i = 0; i < (int)(sizeof Hs / sizeof *Hs); i++) {
         check_cell(1, Hs[i], 1);
         check_cell(5, Hs[i], 1);
         check_cell(3, Hs[i], 0);
@@ -570,6 +581,14 @@ static void check_gru_cell(int b, int H, int with_prev, int in_place)
             for (int s = 0; s < 3; s++) ma = check_max(ma, check_max(fabs(da[s * H + j]), fabs(du[s * H + j])));
             mh = check_max(mh, fabs(rdh[q]));
         }
+    /* The errors are taken relative to the largest gradient, but not to one far below the
+     * incoming gradient dh: the factors 1 - n^2 and 1 - r come from float activations, and
+     * unfused (the -O1 sanitizer build) 1 - n * n errs by up to 1.2e-7 absolute, so every
+     * gradient carries absolute errors of about |dh| 1e-7 however small it is. (With H 3, one
+     * row and saturated gates all of them were below 1.6e-4 and 4e-9 of rounding read as
+     * 2.8e-5.) */
+    for (size_t q = 0; q < bH; q++)
+        ma = check_max(ma, 1e-2 * fabs(dh0[q]));
     K->gru_cell_bwd(b, H, a, u, hp0, dh);
     double eda = 0, edu = 0, edh = 0;
     int finite = 1;
@@ -589,7 +608,7 @@ static void check_gru_cell(int b, int H, int with_prev, int in_place)
 static void test_gru_cell(void)
 {
     static const int Hs[] = { 1, 3, 7, 8, 17, 33, 49, 65, 97, 128 };
-    for (int i = 0; i < 8; i++) {
+    for (int i = 0; i < (int)(sizeof Hs / sizeof *Hs); i++) {
         check_gru_cell(1, Hs[i], 1, 1);
         check_gru_cell(5, Hs[i], 1, 0);
         check_gru_cell(3, Hs[i], 0, 0);
@@ -669,7 +688,7 @@ static void test_layer_norm(void)
     /* (not H = 2: two normalised values are always -1 and 1, so the gradient through them
      * is zero up to eps and a relative error means nothing) */
     static const int Hs[] = { 3, 4, 7, 8, 17, 33, 65, 128 };
-    for (int i = 0; i < 8; i++) {
+    for (int i = 0; i < (int)(sizeof Hs / sizeof *Hs); i++) {
         check_ln(1, Hs[i]);
         check_ln(5, Hs[i]);
     }
@@ -707,7 +726,8 @@ static void test_dispatch(void)
 
 int main(void)
 {
-    rng_seed(&rng, 12345);
+    /* KSEED=N draws other data: the bounds must hold for any (checked for 1-60, both builds) */
+    rng_seed(&rng, getenv("KSEED") ? strtoull(getenv("KSEED"), NULL, 10) : 12345);
     RUN(test_dispatch);
     RUN(test_f16_convert);
     for (int i = 0; kern_all[i]; i++) {
