@@ -17,6 +17,7 @@
 #include "kern.h"
 #include "lstm.h"
 #include "par.h"
+#include "util.h"
 
 static double now(void)
 {
@@ -118,15 +119,17 @@ static double measure_peak(const kern_ops *k)
     return best;
 }
 
-/* n zeroed floats at a 64-byte boundary, as the library's work areas, gradients and parameters
- * are (lstm_work_new, lib_zalloc): malloc's large blocks start 16 bytes past a page, and
- * there the 5000-row products ran 10-20% slower (rows and C tiles across cache lines). */
-static float *zalloc64(size_t n)
+/* n zeroed floats at a 64-byte boundary (lib_zalloc), as the library's work areas, gradients
+ * and parameters are: malloc's large blocks start 16 bytes past a page, and there the
+ * 5000-row products ran 10-20% slower (rows and C tiles across cache lines). */
+static float *zalloc_floats(size_t n)
 {
-    void *p = NULL;
-    if (posix_memalign(&p, 64, (n ? n : 1) * sizeof(float)))
-        abort();
-    return memset(p, 0, (n ? n : 1) * sizeof(float));
+    float *p = lib_zalloc(n * sizeof(float));
+    if (!p) {
+        fprintf(stderr, "bench_kern: out of memory for %zu floats\n", n);
+        exit(1);
+    }
+    return p;
 }
 
 typedef void gemm_fn(int m, int n, int k, const float *A, int lda, const float *B, int ldb,
@@ -144,11 +147,11 @@ static void packed_call(int m, int n, int k, const float *A, int lda, const floa
 /* GFLOP/s of C (m, n) += op(A) . B repeated for about 0.4 s. */
 static double measure_gemm(gemm_fn *f, int m, int n, int k, int ta)
 {
-    float *A = zalloc64((size_t)m * k), *B = zalloc64((size_t)k * n), *C = zalloc64((size_t)m * n);
+    float *A = zalloc_floats((size_t)m * k), *B = zalloc_floats((size_t)k * n), *C = zalloc_floats((size_t)m * n);
     for (size_t i = 0; i < (size_t)m * k; i++) A[i] = (float)(i % 7) * 0.01f;
     for (size_t i = 0; i < (size_t)k * n; i++) B[i] = (float)(i % 5) * 0.01f;
     if (f == packed_call) {           /* as lstm_train_batch does: B packed once, used often */
-        float *Bp = zalloc64((size_t)k * n);
+        float *Bp = zalloc_floats((size_t)k * n);
         packed_k->pack_b(k, n, B, n, Bp);
         free(B);
         B = Bp;
@@ -174,7 +177,7 @@ static double measure_gemm(gemm_fn *f, int m, int n, int k, int ta)
 static double measure_train(const kern_ops *k, int V, int H, int T, int b)
 {
     size_t n = lstm_nparams((lstm_dims){ V, H, 1, CELL_LSTM });
-    float *pf = zalloc64(n), *gf = zalloc64(n);
+    float *pf = zalloc_floats(n), *gf = zalloc_floats(n);
     lstm_params p, g;
     lstm_bind(&p, pf, (lstm_dims){ V, H, 1, CELL_LSTM });
     lstm_bind(&g, gf, (lstm_dims){ V, H, 1, CELL_LSTM });
