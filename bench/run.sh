@@ -91,13 +91,17 @@ fi
 
 echo; echo "== train --streams (char-rnn): characters/s, 2 layers, 50 streams of 100 steps, 2 threads"
 vocab < "$TEXT" > "$tmp/text.ts"
+# train --streams --max-batches K on all of tinyshakespeare; chars/s of those
+train_cps() {   # ARGS... -> chars/s
+    train --streams -L 2 -n 100 -b 50 "$@" < "$tmp/text.ts" 2>&1 >/dev/null \
+        | sed -n 's/.*: \([0-9.]*\) chars\/s.*/\1/p'
+}
 printf '%-8s %-6s %14s\n' hidden cell chars/s
 declare -A cps
 for H in 256 512; do
     for cell in lstm gru; do
         nb=$([ $H = 256 ] && echo $((PER * 2)) || echo $((PER / 2 + 1)))    # about PER/2 seconds
-        c=$(train --streams --cell $cell -H $H -L 2 -n 100 -b 50 -j 2 --max-batches $nb \
-                < "$tmp/text.ts" 2>&1 >/dev/null | sed -n 's/.*: \([0-9.]*\) chars\/s.*/\1/p')
+        c=$(train_cps --cell $cell -H $H -j 2 --max-batches $nb)
         cps[$H$cell]=$c
         printf '%-8s %-6s %14.0f\n' $H $cell "$c"
     done
@@ -127,9 +131,7 @@ charpipe_shape() {  # SHAPE THREADS -> windows/s or chars/s
         train_wps -H 128 -j "$2" --max-batches "$(batches_for 4000 $((PER / 3)))" 2>/dev/null
     else
         local H=${1#charrnn_h}
-        local nb=$([ "$H" = 256 ] && echo $((PER * 2 / 3 + 1)) || echo $((PER / 4 + 1)))
-        train --streams -H "$H" -L 2 -n 100 -b 50 -j "$2" --max-batches $nb \
-            < "$tmp/text.ts" 2>&1 >/dev/null | sed -n 's/.*: \([0-9.]*\) chars\/s.*/\1/p'
+        train_cps -H "$H" -j "$2" --max-batches "$([ "$H" = 256 ] && echo $((PER * 2 / 3 + 1)) || echo $((PER / 4 + 1)))"
     fi
 }
 if [ -f "$ONEDNN" ] && { [ -f /usr/include/oneapi/dnnl/dnnl.hpp ] || [ -f /usr/include/dnnl.hpp ]; }; then
