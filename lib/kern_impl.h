@@ -761,17 +761,17 @@ INLINE void cell_bwd_lanes(const int u, int n, int H, float *ar, const float *cp
     vtanh_u(u, tc);
 #pragma GCC unroll 8
     for (int k = 0; k < u; k++) {
-        int m = k < u - 1 ? VW : n, o_ = k * VW;
-        vf i = vload_n(ar + o_, m), f = vload_n(ar + H + o_, m), g = vload_n(ar + 2 * H + o_, m);
-        vf o = vload_n(ar + 3 * H + o_, m);
-        vf dhv = vload_n(dh + o_, m);
-        vf dct = vload_n(dc + o_, m) + dhv * o * (1.0f - tc[k] * tc[k]);   /* gradient at c_t */
-        vf cpv = cp ? vload_n(cp + o_, m) : (vf){0};
-        vstore_n(ar + o_, dct * g * i * (1.0f - i), m);
-        vstore_n(ar + H + o_, dct * cpv * f * (1.0f - f), m);
-        vstore_n(ar + 2 * H + o_, dct * i * (1.0f - g * g), m);
-        vstore_n(ar + 3 * H + o_, dhv * tc[k] * o * (1.0f - o), m);
-        vstore_n(dc + o_, dct * f, m);
+        int m = k < u - 1 ? VW : n, off = k * VW;         /* vector k: its lanes, its place */
+        vf i = vload_n(ar + off, m), f = vload_n(ar + H + off, m), g = vload_n(ar + 2 * H + off, m);
+        vf o = vload_n(ar + 3 * H + off, m);
+        vf dhv = vload_n(dh + off, m);
+        vf dct = vload_n(dc + off, m) + dhv * o * (1.0f - tc[k] * tc[k]);  /* gradient at c_t */
+        vf cpv = cp ? vload_n(cp + off, m) : (vf){0};
+        vstore_n(ar + off, dct * g * i * (1.0f - i), m);
+        vstore_n(ar + H + off, dct * cpv * f * (1.0f - f), m);
+        vstore_n(ar + 2 * H + off, dct * i * (1.0f - g * g), m);
+        vstore_n(ar + 3 * H + off, dhv * tc[k] * o * (1.0f - o), m);
+        vstore_n(dc + off, dct * f, m);
     }
 }
 
@@ -816,9 +816,12 @@ INLINE void gru_fwd_lanes(const int u, int n, int H, float *ar, const float *ur,
     for (int k = 0; k < u; k++)
         nn[k] += r[k] * a[k];
     vtanh_u(u, nn);
+    if (hp)
+        vload_u(u, n, hpv, hp);
+    else
 #pragma GCC unroll 8
-    for (int k = 0; k < u; k++)
-        hpv[k] = hp ? vload_n(hp + k * VW, k < u - 1 ? VW : n) : (vf){0};
+        for (int k = 0; k < u; k++)
+            hpv[k] = (vf){0};
     vstore_u(u, n, ar, z);
     vstore_u(u, n, ar + H, r);
     vstore_u(u, n, ar + 2 * H, nn);

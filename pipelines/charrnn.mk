@@ -49,8 +49,9 @@ PROMPT   ?= ROMEO:
 ifeq ($(filter locked step,$(DROPKIND)),)
 $(error charrnn.mk: DROPKIND=$(DROPKIND) is not locked or step)
 endif
-DROPOPT := $(if $(filter locked,$(DROPKIND)),--locked-dropout,--dropout) $(DROPOUT)
-RUN := $(RUNS)/charrnn-h$(H)-l$(L)-n$(N)-b$(B)-t$(BUDGET)$(if $(filter-out 0,$(DROPOUT)),-$(if $(filter locked,$(DROPKIND)),l)d$(DROPOUT))-$(CELL)
+LOCKED  := $(filter locked,$(DROPKIND))
+DROPOPT := $(if $(LOCKED),--locked-dropout,--dropout) $(DROPOUT)
+RUN := $(RUNS)/charrnn-h$(H)-l$(L)-n$(N)-b$(B)-t$(BUDGET)$(if $(filter-out 0,$(DROPOUT)),-$(if $(LOCKED),l)d$(DROPOUT))-$(CELL)
 
 .PHONY: all results text-check
 all: $(RUN)/result.tsv $(RUN)/sample.txt $(RUN)/curve.png
