@@ -17,7 +17,7 @@ log=$(mktemp); trap 'rm -f "$log"' EXIT
 
 run_one() {   # NAME CMD...
     local name=$1 rc; shift
-    local tmp; tmp=$(mktemp -d)
+    local tmp; tmp=$(mktemp -d) t0=$SECONDS
     ( cd "$tmp" && BIN="$BIN" TMP="$tmp" TESTS="$here" "$@" ) >"$log" 2>&1; rc=$?
     rm -rf "$tmp"
     local p f s
@@ -29,7 +29,7 @@ run_one() {   # NAME CMD...
     if [ "$f" -gt 0 ]; then
         echo "--- $name"; cat "$log"
     else
-        printf '%-28s %3d ok%s\n' "$name" "$p" "$([ "$s" -gt 0 ] && echo ", $s skipped")"
+        printf '%-28s %3d ok%s (%d s)\n' "$name" "$p" "$([ "$s" -gt 0 ] && echo ", $s skipped")" $((SECONDS - t0))
     fi
     # every skipped check says why, under its file's line
     sed -n 's/^SKIP /    skipped: /p' "$log"
