@@ -148,11 +148,20 @@ if [ -f "$ONEDNN" ] && { [ -f /usr/include/oneapi/dnnl/dnnl.hpp ] || [ -f /usr/i
             done
         done
     done
-    printf '%-22s %-3s %22s %22s %8s\n' shape -j "oneDNN best (range)" "charpipe best (range)" ratio
+    printf '%-22s %-3s %22s %22s %8s   %s\n' shape -j "oneDNN best (range)" "charpipe best (range)" ratio \
+        "% of the FMA peak: oneDNN, charpipe; the ratio at 100%"
     for shape in seed charrnn_h256 charrnn_h512; do
         for j in 1 2; do
             unit=$([ $shape = seed ] && echo windows/s || echo chars/s)
-            awk -v s=$shape -v j=$j -v u="$unit" '
+            # the products' flops of a window or character, counted alike for both sides: 3
+            # products (forward, input gradient, weight gradient) of 2 H 4H flops for each
+            # recurrence and each input projection but layer 0's (a row gather in charpipe)
+            case $shape in
+            seed) flops=$((6 * 40 * 128 * 512)) ;;
+            *) h=${shape#charrnn_h}; flops=$((6 * 3 * h * 4 * h)) ;;   # 2 layers: 2 + 1
+            esac
+            pk=$([ $j = 1 ] && echo "$peak1" || echo "$peakall")
+            awk -v s=$shape -v j=$j -v u="$unit" -v fl="$flops" -v pk="${pk:-0}" '
                 $2 == s && $3 == j { v = $4 + 0; n[$1]++
                                      if (!($1 in hi) || v > hi[$1]) hi[$1] = v
                                      if (!($1 in lo) || v < lo[$1]) lo[$1] = v }
@@ -163,11 +172,17 @@ if [ -f "$ONEDNN" ] && { [ -f /usr/include/oneapi/dnnl/dnnl.hpp ] || [ -f /usr/i
                     }
                     printf "%-22s %-3s %22s %22s", s " (" u ")", j, f[1], f[2]
                     if (n["onednn"] && n["charpipe"]) printf " %7.2fx", hi["charpipe"] / hi["onednn"]
+                    if (n["onednn"] && n["charpipe"] && pk > 0)
+                        printf "   %3.0f%%, %3.0f%%; %.2fx", 100 * hi["onednn"] * fl * 1e-9 / pk,
+                               100 * hi["charpipe"] * fl * 1e-9 / pk, pk / (hi["onednn"] * fl * 1e-9)
                     printf "\n"
                 }' "$tmp/rounds"
         done
     done
-    echo "(ratio = charpipe / oneDNN, best against best of $ROUNDS alternating rounds; oneDNN leaves out the output layer, charpipe includes it)"
+    echo "(ratio = charpipe / oneDNN, best against best of $ROUNDS alternating rounds; oneDNN leaves out the output layer, charpipe includes it."
+    echo " % of the peak: the products' flops (3 x 2 H 4H per recurrence and upper layer's input, a window's"
+    echo " 40 steps or a character) per second against the FMA peak measured above, one core's for -j 1, both"
+    echo " cores' for -j 2; the ratio at 100% is the most any program could reach against this oneDNN run.)"
 else
     echo "oneDNN peer: not run (needs libdnnl-dev: apt-get install -y libdnnl-dev, and $ONEDNN)"
 fi
