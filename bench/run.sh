@@ -71,9 +71,10 @@ done
 printf 'memory: '; train --max-batches 1 < "$tmp/w40.ts" 2>&1 >/dev/null | sed -n 's/.*peak RSS/peak RSS/p'
 # the seed model against the FMA peak: 3 recurrent products of 2 T H 4H flops a window (T 40,
 # H 128: 15.7 MFLOP; the gathers, cells, output layer and optimizer are the rest of the step)
+seed_flops=$((3 * 2 * 40 * 128 * 4 * 128))
 if [ -n "${seed_j1:-}" ] && [ -n "$peak1" ]; then
-    awk -v w1="$seed_j1" -v w2="${seed_j2:-0}" -v p1="$peak1" -v pa="${peakall:-0}" -v k="$kset" 'BEGIN {
-        f = 3 * 2 * 40 * 128 * 512 * 1e-9
+    awk -v w1="$seed_j1" -v w2="${seed_j2:-0}" -v p1="$peak1" -v pa="${peakall:-0}" -v k="$kset" -v fl="$seed_flops" 'BEGIN {
+        f = fl * 1e-9
         printf "seed model (%s): 1 thread %.1f GFLOP/s = %.0f%% of one core'"'"'s peak", k, w1 * f, 100 * w1 * f / p1
         if (w2 > 0 && pa > 0)
             printf "; 2 threads %.1f GFLOP/s = %.0f%% of the cores'"'"' peak together (%.1f), %.2fx one thread", w2 * f, 100 * w2 * f / pa, pa, w2 / w1
@@ -157,8 +158,8 @@ if [ -f "$ONEDNN" ] && { [ -f /usr/include/oneapi/dnnl/dnnl.hpp ] || [ -f /usr/i
             # products (forward, input gradient, weight gradient) of 2 H 4H flops for each
             # recurrence and each input projection but layer 0's (a row gather in charpipe)
             case $shape in
-            seed) flops=$((6 * 40 * 128 * 512)) ;;
-            *) h=${shape#charrnn_h}; flops=$((6 * 3 * h * 4 * h)) ;;   # 2 layers: 2 + 1
+            seed) flops=$seed_flops ;;
+            *) h=${shape#charrnn_h}; flops=$((3 * 2 * h * 4 * h * 3)) ;;   # 2 layers: 2 + 1
             esac
             pk=$([ $j = 1 ] && echo "$peak1" || echo "$peakall")
             awk -v s=$shape -v j=$j -v u="$unit" -v fl="$flops" -v pk="${pk:-0}" '
@@ -171,10 +172,13 @@ if [ -f "$ONEDNN" ] && { [ -f /usr/include/oneapi/dnnl/dnnl.hpp ] || [ -f /usr/i
                         f[i] = n[w] ? sprintf("%.0f (%.0f-%.0f)", hi[w], lo[w], hi[w]) : "-"
                     }
                     printf "%-22s %-3s %22s %22s", s " (" u ")", j, f[1], f[2]
-                    if (n["onednn"] && n["charpipe"]) printf " %7.2fx", hi["charpipe"] / hi["onednn"]
-                    if (n["onednn"] && n["charpipe"] && pk > 0)
-                        printf "   %3.0f%%, %3.0f%%; %.2fx", 100 * hi["onednn"] * fl * 1e-9 / pk,
-                               100 * hi["charpipe"] * fl * 1e-9 / pk, pk / (hi["onednn"] * fl * 1e-9)
+                    if (n["onednn"] && n["charpipe"]) {
+                        printf " %7.2fx", hi["charpipe"] / hi["onednn"]
+                        g = fl * 1e-9                       # GFLOP a window or character
+                        if (pk > 0)
+                            printf "   %3.0f%%, %3.0f%%; %.2fx", 100 * hi["onednn"] * g / pk,
+                                   100 * hi["charpipe"] * g / pk, pk / (hi["onednn"] * g)
+                    }
                     printf "\n"
                 }' "$tmp/rounds"
         done
