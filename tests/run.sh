@@ -17,7 +17,7 @@ log=$(mktemp); trap 'rm -f "$log"' EXIT
 
 run_one() {   # NAME CMD...
     local name=$1 rc; shift
-    local tmp; tmp=$(mktemp -d) t0=$SECONDS
+    local tmp t0; tmp=$(mktemp -d); t0=$SECONDS
     ( cd "$tmp" && BIN="$BIN" TMP="$tmp" TESTS="$here" "$@" ) >"$log" 2>&1; rc=$?
     rm -rf "$tmp"
     local p f s
