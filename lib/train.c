@@ -57,6 +57,16 @@ void evaluator_free(evaluator *ev)
     free(ev);
 }
 
+/* One evaluation's arguments, for the workers (on the caller's stack: the evaluator holds
+ * none of them between calls). */
+typedef struct eval_job {
+    evaluator *ev;
+    const lstm_params *p;
+    const dataset *d;
+    size_t first, count;
+    int B, lo, hi, per_position;      /* streams lo .. hi of B */
+} eval_job;
+
 /* Run fn on every worker (each sets its loss) and sum their losses in order. */
 static double run_sum(evaluator *ev, par_fn fn, void *ctx)
 {
@@ -69,15 +79,16 @@ static double run_sum(evaluator *ev, par_fn fn, void *ctx)
 
 static void windows_part(void *ctx, int part, int nparts)
 {
-    evaluator *ev = ctx;
+    const eval_job *j = ctx;
+    evaluator *ev = j->ev;
     worker *w = &ev->w[part];
-    size_t lo = ev->count * part / nparts, hi = ev->count * (part + 1) / nparts;
-    lstm_seq s = { .per_position = ev->per_position };
+    size_t lo = j->count * part / nparts, hi = j->count * (part + 1) / nparts;
+    lstm_seq s = { .per_position = j->per_position };
     double sum = 0;
     for (size_t a = lo; a < hi; a += (size_t)ev->bmax) {
         int b = (int)(hi - a < (size_t)ev->bmax ? hi - a : (size_t)ev->bmax);
-        dataset_gather_range(ev->d, ev->first + a, b, w->x, w->y);
-        sum += lstm_forward_seq(ev->k, ev->p, w->work, b, ev->d->N, w->x, w->y, NULL, &s);
+        dataset_gather_range(j->d, j->first + a, b, w->x, w->y);
+        sum += lstm_forward_seq(ev->k, j->p, w->work, b, j->d->N, w->x, w->y, NULL, &s);
         if (part == 0 && ev->progress)
             ev->progress(ev->progress_ctx, (double)(a + (size_t)b - lo) / (double)(hi - lo));
     }
@@ -87,21 +98,18 @@ static void windows_part(void *ctx, int part, int nparts)
 double eval_windows(evaluator *ev, const lstm_params *p, const dataset *d, size_t first,
                     size_t count, int per_position)
 {
-    ev->p = p;
-    ev->d = d;
-    ev->first = first;
-    ev->count = count;
-    ev->per_position = per_position;
-    return run_sum(ev, windows_part, ev);
+    eval_job j = { .ev = ev, .p = p, .d = d, .first = first, .count = count, .per_position = per_position };
+    return run_sum(ev, windows_part, &j);
 }
 
 static void streams_part(void *ctx, int part, int nparts)
 {
-    evaluator *ev = ctx;
+    const eval_job *j = ctx;
+    evaluator *ev = j->ev;
     worker *w = &ev->w[part];
-    int share = ev->hi - ev->lo;
-    int lo = ev->lo + share * part / nparts, hi = ev->lo + share * (part + 1) / nparts, b = hi - lo;
-    size_t n = (ev->count - 1) / (size_t)ev->B;
+    int share = j->hi - j->lo;
+    int lo = j->lo + share * part / nparts, hi = j->lo + share * (part + 1) / nparts, b = hi - lo;
+    size_t n = (j->count - 1) / (size_t)j->B;
     size_t ns = (size_t)ev->dim.L * b * ev->dim.H;
     double sum = 0;
     if (b > 0) {
@@ -111,8 +119,8 @@ static void streams_part(void *ctx, int part, int nparts)
     lstm_seq s = { .per_position = 1, .h0 = w->vh, .c0 = w->vc, .hT = w->vh, .cT = w->vc };
     for (size_t a = 0; b > 0 && a < n; a += (size_t)ev->T) {
         int T = (int)(n - a < (size_t)ev->T ? n - a : (size_t)ev->T);
-        dataset_slice(ev->d, ev->first, n, lo, b, a, T, w->x, w->y);
-        sum += lstm_forward_seq(ev->k, ev->p, w->work, b, T, w->x, w->y, NULL, &s);
+        dataset_slice(j->d, j->first, n, lo, b, a, T, w->x, w->y);
+        sum += lstm_forward_seq(ev->k, j->p, w->work, b, T, w->x, w->y, NULL, &s);
         if (part == 0 && ev->progress)
             ev->progress(ev->progress_ctx, (double)(a + (size_t)T) / (double)n);
     }
@@ -140,14 +148,8 @@ double eval_streams_range(evaluator *ev, const lstm_params *p, const dataset *d,
             if (!ev->w[i].vh || !ev->w[i].vc)
                 return NAN;
         }
-    ev->p = p;
-    ev->d = d;
-    ev->first = first;
-    ev->count = count;
-    ev->B = B;
-    ev->lo = lo;
-    ev->hi = hi;
-    return run_sum(ev, streams_part, ev);
+    eval_job j = { .ev = ev, .p = p, .d = d, .first = first, .count = count, .B = B, .lo = lo, .hi = hi };
+    return run_sum(ev, streams_part, &j);
 }
 
 /* ---- training ---- */
@@ -190,7 +192,16 @@ trainer *trainer_new_comm(const kern_ops *k, model *m, train_state *st, const da
         tr->ntrain = d->tn - tr->nval;
         tr->per_stream = tr->ntrain > 0 && B > 0 ? (tr->ntrain - 1) / (size_t)B : 0;
         tr->nbatches = (long)(tr->per_stream / (size_t)tr->N);
-        if (tr->nbatches == 0) {
+        long own = tr->nbatches;
+        if (tr->comm.sharded) {               /* the epoch: as many batches as every shard has */
+            double v = -(double)own;          /* (every process takes part, even one that fails) */
+            if (tr->comm.max(tr->comm.ctx, &v, 1) < 0) {
+                lib_fail(err, cap, "%s: the processes could not agree on the epoch's length", L);
+                goto bad;
+            }
+            tr->nbatches = (long)-v;
+        }
+        if (own == 0) {
             lib_fail(err, cap, "%s: %zu characters of training text are too few for %d streams of %d steps",
                      L, tr->ntrain, B, tr->N);
             goto bad;
@@ -330,15 +341,27 @@ void trainer_epoch_begin(trainer *tr, rng_t *r)
         shuffle(tr->perm, tr->ntrain, r);
 }
 
+/* One step's arguments, for the workers (on train_step's stack: the trainer holds none of
+ * them between calls). */
+typedef struct step_job {
+    trainer *tr;
+    const uint32_t *rows;             /* windows: the batch's rows of the shuffle order */
+    int b;                            /* rows in the (global) batch */
+    int rlo, rhi;                     /* this process's share of them */
+    size_t off;                       /* streams: the batch's first step in each stream */
+    float lr, scale;                  /* the learning rate; the gradient's clipping factor */
+} step_job;
+
 /* Forward and backward of one worker's share of the batch, into its own gradient. */
 static void train_part(void *ctx, int part, int nparts)
 {
-    trainer *tr = ctx;
+    const step_job *j = ctx;
+    trainer *tr = j->tr;
     model *m = tr->m;
     train_state *st = tr->st;
     worker *w = &tr->ev->w[part];
-    int rb = tr->rhi - tr->rlo;       /* this process's rows, lo .. hi of them this part's */
-    int lo = tr->rlo + rb * part / nparts, hi = tr->rlo + rb * (part + 1) / nparts, b = hi - lo;
+    int rb = j->rhi - j->rlo;         /* this process's rows, lo .. hi of them this part's */
+    int lo = j->rlo + rb * part / nparts, hi = j->rlo + rb * (part + 1) / nparts, b = hi - lo;
     int pp = m->per_position;
     memset(w->grad, 0, tr->nparams * sizeof(float));
     w->loss = 0;
@@ -352,20 +375,20 @@ static void train_part(void *ctx, int part, int nparts)
                    .input_dropout = (float)st->input_dropout };
     if (m->streams) {
         int at = tr->comm.sharded ? lo - tr->slo : lo;    /* a shard holds its streams alone */
-        dataset_slice(tr->d, 0, tr->per_stream, at, b, tr->off, tr->N, w->x, w->y);
+        dataset_slice(tr->d, 0, tr->per_stream, at, b, j->off, tr->N, w->x, w->y);
         s.h0 = s.hT = w->h;
         s.c0 = s.cT = w->c;
     } else {
-        dataset_gather(tr->d, tr->rows + lo, b, w->x, w->y);
+        dataset_gather(tr->d, j->rows + lo, b, w->x, w->y);
     }
-    float gscale = 1.0f / ((float)tr->b * (pp ? tr->N : 1));
+    float gscale = 1.0f / ((float)j->b * (pp ? tr->N : 1));
     w->loss = lstm_train_seq(tr->ev->k, &m->p, &w->g, w->work, b, tr->N, w->x, w->y, gscale, &s);
 }
 
 /* Sum the workers' gradients into worker 0's, a slice per thread; squared norm per slice. */
 static void reduce_part(void *ctx, int part, int nparts)
 {
-    trainer *tr = ctx;
+    trainer *tr = ((const step_job *)ctx)->tr;
     size_t lo = tr->nparams * part / nparts, hi = tr->nparams * (part + 1) / nparts;
     float *g = tr->ev->w[0].grad;
     for (int t = 1; t < tr->ev->nthreads; t++) {
@@ -379,58 +402,69 @@ static void reduce_part(void *ctx, int part, int nparts)
 /* The squared norm of worker 0's gradient, a slice per thread. */
 static void sumsq_part(void *ctx, int part, int nparts)
 {
-    trainer *tr = ctx;
+    trainer *tr = ((const step_job *)ctx)->tr;
     size_t lo = tr->nparams * part / nparts, hi = tr->nparams * (part + 1) / nparts;
     tr->ev->w[part].sumsq = grad_sumsq(tr->ev->w[0].grad, lo, hi);
 }
 
 static void adam_part(void *ctx, int part, int nparts)
 {
-    trainer *tr = ctx;
+    const step_job *j = ctx;
+    trainer *tr = j->tr;
     model *m = tr->m;
     train_state *st = tr->st;
     size_t lo = tr->nparams * part / nparts, hi = tr->nparams * (part + 1) / nparts;
     adam_hp hp = { st->beta1, st->beta2, st->eps, st->weight_decay };
-    adam_update(m->params, st->adam_m, st->adam_v, tr->ev->w[0].grad, lo, hi, tr->scale, tr->lr, hp,
+    adam_update(m->params, st->adam_m, st->adam_v, tr->ev->w[0].grad, lo, hi, j->scale, j->lr, hp,
                 st->steps);
 }
 
 double train_step(trainer *tr, long bi, float lr)
 {
+    return train_step_shared(tr, bi, lr, NULL, 0);
+}
+
+double train_step_shared(trainer *tr, long bi, float lr, double *shared, int nshared)
+{
     model *m = tr->m;
     train_state *st = tr->st;
     evaluator *ev = tr->ev;
+    step_job j = { .tr = tr, .lr = lr };
     if (m->streams) {
-        tr->b = m->streams;
-        tr->off = (size_t)bi * tr->N;
+        j.b = m->streams;
+        j.off = (size_t)bi * tr->N;
+        j.rlo = tr->slo;
+        j.rhi = tr->shi;
     } else {
         size_t a = (size_t)bi * st->batch;
-        tr->rows = tr->perm + a;
-        tr->b = (int)(tr->ntrain - a < (size_t)st->batch ? tr->ntrain - a : (size_t)st->batch);
+        j.rows = tr->perm + a;
+        j.b = (int)(tr->ntrain - a < (size_t)st->batch ? tr->ntrain - a : (size_t)st->batch);
+        share(&tr->comm, j.b, &j.rlo, &j.rhi);
     }
-    if (m->streams) {
-        tr->rlo = tr->slo;
-        tr->rhi = tr->shi;
-    } else {
-        share(&tr->comm, tr->b, &tr->rlo, &tr->rhi);
-    }
-    tr->lr = lr;
-    double loss = run_sum(ev, train_part, tr);
-    par_run(ev->pool, reduce_part, tr);
+    double loss = run_sum(ev, train_part, &j);
+    par_run(ev->pool, reduce_part, &j);
     /* Worker 0 holds this process's gradient of the batch: with other processes, sum theirs
-     * into it (and the loss), then take the norm of the whole, so that every process takes
-     * the same optimizer step. Alone, the norm came with the reduction. */
+     * into it (and the loss, and the shared values), then take the norm of the whole, so that
+     * every process takes the same optimizer step. Alone, the norm came with the reduction. */
     if (tr->comm.size > 1) {
-        if (tr->comm.sum(tr->comm.ctx, ev->w[0].grad, tr->nparams, &loss, 1) < 0)
+        double v[1 + TRAIN_MAX_SHARED] = { loss };
+        if (nshared < 0 || nshared > TRAIN_MAX_SHARED)
             return NAN;
-        par_run(ev->pool, sumsq_part, tr);
+        if (nshared)
+            memcpy(v + 1, shared, (size_t)nshared * sizeof *v);
+        if (tr->comm.sum(tr->comm.ctx, ev->w[0].grad, tr->nparams, v, 1 + nshared) < 0)
+            return NAN;
+        loss = v[0];
+        if (nshared)
+            memcpy(shared, v + 1, (size_t)nshared * sizeof *v);
+        par_run(ev->pool, sumsq_part, &j);
     }
     double ss = 0;
     for (int i = 0; i < ev->nthreads; i++)
         ss += ev->w[i].sumsq;
-    tr->scale = clip_scale(sqrt(ss), st->clip);
+    j.scale = clip_scale(sqrt(ss), st->clip);
     st->steps++;
-    par_run(ev->pool, adam_part, tr);
+    par_run(ev->pool, adam_part, &j);
     st->epoch_batches = bi + 1;
     st->epoch_loss_sum += loss;
     return loss;

@@ -56,11 +56,6 @@ typedef struct evaluator {
     par_pool *pool;
     int nthreads, bmax, T;            /* rows per worker at most, steps per batch at most */
     worker *w;                        /* nthreads */
-    /* the current job */
-    const lstm_params *p;
-    const dataset *d;
-    size_t first, count;
-    int B, lo, hi, per_position;      /* streams lo .. hi of B */
     /* When set, called on the calling thread as its own share of a job (the first part, which
      * the other threads' parts keep pace with) advances: done is the fraction of it done,
      * (0 .. 1]. For a progress display; it must not touch the evaluator. */
@@ -94,6 +89,8 @@ typedef struct train_comm {
     /* Sum across processes, in place: the floats g[0..n) (n may be 0) and the doubles
      * v[0..nv). Returns 0, or -1 on failure. */
     int (*sum)(void *ctx, float *g, size_t n, double *v, int nv);
+    /* The largest across processes, in place: the doubles v[0..nv). Returns 0, or -1. */
+    int (*max)(void *ctx, double *v, int nv);
     void *ctx;
     /* streams: the dataset is this process's own text (a shard), its streams cut from it
      * alone; else every process holds the same data */
@@ -110,17 +107,11 @@ typedef struct trainer {
     /* what an epoch is */
     size_t ntrain, nval;              /* windows, or characters of text (validation after) */
     size_t per_stream;                /* streams: training characters per stream */
-    long nbatches;                    /* per epoch (with shards, the caller may lower it to the
-                                         fewest of any process) */
+    long nbatches;                    /* per epoch (with shards, the fewest of any process) */
     uint32_t *perm;                   /* windows: the shuffle order of the training windows */
     train_comm comm;                  /* size 1 when alone */
     int slo, shi;                     /* streams: this process's share of the m->streams */
-    /* the current step */
-    const uint32_t *rows;
-    int b;                            /* rows in the (global) batch */
-    int rlo, rhi;                     /* this process's share of them */
-    size_t off;
-    float lr, scale;
+    char error[512];                  /* why the last run stopped with an error (run.h) */
 } trainer;
 
 /* A trainer for m with its training state st on d: the validation split, work areas for
@@ -138,8 +129,14 @@ void trainer_epoch_begin(trainer *tr, rng_t *r);
 
 /* Batch bi of the epoch with learning rate lr: returns the sum of its losses (of the whole
  * batch, across processes), and counts it in st (steps, epoch_batches, epoch_loss_sum).
- * NAN if the sum across processes failed. */
+ * NAN if the sum across processes failed. Its arguments live on its own stack while the
+ * threads work, not in the trainer. */
 double train_step(trainer *tr, long bi, float lr);
+/* The same, with shared[0..nshared) (nshared <= TRAIN_MAX_SHARED) summed across processes
+ * in place with the step's gradient (alone: unchanged): how processes agree, at the same
+ * step and at no extra cost, on what one of them asks for (a signal, a clock). */
+#define TRAIN_MAX_SHARED 8
+double train_step_shared(trainer *tr, long bi, float lr, double *shared, int nshared);
 
 /* Targets (characters predicted) in the first `batches` batches of an epoch. */
 double trainer_targets(const trainer *tr, long batches);

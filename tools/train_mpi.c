@@ -99,49 +99,30 @@ void mp_bcast_dataset(dataset *d)
     }
 }
 
-typedef struct comm_ctx {
-    volatile sig_atomic_t *flag;
-    int *agreed;
-} comm_ctx;
-
-/* train_comm's sum: the floats in place, the doubles with, when a gradient and a loss come
- * together (a step), this rank's signal flag as one more. */
+/* train_comm's sum: the floats and the doubles in place. */
 static int sum(void *ctx, float *g, size_t n, double *v, int nv)
 {
-    comm_ctx *c = ctx;
+    (void)ctx;
     for (size_t at = 0; at < n; ) {
         size_t len = n - at < (size_t)INT_MAX ? n - at : (size_t)INT_MAX;
         MPI_Allreduce(MPI_IN_PLACE, g + at, (int)len, MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD);
         at += len;
     }
-    if (nv == 0)
-        return 0;
-    int step = n > 0;
-    double buf[16];
-    if (nv + step > 16)
-        return -1;
-    memcpy(buf, v, (size_t)nv * sizeof *v);
-    if (step)
-        buf[nv] = *c->flag ? 1 : 0;
-    MPI_Allreduce(MPI_IN_PLACE, buf, nv + step, MPI_DOUBLE, MPI_SUM, MPI_COMM_WORLD);
-    memcpy(v, buf, (size_t)nv * sizeof *v);
-    if (step && buf[nv] > 0)
-        *c->agreed = 1;
+    if (nv > 0)
+        MPI_Allreduce(MPI_IN_PLACE, v, nv, MPI_DOUBLE, MPI_SUM, MPI_COMM_WORLD);
     return 0;
 }
 
-void mp_comm(train_comm *c, volatile sig_atomic_t *flag, int *agreed)
+static int max(void *ctx, double *v, int nv)
 {
-    static comm_ctx ctx;
-    ctx = (comm_ctx){ flag, agreed };
-    *c = (train_comm){ .rank = mp_rank, .size = mp_size, .sum = sum, .ctx = &ctx };
+    (void)ctx;
+    MPI_Allreduce(MPI_IN_PLACE, v, nv, MPI_DOUBLE, MPI_MAX, MPI_COMM_WORLD);
+    return 0;
 }
 
-long mp_min(long x)
+void mp_comm(train_comm *c)
 {
-    long m;
-    MPI_Allreduce(&x, &m, 1, MPI_LONG, MPI_MIN, MPI_COMM_WORLD);
-    return m;
+    *c = (train_comm){ .rank = mp_rank, .size = mp_size, .sum = sum, .max = max };
 }
 
 void mp_bcast_double(double *x)
@@ -173,7 +154,7 @@ static uint64_t hash(uint64_t h, const void *p, size_t n)
 #define HASH(h, v) hash(h, &(v), sizeof(v))
 
 void mp_check_start(const model *m, const train_state *st, const dataset *d, const trainer *tr,
-                    const double *run, int nrun)
+                    const train_opts *o)
 {
     if (mp_size < 2)
         return;
@@ -196,7 +177,10 @@ void mp_check_start(const model *m, const train_state *st, const dataset *d, con
                      d->N, d->ylen, st->weight_drop, st->locked_dropout, st->input_dropout,
                      st->weight_decay, (double)st->warmup };
     h = HASH(h, set);
-    h = hash(h, run, (size_t)nrun * sizeof *run);
+    double run[] = { (double)train_epoch_limit(o, st), (double)o->max_batches, st->horizon_seconds,
+                     (double)o->eval_every, o->keep_best, sharded, (double)o->checkpoint_every,
+                     o->checkpoint_seconds, o->output };
+    h = HASH(h, run);
     h = hash(h, st->schedule, strlen(st->schedule));
     h = HASH(h, st->rng);
     h = HASH(h, st->rng_epoch);

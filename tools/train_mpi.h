@@ -9,10 +9,10 @@
 #ifndef CHARPIPE_TRAIN_MPI_H
 #define CHARPIPE_TRAIN_MPI_H
 
-#include <signal.h>
 #include <stdint.h>
 #include "cli.h"
 #include "dataset.h"
+#include "run.h"
 #include "train.h"
 
 extern int mp_rank, mp_size;          /* this process, and how many (0 and 1 alone) */
@@ -26,21 +26,17 @@ void mp_finish(void);
 void mp_agree(const char *msg);
 /* Rank 0's d to every other rank (which holds an empty dataset). */
 void mp_bcast_dataset(dataset *d);
-/* A train_comm summing across the ranks with MPI_Allreduce. With every step's gradient the
- * ranks also add their *flag (a signal seen): when any rank has one, *agreed becomes 1 on
- * every rank at the same step. */
-void mp_comm(train_comm *c, volatile sig_atomic_t *flag, int *agreed);
-/* The smallest of x over the ranks. */
-long mp_min(long x);
+/* A train_comm summing (and taking the largest) across the ranks with MPI_Allreduce. */
+void mp_comm(train_comm *c);
 /* Rank 0's x to every rank. */
 void mp_bcast_double(double *x);
 /* Refuse to train unless every rank's h is rank 0's: the rank that differs says what
  * (`what` differs from rank 0's, naming its input `label`). */
 void mp_check_same(uint64_t h, const char *what, const char *label);
 /* Before the first step: refuse to train unless every rank has rank 0's vocabulary, and then
- * its model, optimizer state, settings, progress, data sizes and run[] (the run's options). */
+ * its model, optimizer state, settings, progress, data sizes and the run's options o. */
 void mp_check_start(const model *m, const train_state *st, const dataset *d, const trainer *tr,
-                    const double *run, int nrun);
+                    const train_opts *o);
 #else
 static inline void mp_init(int *argc, char ***argv) { (void)argc; (void)argv; }
 static inline void mp_finish(void) {}
@@ -50,21 +46,19 @@ static inline void mp_agree(const char *msg)
         cli_die("%s", msg);
 }
 static inline void mp_bcast_dataset(dataset *d) { (void)d; }
-static inline void mp_comm(train_comm *c, volatile sig_atomic_t *flag, int *agreed)
+static inline void mp_comm(train_comm *c)
 {
-    (void)flag; (void)agreed;
     *c = (train_comm){ .rank = 0, .size = 1 };
 }
-static inline long mp_min(long x) { return x; }
 static inline void mp_bcast_double(double *x) { (void)x; }
 static inline void mp_check_same(uint64_t h, const char *what, const char *label)
 {
     (void)h; (void)what; (void)label;
 }
 static inline void mp_check_start(const model *m, const train_state *st, const dataset *d,
-                                  const trainer *tr, const double *run, int nrun)
+                                  const trainer *tr, const train_opts *o)
 {
-    (void)m; (void)st; (void)d; (void)tr; (void)run; (void)nrun;
+    (void)m; (void)st; (void)d; (void)tr; (void)o;
 }
 #endif
 
