@@ -99,6 +99,9 @@ int train_check_model(const train_opts *o, const model *m, const train_state *st
     } else if (g & REGUL) {
         return usage(err, cap, "--resume takes --weight-drop, --locked-dropout, --input-dropout, "
                      "--weight-decay and --warmup from the model", "", "");
+    } else if (g & SCHEDULE) {
+        return usage(err, cap, "--resume takes --dropout, --schedule, --decay-rate and --decay-every "
+                     "from the model", "", "");
     }
     if (!!m->streams != o->streams)
         return usage(err, cap, "%s was trained %s --streams; resume it the same way", label,
