@@ -3,7 +3,8 @@
 # aside), in both layouts, with stacked layers and dropout; checkpoints resume at another
 # number of ranks; a killed rank ends the job quickly with the checkpoint intact; shards
 # (--input PATTERN) with one vocabulary train, mismatched ones are refused; a stream of
-# several MB on stdin (rank 0's) gives the model the file form gives.
+# several MB on stdin (rank 0's) gives the model the file form gives; SIGUSR1 checkpoints and
+# goes on; Slurm's task count is checked against the MPI world.
 # Run by tests/run.sh with BIN, TMP and TESTS set, and MPI_TRAIN (the MPI build of train)
 # from make check; SKIPs visibly without mpicc/mpirun.
 # plain build only: the MPI train is built by the plain build (build/mpi)
@@ -183,3 +184,23 @@ cat big.ts | mt 2 -j 1 -H 16 -b 32 -e 1 --no-progress -o pipe.model 2>/dev/null
 mt 2 -j 1 -H 16 -b 32 -e 1 --no-progress --input big.ts -o file.model 2>/dev/null
 if [ $mb -ge 3 ] && [ -s pipe.model ] && cmp -s pipe.model file.model; then pass "a ${mb} MB stream on stdin (rank 0's) = --input FILE"
 else fail "stdin = --input" "$mb MB, models differ or missing"; fi
+
+# ------------------------------------------ SIGUSR1 at 2 ranks: a checkpoint, and on it goes
+# (mpirun passes SIGUSR1 on to every rank; they agree on the step, rank 0 writes; a rank that
+# sees the signal a step later may add a second checkpoint)
+$RUN -np 2 "$MT" -j 1 $STR3 -e 100000 --print-every 1 -o u.model < s.ts >/dev/null 2>u.err & p=$!
+for i in $(seq 300); do grep -q 'batch 3/' u.err && break; sleep 0.1; done
+signal_running USR1 $p
+for i in $(seq 300); do grep -q 'SIGUSR1: checkpoint' u.err && break; sleep 0.1; done
+n=$(grep -c 'SIGUSR1: checkpoint at epoch' u.err); sleep 1
+if [ "$n" -ge 1 ] && [ "$n" -le 2 ] && signal_running 0 $p && [ -s u.model ]; then pass "SIGUSR1 at 2 ranks: a checkpoint, training goes on"
+else fail "SIGUSR1 at 2 ranks" "$n messages: $(grep -v batch u.err | head -c 400)"; fi
+signal_running TERM $p; wait $p 2>/dev/null
+expect_ok "the checkpoint of 2 ranks after SIGUSR1 and SIGTERM resumes" \
+    train --streams -e $(( $(attr u.model epochs) + 1 )) --no-progress -j 2 --resume u.model -o u2.model < s.ts
+
+# ------------------------------------------ Slurm: ranks of one MPI world are not copies
+expect_ok "SLURM_NTASKS=2 with 2 MPI ranks trains" env SLURM_NTASKS=2 SLURM_STEP_NUM_TASKS=2 SLURM_STEP_ID=0 \
+    $RUN -np 2 "$MT" -j 1 --streams -n 20 -b 4 -H 16 -e 1 --no-progress -o sl.model < s.ts
+expect_fail "SLURM_NTASKS=2 with 1 MPI rank refused" 'Slurm started 2 tasks, but this one is alone' \
+    env SLURM_NTASKS=2 SLURM_STEP_NUM_TASKS=2 SLURM_STEP_ID=0 $RUN -np 1 "$MT" -j 1 --streams -n 20 -b 4 -H 16 -e 1 --no-progress -o sl1.model < s.ts

@@ -98,3 +98,125 @@ expect_fail resume_unit_named "vocabulary differs from the input's: the model's 
     sh -c 'vocab < ascii.txt | train --streams --resume bytes.model -o x.model'
 expect_fail init_symbol_named "symbol 11 is 'i' in the model, 'j' in the input" \
     sh -c 'printf "abc def, ghj! %.0s" $(seq 40) | vocab --bytes | train --streams -n 8 -b 4 --init bytes.model -o x.model'
+
+# ---------------------------------------------------------------- checkpoints in an epoch
+attr() { tdump --json "$1" 2>/dev/null | grep -m1 '"model"' | sed -n "s/.*\"$2\": \([0-9]*\).*/\1/p"; }
+K="--streams -n 8 -b 4 -H 24 -L 2 --dropout 0.1 --schedule cosine --seed 9 -j 2 --no-progress"
+train $K -e 40 -o k.model < rep.text.ts 2>/dev/null
+# checkpoints do not change the run
+train $K -e 40 --checkpoint-every 5 -o kc.model < rep.text.ts 2>/dev/null
+cmp -s k.model kc.model && pass checkpoint_every_same_model || fail checkpoint_every_same_model "$(cmp k.model kc.model)"
+# kill -9 wherever the run is once a checkpoint is on disk (every 5 batches, 34 an epoch: most
+# are mid-epoch), resume: the uninterrupted run's model, byte for byte
+rm -f kk.model
+train $K -e 40 --checkpoint-every 5 -o kk.model < rep.text.ts 2>/dev/null & pid=$!
+for _ in $(seq 600); do [ -s kk.model ] && break; sleep 0.02; done
+kill -9 $pid 2>/dev/null; wait $pid 2>/dev/null
+at="epoch $(attr kk.model epochs) batch $(attr kk.model epoch_batches)"
+train --resume kk.model --streams -j 2 -o kk.model < rep.text.ts 2>/dev/null
+cmp -s k.model kk.model && pass "checkpoint_every_kill9_resume_equals_uninterrupted ($at)" \
+    || fail checkpoint_every_kill9_resume_equals_uninterrupted "killed at $at: $(cmp k.model kk.model)"
+# every N seconds too; without -o refused
+train $K -e 3 -o k3.model < rep.text.ts 2>/dev/null
+train $K -e 3 --checkpoint-every 0.001s -o ks.model < rep.text.ts 2>/dev/null && cmp -s ks.model k3.model \
+    && pass checkpoint_every_seconds_same_model || fail checkpoint_every_seconds_same_model "differs"
+expect_fail checkpoint_every_needs_o 'checkpoint-every writes the -o file' sh -c "train $K --checkpoint-every 5 < rep.text.ts > x.model"
+
+# ---------------------------------------------------------------- signals
+# LONG: a run far longer than the test; its stderr has a line per batch (--print-every 1), so
+# the handlers are in place once one is there
+LONG="--streams -n 8 -b 4 -H 24 -L 2 --seed 9 -j 1 --no-progress --print-every 1 -e 100000"
+wait_line() { for _ in $(seq 600); do grep -q "$1" "$2" 2>/dev/null && return 0; sleep 0.02; done; return 1; }
+signalled() {   # SIG NAME: start LONG, send SIG, wait; sets rc, leaves sig.model and sig.err
+    rm -f sig.model
+    train $LONG -o sig.model < rep.text.ts 2> sig.err & pid=$!
+    wait_line 'batch 3/34' sig.err
+    kill -"$1" $pid; wait $pid; rc=$?
+}
+# SIGUSR1: a checkpoint now, and training goes on
+rm -f u1.model
+train $LONG -o u1.model < rep.text.ts 2> u1.err & pid=$!
+wait_line 'batch 3/34' u1.err; kill -USR1 $pid
+wait_line 'SIGUSR1: checkpoint at epoch' u1.err && [ -s u1.model ] && u1b=$(grep -m1 -o 'SIGUSR1: checkpoint at epoch [0-9]*, batch [0-9]*/34' u1.err)
+sleep 0.3
+if signal_running 0 $pid && [ -n "${u1b:-}" ]; then pass "SIGUSR1: checkpoint (${u1b#SIGUSR1: checkpoint at }), training goes on"
+else fail "SIGUSR1: checkpoint, training goes on" "$(grep -v batch u1.err | tail -3)"; fi
+kill -TERM $pid; wait $pid; rc=$?
+[ $rc = 143 ] && grep -q 'terminated: checkpoint at epoch .* saved to u1.model' u1.err && pass "SIGTERM: checkpoint, exit 143" \
+    || fail "SIGTERM: checkpoint, exit 143" "exit $rc: $(tail -2 u1.err)"
+signalled INT
+[ $rc = 130 ] && grep -q 'interrupted: checkpoint at epoch' sig.err && [ -s sig.model ] && pass "SIGINT: checkpoint, exit 130" \
+    || fail "SIGINT: checkpoint, exit 130" "exit $rc: $(tail -2 sig.err)"
+# the SIGTERM checkpoint resumes to the uninterrupted run's model
+E=$(( $(attr u1.model epochs) + 2 ))
+train ${LONG%-e *} -e $E -o ut.model < rep.text.ts 2>/dev/null
+train --resume u1.model --streams -j 1 --no-progress -e $E -o u1.model < rep.text.ts 2>/dev/null
+cmp -s ut.model u1.model && pass "SIGTERM checkpoint resumes to the uninterrupted model" \
+    || fail "SIGTERM checkpoint resumes to the uninterrupted model" "$(cmp ut.model u1.model)"
+# without -o: SIGUSR1 says no checkpoint is written, SIGTERM still exits 143
+train $LONG --max-batches 100000000 < rep.text.ts 2> n.err & pid=$!
+wait_line 'batch 3/34' n.err; kill -USR1 $pid; wait_line 'SIGUSR1: no checkpoint' n.err; kill -TERM $pid; wait $pid; rc=$?
+[ $rc = 143 ] && grep -q 'SIGUSR1: no checkpoint written' n.err && grep -q 'terminated: no model written' n.err \
+    && pass "without -o: SIGUSR1 and SIGTERM say no model is written" || fail "without -o: signals" "exit $rc: $(grep -v batch n.err | tail -3)"
+
+# ---------------------------------------------------------------- Slurm
+# N single-rank copies (srun -n N of a train that MPI does not join) are refused, saying how
+# to launch; a batch script's own process (SLURM_NTASKS, no step) and one task run
+expect_fail slurm_copies_refused 'Slurm started 4 tasks, but this one is alone.*srun --mpi=pmix.*srun -n 1' \
+    env SLURM_NTASKS=4 SLURM_STEP_NUM_TASKS=4 SLURM_STEP_ID=0 SLURM_PROCID=1 train $S -e 1 -j 1 -o sl.model
+[ ! -e sl.model ] && pass slurm_copies_write_nothing || fail slurm_copies_write_nothing "sl.model written"
+expect_fail slurm_copies_refused_by_ntasks 'Slurm started 3 tasks' \
+    env SLURM_NTASKS=3 SLURM_STEP_ID=0 train $S -e 1 -j 1 -o sl.model
+expect_ok slurm_batch_script_runs env SLURM_NTASKS=4 SLURM_JOB_ID=1 train $S -e 1 -j 1 -o sl.model < rep.text.ts
+expect_ok slurm_one_task_runs env SLURM_NTASKS=1 SLURM_STEP_NUM_TASKS=1 SLURM_STEP_ID=0 train $S -e 1 -j 1 -o sl.model < rep.text.ts
+
+# ---------------------------------------------------------------- --continue (a requeued job)
+# The same command line: the first start trains (killed once a checkpoint is on disk), the
+# next resumes to the uninterrupted model, a third has nothing left to do
+C="$K --lr 0.01 -e 6 --checkpoint-every 5 --continue"
+train $K --lr 0.01 -e 6 -o cu.model < rep.text.ts 2>/dev/null
+rm -f cc.model
+train $C -o cc.model < rep.text.ts 2> c1.err & pid=$!
+for _ in $(seq 600); do [ -s cc.model ] && break; sleep 0.02; done
+kill -9 $pid 2>/dev/null; wait $pid 2>/dev/null
+grep -q 'fresh start' c1.err && pass "--continue: the first start trains" || fail "--continue: the first start" "$(tail -1 c1.err)"
+train $C -o cc.model < rep.text.ts 2> c2.err
+grep -q 'resuming' c2.err && cmp -s cu.model cc.model && pass "--continue: the second start resumes to the uninterrupted model" \
+    || fail "--continue: the second start" "$(cmp cu.model cc.model; tail -1 c2.err)"
+train $C -o cc.model < rep.text.ts 2> c3.err; rc=$?
+[ $rc = 0 ] && grep -q 'nothing to train' c3.err && cmp -s cu.model cc.model && pass "--continue: a third start has nothing to do" \
+    || fail "--continue: a third start" "exit $rc: $(tail -1 c3.err)"
+expect_fail continue_other_settings_refused "the run in cc.model has --lr 0.01, not 0.02" \
+    sh -c "train $K --lr 0.02 -e 6 --continue -o cc.model < rep.text.ts"
+expect_fail continue_needs_o 'needs -o' sh -c "train $K --continue < rep.text.ts > x.model"
+
+# ---------------------------------------------------------------- logs for batch jobs
+train $S -e 2 -j 1 --print-every 10 -o p.model < rep.text.ts 2> p.err
+n=$(grep -cE '^train: epoch [12]/2, batch [0-9]+/34: loss [0-9.]+, [0-9]+ chars/s, ETA [0-9:]+( \(run [0-9:]+\))?$' p.err)
+[ "$n" = 6 ] && pass "--print-every 10: a line every 10 batches (6 in 68)" || fail "--print-every 10" "$n lines: $(head -c 400 p.err)"
+train $S -e 1 -j 1 --print-every 0.001s -o p.model < rep.text.ts 2> p.err
+grep -q 'batch [0-9]*/34: loss' p.err && pass "--print-every Ns prints lines" || fail "--print-every Ns" "$(head -c 300 p.err)"
+train $S -e 1 -j 1 -o p.model < rep.text.ts 2> p.err
+! grep -q 'batch [0-9]*/' p.err && pass "no --print-every: no batch lines (as before)" || fail "no --print-every" "$(grep batch p.err | head -2)"
+train $S -e 2 -j 1 --eval-every 10 --log l.tsv -o lt.model < rep.text.ts 2>/dev/null
+train $S -e 2 -j 1 --eval-every 10 --log l.json --log-format json -o lj.model < rep.text.ts 2>/dev/null
+if have_py; then
+    "$PY" - l.tsv l.json <<'PY' > json.out 2>&1
+import json, sys
+tsv = [l.rstrip("\n").split("\t") for l in open(sys.argv[1])]
+js = [json.loads(l) for l in open(sys.argv[2])]
+assert tsv[0] == ["epoch", "train_loss", "val_loss", "seconds", "chars_per_s"], tsv[0]
+assert len(js) == len(tsv) - 1 >= 4, (len(js), len(tsv))
+for t, j in zip(tsv[1:], js):
+    assert list(j) == tsv[0], j
+    assert [float(t[0]), float(t[1]), float(t[2])] == [j["epoch"], j["train_loss"], j["val_loss"]], (t, j)
+print("ok")
+PY
+    grep -q '^ok' json.out && pass "--log-format json: the TSV log's fields and values, a JSON object a line" || fail "--log-format json" "$(tail -2 json.out)"
+    train $S -e 1 -j 1 --val 0 --log n.json --log-format json -o ln.model < rep.text.ts 2>/dev/null
+    "$PY" -c 'import json,sys; j = json.loads(open("n.json").read()); assert j["val_loss"] is None, j' 2>/dev/null \
+        && pass "--log-format json: no validation is null" || fail "--log-format json null" "$(cat n.json)"
+else
+    skip "--log-format json" "$NO_PY"
+fi
+expect_fail log_format_bad "is not tsv or json" train $S --log-format xml -o x.model

@@ -1,0 +1,299 @@
+/* test_run.c - the training run as a library call (lib/run.h), as another program would make
+ * it: every stop reason, the hooks' calls (checkpoints within an epoch, every N batches and on
+ * request, the best model, the log), and a resumed run ending with the uninterrupted one's
+ * weights. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include "check.h"
+#include "run.h"
+
+/* A text of V = 6 symbols, 3000 characters, in the text layout. */
+static void make_data(dataset *d)
+{
+    char err[256];
+    dataset_init(d, 1, "test");
+    d->vocab.V = 6;
+    d->vocab.cp = malloc(6 * sizeof(uint32_t));
+    for (int i = 0; i < 6; i++)
+        d->vocab.cp[i] = (uint32_t)('a' + i);
+    int32_t t[3000];
+    for (int i = 0; i < 3000; i++)
+        t[i] = (i * 7 + i / 5) % 6;
+    if (dataset_add_text(d, t, 3000, err, sizeof err) < 0 || dataset_finish(d, err, sizeof err) < 0)
+        fprintf(stderr, "data: %s\n", err);
+}
+
+/* What the hooks saw. */
+typedef struct seen {
+    int saves[3];                     /* by TRAIN_SAVE_* */
+    long ckpt_batches[64];            /* epoch_batches at each checkpoint save */
+    int nckpt;
+    int logs, events[16];
+    int request_at, request;          /* the request hook returns `request` at its call request_at */
+    int calls;
+    int save_fails;
+    const train_state *st;
+} seen;
+
+static int on_save(void *ctx, int what)
+{
+    seen *s = ctx;
+    s->saves[what]++;
+    if (what == TRAIN_SAVE_CHECKPOINT && s->nckpt < 64)
+        s->ckpt_batches[s->nckpt++] = (long)s->st->epoch_batches;
+    return s->save_fails ? -1 : 0;
+}
+
+static int on_request(void *ctx)
+{
+    seen *s = ctx;
+    return ++s->calls == s->request_at ? s->request : 0;
+}
+
+static void on_progress(void *ctx, train_event ev, const train_status *st)
+{
+    (void)st;
+    ((seen *)ctx)->events[ev]++;
+}
+
+static void on_log(void *ctx, double at, double tl, double vl, double secs, double rate)
+{
+    (void)at; (void)tl; (void)vl; (void)secs; (void)rate;
+    ((seen *)ctx)->logs++;
+}
+
+typedef struct job {
+    dataset d;
+    model m;
+    train_state st;
+    trainer *tr;
+    seen s;
+    train_hooks h;
+} job;
+
+/* A new run (or, with resume, the run in m and st) of o on the test data. */
+static int start(job *j, train_opts *o, int resume)
+{
+    char err[256];
+    make_data(&j->d);
+    if (!resume)
+        memset(&j->m, 0, sizeof j->m);
+    o->resume = resume;
+    if (train_setup(&j->m, &j->st, o, NULL, &j->d, 0, "test", err, sizeof err) < 0) {
+        CHECK(0, "train_setup: %s", err);
+        return -1;
+    }
+    if (!(j->tr = trainer_new(kern_get("scalar"), &j->m, &j->st, &j->d, 2, err, sizeof err))) {
+        CHECK(0, "trainer_new: %s", err);
+        return -1;
+    }
+    memset(&j->s, 0, sizeof j->s);
+    j->s.st = &j->st;
+    j->h = (train_hooks){ .ctx = &j->s, .progress = on_progress, .log = on_log, .save = on_save,
+                          .request = on_request };
+    return 0;
+}
+
+static void finish(job *j)
+{
+    trainer_free(j->tr);
+    dataset_free(&j->d);
+    train_state_free(&j->st);
+    model_free(&j->m);
+}
+
+/* The options of the test runs: 4 streams of 8 steps (3000 characters, 10% held out: 84
+ * batches an epoch), a checkpoint file. */
+static train_opts opts(void)
+{
+    train_opts o;
+    train_opts_init(&o);
+    o.streams = 1;
+    o.steps = 8;
+    o.batch = 4;
+    o.hidden = 8;
+    o.val = 0.1;
+    o.output = 1;
+    o.given = TRAIN_GIVEN_EPOCHS;
+    return o;
+}
+
+static void test_stop_epochs(void)
+{
+    job j;
+    train_opts o = opts();
+    o.epochs = 2;
+    o.eval_every = 30;
+    o.keep_best = 1;
+    if (start(&j, &o, 0) < 0)
+        return;
+    train_stop why = train_run(j.tr, &o, &j.h);
+    CHECK(why == TRAIN_STOP_EPOCHS, "stopped: %d", why);
+    CHECK(j.st.epochs == 2 && j.st.steps == 2 * j.tr->nbatches, "epochs %lld, steps %lld", (long long)j.st.epochs,
+          (long long)j.st.steps);
+    CHECK(j.s.saves[TRAIN_SAVE_CHECKPOINT] == 2, "%d checkpoints (one an epoch)", j.s.saves[TRAIN_SAVE_CHECKPOINT]);
+    /* validations every 30 steps (30, 60, 90, 120, 150) and at the 2 epoch ends */
+    CHECK(j.s.saves[TRAIN_SAVE_BEST] >= 1 && j.s.logs == 5 + 2, "%d best, %d log lines",
+          j.s.saves[TRAIN_SAVE_BEST], j.s.logs);
+    CHECK(j.s.events[TRAIN_EV_EPOCH_END] == 2 && j.s.events[TRAIN_EV_STEP] == 2 * j.tr->nbatches,
+          "%d epoch ends, %d steps", j.s.events[TRAIN_EV_EPOCH_END], j.s.events[TRAIN_EV_STEP]);
+    finish(&j);
+}
+
+static void test_stop_max_batches(void)
+{
+    job j;
+    train_opts o = opts();
+    o.epochs = 3;
+    o.max_batches = 10;
+    if (start(&j, &o, 0) < 0)
+        return;
+    train_stop why = train_run(j.tr, &o, &j.h);
+    CHECK(why == TRAIN_STOP_MAX_BATCHES, "stopped: %d", why);
+    CHECK(j.st.steps == 10 && j.st.epoch_batches == 10 && j.st.state_h, "steps %lld, batches %lld, state %p",
+          (long long)j.st.steps, (long long)j.st.epoch_batches, (void *)j.st.state_h);
+    CHECK(j.s.nckpt == 1 && j.s.ckpt_batches[0] == 10, "%d checkpoints", j.s.nckpt);
+    finish(&j);
+}
+
+static void test_stop_time(void)
+{
+    job j;
+    train_opts o = opts();
+    o.given = TRAIN_GIVEN_MAX_SECONDS;        /* a budget, no epoch limit */
+    o.max_seconds = 0.05;
+    if (start(&j, &o, 0) < 0)
+        return;
+    train_stop why = train_run(j.tr, &o, &j.h);
+    CHECK(why == TRAIN_STOP_TIME, "stopped: %d", why);
+    CHECK(j.st.train_seconds >= 0.05, "trained %gs", j.st.train_seconds);
+    CHECK(j.s.events[TRAIN_EV_BUDGET_SPENT] + j.s.events[TRAIN_EV_BUDGET_END] == 1, "budget events");
+    finish(&j);
+}
+
+/* Stopped on request within an epoch: the checkpoint is saved there; and a checkpoint asked
+ * for goes on to the end. */
+static void test_stop_requests(void)
+{
+    const int req[3] = { TRAIN_REQ_INTERRUPT, TRAIN_REQ_TERMINATE, TRAIN_REQ_CHECKPOINT };
+    const train_stop want[3] = { TRAIN_STOP_INTERRUPT, TRAIN_STOP_TERMINATE, TRAIN_STOP_EPOCHS };
+    for (int i = 0; i < 3; i++) {
+        job j;
+        train_opts o = opts();
+        o.epochs = 2;
+        if (start(&j, &o, 0) < 0)
+            return;
+        j.s.request_at = 2 * 17 + 1;          /* alone, the hook is called twice a step */
+        j.s.request = req[i];
+        train_stop why = train_run(j.tr, &o, &j.h);
+        CHECK(why == want[i], "request %d: stopped %d", req[i], why);
+        CHECK(j.s.nckpt >= 1 && j.s.ckpt_batches[0] == 18, "request %d: %d checkpoints, the first at batch %ld",
+              req[i], j.s.nckpt, j.s.nckpt ? j.s.ckpt_batches[0] : -1);
+        CHECK(i == 2 ? j.st.epochs == 2 && j.s.nckpt == 3 : j.st.steps == 18 && j.s.nckpt == 1,
+              "request %d: %lld epochs, %lld steps, %d checkpoints", req[i], (long long)j.st.epochs,
+              (long long)j.st.steps, j.s.nckpt);
+        CHECK(j.s.events[i == 2 ? TRAIN_EV_CHECKPOINT : TRAIN_EV_STOPPED] == 1, "request %d: its event", req[i]);
+        finish(&j);
+    }
+}
+
+static void test_stop_nothing(void)
+{
+    job j;
+    train_opts o = opts();
+    o.epochs = 1;
+    if (start(&j, &o, 0) < 0)
+        return;
+    CHECK(train_run(j.tr, &o, &j.h) == TRAIN_STOP_EPOCHS, "first run");
+    trainer_free(j.tr);
+    dataset_free(&j.d);
+    o.given = 0;                              /* resumed: the model's horizon, reached */
+    if (start(&j, &o, 1) < 0)
+        return;
+    train_stop why = train_run(j.tr, &o, &j.h);
+    CHECK(why == TRAIN_STOP_NOTHING && j.s.events[TRAIN_EV_NOTHING] == 1 && j.st.steps == j.tr->nbatches,
+          "stopped: %d, steps %lld", why, (long long)j.st.steps);
+    finish(&j);
+}
+
+static void test_stop_diverged(void)
+{
+    job j;
+    train_opts o = opts();
+    if (start(&j, &o, 0) < 0)
+        return;
+    j.m.params[0] = NAN;
+    train_stop why = train_run(j.tr, &o, &j.h);
+    CHECK(why == TRAIN_STOP_DIVERGED && strstr(trainer_error(j.tr), "nan at epoch 1 batch 1 (try a lower --lr"),
+          "stopped: %d: %s", why, trainer_error(j.tr));
+    CHECK(j.s.saves[TRAIN_SAVE_CHECKPOINT] == 0, "saved a diverged model");
+    finish(&j);
+}
+
+static void test_stop_error(void)
+{
+    job j;
+    train_opts o = opts();
+    if (start(&j, &o, 0) < 0)
+        return;
+    j.s.save_fails = 1;
+    train_stop why = train_run(j.tr, &o, &j.h);
+    CHECK(why == TRAIN_STOP_ERROR && strstr(trainer_error(j.tr), "could not be saved"), "stopped: %d: %s", why,
+          trainer_error(j.tr));
+    CHECK(j.st.epochs == 1, "the save at the first epoch's end failed: %lld epochs", (long long)j.st.epochs);
+    finish(&j);
+}
+
+/* --checkpoint-every: checkpoints every N steps of the run (not at an epoch's last batch,
+ * where the epoch's end saves); resumed from one, the uninterrupted run's weights. */
+static void test_checkpoint_every_resumes(void)
+{
+    job a, b;
+    train_opts o = opts();
+    o.epochs = 2;
+    o.dropout = 0.1;
+    o.layers = 2;
+    strcpy(o.schedule, "cosine");
+    if (start(&a, &o, 0) < 0)
+        return;
+    CHECK(train_run(a.tr, &o, &a.h) == TRAIN_STOP_EPOCHS, "uninterrupted");
+    o.checkpoint_every = 25;
+    o.max_batches = 60;
+    if (start(&b, &o, 0) < 0)
+        return;
+    CHECK(train_run(b.tr, &o, &b.h) == TRAIN_STOP_MAX_BATCHES, "stopped");
+    long nb = b.tr->nbatches;
+    CHECK(nb == 84 && b.s.nckpt == 3 && b.s.ckpt_batches[0] == 25 && b.s.ckpt_batches[1] == 50
+          && b.s.ckpt_batches[2] == 60, "%ld batches an epoch, %d checkpoints at %ld, %ld, %ld", nb, b.s.nckpt,
+          b.s.ckpt_batches[0], b.s.ckpt_batches[1], b.s.ckpt_batches[2]);
+    trainer_free(b.tr);
+    dataset_free(&b.d);
+    o.given = 0;
+    o.max_batches = 0;
+    if (start(&b, &o, 1) < 0)
+        return;
+    CHECK(train_run(b.tr, &o, &b.h) == TRAIN_STOP_EPOCHS, "resumed");
+    /* checkpoints at steps 75, 100, 125, 150 (84 an epoch: batches 75, 16, 41, 66 of theirs)
+     * and at both epochs' ends (batch 0 once the epoch is counted) */
+    CHECK(b.s.nckpt == 6 && b.s.ckpt_batches[0] == 75 && b.s.ckpt_batches[1] == 0 && b.s.ckpt_batches[2] == 16,
+          "%d checkpoints: %ld %ld %ld", b.s.nckpt, b.s.ckpt_batches[0], b.s.ckpt_batches[1], b.s.ckpt_batches[2]);
+    size_t np = lstm_nparams(a.m.dim);
+    CHECK(b.st.steps == a.st.steps && memcmp(a.m.params, b.m.params, np * sizeof(float)) == 0
+          && memcmp(a.st.adam_v, b.st.adam_v, np * sizeof(float)) == 0, "the resumed run's weights differ");
+    finish(&a);
+    finish(&b);
+}
+
+int main(void)
+{
+    RUN(test_stop_epochs);
+    RUN(test_stop_max_batches);
+    RUN(test_stop_time);
+    RUN(test_stop_requests);
+    RUN(test_stop_nothing);
+    RUN(test_stop_diverged);
+    RUN(test_stop_error);
+    RUN(test_checkpoint_every_resumes);
+    return check_summary();
+}
