@@ -466,3 +466,21 @@ int dataset_read(dataset *d, ts_reader *r, int want_text, const char *label,
         return lib_fail(err, cap, "%s", ts_reader_error(r));
     return dataset_finish(d, err, cap);
 }
+
+int dataset_prefix(const dataset *d, int32_t *idx, int max)
+{
+    if (d->want_text) {
+        int n = d->tn < (size_t)max ? (int)d->tn : max;
+        for (int i = 0; i < n; i++)
+            idx[i] = d->t8 ? d->t8[i] : d->t16[i];
+        return n;
+    }
+    if (d->n == 0 || max < d->N)
+        return 0;
+    int32_t *y = malloc((size_t)d->ylen * sizeof *y);
+    if (!y)
+        return -1;
+    dataset_gather_range(d, 0, 1, idx, y);
+    free(y);
+    return d->N;
+}

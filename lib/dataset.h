@@ -101,6 +101,10 @@ void dataset_slice(const dataset *d, size_t start, size_t n, int lo, int b, size
  * plain arrays). *size receives the windows held, or the characters. */
 uint64_t dataset_fingerprint(const dataset *d, uint64_t *size);
 
+/* The start of the data as indices, into idx (at most max): the first max characters of the
+ * text, or the first window's N (max >= N). Returns how many, or -1 when out of memory. */
+int dataset_prefix(const dataset *d, int32_t *idx, int max);
+
 /* Bytes of memory the data takes. */
 size_t dataset_bytes(const dataset *d);
 

@@ -654,6 +654,41 @@ int model_char(const model *m, const unsigned char *p, size_t n, uint32_t *cp, i
     return len;
 }
 
+long model_encode(const model *m, const char *p, size_t n, int *idx, size_t *bad_at, int *bad_len)
+{
+    long k = 0;
+    for (size_t i = 0; i < n;) {
+        uint32_t cp;
+        const char *why = "";
+        int x, l = model_char(m, (const unsigned char *)p + i, n - i, &cp, &x, &why);
+        if (l <= 0 || x < 0) {
+            *bad_at = i;
+            *bad_len = l > 0 ? l : 0;
+            return -1;
+        }
+        idx[k++] = x;
+        i += (size_t)l;
+    }
+    return k;
+}
+
+/* 1 if the n floats at p (none when p is NULL) are all finite and at most lim in magnitude. */
+static int all_within(const float *p, size_t n, double lim)
+{
+    for (size_t i = 0; p && i < n; i++)
+        if (!(fabs(p[i]) <= lim))
+            return 0;
+    return 1;
+}
+
+int model_loadable(const model *m, const train_state *s)
+{
+    size_t np = lstm_nparams(m->dim), ns = (size_t)m->dim.L * m->streams * m->dim.H;
+    return all_within(m->params, np, model_max_weight(m->dim.H))
+           && (!s || (all_within(s->adam_m, np, FLT_MAX) && all_within(s->adam_v, np, FLT_MAX)
+                      && all_within(s->state_h, ns, 1) && all_within(s->state_c, ns, FLT_MAX)));
+}
+
 static void commas(char *buf, size_t cap, long long v)
 {
     char tmp[32];

@@ -96,6 +96,11 @@ int model_write(const model *m, const train_state *s, int fd, const char *label,
  * sqrt(FLT_MAX) / (2H + 2), below which no pre-activation or logit can overflow. */
 double model_max_weight(int H);
 
+/* 1 if model_read would take m and s back: the parameters finite and within
+ * model_max_weight, Adam's moments and the carried state finite (s may be NULL); else 0.
+ * (Writers check it so that a model that diverged never replaces a good one.) */
+int model_loadable(const model *m, const train_state *s);
+
 /* Read a model stream from path ("-" = stdin): the weights into m and, when s is not NULL,
  * the training state into s (s->adam_m NULL if the file has no optimizer state); with s NULL
  * nothing but the model is kept (and the training state's frames are not read). The file is
@@ -115,6 +120,11 @@ int model_index(const model *m, uint32_t cp);
  * UTF-8 (*why says why). */
 int model_char(const model *m, const unsigned char *p, size_t n, uint32_t *cp, int *index,
                const char **why);
+
+/* The text p[0..n) as the model reads it, into idx (at most n indices): returns how many,
+ * or -1 with *bad_at the byte offset of invalid UTF-8 (*bad_len 0) or of a character not in
+ * the vocabulary (*bad_len its length in bytes). */
+long model_encode(const model *m, const char *p, size_t n, int *idx, size_t *bad_at, int *bad_len);
 
 /* Print a Keras-style summary of the model (layers, output shapes, parameter counts). */
 void model_summary(FILE *out, lstm_dims d, int maxlen, int per_position);

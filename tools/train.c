@@ -222,34 +222,14 @@ static void check_outputs(void)
             cli_usage_error("--log %s: is also the %s file", opt_log, i ? "--best" : "-o");
 }
 
-/* 1 if the n floats at p (none when p is NULL) are all finite and at most lim in magnitude. */
-static int all_within(const float *p, size_t n, double lim)
-{
-    for (size_t i = 0; p && i < n; i++)
-        if (!(fabs(p[i]) <= lim))
-            return 0;
-    return 1;
-}
-
-/* Never replace a good model with one that cannot be read: the parameters within what
- * model_read accepts, the optimizer's moments and the carried state finite. */
-static void check_loadable(const char *path)
-{
-    size_t np = lstm_nparams(m.dim), ns = (size_t)m.dim.L * m.streams * m.dim.H;
-    if (all_within(m.params, np, model_max_weight(m.dim.H)) && all_within(st.adam_m, np, FLT_MAX)
-        && all_within(st.adam_v, np, FLT_MAX) && all_within(st.state_h, ns, 1)
-        && all_within(st.state_c, ns, FLT_MAX))
-        return;
-    cli_die("the parameters became infinite, NaN or too large at epoch %lld, step %lld (try a "
-            "lower --lr or --clip); %s%s", (long long)st.epochs + (st.epoch_batches > 0), (long long)st.steps,
-            path ? path : "no model written", path ? " keeps the last good model" : "");
-}
-
 /* The model to path (NULL: stdout), read back before it replaces the file. */
 static void save(const char *path)
 {
     char err[512];
-    check_loadable(path);
+    if (!model_loadable(&m, &st))     /* never replace a good model with one that cannot be read */
+        cli_die("the parameters became infinite, NaN or too large at epoch %lld, step %lld (try a lower --lr or "
+                "--clip); %s%s", (long long)st.epochs + (st.epoch_batches > 0), (long long)st.steps,
+                path ? path : "no model written", path ? " keeps the last good model" : "");
     if (!path) {
         if (model_write(&m, &st, 1, "stdout", err, sizeof err) < 0)
             cli_die("%s", err);
@@ -333,34 +313,19 @@ static void samples_setup(const dataset *d)
     free(list);
     if (!nstemps)
         cli_usage_error("--sample-temps: no temperature in '%s'", opt_sample_temps);
-    if (opt_sample_seed) {                   /* the text as the model reads it */
-        const unsigned char *p = (const unsigned char *)opt_sample_seed;
-        size_t n = strlen(opt_sample_seed);
-        sseed = cli_malloc((n + 1) * sizeof *sseed);
+    size_t n = opt_sample_seed ? strlen(opt_sample_seed) : 40, at;
+    sseed = cli_malloc((n + (size_t)d->N + 1) * sizeof *sseed);
+    if (!opt_sample_seed) {           /* the start of the text, or the first window */
+        if ((sseedlen = dataset_prefix(d, sseed, d->want_text ? 40 : d->N)) < 0)
+            cli_die("out of memory");
+    } else {                          /* the text as the model reads it */
         if (m.lower && !m.byte_unit && !setlocale(LC_CTYPE, "C.UTF-8") && !setlocale(LC_CTYPE, "C.utf8"))
             cli_die("the model lowercases its input, but the C.UTF-8 locale is not available");
-        for (size_t i = 0; i < n;) {
-            uint32_t cp;
-            const char *why = "";
-            int x, l = model_char(&m, p + i, n - i, &cp, &x, &why);
-            if (l <= 0)
-                cli_usage_error("--sample-seed: invalid UTF-8 at byte %zu", i);
-            if (x < 0)
-                cli_usage_error("--sample-seed: '%.*s' is not in the vocabulary", l, opt_sample_seed + i);
-            sseed[sseedlen++] = x;
-            i += (size_t)l;
-        }
-    } else if (d->want_text) {               /* the start of the text */
-        sseedlen = d->tn < 40 ? (int)d->tn : 40;
-        sseed = cli_malloc((size_t)(sseedlen + 1) * sizeof *sseed);
-        for (int i = 0; i < sseedlen; i++)
-            sseed[i] = d->t8 ? d->t8[i] : d->t16[i];
-    } else {                                 /* the first window */
-        int32_t *y = cli_malloc((size_t)d->ylen * sizeof *y);
-        sseed = cli_malloc((size_t)d->N * sizeof *sseed);
-        dataset_gather_range(d, 0, 1, sseed, y);
-        sseedlen = d->N;
-        free(y);
+        int len;
+        if ((sseedlen = (int)model_encode(&m, opt_sample_seed, n, sseed, &at, &len)) < 0 && len == 0)
+            cli_usage_error("--sample-seed: invalid UTF-8 at byte %zu", at);
+        if (sseedlen < 0)
+            cli_usage_error("--sample-seed: '%.*s' is not in the vocabulary", len, opt_sample_seed + at);
     }
     if (sseedlen == 0)
         cli_usage_error("--sample-seed: an empty seed");
