@@ -100,7 +100,7 @@ endif
 
 # The MPI-enabled train alone.
 mpi:
-	@$(MAKE) --no-print-directory MPI=1 build/mpi/bin/train
+	@$(MAKE) --no-print-directory MPI=1 O=build/mpi BIN=build/mpi/bin build/mpi/bin/train
 
 $(O)/tests/%: $(O)/tests/%.o $(REF_OBJ) $(LIBA)
 	$(Q)$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS)
