@@ -26,7 +26,8 @@ MSGPACK_PC   := $(shell pkg-config --exists msgpack-c 2>/dev/null && echo msgpac
 MSGPACK_CF   := $(shell pkg-config --cflags $(MSGPACK_PC) 2>/dev/null)
 MSGPACK_LIBS := $(shell pkg-config --libs $(MSGPACK_PC) 2>/dev/null || echo -lmsgpackc)
 
-ALL_CFLAGS = -std=gnu11 -Wall -Wextra -Wshadow -Ilib $(MSGPACK_CF) -MMD -MP $(CFLAGS) $(SAN) $(MPI_CF)
+# CPPFLAGS and LDFLAGS are the user's (Debian's dpkg-buildflags sets them with CFLAGS).
+ALL_CFLAGS = -std=gnu11 -Wall -Wextra -Wshadow -Ilib $(MSGPACK_CF) -MMD -MP $(CPPFLAGS) $(CFLAGS) $(SAN) $(MPI_CF)
 LDLIBS     = $(MSGPACK_LIBS) -lz -lm -lpthread
 
 # MPI=1: the tools built with mpicc, train with tools/train_mpi.c (-DCHARPIPE_MPI), into
@@ -92,7 +93,10 @@ $(LIBA): $(LIB_OBJ)
 
 $(BIN)/%: $(O)/tools/%.o $(CLI_OBJ) $(LIBA)
 	@mkdir -p $(@D)
-	$(Q)$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS)
+	$(Q)$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+# --version prints the Makefile's VERSION
+$(CLI_OBJ): ALL_CFLAGS += -DCHARPIPE_VERSION='"$(VERSION)"'
 
 ifeq ($(MPI),1)
 $(BIN)/train: $(O)/tools/train_mpi.o
@@ -103,10 +107,10 @@ mpi:
 	@$(MAKE) --no-print-directory MPI=1 build/mpi/bin/train
 
 $(O)/tests/%: $(O)/tests/%.o $(REF_OBJ) $(LIBA)
-	$(Q)$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS)
+	$(Q)$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(O)/bench/%: $(O)/bench/%.o $(LIBA)
-	$(Q)$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS)
+	$(Q)$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 # The test suite: C unit tests and shell CLI tests, one summary line at the end.
 MPI_CHECK := $(and $(HAVE_MPI),$(filter build,$(O)),$(if $(filter 1,$(MPI)),,1))

@@ -1,9 +1,11 @@
 /* cli.c - helpers shared by the tools; see cli.h. */
 #include <errno.h>
 #include <fcntl.h>
+#include <getopt.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdio_ext.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -11,7 +13,13 @@
 #include <unistd.h>
 #include "cli.h"
 
+#ifndef CHARPIPE_VERSION
+#define CHARPIPE_VERSION "0.2"
+#endif
+
 const char *cli_prog = "charpipe";
+int cli_uses_kernels;
+static int dying;                     /* cli_die has said why: no second message at exit */
 
 static cli_outfile *open_outfiles[8];
 
@@ -22,10 +30,48 @@ static void remove_open_outfiles(void)
             unlink(open_outfiles[i]->tmp);
 }
 
+/* At exit: what is left in stdout's buffer written, and any write error of stdout (--help,
+ * --version, --summary, a table) an error, exit 1 (a closed stdout that nothing was written to
+ * is not). Runs after the other exit handlers. */
+static void close_stdout(void)
+{
+    int pending = __fpending(stdout) > 0, failed = ferror(stdout);
+    errno = 0;
+    int closed = fclose(stdout) == 0, e = errno;
+    if (dying || (!failed && (closed || (!pending && e == EBADF))))
+        return;
+    fprintf(stderr, "%s: stdout: write failed%s%s\n", cli_prog, e ? ": " : "", e ? strerror(e) : "");
+    _exit(1);
+}
+
+/* A closed standard descriptor is given a placeholder that fails as it was used: otherwise
+ * the next file opened takes its number, and what is written to stdout or stderr lands in it
+ * (a model's temporary file, say). stdin: /dev/null write-only, so reading it fails; stdout
+ * and stderr: read-only, so writing fails. */
+static void guard_std_fds(void)
+{
+    for (int fd = 0; fd < 3; fd++) {
+        if (fcntl(fd, F_GETFD) >= 0 || errno != EBADF)
+            continue;
+        int k = open("/dev/null", fd == 0 ? O_WRONLY : O_RDONLY);
+        if (k >= 0 && k != fd) {      /* (the lowest free number: fd itself, unless a lower one was closed too) */
+            dup2(k, fd);
+            close(k);
+        }
+    }
+}
+
 void cli_init(const char *prog)
 {
     const char *slash = strrchr(prog, '/');
     cli_prog = slash ? slash + 1 : prog;
+    guard_std_fds();
+    /* a help page or a table is written at exit in one piece, so that a write error comes
+     * with its reason (a tty stays line-buffered) */
+    static char outbuf[1 << 16];
+    if (!isatty(1))
+        setvbuf(stdout, outbuf, _IOFBF, sizeof outbuf);
+    atexit(close_stdout);             /* registered first: runs last */
     atexit(remove_open_outfiles);
     const char *env = getenv("CHARPIPE_GZIP_LEVEL");
     if (env && *env >= '0' && *env <= '9' && env[1] == 0)
@@ -62,6 +108,7 @@ static void vmsg(const char *prefix, const char *fmt, va_list ap)
 void cli_die(const char *fmt, ...)
 {
     va_list ap;
+    dying = 1;
     va_start(ap, fmt);
     vmsg("", fmt, ap);
     va_end(ap);
@@ -71,6 +118,7 @@ void cli_die(const char *fmt, ...)
 void cli_usage_error(const char *fmt, ...)
 {
     va_list ap;
+    dying = 1;
     va_start(ap, fmt);
     vmsg("", fmt, ap);
     va_end(ap);
@@ -125,10 +173,10 @@ long cli_long(const char *opt, const char *arg, long lo, long hi)
     char *end;
     errno = 0;
     long v = strtol(arg, &end, 10);
-    if (errno || end == arg || *end)
+    if (end == arg || *end)
         cli_usage_error("%s: '%s' is not an integer", opt, arg);
-    if (v < lo || v > hi)
-        cli_usage_error("%s: %ld is out of range [%ld, %ld]", opt, v, lo, hi);
+    if (errno == ERANGE || v < lo || v > hi)        /* (ERANGE: beyond a long) */
+        cli_usage_error("%s: %s is out of range [%ld, %ld]", opt, arg, lo, hi);
     return v;
 }
 
@@ -137,11 +185,73 @@ double cli_double(const char *opt, const char *arg, double lo, double hi)
     char *end;
     errno = 0;
     double v = strtod(arg, &end);
-    if (errno || end == arg || *end || isnan(v))
+    /* ERANGE is no reason to refuse a number: a value below the smallest double is taken as
+     * strtod rounds it (4.9e-324, 1e-400 -> 0), one beyond the largest is out of range */
+    if (end == arg || *end || isnan(v))
         cli_usage_error("%s: '%s' is not a number", opt, arg);
-    if (v < lo || v > hi)
-        cli_usage_error("%s: %g is out of range [%g, %g]", opt, v, lo, hi);
+    if (!(v >= lo && v <= hi))
+        cli_usage_error("%s: %s is out of range [%g, %g]", opt, arg, lo, hi);
     return v;
+}
+
+const char *cli_path(const char *opt, const char *arg)
+{
+    if (!*arg)
+        cli_usage_error("%s: an empty file name", opt);
+    return arg;
+}
+
+void cli_print_version(void)
+{
+    printf("charpipe %s %s", cli_prog, CHARPIPE_VERSION);
+    if (cli_uses_kernels)
+        printf(" (kernels: %s)", cli_kernels()->name);
+    putchar('\n');
+}
+
+/* The text of the option argv[optind - 1] names, without "=VALUE", for messages. */
+static void bad_option(int c, int argc, char *const argv[], const struct option *longopts)
+{
+    const char *arg = optind > 0 && optind <= argc ? argv[optind - 1] : "";
+    if (strncmp(arg, "--", 2) != 0 || !arg[2]) {      /* a short option */
+        if (c == ':')
+            cli_usage_error("option '-%c' needs an argument", optopt);
+        cli_usage_error("unknown option '-%c'", optopt ? optopt : '?');
+    }
+    const char *name = arg + 2, *eq = strchr(name, '=');
+    size_t n = eq ? (size_t)(eq - name) : strlen(name);
+    if (c == ':')
+        cli_usage_error("option '--%.*s' needs an argument", (int)n, name);
+    char list[256] = "";
+    int matches = 0, exact = -1;
+    for (int i = 0; longopts && longopts[i].name; i++)
+        if (strncmp(longopts[i].name, name, n) == 0) {
+            if (strlen(longopts[i].name) == n)
+                exact = i;
+            if (matches++ < 6)
+                snprintf(list + strlen(list), sizeof list - strlen(list), "%s--%s", matches > 1 ? ", " : "",
+                         longopts[i].name);
+        }
+    if (exact >= 0 || matches == 1)
+        cli_usage_error("option '--%.*s' takes no argument", (int)n, name);
+    if (matches > 1)
+        cli_usage_error("option '--%.*s' is ambiguous: %s%s", (int)n, name, list, matches > 6 ? ", ..." : "");
+    cli_usage_error("unknown option '--%.*s'", (int)n, name);
+}
+
+int cli_getopt(int argc, char *const argv[], const char *shortopts, const struct option *longopts)
+{
+    char opts[128];
+    snprintf(opts, sizeof opts, ":%s", shortopts);   /* ':' reports a missing argument as ':' */
+    opterr = 0;
+    int c = getopt_long(argc, argv, opts, longopts, NULL);
+    if (c == '?' || c == ':')
+        bad_option(c, argc, argv, longopts);
+    if (c == CLI_OPT_VERSION) {
+        cli_print_version();
+        exit(0);
+    }
+    return c;
 }
 
 void *cli_malloc(size_t n)

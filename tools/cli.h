@@ -6,16 +6,32 @@
 #ifndef CHARPIPE_CLI_H
 #define CHARPIPE_CLI_H
 
+#include <getopt.h>
 #include <stddef.h>
 #include <stdint.h>
 #include "kern.h"
 #include "ts.h"
 
 extern const char *cli_prog;          /* the tool's name, for messages */
+extern int cli_uses_kernels;          /* set by a tool that runs the kernels: --version names them */
 
 /* Remember the program name for messages; set the gzip level of the stream writers from
- * CHARPIPE_GZIP_LEVEL (one digit 0-9; anything else leaves the default, 1). */
+ * CHARPIPE_GZIP_LEVEL (one digit 0-9; anything else leaves the default, 1). A closed stdin,
+ * stdout or stderr gets a placeholder that fails when used (no file opened later takes its
+ * number), and at exit a write error of stdout (--help into a full disk) is an error, exit 1. */
 void cli_init(const char *prog);
+
+/* getopt_long with charpipe's messages (getopt's own are off): an unknown option, an
+ * ambiguous abbreviation, a missing argument and an argument to an option that takes none
+ * are usage errors naming the option ("option '-o' needs an argument"), exit 2. An option
+ * whose val is CLI_OPT_VERSION (CLI_VERSION_OPTION in longopts) prints the version and
+ * exits 0. Otherwise returns what getopt_long returns. */
+#define CLI_OPT_VERSION 0x7ffe
+#define CLI_VERSION_OPTION { "version", 0, 0, CLI_OPT_VERSION }
+int cli_getopt(int argc, char *const argv[], const char *shortopts, const struct option *longopts);
+
+/* "charpipe PROG VERSION", and the kernel set in use when cli_uses_kernels, on stdout. */
+void cli_print_version(void);
 
 /* The kernel set CHARPIPE_KERNEL names, else the best for this CPU; dies (exit 1) with
  * "charpipe: CHARPIPE_KERNEL=NAME: unknown or ..." naming the choices. Cached. */
@@ -42,9 +58,14 @@ void cli_refuse_tty(int fd);
  * its input.) */
 void cli_refuse_stdout_input(int reads_stdin, const char *const *paths, int n);
 
-/* Parse numbers from option arguments; die with a usage error naming the option. */
+/* Parse numbers from option arguments; die with a usage error naming the option: "'x' is
+ * not a number", or "... is out of range [lo, hi]" (a double too small for a double is the
+ * value strtod rounds it to, not an error). */
 long   cli_long(const char *opt, const char *arg, long lo, long hi);
 double cli_double(const char *opt, const char *arg, double lo, double hi);
+
+/* arg, a file name given to option opt; an empty one is a usage error. */
+const char *cli_path(const char *opt, const char *arg);
 
 /* malloc/calloc/realloc that die on failure; cli_alloc returns 64-byte aligned, zeroed memory. */
 void *cli_malloc(size_t n);

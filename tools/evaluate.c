@@ -52,6 +52,7 @@ static void usage(void)
 "        --tsv           print a header line and one tab-separated line\n"
 "        --skip-unknown  drop text characters outside the vocabulary, with a warning\n"
 "    -j, --threads N     threads (default: all CPUs)\n"
+"        --version       print the version and the kernel set in use\n"
 "    -h, --help          this help\n\n"
 "EXAMPLE\n"
 "    evaluate -m model --json < valid.txt\n\n"
@@ -225,16 +226,17 @@ static void eval_stream(const unsigned char *first, size_t nfirst)
 int main(int argc, char **argv)
 {
     cli_init(argv[0]);
+    cli_uses_kernels = 1;
     enum { O_JSON = 256, O_TSV, O_SKIP, O_STREAMS };
     static const struct option longopts[] = {
         { "model", 1, 0, 'm' }, { "step", 1, 0, 's' }, { "json", 0, 0, O_JSON },
         { "tsv", 0, 0, O_TSV }, { "skip-unknown", 0, 0, O_SKIP }, { "streams", 1, 0, O_STREAMS }, { "threads", 1, 0, 'j' },
-        { "help", 0, 0, 'h' }, { 0, 0, 0, 0 }
+        { "help", 0, 0, 'h' }, CLI_VERSION_OPTION, { 0, 0, 0, 0 }
     };
     int c;
-    while ((c = getopt_long(argc, argv, "m:s:j:h", longopts, NULL)) != -1) {
+    while ((c = cli_getopt(argc, argv, "m:s:j:h", longopts)) != -1) {
         switch (c) {
-        case 'm': opt_model = optarg; break;
+        case 'm': opt_model = cli_path("-m", optarg); break;
         case 's': opt_step = cli_long("-s", optarg, 1, 1L << 30); break;
         case 'j': opt_threads = cli_long("-j", optarg, 1, 256); break;
         case O_JSON: opt_json = 1; break;

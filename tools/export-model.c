@@ -35,6 +35,7 @@ static void usage(void)
 "    -m, --model FILE    the model (required)\n"
 "        --layout L      torch or keras (default %s)\n"
 "    -o, --output FILE   write to FILE (atomic replace); default stdout, never a terminal\n"
+"        --version       print the version\n"
 "    -h, --help          this help\n\n"
 "EXAMPLE\n"
 "    export-model -m model -o model.safetensors\n"
@@ -49,13 +50,13 @@ int main(int argc, char **argv)
     enum { O_LAYOUT = 256 };
     static const struct option longopts[] = {
         { "model", 1, 0, 'm' }, { "output", 1, 0, 'o' }, { "layout", 1, 0, O_LAYOUT },
-        { "help", 0, 0, 'h' }, { 0, 0, 0, 0 }
+        { "help", 0, 0, 'h' }, CLI_VERSION_OPTION, { 0, 0, 0, 0 }
     };
     int c;
-    while ((c = getopt_long(argc, argv, "m:o:h", longopts, NULL)) != -1) {
+    while ((c = cli_getopt(argc, argv, "m:o:h", longopts)) != -1) {
         switch (c) {
-        case 'm': opt_model = optarg; break;
-        case 'o': opt_out = optarg; break;
+        case 'm': opt_model = cli_path("-m", optarg); break;
+        case 'o': opt_out = cli_path("-o", optarg); break;
         case O_LAYOUT: opt_layout = optarg; break;
         case 'h': usage(); return 0;
         default: cli_usage_error("unknown option");

@@ -39,6 +39,7 @@ static void usage(void)
 "OPTIONS\n"
 "    -V, --vocab-size N  vocabulary size, when the stream has no vocab frame (if it has one,\n"
 "                        the two must agree)\n"
+"        --version       print the version\n"
 "    -h, --help          show this help\n"
 "\n"
 "EXAMPLE\n"
@@ -136,15 +137,15 @@ int main(int argc, char **argv)
     cli_init(argv[0]);
     static const struct option longopts[] = {
         { "vocab-size", required_argument, 0, 'V' },
-        { "help", no_argument, 0, 'h' },
+        { "help", no_argument, 0, 'h' }, CLI_VERSION_OPTION,
         { 0, 0, 0, 0 },
     };
     int c;
-    while ((c = getopt_long(argc, argv, "V:h", longopts, NULL)) != -1) {
+    while ((c = cli_getopt(argc, argv, "V:h", longopts)) != -1) {
         switch (c) {
         case 'V': opt_v = cli_long("-V", optarg, 1, 1L << 24); break;
         case 'h': usage(); return 0;
-        default:  fprintf(stderr, "Try '%s --help'.\n", cli_prog); return 2;
+        default:  cli_usage_error("unknown option");
         }
     }
     if (optind < argc)

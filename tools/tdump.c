@@ -57,6 +57,7 @@ static void usage(void)
 "                  the vocabulary shows as U+FFFD)\n"
 "    --summary     per frame name: the number of frames, the sum of the first dimension,\n"
 "                  the rest of the shape and the dtype, e.g. \"x  4357 frames  1115354 x 40 u1\"\n"
+"    --version     print the version\n"
 "    -h, --help    show this help\n"
 "\n"
 "EXAMPLES\n"
@@ -410,11 +411,11 @@ int main(int argc, char **argv)
         { "json", no_argument, 0, O_JSON },
         { "summary", no_argument, 0, O_SUMMARY },
         { "text", no_argument, 0, O_TEXT },
-        { "help", no_argument, 0, 'h' },
+        { "help", no_argument, 0, 'h' }, CLI_VERSION_OPTION,
         { 0, 0, 0, 0 },
     };
     int c;
-    while ((c = getopt_long(argc, argv, "n:ah", longopts, NULL)) != -1) {
+    while ((c = cli_getopt(argc, argv, "n:ah", longopts)) != -1) {
         switch (c) {
         case 'n': opt_head = cli_long("-n", optarg, 0, 1L << 40); break;
         case 'a': opt_all = 1; break;
@@ -422,12 +423,14 @@ int main(int argc, char **argv)
         case O_SUMMARY: opt_summary = 1; break;
         case O_TEXT: opt_text = 1; break;
         case 'h': usage(); return 0;
-        default:  fprintf(stderr, "Try '%s --help'.\n", cli_prog); return 2;
+        default:  cli_usage_error("unknown option");
         }
     }
     if (opt_json && opt_summary)
         cli_usage_error("--json and --summary exclude each other");
 
+    for (int i = optind; i < argc; i++)
+        cli_path("FILE", argv[i]);
     cli_refuse_stdout_input(optind == argc, (const char *const *)argv + optind, argc - optind);
     int failed = 0;
     if (optind == argc) {

@@ -319,7 +319,7 @@ static void summary_only(void)
 static void parse_options(int argc, char **argv)
 {
     enum { O_LR = 256, O_VAL, O_CLIP, O_SEED, O_RESUME, O_LOG, O_SUMMARY, O_PROGRESS, O_NOPROGRESS,
-           O_VERSION, O_MAXB, O_STREAMS, O_DROPOUT, O_SCHED, O_DRATE, O_DEVERY, O_EVAL, O_BEST, O_MAXS, O_CELL, O_INPUT,
+           O_MAXB, O_STREAMS, O_DROPOUT, O_SCHED, O_DRATE, O_DEVERY, O_EVAL, O_BEST, O_MAXS, O_CELL, O_INPUT,
            O_SEVERY, O_STEMPS, O_SCHARS, O_SSEED,
            O_WDROP, O_LOCKED, O_INDROP, O_WDECAY, O_WARMUP, O_INIT };
     static const struct option longopts[] = {
@@ -328,10 +328,10 @@ static void parse_options(int argc, char **argv)
         { "seed", 1, 0, O_SEED }, { "threads", 1, 0, 'j' }, { "output", 1, 0, 'o' },
         { "resume", 1, 0, O_RESUME }, { "log", 1, 0, O_LOG }, { "summary", 0, 0, O_SUMMARY },
         { "progress", 0, 0, O_PROGRESS }, { "no-progress", 0, 0, O_NOPROGRESS },
-        { "version", 0, 0, O_VERSION }, { "max-batches", 1, 0, O_MAXB }, { "streams", 0, 0, O_STREAMS },
+        { "max-batches", 1, 0, O_MAXB }, { "streams", 0, 0, O_STREAMS },
         { "dropout", 1, 0, O_DROPOUT }, { "schedule", 1, 0, O_SCHED }, { "decay-rate", 1, 0, O_DRATE },
         { "decay-every", 1, 0, O_DEVERY }, { "eval-every", 1, 0, O_EVAL }, { "best", 1, 0, O_BEST },
-        { "max-seconds", 1, 0, O_MAXS }, { "cell", 1, 0, O_CELL }, { "input", 1, 0, O_INPUT }, { "init", 1, 0, O_INIT }, { "help", 0, 0, 'h' },
+        { "max-seconds", 1, 0, O_MAXS }, { "cell", 1, 0, O_CELL }, { "input", 1, 0, O_INPUT }, { "init", 1, 0, O_INIT }, { "help", 0, 0, 'h' }, CLI_VERSION_OPTION,
         { "sample-every", 1, 0, O_SEVERY }, { "sample-temps", 1, 0, O_STEMPS },
         { "sample-chars", 1, 0, O_SCHARS }, { "sample-seed", 1, 0, O_SSEED },
         { "weight-drop", 1, 0, O_WDROP }, { "locked-dropout", 1, 0, O_LOCKED },
@@ -340,14 +340,14 @@ static void parse_options(int argc, char **argv)
         { 0, 0, 0, 0 }
     };
     int c;
-    while ((c = getopt_long(argc, argv, "e:H:L:b:j:o:V:n:fqh", longopts, NULL)) != -1) {
+    while ((c = cli_getopt(argc, argv, "e:H:L:b:j:o:V:n:fqh", longopts)) != -1) {
         switch (c) {
         case 'e': opt_epochs = (int)cli_long("-e", optarg, 0, 1000000); set_epochs = 1; break;
         case 'H': opt_hidden = (int)cli_long("-H", optarg, 1, 8192); set_hidden = 1; break;
         case 'L': opt_layers = (int)cli_long("-L", optarg, 1, LSTM_MAX_LAYERS); set_layers = 1; break;
         case 'b': opt_batch = (int)cli_long("-b", optarg, 1, 1 << 20); set_batch = 1; break;
         case 'j': opt_threads = (int)cli_long("-j", optarg, 1, 256); break;
-        case 'o': opt_out = optarg; break;
+        case 'o': opt_out = cli_path("-o", optarg); break;
         case 'f': opt_force = 1; break;
         case 'V': opt_V = (int)cli_long("-V", optarg, 1, 65536); break;
         case 'n': opt_N = (int)cli_long("-n", optarg, 1, 100000); break;   /* 0: not given */
@@ -355,9 +355,9 @@ static void parse_options(int argc, char **argv)
         case O_VAL: opt_val = cli_double("--val", optarg, 0, 0.99); set_val = 1; break;
         case O_CLIP: opt_clip = cli_double("--clip", optarg, 0, 1e9); set_clip = 1; break;
         case O_SEED: opt_seed = cli_long("--seed", optarg, 0, 0x7fffffffL); set_seed = 1; break;
-        case O_RESUME: opt_resume = optarg; break;
-        case O_INIT: opt_init = optarg; break;
-        case O_LOG: opt_log = optarg; break;
+        case O_RESUME: opt_resume = cli_path("--resume", optarg); break;
+        case O_INIT: opt_init = cli_path("--init", optarg); break;
+        case O_LOG: opt_log = cli_path("--log", optarg); break;
         case O_SUMMARY: opt_summary = 1; break;
         case O_PROGRESS: opt_progress = 1; break;
         case O_NOPROGRESS: opt_progress = 0; break;
@@ -372,13 +372,13 @@ static void parse_options(int argc, char **argv)
         case O_DRATE: opt_decay_rate = cli_double("--decay-rate", optarg, 0, 1); break;
         case O_DEVERY: opt_decay_every = (int)cli_long("--decay-every", optarg, 1, 1000000); break;
         case O_EVAL: opt_eval_every = cli_long("--eval-every", optarg, 1, 1L << 40); break;
-        case O_BEST: opt_best = optarg; break;
+        case O_BEST: opt_best = cli_path("--best", optarg); break;
         case O_CELL:
             if ((opt_cell = cell_parse(optarg)) < 0)
                 cli_usage_error("--cell: '%s' is not lstm, gru or lnlstm", optarg);
             set_cell = 1;
             break;
-        case O_INPUT: opt_input = optarg; break;
+        case O_INPUT: opt_input = cli_path("--input", optarg); break;
         case O_SEVERY:
             opt_sample_every = strcmp(optarg, "epoch") ? cli_long("--sample-every", optarg, 0, 1L << 40) : 0;
             break;
@@ -391,7 +391,6 @@ static void parse_options(int argc, char **argv)
         case O_WDECAY: opt_weight_decay = cli_double("--weight-decay", optarg, 0, 10); set_regul = 1; break;
         case O_WARMUP: opt_warmup = cli_long("--warmup", optarg, 0, 1L << 40); set_regul = 1; break;
         case O_MAXS: opt_max_seconds = cli_double("--max-seconds", optarg, 0.001, 1e9); set_max_seconds = 1; break;
-        case O_VERSION: printf("charpipe train 0.2 (kernels: %s)\n", cli_kernels()->name); exit(0);
         case 'q': opt_quiet = 1; break;
         case 'h': usage(); exit(0);
         default: cli_usage_error("unknown option");
@@ -666,6 +665,7 @@ static void reading(void *ctx, size_t windows, size_t chars)
 int main(int argc, char **argv)
 {
     cli_init(argv[0]);
+    cli_uses_kernels = 1;
     parse_options(argc, argv);
     if (opt_summary) {
         summary_only();

@@ -83,6 +83,7 @@ static void usage(void)
 "    --skip-unknown   with -v: drop characters that are not in the vocabulary and report\n"
 "                     their number once at the end, instead of failing at the first\n"
 "    --chunk N        characters per text frame (default: about %zu KiB of data per frame)\n"
+"    --version        print the version\n"
 "    -h, --help       show this help\n"
 "\n"
 "EXAMPLES\n"
@@ -346,19 +347,19 @@ int main(int argc, char **argv)
         { "vocab", required_argument, 0, 'v' },
         { "skip-unknown", no_argument, 0, O_SKIP },
         { "chunk", required_argument, 0, O_CHUNK },
-        { "help", no_argument, 0, 'h' },
+        { "help", no_argument, 0, 'h' }, CLI_VERSION_OPTION,
         { 0, 0, 0, 0 },
     };
     int c;
-    while ((c = getopt_long(argc, argv, "v:h", longopts, NULL)) != -1) {
+    while ((c = cli_getopt(argc, argv, "v:h", longopts)) != -1) {
         switch (c) {
         case O_BYTES: opt_bytes = 1; break;
         case O_LOWER: opt_lower = 1; break;
-        case 'v':     opt_vocab = optarg; break;
+        case 'v':     opt_vocab = cli_path("-v", optarg); break;
         case O_SKIP:  opt_skip = 1; break;
         case O_CHUNK: opt_chunk = cli_long("--chunk", optarg, 1, 1L << 28); break;
         case 'h':     usage(); return 0;
-        default:      fprintf(stderr, "Try '%s --help'.\n", cli_prog); return 2;
+        default:      cli_usage_error("unknown option");
         }
     }
     if (optind < argc)

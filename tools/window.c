@@ -65,6 +65,7 @@ static void usage(void)
 "                     For other programs: train and evaluate refuse these frames (they are\n"
 "                     not independent windows); train --streams cuts the streams itself from\n"
 "                     vocab's output\n"
+"    --version        print the version\n"
 "    -h, --help       show this help\n"
 "\n"
 "EXAMPLE\n"
@@ -190,11 +191,11 @@ int main(int argc, char **argv)
         { "batch", required_argument, 0, 'b' },
         { "seq", no_argument, 0, O_SEQ },
         { "streams", required_argument, 0, O_STREAMS },
-        { "help", no_argument, 0, 'h' },
+        { "help", no_argument, 0, 'h' }, CLI_VERSION_OPTION,
         { 0, 0, 0, 0 },
     };
     int c;
-    while ((c = getopt_long(argc, argv, "n:s:b:h", longopts, NULL)) != -1) {
+    while ((c = cli_getopt(argc, argv, "n:s:b:h", longopts)) != -1) {
         switch (c) {
         case 'n': opt_n = cli_long("-n", optarg, 1, 1L << 20); break;
         case 's': opt_step = cli_long("-s", optarg, 1, 1L << 40); break;
@@ -202,7 +203,7 @@ int main(int argc, char **argv)
         case O_SEQ: opt_seq = 1; break;
         case O_STREAMS: opt_streams = cli_long("--streams", optarg, 1, 1L << 20); break;
         case 'h': usage(); return 0;
-        default:  fprintf(stderr, "Try '%s --help'.\n", cli_prog); return 2;
+        default:  cli_usage_error("unknown option");
         }
     }
     if (optind < argc)
