@@ -9,7 +9,8 @@
 #   make install    PREFIX=/usr/local: the tools, man pages, libcharpipe.a, its public headers
 #                   (include/charpipe/) and charpipe.pc (lib/pkgconfig/)
 #
-# Every tools/NAME.c is one tool (but tools/cli.c: the helpers linked into every tool), every
+# Every tools/NAME.c is one tool (but tools/cli.c and tools/output.c: the helpers and the output
+# rules linked into every tool), every
 # tests/test_*.c one test program (linked with tests/lstm_ref.c, the reference LSTM), every
 # lib/*.c part of libcharpipe.a. Files named *_avx2.c / *_avx512.c get their instruction-set flags here and
 # nowhere else; the rest of the code is built for the baseline of the target.
@@ -50,7 +51,7 @@ ISA_avx2   = $(if $(X86),-mavx2 -mfma -mf16c)
 ISA_avx512 = $(if $(X86),-mavx512f -mavx512vl -mavx512bw -mavx512dq -mavx2 -mfma -mf16c -mprefer-vector-width=512)
 
 LIB_SRC   := $(wildcard lib/*.c)
-TOOL_SRC  := $(filter-out tools/cli.c tools/train_mpi.c,$(wildcard tools/*.c))
+TOOL_SRC  := $(filter-out tools/cli.c tools/output.c tools/train_mpi.c,$(wildcard tools/*.c))
 TEST_SRC  := $(wildcard tests/test_*.c)
 BENCH_SRC := $(wildcard bench/*.c)
 LIB_OBJ   := $(LIB_SRC:%.c=$(O)/%.o)
@@ -61,7 +62,7 @@ LIBA      := $(O)/libcharpipe.a
 VERSION   := 0.2
 # The installed interface of libcharpipe.a (kern_impl.h is internal to the kernels).
 PUBLIC_H  := $(addprefix lib/,ts.h kern.h lstm.h model.h rng.h par.h utf8.h sampling.h frame.h dataset.h optim.h train.h safetensors.h)
-CLI_OBJ   := $(O)/tools/cli.o
+CLI_OBJ   := $(O)/tools/cli.o $(O)/tools/output.o
 REF_OBJ   := $(O)/tests/lstm_ref.o
 
 .PHONY: all tools tests test check check-san bench deps test-deps bench-deps install uninstall clean man demo fuzz mpi
@@ -96,7 +97,7 @@ $(BIN)/%: $(O)/tools/%.o $(CLI_OBJ) $(LIBA)
 	$(Q)$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 # --version prints the Makefile's VERSION
-$(CLI_OBJ): ALL_CFLAGS += -DCHARPIPE_VERSION='"$(VERSION)"'
+$(O)/tools/cli.o: ALL_CFLAGS += -DCHARPIPE_VERSION='"$(VERSION)"'
 
 ifeq ($(MPI),1)
 $(BIN)/train: $(O)/tools/train_mpi.o

@@ -21,15 +21,6 @@ const char *cli_prog = "charpipe";
 int cli_uses_kernels;
 static int dying;                     /* cli_die has said why: no second message at exit */
 
-static cli_outfile *open_outfiles[8];
-
-static void remove_open_outfiles(void)
-{
-    for (int i = 0; i < 8; i++)
-        if (open_outfiles[i])
-            unlink(open_outfiles[i]->tmp);
-}
-
 /* At exit: what is left in stdout's buffer written, and any write error of stdout (--help,
  * --version, --summary, a table) an error, exit 1 (a closed stdout that nothing was written to
  * is not). Runs after the other exit handlers. */
@@ -72,7 +63,6 @@ void cli_init(const char *prog)
     if (!isatty(1))
         setvbuf(stdout, outbuf, _IOFBF, sizeof outbuf);
     atexit(close_stdout);             /* registered first: runs last */
-    atexit(remove_open_outfiles);
     const char *env = getenv("CHARPIPE_GZIP_LEVEL");
     if (env && *env >= '0' && *env <= '9' && env[1] == 0)
         ts_set_gzip_level(*env - '0');
@@ -148,24 +138,6 @@ ts_writer *cli_writer_open(int fd, const char *label)
     if (!w)
         cli_die("%s: out of memory", label);
     return w;
-}
-
-void cli_refuse_tty(int fd)
-{
-    if (isatty(fd))
-        cli_die("refusing to write a binary stream to a terminal (redirect or pipe it)");
-}
-
-void cli_refuse_stdout_input(int reads_stdin, const char *const *paths, int n)
-{
-    struct stat out, in;
-    if (fstat(1, &out) < 0 || !S_ISREG(out.st_mode))
-        return;
-    if (reads_stdin && fstat(0, &in) == 0 && in.st_dev == out.st_dev && in.st_ino == out.st_ino)
-        cli_die("stdout is the same file as stdin; write to another file");
-    for (int i = 0; i < n; i++)
-        if (paths[i] && stat(paths[i], &in) == 0 && in.st_dev == out.st_dev && in.st_ino == out.st_ino)
-            cli_die("stdout is %s, an input of this command; write to another file", paths[i]);
 }
 
 long cli_long(const char *opt, const char *arg, long lo, long hi)
@@ -285,172 +257,6 @@ double cli_now(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
-/* The file a path names, through symbolic links (a dangling link: the file it would
- * create), in new memory; NULL when out of memory or the link cannot be read. */
-static char *link_target(const char *path)
-{
-    char *real = realpath(path, NULL);
-    if (real)
-        return real;
-    char buf[4096], *cur = cli_malloc(strlen(path) + 1);
-    strcpy(cur, path);
-    for (int hops = 0; hops < 40; hops++) {   /* follow dangling links by hand */
-        struct stat st;
-        ssize_t n;
-        if (lstat(cur, &st) < 0 || !S_ISLNK(st.st_mode))
-            return cur;
-        if ((n = readlink(cur, buf, sizeof buf - 1)) < 0) {
-            free(cur);
-            return NULL;
-        }
-        buf[n] = 0;
-        const char *slash = strrchr(cur, '/');
-        size_t dl = buf[0] == '/' || !slash ? 0 : (size_t)(slash - cur) + 1;
-        char *next = cli_malloc(dl + (size_t)n + 1);
-        memcpy(next, cur, dl);
-        memcpy(next + dl, buf, (size_t)n + 1);
-        free(cur);
-        cur = next;
-    }
-    free(cur);
-    errno = ELOOP;
-    return NULL;
-}
-
-/* Create and remove a temporary file beside target: 0, or -1 with errno. */
-static int probe_dir(const char *target)
-{
-    size_t n = strlen(target);
-    char *tmp = cli_malloc(n + 16);
-    snprintf(tmp, n + 16, "%s.tmp.XXXXXX", target);
-    int fd = mkstemp(tmp);
-    int e = errno;
-    if (fd >= 0) {
-        close(fd);
-        unlink(tmp);
-    }
-    free(tmp);
-    errno = e;
-    return fd < 0 ? -1 : 0;
-}
-
-void cli_output_check(const char *path, int flags, const int *inputs, int ninputs)
-{
-    struct stat st, in;
-    if (stat(path, &st) == 0) {
-        for (int i = 0; i < ninputs; i++)
-            if (fstat(inputs[i], &in) == 0 && in.st_dev == st.st_dev && in.st_ino == st.st_ino
-                && S_ISREG(st.st_mode))
-                cli_die("%s: is also an input of this command; write to another file", path);
-        if (S_ISDIR(st.st_mode))
-            cli_die("%s: cannot write: %s", path, strerror(EISDIR));
-        if (!S_ISREG(st.st_mode))     /* a device or a fifo: written in place, not probed */
-            return;
-        if (!(flags & CLI_OUT_FORCE) && (!(st.st_mode & 0222) || access(path, W_OK) < 0))
-            cli_die("%s: is read-only (use -f to replace it)", path);
-    }
-    char *target = link_target(path);
-    if (!target)
-        cli_die("%s: cannot write: %s", path, strerror(errno));
-    int rc = probe_dir(target), e = errno;
-    free(target);
-    if (rc < 0)
-        cli_die("%s: cannot write: %s", path, strerror(e));
-}
-
-int cli_same_file(const char *a, const char *b)
-{
-    struct stat sa, sb;
-    if (stat(a, &sa) == 0 && stat(b, &sb) == 0)
-        return sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
-    char *ta = link_target(a), *tb = link_target(b);
-    int same = ta && tb && strcmp(ta, tb) == 0;
-    free(ta);
-    free(tb);
-    return same;
-}
-
-int cli_outfile_open(cli_outfile *f, const char *path)
-{
-    struct stat st;
-    if (stat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
-        /* a device or a pipe (/dev/null, /dev/stdout, a fifo): write to it in place; renaming
-         * over it would replace the device node with a file */
-        f->path = f->tmp = NULL;
-        f->fd = open(path, O_WRONLY | O_TRUNC);
-        return f->fd < 0 ? -1 : 0;
-    }
-    /* a symbolic link: its target is replaced (the temporary beside it), the link kept */
-    if (!(f->path = link_target(path)))
-        return -1;
-    size_t n = strlen(f->path);
-    int exists = stat(f->path, &st) == 0;
-    f->tmp = cli_malloc(n + 16);
-    snprintf(f->tmp, n + 16, "%s.tmp.XXXXXX", f->path);
-    f->fd = mkstemp(f->tmp);
-    if (f->fd < 0) {
-        int e = errno;
-        free(f->path);
-        free(f->tmp);
-        f->path = f->tmp = NULL;
-        errno = e;
-        return -1;
-    }
-    mode_t mask = umask(0);           /* an existing file keeps its mode; a new one 0666 - umask */
-    umask(mask);
-    fchmod(f->fd, exists ? st.st_mode & 07777 : 0666 & ~mask);
-    if (exists && fchown(f->fd, st.st_uid, st.st_gid) < 0) {
-        /* and its owner and group, where allowed (root; a group of one's own) */
-    }
-    for (int i = 0; i < 8; i++)
-        if (!open_outfiles[i]) {
-            open_outfiles[i] = f;
-            break;
-        }
-    return 0;
-}
-
-static void forget(cli_outfile *f)
-{
-    for (int i = 0; i < 8; i++)
-        if (open_outfiles[i] == f)
-            open_outfiles[i] = NULL;
-    free(f->path);
-    free(f->tmp);
-    f->path = f->tmp = NULL;
-    f->fd = -1;
-}
-
-int cli_outfile_commit(cli_outfile *f)
-{
-    int rc = 0;
-    if (!f->tmp)                      /* written in place */
-        return close(f->fd);
-    if (fsync(f->fd) < 0 || close(f->fd) < 0)
-        rc = -1;
-    if (rc == 0 && rename(f->tmp, f->path) < 0)
-        rc = -1;
-    int e = errno;
-    if (rc < 0)
-        unlink(f->tmp);
-    forget(f);
-    errno = e;
-    return rc;
-}
-
-void cli_outfile_abort(cli_outfile *f)
-{
-    if (!f->tmp) {
-        if (f->fd >= 0)
-            close(f->fd);
-        f->fd = -1;
-        return;
-    }
-    close(f->fd);
-    unlink(f->tmp);
-    forget(f);
 }
 
 static void fmt_time(char *buf, size_t cap, double s)

@@ -8,6 +8,7 @@
 #include <unistd.h>
 #include <locale.h>
 #include "cli.h"
+#include "output.h"
 #include "kern.h"
 #include "lstm.h"
 #include "model.h"
@@ -255,7 +256,10 @@ int main(int argc, char **argv)
         cli_usage_error("--json and --tsv exclude each other");
     if (isatty(0))
         cli_usage_error("stdin is a terminal; give the text on stdin: evaluate -m MODEL < TEXT");
-    cli_refuse_stdout_input(1, &opt_model, 1);
+    out_input_fd(0, "stdin");
+    out_input(opt_model, 0);
+    out_stdout(0);
+    out_check(0);
 
     if (model_read(&m, NULL, opt_model, err, sizeof err) < 0)
         cli_die("%s", err);

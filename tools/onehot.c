@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "cli.h"
+#include "output.h"
 #include "frame.h"
 #include "ts.h"
 
@@ -150,8 +151,9 @@ int main(int argc, char **argv)
     }
     if (optind < argc)
         cli_usage_error("unexpected argument '%s' (the stream comes on stdin)", argv[optind]);
-    cli_refuse_tty(1);
-    cli_refuse_stdout_input(1, NULL, 0);
+    out_input_fd(0, "stdin");
+    out_stdout(OUT_BINARY);
+    out_check(0);
     V = (uint64_t)opt_v;
 
     ts_reader *r = cli_reader_open(0, "stdin");

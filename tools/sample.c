@@ -9,6 +9,7 @@
 #include <unistd.h>
 #include <locale.h>
 #include "cli.h"
+#include "output.h"
 #include "kern.h"
 #include "lstm.h"
 #include "model.h"
@@ -16,7 +17,7 @@
 #include "sampling.h"
 #include "utf8.h"
 
-static const char *opt_model, *opt_seed_text;
+static const char *opt_model, *opt_seed_text, *opt_seed_file;
 static long opt_n = 500, opt_topk = 0, opt_rng_seed = -1, opt_count = 1, opt_beam = 0;
 static double opt_temp = 0, opt_topp = 1.0;
 static int opt_stateful = -1, opt_skip, opt_f16, opt_json, opt_beam_all;
@@ -490,8 +491,8 @@ int main(int argc, char **argv)
         switch (c) {
         case 'm': opt_model = cli_path("-m", optarg); break;
         case 'n': opt_n = cli_long("-n", optarg, 0, 1L << 40); break;
-        case 's': opt_seed_text = optarg; break;
-        case O_SEEDFILE: opt_seed_text = read_seed_file(cli_path("--seed-file", optarg)); break;
+        case 's': opt_seed_text = optarg; opt_seed_file = NULL; break;
+        case O_SEEDFILE: opt_seed_file = cli_path("--seed-file", optarg); opt_seed_text = NULL; break;
         case O_STATEFUL: opt_stateful = 1; break;
         case O_WINDOW: opt_stateful = 0; break;
         case O_F16: opt_f16 = 1; break;
@@ -519,7 +520,12 @@ int main(int argc, char **argv)
         cli_usage_error("--beam writes the best continuation (all K with --beam-all), not --count samples");
     if (opt_beam_all && !opt_beam)
         cli_usage_error("--beam-all is for --beam K");
-    cli_refuse_stdout_input(0, &opt_model, 1);
+    out_input(opt_model, 0);
+    out_input(opt_seed_file, 0);
+    out_stdout(0);
+    out_check(0);
+    if (opt_seed_file)                /* (read once the output is checked) */
+        opt_seed_text = read_seed_file(opt_seed_file);
     if ((opt_topk || opt_topp < 1) && opt_temp == 0)
         cli_warn("-k and -p take effect only with a temperature (-t); generating greedily");
 

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 #include "cli.h"
+#include "output.h"
 #include "frame.h"
 #include "ts.h"
 #include "utf8.h"
@@ -429,9 +430,15 @@ int main(int argc, char **argv)
     if (opt_json && opt_summary)
         cli_usage_error("--json and --summary exclude each other");
 
+    if (optind == argc)
+        out_input_fd(0, "stdin");
     for (int i = optind; i < argc; i++)
-        cli_path("FILE", argv[i]);
-    cli_refuse_stdout_input(optind == argc, (const char *const *)argv + optind, argc - optind);
+        if (strcmp(cli_path("FILE", argv[i]), "-") == 0)
+            out_input_fd(0, "stdin");
+        else
+            out_input(argv[i], 0);
+    out_stdout(0);
+    out_check(0);
     int failed = 0;
     if (optind == argc) {
         failed |= dump(0, "stdin") < 0;

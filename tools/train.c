@@ -14,6 +14,7 @@
 #include <unistd.h>
 #include <locale.h>
 #include "cli.h"
+#include "output.h"
 #include "kern.h"
 #include "lstm.h"
 #include "model.h"
@@ -234,25 +235,25 @@ static void save(const char *path)
             cli_die("%s", err);
         return;
     }
-    cli_outfile of;
-    if (cli_outfile_open(&of, path) < 0)
+    out_file of;
+    if (out_open(&of, path) < 0)
         cli_die("%s: cannot write: %s", path, strerror(errno));
     if (model_write(&m, &st, of.fd, path, err, sizeof err) < 0) {
-        cli_outfile_abort(&of);
+        out_abort(&of);
         cli_die("%s", err);
     }
     if (of.tmp) {                     /* read it back before it replaces the file */
         model cm;
         train_state cs;
         if (model_read(&cm, &cs, of.tmp, err, sizeof err) < 0) {
-            cli_outfile_abort(&of);
+            out_abort(&of);
             cli_die("the model to write to %s does not read back (%s); %s keeps the last good model",
                     path, err, path);
         }
         model_free(&cm);
         train_state_free(&cs);
     }
-    if (cli_outfile_commit(&of) < 0)
+    if (out_commit(&of) < 0)
         cli_die("%s: cannot replace: %s", path, strerror(errno));
 }
 
@@ -280,7 +281,7 @@ static void append_log(const char *path, double epoch, double tl, double vl, dou
 {
     if (mp_rank != 0)
         return;
-    int fd = open(path, O_WRONLY | O_CREAT | O_APPEND, 0644);
+    int fd = out_open_append(path);
     if (fd < 0)
         cli_die("%s: %s", path, strerror(errno));
     char line[256];
@@ -673,10 +674,22 @@ int main(int argc, char **argv)
     }
     mp_init(&argc, &argv);
     int rank0 = mp_rank == 0;         /* rank 0 alone writes and reports */
-    if (!opt_out && !opt_max_batches && rank0) {
-        cli_refuse_tty(1);
-        const char *ins[2] = { opt_resume, opt_input };   /* (a %d pattern names no file) */
-        cli_refuse_stdout_input(!opt_input, ins, 2);
+    if (rank0) {                      /* rank 0 writes: every output checked before any input is read */
+        char path0[1024];             /* rank 0's --input file (at most one %d, checked) */
+        if (opt_input)
+            snprintf(path0, sizeof path0, opt_input, 0);
+        if (opt_input)
+            out_input(path0, 0);
+        else
+            out_input_fd(0, "stdin");
+        out_input(opt_resume, OUT_READ_FIRST);   /* --resume F -o F replaces F */
+        out_input(opt_init, 0);
+        if (!opt_out && !opt_max_batches)
+            out_stdout(OUT_BINARY);
+        out_path("-o", opt_out, OUT_BINARY);
+        out_path("--best", opt_best, OUT_BINARY);
+        out_path("--log", opt_log, OUT_APPEND);
+        out_check(opt_force);
     }
     if (!opt_input && rank0 && isatty(0))
         cli_usage_error("stdin is a terminal; pipe windows in: vocab < TEXT | window -n 40 | train");
@@ -686,27 +699,6 @@ int main(int argc, char **argv)
         opt_threads = par_ncpu();
     const kern_ops *k = cli_kernels();
 
-    /* Check that the outputs can be written, and are not the input, before spending time on
-     * the input (rank 0 writes; its input is stdin or its --input file). */
-    if (rank0 && (opt_out || opt_best || opt_log)) {
-        int in = 0;
-        if (opt_input) {
-            char path0[1024];
-            snprintf(path0, sizeof path0, opt_input, 0);   /* at most one %d, checked */
-            struct stat sb;           /* (a fifo is not opened here: that would unblock its
-                                         writer, then leave it without a reader) */
-            in = stat(path0, &sb) == 0 && S_ISREG(sb.st_mode) ? open(path0, O_RDONLY) : -1;
-        }
-        const char *outs[3] = { opt_out, opt_best, opt_log };
-        for (int i = 0; i < 3; i++)
-            if (outs[i])
-                cli_output_check(outs[i], opt_force ? CLI_OUT_FORCE : 0, &in, in >= 0);
-        if (in > 0)
-            close(in);
-        for (int i = 0; i < 2; i++)   /* a log appended to a model would damage it */
-            if (opt_log && outs[i] && cli_same_file(opt_log, outs[i]))
-                cli_usage_error("--log %s: is also the %s file", opt_log, i ? "--best" : "-o");
-    }
     if (opt_resume)
         load_resume();
     if (opt_init)

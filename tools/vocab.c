@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include "cli.h"
+#include "output.h"
 #include "frame.h"
 #include "model.h"
 #include "ts.h"
@@ -366,8 +367,10 @@ int main(int argc, char **argv)
         cli_usage_error("unexpected argument '%s' (the text comes on stdin)", argv[optind]);
     if (opt_skip && !opt_vocab)
         cli_usage_error("--skip-unknown needs -v FILE");
-    cli_refuse_tty(1);
-    cli_refuse_stdout_input(1, &opt_vocab, 1);
+    out_input_fd(0, "stdin");
+    out_input(opt_vocab, 0);
+    out_stdout(OUT_BINARY);
+    out_check(0);
 
     if (opt_vocab)
         vocab_from_file(opt_vocab);

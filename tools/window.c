@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "cli.h"
+#include "output.h"
 #include "ts.h"
 
 static long opt_n, opt_step = 1, opt_batch = 256;
@@ -215,8 +216,9 @@ int main(int argc, char **argv)
                         opt_batch, opt_n, TS_MAX_FRAME_BYTES / 2 / 4 >> 20);
     if (opt_streams && (uint64_t)opt_streams * (uint64_t)opt_n * 4 > TS_MAX_FRAME_BYTES / 2)
         cli_usage_error("--streams %ld of -n %ld make frames too large", opt_streams, opt_n);
-    cli_refuse_tty(1);
-    cli_refuse_stdout_input(1, NULL, 0);
+    out_input_fd(0, "stdin");
+    out_stdout(OUT_BINARY);
+    out_check(0);
 
     ts_reader *r = cli_reader_open(0, "stdin");
     w = cli_writer_open(1, "stdout");
