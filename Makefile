@@ -169,9 +169,9 @@ FUZZ_CC      ?= clang
 FUZZ_SECONDS ?= 60
 FUZZ_FLAGS    = -std=gnu11 -g -O1 -Ilib $(MSGPACK_CF) -fsanitize=fuzzer,address,undefined \
                 -fno-sanitize-recover=all -fno-omit-frame-pointer
-build/fuzz/fuzz_ts: tests/fuzz/fuzz_ts.c lib/ts.c lib/ts.h
+build/fuzz/fuzz_ts: tests/fuzz/fuzz_ts.c lib/ts.c lib/ts.h lib/utf8.c lib/utf8.h
 	@mkdir -p $(@D)
-	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ tests/fuzz/fuzz_ts.c lib/ts.c $(LDLIBS)
+	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ tests/fuzz/fuzz_ts.c lib/ts.c lib/utf8.c $(LDLIBS)
 build/fuzz/fuzz_utf8: tests/fuzz/fuzz_utf8.c lib/utf8.c lib/utf8.h
 	@mkdir -p $(@D)
 	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ tests/fuzz/fuzz_utf8.c lib/utf8.c

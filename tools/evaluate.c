@@ -204,11 +204,6 @@ static void eval_stream(const unsigned char *first, size_t nfirst)
     ts_frame f;
     int rc;
     while ((rc = ts_read(r, &f)) > 0) {
-        if (strcmp(f.name, "vocab") == 0) {
-            if (!frame_vocab_equal(&f, &d.vocab))
-                cli_die("stdin: the stream's vocabulary differs from the model's (encode with vocab -v MODEL)");
-            continue;
-        }
         if (strcmp(f.name, "x") == 0 && f.ndim >= 2 && f.shape[1] != (uint64_t)m.maxlen)
             cli_die("stdin: windows of %llu, but the model reads windows of %d", (unsigned long long)f.shape[1],
                     m.maxlen);
@@ -219,8 +214,8 @@ static void eval_stream(const unsigned char *first, size_t nfirst)
     }
     if (rc < 0)
         cli_die("%s", ts_reader_error(r));
-    if (d.pending)
-        cli_die("stdin: the last x frame has no y frame");
+    if (dataset_end(&d, err, sizeof err) < 0)
+        cli_die("%s", err);
     ts_reader_close(r);
 }
 
@@ -273,6 +268,7 @@ int main(int argc, char **argv)
     dataset_init(&d, 0, "stdin");           /* read with the model's vocabulary */
     d.vocab = (frame_vocab){ .V = m.dim.V, .cp = cli_malloc(m.dim.V * sizeof(uint32_t)),
                              .byte_unit = m.byte_unit, .lower = m.lower };
+    d.vocab_fixed = 1;
     memcpy(d.vocab.cp, m.vocab, m.dim.V * sizeof(uint32_t));
 
     unsigned char first[2];

@@ -15,6 +15,7 @@
 
 static long opt_v;                     /* -V; 0: from the vocab frame */
 static uint64_t V;
+static frame_vocab voc;                /* the stream's vocabulary (its pieces joined) */
 static ts_writer *w;
 static unsigned char *out;             /* the float32 output, little-endian */
 static size_t out_cap;
@@ -78,6 +79,8 @@ static void convert(const ts_frame *f)
     if (V == 0)
         cli_die("stdin: frame %llu ('%s') comes before any vocab frame (give -V)",
                 (unsigned long long)nframes, f->name);
+    if (opt_v && V != (uint64_t)opt_v)
+        cli_die("stdin: the vocab frame has %llu entries but -V is %ld", (unsigned long long)V, opt_v);
     uint64_t count = f->count;
     if (count > (TS_MAX_FRAME_BYTES - 65536) / 4 / V)   /* room for the rest of the frame */
         cli_die("stdin: frame %llu ('%s'): %llu x %llu floats are more than a frame may hold; "
@@ -168,22 +171,24 @@ int main(int argc, char **argv)
             convert(&f);
             continue;
         }
-        if (strcmp(f.name, "vocab") == 0) {
-            frame_vocab v;
+        if (strcmp(f.name, "vocab") == 0) {      /* (a split one: its pieces joined) */
             char err[256];
-            if (frame_vocab_read(&f, FRAME_ANY_V, &v, err, sizeof err) < 0)
+            if (f.piece == 0)
+                frame_vocab_free(&voc);
+            if ((f.piece == 0 ? frame_vocab_read(&f, FRAME_ANY_V, &voc, err, sizeof err)
+                              : frame_vocab_append(&voc, &f, FRAME_ANY_V, err, sizeof err)) < 0)
                 cli_die("stdin: %s", err);
-            if (opt_v && v.V != opt_v)
-                cli_die("stdin: the vocab frame has %d entries but -V is %ld", v.V, opt_v);
-            V = (uint64_t)v.V;
-            frame_vocab_free(&v);
+            V = (uint64_t)voc.V;
         }
         if (ts_write_object(w, f.obj) < 0)
             cli_die("%s", ts_writer_error(w));
     }
     if (rc < 0)
         cli_die("%s", ts_reader_error(r));
+    if (opt_v && V && V != (uint64_t)opt_v)
+        cli_die("stdin: the vocab frame has %llu entries but -V is %ld", (unsigned long long)V, opt_v);
     ts_reader_close(r);
+    frame_vocab_free(&voc);
     const char *err;
     if (ts_writer_finish(w, &err) < 0)
         cli_die("%s", err);

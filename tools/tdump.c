@@ -208,7 +208,7 @@ static void put_chars(const ts_frame *f, uint64_t lo, uint64_t hi)
     size_t n = 0;
     int is_vocab = strcmp(f->name, "vocab") == 0;
     for (uint64_t k = lo; k < hi; k++) {
-        int64_t i = is_vocab ? (int64_t)k : frame_index_at(f, (size_t)k);
+        int64_t i = is_vocab ? (int64_t)(f->row0 + k) : frame_index_at(f, (size_t)k);
         if (i >= 0 && i < text_vocab.V && text_vocab.byte_unit)
             buf[n++] = (char)text_vocab.cp[i];
         else
@@ -223,7 +223,7 @@ static int is_text_frame(const ts_frame *f)
 {
     return opt_text && text_vocab.V && f->is_tensor && frame_is_index_dtype(f->dtype) && f->ndim >= 1
         && (strcmp(f->name, "text") == 0 || strcmp(f->name, "x") == 0 || strcmp(f->name, "y") == 0
-            || (strcmp(f->name, "vocab") == 0 && f->ndim == 1 && f->count == (uint64_t)text_vocab.V));
+            || (strcmp(f->name, "vocab") == 0 && f->ndim == 1 && f->row0 + f->count == (uint64_t)text_vocab.V));
 }
 
 static void put_text(const ts_frame *f)
@@ -378,10 +378,13 @@ static int dump(int fd, const char *label)
     int rc, bad = 0;
     frame_vocab_free(&text_vocab);    /* each stream its own vocabulary */
     while ((rc = ts_read(r, &f)) > 0) {
-        if (opt_text && strcmp(f.name, "vocab") == 0) {
+        if (opt_text && strcmp(f.name, "vocab") == 0) {     /* (a split one: its pieces joined) */
             char err[256];
-            frame_vocab_free(&text_vocab);
-            if (frame_vocab_read(&f, FRAME_ANY_V, &text_vocab, err, sizeof err) < 0) {
+            if (f.piece == 0)
+                frame_vocab_free(&text_vocab);
+            if ((f.piece == 0 ? frame_vocab_read(&f, FRAME_ANY_V, &text_vocab, err, sizeof err)
+                              : frame_vocab_append(&text_vocab, &f, FRAME_ANY_V, err, sizeof err)) < 0) {
+                frame_vocab_free(&text_vocab);
                 fprintf(stderr, "%s: %s: %s (its indices are shown as numbers)\n", cli_prog, label, err);
                 bad = 1;
             }

@@ -299,19 +299,31 @@ static void summary_only(void)
     if (!V || !N) {
         if (isatty(0))
             cli_usage_error("--summary needs -V and -n, or a window stream on stdin");
+        /* the vocabulary (its pieces joined) and the first x, read as train reads them */
         ts_reader *r = cli_reader_open(0, "stdin");
+        dataset d;
+        char err[512];
         ts_frame f;
         int rc = 0;
+        dataset_init(&d, 0, "stdin");
         while ((!V || !N) && (rc = ts_read(r, &f)) > 0) {
-            if (strcmp(f.name, "vocab") == 0 && f.ndim == 1 && !V)
-                V = (int)f.shape[0];
-            if (strcmp(f.name, "x") == 0 && f.ndim >= 2 && !N)
+            if (strcmp(f.name, "vocab") == 0 && !V && dataset_add_frame(&d, &f, err, sizeof err) < 0)
+                cli_die("%s", err);
+            if (strcmp(f.name, "vocab") != 0 && d.vocab.V)
+                V = d.vocab.V;        /* (known once a frame that is not one of its pieces comes) */
+            if (strcmp(f.name, "x") == 0 && !N) {
+                if (!f.is_tensor || f.ndim < 2 || f.shape[1] < 1 || f.shape[1] > 100000)
+                    cli_die("stdin: x must be (B, N) windows, N from 1 to 100000");
                 N = (int)f.shape[1];
+            }
         }
         if ((!V || !N) && rc < 0)
             cli_die("%s", ts_reader_error(r));
+        if (!V && d.vocab.V)
+            V = d.vocab.V;
         if (!V || !N)
             cli_die("stdin: no vocab and x frames to take V and N from");
+        dataset_free(&d);
         ts_reader_close(r);
     }
     model_summary(stdout, (lstm_dims){ V, opt_hidden, opt_layers, opt_cell }, N, opt_streams);

@@ -300,6 +300,17 @@ static void vocab_from_file(const char *path)
     char err[512];
     if (frame_vocab_read(&f, FRAME_ANY_V, &v, err, sizeof err) < 0)
         cli_die("%s: %s", path, err);
+    /* Read FILE to its end: a damaged or truncated file (a model cut off after its vocab
+     * frame, say) is refused here rather than trusted for its first frames; the pieces of a
+     * split vocab frame are joined */
+    for (int joining = 1; (rc = ts_read(r, &f)) > 0;)
+        if (!(joining &= strcmp(f.name, "vocab") == 0 && f.piece > 0))
+            continue;
+        else if (frame_vocab_append(&v, &f, FRAME_ANY_V, err, sizeof err) < 0)
+            cli_die("%s: %s", path, err);
+    if (rc < 0)
+        cli_die("%s", ts_reader_error(r));
+    ts_reader_close(r);
     if (opt_bytes && !v.byte_unit)
         cli_die("%s: the vocabulary is of code points, not bytes (drop --bytes)", path);
     opt_bytes = v.byte_unit;
@@ -307,13 +318,6 @@ static void vocab_from_file(const char *path)
         opt_lower = 1;
     V = (uint64_t)v.V;
     vocab = v.cp;
-    /* Read FILE to its end: a damaged or truncated file (a model cut off after its vocab
-     * frame, say) is refused here rather than trusted for its first frames. */
-    while ((rc = ts_read(r, &f)) > 0)
-        ;
-    if (rc < 0)
-        cli_die("%s", ts_reader_error(r));
-    ts_reader_close(r);
     /* A model file goes through the library's one validation of models (lib/model.c), as
      * in sample and evaluate: its vocabulary is taken only from a model they would take. */
     struct stat sb;
