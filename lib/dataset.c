@@ -354,10 +354,11 @@ static int end_tensor(dataset *d, char *err, size_t cap)
             return lib_fail(err, cap, "%s: a second, different vocab frame (streams of different texts?)", L);
     }
     d->vocab_open = 0;
-    if (d->ytaken > 0 && d->ytaken < d->xrows)
+    if (d->yopen && d->ytaken < d->yrows)
         return lib_fail(err, cap, "%s: a y frame of %zu rows does not match the x frame before it (%zu)",
-                        L, d->ytaken, d->xrows);
-    d->ytaken = 0;
+                        L, d->ytaken, d->yrows);
+    d->yopen = 0;
+    d->ytaken = d->yrows = 0;
     return 0;
 }
 
@@ -434,14 +435,18 @@ int dataset_add_frame(dataset *d, const ts_frame *f, char *err, size_t cap)
         if (decode(d, f, d->pending * (size_t)d->N, cells, "x", err, cap) < 0)
             return -1;
         d->pending += B;
-        d->xrows = d->pending;
         return 0;
     }
     /* y: its rows (this piece's B) go with the x rows after those taken by its pieces before */
-    size_t B = f->ndim ? f->shape[0] : 0, xcells = d->xrows * (size_t)d->N;
-    if (f->ndim == 0 || !d->pending || B > d->xrows - d->ytaken)
+    if (f->piece == 0) {              /* a y tensor goes with the x rows waiting */
+        d->yopen = 1;
+        d->yrows = d->pending;
+        d->ytaken = 0;
+    }
+    size_t B = f->ndim ? f->shape[0] : 0, xcells = d->yrows * (size_t)d->N;
+    if (f->ndim == 0 || B > d->yrows - d->ytaken)
         return lib_fail(err, cap, "%s: a y frame of %llu rows does not match the x frame before it (%zu)",
-                    L, (unsigned long long)(d->ytaken + B), d->pending || f->piece ? d->xrows : 0);
+                    L, (unsigned long long)(d->ytaken + B), d->yrows);
     int ylen = f->ndim - onehot == 2 ? (int)f->shape[1] : 1;
     if (onehot && (f->dtype != TS_F4 || (f->ndim != 2 && f->ndim != 3) || f->shape[f->ndim - 1] != (uint64_t)d->vocab.V))
         return lib_fail(err, cap, "%s: float y must be f4 (B, V=%d) or (B, N, V)", L, d->vocab.V);
@@ -464,8 +469,7 @@ int dataset_add_frame(dataset *d, const ts_frame *f, char *err, size_t cap)
                                err, cap) < 0)
             return -1;
     d->ytaken += B;
-    if (d->ytaken == d->xrows)        /* every x row has its y (a further piece is refused) */
-        d->pending = 0;
+    d->pending = d->yrows - d->ytaken;  /* (0 once every x row has its y: a further piece is refused) */
     return 0;
 }
 

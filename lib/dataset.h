@@ -52,7 +52,8 @@ typedef struct dataset {
     uint16_t *x16, *y16;              /* ... otherwise */
     size_t xcap, ycap;
     size_t pending;                   /* rows of an x tensor still waiting for their y */
-    size_t xrows, ytaken;             /* the rows of the last x tensor; of its y, taken so far */
+    int yopen;                        /* a y tensor is being read (its pieces may follow): */
+    size_t yrows, ytaken;             /* the x rows it goes with, and those it has taken */
     int saw_text;                     /* text frames were skipped (for a hint when no windows) */
     int32_t *tmp;                     /* decoded frame */
     int32_t *span;                    /* (N + 1) a window as the characters it covers */

@@ -403,6 +403,8 @@ static int deflate_run(ts_writer *w, int mode)
 static int pack_cb(void *data, const char *buf, size_t len)
 {
     ts_writer *w = data;
+    if (len == 0)                     /* (the body of an empty bin: buf may be NULL) */
+        return 0;
     if (w->par) {                     /* collect the frame; it is compressed whole */
         if (w->flen + len > w->fcap) {
             size_t cap = w->fcap ? w->fcap : 65536;

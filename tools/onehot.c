@@ -92,7 +92,8 @@ static void convert(const ts_frame *f)
         out = cli_malloc(nbytes);
         out_cap = nbytes;
     }
-    memset(out, 0, nbytes);
+    if (nbytes)                       /* (a tensor of no rows or no columns: out may be NULL) */
+        memset(out, 0, nbytes);
     for (uint64_t k = 0; k < count; k++) {
         int64_t idx = frame_index_at(f, k);
         if (idx < 0 || (uint64_t)idx >= V)
