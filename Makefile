@@ -7,7 +7,8 @@
 #   make MPI=1      train built with mpicc for training across processes (Open MPI), with
 #                   everything else, into build/mpi/bin; make mpi builds that train alone
 #   make install    PREFIX=/usr/local: the tools, man pages, libcharpipe.a, its public headers
-#                   (include/charpipe/) and charpipe.pc (lib/pkgconfig/)
+#                   (include/charpipe/), charpipe.pc (lib/pkgconfig/) and the bash completion
+#                   (share/bash-completion/completions/, where bash-completion looks)
 #
 # Every tools/NAME.c is one tool (but tools/cli.c and tools/output.c: the helpers and the output
 # rules linked into every tool), every
@@ -19,6 +20,7 @@ CC      ?= cc
 OPT     ?= -O2
 CFLAGS  ?= $(OPT) -g
 PREFIX  ?= /usr/local
+COMPDIR ?= $(PREFIX)/share/bash-completion/completions
 # Compiler command lines are not echoed (warnings and errors are): make V=1 shows them.
 Q       := $(if $(V),,@)
 
@@ -134,11 +136,12 @@ test: test-deps
 
 # Debian packages, installed when missing (sudo when not root): the build's (make deps, make
 # demo), the tests' (make test-deps, run by make test: the independent Python reference, Open
-# MPI for the MPI tests, PyTorch for the export checks, valgrind, gnuplot and man for the
-# pipeline and install checks) and the benchmarks' peers (make bench: PyTorch, oneDNN).
+# MPI for the MPI tests, PyTorch for the export checks, valgrind, gnuplot, man and
+# bash-completion for the pipeline and install checks) and the benchmarks' peers (make bench:
+# PyTorch, oneDNN).
 DEPS       = build-essential pkg-config zlib1g-dev libmsgpack-dev
 TEST_DEPS  = $(DEPS) python3 python3-msgpack python3-numpy openmpi-bin libopenmpi-dev \
-             python3-torch valgrind gnuplot-nox man-db
+             python3-torch valgrind gnuplot-nox man-db bash-completion
 BENCH_DEPS = $(DEPS) python3 python3-torch libopenblas0-openmp libdnnl-dev
 SUDO = $(if $(filter 0,$(shell id -u)),,sudo)
 # $(call install_missing,PACKAGES): apt-get install those not installed; a failure (no network,
@@ -199,12 +202,14 @@ man: tools
 
 install: tools
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/pkgconfig \
-	    $(DESTDIR)$(PREFIX)/include/charpipe $(DESTDIR)$(PREFIX)/share/man/man1
+	    $(DESTDIR)$(PREFIX)/include/charpipe $(DESTDIR)$(PREFIX)/share/man/man1 $(DESTDIR)$(COMPDIR)
 	install -m 755 $(TOOLS) $(DESTDIR)$(PREFIX)/bin/
 	install -m 644 $(LIBA) $(DESTDIR)$(PREFIX)/lib/
 	install -m 644 $(PUBLIC_H) $(DESTDIR)$(PREFIX)/include/charpipe/
 	for t in $(TOOLS); do n=$$(basename $$t); \
 	    if [ -f man/$$n.1 ]; then install -m 644 man/$$n.1 $(DESTDIR)$(PREFIX)/share/man/man1/; fi; done
+	install -m 644 tools/completion.bash $(DESTDIR)$(COMPDIR)/charpipe
+	for t in $(TOOLS); do ln -sf charpipe $(DESTDIR)$(COMPDIR)/$$(basename $$t); done
 	printf '%s\n' 'prefix=$(PREFIX)' 'libdir=$${prefix}/lib' 'includedir=$${prefix}/include' '' \
 	    'Name: charpipe' 'Description: character-level LSTM/GRU text generation: tensor streams, models, kernels' \
 	    'Version: $(VERSION)' 'Libs: $(strip -L$${libdir} -lcharpipe $(MSGPACK_LIBS) -lz -lm -lpthread)' \
@@ -213,7 +218,8 @@ install: tools
 
 uninstall:
 	for t in $(TOOLS); do n=$$(basename $$t); \
-	    rm -f $(DESTDIR)$(PREFIX)/bin/$$n $(DESTDIR)$(PREFIX)/share/man/man1/$$n.1; done
+	    rm -f $(DESTDIR)$(PREFIX)/bin/$$n $(DESTDIR)$(PREFIX)/share/man/man1/$$n.1 $(DESTDIR)$(COMPDIR)/$$n; done
+	rm -f $(DESTDIR)$(COMPDIR)/charpipe
 	rm -f $(DESTDIR)$(PREFIX)/lib/libcharpipe.a $(DESTDIR)$(PREFIX)/lib/pkgconfig/charpipe.pc
 	rm -f $(addprefix $(DESTDIR)$(PREFIX)/include/charpipe/,$(notdir $(PUBLIC_H)))
 	-rmdir $(DESTDIR)$(PREFIX)/include/charpipe 2>/dev/null
