@@ -115,8 +115,27 @@ export-model -o|option '-o' needs an argument$
 export-model -m M.model -o ''|-o: an empty file name$
 export-model -m ''|-m: an empty file name$
 export-model --layout|option '--layout' needs an argument$
+window -n 4 --streams 2 -b 8|--streams B cuts B streams .*: -s and -b do not apply$
+window -n 4 --streams 2 -s 3|--streams B cuts .*: -s and -b do not apply$
+tdump --summary -n 3|--summary prints no values: -n and -a do not apply$
+tdump --summary -a|--summary prints no values
+train -V 5 -H 4|-V 5: the vocabulary size is for --summary
 C
 [ $ok = 1 ] && pass "option errors: $n command lines say what is wrong (exit 2)"
+
+# ---- a tool that reads a charpipe stream on stdin refuses a terminal there (it waited for
+# keystrokes that can never make one), as train and evaluate do
+if command -v script >/dev/null; then
+    for t in "window -n 4" onehot tdump "train -H 4 -o pty.model" "evaluate -m M.model"; do
+        script -qec "$t" /dev/null </dev/null >pty.out 2>&1; rc=$?
+        tr -d '\r' <pty.out >err
+        if [ $rc = 2 ] && head -1 err | grep -q "^${t%% *}: stdin is a terminal" && [ "$(wc -l <err)" = 2 ]; then
+            pass "$t with stdin a terminal: a usage error"
+        else fail "$t with stdin a terminal: a usage error" "exit $rc: $(cat err)"; fi
+    done
+else
+    skip "stdin a terminal" "no script(1)"
+fi
 
 # ---- numbers that underflow are numbers: the smallest double, and one that rounds to 0
 if sample -m M.model -t 4.9e-324 -n 10 --seed hel --rng-seed 1 >tiny.txt 2>err \

@@ -251,7 +251,7 @@ int main(int argc, char **argv)
         cli_usage_error("--json and --tsv exclude each other");
     if (isatty(0))
         cli_usage_error("stdin is a terminal; give the text on stdin: evaluate -m MODEL < TEXT");
-    out_input_fd(0, "stdin");
+    out_input_fd(0, "stdin", 0);      /* (a text or a stream: a terminal is refused above) */
     out_input(opt_model, 0);
     out_stdout(0);
     out_check(0);

@@ -155,7 +155,7 @@ int main(int argc, char **argv)
     }
     if (optind < argc)
         cli_usage_error("unexpected argument '%s' (the stream comes on stdin)", argv[optind]);
-    out_input_fd(0, "stdin");
+    out_input_fd(0, "stdin", OUT_BINARY);
     out_stdout(OUT_BINARY);
     out_check(0);
     V = (uint64_t)opt_v;

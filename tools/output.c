@@ -15,10 +15,10 @@ static struct input { int fd; const char *label, *path; int flags; } ins[MAX_IO]
 static struct output { const char *opt, *path; int flags; } outs[MAX_IO];
 static int nins, nouts;
 
-void out_input_fd(int fd, const char *label)
+void out_input_fd(int fd, const char *label, int flags)
 {
     if (nins < MAX_IO)
-        ins[nins++] = (struct input){ .fd = fd, .label = label };
+        ins[nins++] = (struct input){ .fd = fd, .label = label, .flags = flags };
 }
 
 void out_input(const char *path, int flags)
@@ -175,6 +175,10 @@ static int same_output(const struct output *a, const struct output *b)
 
 void out_check(int force)
 {
+    for (int i = 0; i < nins; i++)
+        if (!ins[i].path && (ins[i].flags & OUT_BINARY) && isatty(ins[i].fd))
+            cli_usage_error("%s is a terminal, but %s reads a charpipe stream there: pipe one in "
+                            "(vocab < TEXT | %s ...)", ins[i].label, cli_prog, cli_prog);
     for (int i = 0; i < nouts; i++)
         if (outs[i].path)
             check_path(&outs[i], force);

@@ -8,7 +8,8 @@
  *     by an output that is replaced atomically (-o F), never written in place;
  *   - a symbolic link is followed: its target is written, the link kept;
  *   - a read-only file is replaced only with -f (force);
- *   - a binary stream never goes to a terminal: stdout, -o /dev/stdout, -o /dev/tty;
+ *   - a binary stream never goes to a terminal: stdout, -o /dev/stdout, -o /dev/tty (nor
+ *     comes from one: a tool that reads a stream on stdin refuses a terminal there);
  *   - a directory, or a path whose directory takes no new file, is refused;
  *   - a file is written under a temporary name beside it, then renamed over it (keeping its
  *     permissions, and its owner and group where allowed); until then the old file is
@@ -17,7 +18,7 @@
  *
  * A tool declares what it reads and writes, then checks, then reads:
  *
- *     out_input_fd(0, "stdin");              // stdin, when it is read
+ *     out_input_fd(0, "stdin", OUT_BINARY);  // stdin, when it is read (a stream; 0: text)
  *     out_input(opt_model, 0);               // each file read (not opened here)
  *     out_stdout(OUT_BINARY);                // a stream on stdout (0: text)
  *     out_path("-o", opt_out, OUT_BINARY);   // a file named by an option
@@ -34,8 +35,9 @@
 #define OUT_READ_FIRST 4              /* out_input: read whole before any output is written */
 
 /* An input: an open descriptor (stdin) or a path (stat'ed when checked, never opened: a fifo
- * would lose its writer). NULL paths are skipped. */
-void out_input_fd(int fd, const char *label);
+ * would lose its writer). NULL paths are skipped. An input descriptor flagged OUT_BINARY
+ * carries a charpipe stream: a terminal there is a usage error (typing cannot make one). */
+void out_input_fd(int fd, const char *label, int flags);
 void out_input(const char *path, int flags);
 
 /* An output: stdout, or the file path names (given by option opt, for messages; NULL paths

@@ -14,7 +14,7 @@
 #include "utf8.h"
 
 static long opt_head = 8;
-static int opt_all, opt_json, opt_summary, opt_text;
+static int opt_all, opt_json, opt_summary, opt_text, set_head;
 static frame_vocab text_vocab;        /* --text: the stream's vocabulary (V 0: none yet) */
 
 /* --summary: per frame name, in order of first appearance */
@@ -421,7 +421,7 @@ int main(int argc, char **argv)
     int c;
     while ((c = cli_getopt(argc, argv, "n:ah", longopts)) != -1) {
         switch (c) {
-        case 'n': opt_head = cli_long("-n", optarg, 0, 1L << 40); break;
+        case 'n': opt_head = cli_long("-n", optarg, 0, 1L << 40); set_head = 1; break;
         case 'a': opt_all = 1; break;
         case O_JSON: opt_json = 1; break;
         case O_SUMMARY: opt_summary = 1; break;
@@ -430,14 +430,16 @@ int main(int argc, char **argv)
         default:  cli_usage_error("unknown option");
         }
     }
+    if (opt_summary && (opt_all || set_head))
+        cli_usage_error("--summary prints no values: -n and -a do not apply");
     if (opt_json && opt_summary)
         cli_usage_error("--json and --summary exclude each other");
 
     if (optind == argc)
-        out_input_fd(0, "stdin");
+        out_input_fd(0, "stdin", OUT_BINARY);
     for (int i = optind; i < argc; i++)
         if (strcmp(cli_path("FILE", argv[i]), "-") == 0)
-            out_input_fd(0, "stdin");
+            out_input_fd(0, "stdin", OUT_BINARY);
         else
             out_input(argv[i], 0);
     out_stdout(0);

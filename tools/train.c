@@ -411,6 +411,8 @@ static void parse_options(int argc, char **argv)
     }
     if (optind < argc)
         cli_usage_error("unexpected argument '%s'", argv[optind]);
+    if (opt_V && !opt_summary)
+        cli_usage_error("-V %d: the vocabulary size is for --summary (training takes it from the stream)", opt_V);
     if (opt_init && opt_resume)
         cli_usage_error("--init starts a new run from a model's weights, --resume continues one: not both");
     if (opt_input) {                  /* at most one %d, no other conversion */
@@ -693,7 +695,7 @@ int main(int argc, char **argv)
         if (opt_input)
             out_input(path0, 0);
         else
-            out_input_fd(0, "stdin");
+            out_input_fd(0, "stdin", 0);   /* (a terminal: refused below, with a hint) */
         out_input(opt_resume, OUT_READ_FIRST);   /* --resume F -o F replaces F */
         out_input(opt_init, 0);
         if (!opt_out && !opt_max_batches)

@@ -371,7 +371,7 @@ int main(int argc, char **argv)
         cli_usage_error("unexpected argument '%s' (the text comes on stdin)", argv[optind]);
     if (opt_skip && !opt_vocab)
         cli_usage_error("--skip-unknown needs -v FILE");
-    out_input_fd(0, "stdin");
+    out_input_fd(0, "stdin", 0);
     out_input(opt_vocab, 0);
     out_stdout(OUT_BINARY);
     out_check(0);

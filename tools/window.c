@@ -13,7 +13,7 @@
 #include "ts.h"
 
 static long opt_n, opt_step = 1, opt_batch = 256;
-static int opt_seq;
+static int opt_seq, set_step_batch;
 static long opt_streams;               /* --streams B: the stateful (char-rnn) layout */
 
 static ts_writer *w;
@@ -199,8 +199,8 @@ int main(int argc, char **argv)
     while ((c = cli_getopt(argc, argv, "n:s:b:h", longopts)) != -1) {
         switch (c) {
         case 'n': opt_n = cli_long("-n", optarg, 1, 1L << 20); break;
-        case 's': opt_step = cli_long("-s", optarg, 1, 1L << 40); break;
-        case 'b': opt_batch = cli_long("-b", optarg, 1, 1L << 20); break;
+        case 's': opt_step = cli_long("-s", optarg, 1, 1L << 40); set_step_batch = 1; break;
+        case 'b': opt_batch = cli_long("-b", optarg, 1, 1L << 20); set_step_batch = 1; break;
         case O_SEQ: opt_seq = 1; break;
         case O_STREAMS: opt_streams = cli_long("--streams", optarg, 1, 1L << 20); break;
         case 'h': usage(); return 0;
@@ -211,12 +211,14 @@ int main(int argc, char **argv)
         cli_usage_error("unexpected argument '%s' (the stream comes on stdin)", argv[optind]);
     if (opt_n == 0)
         cli_usage_error("the window length -n N is required");
+    if (opt_streams && set_step_batch)
+        cli_usage_error("--streams B cuts B streams and steps through them by N: -s and -b do not apply");
     if (!opt_streams && (uint64_t)opt_batch * (uint64_t)opt_n * 4 > TS_MAX_FRAME_BYTES / 2)
         cli_usage_error("-b %ld windows of -n %ld make frames too large (keep B x N under %zu M)",
                         opt_batch, opt_n, TS_MAX_FRAME_BYTES / 2 / 4 >> 20);
     if (opt_streams && (uint64_t)opt_streams * (uint64_t)opt_n * 4 > TS_MAX_FRAME_BYTES / 2)
         cli_usage_error("--streams %ld of -n %ld make frames too large", opt_streams, opt_n);
-    out_input_fd(0, "stdin");
+    out_input_fd(0, "stdin", OUT_BINARY);
     out_stdout(OUT_BINARY);
     out_check(0);
 
