@@ -35,6 +35,16 @@ else
     skip man_pages_render "man is not installed"
 fi
 
+# --- the Makefile honours CPPFLAGS and LDFLAGS (dpkg-buildflags' hardening reaches the build):
+# in the commands a build of one tool would run, every compile has the CPPFLAGS, every link the
+# LDFLAGS (a dry run into a scratch directory: nothing is built)
+make --no-print-directory -C "$REPO" -n -B V=1 O="$TMP/flags" BIN="$TMP/flags/bin" \
+    CPPFLAGS=-DCHARPIPE_TEST_CPPFLAGS LDFLAGS=-Wl,-z,charpipetestldflags "$TMP/flags/bin/vocab" > flags.out 2>&1
+cc_lines=$(grep -c -- ' -c -o ' flags.out); cc_with=$(grep -- ' -c -o ' flags.out | grep -c -- -DCHARPIPE_TEST_CPPFLAGS)
+ld_with=$(grep -- "-o $TMP/flags/bin/vocab " flags.out | grep -c -- -Wl,-z,charpipetestldflags)
+if [ "$cc_lines" -gt 5 ] && [ "$cc_with" = "$cc_lines" ] && [ "$ld_with" = 1 ]; then pass make_honours_cppflags_ldflags
+else fail make_honours_cppflags_ldflags "$cc_with of $cc_lines compiles with CPPFLAGS, $ld_with links with LDFLAGS: $(tail -3 flags.out)"; fi
+
 # --- install into a prefix: the tools under test (BIN), its build's library (O) ---
 case $BIN in
     "$REPO/bin") O=$REPO/build ;;
