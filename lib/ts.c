@@ -720,7 +720,8 @@ int ts_write_tensor(ts_writer *w, const char *name, ts_dtype dtype, int ndim,
     if (check_parts(w, name, attrs, nattrs, &bytes, &items) < 0 || check_size(w, name, bytes, items) < 0)
         return -1;
     ts_frame f = { .name = name, .is_tensor = 1, .dtype = dtype, .ndim = ndim };
-    memcpy(f.shape, shape, (size_t)ndim * sizeof *shape);
+    for (int i = 0; i < ndim; i++)    /* (a scalar's shape may be NULL) */
+        f.shape[i] = shape[i];
     if (admit(w, &f) < 0)
         return -1;
     msgpack_packer *pk = &w->pk;
