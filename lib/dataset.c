@@ -367,16 +367,12 @@ static int vocab_piece(dataset *d, const ts_frame *f, char *err, size_t cap)
 {
     char msg[256];
     int rc;
-    if (f->piece == 0 && d->vocab.V == 0) {
-        rc = frame_vocab_read(f, FRAME_MAX_V, &d->vocab, msg, sizeof msg);
-        d->vocab_open = 1;
-    } else if (f->piece == 0) {
-        rc = frame_vocab_read(f, FRAME_ANY_V, &d->other, msg, sizeof msg);
-        d->vocab_open = 2;
-    } else {
-        rc = frame_vocab_append(d->vocab_open == 1 ? &d->vocab : &d->other, f,
-                                d->vocab_open == 1 ? FRAME_MAX_V : FRAME_ANY_V, msg, sizeof msg);
-    }
+    if (f->piece == 0)                /* the first vocab read, or a later one to compare */
+        d->vocab_open = d->vocab.V == 0 ? 1 : 2;
+    if (d->vocab_open == 1)
+        rc = frame_vocab_take(&d->vocab, f, FRAME_MAX_V, msg, sizeof msg);
+    else
+        rc = frame_vocab_take(&d->other, f, FRAME_ANY_V, msg, sizeof msg);
     return rc < 0 ? lib_fail(err, cap, "%s: %s", d->label, msg) : 0;
 }
 

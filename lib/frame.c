@@ -106,6 +106,14 @@ int frame_vocab_append(frame_vocab *v, const ts_frame *f, int maxV, char *err, s
     return 0;
 }
 
+int frame_vocab_take(frame_vocab *v, const ts_frame *f, int maxV, char *err, size_t cap)
+{
+    if (f->piece > 0)
+        return frame_vocab_append(v, f, maxV, err, cap);
+    frame_vocab_free(v);
+    return frame_vocab_read(f, maxV, v, err, cap);
+}
+
 int frame_vocab_same(const frame_vocab *a, const frame_vocab *b)
 {
     return a->V == b->V && !a->byte_unit == !b->byte_unit

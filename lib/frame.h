@@ -41,6 +41,8 @@ void frame_vocab_free(frame_vocab *v);
  * after it, checking that the entries go on ascending and that V stays within maxV (the unit
  * and lower attributes are the first piece's). On failure v keeps what it had (free it). */
 int  frame_vocab_append(frame_vocab *v, const ts_frame *f, int maxV, char *err, size_t cap);
+/* Either, as f says: piece 0 replaces what v held (read), a later piece is appended. */
+int  frame_vocab_take(frame_vocab *v, const ts_frame *f, int maxV, char *err, size_t cap);
 /* 1 if a and b are the same vocabulary (entries and unit), else 0. */
 int  frame_vocab_same(const frame_vocab *a, const frame_vocab *b);
 /* 1 if the frame holds exactly the vocabulary v (same entries, same unit), else 0; a whole

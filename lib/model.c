@@ -518,8 +518,7 @@ int model_read(model *m, train_state *s, const char *path, char *err, size_t cap
                 bad = lib_fail(msg, sizeof msg, "the vocab frame appears twice");
                 break;
             }
-            if ((f.piece == 0 ? frame_vocab_read(&f, FRAME_ANY_V, &voc, msg, sizeof msg)
-                              : frame_vocab_append(&voc, &f, FRAME_ANY_V, msg, sizeof msg)) < 0) {
+            if (frame_vocab_take(&voc, &f, FRAME_ANY_V, msg, sizeof msg) < 0) {
                 bad = -1;
                 break;
             }

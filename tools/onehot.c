@@ -174,10 +174,7 @@ int main(int argc, char **argv)
         }
         if (strcmp(f.name, "vocab") == 0) {      /* (a split one: its pieces joined) */
             char err[256];
-            if (f.piece == 0)
-                frame_vocab_free(&voc);
-            if ((f.piece == 0 ? frame_vocab_read(&f, FRAME_ANY_V, &voc, err, sizeof err)
-                              : frame_vocab_append(&voc, &f, FRAME_ANY_V, err, sizeof err)) < 0)
+            if (frame_vocab_take(&voc, &f, FRAME_ANY_V, err, sizeof err) < 0)
                 cli_die("stdin: %s", err);
             V = (uint64_t)voc.V;
         }

@@ -380,10 +380,7 @@ static int dump(int fd, const char *label)
     while ((rc = ts_read(r, &f)) > 0) {
         if (opt_text && strcmp(f.name, "vocab") == 0) {     /* (a split one: its pieces joined) */
             char err[256];
-            if (f.piece == 0)
-                frame_vocab_free(&text_vocab);
-            if ((f.piece == 0 ? frame_vocab_read(&f, FRAME_ANY_V, &text_vocab, err, sizeof err)
-                              : frame_vocab_append(&text_vocab, &f, FRAME_ANY_V, err, sizeof err)) < 0) {
+            if (frame_vocab_take(&text_vocab, &f, FRAME_ANY_V, err, sizeof err) < 0) {
                 frame_vocab_free(&text_vocab);
                 fprintf(stderr, "%s: %s: %s (its indices are shown as numbers)\n", cli_prog, label, err);
                 bad = 1;
