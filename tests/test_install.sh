@@ -163,7 +163,7 @@ comp=$pre/share/bash-completion/completions
 missing=
 for t in $tools; do [ -e "$comp/$t" ] || missing="$missing $t"; done
 [ -z "$missing" ] && pass completion_installed_for_every_tool || fail completion_installed_for_every_tool "missing:$missing"
-touch model.cp notes.st
+touch model.cp notes.st "my model.cp"
 complete_words() {   # TOOL WORDS...: what completing the last word offers, one per line
     PATH="$pre/bin:$PATH" bash -c '. "$1"; shift; COMP_WORDS=("$@"); COMP_CWORD=$(($# - 1)); _charpipe "$1"
         printf "%s\n" "${COMPREPLY[@]}"' _ "$comp/$1" "$@" 2>&1
@@ -175,6 +175,8 @@ got=$(complete_words export-model export-model - | tr '\n' ' ')
     && pass completion_options_from_help || fail completion_options_from_help "export-model -: '$got'"
 got=$(complete_words sample sample -m mod | tr '\n' ' ')
 [ "$got" = "model.cp " ] && pass completion_file_argument || fail completion_file_argument "sample -m mod: '$got'"
+got=$(complete_words evaluate evaluate -m "my" | tr '\n' '|')
+[ "$got" = "my model.cp|" ] && pass completion_file_with_a_space || fail completion_file_with_a_space "evaluate -m my: '$got'"
 got=$(complete_words train train --cell g | tr '\n' ' ')
 [ "$got" = "gru " ] && pass completion_values || fail completion_values "train --cell g: '$got'"
 got=$(complete_words train train -e "" | tr '\n' ' ')

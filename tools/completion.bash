@@ -22,7 +22,7 @@ _charpipe()
     COMPREPLY=()
     case $prev in
         -o|--output|-m|--model|--resume|--init|--log|--best|--input|-v|--vocab|--seed-file)
-            COMPREPLY=($(compgen -f -- "$cur")); compopt -o filenames 2>/dev/null; return ;;
+            mapfile -t COMPREPLY < <(compgen -f -- "$cur"); compopt -o filenames 2>/dev/null; return ;;
         --cell) COMPREPLY=($(compgen -W 'lstm gru lnlstm' -- "$cur")); return ;;
         --layout) COMPREPLY=($(compgen -W 'torch keras' -- "$cur")); return ;;
         --schedule) COMPREPLY=($(compgen -W 'none cosine step' -- "$cur")); return ;;
@@ -40,7 +40,7 @@ _charpipe()
         COMPREPLY=($(compgen -W "$(_charpipe_options "$1")" -- "$cur"))
         return
     fi
-    COMPREPLY=($(compgen -f -- "$cur"))             # tdump FILE..., and files after < or >
+    mapfile -t COMPREPLY < <(compgen -f -- "$cur")  # tdump FILE..., and files after < or >
     compopt -o filenames 2>/dev/null
 }
 
