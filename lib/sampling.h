@@ -9,7 +9,9 @@
 /* The next index from probabilities p (V). t <= 0: the argmax (greedy; the first of equal
  * maxima). t > 0: drawn with probability proportional to p^(1/t), among the topk most likely
  * (topk <= 0: all) and, of those, the smallest most-likely set whose share of the total
- * reaches topp (topp >= 1: all). q (V doubles) and order (V ints) are scratch. */
+ * reaches topp (topp >= 1: all). q (V doubles) and order (V ints) are scratch. The most
+ * likely are found by selection (a heap), not a sort: O(V + r log V) for the r characters the
+ * draw ranks, so the cost stays about linear in V at any size. */
 int sample_choose(const float *p, int V, double t, int topk, double topp, rng_t *rng,
                   double *q, int *order);
 
