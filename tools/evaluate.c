@@ -6,8 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include <locale.h>
 #include "cli.h"
+#include "codec.h"
 #include "kern.h"
 #include "lstm.h"
 #include "model.h"
@@ -49,7 +49,8 @@ static void usage(void)
 "        --streams B     evaluate as B carried-state streams (default: the model's B for\n"
 "                        --streams models; 0 = windows)\n"
 "        --json          print one JSON object\n"
-"        --tsv           print a header line and one tab-separated line\n"
+"        --tsv           print a header line and one tab-separated line (in the model\n"
+"                        path, \\ tab newline and CR written as \\\\ \\t \\n \\r)\n"
 "        --skip-unknown  drop text characters outside the vocabulary, with a warning\n"
 "    -j, --threads N     threads (default: all CPUs)\n"
 "    -h, --help          this help\n\n"
@@ -109,16 +110,40 @@ static void eval_text_streams(int B)
 }
 
 /* ---- text input ---- */
-static void eval_text(const unsigned char *first, size_t nfirst)
+static codec cd;                      /* the model's vocabulary, reading the text */
+
+/* The next character of the text, x its index. */
+static void add_char(int32_t x, int32_t *buf, size_t *have, uint64_t *pos)
 {
     int N = m.maxlen, pp = m.per_position;
+    if (opt_streams > 0) {                   /* keep it all: cut into streams later */
+        if (dataset_add_text(&d, &x, 1, err, sizeof err) < 0)
+            cli_die("stdin: %s", err);
+    } else {                                 /* the last N characters, for windows */
+        if (*have == (size_t)2 * (N + 1)) {
+            memmove(buf, buf + *have - N, (size_t)N * sizeof *buf);
+            *have = (size_t)N;
+        }
+        buf[(*have)++] = x;
+        /* the window ending here: text[i0 .. i0+N) -> text[i0+N] (or, with a target at
+         * every position, text[i0+1 .. i0+N]), i0 = pos - N */
+        if (*pos >= (uint64_t)N && (*pos - N) % (uint64_t)opt_step == 0) {
+            const int32_t *w = buf + *have - 1 - N;
+            add_window(w, pp ? w + 1 : w + N, pp ? N : 1);
+        }
+    }
+    (*pos)++;
+}
+
+static void eval_text(const unsigned char *first, size_t nfirst)
+{
+    int N = m.maxlen;
     /* a ring of the last N+1 indices, kept linear: buf holds up to 2(N+1) */
-    int32_t *buf = cli_malloc((size_t)2 * (N + 1) * sizeof *buf);
+    int32_t *buf = cli_malloc((size_t)2 * (N + 1) * sizeof *buf), idx[65536 + 4];
     size_t have = 0;                  /* indices in buf */
-    uint64_t pos = 0;                 /* characters seen */
-    uint64_t skipped = 0, byteoff = 0;
+    uint64_t pos = 0;                 /* characters kept */
+    codec_pos at = { 0 };
     unsigned char in[65536 + 4];
-    size_t carry = 0;
     memcpy(in, first, nfirst);
     size_t len = nfirst;
     int eof = 0;
@@ -133,58 +158,22 @@ static void eval_text(const unsigned char *first, size_t nfirst)
                 eof = 1;
             len += (size_t)r;
         }
-        size_t i = 0;
-        while (i < len) {
-            uint32_t cp;
-            int x;
-            const char *why = "";
-            int l = model_char(&m, in + i, len - i, &cp, &x, &why);
-            if (l == 0 && !eof)
-                break;                               /* the rest of it comes with the next read */
-            if (l <= 0)
-                cli_die("stdin: invalid UTF-8 at byte %llu (%s)", (unsigned long long)(byteoff + i),
-                        l == 0 ? "sequence cut off at the end" : why);
-            if (x < 0) {
-                if (!opt_skip) {
-                    char ch[8] = "";
-                    if (!m.byte_unit && cp >= 32)
-                        snprintf(ch, sizeof ch, "'%.*s' ", l, (const char *)in + i);
-                    cli_die("stdin: character %s(U+%04X) at character %llu (byte %llu) is not in the model's"
-                            " vocabulary (--skip-unknown drops it)", ch, cp,
-                            (unsigned long long)(pos + skipped), (unsigned long long)(byteoff + i));
-                }
-                skipped++;
-            } else {
-                int32_t xi = x;
-                if (opt_streams > 0) {               /* keep it all: cut into streams later */
-                    if (dataset_add_text(&d, &xi, 1, err, sizeof err) < 0)
-                        cli_die("stdin: %s", err);
-                } else {                             /* the last N characters, for windows */
-                    if (have == (size_t)2 * (N + 1)) {
-                        memmove(buf, buf + have - N, (size_t)N * sizeof *buf);
-                        have = (size_t)N;
-                    }
-                    buf[have++] = x;
-                    /* the window ending here: text[i0 .. i0+N) -> text[i0+N] (or, with a
-                     * target at every position, text[i0+1 .. i0+N]), i0 = pos - N */
-                    if (pos >= (uint64_t)N && (pos - N) % (uint64_t)opt_step == 0) {
-                        const int32_t *w = buf + have - 1 - N;
-                        add_window(w, pp ? w + 1 : w + N, pp ? N : 1);
-                    }
-                }
-                pos++;
-            }
-            i += (size_t)l;
+        size_t k, used;
+        int rc = codec_encode(&cd, in, len, !eof, opt_skip ? CODEC_SKIP : CODEC_REFUSE, 0, idx, &k, &used, &at);
+        for (size_t i = 0; i < k; i++)
+            add_char(idx[i], buf, &have, &pos);
+        if (rc < 0) {
+            char msg[256];
+            cli_die("stdin: %s%s", codec_error(&cd, rc, &at, msg, sizeof msg),
+                    rc == CODEC_EUNKNOWN ? " (--skip-unknown drops it)" : "");
         }
-        byteoff += i;
-        carry = len - i;
-        memmove(in, in + i, carry);
-        len = carry;
+        memmove(in, in + used, len - used);
+        len -= used;
         if (eof && len == 0)
             break;
     }
-    if (skipped)
-        cli_warn("dropped %llu characters outside the vocabulary", (unsigned long long)skipped);
+    if (at.skipped)
+        cli_warn("dropped %llu characters outside the vocabulary", (unsigned long long)at.skipped);
     if (pos == 0)
         cli_die("stdin: empty input");
     if (pos <= (uint64_t)N && opt_streams <= 0)
@@ -257,8 +246,8 @@ int main(int argc, char **argv)
 
     if (model_read(&m, NULL, opt_model, err, sizeof err) < 0)
         cli_die("%s", err);
-    if (m.lower && !m.byte_unit && !setlocale(LC_CTYPE, "C.UTF-8") && !setlocale(LC_CTYPE, "C.utf8"))
-        cli_die("the model lowercases its input, but the C.UTF-8 locale is not available");
+    if (codec_init(&cd, m.vocab, m.dim.V, m.byte_unit, m.lower, err, sizeof err) < 0)
+        cli_die("%s: %s", opt_model, err);
     if (opt_threads == 0)
         opt_threads = par_ncpu();
     if (opt_streams < 0)
@@ -298,17 +287,9 @@ int main(int argc, char **argv)
         cli_die("%s: the loss is not finite (the model's outputs overflow, or out of memory)", opt_model);
     double secs = cli_now() - t0;
     double nats = total_loss / total_targets, bits = nats / log(2.0), ppl = exp(nats);
-    char name[512];
-    size_t o = 0;                     /* the model path as a JSON string body */
-    for (const char *p = opt_model; *p && o + 7 < sizeof name; p++) {
-        if (*p == '"' || *p == '\\')
-            name[o++] = '\\';
-        if ((unsigned char)*p < 32)
-            o += (size_t)snprintf(name + o, sizeof name - o, "\\u%04x", *p);
-        else
-            name[o++] = *p;
-    }
-    name[o] = 0;
+    size_t plen = strlen(opt_model);           /* the model path, escaped for the format */
+    char *name = cli_malloc(CODEC_JSON_MAX(plen) + 1);
+    name[opt_json ? codec_json(name, opt_model, plen, 0) : codec_tsv(name, opt_model, plen)] = 0;
     if (opt_json)
         printf("{\"model\": \"%s\", \"windows\": %llu, \"maxlen\": %d, \"loss_nats\": %.6f, "
                "\"bits_per_char\": %.6f, \"perplexity\": %.4f, \"seconds\": %.3f}\n",
@@ -316,12 +297,13 @@ int main(int argc, char **argv)
     else if (opt_tsv)
         printf("model\twindows\tmaxlen\tloss_nats\tbits_per_char\tperplexity\tseconds\n"
                "%s\t%llu\t%d\t%.6f\t%.6f\t%.4f\t%.3f\n",
-               opt_model, (unsigned long long)total_windows, m.maxlen, nats, bits, ppl, secs);
+               name, (unsigned long long)total_windows, m.maxlen, nats, bits, ppl, secs);
     else
         printf("%.4f nats/char  %.4f bits/char  perplexity %.3f  (%llu windows of %d)\n",
                nats, bits, ppl, (unsigned long long)total_windows, m.maxlen);
     if (fflush(stdout) != 0 || ferror(stdout))
         cli_die("stdout: write failed: %s", strerror(errno));
+    free(name);
     evaluator_free(ev);
     dataset_free(&d);
     model_free(&m);

@@ -7,8 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include <locale.h>
 #include "cli.h"
+#include "codec.h"
 #include "kern.h"
 #include "lstm.h"
 #include "model.h"
@@ -189,31 +189,20 @@ static char *unescape(const char *s)
 }
 
 /* The seed as vocabulary indices. */
-static int *encode_seed(const model *m, const char *s, int *len)
+static int *encode_seed(const codec *cd, const char *s, int *len)
 {
-    size_t n = strlen(s);
-    int *idx = cli_malloc((n + 1) * sizeof *idx), k = 0, skipped = 0;
-    const unsigned char *p = (const unsigned char *)s;
-    for (size_t i = 0; i < n;) {
-        uint32_t cp;
-        int x;
-        const char *why = "";
-        int l = model_char(m, p + i, n - i, &cp, &x, &why);
-        if (l <= 0)
-            cli_die("--seed: invalid UTF-8 at byte %zu (%s)", i, l == 0 ? "cut off" : why);
-        if (x < 0) {
-            if (!opt_skip)
-                cli_die("--seed: character '%.*s' (U+%04X) at position %d is not in the model's vocabulary"
-                        " (--skip-unknown drops it)", l, s + i, cp, k + skipped);
-            skipped++;
-        } else {
-            idx[k++] = x;
-        }
-        i += (size_t)l;
-    }
-    if (skipped)
-        cli_warn("dropped %d seed character%s outside the vocabulary", skipped, skipped > 1 ? "s" : "");
-    *len = k;
+    size_t n = strlen(s), k, used;
+    int *idx = cli_malloc((n + 1) * sizeof *idx);
+    codec_pos at = { 0 };
+    char msg[256];
+    int rc = codec_encode(cd, s, n, 0, opt_skip ? CODEC_SKIP : CODEC_REFUSE, 0, idx, &k, &used, &at);
+    if (rc < 0)
+        cli_die("--seed: %s%s", codec_error(cd, rc, &at, msg, sizeof msg),
+                rc == CODEC_EUNKNOWN ? " (--skip-unknown drops it)" : "");
+    if (at.skipped)
+        cli_warn("dropped %llu seed character%s outside the vocabulary", (unsigned long long)at.skipped,
+                 at.skipped > 1 ? "s" : "");
+    *len = (int)k;
     return idx;
 }
 
@@ -525,8 +514,9 @@ int main(int argc, char **argv)
     char err[512];
     if (model_read(&m, NULL, opt_model, err, sizeof err) < 0)
         cli_die("%s", err);
-    if (m.lower && !m.byte_unit && !setlocale(LC_CTYPE, "C.UTF-8") && !setlocale(LC_CTYPE, "C.utf8"))
-        cli_die("the model lowercases its input, but the C.UTF-8 locale is not available");
+    codec cd;
+    if (codec_init(&cd, m.vocab, m.dim.V, m.byte_unit, m.lower, err, sizeof err) < 0)
+        cli_die("%s: %s", opt_model, err);
     const kern_ops *k = cli_kernels();
     rng_t rng;
     uint64_t seed0 = opt_rng_seed >= 0 ? (uint64_t)opt_rng_seed : (uint64_t)(cli_now() * 1e9) ^ (uint64_t)getpid();
@@ -535,7 +525,7 @@ int main(int argc, char **argv)
     int seedlen;
     int *seed;
     if (opt_seed_text) {
-        seed = encode_seed(&m, opt_seed_text, &seedlen);
+        seed = encode_seed(&cd, opt_seed_text, &seedlen);
         if (seedlen == 0)
             cli_die("--seed: no characters of the seed are in the vocabulary");
     } else {

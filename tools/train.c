@@ -12,8 +12,8 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include <locale.h>
 #include "cli.h"
+#include "codec.h"
 #include "kern.h"
 #include "lstm.h"
 #include "model.h"
@@ -24,7 +24,6 @@
 #include "optim.h"
 #include "train.h"
 #include "train_mpi.h"
-#include "utf8.h"
 
 int mp_rank = 0, mp_size = 1;          /* train_mpi.h: alone unless under mpirun */
 
@@ -493,6 +492,7 @@ static void new_model(const dataset *d, int N)
 /* --sample-every: the temperatures, the seed as indices, printing. */
 static double stemps[16];
 static int nstemps, *sseed, sseedlen;
+static codec scodec;                         /* the model's vocabulary */
 
 static void samples_setup(const dataset *d)
 {
@@ -506,23 +506,18 @@ static void samples_setup(const dataset *d)
     free(list);
     if (!nstemps)
         cli_usage_error("--sample-temps: no temperature in '%s'", opt_sample_temps);
+    char err[256];
+    if (codec_init(&scodec, m.vocab, m.dim.V, m.byte_unit, m.lower, err, sizeof err) < 0)
+        cli_die("%s", err);
     if (opt_sample_seed) {                   /* the text as the model reads it */
-        const unsigned char *p = (const unsigned char *)opt_sample_seed;
-        size_t n = strlen(opt_sample_seed);
+        size_t n = strlen(opt_sample_seed), k, used;
+        codec_pos at = { 0 };
+        char msg[256];
         sseed = cli_malloc((n + 1) * sizeof *sseed);
-        if (m.lower && !m.byte_unit && !setlocale(LC_CTYPE, "C.UTF-8") && !setlocale(LC_CTYPE, "C.utf8"))
-            cli_die("the model lowercases its input, but the C.UTF-8 locale is not available");
-        for (size_t i = 0; i < n;) {
-            uint32_t cp;
-            const char *why = "";
-            int x, l = model_char(&m, p + i, n - i, &cp, &x, &why);
-            if (l <= 0)
-                cli_usage_error("--sample-seed: invalid UTF-8 at byte %zu", i);
-            if (x < 0)
-                cli_usage_error("--sample-seed: '%.*s' is not in the vocabulary", l, opt_sample_seed + i);
-            sseed[sseedlen++] = x;
-            i += (size_t)l;
-        }
+        int rc = codec_encode(&scodec, opt_sample_seed, n, 0, CODEC_REFUSE, 0, sseed, &k, &used, &at);
+        if (rc < 0)
+            cli_usage_error("--sample-seed: %s", codec_error(&scodec, rc, &at, msg, sizeof msg));
+        sseedlen = (int)k;
     } else if (d->want_text) {               /* the start of the text */
         sseedlen = d->tn < 40 ? (int)d->tn : 40;
         sseed = cli_malloc((size_t)(sseedlen + 1) * sizeof *sseed);
@@ -543,12 +538,7 @@ static void put_chars(const int *idx, int n)
 {
     for (int i = 0; i < n; i++) {
         unsigned char u[4];
-        int l = 1;
-        if (m.byte_unit)
-            u[0] = (unsigned char)m.vocab[idx[i]];
-        else if ((l = utf8_encode(m.vocab[idx[i]], u)) == 0)
-            l = 3, memcpy(u, "\xef\xbf\xbd", 3);
-        fwrite(u, 1, (size_t)l, stderr);
+        fwrite(u, 1, (size_t)codec_decode_char(&scodec, idx[i], u), stderr);
     }
 }
 

@@ -1,0 +1,62 @@
+# test_machine_output.sh - machine-readable output stays machine-readable whatever bytes appear
+# in names, paths and texts (issue 25): every --json line parses as strict JSON from strict
+# UTF-8, every --tsv line keeps its fields, and what they hold reads back as what was meant.
+. "$TESTS/lib.sh"
+cd "$TMP" || exit 1
+if ! have_py; then skip machine_output "$NO_PY"; exit 0; fi
+REF=$TESTS/data_ref.py
+
+# json_lines NAME FILE N: FILE is N lines, each strict JSON read from strict UTF-8
+json_lines() {
+    "$PY" -c '
+import json, sys
+data = open(sys.argv[1], "rb").read().decode("utf-8")      # strict: raises on invalid UTF-8
+lines = data.split("\n")
+assert lines[-1] == "", "no newline at the end"
+for l in lines[:-1]:
+    json.loads(l)
+assert len(lines) - 1 == int(sys.argv[2]), "%d lines" % (len(lines) - 1)' "$2" "$3" 2> "$1.pyerr" \
+        && pass "$1" || fail "$1" "$(tail -1 "$1.pyerr"): $(head -c 300 "$2" | od -c | head -5)"
+}
+
+# --- tdump --json: frame names, attr keys and values that are not UTF-8; a byte-level
+# vocabulary's bytes >= 0x80 with --text
+"$PY" "$REF" write badnames bad.cp || fail badnames_stream "data_ref.py failed"
+tdump --json -a --text bad.cp > bad.json 2> bad.err || fail tdump_json_runs "$(cat bad.err)"
+json_lines tdump_json_non_utf8_names bad.json 4
+"$PY" -c '
+import json, sys
+ls = [json.loads(l) for l in open("bad.json", encoding="utf-8")]
+assert ls[0]["name"] == "caf\ufffd", ls[0]
+assert ls[0]["attrs"] == {"k\ufffd": "v\ufffd\n", "ok": "\u00e9"}, ls[0]
+assert ls[1]["text"] == "A\u00a9\u00c3", ls[1]            # the bytes as code points of their value
+assert ls[2]["text"] == "A\u00a9\u00c3\ufffd", ls[2]       # index 7: outside the vocabulary
+assert ls[3]["name"] == "tab\there\n\"q\"", ls[3]
+' 2> chk.err && pass tdump_json_values || fail tdump_json_values "$(tail -1 chk.err)"
+tdump --json bad.cp > bad2.json && json_lines tdump_json_without_text bad2.json 4
+
+# --- evaluate --json and --tsv: a model path with a tab, a newline, quotes, a backslash and a
+# byte that is not UTF-8
+for i in $(seq 30); do printf 'hello world %d, charpipe! ' "$i"; done > t.txt
+vocab < t.txt | window -n 6 | train -H 4 -e 1 -j 1 --no-progress -o m.model 2> /dev/null
+p=$(printf 'we"ird\\\tna\nme\377.model')
+cp m.model "$p"
+evaluate -m "$p" --json < t.txt > e.json 2> e.err || fail evaluate_json_runs "$(cat e.err)"
+json_lines evaluate_json_odd_path e.json 1
+"$PY" -c '
+import json, sys
+d = json.loads(open("e.json", encoding="utf-8").read())
+assert d["model"] == "we\"ird\\\tna\nme\ufffd.model", repr(d["model"])
+assert d["loss_nats"] > 0
+' 2> chk.err && pass evaluate_json_path_value || fail evaluate_json_path_value "$(tail -1 chk.err)"
+evaluate -m "$p" --tsv < t.txt > e.tsv 2> e.err || fail evaluate_tsv_runs "$(cat e.err)"
+"$PY" -c '
+import sys
+lines = open("e.tsv", "rb").read().split(b"\n")
+assert lines[-1] == b"" and len(lines) == 3, "%d lines" % (len(lines) - 1)
+head, row = lines[0].split(b"\t"), lines[1].split(b"\t")
+assert len(head) == 7 and len(row) == 7, (head, row)
+field = row[0].replace(b"\\\\", b"\0").replace(b"\\t", b"\t").replace(b"\\n", b"\n").replace(b"\\r", b"\r").replace(b"\0", b"\\")
+assert field == sys.argv[1].encode("utf-8", "surrogateescape"), field
+float(row[3])
+' "$p" 2> chk.err && pass evaluate_tsv_odd_path || fail evaluate_tsv_odd_path "$(tail -1 chk.err): $(od -c e.tsv | head -4)"
