@@ -59,7 +59,7 @@ BENCHES   := $(BENCH_SRC:bench/%.c=$(O)/bench/%)
 LIBA      := $(O)/libcharpipe.a
 VERSION   := 0.2
 # The installed interface of libcharpipe.a (kern_impl.h is internal to the kernels).
-PUBLIC_H  := $(addprefix lib/,ts.h kern.h lstm.h model.h rng.h par.h utf8.h codec.h sampling.h frame.h dataset.h optim.h train.h safetensors.h)
+PUBLIC_H  := $(addprefix lib/,ts.h kern.h lstm.h model.h rng.h par.h utf8.h codec.h generate.h sampling.h frame.h dataset.h optim.h train.h safetensors.h)
 CLI_OBJ   := $(O)/tools/cli.o
 REF_OBJ   := $(O)/tests/lstm_ref.o
 

@@ -35,9 +35,10 @@ int sample_beam_step(int n, int V, const double *score, const double *logp, int 
 
 /* A short sample, as train --sample-every prints: n characters after the seed (seedlen
  * indices) from p, each chosen as sample does (t <= 0: the argmax; else drawn from
- * softmax(logits / t) with rng); stateful (lstm_gen) when maxlen is 0, else the sliding
+ * softmax(logits / t) with rng, which goes on); stateful when maxlen is 0, else the sliding
  * window of the last maxlen characters from a zero state (the course's generator). out (n)
- * receives the indices. Reads p only. Returns 0, or -1 when out of memory. */
+ * receives the indices. Reads p only. Returns 0, or -1 when out of memory. generate.h's
+ * generator (gen_sample on one row) is what runs it; new code calls that. */
 int sample_text(const kern_ops *k, const lstm_params *p, int maxlen, const int *seed,
                 int seedlen, int n, double t, rng_t *rng, int *out);
 
