@@ -13,9 +13,7 @@
 #include "model.h"
 #include "par.h"
 #include "ts.h"
-#include "dataset.h"
-#include "frame.h"
-#include "train.h"
+#include "score.h"
 
 static const char *opt_model;
 static long opt_step = 1, opt_threads = 0, opt_streams = -1;
@@ -60,108 +58,33 @@ static void usage(void)
 "    0 success, 1 failure, 2 bad usage.\n", opt_step);
 }
 
-/* ---- the input, held a chunk of windows at a time (or, for streams, all of the text) ---- */
-#define CHUNK 4096                    /* windows evaluated together */
-
+/* ---- the input: a text, read through the codec, or a window stream; lib/score.c scores it ---- */
 static model m;
-static evaluator *ev;
-static dataset d;                     /* the windows (or text) not yet evaluated */
-static double total_loss, total_targets;
-static uint64_t total_windows;
+static codec cd;
+static scorer *sc;
 static char err[512];
-static int threads;
-
-static void flush_chunk(void)
-{
-    if (d.n == 0)
-        return;
-    if (!ev && !(ev = evaluator_new(cli_kernels(), m.dim, threads, 64, m.maxlen, err, sizeof err)))
-        cli_die("%s", err);                  /* (made on first use: streams size their own) */
-    total_loss += eval_windows(ev, &m.p, &d, 0, d.n, d.ylen > 1);
-    total_targets += (double)d.n * d.ylen;
-    total_windows += d.n;
-    dataset_clear(&d);
-}
-
-static void add_window(const int32_t *x, const int32_t *y, int ylen)
-{
-    if (dataset_add_window(&d, x, y, m.maxlen, ylen, err, sizeof err) < 0)
-        cli_die("stdin: %s", err);
-    if (d.n == CHUNK)
-        flush_chunk();
-}
-
-/* The text cut into B streams with the state carried, as train validates. */
-static void eval_text_streams(int B)
-{
-    if (d.tn < 2)
-        cli_die("stdin: a text of %zu characters has nothing to predict", d.tn);
-    if ((size_t)B > d.tn - 1)
-        B = (int)(d.tn - 1);
-    /* steps per chunk: the model's, but no more than a stream has (the work areas grow with
-     * them, and a model's maxlen is only a claim; chunks carry the state, so the loss is the same) */
-    size_t per = (d.tn - 1) / (size_t)B;
-    int T = (size_t)m.maxlen < per ? m.maxlen : (int)(per > 0 ? per : 1);
-    if (!(ev = evaluator_new(cli_kernels(), m.dim, threads, (B + threads - 1) / threads, T,
-                             err, sizeof err)))
-        cli_die("%s", err);
-    total_loss = eval_streams(ev, &m.p, &d, 0, d.tn, B, &total_targets);
-    total_windows = (uint64_t)total_targets;
-}
-
-/* ---- text input ---- */
-static codec cd;                      /* the model's vocabulary, reading the text */
-
-/* The next character of the text, x its index. */
-static void add_char(int32_t x, int32_t *buf, size_t *have, uint64_t *pos)
-{
-    int N = m.maxlen, pp = m.per_position;
-    if (opt_streams > 0) {                   /* keep it all: cut into streams later */
-        if (dataset_add_text(&d, &x, 1, err, sizeof err) < 0)
-            cli_die("stdin: %s", err);
-    } else {                                 /* the last N characters, for windows */
-        if (*have == (size_t)2 * (N + 1)) {
-            memmove(buf, buf + *have - N, (size_t)N * sizeof *buf);
-            *have = (size_t)N;
-        }
-        buf[(*have)++] = x;
-        /* the window ending here: text[i0 .. i0+N) -> text[i0+N] (or, with a target at
-         * every position, text[i0+1 .. i0+N]), i0 = pos - N */
-        if (*pos >= (uint64_t)N && (*pos - N) % (uint64_t)opt_step == 0) {
-            const int32_t *w = buf + *have - 1 - N;
-            add_window(w, pp ? w + 1 : w + N, pp ? N : 1);
-        }
-    }
-    (*pos)++;
-}
 
 static void eval_text(const unsigned char *first, size_t nfirst)
 {
-    int N = m.maxlen;
-    /* a ring of the last N+1 indices, kept linear: buf holds up to 2(N+1) */
-    int32_t *buf = cli_malloc((size_t)2 * (N + 1) * sizeof *buf), idx[65536 + 4];
-    size_t have = 0;                  /* indices in buf */
-    uint64_t pos = 0;                 /* characters kept */
+    int32_t idx[65536 + 4];
     codec_pos at = { 0 };
     unsigned char in[65536 + 4];
     memcpy(in, first, nfirst);
     size_t len = nfirst;
-    int eof = 0;
-    while (!eof || len > 0) {
+    for (int eof = 0; !eof || len > 0;) {
         if (!eof) {
             ssize_t r = read(0, in + len, sizeof in - 4 - len);
             if (r < 0 && errno == EINTR)
                 continue;
             if (r < 0)
                 cli_die("stdin: read failed: %s", strerror(errno));
-            if (r == 0)
-                eof = 1;
-            len += (size_t)r;
+            eof = r == 0;
+            len += (size_t)(r > 0 ? r : 0);
         }
         size_t k, used;
         int rc = codec_encode(&cd, in, len, !eof, opt_skip ? CODEC_SKIP : CODEC_REFUSE, 0, idx, &k, &used, &at);
-        for (size_t i = 0; i < k; i++)
-            add_char(idx[i], buf, &have, &pos);
+        if (score_text(sc, idx, k, err, sizeof err) < 0)
+            cli_die("%s", err);
         if (rc < 0) {
             char msg[256];
             cli_die("stdin: %s%s", codec_error(&cd, rc, &at, msg, sizeof msg),
@@ -174,15 +97,8 @@ static void eval_text(const unsigned char *first, size_t nfirst)
     }
     if (at.skipped)
         cli_warn("dropped %llu characters outside the vocabulary", (unsigned long long)at.skipped);
-    if (pos == 0)
-        cli_die("stdin: empty input");
-    if (pos <= (uint64_t)N && opt_streams <= 0)
-        cli_die("stdin: a text of %llu characters has no window of %d and its next character",
-                (unsigned long long)pos, N);
-    free(buf);
 }
 
-/* ---- window stream input: every stream train takes ---- */
 static void eval_stream(const unsigned char *first, size_t nfirst)
 {
     ts_reader *r = cli_reader_open(0, "stdin");
@@ -190,24 +106,11 @@ static void eval_stream(const unsigned char *first, size_t nfirst)
         cli_die("stdin: cannot take back the first bytes of the input");
     ts_frame f;
     int rc;
-    while ((rc = ts_read(r, &f)) > 0) {
-        if (strcmp(f.name, "vocab") == 0) {
-            if (!frame_vocab_equal(&f, &d.vocab))
-                cli_die("stdin: the stream's vocabulary differs from the model's (encode with vocab -v MODEL)");
-            continue;
-        }
-        if (strcmp(f.name, "x") == 0 && f.ndim >= 2 && f.shape[1] != (uint64_t)m.maxlen)
-            cli_die("stdin: windows of %llu, but the model reads windows of %d", (unsigned long long)f.shape[1],
-                    m.maxlen);
-        if (dataset_add_frame(&d, &f, err, sizeof err) < 0)
+    while ((rc = ts_read(r, &f)) > 0)
+        if (score_frame(sc, &f, err, sizeof err) < 0)
             cli_die("%s", err);
-        if (d.n >= CHUNK)
-            flush_chunk();
-    }
     if (rc < 0)
         cli_die("%s", ts_reader_error(r));
-    if (d.pending)
-        cli_die("stdin: the last x frame has no y frame");
     ts_reader_close(r);
 }
 
@@ -252,12 +155,8 @@ int main(int argc, char **argv)
         opt_threads = par_ncpu();
     if (opt_streams < 0)
         opt_streams = m.streams;
-    threads = (int)opt_threads;
-    dataset_init(&d, 0, "stdin");           /* read with the model's vocabulary */
-    d.vocab = (frame_vocab){ .V = m.dim.V, .cp = cli_malloc(m.dim.V * sizeof(uint32_t)),
-                             .byte_unit = m.byte_unit, .lower = m.lower };
-    memcpy(d.vocab.cp, m.vocab, m.dim.V * sizeof(uint32_t));
-
+    if (!(sc = score_new(cli_kernels(), &m, (int)opt_threads, opt_step, (int)opt_streams, "stdin", err, sizeof err)))
+        cli_die("%s", err);
     unsigned char first[2];
     size_t nfirst = 0;
     while (nfirst < 2) {
@@ -272,21 +171,15 @@ int main(int argc, char **argv)
     }
     if (nfirst == 0)
         cli_die("stdin: empty input");
-    double t0 = cli_now();
+    double t0 = cli_now(), nats, targets;
+    uint64_t total_windows;
     if (nfirst == 2 && first[0] == 0x1f && first[1] == 0x8b)
         eval_stream(first, nfirst);          /* a window stream: its windows are what counts */
-    else {
+    else
         eval_text(first, nfirst);
-        if (opt_streams > 0)
-            eval_text_streams((int)opt_streams);
-    }
-    flush_chunk();
-    if (total_windows == 0)
-        cli_die("stdin: no windows to evaluate");
-    if (!isfinite(total_loss))        /* (eval_streams gives NaN when out of memory, too) */
-        cli_die("%s: the loss is not finite (the model's outputs overflow, or out of memory)", opt_model);
-    double secs = cli_now() - t0;
-    double nats = total_loss / total_targets, bits = nats / log(2.0), ppl = exp(nats);
+    if (score_finish(sc, &nats, &targets, &total_windows, err, sizeof err) < 0)
+        cli_die("%s", err);
+    double secs = cli_now() - t0, bits = nats / log(2.0), ppl = exp(nats);
     size_t plen = strlen(opt_model);           /* the model path, escaped for the format */
     char *name = cli_malloc(CODEC_JSON_MAX(plen) + 1);
     name[opt_json ? codec_json(name, opt_model, plen, 0) : codec_tsv(name, opt_model, plen)] = 0;
@@ -304,8 +197,7 @@ int main(int argc, char **argv)
     if (fflush(stdout) != 0 || ferror(stdout))
         cli_die("stdout: write failed: %s", strerror(errno));
     free(name);
-    evaluator_free(ev);
-    dataset_free(&d);
+    score_free(sc);
     model_free(&m);
     return 0;
 }
