@@ -326,8 +326,12 @@ static void reset(gen *g, int rows)
 /* Stateful: the step of the characters read last, which leaves the next distribution. */
 static void step_pending(gen *g)
 {
-    if (g->pending) {
-        lstm_gen_step_batch(g->lg, g->rows, g->x, g->h, g->c, g->dist);
+    if (g->pending) {                            /* (one row: the one-row product, the same
+                                                     bits, faster than the rows' at m = 1) */
+        if (g->rows == 1)
+            lstm_gen_step(g->lg, g->x[0], g->h, g->c, g->dist);
+        else
+            lstm_gen_step_batch(g->lg, g->rows, g->x, g->h, g->c, g->dist);
         g->pending = 0;
         g->ready = 1;
     }
