@@ -179,7 +179,7 @@ int prompts_answer(prompts *p, const char *line, size_t n, long lineno)
         bad |= put(p, i ? ", {\"text\": " : "{\"text\": ", i ? 11 : 9) | put_str(p, t->text, t->len, flags)
              | put(p, ", \"completion\": ", 16) | put_str(p, t->text + t->prompt_len, t->len - t->prompt_len, flags)
              | put(p, ", \"stop\": ", 10);
-        bad |= t->stop ? put_str(p, r.stop[t->stop - 1], r.stop_len[t->stop - 1], 0) : put(p, "null", 4);
+        bad |= t->stop ? put_str(p, r.stop[t->stop - 1], r.stop_len[t->stop - 1], flags) : put(p, "null", 4);
         if (r.beam)
             bad |= putf(p, ", \"logprob\": %.9g", t->logprob);
         bad |= put(p, "}", 1);

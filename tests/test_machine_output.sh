@@ -60,3 +60,30 @@ field = row[0].replace(b"\\\\", b"\0").replace(b"\\t", b"\t").replace(b"\\n", b"
 assert field == sys.argv[1].encode("utf-8", "surrogateescape"), field
 float(row[3])
 ' "$p" 2> chk.err && pass evaluate_tsv_odd_path || fail evaluate_tsv_odd_path "$(tail -1 chk.err): $(od -c e.tsv | head -4)"
+
+# --- sample --json and --prompts: a byte-level model whose text holds bytes >= 0x80 and
+# control characters, a stop string of such a byte; error lines quoting what was sent
+{ for i in $(seq 60); do printf 'caf\351 \303\251t\351\t\001x\r\n'; done; } > bytes.txt
+vocab --bytes < bytes.txt | train --streams -n 8 -b 4 -H 16 -e 2 -j 1 --seed 1 -o b.model 2> /dev/null
+sample -m b.model --seed "caf" -n 200 -t 1.2 --rng-seed 5 --count 3 --json --stop $'\t\001' > bj.json 2> bj.err
+json_lines sample_json_byte_model bj.json 3
+for i in 0 1 2; do sample -m b.model --seed "caf" -n 200 -t 1.2 --rng-seed $((5 + i)) --stop $'\t\001' > bone.$i; done
+"$PY" -c '
+import json
+for i, l in enumerate(open("bj.json", encoding="utf-8")):
+    d = json.loads(l)
+    raw = open("bone.%d" % i, "rb").read()
+    assert d["text"].encode("latin-1") == raw, (i, d["text"], raw)
+    assert d["stop"] in (None, "\t\u0001"), d["stop"]
+' 2> chk.err && pass sample_json_bytes_are_the_text || fail sample_json_bytes_are_the_text "$(tail -1 chk.err)"
+printf '%s\n' '{"prompt": "caf", "n": 50, "temperature": 1.5, "seed": 2, "stop": ["\u00e9"], "id": "\u00e9\t\"x\""}' \
+    "{\"x$(printf '\303\251%.0s' $(seq 40))\": 1, \"id\": 3}" '{"prompt": "caf", "id": [1]}' > req.jsonl
+sample -m b.model --prompts < req.jsonl > pr.out 2> pr.err
+json_lines prompts_lines_are_json pr.out 3
+"$PY" -c '
+import json
+ls = [json.loads(l) for l in open("pr.out", encoding="utf-8")]
+assert ls[0]["id"] == "\u00e9\t\"x\"" and ls[0]["samples"][0]["text"].startswith("caf"), ls[0]
+assert "unknown field" in ls[1]["error"] and ls[1]["id"] == 3, ls[1]
+assert "\"id\" must be" in ls[2]["error"], ls[2]
+' 2> chk.err && pass prompts_answers_values || fail prompts_answers_values "$(tail -1 chk.err): $(cat pr.out)"

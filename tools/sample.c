@@ -159,7 +159,7 @@ static void out_results(const gen_result *res, const model *m)
         out_json_str(t->text, t->len, m->byte_unit ? CODEC_JSON_BYTES : 0);
         if (rq.nstop && t->stop) {
             out_bytes(", \"stop\": ", 10);
-            out_json_str(rq.stop[t->stop - 1], rq.stop_len[t->stop - 1], 0);
+            out_json_str(rq.stop[t->stop - 1], rq.stop_len[t->stop - 1], m->byte_unit ? CODEC_JSON_BYTES : 0);
         }
         out_bytes(rq.nstop && !t->stop ? ", \"stop\": null}\n" : "}\n", rq.nstop && !t->stop ? 16 : 2);
     }
