@@ -194,9 +194,9 @@ int main(int argc, char **argv)
     else
         printf("%.4f nats/char  %.4f bits/char  perplexity %.3f  (%llu windows of %d)\n",
                nats, bits, ppl, (unsigned long long)total_windows, m.maxlen);
+    free(name);                       /* (printf has it: freed before a failed write ends us) */
     if (fflush(stdout) != 0 || ferror(stdout))
         cli_die("stdout: write failed: %s", strerror(errno));
-    free(name);
     score_free(sc);
     model_free(&m);
     return 0;
