@@ -89,6 +89,30 @@ static int number(const json_value *req, const char *name, double lo, double hi,
     return 1;
 }
 
+long prompts_read_line(FILE *in, char **line, size_t *cap)
+{
+    size_t n = 0;
+    int c;
+    while ((c = getc(in)) != EOF && c != '\n') {
+        if (n + 1 >= *cap && *cap <= PROMPTS_MAX_LINE) {
+            size_t nc = *cap ? 2 * *cap : 4096;
+            char *l = realloc(*line, nc);
+            if (!l)
+                return -2;
+            *line = l;
+            *cap = nc;
+        }
+        if (n + 1 < *cap)
+            (*line)[n] = (char)c;
+        n++;
+    }
+    if (ferror(in))
+        return -2;
+    if (c == EOF && n == 0)
+        return -1;
+    return n > PROMPTS_MAX_LINE ? (long)PROMPTS_MAX_LINE + 1 : (long)n;
+}
+
 int prompts_answer(prompts *p, const char *line, size_t n, long lineno)
 {
     static const char *const fields[] = { "prompt", "n", "temperature", "top_k", "top_p", "seed",
@@ -97,6 +121,8 @@ int prompts_answer(prompts *p, const char *line, size_t n, long lineno)
     char err[512], msg[600];
     if (n == 0)
         return error_answer(p, NULL, lineno, "an empty line: a request is one JSON object per line");
+    if (n > PROMPTS_MAX_LINE)
+        return error_answer(p, NULL, lineno, "a request longer than 16 MiB");
     if (json_parse(line, n, &req, err, sizeof err) < 0) {
         snprintf(msg, sizeof msg, "not JSON: %s", err);
         return error_answer(p, NULL, lineno, msg);

@@ -16,6 +16,7 @@
 #define CHARPIPE_PROMPTS_H
 
 #include <stddef.h>
+#include <stdio.h>
 #include "codec.h"
 #include "generate.h"
 #include "kern.h"
@@ -30,6 +31,15 @@ typedef struct prompts {
     char *out;                        /* the last answer (one line, newline included) */
     size_t len, cap;
 } prompts;
+
+/* The longest request line read: a longer one is answered with an error. */
+#define PROMPTS_MAX_LINE (16u << 20)
+
+/* Read the next line of in, without its newline, into *line (malloc'ed, *cap bytes, grown as
+ * needed; start with NULL and 0). Returns its length, or PROMPTS_MAX_LINE + 1 for a longer
+ * line (read to its end, its bytes dropped); -1 at the end of the input; -2 on a read error
+ * or out of memory (errno says which). A last line without its newline is a line. */
+long prompts_read_line(FILE *in, char **line, size_t *cap);
 
 /* Answer request line[0..n) (without its newline), the lineno-th: p->out, p->len hold the
  * answer. Returns 0 for a result, 1 for an error answer, -1 when out of memory for the

@@ -173,6 +173,11 @@ assert ls[0] == ls[10]' 2> b.err && [ $rc = 0 ] && [ ! -s bad.err ] && pass prom
 printf '{"prompt": "the", "n": 7, "seed": 3}' | sample -m st.model --prompts > last.out
 "$PY" -c 'import json; d = json.loads(open("last.out").read()); assert len(d["samples"][0]["completion"]) == 7' 2>/dev/null \
     && pass prompts_last_line_without_newline || fail prompts_last_line_without_newline "$(cat last.out)"
+# a line over 16 MiB is refused without being held, and the next is answered
+{ printf '{"prompt": "'; head -c 17000000 /dev/zero | tr '\0' 'a'; printf '"}\n{"prompt": "the", "n": 3, "seed": 1}\n'; } \
+    | sample -m st.model --prompts > long.out 2> long.err; rc=$?
+[ $rc = 0 ] && [ "$(wc -l < long.out)" = 2 ] && grep -q '^{"line": 1, "error": "a request longer than 16 MiB"}$' long.out \
+    && grep -q '^{"seed": 1, "samples"' long.out && pass prompts_long_line || fail prompts_long_line "exit $rc: $(head -c 300 long.out) $(cat long.err)"
 sample -m st.model --prompts < /dev/null > empty.out; rc=$?
 [ $rc = 0 ] && [ ! -s empty.out ] && pass prompts_no_requests || fail prompts_no_requests "exit $rc"
 

@@ -16,8 +16,8 @@
 #include "prompts.h"
 
 static gen_request rq;                 /* the options, as the generator takes them */
-static const char *opt_model, *opt_sep = "\n---\n", **opt_stop;
-static size_t *opt_stop_len;
+static const char *opt_model, *opt_sep = "\n---\n", *opt_stop[256];
+static size_t opt_stop_len[256];
 static long opt_rng_seed = -1;
 static int opt_stateful = -1, opt_json, opt_beam_all, opt_prompts;
 
@@ -165,32 +165,20 @@ static void out_results(const gen_result *res, const model *m)
     }
 }
 
-/* --prompts: a request a line, an answer a line (a line longer than 16 MiB is refused). */
+/* --prompts: a request a line, an answer a line, flushed. */
 static void serve(const model *m, const codec *cd)
 {
     prompts p = { .k = cli_kernels(), .m = m, .cd = cd, .base = rq };
-    size_t cap = 4096, n, limit = 16u << 20;
-    char *line = cli_malloc(cap);
-    int c = 0;
-    for (long lineno = 1; c != EOF; lineno++) {
-        for (n = 0; (c = getchar()) != EOF && c != '\n'; n++) {
-            if (n + 1 >= cap && cap <= limit)
-                line = cli_realloc(line, cap *= 2);
-            if (n + 1 < cap)
-                line[n] = (char)c;
-        }
-        if (ferror(stdin))
+    char *line = NULL;
+    size_t cap = 0;
+    for (long lineno = 1, n; (n = prompts_read_line(stdin, &line, &cap)) != -1; lineno++) {
+        if (n < 0)
             cli_die("stdin: read failed: %s", strerror(errno));
-        if (c == EOF && n == 0)
-            break;
         if (opt_rng_seed < 0)                /* a request without a seed: one from the clock */
             p.base.o.seed = ((uint64_t)(cli_now() * 1e9) ^ (uint64_t)getpid()) & 0x7fffffff;
-        if (n > limit)
-            printf("{\"line\": %ld, \"error\": \"a request longer than 16 MiB\"}\n", lineno);
-        else if (prompts_answer(&p, line, n, lineno) < 0)
+        if (prompts_answer(&p, line, (size_t)n, lineno) < 0)
             cli_die("out of memory");
-        else
-            out_bytes(p.out, p.len);
+        out_bytes(p.out, p.len);
         out_flush();
     }
     free(line);
@@ -270,10 +258,7 @@ int main(int argc, char **argv)
         case O_STOP:
             if (!*optarg || rq.nstop == 256)
                 cli_usage_error("--stop: %s", *optarg ? "at most 256 stop strings" : "an empty string");
-            opt_stop = cli_realloc(opt_stop, (size_t)(rq.nstop + 1) * sizeof *opt_stop);
-            opt_stop_len = cli_realloc(opt_stop_len, (size_t)(rq.nstop + 1) * sizeof *opt_stop_len);
-            opt_stop[rq.nstop] = unescape(optarg, &opt_stop_len[rq.nstop]);
-            rq.nstop++;
+            opt_stop[rq.nstop] = unescape(optarg, &opt_stop_len[rq.nstop]), rq.nstop++;
             break;
         case O_PROMPTS: opt_prompts = 1; break;
         case 'h': usage(); return 0;
