@@ -6,14 +6,17 @@
 #   make bench      benchmarks (read ../shared/data when present; install the peers when missing)
 #   make MPI=1      train built with mpicc for training across processes (Open MPI), with
 #                   everything else, into build/mpi/bin; make mpi builds that train alone
-#   make install    PREFIX=/usr/local: the tools, man pages, libcharpipe.a, its public headers
-#                   (include/charpipe/), charpipe.pc (lib/pkgconfig/) and the bash completion
-#                   (share/bash-completion/completions/, where bash-completion looks)
+#   make install    PREFIX=/usr/local: the tools, man pages, the shared library libcharpipe.so.1
+#                   and its header charpipe.h (pkg-config charpipe), libcharpipe.a and lib/'s
+#                   headers in include/charpipe/ (pkg-config charpipe-static), and the bash
+#                   completion (share/bash-completion/completions/, where bash-completion looks)
 #
 # Every tools/NAME.c is one tool (but tools/cli.c and tools/output.c: the helpers and the output
 # rules linked into every tool), every
 # tests/test_*.c one test program (linked with tests/lstm_ref.c, the reference LSTM), every
-# lib/*.c part of libcharpipe.a. Files named *_avx2.c / *_avx512.c get their instruction-set flags here and
+# lib/*.c part of libcharpipe.a and of libcharpipe.so.1 (built once, position-independent, every
+# symbol hidden but lib/charpipe.h's cp_ interface: a static link sees them all, the shared
+# library exports cp_ alone). Files named *_avx2.c / *_avx512.c get their instruction-set flags here and
 # nowhere else; the rest of the code is built for the baseline of the target.
 
 CC      ?= cc
@@ -62,8 +65,13 @@ TESTS     := $(TEST_SRC:tests/%.c=$(O)/tests/%)
 BENCHES   := $(BENCH_SRC:bench/%.c=$(O)/bench/%)
 LIBA      := $(O)/libcharpipe.a
 VERSION   := 0.2
+# The shared library: SONAME libcharpipe.so.$(SO_MAJOR) (lib/charpipe.h's CP_VERSION_MAJOR),
+# the file libcharpipe.so.$(SO_MAJOR).$(SO_MINOR), and in $(O) the links a build links against.
+SO_MAJOR  := 1
+SO_MINOR  := 0
+LIBSO     := $(O)/libcharpipe.so.$(SO_MAJOR).$(SO_MINOR)
 # The installed interface of libcharpipe.a (kern_impl.h is internal to the kernels).
-PUBLIC_H  := $(addprefix lib/,ts.h kern.h lstm.h model.h rng.h par.h utf8.h sampling.h frame.h dataset.h optim.h train.h run.h safetensors.h)
+PUBLIC_H  := $(addprefix lib/,ts.h kern.h lstm.h model.h rng.h par.h utf8.h codec.h generate.h sampling.h frame.h dataset.h optim.h train.h run.h safetensors.h)
 CLI_OBJ   := $(O)/tools/cli.o $(O)/tools/output.o
 REF_OBJ   := $(O)/tests/lstm_ref.o
 
@@ -71,7 +79,7 @@ REF_OBJ   := $(O)/tests/lstm_ref.o
 .DELETE_ON_ERROR:
 .SECONDARY:
 
-all: tools tests
+all: tools tests $(LIBSO)
 tools: $(TOOLS)
 tests: $(TESTS)
 
@@ -89,10 +97,18 @@ $(O)/lib/%_avx512.o: lib/%_avx512.c
 
 # Adam's square root needs no errno (v >= 0): without the call's error path the loop vectorises
 $(O)/lib/optim.o: ALL_CFLAGS += -fno-math-errno
+$(LIB_OBJ): ALL_CFLAGS += -fPIC -fvisibility=hidden
+$(O)/lib/charpipe.o: ALL_CFLAGS += -DCHARPIPE_VERSION='"$(VERSION)"'
 
 $(LIBA): $(LIB_OBJ)
 	@rm -f $@
 	$(Q)$(AR) rcs $@ $^
+
+# lib/charpipe.map exports the cp_ interface alone, versioned CHARPIPE_1.
+$(LIBSO): $(LIB_OBJ) lib/charpipe.map
+	$(Q)$(CC) $(ALL_CFLAGS) $(LDFLAGS) -shared -Wl,-soname,libcharpipe.so.$(SO_MAJOR) -Wl,--version-script=lib/charpipe.map \
+	    -Wl,-z,defs -o $@ $(LIB_OBJ) $(LDLIBS)
+	$(Q)ln -sf $(notdir $@) $(O)/libcharpipe.so.$(SO_MAJOR) && ln -sf libcharpipe.so.$(SO_MAJOR) $(O)/libcharpipe.so
 
 $(BIN)/%: $(O)/tools/%.o $(CLI_OBJ) $(LIBA)
 	@mkdir -p $(@D)
@@ -117,7 +133,7 @@ $(O)/bench/%: $(O)/bench/%.o $(LIBA)
 
 # The test suite: C unit tests and shell CLI tests, one summary line at the end.
 MPI_CHECK := $(and $(HAVE_MPI),$(filter build,$(O)),$(if $(filter 1,$(MPI)),,1))
-check: tools tests $(if $(MPI_CHECK),mpi)
+check: tools tests $(LIBSO) $(if $(MPI_CHECK),mpi)
 	@MPI_TRAIN=$(if $(MPI_CHECK),$(abspath build/mpi/bin/train),$(if $(HAVE_MPI),other-build)) tests/run.sh $(O) $(BIN)
 
 # The same suite, built with AddressSanitizer and UndefinedBehaviorSanitizer.
@@ -200,27 +216,39 @@ bench: bench-deps tools $(BENCHES)
 man: tools
 	man/mkman.sh man $(TOOLS)
 
-install: tools
-	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/pkgconfig \
-	    $(DESTDIR)$(PREFIX)/include/charpipe $(DESTDIR)$(PREFIX)/share/man/man1 $(DESTDIR)$(COMPDIR)
+# pkg-config charpipe: the shared library and charpipe.h (its cp_ interface); pkg-config
+# charpipe-static: libcharpipe.a and lib/'s headers (everything, for static links).
+PC_DIR = $(DESTDIR)$(PREFIX)/lib/pkgconfig
+install: tools $(LIBSO)
+	install -d $(DESTDIR)$(PREFIX)/bin $(PC_DIR) $(DESTDIR)$(PREFIX)/include/charpipe \
+	    $(DESTDIR)$(PREFIX)/share/man/man1 $(DESTDIR)$(COMPDIR)
 	install -m 755 $(TOOLS) $(DESTDIR)$(PREFIX)/bin/
 	install -m 644 $(LIBA) $(DESTDIR)$(PREFIX)/lib/
+	install -m 755 $(LIBSO) $(DESTDIR)$(PREFIX)/lib/
+	ln -sf $(notdir $(LIBSO)) $(DESTDIR)$(PREFIX)/lib/libcharpipe.so.$(SO_MAJOR)
+	ln -sf libcharpipe.so.$(SO_MAJOR) $(DESTDIR)$(PREFIX)/lib/libcharpipe.so
+	install -m 644 lib/charpipe.h $(DESTDIR)$(PREFIX)/include/
 	install -m 644 $(PUBLIC_H) $(DESTDIR)$(PREFIX)/include/charpipe/
 	for t in $(TOOLS); do n=$$(basename $$t); \
 	    if [ -f man/$$n.1 ]; then install -m 644 man/$$n.1 $(DESTDIR)$(PREFIX)/share/man/man1/; fi; done
 	install -m 644 tools/completion.bash $(DESTDIR)$(COMPDIR)/charpipe
 	for t in $(TOOLS); do ln -sf charpipe $(DESTDIR)$(COMPDIR)/$$(basename $$t); done
 	printf '%s\n' 'prefix=$(PREFIX)' 'libdir=$${prefix}/lib' 'includedir=$${prefix}/include' '' \
-	    'Name: charpipe' 'Description: character-level LSTM/GRU text generation: tensor streams, models, kernels' \
-	    'Version: $(VERSION)' 'Libs: $(strip -L$${libdir} -lcharpipe $(MSGPACK_LIBS) -lz -lm -lpthread)' \
-	    'Cflags: $(strip -I$${includedir}/charpipe $(MSGPACK_CF))' > $(DESTDIR)$(PREFIX)/lib/pkgconfig/charpipe.pc
-	chmod 644 $(DESTDIR)$(PREFIX)/lib/pkgconfig/charpipe.pc
+	    'Name: charpipe' 'Description: character-level LSTM/GRU text generation: open a model, generate, score (charpipe.h)' \
+	    'Version: $(VERSION)' 'Libs: -L$${libdir} -lcharpipe' 'Cflags: -I$${includedir}' > $(PC_DIR)/charpipe.pc
+	printf '%s\n' 'prefix=$(PREFIX)' 'libdir=$${prefix}/lib' 'includedir=$${prefix}/include' '' \
+	    'Name: charpipe-static' 'Description: character-level LSTM/GRU text generation: tensor streams, models, kernels, training (libcharpipe.a)' \
+	    'Version: $(VERSION)' 'Libs: $(strip $${libdir}/libcharpipe.a $(MSGPACK_LIBS) -lz -lm -lpthread)' \
+	    'Cflags: $(strip -I$${includedir}/charpipe $(MSGPACK_CF))' > $(PC_DIR)/charpipe-static.pc
+	chmod 644 $(PC_DIR)/charpipe.pc $(PC_DIR)/charpipe-static.pc
 
 uninstall:
 	for t in $(TOOLS); do n=$$(basename $$t); \
 	    rm -f $(DESTDIR)$(PREFIX)/bin/$$n $(DESTDIR)$(PREFIX)/share/man/man1/$$n.1 $(DESTDIR)$(COMPDIR)/$$n; done
 	rm -f $(DESTDIR)$(COMPDIR)/charpipe
-	rm -f $(DESTDIR)$(PREFIX)/lib/libcharpipe.a $(DESTDIR)$(PREFIX)/lib/pkgconfig/charpipe.pc
+	rm -f $(DESTDIR)$(PREFIX)/lib/libcharpipe.a $(DESTDIR)$(PREFIX)/lib/$(notdir $(LIBSO)) \
+	    $(DESTDIR)$(PREFIX)/lib/libcharpipe.so.$(SO_MAJOR) $(DESTDIR)$(PREFIX)/lib/libcharpipe.so \
+	    $(DESTDIR)$(PREFIX)/include/charpipe.h $(PC_DIR)/charpipe.pc $(PC_DIR)/charpipe-static.pc
 	rm -f $(addprefix $(DESTDIR)$(PREFIX)/include/charpipe/,$(notdir $(PUBLIC_H)))
 	-rmdir $(DESTDIR)$(PREFIX)/include/charpipe 2>/dev/null
 

@@ -21,8 +21,10 @@ tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 echo "== machine: $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'),"\
      "kernel set $(train --version | sed 's/.*kernels: \(.*\))/\1/'), load $(cut -d' ' -f1 /proc/loadavg)"
 if [ ! -f "$TEXT" ]; then
-    echo "bench: $TEXT not found: only the kernel benchmark runs"
+    echo "bench: $TEXT not found: only the kernel and sampler benchmarks run"
     "$O/bench/bench_kern"
+    echo; echo "== the sampler's top-k and top-p (selection against a full sort)"
+    "$O/bench/bench_sample"
     exit 0
 fi
 
@@ -215,6 +217,8 @@ if [ -f "$PEER" ] && /usr/bin/python3 -c 'import torch' 2>/dev/null; then
     env -u OPENBLAS_CORETYPE /usr/bin/python3 "$PEER" sample --threads 1 --nchars 2000 --reps 1 --data "$TEXT" 2>/dev/null \
         | sed -n 's/.*"method": "\([a-z]*\)".*"chars_per_s": \([0-9.]*\).*/PyTorch 128  \1: \2 chars\/s/p'
 fi
+echo; echo "== the sampler's top-k and top-p (selection against a full sort)"
+"$O/bench/bench_sample"
 echo; echo "== sample --count N: N samples in one batch beside N separate runs"
 bash "$root/bench/sample_count.sh" "$BIN" "$TEXT"
 bash "$root/bench/mpi.sh" "$O" "$BIN"

@@ -177,28 +177,6 @@ double lstm_forward_seq(const kern_ops *k, const lstm_params *p, lstm_work *w, i
 void lstm_step(const kern_ops *k, const lstm_params *p, int x, float *h, float *c,
                  float *logits, float *scratch);
 
-/* Stateful generation with its own copy of the weights, packed once for the one-row products
- * (kern.h's gemv_packed): the same step as lstm_step, faster. half = 1 stores the matrices
- * (recurrent, the upper layers' kernels, dense) as IEEE half precision, half the bytes read
- * per character; the sums stay in float, so the logits differ from float32's by the rounding
- * of the weights (about 1e-3 relative) and a greedy argmax agrees but near ties. Layer 0's
- * kernel plus bias is kept as a float table, one row read per step. lstm_gen_new returns NULL
- * when out of memory; the generator reads p's dims, k and p may not change while it is used
- * (its weights are a copy: p may be freed). */
-typedef struct lstm_gen lstm_gen;
-lstm_gen *lstm_gen_new(const kern_ops *k, const lstm_params *p, int half);
-void lstm_gen_free(lstm_gen *g);
-/* lstm_step's contract: h (L, H), c (L, H) in place (the GRU leaves c alone), logits (V). */
-void lstm_gen_step(lstm_gen *g, int x, float *h, float *c, float *logits);
-/* Batched generation (sample --count, --beam): a generator for steps of up to nmax rows
- * (lstm_gen_new is nmax = 1); NULL when out of memory or nmax < 1. */
-lstm_gen *lstm_gen_new_batch(const kern_ops *k, const lstm_params *p, int half, int nmax);
-/* One step of n <= nmax sequences: x (n) their inputs, h (L, n, H), c (L, n, H) in place,
- * logits (n, V). Each matrix product is one (n, H) product over the n rows, and row i's
- * results are bit for bit those of lstm_gen_step on row i alone (kern.h's gemv_packed_rows),
- * so a sequence's text does not depend on the batch it is generated in. */
-void lstm_gen_step_batch(lstm_gen *g, int n, const int *x, float *h, float *c, float *logits);
-
 /* Softmax of logits (n) in place, computed stably; returns log(sum exp(logits - max)) + max. */
 double lstm_softmax(float *logits, int n);
 

@@ -11,6 +11,7 @@
 #include "optim.h"
 #include "util.h"
 #include "model.h"
+#include "codec.h"
 #include "ts.h"
 #include "utf8.h"
 
@@ -650,51 +651,23 @@ int model_read(model *m, train_state *s, const char *path, char *err, size_t cap
     return 0;
 }
 
+/* (codec.h reads text for any vocabulary; these are its calls on a model's) */
+static codec model_codec(const model *m)
+{
+    return (codec){ .vocab = m->vocab, .V = m->dim.V, .byte_unit = m->byte_unit, .lower = m->lower };
+}
+
 int model_index(const model *m, uint32_t cp)
 {
-    int lo = 0, hi = m->dim.V - 1;                /* the vocabulary is sorted ascending */
-    while (lo <= hi) {
-        int mid = lo + (hi - lo) / 2;
-        if (m->vocab[mid] == cp)
-            return mid;
-        if (m->vocab[mid] < cp)
-            lo = mid + 1;
-        else
-            hi = mid - 1;
-    }
-    return -1;
+    codec c = model_codec(m);
+    return codec_index(&c, cp);
 }
 
 int model_char(const model *m, const unsigned char *p, size_t n, uint32_t *cp, int *index,
                const char **why)
 {
-    int len = 1, bad;
-    if (m->byte_unit)
-        *cp = p[0];
-    else if ((len = utf8_decode(p, n, cp, why, &bad)) <= 0)
-        return len;
-    if (m->lower)
-        *cp = utf8_lower(*cp, m->byte_unit);
-    *index = model_index(m, *cp);
-    return len;
-}
-
-long model_encode(const model *m, const char *p, size_t n, int *idx, size_t *bad_at, int *bad_len)
-{
-    long k = 0;
-    for (size_t i = 0; i < n;) {
-        uint32_t cp;
-        const char *why = "";
-        int x, l = model_char(m, (const unsigned char *)p + i, n - i, &cp, &x, &why);
-        if (l <= 0 || x < 0) {
-            *bad_at = i;
-            *bad_len = l > 0 ? l : 0;
-            return -1;
-        }
-        idx[k++] = x;
-        i += (size_t)l;
-    }
-    return k;
+    codec c = model_codec(m);
+    return codec_char(&c, p, n, cp, index, why);
 }
 
 /* 1 if the n floats at p (none when p is NULL) are all finite and at most lim in magnitude. */

@@ -116,17 +116,13 @@ int model_read(model *m, train_state *s, const char *path, char *err, size_t cap
 int model_index(const model *m, uint32_t cp);
 
 /* The character at p[0..n) (n >= 1) as the model reads text: one byte, or one UTF-8 sequence;
- * lowercased when the model was trained on lowercased text (towlower: the caller sets a UTF-8
- * LC_CTYPE). Returns its length in bytes with *cp and *index set (*index -1: not in the
+ * lowercased when the model was trained on lowercased text (utf8_lower: see codec_init for
+ * the locale it needs). codec.h's codec_char on the model's vocabulary. Returns its length in bytes with *cp and *index set (*index -1: not in the
  * vocabulary); 0 if p holds only the start of a UTF-8 sequence; -1 if the bytes are not
  * UTF-8 (*why says why). */
 int model_char(const model *m, const unsigned char *p, size_t n, uint32_t *cp, int *index,
                const char **why);
 
-/* The text p[0..n) as the model reads it, into idx (at most n indices): returns how many,
- * or -1 with *bad_at the byte offset of invalid UTF-8 (*bad_len 0) or of a character not in
- * the vocabulary (*bad_len its length in bytes). */
-long model_encode(const model *m, const char *p, size_t n, int *idx, size_t *bad_at, int *bad_len);
 
 /* Print a Keras-style summary of the model (layers, output shapes, parameter counts). */
 void model_summary(FILE *out, lstm_dims d, int maxlen, int per_position);

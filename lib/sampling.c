@@ -17,6 +17,51 @@ int sample_argmax(const float *x, int n)
     return best;
 }
 
+/* Character a ranks before b in the order a restricted draw walks: the larger q first, and
+ * of equal q the lower index (the order a stable sort by q, descending, gives). */
+static inline int ranks_before(const double *q, int a, int b)
+{
+    return q[a] > q[b] || (q[a] == q[b] && a < b);
+}
+
+/* Restore the heap below slot i of h (n entries): each slot ranks before its children. */
+static void sift_down(const double *q, int *h, int n, int i)
+{
+    int x = h[i];
+    for (;;) {
+        int c = 2 * i + 1;
+        if (c >= n)
+            break;
+        if (c + 1 < n && ranks_before(q, h[c + 1], h[c]))
+            c++;
+        if (!ranks_before(q, h[c], x))
+            break;
+        h[i] = h[c];
+        i = c;
+    }
+    h[i] = x;
+}
+
+/* The ranking of top-k and top-p by selection: order[0..V) is made a heap (O(V)), and each
+ * pop moves the next character in rank to the end of what remains, so after r pops the first
+ * r in rank are order[V-1], order[V-2], ..., order[V-r]: O(V + r log V) for the r a draw
+ * looks at, where a full sort costs O(V log V) (or, by insertion, O(V^2)). RANK(i) is the
+ * character of rank i (from 0), valid for i < ranked. */
+#define RANK(i) order[V - 1 - (i)]
+static int rank_more(const double *q, int *order, int V, int ranked, int want)
+{
+    if (want > V)
+        want = V;
+    for (; ranked < want; ranked++) {
+        int last = V - 1 - ranked;           /* the heap is order[0..last] */
+        int top = order[0];
+        order[0] = order[last];
+        order[last] = top;
+        sift_down(q, order, last, 0);
+    }
+    return ranked;
+}
+
 int sample_choose(const float *p, int V, double t, int topk, double topp, rng_t *rng, double *q, int *order)
 {
     if (t == 1 && topk <= 0 && topp >= 1) {      /* plain sampling, as generation does it */
@@ -42,42 +87,69 @@ int sample_choose(const float *p, int V, double t, int topk, double topp, rng_t 
         for (int i = 0; i < V; i++)
             q[i] = p[i] > 0 ? exp((log(p[i]) - lbest) / t) : 0;
     }
-    int n = V;
     if (topk > 0 || topp < 1) {
+        /* The draw is among the n best in rank (ties: the lower index first), summed and
+         * walked in rank order: the same sums, so the same character, as sorting all V. */
         for (int i = 0; i < V; i++)
             order[i] = i;
-        for (int i = 1; i < V; i++) {          /* insertion sort by q, descending (V is small) */
-            int o = order[i], j = i;
-            while (j > 0 && q[order[j - 1]] < q[o]) {
-                order[j] = order[j - 1];
-                j--;
-            }
-            order[j] = o;
-        }
-        if (topk > 0 && topk < n)
-            n = topk;
+        for (int i = V / 2 - 1; i >= 0; i--)
+            sift_down(q, order, V, i);
+        int n = topk > 0 && topk < V ? topk : V, ranked = 0;
         if (topp < 1) {
-            double total = 0, run = 0;
-            for (int i = 0; i < n; i++)
-                total += q[order[i]];
+            double total = 0, run = 0, before = 0;
+            if (n < V) {                         /* top-k first: the total of the k best */
+                ranked = rank_more(q, order, V, 0, n);
+                for (int i = 0; i < n; i++)
+                    total += q[RANK(i)];
+            } else {                             /* of all V: summed in index order, which can */
+                for (int i = 0; i < V; i++)      /* differ from the rank order's sum in its */
+                    total += q[i];               /* last bits (checked below) */
+            }
+            int m = n;
             for (int i = 0; i < n; i++) {
-                run += q[order[i]];
+                if (i == ranked)
+                    ranked = rank_more(q, order, V, ranked, ranked < 64 ? 64 : 2 * ranked);
+                before = run;
+                run += q[RANK(i)];
                 if (run >= topp * total) {
-                    n = i + 1;
+                    m = i + 1;
                     break;
                 }
             }
+            if (n == V) {
+                /* The nucleus ends at m by the index-order total. A sum of V non-negative
+                 * terms in any order is within 2 V eps of the exact one, so the rank-order
+                 * total would end it there too unless the cut lies that close; then (never
+                 * seen on real distributions) rank them all and sum as a full sort would. */
+                double d = (4.0 * V + 8) * 0x1p-53;
+                if (!((m == V || run >= topp * total * (1 + d)) && (m == 1 || before < topp * total * (1 - d)))) {
+                    ranked = rank_more(q, order, V, ranked, V);
+                    total = run = 0;
+                    for (int i = 0; i < V; i++)
+                        total += q[RANK(i)];
+                    m = V;
+                    for (int i = 0; i < V; i++) {
+                        run += q[RANK(i)];
+                        if (run >= topp * total) {
+                            m = i + 1;
+                            break;
+                        }
+                    }
+                }
+            }
+            n = m;
         }
+        ranked = rank_more(q, order, V, ranked, n);
         double total = 0;
         for (int i = 0; i < n; i++)
-            total += q[order[i]];
+            total += q[RANK(i)];
         double u = rng_uniform(rng) * total;
         for (int i = 0; i < n; i++) {
-            u -= q[order[i]];
+            u -= q[RANK(i)];
             if (u < 0)
-                return order[i];
+                return RANK(i);
         }
-        return order[n - 1];
+        return RANK(n - 1);
     }
     double total = 0;
     for (int i = 0; i < V; i++)
@@ -90,6 +162,7 @@ int sample_choose(const float *p, int V, double t, int topk, double topp, rng_t 
     }
     return best;
 }
+#undef RANK
 
 
 void sample_rng_streams(rng_t *rngs, int n, uint64_t seed)
@@ -129,61 +202,4 @@ int sample_beam_step(int n, int V, const double *score, const double *logp, int 
             next[j] = v;
         }
     return kept;
-}
-
-int sample_text(const kern_ops *k, const lstm_params *p, int maxlen, const int *seed,
-                int seedlen, int n, double t, rng_t *rng, int *out)
-{
-    int V = p->dim.V, H = p->dim.H, L = p->dim.L, ok = 0;
-    float *probs = malloc((size_t)V * sizeof *probs);
-    double *q = malloc((size_t)V * sizeof *q);
-    int *order = malloc((size_t)V * sizeof *order);
-    if (maxlen <= 0) {
-        float *h = calloc((size_t)L * H, sizeof *h), *c = calloc((size_t)L * H, sizeof *c);
-        lstm_gen *g = lstm_gen_new(k, p, 0);
-        if ((ok = probs && q && order && h && c && g)) {
-            for (int i = 0; i < seedlen; i++)
-                lstm_gen_step(g, seed[i], h, c, probs);      /* probs holds the logits */
-            for (int i = 0; i < n; i++) {
-                int x;
-                if (t <= 0)
-                    x = sample_argmax(probs, V);
-                else {
-                    k->softmax(V, probs, (float)(1.0 / t));
-                    x = sample_choose(probs, V, 1.0, 0, 1.0, rng, q, order);
-                }
-                out[i] = x;
-                if (i + 1 < n)
-                    lstm_gen_step(g, x, h, c, probs);
-            }
-        }
-        lstm_gen_free(g);
-        free(h);
-        free(c);
-    } else {
-        lstm_work *w = lstm_work_new(p->dim, maxlen, 1);
-        int32_t *win = malloc((size_t)maxlen * sizeof *win);
-        int wlen = seedlen < maxlen ? seedlen : maxlen;
-        if ((ok = probs && q && order && w && win && wlen > 0)) {
-            for (int i = 0; i < wlen; i++)
-                win[i] = seed[seedlen - wlen + i];
-            for (int i = 0; i < n; i++) {
-                lstm_forward_batch(k, p, w, 1, wlen, win, NULL, probs);
-                int x = sample_choose(probs, V, t, 0, 1.0, rng, q, order);
-                out[i] = x;
-                if (wlen < maxlen)
-                    win[wlen++] = x;
-                else {
-                    memmove(win, win + 1, (size_t)(maxlen - 1) * sizeof *win);
-                    win[maxlen - 1] = x;
-                }
-            }
-        }
-        lstm_work_free(w);
-        free(win);
-    }
-    free(probs);
-    free(q);
-    free(order);
-    return ok ? 0 : -1;
 }

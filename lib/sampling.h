@@ -9,7 +9,9 @@
 /* The next index from probabilities p (V). t <= 0: the argmax (greedy; the first of equal
  * maxima). t > 0: drawn with probability proportional to p^(1/t), among the topk most likely
  * (topk <= 0: all) and, of those, the smallest most-likely set whose share of the total
- * reaches topp (topp >= 1: all). q (V doubles) and order (V ints) are scratch. */
+ * reaches topp (topp >= 1: all). q (V doubles) and order (V ints) are scratch. The most
+ * likely are found by selection (a heap), not a sort: O(V + r log V) for the r characters the
+ * draw ranks, so the cost stays about linear in V at any size. */
 int sample_choose(const float *p, int V, double t, int topk, double topp, rng_t *rng,
                   double *q, int *order);
 
@@ -33,9 +35,10 @@ int sample_beam_step(int n, int V, const double *score, const double *logp, int 
 
 /* A short sample, as train --sample-every prints: n characters after the seed (seedlen
  * indices) from p, each chosen as sample does (t <= 0: the argmax; else drawn from
- * softmax(logits / t) with rng); stateful (lstm_gen) when maxlen is 0, else the sliding
+ * softmax(logits / t) with rng, which goes on); stateful when maxlen is 0, else the sliding
  * window of the last maxlen characters from a zero state (the course's generator). out (n)
- * receives the indices. Reads p only. Returns 0, or -1 when out of memory. */
+ * receives the indices. Reads p only. Returns 0, or -1 when out of memory. generate.h's
+ * generator (gen_sample on one row) is what runs it; new code calls that. */
 int sample_text(const kern_ops *k, const lstm_params *p, int maxlen, const int *seed,
                 int seedlen, int n, double t, rng_t *rng, int *out);
 

@@ -1,14 +1,34 @@
 /* utf8.c - strict UTF-8 decoding and encoding; see utf8.h. */
+#include <locale.h>
+#include <pthread.h>
 #include <wctype.h>
 #include "utf8.h"
+
+/* The C.UTF-8 locale's case mapping, opened once for the process (never the caller's
+ * LC_CTYPE, which the library leaves alone); (locale_t)0 when it is not installed. */
+static locale_t lower_loc;
+static pthread_once_t lower_once = PTHREAD_ONCE_INIT;
+
+static void lower_open(void)
+{
+    lower_loc = newlocale(LC_CTYPE_MASK, "C.UTF-8", (locale_t)0);
+    if (!lower_loc)
+        lower_loc = newlocale(LC_CTYPE_MASK, "C.utf8", (locale_t)0);
+}
+
+int utf8_lower_ready(void)
+{
+    pthread_once(&lower_once, lower_open);
+    return lower_loc ? 0 : -1;
+}
 
 uint32_t utf8_lower(uint32_t u, int bytes)
 {
     if (u < 0x80)
         return u >= 'A' && u <= 'Z' ? u + 32 : u;
-    if (bytes)
+    if (bytes || utf8_lower_ready() < 0)
         return u;
-    uint32_t l = (uint32_t)towlower((wint_t)u);
+    uint32_t l = (uint32_t)towlower_l((wint_t)u, lower_loc);
     return l <= UTF8_MAX_CP && !(l >= 0xD800 && l <= 0xDFFF) ? l : u;
 }
 

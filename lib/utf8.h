@@ -27,8 +27,13 @@ int utf8_valid(const void *s, size_t n);
 int utf8_encode(uint32_t cp, unsigned char out[4]);
 
 /* The lowercase of u, as vocab --lower (and models trained on its output) mean it: A-Z for
- * a byte (bytes = 1) or an ASCII code point, else towlower() in the caller's LC_CTYPE (set
- * a UTF-8 locale), kept only when the result is a Unicode scalar value. */
+ * a byte (bytes = 1) or an ASCII code point, else towlower() in the C.UTF-8 locale (opened
+ * for the library alone: the caller's LC_CTYPE is neither read nor changed), kept only when
+ * the result is a Unicode scalar value. Without that locale only ASCII is lowercased: check
+ * utf8_lower_ready first. */
 uint32_t utf8_lower(uint32_t u, int bytes);
+
+/* 0 when the C.UTF-8 locale utf8_lower maps code points with is available, else -1. */
+int utf8_lower_ready(void);
 
 #endif

@@ -12,6 +12,7 @@ declare -A want=(
     [sample-temperatures.sh]='^== temperature 0$|^== temperature 1.5$|^The quick brown'
     [resume-training.sh]='^2	|resumed model is identical'
     [evaluate-heldout.sh]='"loss_nats": [0-9]|^loss_nats: held out [0-9.]+, trained on [0-9.]+$'
+    [python-library.sh]='^== 1\.[0-9]+ \(charpipe [0-9.]+\): V [0-9]+|^The quick|\[stopped\]$|^== score of the text: [0-9.]+ nats/char'
     [compare-cells.sh]='^lstm +35,503 +[0-9.]+ +[0-9]+$|^gru +27,295 |^lnlstm +35,887 |^== the [a-z]+ model, stateful|^The quick'
 )
 
@@ -21,6 +22,9 @@ for s in "$EX"/*.sh; do
     grep -q "$n" "$EX/README.md" || fail "example_${t}_in_readme" "$n is not in examples/README.md"
     if [ "$n" = numpy-onehot.sh ] && ! have_py; then
         skip "example_$t" "$NO_PY"; continue
+    fi
+    if [ "$n" = python-library.sh ] && ! command -v "$PY" > /dev/null; then
+        skip "example_$t" "no python3"; continue
     fi
     mkdir -p "run-$t" "tmp-$t"          # its scratch directory (mktemp) goes under tmp-NAME
     (cd "run-$t" && PYTHON="$PY" TMPDIR="$TMP/tmp-$t" bash "$s") > "$t.out" 2> "$t.err"; rc=$?

@@ -1,9 +1,11 @@
 # test_install.sh - the committed man pages match the tools' --help; make install PREFIX=...
-# puts the tools, libcharpipe.a, the public headers, charpipe.pc, the man pages and the bash
-# completion (working, and found by bash-completion) there; a
-# program built with pkg-config against the installed library gets error returns (it is not
-# ended) for a damaged stream, an unknown kernel set and a garbage model; make uninstall
-# removes everything.
+# puts the tools, libcharpipe.a, the public headers, charpipe-static.pc, the man pages and the
+# bash completion (working, and found by bash-completion) there; a program built with
+# pkg-config against the installed static library gets error returns (it is not ended) for a
+# damaged stream, an unknown kernel set and a garbage model; the shared library
+# libcharpipe.so.1 (SONAME, links, charpipe.pc, charpipe.h) exports the cp_ interface alone,
+# and a program built with pkg-config charpipe generates with it the text sample writes,
+# scores as evaluate does, and gets its errors as statuses; make uninstall removes everything.
 . "$TESTS/lib.sh"
 REPO=$(cd "$TESTS/.." && pwd)
 unset MAKEFLAGS MFLAGS MAKELEVEL MAKEOVERRIDES
@@ -61,7 +63,12 @@ for t in $tools; do
     [ -f "$pre/share/man/man1/$t.1" ] || missing="$missing man1/$t.1"
 done
 [ -f "$pre/lib/libcharpipe.a" ] || missing="$missing lib/libcharpipe.a"
-headers="ts.h kern.h lstm.h model.h rng.h par.h utf8.h sampling.h frame.h"   # the Makefile's PUBLIC_H
+[ -f "$pre/lib/libcharpipe.so.1.0" ] || missing="$missing lib/libcharpipe.so.1.0"
+[ "$(readlink "$pre/lib/libcharpipe.so.1")" = libcharpipe.so.1.0 ] || missing="$missing lib/libcharpipe.so.1(link)"
+[ "$(readlink "$pre/lib/libcharpipe.so")" = libcharpipe.so.1 ] || missing="$missing lib/libcharpipe.so(link)"
+[ -f "$pre/include/charpipe.h" ] || missing="$missing include/charpipe.h"
+[ -f "$pre/lib/pkgconfig/charpipe-static.pc" ] || missing="$missing lib/pkgconfig/charpipe-static.pc"
+headers="ts.h kern.h lstm.h model.h rng.h par.h utf8.h codec.h generate.h sampling.h frame.h"   # the Makefile's PUBLIC_H
 for h in $headers; do [ -f "$pre/include/charpipe/$h" ] || missing="$missing $h"; done
 [ -f "$pre/lib/pkgconfig/charpipe.pc" ] || missing="$missing lib/pkgconfig/charpipe.pc"
 [ -z "$missing" ] && pass install_files || fail install_files "missing:$missing"
@@ -84,7 +91,7 @@ int main(void) { puts(ts_dtype_name(ts_dtype_parse("f4", 2))); return 0; }
 EOF
 if cc -I"$pre/include" -c prog.c -o prog.o 2> cc.err; then pass installed_header_compiles
 else fail installed_header_compiles "$(head -3 cc.err)"; fi
-if cc $SANLD -o prog prog.o -L"$pre/lib" -lcharpipe -lmsgpackc -lz -lm -lpthread 2> ld.err && [ "$(./prog)" = f4 ]; then
+if cc $SANLD -o prog prog.o "$pre/lib/libcharpipe.a" -lmsgpackc -lz -lm -lpthread 2> ld.err && [ "$(./prog)" = f4 ]; then
     pass installed_library_links; else fail installed_library_links "$(head -3 ld.err)"; fi
 # every installed header compiles on its own, and twice (include guards), warning-free
 bad=
@@ -93,10 +100,15 @@ for h in $headers; do
     cc -std=gnu11 -Wall -Wextra -Werror -I"$pre/include/charpipe" -fsyntax-only h.c 2> h.err \
         || bad="$bad $h($(head -c 150 h.err))"
 done
+printf '#include <charpipe.h>\n#include <charpipe.h>\nint main(void) { return 0; }\n' > h.c
+cc -std=c99 -Wall -Wextra -Werror -pedantic -I"$pre/include" -fsyntax-only h.c 2> h.err || bad="$bad charpipe.h($(head -c 150 h.err))"
+if command -v c++ > /dev/null; then
+    cp h.c h.cc && c++ -Wall -Werror -I"$pre/include" -fsyntax-only h.cc 2> h.err || bad="$bad charpipe.h-c++($(head -c 150 h.err))"
+fi
 [ -z "$bad" ] && pass installed_headers_standalone || fail installed_headers_standalone "$bad"
 
-# a program built with pkg-config against the installed library: the library's errors come
-# back as return values with a message, and the program goes on after each of them
+# a program built with pkg-config against the installed static library: the library's errors
+# come back as return values with a message, and the program goes on after each of them
 export PKG_CONFIG_PATH="$pre/lib/pkgconfig"
 cat > lib.c <<'EOF'
 #include <fcntl.h>
@@ -140,7 +152,7 @@ printf 'hello world, hello library\n' | "$pre/bin/vocab" > full.ts
 head -c $(( $(wc -c < full.ts) - 12 )) full.ts > cut.ts      # the gzip trailer and more cut off
 printf 'this is not a model\n' > garbage.model
 if ! command -v pkg-config > /dev/null; then skip installed_library_pkgconfig "no pkg-config"
-elif ! flags=$(pkg-config --cflags --libs charpipe 2> pc.err); then fail installed_library_pkgconfig "$(cat pc.err)"
+elif ! flags=$(pkg-config --cflags --libs charpipe-static 2> pc.err); then fail installed_library_pkgconfig "$(cat pc.err)"
 # $flags unquoted: one word per flag
 elif ! cc -std=gnu11 -Wall $SANLD -o libprog lib.c $flags 2> cc.err; then fail installed_library_pkgconfig "$(head -5 cc.err)"
 else
@@ -190,6 +202,109 @@ if [ -f /usr/share/bash-completion/bash_completion ]; then
 else
     skip completion_found_by_bash_completion "bash-completion is not installed"
 fi
+
+# --- the shared library ---
+# it exports the cp_ interface alone (versioned CHARPIPE_1), under its SONAME
+exported=$(nm -D --defined-only "$pre/lib/libcharpipe.so.1.0" 2>&1 | awk '$3 != "" { sub(/@.*/, "", $3); print $3 }' | sort -u)
+others=$(echo "$exported" | grep -v -e '^cp_' -e '^CHARPIPE_1$' | tr '\n' ' ')
+[ -n "$exported" ] && [ -z "$others" ] && echo "$exported" | grep -qx cp_generate && echo "$exported" | grep -qx cp_score \
+    && pass shared_exports_cp_only || fail shared_exports_cp_only "others: $others; all: $(echo $exported)"
+readelf -d "$pre/lib/libcharpipe.so.1.0" | grep -q 'SONAME.*\[libcharpipe.so.1\]' \
+    && pass shared_soname || fail shared_soname "$(readelf -d "$pre/lib/libcharpipe.so.1.0" | grep -i soname)"
+# a program built with pkg-config charpipe generates what sample writes, scores what evaluate
+# says, and gets statuses with messages for a missing file, an unknown character, bad options
+cat > gen.c <<'EOF'
+#include <charpipe.h>
+#include <stdio.h>
+#include <string.h>
+
+int main(int argc, char **argv)
+{
+    char err[256] = "";
+    cp_model *m = NULL;
+    if (argc != 4 || cp_version_number() / 1000 != CP_VERSION_MAJOR)
+        return 2;
+    int rc = cp_open(argv[1], NULL, &m, err, sizeof err);
+    if (rc != CP_OK) {
+        fprintf(stderr, "open: %s: %s\n", cp_strerror(rc), err);
+        return 1;
+    }
+    cp_gen_options o;
+    cp_gen_options_init(&o);
+    o.n = 80;
+    o.temperature = 0.9;
+    o.top_k = 5;
+    o.seed = 11;
+    const char *stop[] = { "zq" };
+    o.stop = stop;
+    o.nstop = 1;
+    char *text;
+    size_t len;
+    rc = cp_generate(m, argv[2], strlen(argv[2]), &o, &text, &len, NULL, err, sizeof err);
+    if (rc != CP_OK) {
+        fprintf(stderr, "generate: %s\n", err);
+        return 1;
+    }
+    FILE *f = fopen(argv[3], "wb");
+    fprintf(f, "%s", argv[2]);
+    fwrite(text, 1, len, f);
+    fclose(f);
+    cp_free(text);
+    double nats = 0;
+    rc = cp_score(m, argv[2], strlen(argv[2]), 0, 1, &nats, err, sizeof err);
+    printf("score: %d %.6f\n", rc, nats);
+    rc = cp_generate(m, "\x01", 1, &o, &text, &len, NULL, err, sizeof err);
+    printf("unknown: %d %s: %s\n", rc, cp_strerror(rc), err);
+    o.top_p = 2;
+    rc = cp_generate(m, "a", 1, &o, &text, &len, NULL, err, sizeof err);
+    printf("bad option: %d %s\n", rc, cp_strerror(rc));
+    cp_close(m);
+    rc = cp_open("no/such.model", NULL, &m, err, sizeof err);
+    printf("missing: %d %s: %s\n", rc, cp_strerror(rc), err);
+    rc = cp_open(argv[1], "nosuch", &m, err, sizeof err);
+    printf("kernels: %d %s\n", rc, cp_strerror(rc));
+    printf("version: %s\n", cp_version());
+    return 0;
+}
+EOF
+for i in $(seq 40); do printf 'hello world, hello charpipe %d\n' "$i"; done > hw.txt
+"$pre/bin/vocab" < hw.txt | "$pre/bin/window" -n 8 | "$pre/bin/train" -H 8 -e 1 -j 1 --seed 2 -o hw.model 2> /dev/null
+if ! command -v pkg-config > /dev/null; then skip shared_library_pkgconfig "no pkg-config"
+elif ! flags=$(pkg-config --cflags --libs charpipe 2> pc.err); then fail shared_library_pkgconfig "$(cat pc.err)"
+elif ! cc -std=c99 -Wall -Wextra -Werror $SANLD -o genprog gen.c $flags 2> cc.err; then fail shared_library_pkgconfig "$(head -5 cc.err)"
+else
+    pass shared_library_pkgconfig
+    readelf -d genprog | grep -q 'NEEDED.*\[libcharpipe.so.1\]' && pass shared_library_needed \
+        || fail shared_library_needed "$(readelf -d genprog | grep NEEDED)"
+    LD_LIBRARY_PATH="$pre/lib" ./genprog hw.model "hello wor" gen.txt > gen.out 2> gen.err; rc=$?
+    "$pre/bin/sample" -m hw.model --seed "hello wor" -n 80 -t 0.9 -k 5 --rng-seed 11 --stop zq > want.txt
+    [ $rc = 0 ] && cmp -s gen.txt want.txt && pass shared_generate_is_sample \
+        || fail shared_generate_is_sample "exit $rc: $(cat gen.err) got: $(head -c 100 gen.txt) want: $(head -c 100 want.txt)"
+    e=$(printf 'hello wor' | "$pre/bin/evaluate" -m hw.model --streams 0 --tsv | tail -1 | cut -f4)
+    s=$(sed -n 's/^score: 0 //p' gen.out)
+    check_num shared_score_is_evaluate 'a - b < 2e-6 && b - a < 2e-6' "score '$s', evaluate '$e'" a="$s" b="$e"
+    grep -q "^unknown: 5 a character outside the model's vocabulary: prompt: character U+0001 at character 0 (byte 0) is not in the vocabulary$" gen.out \
+        && grep -q '^bad option: 1 invalid argument$' gen.out && grep -Eq '^missing: 2 .*no/such.model: .+' gen.out \
+        && grep -q '^kernels: 6 ' gen.out && grep -Eq '^version: 1\.0 \(charpipe [0-9.]+\)$' gen.out \
+        && pass shared_errors_are_statuses || fail shared_errors_are_statuses "$(cat gen.out)"
+fi
+# loaded at run time, as Python's ctypes does
+cat > dl.c <<'EOF'
+#include <dlfcn.h>
+#include <stdio.h>
+int main(void)
+{
+    void *h = dlopen("libcharpipe.so.1", RTLD_NOW | RTLD_LOCAL);
+    if (!h) { printf("dlopen: %s\n", dlerror()); return 1; }
+    const char *(*version)(void) = (const char *(*)(void))dlsym(h, "cp_version");
+    void *hidden = dlsym(h, "model_read");
+    printf("%s %s\n", version ? version() : "no cp_version", hidden ? "model_read visible" : "model_read hidden");
+    return dlclose(h);
+}
+EOF
+if cc $SANLD -o dlprog dl.c -ldl 2> cc.err && LD_LIBRARY_PATH="$pre/lib" ./dlprog > dl.out 2>&1 \
+    && grep -Eq '^1\.0 \(charpipe .*\) model_read hidden$' dl.out; then pass shared_dlopen
+else fail shared_dlopen "$(cat cc.err dl.out)"; fi
 
 # --- uninstall: nothing of ours is left ---
 if make --no-print-directory -C "$REPO" uninstall PREFIX="$pre" O="$O" BIN="$BIN" > uninst.out 2>&1; then

@@ -8,6 +8,7 @@
 #include <string.h>
 #include "check.h"
 #include "kern.h"
+#include "generate.h"
 #include "lstm.h"
 #include "rng.h"
 

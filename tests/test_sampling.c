@@ -1,5 +1,6 @@
 /* test_sampling.c - choosing the next character: greedy, temperature, top-k, top-p. */
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 #include "check.h"
 #include "sampling.h"
@@ -147,6 +148,139 @@ static void test_beam_step(void)
     CHECK(bad == 0, "%d beam steps differ from the brute force", bad);
 }
 
+/* The sorting implementation sample_choose replaced (issue 31), as the reference for its
+ * selection: the restricted draw ranks all V by sorting (q descending, the lower index first
+ * among equals: the order its insertion sort gave, here by qsort on that total order) and
+ * sums and walks them in that order. */
+static const double *ref_q;
+static int ref_cmp(const void *a, const void *b)
+{
+    int i = *(const int *)a, j = *(const int *)b;
+    if (ref_q[i] != ref_q[j])
+        return ref_q[i] > ref_q[j] ? -1 : 1;
+    return (i > j) - (i < j);
+}
+
+static int ref_choose(const float *p, int nv, double t, int topk, double topp, rng_t *rng, double *q, int *order)
+{
+    int best = sample_argmax(p, nv);
+    if (t == 1)
+        for (int i = 0; i < nv; i++)
+            q[i] = p[i];
+    else {
+        double lbest = log(p[best] > 0 ? p[best] : 1e-45);
+        for (int i = 0; i < nv; i++)
+            q[i] = p[i] > 0 ? exp((log(p[i]) - lbest) / t) : 0;
+    }
+    int n = nv;
+    for (int i = 0; i < nv; i++)
+        order[i] = i;
+    ref_q = q;
+    qsort(order, (size_t)nv, sizeof *order, ref_cmp);
+    if (topk > 0 && topk < n)
+        n = topk;
+    if (topp < 1) {
+        double total = 0, run = 0;
+        for (int i = 0; i < n; i++)
+            total += q[order[i]];
+        for (int i = 0; i < n; i++) {
+            run += q[order[i]];
+            if (run >= topp * total) {
+                n = i + 1;
+                break;
+            }
+        }
+    }
+    double total = 0;
+    for (int i = 0; i < n; i++)
+        total += q[order[i]];
+    double u = rng_uniform(rng) * total;
+    for (int i = 0; i < n; i++) {
+        u -= q[order[i]];
+        if (u < 0)
+            return order[i];
+    }
+    return order[n - 1];
+}
+
+/* Probabilities (nv) from random logits of spread s; ties when coarse (logits on a grid of
+ * 0.5, so many characters share a probability) and zeros when some logits are far below. */
+static void random_probs(float *p, int nv, double s, int coarse, rng_t *r)
+{
+    double mx = -1e300, sum = 0;
+    double *l = malloc((size_t)nv * sizeof *l);
+    for (int i = 0; i < nv; i++) {
+        l[i] = s * rng_normal(r);
+        if (coarse)
+            l[i] = 0.5 * floor(l[i] / 0.5);
+        if (coarse && rng_below(r, 50) == 0)
+            l[i] = -200;
+        mx = l[i] > mx ? l[i] : mx;
+    }
+    for (int i = 0; i < nv; i++)
+        sum += exp(l[i] - mx);
+    for (int i = 0; i < nv; i++)
+        p[i] = (float)(exp(l[i] - mx) / sum);
+    free(l);
+}
+
+/* top-k and top-p by selection choose what the sorting implementation chooses: the same
+ * character from the same random stream, on V = 65,536 (the largest vocabulary) and on small
+ * ones, with ties and zeros, for temperatures, k and p across their range. */
+static void test_selection_is_sort(void)
+{
+    static const struct { double t; int k; double p; } cases[] = {
+        { 0.8, 40, 1 }, { 1, 0, 0.9 }, { 0.5, 1000, 0.95 }, { 1.3, 0, 0.5 }, { 1, 1, 1 },
+        { 0.7, 0, 0.999 }, { 1, 65536, 1 }, { 2.0, 5000, 0.3 }, { 1, 0, 1e-9 },
+    };
+    int nv = 65536, bad = 0, draws = 0;
+    float *p = malloc((size_t)nv * sizeof *p);
+    double *q = malloc((size_t)nv * sizeof *q), *q2 = malloc((size_t)nv * sizeof *q2);
+    int *o = malloc((size_t)nv * sizeof *o), *o2 = malloc((size_t)nv * sizeof *o2);
+    rng_t r;
+    rng_seed(&r, 31);
+    for (int big = 1; big >= 0; big--)
+        for (size_t c = 0; c < sizeof cases / sizeof *cases; c++) {
+            int trials = big ? 3 : 200;
+            for (int trial = 0; trial < trials; trial++) {
+                int n = big ? nv : 1 + (int)rng_below(&r, 300);
+                random_probs(p, n, 0.5 + 3 * rng_uniform(&r), trial % 2, &r);
+                rng_t a, b;
+                rng_seed(&a, 1000 + (uint64_t)trial);
+                b = a;
+                for (int d = 0; d < 4; d++, draws++) {
+                    int x = sample_choose(p, n, cases[c].t, cases[c].k, cases[c].p, &a, q, o);
+                    int y = ref_choose(p, n, cases[c].t, cases[c].k, cases[c].p, &b, q2, o2);
+                    if (x != y && bad++ < 5)
+                        fprintf(stderr, "  V=%d t=%g k=%d p=%g: chose %d, the sort %d\n", n,
+                                cases[c].t, cases[c].k, cases[c].p, x, y);
+                }
+            }
+        }
+    CHECK(bad == 0, "%d of %d draws differ from the sorting implementation", bad, draws);
+    /* the test can fail: a selection that broke ties the other way would be caught */
+    float tie[4] = { 0.25f, 0.25f, 0.25f, 0.25f };
+    rng_t a;
+    rng_seed(&a, 5);
+    CHECK(sample_choose(tie, 4, 1, 1, 1, &a, q, o) == 0, "top-k 1 of equals is the first");
+    int seen[4] = { 0 };
+    for (int i = 0; i < 200; i++)
+        seen[sample_choose(tie, 4, 1, 0, 0.3, &a, q, o)]++;
+    CHECK(seen[0] && seen[1] && !seen[2] && !seen[3], "top-p 0.3 of four equals: the first two (%d %d %d %d)",
+          seen[0], seen[1], seen[2], seen[3]);
+    /* a cut exactly on the boundary (0.25 + 0.25 >= 0.5 of 1): the rank-order total decides */
+    memset(seen, 0, sizeof seen);
+    for (int i = 0; i < 200; i++)
+        seen[sample_choose(tie, 4, 1, 0, 0.5, &a, q, o)]++;
+    CHECK(seen[0] && seen[1] && !seen[2] && !seen[3], "top-p 0.5 of four equals: the first two (%d %d %d %d)",
+          seen[0], seen[1], seen[2], seen[3]);
+    free(p);
+    free(q);
+    free(q2);
+    free(o);
+    free(o2);
+}
+
 /* Batched sampling's streams are single runs' streams: stream i = rng_seed(seed + i). */
 static void test_rng_streams(void)
 {
@@ -164,5 +298,6 @@ int main(void)
     RUN(test_greedy);
     RUN(test_distribution);
     RUN(test_reproducible);
+    RUN(test_selection_is_sort);
     return check_summary();
 }

@@ -27,6 +27,10 @@ vg "valgrind tdump" o.ts /dev/null tdump --json -a
 vg "valgrind train" w.ts /dev/null train -e 1 -H 8 -j 2 --no-progress -o m.model
 vg "valgrind sample" /dev/null /dev/null sample -m m.model --seed 'To be' -n 40 -t 0.8 --rng-seed 3
 vg "valgrind sample --stateful" /dev/null /dev/null sample -m m.model -n 40 --stateful --rng-seed 3
+vg "valgrind sample --count --stop --json" /dev/null /dev/null sample -m m.model --seed 'To be' -n 40 -t 1 --count 3 --stop o --json --rng-seed 3
+vg "valgrind sample --beam --stop" /dev/null /dev/null sample -m m.model --seed 'To be' -n 30 --beam 4 --beam-all --stop ' '
+printf '%s\n' '{"prompt": "To be", "n": 20, "stop": ["e"], "count": 2}' 'not json' '' '{"prompt": "QQ"}' > req.jsonl
+vg "valgrind sample --prompts" req.jsonl /dev/null sample -m m.model --stateful --prompts
 vg "valgrind evaluate (text)" t.txt /dev/null evaluate -m m.model -j 2
 vg "valgrind evaluate (stream)" w.ts /dev/null evaluate -m m.model --json
 vg "valgrind export-model" /dev/null m.st export-model -m m.model

@@ -8,10 +8,10 @@
 #include <string.h>
 #include <unistd.h>
 #include "cli.h"
+#include "codec.h"
 #include "output.h"
 #include "frame.h"
 #include "ts.h"
-#include "utf8.h"
 
 static long opt_head = 8;
 static int opt_all, opt_json, opt_summary, opt_text, set_head;
@@ -49,7 +49,8 @@ static void usage(void)
 "    --json        one JSON object per line instead:\n"
 "                  {\"name\":..,\"dtype\":..,\"shape\":[..],\"attrs\":{..},\"head\":[..]}\n"
 "                  (dtype, shape and head only for tensors; NaN and infinities as null;\n"
-"                  binary attrs as {\"bin\": N bytes})\n"
+"                  binary attrs as {\"bin\": N bytes}; in a name or string that is not\n"
+"                  UTF-8, U+FFFD for each stray byte)\n"
 "    --text        index tensors of the text (text, x and y frames of integers) as the\n"
 "                  characters they stand for in the stream's vocab frame (itself shown as\n"
 "                  its characters), as JSON strings: a text frame as one string (-n counts\n"
@@ -76,26 +77,22 @@ static void usage(void)
 /* ------------------------------------------------------------------------------------------ */
 /* Printing values                                                                            */
 
+/* s (n bytes) as a JSON string: codec_json's escapes, so the line is JSON whatever the
+ * bytes (a name or attr that is not UTF-8 has U+FFFD for each stray byte); flags
+ * CODEC_JSON_BYTES for the characters of a byte-level vocabulary. */
+static void put_json_bytes(const void *s, size_t n, int flags)
+{
+    static char *buf;
+    static size_t cap;
+    if (CODEC_JSON_MAX(n) > cap)
+        buf = cli_realloc(buf, cap = CODEC_JSON_MAX(n) + 64);
+    fwrite(buf, 1, codec_json(buf, s, n, flags), stdout);
+}
+
 static void put_json_str(const char *s, size_t n)
 {
     putchar('"');
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)s[i];
-        switch (c) {
-        case '"':  fputs("\\\"", stdout); break;
-        case '\\': fputs("\\\\", stdout); break;
-        case '\n': fputs("\\n", stdout); break;
-        case '\r': fputs("\\r", stdout); break;
-        case '\t': fputs("\\t", stdout); break;
-        case '\b': fputs("\\b", stdout); break;
-        case '\f': fputs("\\f", stdout); break;
-        default:
-            if (c < 0x20 || c == 0x7F)
-                printf("\\u%04x", c);
-            else
-                putchar(c);       /* UTF-8 passes as is (invalid bytes too: JSON of the raw) */
-        }
-    }
+    put_json_bytes(s, n, 0);
     putchar('"');
 }
 
@@ -196,26 +193,21 @@ static void put_values(const ts_frame *f)
     putchar(']');
 }
 
-/* --text: the characters that indices [lo, hi) of f stand for, as one JSON string. */
+/* --text: the characters that indices [lo, hi) of f stand for, as one JSON string (a byte
+ * of a byte-level vocabulary as the code point of its value; U+FFFD for an index outside it). */
 static void put_chars(const ts_frame *f, uint64_t lo, uint64_t hi)
 {
-    static char *buf;
-    static size_t cap;
-    if ((hi - lo) * 4 > cap) {
-        cap = (size_t)(hi - lo) * 4;
-        buf = cli_realloc(buf, cap);
-    }
-    size_t n = 0;
+    codec c = { .vocab = text_vocab.cp, .V = text_vocab.V, .byte_unit = text_vocab.byte_unit };
     int is_vocab = strcmp(f->name, "vocab") == 0;
+    putchar('"');
     for (uint64_t k = lo; k < hi; k++) {
         int64_t i = is_vocab ? (int64_t)(f->row0 + k) : frame_index_at(f, (size_t)k);
-        if (i >= 0 && i < text_vocab.V && text_vocab.byte_unit)
-            buf[n++] = (char)text_vocab.cp[i];
-        else
-            n += (size_t)utf8_encode(i >= 0 && i < text_vocab.V ? text_vocab.cp[i] : 0xFFFD,
-                                     (unsigned char *)buf + n);
+        int in = i >= 0 && i < text_vocab.V;
+        unsigned char u[4];
+        int n = codec_decode_char(&c, in ? (int)i : -1, u);
+        put_json_bytes(u, (size_t)n, in && c.byte_unit ? CODEC_JSON_BYTES : 0);
     }
-    put_json_str(buf, n);
+    putchar('"');
 }
 
 /* --text: a text frame as one string, windows (..., N) as a list of strings of N. */

@@ -5,7 +5,6 @@
 #include <fcntl.h>
 #include <float.h>
 #include <getopt.h>
-#include <locale.h>
 #include <math.h>
 #include <signal.h>
 #include <stdio.h>
@@ -15,6 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include "cli.h"
+#include "codec.h"
 #include "output.h"
 #include "model.h"
 #include "optim.h"
@@ -22,7 +22,6 @@
 #include "sampling.h"
 #include "train_help.h"
 #include "train_mpi.h"
-#include "utf8.h"
 
 int mp_rank = 0, mp_size = 1;          /* train_mpi.h: alone unless under mpirun */
 
@@ -299,6 +298,7 @@ static void log_hook(void *ctx, double epoch, double tl, double vl, double secs,
 /* ---- samples (--sample-every): what 'sample -m MODEL --rng-seed SEED' writes then ---- */
 static double stemps[16];
 static int nstemps, *sseed, sseedlen;
+static codec scodec;                         /* the model's vocabulary */
 
 static void samples_setup(const dataset *d)
 {
@@ -312,19 +312,22 @@ static void samples_setup(const dataset *d)
     free(list);
     if (!nstemps)
         cli_usage_error("--sample-temps: no temperature in '%s'", opt_sample_temps);
-    size_t n = opt_sample_seed ? strlen(opt_sample_seed) : 40, at;
+    char err[256];
+    if (codec_init(&scodec, m.vocab, m.dim.V, m.byte_unit, m.lower, err, sizeof err) < 0)
+        cli_die("%s", err);
+    size_t n = opt_sample_seed ? strlen(opt_sample_seed) : 40;
     sseed = cli_malloc((n + (size_t)d->N + 1) * sizeof *sseed);
     if (!opt_sample_seed) {           /* the start of the text, or the first window */
         if ((sseedlen = dataset_prefix(d, sseed, d->want_text ? 40 : d->N)) < 0)
             cli_die("out of memory");
     } else {                          /* the text as the model reads it */
-        if (m.lower && !m.byte_unit && !setlocale(LC_CTYPE, "C.UTF-8") && !setlocale(LC_CTYPE, "C.utf8"))
-            cli_die("the model lowercases its input, but the C.UTF-8 locale is not available");
-        int len;
-        if ((sseedlen = (int)model_encode(&m, opt_sample_seed, n, sseed, &at, &len)) < 0 && len == 0)
-            cli_usage_error("--sample-seed: invalid UTF-8 at byte %zu", at);
-        if (sseedlen < 0)
-            cli_usage_error("--sample-seed: '%.*s' is not in the vocabulary", len, opt_sample_seed + at);
+        size_t k, used;
+        codec_pos at = { 0 };
+        char msg[256];
+        int rc = codec_encode(&scodec, opt_sample_seed, n, 0, CODEC_REFUSE, 0, sseed, &k, &used, &at);
+        if (rc < 0)
+            cli_usage_error("--sample-seed: %s", codec_error(&scodec, rc, &at, msg, sizeof msg));
+        sseedlen = (int)k;
     }
     if (sseedlen == 0)
         cli_usage_error("--sample-seed: an empty seed");
@@ -334,12 +337,7 @@ static void put_chars(const int *idx, int n)
 {
     for (int i = 0; i < n; i++) {
         unsigned char u[4];
-        int l = 1;
-        if (m.byte_unit)
-            u[0] = (unsigned char)m.vocab[idx[i]];
-        else if ((l = utf8_encode(m.vocab[idx[i]], u)) == 0)
-            l = 3, memcpy(u, "\xef\xbf\xbd", 3);
-        fwrite(u, 1, (size_t)l, stderr);
+        fwrite(u, 1, (size_t)codec_decode_char(&scodec, idx[i], u), stderr);
     }
 }
 

@@ -7,7 +7,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
-#include <locale.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include "cli.h"
+#include "codec.h"
 #include "output.h"
 #include "frame.h"
 #include "model.h"
@@ -103,20 +103,7 @@ static void usage(void)
 /* Describe a unit for a message: "character 'é' (U+00E9)" or "byte 0xE9". */
 static const char *describe(uint32_t u, char *buf, size_t cap)
 {
-    if (opt_bytes) {
-        snprintf(buf, cap, "byte 0x%02X", (unsigned)u);
-        return buf;
-    }
-    unsigned char s[5] = { 0 };
-    const char *esc = u == '\n' ? "\\n" : u == '\t' ? "\\t" : u == '\r' ? "\\r" : u == '\'' ? "\\'"
-                    : u == '\\' ? "\\\\" : NULL;
-    if (esc)
-        snprintf(buf, cap, "character '%s' (U+%04X)", esc, (unsigned)u);
-    else if (u < 0x20 || (u >= 0x7F && u < 0xA0) || utf8_encode(u, s) == 0)
-        snprintf(buf, cap, "character U+%04X", (unsigned)u);
-    else
-        snprintf(buf, cap, "character '%s' (U+%04X)", (const char *)s, (unsigned)u);
-    return buf;
+    return codec_describe(u, opt_bytes, buf, cap);
 }
 
 static _Noreturn void die_utf8(const unsigned char *p, size_t n, const char *why, int bad)
@@ -378,7 +365,7 @@ int main(int argc, char **argv)
 
     if (opt_vocab)
         vocab_from_file(opt_vocab);
-    if (opt_lower && !opt_bytes && !setlocale(LC_CTYPE, "C.UTF-8") && !setlocale(LC_CTYPE, "C.utf8"))
+    if (opt_lower && !opt_bytes && utf8_lower_ready() < 0)
         cli_die("--lower: the C.UTF-8 locale is not available");
 
     if (!opt_vocab) {
