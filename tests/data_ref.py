@@ -150,13 +150,29 @@ def write(kind, out):
                            {"unit": "codepoint"})],
         "bytevocab": [frame("vocab", "u4", [2], np.array([0xA9, 0xC3], "<u4").tobytes(),
                             {"unit": "byte"})],
-    }[kind]
+    }.get(kind, [])
+    raw = set()
+    if kind == "badnames":
+        # names and attrs that are not UTF-8 (packed as msgpack str: bytes, use_bin_type off),
+        # and a byte-level vocabulary with bytes >= 0x80, for the machine-readable outputs
+        frames = [frame(b"caf\xe9", attrs={b"k\xff": b"v\xfe\n", "ok": "\u00e9"}),
+                  frame("vocab", "u4", [3], np.array([0x41, 0xA9, 0xC3], "<u4").tobytes(), {"unit": "byte"}),
+                  frame("text", "u1", [4], bytes([0, 1, 2, 7])),
+                  frame("tab\there\n\"q\"", "u1", [1], b"\0")]
+        raw = {0}
+    if kind == "oddnames":
+        # the same with UTF-8 names and attrs that JSON must escape (a tab, a newline, quotes, a
+        # control character), beside a byte-level vocabulary with bytes >= 0x80
+        frames = [frame("caf\u00e9\u0001", attrs={"k\u00ff\t": "v\u00fe\n\"", "ok": "\u00e9"}),
+                  frame("vocab", "u4", [3], np.array([0x41, 0xA9, 0xC3], "<u4").tobytes(), {"unit": "byte"}),
+                  frame("text", "u1", [4], bytes([0, 1, 2, 7])),
+                  frame("tab\there\n\"q\"", "u1", [1], b"\0")]
     body = [header] + frames
     if kind != "noend":
         body.append({"name": "end", "frames": len(frames)})
     with gzip.open(out, "wb") as f:
-        for fr in body:
-            f.write(msgpack.packb(fr, use_bin_type=True))
+        for i, fr in enumerate(body):
+            f.write(msgpack.packb(fr, use_bin_type=(i - 1) not in raw))
 
 
 def tdump_json(streampath, jsonpath):
