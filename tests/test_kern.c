@@ -722,6 +722,30 @@ static void test_dispatch(void)
     CHECK(k != NULL && kern_get(k->name) == k, "kern_select gave an unusable set");
     CHECK(kern_get("scalar") != NULL, "scalar set not available");
     CHECK(kern_get("no-such-set") == NULL, "unknown name accepted");
+
+    /* kern_limit: the sets left out are out of kern_select, kern_choose and kern_get, with
+     * their reason; scalar always stays; an unknown name changes nothing */
+    const kern_ops *best = kern_select();
+    char err[256] = "";
+    CHECK(kern_limit("scalar", err, sizeof err) == 0, "kern_limit(scalar): %s", err);
+    CHECK(kern_select() == kern_get("scalar"), "limited to scalar, kern_select gave %s", kern_select()->name);
+    for (int i = 0; kern_all[i]; i++) {
+        const char *why = kern_unusable(kern_all[i]);
+        if (kern_all[i] == kern_get("scalar"))
+            CHECK(why == NULL, "scalar left out: %s", why);
+        else
+            CHECK(why != NULL && kern_get(kern_all[i]->name) == NULL, "%s not left out", kern_all[i]->name);
+    }
+    if (best != kern_get("scalar")) {
+        CHECK(strstr(kern_unusable(best), "limit") != NULL, "%s: %s", best->name, kern_unusable(best));
+        CHECK(kern_choose(best->name, err, sizeof err) == NULL && strstr(err, "not among the allowed kernel sets (allowed: scalar)"),
+              "kern_choose(%s) under the limit: %s", best->name, err);
+    }
+    CHECK(kern_limit(",avx2,,", err, sizeof err) == 0, "kern_limit(,avx2,,): %s", err);
+    CHECK(kern_get("scalar") != NULL && kern_get("avx512") == NULL, "limited to avx2: scalar kept, avx512 out");
+    CHECK(kern_limit("scalar,nosuch", err, sizeof err) == -1 && strstr(err, "nosuch: unknown kernel set (built:")
+          && kern_get("avx512") == NULL, "kern_limit(nosuch): %s", err);
+    CHECK(kern_limit(NULL, err, sizeof err) == 0 && kern_select() == best, "the limit lifted");
 }
 
 int main(void)

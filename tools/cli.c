@@ -37,11 +37,18 @@ const kern_ops *cli_kernels(void)
     static const kern_ops *chosen;
     if (chosen)
         return chosen;
-    const char *env = getenv("CHARPIPE_KERNEL");
+    const char *env = getenv("CHARPIPE_KERNEL"), *limit = getenv("CHARPIPE_KERNELS");
     char err[1024];                   /* the name is quoted back in full */
+    if (kern_limit(limit, err, sizeof err) < 0) {
+        fprintf(stderr, "charpipe: CHARPIPE_KERNELS=%s: %s\n", limit, err);
+        exit(1);
+    }
     chosen = kern_choose(env, err, sizeof err);
     if (!chosen) {
-        fprintf(stderr, "charpipe: CHARPIPE_KERNEL=%s\n", err);
+        kern_limit(NULL, NULL, 0);    /* (we exit:) was it the limit that left the set out? */
+        int limited = kern_get(env) != NULL;
+        fprintf(stderr, "charpipe: CHARPIPE_KERNEL=%s%s%s\n", err,
+                limited ? " under CHARPIPE_KERNELS=" : "", limited ? limit : "");
         exit(1);
     }
     return chosen;

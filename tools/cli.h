@@ -17,8 +17,11 @@ extern const char *cli_prog;          /* the tool's name, for messages */
  * CHARPIPE_GZIP_LEVEL (one digit 0-9; anything else leaves the default, 1). */
 void cli_init(const char *prog);
 
-/* The kernel set CHARPIPE_KERNEL names, else the best for this CPU; dies (exit 1) with
- * "charpipe: CHARPIPE_KERNEL=NAME: unknown or ..." naming the choices. Cached. */
+/* The kernel set CHARPIPE_KERNEL names, else the best for this CPU, among those
+ * CHARPIPE_KERNELS allows when it is set (a comma-separated list, "scalar,avx2": the tools
+ * run as on a CPU that offered only those; kern_limit). Dies (exit 1) with "charpipe:
+ * CHARPIPE_KERNEL=NAME: unknown or ..." naming the choices, or "charpipe:
+ * CHARPIPE_KERNELS=LIST: NAME: unknown kernel set ...". Cached. */
 const kern_ops *cli_kernels(void);
 
 /* Print "prog: message" and exit 1. */
