@@ -1,5 +1,6 @@
-/* lstm_check.h - helpers shared by the model tests (test_lstm.c, test_charrnn.c): a seeded
- * RNG, random index tensors and the error measure every comparison with the reference uses. */
+/* lstm_check.h - helpers shared by the model tests (test_lstm.c, test_charrnn.c): random
+ * index tensors (from check.h's rng) and the error measure every comparison with the
+ * reference uses. */
 #ifndef CHARPIPE_LSTM_CHECK_H
 #define CHARPIPE_LSTM_CHECK_H
 #include <math.h>
@@ -7,8 +8,6 @@
 #include <stdlib.h>
 #include "check.h"
 #include "rng.h"
-
-static rng_t rng;                      /* each test seeds it in main */
 
 /* n indices uniform in [0, V). */
 static int32_t *make_idx(size_t n, int V)

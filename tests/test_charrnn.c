@@ -13,6 +13,7 @@
 
 static const kern_ops *K;
 static int CELL;                       /* the cell under test: CELL_LSTM or CELL_GRU */
+static uint64_t mask_seed;             /* the test's seed for the masks' generators */
 
 typedef struct { int V, H, L, T, b, pp, carried; } cfg;
 
@@ -205,8 +206,9 @@ static void test_dropout(void)
     int32_t *x = make_idx((size_t)b * T, V), *y = make_idx((size_t)b * T, V);
     lstm_work *w = lstm_work_new((lstm_dims){ V, H, L, CELL }, T, b);
     rng_t r1, r2;
-    rng_seed(&r1, 5);
-    rng_seed(&r2, 5);
+    uint64_t ms = rng_u64(&rng);
+    rng_seed(&r1, ms);
+    rng_seed(&r2, ms);
     lstm_seq s1 = { .per_position = 1, .dropout = 0.5f, .rng = &r1 }, s2 = s1;
     s2.rng = &r2;
     double a = lstm_train_seq(K, &p, &ga, w, b, T, x, y, 1.0f, &s1);
@@ -225,13 +227,13 @@ static void test_dropout(void)
      * RNG, told where its rows sit) draws the masks of the whole: the same loss and gradient */
     memset(g1, 0, n * sizeof(float));
     memset(g2, 0, n * sizeof(float));
-    rng_seed(&r1, 9);
+    rng_seed(&r1, ms + 1);
     lstm_seq whole = { .per_position = 1, .dropout = 0.5f, .rng = &r1 };
     double wl = lstm_train_seq(K, &p, &ga, w, b, T, x, y, 1.0f, &whole);
     double pl = 0;
     for (int lo = 0; lo < b; lo += 3) {
         int pb = b - lo < 3 ? b - lo : 3;
-        rng_seed(&r2, 9);
+        rng_seed(&r2, ms + 1);
         lstm_seq part = { .per_position = 1, .dropout = 0.5f, .rng = &r2, .row0 = lo };
         pl += lstm_train_seq(K, &p, &gb, w, pb, T, x + (size_t)lo * T, y + (size_t)lo * T, 1.0f, &part);
     }
@@ -327,6 +329,7 @@ static void grad_vs_differences(const char *what, lstm_dims d, int T, int b, con
  * Three layers, so a layer in the middle has dropout both on its input and on its output. */
 static void test_dropout_gradient(void)
 {
+    mask_seed = rng_u64(&rng);
     int V = 6, H = 5, L = 3, T = 4, b = 3;
     lstm_dims d = { V, H, L, CELL };
     size_t n = lstm_nparams(d);
@@ -338,7 +341,7 @@ static void test_dropout_gradient(void)
     int32_t *x = make_idx((size_t)b * T, V), *y = make_idx((size_t)b * T, V);
     lstm_work *w = lstm_work_new(d, T, b);
     rng_t r;
-    rng_seed(&r, 9);
+    rng_seed(&r, mask_seed);
     lstm_seq s = { .per_position = 1, .dropout = 0.4f, .rng = &r };
     lstm_train_seq(K, &p, &gp, w, b, T, x, y, 1.0f, &s);
     grad_vs_differences("with dropout", d, T, b, flat, g, w, &s, x, y);
@@ -346,10 +349,10 @@ static void test_dropout_gradient(void)
     free(flat); free(g); free(x); free(y);
 }
 
-/* The settings every regularisation test uses: every option on, the masks from RNG seed 13. */
+/* The settings every regularisation test uses: every option on, the masks from mask_seed. */
 static lstm_seq regul_seq(rng_t *r, int pp, const float *h0, const float *c0)
 {
-    rng_seed(r, 13);
+    rng_seed(r, mask_seed);
     return (lstm_seq){ .per_position = pp, .h0 = h0, .c0 = c0, .dropout = 0.3f, .rng = r,
                        .weight_drop = 0.4f, .locked_dropout = 0.3f, .input_dropout = 0.3f };
 }
@@ -366,7 +369,6 @@ static double *rand_mask(size_t n, double keep)
 
 static void test_ref_masked_gradcheck(void)
 {
-    rng_t saved = rng;
     int V = 5, H = 3, L = 3, T = 4, b = 2, G = cell_gates(CELL) * H;
     size_t n = lstm_nparams((lstm_dims){ V, H, L, CELL }), ns = (size_t)L * b * H;
     for (int pp = 1; pp >= 0; pp--) {
@@ -415,11 +417,12 @@ static void test_ref_masked_gradcheck(void)
         free((void *)m.input); free((void *)m.output);
         free(p); free(g); free(h0); free(c0); free(x); free(y);
     }
-    rng = saved;
 }
 
 /* (7b) lstm_train_seq of the kernel set K with every option on against the double reference
  * under the masks it drew (lstm_work_masks). */
+static int input_zeros, input_n;       /* regul_against_ref's input masks: dropped, all */
+
 static void regul_against_ref(int V, int H, int L, int T, int b, int pp)
 {
     lstm_dims dm = { V, H, L, CELL };
@@ -447,20 +450,20 @@ static void regul_against_ref(int V, int H, int L, int T, int b, int pp)
     float *wdf = malloc((size_t)L * H * G * sizeof(float));
     lstm_masks fm;
     ref_masks m = masks_of(w, &s, dm, T, b, wdf, &fm);
-    /* the input's mask is locked: a character has one multiplier in its sequence, and there
-     * are dropped and kept ones */
-    int locked = 1, zeros = 0;
+    /* the input's mask is locked: a character has one multiplier in its sequence (and over
+     * the test's calls, some are dropped and some kept: test_regul_vs_ref) */
+    int locked = 1;
     for (int row = 0; fm.input && row < b; row++)
         for (int t = 0; t < T; t++) {
             const float *mr = fm.input + (size_t)row * T;
             const int32_t *xr = x + (size_t)row * T;
-            zeros += mr[t] == 0.0f;
+            input_zeros += mr[t] == 0.0f;
+            input_n++;
             for (int u = 0; u < t; u++)
                 if (xr[u] == xr[t] && mr[u] != mr[t])
                     locked = 0;
         }
-    CHECK(locked && zeros > 0 && zeros < b * T, "%s %s: input masks not locked per character (%d zeros of %d)",
-          K->name, cell_name(CELL), zeros, b * T);
+    CHECK(locked, "%s %s: input masks not locked per character", K->name, cell_name(CELL));
     int all = fm.input && fm.output;
     for (int l = 0; l < L; l++)
         all = all && fm.wdrop[l] && (l == 0 || fm.between[l]);
@@ -486,12 +489,16 @@ static void regul_against_ref(int V, int H, int L, int T, int b, int pp)
 
 static void test_regul_vs_ref(void)
 {
-    rng_t saved = rng;
+    mask_seed = rng_u64(&rng);
+    input_zeros = input_n = 0;
     regul_against_ref(7, 5, 2, 4, 3, 1);
     regul_against_ref(13, 19, 3, 6, 5, 1);
     regul_against_ref(11, 9, 2, 5, 4, 0);
     regul_against_ref(37, 21, 2, 7, 9, 1);             /* ragged sizes, more rows than a group */
-    rng = saved;
+    /* (on 100-odd distinct characters of rows, all kept or all dropped at rates 0.3 would
+     * have probability 0.7^100, 0.3^100) */
+    CHECK(input_zeros > 0 && input_zeros < input_n, "%s %s: %d of %d inputs dropped", K->name,
+          cell_name(CELL), input_zeros, input_n);
 }
 
 /* (7) The regularisation of lstm_seq (weight drop, locked dropout on every layer's input and
@@ -502,7 +509,7 @@ static void test_regul_vs_ref(void)
  * sequence). */
 static void test_regul_gradient(void)
 {
-    rng_t saved = rng;                /* (the tests after this one draw what they drew before) */
+    mask_seed = rng_u64(&rng);
     int V = 6, H = 5, L = 3, T = 4, b = 3;
     lstm_dims d = { V, H, L, CELL };
     size_t n = lstm_nparams(d), ns = (size_t)L * b * H;
@@ -532,7 +539,6 @@ static void test_regul_gradient(void)
     }
     lstm_work_free(w);
     free(flat); free(g); free(x); free(y); free(h0); free(c0);
-    rng = saved;
 }
 
 /* (8) The same options: rates 0 are no options (bit for bit); a batch cut into parts (threads,
@@ -540,7 +546,6 @@ static void test_regul_gradient(void)
  * loss and gradient under the same masks. */
 static void test_regul_parts(void)
 {
-    rng_t saved = rng;
     int V = 7, H = 9, L = 2, T = 6, b = 5;
     lstm_dims d = { V, H, L, CELL };
     size_t n = lstm_nparams(d);
@@ -553,8 +558,9 @@ static void test_regul_parts(void)
     int32_t *x = make_idx((size_t)b * T, V), *y = make_idx((size_t)b * T, V);
     lstm_work *w = lstm_work_new(d, T, b);
     rng_t r1, r2;
-    rng_seed(&r1, 3);
-    rng_seed(&r2, 3);
+    mask_seed = rng_u64(&rng);
+    rng_seed(&r1, mask_seed);
+    rng_seed(&r2, mask_seed);
     lstm_seq zero = { .per_position = 1, .rng = &r1 }, plain = { .per_position = 1, .rng = &r2 };
     double e = lstm_train_seq(K, &p, &ga, w, b, T, x, y, 1.0f, &zero);
     double f = lstm_train_seq(K, &p, &gb, w, b, T, x, y, 1.0f, &plain);
@@ -592,7 +598,6 @@ static void test_regul_parts(void)
           K->name, cell_name(CELL), wl, sl, ge, gm);
     lstm_work_free(w);
     free(flat); free(g1); free(g2); free(x); free(y);
-    rng = saved;
 }
 
 static void test_layout(void)
@@ -644,24 +649,23 @@ static void test_gru_init(void)
 
 int main(void)
 {
-    rng_seed(&rng, 77);
     RUN(test_layout);
     RUN(test_gru_init);
     for (CELL = CELL_LSTM; CELL <= CELL_LNLSTM; CELL++) {
         printf("# cell %s\n", cell_name(CELL));
+        check_context("cell=%s", cell_name(CELL));
         RUN(test_ref_gradcheck);
         RUN(test_ref_masked_gradcheck);
         K = kern_get("scalar");       /* the specification; the others are checked against it */
+        check_context("cell=%s set=%s", cell_name(CELL), K->name);
         RUN(test_regul_gradient);
         for (int i = 0; kern_all[i]; i++) {
-            K = kern_get(kern_all[i]->name);
-            if (!K) {
-                char name[64];
-                snprintf(name, sizeof name, "charrnn_%s_%s", cell_name(CELL), kern_all[i]->name);
-                SKIP(name, "this CPU cannot run this kernel set");
+            char prefix[32];
+            snprintf(prefix, sizeof prefix, "charrnn_%s", cell_name(CELL));
+            if (!(K = check_set(prefix, kern_all[i])))
                 continue;
-            }
             printf("# kernel set %s, cell %s\n", K->name, cell_name(CELL));
+            check_context("cell=%s set=%s", cell_name(CELL), K->name);
             RUN(test_train_vs_ref);
             RUN(test_carried_state);
             RUN(test_step_layers);

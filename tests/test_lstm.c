@@ -241,19 +241,14 @@ static void test_layout(void)
 
 int main(void)
 {
-    rng_seed(&rng, 2024);
     RUN(test_layout);
     RUN(test_init);
     RUN(test_ref_gradcheck);
     for (int i = 0; kern_all[i]; i++) {
-        char name[64];
-        snprintf(name, sizeof name, "lstm_%s", kern_all[i]->name);
-        K = kern_get(kern_all[i]->name);
-        if (!K) {
-            SKIP(name, "this CPU cannot run this kernel set");
+        if (!(K = check_set("lstm", kern_all[i])))
             continue;
-        }
         printf("# kernel set %s\n", K->name);
+        check_context("set=%s", K->name);
         RUN(test_train_vs_ref);
         RUN(test_gscale_split);
         RUN(test_step);
