@@ -14,6 +14,11 @@
  * "# data FILE:NAME CONTEXT SUM", SUM the generator's state after the test: a fingerprint of
  * every number the test drew (tests/test_seeds.sh compares them between runs).
  *
+ * Numeric checks. CHECK_BOUND(label, err, bound, ...) fails unless err < bound (a NaN fails)
+ * and keeps the test's worst err / bound per label; CHARPIPE_TEST_BOUNDS=1 has RUN print them
+ * as "# bound FILE:NAME:LABEL RATIO CONTEXT: MESSAGE" (tests/seeds.sh takes the worst over
+ * seeds). Each bound's comment says what rounding it allows for.
+ *
  * Kernel sets. CHARPIPE_KERNELS=scalar,avx2 limits the sets a test may use as the tools'
  * variable does (kern_limit); check_set(prefix, k) gives k if it can be used, else prints
  * "SKIP PREFIX_NAME: why" (the CPU cannot run it, or the limit left it out) and gives NULL.
@@ -35,11 +40,13 @@ static int check_npass, check_nfail, check_cur_fail;
 static rng_t rng;                       /* the running test's generator (RUN seeds it) */
 
 static struct {
-    int ready, sums;
+    int ready, sums, bounds;
     uint64_t offset;                    /* CHARPIPE_TEST_SEED */
     const char *only, *kernels;         /* CHARPIPE_TEST_ONLY, CHARPIPE_KERNELS */
     char context[96];                   /* check_context's words */
     const char *file, *test;            /* the running test */
+    int nb;                             /* its CHECK_BOUND labels so far */
+    struct { const char *label; double worst; char msg[200]; } b[48];
 } check_;
 
 static inline void check_init(void)
@@ -50,6 +57,7 @@ static inline void check_init(void)
     const char *s = getenv("CHARPIPE_TEST_SEED");
     check_.offset = s ? strtoull(s, NULL, 10) : 0;
     check_.sums = getenv("CHARPIPE_TEST_SUMS") && *getenv("CHARPIPE_TEST_SUMS");
+    check_.bounds = getenv("CHARPIPE_TEST_BOUNDS") && *getenv("CHARPIPE_TEST_BOUNDS");
     check_.only = getenv("CHARPIPE_TEST_ONLY");
     check_.kernels = getenv("CHARPIPE_KERNELS");
     char err[256];
@@ -67,6 +75,40 @@ static inline void check_init(void)
             check_cur_fail++;                                                   \
         }                                                                       \
     } while (0)
+
+/* err < bound, else a failure naming both; the worst err / bound of each label is kept. */
+#define CHECK_BOUND(label, err, bound, ...) \
+    check_bound(__FILE__, __LINE__, label, (double)(err), (double)(bound), __VA_ARGS__)
+
+__attribute__((format(printf, 6, 7)))
+static inline void check_bound(const char *file, int line, const char *label, double err, double bound,
+                        const char *fmt, ...)
+{
+    double r = err / bound;
+    int i = 0, bad = !(err < bound);
+    while (i < check_.nb && strcmp(check_.b[i].label, label) != 0)
+        i++;
+    if (i == check_.nb && i < (int)(sizeof check_.b / sizeof *check_.b)) {
+        check_.b[check_.nb++].label = label;
+        check_.b[i].worst = -1;
+    }
+    int worse = i < check_.nb && (r != r || r > check_.b[i].worst) && check_.b[i].worst == check_.b[i].worst;
+    if (!bad && !worse)
+        return;
+    char msg[200];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    if (worse) {
+        check_.b[i].worst = r;
+        memcpy(check_.b[i].msg, msg, sizeof msg);
+    }
+    if (bad) {
+        fprintf(stderr, "  %s:%d: %s: error %.3g, bound %.3g: %s\n", file, line, label, err, bound, msg);
+        check_cur_fail++;
+    }
+}
 
 /* The words RUN adds to the identity of the tests that follow ("cell=gru set=avx2"). */
 __attribute__((format(printf, 1, 2)))
@@ -109,6 +151,7 @@ static inline int check_begin(const char *file, const char *name)
     const char *slash = strrchr(file, '/');
     check_.file = slash ? slash + 1 : file;
     check_.test = name;
+    check_.nb = 0;
     check_cur_fail = 0;
     uint64_t h = 0xcbf29ce484222325ULL;
     h = check_fnv(h, check_.file, strlen(check_.file) + 1);
@@ -126,6 +169,9 @@ static inline void check_end(void)
         printf("# data %s:%s %s %016llx\n", check_.file, check_.test,
                check_.context[0] ? check_.context : "-",
                (unsigned long long)check_fnv(0xcbf29ce484222325ULL, rng.s, sizeof rng.s));
+    for (int i = 0; check_.bounds && i < check_.nb; i++)
+        printf("# bound %s:%s:%s %.4g %s: %s\n", check_.file, check_.test, check_.b[i].label,
+               check_.b[i].worst, check_.context[0] ? check_.context : "-", check_.b[i].msg);
     fflush(stdout);
     if (check_cur_fail) check_nfail++; else check_npass++;
 }
