@@ -12,7 +12,7 @@ set -u
 N=${1:?usage: seeds.sh N BUILD...}; shift
 [ $# -gt 0 ] || set -- build
 here=$(cd "$(dirname "$0")" && pwd)
-out=$(mktemp -d); trap 'rm -rf "$out"' EXIT
+out=$(mktemp -d); trap 'rm -rf "$out"' EXIT; trap 'exit 130' INT TERM
 PROGS=${SEEDS_PROGS:-test_kern test_lstm test_charrnn}
 
 # one job per (build, program, seed): "build prog seed" lines, the slow programs first

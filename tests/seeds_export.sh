@@ -14,7 +14,7 @@ BIN=$(cd "${2:-$here/../bin}" && pwd)
 export PATH="$BIN:$PATH"
 PY=/usr/bin/python3
 command -v "$PY" >/dev/null && "$PY" -c 'import numpy' 2>/dev/null || PY=python3
-work=$(mktemp -d); trap 'rm -rf "$work"' EXIT
+work=$(mktemp -d); trap 'rm -rf "$work"' EXIT; trap 'exit 130' INT TERM
 cd "$work" || exit 1
 
 # test_export.sh's text and models
