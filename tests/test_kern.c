@@ -527,7 +527,9 @@ static void check_cell(int b, int H, int with_prev)
             ec = check_max(ec, fabs(c[(size_t)r * H + j] - cn) / check_max(1.0, fabs(cn)));
             eh = check_max(eh, fabs(h[(size_t)r * H + j] - hn));
         }
-    /* activations in (0, 1) or (-1, 1): exp's and the division's rounding, a few u */
+    /* activations in (0, 1) or (-1, 1): exp's error (below 1e-8) and the roundings of the
+     * sum and division, a few u; c = f c' + i g and h = o tanh(c) a few u more, c relative
+     * to max(1, |c|) */
     CHECK_BOUND("cell_fwd_act", ea, 1e-6, "%s cell_fwd b=%d H=%d", K->name, b, H);
     CHECK_BOUND("cell_fwd_c", ec, 1e-6, "%s cell_fwd b=%d H=%d", K->name, b, H);
     CHECK_BOUND("cell_fwd_h", eh, 1e-6, "%s cell_fwd b=%d H=%d", K->name, b, H);
@@ -561,6 +563,8 @@ static void check_cell(int b, int H, int with_prev)
     for (size_t q = 0; q < (size_t)b * G; q++)
         finite &= isfinite(z[q]);
     CHECK(finite, "%s cell_bwd b=%d H=%d: not finite", K->name, b, H);
+    /* each dz a product of four or five float factors (a few u of itself), relative to the
+     * largest of only 4 b H of them, which with H 1 can be ten times smaller than the rest */
     CHECK_BOUND("cell_bwd_dz", edz, 1e-5, "%s cell_bwd b=%d H=%d", K->name, b, H);
     CHECK_BOUND("cell_bwd_dc", edc, 1e-5, "%s cell_bwd b=%d H=%d", K->name, b, H);
     free(z); free(cp); free(c); free(h); free(dh); free(dc); free(z0); free(dc0);
@@ -606,6 +610,8 @@ static void check_gru_cell(int b, int H, int with_prev, int in_place)
             ea = check_max(ea, check_max(fabs(act[j] - z), check_max(fabs(act[H + j] - rr), fabs(act[2 * H + j] - n))));
             eh = check_max(eh, fabs(hout[(size_t)r * H + j] - hn));
         }
+    /* the float sum a_h + r u_h (|a_h|, |u_h| <= 6) rounds by up to 12 u = 7e-7, through
+     * tanh' <= 1, plus the activation's own rounding: below 8e-7 */
     CHECK_BOUND("gru_fwd_act", ea, 1e-6, "%s gru_cell_fwd b=%d H=%d", K->name, b, H);
     CHECK_BOUND("gru_fwd_h", eh, 1e-6, "%s gru_cell_fwd b=%d H=%d", K->name, b, H);
 
@@ -646,6 +652,7 @@ static void check_gru_cell(int b, int H, int with_prev, int in_place)
     for (size_t q = 0; q < bH; q++)
         edh = check_max(edh, fabs(dh[q] - rdh[q]) / mh);
     CHECK(finite, "%s gru_cell_bwd b=%d H=%d: not finite", K->name, b, H);
+    /* products of a few float factors, relative to the largest (above) */
     CHECK_BOUND("gru_bwd_da", eda, 1e-5, "%s gru_cell_bwd b=%d H=%d", K->name, b, H);
     CHECK_BOUND("gru_bwd_du", edu, 1e-5, "%s gru_cell_bwd b=%d H=%d", K->name, b, H);
     CHECK_BOUND("gru_bwd_dh", edh, 1e-5, "%s gru_cell_bwd b=%d H=%d", K->name, b, H);
@@ -711,6 +718,8 @@ static void check_ln(int b, int H)
     double ers = 0;
     for (int r = 0; r < b * 4; r++)
         ers = check_max(ers, fabs(rstd[r] - rs[r]) / rs[r]);
+    /* the mean and variance are float sums of H terms (a mean up to 6 beside a spread of 3:
+     * a few u of 6 in s - mean), the normalised values up to sqrt(H) = 11 */
     CHECK_BOUND("ln_fwd_out", eo / mo, 1e-5, "%s ln_fwd b=%d H=%d", K->name, b, H);
     CHECK_BOUND("ln_fwd_shat", eh, 1e-4, "%s ln_fwd b=%d H=%d", K->name, b, H);
     CHECK_BOUND("ln_fwd_rstd", ers, 1e-5, "%s ln_fwd b=%d H=%d", K->name, b, H);
@@ -726,6 +735,8 @@ static void check_ln(int b, int H)
         edg = check_max(edg, fabs(dg[j] - rdg[j]) / mg);
         edb = check_max(edb, fabs(db[j] - rdb[j]) / mb);
     }
+    /* ds = rstd (dz gamma - mean - shat mean(dz gamma shat)): terms of the size of dz gamma
+     * that cancel, relative to the largest ds, which for H = 3 can be far smaller */
     CHECK_BOUND("ln_bwd_ds", eds, 1e-4, "%s ln_bwd b=%d H=%d", K->name, b, H);
     CHECK_BOUND("ln_bwd_dgamma", edg, 1e-5, "%s ln_bwd b=%d H=%d", K->name, b, H);
     CHECK_BOUND("ln_bwd_dbias", edb, 1e-5, "%s ln_bwd b=%d H=%d", K->name, b, H);
@@ -761,6 +772,7 @@ static void test_sigmoid_accuracy(void)
         ei = check_max(ei, fabs(z[j] - s) / s);
         eg = check_max(eg, fabs(z[2 * H + j] - t));
     }
+    /* exp's error (below 1e-8) and a division, relative; the argument itself is exact */
     CHECK_BOUND("sigmoid_rel", ei, 1e-6, "%s sigmoid over [-20, 20]", K->name);
     CHECK_BOUND("tanh_abs", eg, 1e-6, "%s tanh over [-20, 20]", K->name);
     free(z); free(zin); free(c); free(h);
