@@ -3,6 +3,7 @@
 #   make            build the tools into bin/
 #   make test       installs what the tests use when missing (make test-deps), then unit + CLI
 #                   tests, then the same suite under ASan+UBSan
+#   make test-seeds N=200   every numeric check over N seeds: the worst ratio of error to bound
 #   make bench      benchmarks (read ../shared/data when present; install the peers when missing)
 #   make MPI=1      train built with mpicc for training across processes (Open MPI), with
 #                   everything else, into build/mpi/bin; make mpi builds that train alone
@@ -75,7 +76,7 @@ PUBLIC_H  := $(addprefix lib/,ts.h kern.h lstm.h model.h rng.h par.h utf8.h code
 CLI_OBJ   := $(O)/tools/cli.o $(O)/tools/output.o
 REF_OBJ   := $(O)/tests/lstm_ref.o
 
-.PHONY: all tools tests test check check-san bench deps test-deps bench-deps install uninstall clean man demo fuzz mpi
+.PHONY: all tools tests test check check-san test-seeds bench deps test-deps bench-deps install uninstall clean man demo fuzz mpi
 .DELETE_ON_ERROR:
 .SECONDARY:
 
@@ -149,6 +150,17 @@ test: test-deps
 	 cat build/test-counts build/san/test-counts 2>/dev/null | awk '{ p += $$1; f += $$2; s += $$3 } \
 	   END { printf "total: %d passed, %d failed, %d skipped\n", p, f, s }'; \
 	 [ $$a = 0 ] && [ $$b = 0 ]
+
+# The seed sweep (not part of make test; about 30 minutes on 2 cores for N=200): every numeric
+# check of the C tests rerun with CHARPIPE_TEST_SEED = 0 .. N-1, in this build and in build/o1
+# (-O1 without the sanitizers: the sanitizer build's arithmetic, no FMA contraction), and the
+# export against numpy and torch over the same seeds; prints the worst ratio of error to bound
+# per check (tests/seeds.sh).
+N ?= 200
+O1_TESTS := $(addprefix build/o1/tests/,test_kern test_lstm test_charrnn)
+test-seeds: tools tests
+	@$(MAKE) --no-print-directory O=build/o1 OPT=-O1 $(O1_TESTS)
+	@tests/seeds.sh $(N) $(O) build/o1
 
 # Debian packages, installed when missing (sudo when not root): the build's (make deps, make
 # demo), the tests' (make test-deps, run by make test: the independent Python reference, Open

@@ -35,23 +35,75 @@ static int kern_runs(const kern_ops *k)
     return k == &kern_scalar;
 }
 
+/* The sets kern_limit allows: bit i for kern_all[i] (all by default). */
+static unsigned kern_allowed = ~0u;
+
+static int kern_index(const kern_ops *k)
+{
+    for (int i = 0; kern_all[i]; i++)
+        if (kern_all[i] == k)
+            return i;
+    return -1;
+}
+
+const char *kern_unusable(const kern_ops *k)
+{
+    int i = kern_index(k);
+    if (i < 0 || !kern_runs(k))
+        return "this CPU cannot run it";
+    if (k != &kern_scalar && !(kern_allowed >> i & 1))
+        return "left out by the limit on kernel sets";
+    return NULL;
+}
+
+int kern_limit(const char *list, char *err, size_t cap)
+{
+    unsigned allowed = 0;
+    const char *p = list;
+    if (!list || !*list) {
+        kern_allowed = ~0u;
+        return 0;
+    }
+    while (*p) {
+        size_t n = strcspn(p, ",");
+        int found = n == 0;                     /* an empty item ("scalar,") names nothing */
+        for (int i = 0; kern_all[i] && n; i++)
+            if (strlen(kern_all[i]->name) == n && strncmp(kern_all[i]->name, p, n) == 0) {
+                allowed |= 1u << i;
+                found = 1;
+            }
+        if (!found) {
+            if (err && cap > 0) {
+                size_t m = (size_t)snprintf(err, cap, "%.*s: unknown kernel set (built:",
+                                            (int)(n < 200 ? n : 200), p);
+                for (int i = 0; kern_all[i]; i++)
+                    if (m < cap)
+                        m += (size_t)snprintf(err + m, cap - m, " %s", kern_all[i]->name);
+                if (m < cap)
+                    snprintf(err + m, cap - m, ")");
+            }
+            return -1;
+        }
+        p += n + (p[n] == ',');
+    }
+    kern_allowed = allowed;
+    return 0;
+}
+
 const kern_ops *kern_get(const char *name)
 {
     for (int i = 0; kern_all[i]; i++)
         if (strcmp(kern_all[i]->name, name) == 0)
-            return kern_runs(kern_all[i]) ? kern_all[i] : NULL;
+            return kern_unusable(kern_all[i]) ? NULL : kern_all[i];
     return NULL;
 }
 
 const kern_ops *kern_select(void)
 {
-    static const kern_ops *chosen;
-    if (chosen)
-        return chosen;
     for (int i = 0; kern_all[i]; i++)
-        if (kern_runs(kern_all[i]))
-            return chosen = kern_all[i];
-    return chosen = &kern_scalar;
+        if (!kern_unusable(kern_all[i]))
+            return kern_all[i];
+    return &kern_scalar;
 }
 
 const kern_ops *kern_choose(const char *name, char *err, size_t cap)
@@ -60,10 +112,15 @@ const kern_ops *kern_choose(const char *name, char *err, size_t cap)
         return kern_select();
     const kern_ops *k = kern_get(name);
     if (!k && err && cap > 0) {
-        size_t n = (size_t)snprintf(err, cap, "%s: unknown or not supported by this CPU "
+        int i, limited = 0;
+        for (i = 0; kern_all[i]; i++)
+            if (strcmp(kern_all[i]->name, name) == 0)
+                limited = kern_runs(kern_all[i]);
+        size_t n = (size_t)snprintf(err, cap, limited ? "%s: not among the allowed kernel sets "
+                                    "(allowed:" : "%s: unknown or not supported by this CPU "
                                     "(this CPU runs:", name);
-        for (int i = 0; kern_all[i]; i++)
-            if (kern_runs(kern_all[i]) && n < cap)
+        for (i = 0; kern_all[i]; i++)
+            if ((limited ? !kern_unusable(kern_all[i]) : kern_runs(kern_all[i])) && n < cap)
                 n += (size_t)snprintf(err + n, cap - n, " %s", kern_all[i]->name);
         if (n < cap)
             snprintf(err + n, cap - n, ")");

@@ -2,9 +2,10 @@
  *
  * Every implementation has the same functions behind a kern_ops table; kern_select() picks
  * the best one this CPU supports (CPUID), kern_choose() the one a name asks for ("scalar",
- * "avx2", "avx512"; the tools take it from the environment variable CHARPIPE_KERNEL). The "scalar" set is portable C that builds
- * anywhere; the others are compiled only for x86-64, each in its own file with its own -m
- * flags. Results of all sets agree with the double-precision reference (tests/lstm_ref.h) to float
+ * "avx2", "avx512"; the tools take it from the environment variable CHARPIPE_KERNEL), and
+ * kern_limit() makes a process act as if the CPU offered fewer sets (the tools' and tests'
+ * CHARPIPE_KERNELS). The "scalar" set is portable C that builds anywhere; the others are
+ * compiled only for x86-64, each in its own file with its own -m flags. Results of all sets agree with the double-precision reference (tests/lstm_ref.h) to float
  * rounding; tests/test_kern.c checks every set this CPU can run.
  *
  * Matrices are row-major floats, leading dimensions in floats, pointers need no alignment.
@@ -116,16 +117,30 @@ typedef struct kern_ops {
                                  int ldy);
 } kern_ops;
 
-/* The best set for this CPU. Chosen once, then cached. */
+/* The best set for this CPU (within kern_limit's list). */
 const kern_ops *kern_select(void);
 
 /* The set with this name (NULL or "" = kern_select()), or NULL if it is unknown or this CPU
  * cannot run it, with "NAME: unknown or not supported by this CPU (this CPU runs: avx2
- * scalar)" in err (cap bytes; err may be NULL). */
+ * scalar)" in err (cap bytes; err may be NULL); or NULL if kern_limit left it out, with
+ * "NAME: not among the allowed kernel sets (allowed: avx2 scalar)". */
 const kern_ops *kern_choose(const char *name, char *err, size_t cap);
 
-/* The set with this name if it was built and this CPU can run it, else NULL. */
+/* The set with this name if it was built, this CPU can run it and kern_limit allows it,
+ * else NULL. */
 const kern_ops *kern_get(const char *name);
+
+/* Allow only the sets named in list, comma-separated ("scalar,avx2"), as on a CPU that
+ * offered no others: kern_select, kern_choose and kern_get then leave the rest out. The
+ * scalar set is always allowed (every CPU runs it); a named set this CPU cannot run stays
+ * out. NULL or "" allows every set again. Returns 0, or -1 with "NAME: unknown kernel set
+ * (built: avx512 avx2 scalar)" in err (cap bytes; may be NULL) and the limit unchanged.
+ * Process-wide: call it before choosing a set, not while other threads choose one. */
+int kern_limit(const char *list, char *err, size_t cap);
+
+/* Why set k cannot be used here: NULL if it can, else "this CPU cannot run it" or "left
+ * out by the limit on kernel sets" (kern_limit). */
+const char *kern_unusable(const kern_ops *k);
 
 /* All sets built into this binary, NULL-terminated (for tests and benchmarks; check
  * kern_get before running one). */

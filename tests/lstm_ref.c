@@ -219,17 +219,16 @@ static double ref_seq(const double *params, double *grad, int V, int H, int L, i
             for (int t = 0; t < T; t++) {
                 double *a = act + ((size_t)l * T + t) * G;
                 const double *hp = hl + (size_t)t * H, *cp = cl + (size_t)t * H;
-                for (int j = 0; j < G; j++) {           /* sv = the projections, without bias */
-                    double z = 0.0;
-                    if (l == 0)
-                        z += K[(size_t)xw[t] * G + j] * input_at(mk, w, t, T);
-                    else
-                        for (int q = 0; q < H; q++)
-                            z += in[(size_t)t * H + q] * K[(size_t)q * G + j];
-                    for (int q = 0; q < H; q++)
-                        z += hp[q] * R[(size_t)q * G + j];
-                    sv[j] = z;
-                }
+                /* sv = the projections, without bias: sv[j] sums the input's terms, then the
+                 * state's, each in order of q (the loops run along the rows of K and R) */
+                for (int j = 0; j < G; j++)
+                    sv[j] = l == 0 ? 0.0 + K[(size_t)xw[t] * G + j] * input_at(mk, w, t, T) : 0.0;
+                for (int q = 0; q < H && l > 0; q++)
+                    for (int j = 0; j < G; j++)
+                        sv[j] += in[(size_t)t * H + q] * K[(size_t)q * G + j];
+                for (int q = 0; q < H; q++)
+                    for (int j = 0; j < G; j++)
+                        sv[j] += hp[q] * R[(size_t)q * G + j];
                 for (int blk = 0; blk < 4 && ln; blk++) {  /* normalise each gate block */
                     double mean = 0.0, var = 0.0;
                     for (int j = blk * H; j < (blk + 1) * H; j++) mean += sv[j] / H;
@@ -297,15 +296,14 @@ static double ref_seq(const double *params, double *grad, int V, int H, int L, i
                     for (int j = blk * H; j < (blk + 1) * H; j++)
                         dz[j] = rs * (dz[j] * gamma[j] - m1 - sh[j] * m2);
                 }
-                for (int j = 0; j < G; j++) {
-                    for (int q = 0; q < H; q++)
+                for (int q = 0; q < H; q++)
+                    for (int j = 0; j < G; j++)
                         gR[(size_t)q * G + j] += hl[(size_t)t * H + q] * dz[j];
-                    if (l == 0)
-                        gK[(size_t)xw[t] * G + j] += dz[j] * input_at(mk, w, t, T);
-                    else
-                        for (int q = 0; q < H; q++)
-                            gK[(size_t)q * G + j] += in[(size_t)t * H + q] * dz[j];
-                }
+                for (int j = 0; j < G && l == 0; j++)
+                    gK[(size_t)xw[t] * G + j] += dz[j] * input_at(mk, w, t, T);
+                for (int q = 0; q < H && l > 0; q++)
+                    for (int j = 0; j < G; j++)
+                        gK[(size_t)q * G + j] += in[(size_t)t * H + q] * dz[j];
                 for (int q = 0; q < H; q++) {
                     dhp[q] = 0.0;
                     for (int j = 0; j < G; j++) {

@@ -3,7 +3,8 @@
 # TESTs named, e.g. test_model.sh or test_kern), a line each (and a line per skipped check
 # with its reason), then one line "N passed, M failed, K skipped". A program
 # that exits non-zero without reporting a FAIL (a crash, a sanitizer report) counts as one
-# failure. Exit status 1 if anything failed.
+# failure. Exit status 1 if anything failed. The C tests' fingerprints of the data they drew
+# ("# data" lines, check.h) are kept for test_seeds.sh (SUMS) and not shown.
 set -u
 O=${1:-build}; BIN=${2:-bin}
 shift 2 2>/dev/null || shift $#
@@ -13,12 +14,13 @@ wanted() { [ "$only" = "  " ] || [[ $only == *" $1 "* ]] && matched=$((matched +
 here=$(cd "$(dirname "$0")" && pwd)
 BIN=$(cd "$BIN" && pwd)
 pass=0; failed=0; skipped=0
-log=$(mktemp); trap 'rm -f "$log"' EXIT
+log=$(mktemp); sums=$(mktemp); trap 'rm -f "$log" "$sums"' EXIT
+CTESTS=$(cd "$O/tests" 2>/dev/null && pwd)
 
 run_one() {   # NAME CMD...
     local name=$1 rc; shift
     local tmp t0; tmp=$(mktemp -d); t0=$SECONDS
-    ( cd "$tmp" && BIN="$BIN" TMP="$tmp" TESTS="$here" "$@" ) >"$log" 2>&1; rc=$?
+    ( cd "$tmp" && BIN="$BIN" TMP="$tmp" TESTS="$here" CTESTS="$CTESTS" SUMS="$sums" "$@" ) >"$log" 2>&1; rc=$?
     rm -rf "$tmp"
     local p f s
     p=$(grep -c '^ok ' "$log"); f=$(grep -c '^FAIL ' "$log"); s=$(grep -c '^SKIP ' "$log")
@@ -26,8 +28,9 @@ run_one() {   # NAME CMD...
         f=1; echo "FAIL $name: exit status $rc" >>"$log"
     fi
     pass=$((pass + p)); failed=$((failed + f)); skipped=$((skipped + s))
+    grep '^# data ' "$log" >>"$sums"
     if [ "$f" -gt 0 ]; then
-        echo "--- $name"; cat "$log"
+        echo "--- $name"; grep -v '^# data ' "$log"
     else
         printf '%-28s %3d ok%s (%d s)\n' "$name" "$p" "$([ "$s" -gt 0 ] && echo ", $s skipped")" $((SECONDS - t0))
     fi
@@ -38,7 +41,7 @@ run_one() {   # NAME CMD...
 for t in "$O"/tests/test_*; do
     case $t in *.o|*.d) continue ;; esac
     [ -x "$t" ] && wanted "$(basename "$t")" || continue
-    run_one "$(basename "$t")" "$(cd "$(dirname "$t")" && pwd)/$(basename "$t")"
+    run_one "$(basename "$t")" env CHARPIPE_TEST_SUMS=1 "$CTESTS/$(basename "$t")"
 done
 # The sanitizer build runs every file but those marked "# plain build only: REASON" (valgrind
 # cannot run ASan code; the MPI train is the plain build's): the plain half runs them.

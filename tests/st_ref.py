@@ -3,6 +3,8 @@
 
     st_ref.py loss EXPORT TEXT          the mean loss (nats) evaluate reports for TEXT, from an
                                         export in the torch layout, computed here in float64
+                                        (loss, keras-loss and torch-loss take several EXPORTs
+                                        before TEXT and print a line each)
     st_ref.py keras-loss EXPORT TEXT    the same from an export in the keras layout, its tensors
                                         taken in the metadata's "order" and consumed positionally
                                         as Keras's set_weights would (shapes checked)
@@ -225,20 +227,21 @@ def main():
     if cmd == "torch-sample":
         sys.stdout.write(torch_sample(path, sys.argv[3], int(sys.argv[4])))
         return
-    text = open(sys.argv[3], encoding="utf-8").read()
-    if cmd == "torch-loss":
-        print("%.8f" % torch_loss(path, text))
-        return
-    meta, T, _, _, _ = read(path)
-    L = int(meta["layers"])
-    if cmd == "loss":
-        assert meta["tensor_layout"] == "torch"
-        print("%.8f" % mean_loss(meta, lambda x, h, c: step_torch(meta["cell"], T, L, x, h, c), text))
-    elif cmd == "keras-loss":
-        assert meta["tensor_layout"] == "keras"
-        W = keras_weights(meta, T)
-        print("%.8f" % mean_loss(meta, lambda x, h, c: step_keras(meta["cell"], W, L, x, h, c), text))
-    else:
-        sys.exit("st_ref.py: unknown command " + cmd)
+    text = open(sys.argv[-1], encoding="utf-8").read()
+    for path in sys.argv[2:-1]:
+        if cmd == "torch-loss":
+            print("%.8f" % torch_loss(path, text))
+            continue
+        meta, T, _, _, _ = read(path)
+        L = int(meta["layers"])
+        if cmd == "loss":
+            assert meta["tensor_layout"] == "torch"
+            print("%.8f" % mean_loss(meta, lambda x, h, c: step_torch(meta["cell"], T, L, x, h, c), text))
+        elif cmd == "keras-loss":
+            assert meta["tensor_layout"] == "keras"
+            W = keras_weights(meta, T)
+            print("%.8f" % mean_loss(meta, lambda x, h, c: step_keras(meta["cell"], W, L, x, h, c), text))
+        else:
+            sys.exit("st_ref.py: unknown command " + cmd)
 
 main()

@@ -5,8 +5,7 @@
 #include "check.h"
 #include "dataset.h"
 
-static uint64_t rs = 88172645463325252ULL;
-static uint32_t rnd(uint32_t n) { rs ^= rs << 13; rs ^= rs >> 7; rs ^= rs << 17; return (uint32_t)(rs % n); }
+static uint32_t rnd(uint32_t n) { return (uint32_t)rng_below(&rng, n); }
 
 /* A dataset with vocabulary V and windows of N; the caller frees. */
 static void make(dataset *d, int V)

@@ -281,9 +281,11 @@ matches_numpy() {
 if have_py; then
     printf 'the quick brown fox jumps over the lazy dog\nand again: the lazy dog sleeps.\n' > fox.txt
     # eval on models built by Python (each cell) equals the loss Python computes with numpy
-    matches_numpy eval_matches_numpy_reference py.model fox.txt make 11 lstm
-    matches_numpy eval_gru_matches_numpy_reference pyg.model fox.txt make 12 gru
-    matches_numpy eval_lnlstm_matches_numpy_reference pyl.model fox.txt make 14 lnlstm
+    # (their seeds plus the offset CHARPIPE_TEST_SEED, as tests/seeds_export.sh sweeps them)
+    o=${CHARPIPE_TEST_SEED:-0}
+    matches_numpy eval_matches_numpy_reference py.model fox.txt make $((11 + o)) lstm
+    matches_numpy eval_gru_matches_numpy_reference pyg.model fox.txt make $((12 + o)) gru
+    matches_numpy eval_lnlstm_matches_numpy_reference pyl.model fox.txt make $((14 + o)) lnlstm
     # and models trained here are read by Python, whose loss agrees with eval's
     matches_numpy trained_model_readable_by_python a.model rep.txt
     vocab < rep.txt | window -n 5 | train --cell gru -H 9 -e 2 --seed 8 -o g5.model 2>/dev/null

@@ -2,10 +2,12 @@
 # trained here.
 . "$TESTS/lib.sh"
 
-# A text with some uncertainty in it: words drawn from a short list (awk's own random numbers;
-# what matters is that the models are not sure of every next character).
-awk 'BEGIN { srand(3); split("the cat sat on a mat and a dog ran to the old red barn", w, " ");
-             for (i = 0; i < 900; i++) printf "%s%s", w[1 + int(rand() * 14)], (i % 11 == 10 ? ".\n" : " ") }' > words.txt
+# A text with some uncertainty in it: words drawn from a short list (what matters is that the
+# models are not sure of every next character), by the Park-Miller generator in exact integer
+# arithmetic: awk's own rand() draws other numbers in mawk and gawk.
+awk 'BEGIN { x = 3; split("the cat sat on a mat and a dog ran to the old red barn", w, " ");
+             for (i = 0; i < 900; i++) { x = x * 16807 % 2147483647
+                 printf "%s%s", w[1 + int(x / 2147483647 * 14)], (i % 11 == 10 ? ".\n" : " ") } }' > words.txt
 vocab < words.txt | train --streams -n 16 -b 8 -H 24 -L 2 -e 2 -j 1 --seed 1 -o st2.model 2>/dev/null
 vocab < words.txt | train --streams -n 16 -b 8 -H 24 -e 2 -j 1 --seed 1 -o st1.model 2>/dev/null
 vocab < words.txt | train --streams -n 16 -b 8 -H 20 --cell gru -e 1 -j 1 --seed 1 -o gru.model 2>/dev/null

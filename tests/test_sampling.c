@@ -161,7 +161,7 @@ static int ref_cmp(const void *a, const void *b)
     return (i > j) - (i < j);
 }
 
-static int ref_choose(const float *p, int nv, double t, int topk, double topp, rng_t *rng, double *q, int *order)
+static int ref_choose(const float *p, int nv, double t, int topk, double topp, rng_t *r, double *q, int *order)
 {
     int best = sample_argmax(p, nv);
     if (t == 1)
@@ -194,7 +194,7 @@ static int ref_choose(const float *p, int nv, double t, int topk, double topp, r
     double total = 0;
     for (int i = 0; i < n; i++)
         total += q[order[i]];
-    double u = rng_uniform(rng) * total;
+    double u = rng_uniform(r) * total;
     for (int i = 0; i < n; i++) {
         u -= q[order[i]];
         if (u < 0)

@@ -73,11 +73,18 @@ const kern_ops *cli_kernels(void)
     static const kern_ops *chosen;
     if (chosen)
         return chosen;
-    const char *env = getenv("CHARPIPE_KERNEL");
+    const char *env = getenv("CHARPIPE_KERNEL"), *limit = getenv("CHARPIPE_KERNELS");
     char err[1024];                   /* the name is quoted back in full */
+    if (kern_limit(limit, err, sizeof err) < 0) {
+        fprintf(stderr, "charpipe: CHARPIPE_KERNELS=%s: %s\n", limit, err);
+        exit(1);
+    }
     chosen = kern_choose(env, err, sizeof err);
     if (!chosen) {
-        fprintf(stderr, "charpipe: CHARPIPE_KERNEL=%s\n", err);
+        kern_limit(NULL, NULL, 0);    /* (we exit:) was it the limit that left the set out? */
+        int limited = kern_get(env) != NULL;
+        fprintf(stderr, "charpipe: CHARPIPE_KERNEL=%s%s%s\n", err,
+                limited ? " under CHARPIPE_KERNELS=" : "", limited ? limit : "");
         exit(1);
     }
     return chosen;
@@ -175,9 +182,10 @@ const char *cli_path(const char *opt, const char *arg)
 
 void cli_print_version(void)
 {
+    const char *k = cli_uses_kernels ? cli_kernels()->name : NULL;   /* may refuse: before any output */
     printf("charpipe %s %s", cli_prog, CHARPIPE_VERSION);
-    if (cli_uses_kernels)
-        printf(" (kernels: %s)", cli_kernels()->name);
+    if (k)
+        printf(" (kernels: %s)", k);
     putchar('\n');
 }
 

@@ -33,8 +33,11 @@ int cli_getopt(int argc, char *const argv[], const char *shortopts, const struct
 /* "charpipe PROG VERSION", and the kernel set in use when cli_uses_kernels, on stdout. */
 void cli_print_version(void);
 
-/* The kernel set CHARPIPE_KERNEL names, else the best for this CPU; dies (exit 1) with
- * "charpipe: CHARPIPE_KERNEL=NAME: unknown or ..." naming the choices. Cached. */
+/* The kernel set CHARPIPE_KERNEL names, else the best for this CPU, among those
+ * CHARPIPE_KERNELS allows when it is set (a comma-separated list, "scalar,avx2": the tools
+ * run as on a CPU that offered only those; kern_limit). Dies (exit 1) with "charpipe:
+ * CHARPIPE_KERNEL=NAME: unknown or ..." naming the choices, or "charpipe:
+ * CHARPIPE_KERNELS=LIST: NAME: unknown kernel set ...". Cached. */
 const kern_ops *cli_kernels(void);
 
 /* Print "prog: message" and exit 1. */
