@@ -19,7 +19,7 @@
 #include "model.h"
 #include "optim.h"
 #include "run.h"
-#include "sampling.h"
+#include "generate.h"
 #include "train_help.h"
 #include "train_mpi.h"
 
@@ -33,6 +33,8 @@ static long opt_print_every;          /* --print-every: batches, or ... */
 static double opt_print_secs;         /* ... seconds */
 static long opt_sample_chars = 200;
 static const char *opt_sample_temps = "0.2,0.5,1.0,1.2", *opt_sample_seed;
+static double stemps[16];             /* --sample-temps */
+static int nstemps;
 
 static model m, init_m;               /* the model being trained; --init's */
 static train_state st;                /* its training state (written by lib/run.c alone) */
@@ -153,6 +155,17 @@ static void parse_options(int argc, char **argv)
         cli_usage_error("--continue resumes the -o file's run when there is one: it needs -o, and not --resume or --init");
     if ((o.checkpoint_every || o.checkpoint_seconds) && !opt_out)
         cli_usage_error("--checkpoint-every writes the -o file: give -o FILE");
+    if (o.sample_every >= 0) {        /* --sample-temps: a list of at most 16 */
+        char *list = strcpy(cli_malloc(strlen(opt_sample_temps) + 1), opt_sample_temps), *at;
+        for (char *t = strtok_r(list, ",", &at); t; t = strtok_r(NULL, ",", &at)) {
+            if (nstemps == 16)
+                cli_usage_error("--sample-temps: at most 16 temperatures");
+            stemps[nstemps++] = cli_double("--sample-temps", t, 0, 100);
+        }
+        if (!nstemps)
+            cli_usage_error("--sample-temps: no temperature in '%s'", opt_sample_temps);
+        free(list);
+    }
     if (opt_input) {                  /* at most one %d, no other conversion */
         const char *pc = strchr(opt_input, '%');
         if (pc && (pc[1] != 'd' || strchr(pc + 2, '%')))
@@ -296,22 +309,12 @@ static void log_hook(void *ctx, double epoch, double tl, double vl, double secs,
 }
 
 /* ---- samples (--sample-every): what 'sample -m MODEL --rng-seed SEED' writes then ---- */
-static double stemps[16];
-static int nstemps, *sseed, sseedlen;
+static int sseedlen;
+static int32_t *sseed;
 static codec scodec;                         /* the model's vocabulary */
 
 static void samples_setup(const dataset *d)
 {
-    char *list = cli_malloc(strlen(opt_sample_temps) + 1), *save = NULL;
-    strcpy(list, opt_sample_temps);
-    for (char *t = strtok_r(list, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
-        if (nstemps == 16)
-            cli_usage_error("--sample-temps: at most 16 temperatures");
-        stemps[nstemps++] = cli_double("--sample-temps", t, 0, 100);
-    }
-    free(list);
-    if (!nstemps)
-        cli_usage_error("--sample-temps: no temperature in '%s'", opt_sample_temps);
     char err[256];
     if (codec_init(&scodec, m.vocab, m.dim.V, m.byte_unit, m.lower, err, sizeof err) < 0)
         cli_die("%s", err);
@@ -323,45 +326,46 @@ static void samples_setup(const dataset *d)
     } else {                          /* the text as the model reads it */
         size_t k, used;
         codec_pos at = { 0 };
-        char msg[256];
         int rc = codec_encode(&scodec, opt_sample_seed, n, 0, CODEC_REFUSE, 0, sseed, &k, &used, &at);
         if (rc < 0)
-            cli_usage_error("--sample-seed: %s", codec_error(&scodec, rc, &at, msg, sizeof msg));
+            cli_usage_error("--sample-seed: %s", codec_error(&scodec, rc, &at, err, sizeof err));
         sseedlen = (int)k;
     }
     if (sseedlen == 0)
         cli_usage_error("--sample-seed: an empty seed");
 }
 
-static void put_chars(const int *idx, int n)
+static int put_chars(void *ctx, int row, const int32_t *x, size_t n)
 {
-    for (int i = 0; i < n; i++) {
-        unsigned char u[4];
-        fwrite(u, 1, (size_t)codec_decode_char(&scodec, idx[i], u), stderr);
-    }
+    unsigned char u[4];
+    for (size_t i = 0; i < n; i++)
+        fwrite(u, 1, (size_t)codec_decode_char(&scodec, x[i], u), stderr);
+    return (void)ctx, (void)row, 0;
 }
 
-/* The samples at this point of training, one per temperature, each from an RNG seeded with
- * the training seed, so 'sample --rng-seed SEED' reproduces it from the model. */
+/* The samples at this point of training, one per temperature, each drawn from the training
+ * seed, so 'sample --rng-seed SEED' reproduces it from the model. */
 static void sample_hook(void *ctx, double at)
 {
-    (void)ctx;
-    int *out = cli_malloc((size_t)opt_sample_chars * sizeof *out);
+    gen_opts go = gen_defaults();
+    go.stateful = m.streams > 0;
+    go.seed = st.seed;
+    char err[256];
     if (opt_progress)
         fputc('\n', stderr);
     for (int i = 0; i < nstemps; i++) {
-        rng_t r;
-        rng_seed(&r, st.seed);
-        if (sample_text(cli_kernels(), &m.p, m.streams ? 0 : m.maxlen, sseed, sseedlen, (int)opt_sample_chars,
-                        stemps[i], &r, out) < 0)
-            cli_die("out of memory");
+        go.temperature = stemps[i];
+        gen *g = gen_new(cli_kernels(), &m.p, m.maxlen, &go, 1, err, sizeof err);
+        if (!g)
+            cli_die("%s", err);
         fprintf(stderr, "%s: sample at epoch %.2f, temperature %g:\n", cli_prog, at, stemps[i]);
-        put_chars(sseed, sseedlen);
-        put_chars(out, (int)opt_sample_chars);
+        put_chars(ctx, 0, sseed, (size_t)sseedlen);
+        if (gen_sample(g, sseed, sseedlen, NULL, opt_sample_chars, NULL, put_chars, NULL, NULL, err, sizeof err) < 0)
+            cli_die("%s", err);
         fputc('\n', stderr);
+        gen_free(g);
     }
     fflush(stderr);
-    free(out);
 }
 
 /* ---- the screen: a bar on a terminal, else lines ---- */
