@@ -178,34 +178,13 @@ static void parse_options(int argc, char **argv)
 static void summary_only(void)
 {
     int V = opt_V, N = o.steps;
-    if (!V || !N) {
+    char err[512];
+    if (!V || !N) {                   /* the vocabulary and the first x, read as train reads them */
         if (isatty(0))
             cli_usage_error("--summary needs -V and -n, or a window stream on stdin");
-        /* the vocabulary (its pieces joined) and the first x, read as train reads them */
         ts_reader *r = cli_reader_open(0, "stdin");
-        dataset d;
-        char err[512];
-        ts_frame f;
-        int rc = 0;
-        dataset_init(&d, 0, "stdin");
-        while ((!V || !N) && (rc = ts_read(r, &f)) > 0) {
-            if (strcmp(f.name, "vocab") == 0 && !V && dataset_add_frame(&d, &f, err, sizeof err) < 0)
-                cli_die("%s", err);
-            if (strcmp(f.name, "vocab") != 0 && d.vocab.V)
-                V = d.vocab.V;        /* (known once a frame that is not one of its pieces comes) */
-            if (strcmp(f.name, "x") == 0 && !N) {
-                if (!f.is_tensor || f.ndim < 2 || f.shape[1] < 1 || f.shape[1] > 100000)
-                    cli_die("stdin: x must be (B, N) windows, N from 1 to 100000");
-                N = (int)f.shape[1];
-            }
-        }
-        if ((!V || !N) && rc < 0)
-            cli_die("%s", ts_reader_error(r));
-        if (!V && d.vocab.V)
-            V = d.vocab.V;
-        if (!V || !N)
-            cli_die("stdin: no vocab and x frames to take V and N from");
-        dataset_free(&d);
+        if (dataset_dims(r, "stdin", &V, &N, err, sizeof err) < 0)
+            cli_die("%s", err);
         ts_reader_close(r);
     }
     model_summary(stdout, (lstm_dims){ V, o.hidden, o.layers, o.cell }, N, o.streams);
@@ -530,7 +509,6 @@ static void refuse_slurm_copies(void)
                 "(srun -n 1 train ...)", tasks, tasks, tasks);
 }
 
-static double read_started;
 static void reading(void *ctx, size_t windows, size_t chars)
 {
     static double last;
@@ -544,34 +522,15 @@ static void reading(void *ctx, size_t windows, size_t chars)
 /* The data: every rank reads its --input file, or rank 0 reads stdin and sends it on. */
 static void read_data(dataset *d, const char *input, int tty)
 {
-    char err[512], msg[1200];
-    const char *fail = NULL;
-    if (opt_input) {
-        int fd = open(input, O_RDONLY);
-        if (fd < 0) {
-            snprintf(msg, sizeof msg, "%s: %s", input, strerror(errno));
-            fail = msg;
-            dataset_init(d, o.streams, input);
-        } else {
-            ts_reader *rd = cli_reader_open(fd, input);
-            if (dataset_read(d, rd, o.streams, input, tty ? reading : NULL, NULL, err, sizeof err) < 0)
-                fail = err;
-            ts_reader_close(rd);
-            close(fd);
-        }
-        mp_agree(fail);
-    } else if (mp_rank == 0) {
-        ts_reader *rd = cli_reader_open(0, "stdin");
-        if (dataset_read(d, rd, o.streams, "stdin", tty ? reading : NULL, NULL, err, sizeof err) < 0)
-            fail = err;
-        ts_reader_close(rd);
-        mp_agree(fail);
-        mp_bcast_dataset(d);
-    } else {
+    char err[1200];
+    int failed = 0;
+    if (opt_input || mp_rank == 0)
+        failed = dataset_read(d, opt_input ? input : NULL, o.streams, tty ? reading : NULL, NULL, err, sizeof err) < 0;
+    else
         dataset_init(d, o.streams, "stdin");
-        mp_agree(NULL);
+    mp_agree(failed ? err : NULL);
+    if (!opt_input)
         mp_bcast_dataset(d);
-    }
 }
 
 /* A model file: --resume's (with its training state) or --init's, checked against the
@@ -630,7 +589,7 @@ int main(int argc, char **argv)
         snprintf(input, sizeof input, opt_input, mp_rank);
     else if (opt_input)
         snprintf(input, sizeof input, "%s", opt_input);
-    read_started = cli_now();
+    double read_started = cli_now();
     int tty = rank0 && isatty(2);
     read_data(&d, input, tty);
     if (tty && cli_now() - read_started > 0.2)
