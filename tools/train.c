@@ -39,19 +39,6 @@ static int nstemps;
 static model m, init_m;               /* the model being trained; --init's */
 static train_state st;                /* its training state (written by lib/run.c alone) */
 
-/* N (batches) or Ns (seconds), for --checkpoint-every and --print-every */
-static void every(const char *opt, const char *arg, long *n, double *secs)
-{
-    size_t len = strlen(arg);
-    if (len > 1 && arg[len - 1] == 's') {
-        char num[64];
-        snprintf(num, sizeof num, "%.*s", (int)(len - 1), arg);
-        *secs = cli_double(opt, num, 0.001, 1e9);
-    } else {
-        *n = cli_long(opt, arg, 1, 1L << 40);
-    }
-}
-
 static void parse_options(int argc, char **argv)
 {
     enum { O_LR = 256, O_VAL, O_CLIP, O_SEED, O_RESUME, O_LOG, O_SUMMARY, O_PROGRESS, O_NOPROGRESS,
@@ -131,9 +118,9 @@ static void parse_options(int argc, char **argv)
         case O_WDECAY: o.weight_decay = cli_double("--weight-decay", optarg, 0, 10); g |= TRAIN_GIVEN_WEIGHT_DECAY; break;
         case O_WARMUP: o.warmup = cli_long("--warmup", optarg, 0, 1L << 40); g |= TRAIN_GIVEN_WARMUP; break;
         case O_MAXS: o.max_seconds = cli_double("--max-seconds", optarg, 0.001, 1e9); g |= TRAIN_GIVEN_MAX_SECONDS; break;
-        case O_CKPT: every("--checkpoint-every", optarg, &o.checkpoint_every, &o.checkpoint_seconds); break;
+        case O_CKPT: cli_every("--checkpoint-every", optarg, &o.checkpoint_every, &o.checkpoint_seconds); break;
         case O_CONTINUE: opt_continue = 1; break;
-        case O_PRINT: every("--print-every", optarg, &opt_print_every, &opt_print_secs); break;
+        case O_PRINT: cli_every("--print-every", optarg, &opt_print_every, &opt_print_secs); break;
         case O_LOGFMT:
             if (strcmp(optarg, "tsv") && strcmp(optarg, "json"))
                 cli_usage_error("--log-format: '%s' is not tsv or json", optarg);
@@ -351,15 +338,6 @@ static void sample_hook(void *ctx, double at)
 static double bar_drawn, val_drawn, printed_at;   /* when each was last drawn or printed */
 static long printed_batches;
 
-static void hms(char *buf, size_t cap, double s)
-{
-    long t = (long)(s + 0.5);
-    if (t >= 3600)
-        snprintf(buf, cap, "%ld:%02ld:%02ld", t / 3600, t / 60 % 60, t % 60);
-    else
-        snprintf(buf, cap, "%ld:%02ld", t / 60, t % 60);
-}
-
 static void validating_hook(void *ctx, double done, double elapsed)
 {
     (void)ctx;
@@ -379,9 +357,9 @@ static void print_line(const train_status *s, const char *unit)
     if (!(opt_print_every && ++printed_batches >= opt_print_every) && !(opt_print_secs && now - printed_at >= opt_print_secs))
         return;
     char e[32], r[32] = "", of[32] = "";
-    hms(e, sizeof e, s->eta_epoch);
+    cli_hms(e, sizeof e, s->eta_epoch);
     if (s->eta_run >= 0)
-        hms(r, sizeof r, s->eta_run);
+        cli_hms(r, sizeof r, s->eta_run);
     if (s->epoch_limit >= 0)
         snprintf(of, sizeof of, "/%lld", (long long)s->epoch_limit);
     fprintf(stderr, "%s: epoch %lld%s, batch %ld/%ld: loss %.4f, %.0f %s/s, ETA %s%s%s\n", cli_prog,
