@@ -594,6 +594,27 @@ train_stop train_run(trainer *tr, const train_opts *o, const train_hooks *h)
     return why;
 }
 
+/* v as a JSON number (fmt), or null when it is not finite */
+static const char *json_num(char *buf, size_t cap, const char *fmt, double v)
+{
+    snprintf(buf, cap, isfinite(v) ? fmt : "null", v);
+    return buf;
+}
+
+int train_log_line(char *line, size_t cap, int json, int header, const char *unit, double at,
+                   double train_loss, double val_loss, double seconds, double rate)
+{
+    char tl[320], vl[320], r[320];
+    int n;
+    if (json)
+        n = snprintf(line, cap, "{\"epoch\": %.6g, \"train_loss\": %s, \"val_loss\": %s, \"seconds\": %.3f, "
+                     "\"%s_per_s\": %s}\n", at, json_num(tl, sizeof tl, "%.6f", train_loss),
+                     json_num(vl, sizeof vl, "%.6f", val_loss), seconds, unit, json_num(r, sizeof r, "%.1f", rate));
+    else if ((n = header ? snprintf(line, cap, "epoch\ttrain_loss\tval_loss\tseconds\t%s_per_s\n", unit) : 0) < (int)cap)
+        n += snprintf(line + n, cap - n, "%.6g\t%.6f\t%.6f\t%.3f\t%.1f\n", at, train_loss, val_loss, seconds, rate);
+    return n < (int)cap ? n : (int)cap - 1;
+}
+
 void trainer_info(const trainer *tr, train_info *info)
 {
     *info = (train_info){ tr->nbatches, tr->ntrain, tr->nval, tr->per_stream };

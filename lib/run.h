@@ -176,6 +176,13 @@ typedef struct train_hooks {
 /* Train until the horizon, max_batches, or a request to stop. */
 train_stop train_run(trainer *tr, const train_opts *o, const train_hooks *h);
 
+/* A line of the loss log, as train --log writes it, from the log hook's values: tab-separated
+ * "epoch train_loss val_loss seconds UNIT_per_s" (after that header line when header), or with
+ * json a JSON object of those names (null for a value that is not finite); unit is "windows"
+ * or "chars". Into line (1024 bytes hold any line); returns its length. */
+int train_log_line(char *line, size_t cap, int json, int header, const char *unit, double at,
+                   double train_loss, double val_loss, double seconds, double rate);
+
 /* What an epoch is, for the caller's report. */
 typedef struct train_info {
     long nbatches;                    /* per epoch */

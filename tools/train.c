@@ -241,37 +241,18 @@ static int save_hook(void *ctx, int what)
     return 0;
 }
 
-/* A number for JSON: null for NaN or infinity. */
-static int json_num(char *p, size_t cap, const char *fmt, double v)
-{
-    return isfinite(v) ? snprintf(p, cap, fmt, v) : snprintf(p, cap, "null");
-}
-
-/* One line of the loss log (--log), tab-separated under a header, or a JSON object. */
+/* One line of the loss log (--log), as lib/run.h writes it. */
 static void log_hook(void *ctx, double epoch, double tl, double vl, double secs, double rate)
 {
-    (void)ctx;
-    const char *unit = m.streams ? "chars" : "windows";
+    char line[1024];
     int fd = out_open_append(opt_log);
     if (fd < 0)
         cli_die("%s: %s", opt_log, strerror(errno));
-    char line[512];
-    int n = 0;
-    if (opt_json) {
-        n += snprintf(line, sizeof line, "{\"epoch\": %.6g, \"train_loss\": ", epoch);
-        n += json_num(line + n, sizeof line - n, "%.6f", tl);
-        n += snprintf(line + n, sizeof line - n, ", \"val_loss\": ");
-        n += json_num(line + n, sizeof line - n, "%.6f", vl);
-        n += snprintf(line + n, sizeof line - n, ", \"seconds\": %.3f, \"%s_per_s\": ", secs, unit);
-        n += json_num(line + n, sizeof line - n, "%.1f", rate);
-        n += snprintf(line + n, sizeof line - n, "}\n");
-    } else {
-        if (lseek(fd, 0, SEEK_END) == 0)
-            n = snprintf(line, sizeof line, "epoch\ttrain_loss\tval_loss\tseconds\t%s_per_s\n", unit);
-        n += snprintf(line + n, sizeof line - n, "%.6g\t%.6f\t%.6f\t%.3f\t%.1f\n", epoch, tl, vl, secs, rate);
-    }
+    int n = train_log_line(line, sizeof line, opt_json, lseek(fd, 0, SEEK_END) == 0,
+                           m.streams ? "chars" : "windows", epoch, tl, vl, secs, rate);
     if (write(fd, line, (size_t)n) != n || close(fd) < 0)
         cli_die("%s: write failed: %s", opt_log, strerror(errno));
+    (void)ctx;
 }
 
 /* ---- samples (--sample-every): what 'sample -m MODEL --rng-seed SEED' writes then ---- */
