@@ -272,6 +272,8 @@ typedef struct run {
     double last_val_secs;             /* how long the last validation took (-1: none yet) */
     double val_started;
     double last_ckpt;                 /* when the last timed checkpoint was written */
+    double printed_at;                /* when the last progress line was due (0: none yet) */
+    long since_print;                 /* batches since */
     train_status s;
 } run;
 
@@ -382,6 +384,21 @@ static void etas(run *r, long bi, double tbar)
     }
     r->s.eta_epoch = eta(r, to_go < left ? to_go : left, bi + 1, spb, budget_end && to_go < left);
     r->s.eta_run = to_go > left ? eta(r, to_go, bi + 1, spb, budget_end) : -1;
+}
+
+/* A progress line is due: print_every batches or print_seconds after the last (the clock
+ * starts at the first batch). */
+static int print_due(run *r)
+{
+    double t = now();
+    if (r->printed_at == 0)
+        r->printed_at = t;
+    if (!(r->o->print_every && ++r->since_print >= r->o->print_every)
+        && !(r->o->print_seconds > 0 && t - r->printed_at >= r->o->print_seconds))
+        return 0;
+    r->printed_at = t;
+    r->since_print = 0;
+    return 1;
 }
 
 /* Rank 0's value of x on every process. */
@@ -547,6 +564,8 @@ train_stop train_run(trainer *tr, const train_opts *o, const train_hooks *h)
                 etas(r, bi, tbar);
             s->rate = (double)(bi + 1 - s->first_batch) * R.per_batch / tbar;
             event(r, TRAIN_EV_STEP);
+            if ((o->print_every || o->print_seconds > 0) && print_due(r))
+                event(r, TRAIN_EV_PRINT);
         }
         if (stop)
             break;

@@ -11,6 +11,7 @@
  * The run owns the epochs, the horizon (-e epochs and/or a time budget, kept in the model so
  * that a resumed run ends where the uninterrupted one would), the learning-rate schedule's
  * progress, validation (at each epoch's end and every eval_every batches), the best model,
+ * progress lines (every print_every batches or print_seconds),
  * checkpoints (at epoch ends, every checkpoint_every batches or checkpoint_seconds, and when
  * asked), and why it stopped. It alone writes the train_state. What leaves the run goes
  * through the caller's hooks: progress, log lines, saving, samples. Across processes (a
@@ -75,6 +76,8 @@ typedef struct train_opts {
     long checkpoint_every;            /* a checkpoint every N batches too (0: off) */
     double checkpoint_seconds;        /* ... or every S seconds (0: off) */
     long sample_every;                /* the sample hook every N batches; 0: at epoch ends; -1 off */
+    long print_every;                 /* TRAIN_EV_PRINT every N batches this invocation trains */
+    double print_seconds;             /* ... or every S seconds, whichever comes first (0: off) */
     int threads;                      /* for the caller's trainer_new */
 } train_opts;
 
@@ -132,6 +135,7 @@ typedef enum train_event {
     TRAIN_EV_CHECKPOINT,              /* a checkpoint written on request or by the clock; saved:
                                          0 when there is no checkpoint file */
     TRAIN_EV_STOPPED,                 /* asked to stop: the checkpoint saved (saved 0: no file) */
+    TRAIN_EV_PRINT,                   /* after a STEP: time for a progress line (print_every) */
 } train_event;
 
 typedef struct train_status {

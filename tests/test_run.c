@@ -126,10 +126,14 @@ static void test_stop_epochs(void)
     o.epochs = 2;
     o.eval_every = 30;
     o.keep_best = 1;
+    o.print_every = 25;
     if (start(&j, &o, 0) < 0)
         return;
     train_stop why = train_run(j.tr, &o, &j.h);
     CHECK(why == TRAIN_STOP_EPOCHS, "stopped: %d", why);
+    /* a progress line every 25 batches, counted across the epoch's end */
+    CHECK(j.s.events[TRAIN_EV_PRINT] == 2 * (int)j.tr->nbatches / 25, "%d progress lines in %ld batches",
+          j.s.events[TRAIN_EV_PRINT], 2 * j.tr->nbatches);
     CHECK(j.st.epochs == 2 && j.st.steps == 2 * j.tr->nbatches, "epochs %lld, steps %lld", (long long)j.st.epochs,
           (long long)j.st.steps);
     CHECK(j.s.saves[TRAIN_SAVE_CHECKPOINT] == 2, "%d checkpoints (one an epoch)", j.s.saves[TRAIN_SAVE_CHECKPOINT]);

@@ -29,8 +29,6 @@ int mp_rank = 0, mp_size = 1;          /* train_mpi.h: alone unless under mpirun
 static train_opts o;
 static const char *opt_out, *opt_resume, *opt_init, *opt_log, *opt_best, *opt_input;
 static int opt_summary, opt_quiet, opt_progress = -1, opt_V, opt_force, opt_continue, opt_json;
-static long opt_print_every;          /* --print-every: batches, or ... */
-static double opt_print_secs;         /* ... seconds */
 static long opt_sample_chars = 200;
 static const char *opt_sample_temps = "0.2,0.5,1.0,1.2", *opt_sample_seed;
 static double stemps[16];             /* --sample-temps */
@@ -120,7 +118,7 @@ static void parse_options(int argc, char **argv)
         case O_MAXS: o.max_seconds = cli_double("--max-seconds", optarg, 0.001, 1e9); g |= TRAIN_GIVEN_MAX_SECONDS; break;
         case O_CKPT: cli_every("--checkpoint-every", optarg, &o.checkpoint_every, &o.checkpoint_seconds); break;
         case O_CONTINUE: opt_continue = 1; break;
-        case O_PRINT: cli_every("--print-every", optarg, &opt_print_every, &opt_print_secs); break;
+        case O_PRINT: cli_every("--print-every", optarg, &o.print_every, &o.print_seconds); break;
         case O_LOGFMT:
             if (strcmp(optarg, "tsv") && strcmp(optarg, "json"))
                 cli_usage_error("--log-format: '%s' is not tsv or json", optarg);
@@ -316,8 +314,7 @@ static void sample_hook(void *ctx, double at)
 }
 
 /* ---- the screen: a bar on a terminal, else lines ---- */
-static double bar_drawn, val_drawn, printed_at;   /* when each was last drawn or printed */
-static long printed_batches;
+static double bar_drawn, val_drawn;  /* when each bar was last drawn */
 
 static void validating_hook(void *ctx, double done, double elapsed)
 {
@@ -329,14 +326,9 @@ static void validating_hook(void *ctx, double done, double elapsed)
     cli_bar_validating(done, elapsed);
 }
 
-/* --print-every: a line, when the bar is off, every N batches or S seconds */
+/* --print-every: a line, when the bar is off */
 static void print_line(const train_status *s, const char *unit)
 {
-    double now = cli_now();
-    if (printed_at == 0)
-        printed_at = now;
-    if (!(opt_print_every && ++printed_batches >= opt_print_every) && !(opt_print_secs && now - printed_at >= opt_print_secs))
-        return;
     char e[32], r[32] = "", of[32] = "";
     cli_hms(e, sizeof e, s->eta_epoch);
     if (s->eta_run >= 0)
@@ -346,8 +338,6 @@ static void print_line(const train_status *s, const char *unit)
     fprintf(stderr, "%s: epoch %lld%s, batch %ld/%ld: loss %.4f, %.0f %s/s, ETA %s%s%s\n", cli_prog,
             (long long)s->epoch, of, s->batch, s->nbatches, s->loss, s->rate, unit, e, *r ? " (run " : "",
             *r ? strcat(r, ")") : "");
-    printed_at = now;
-    printed_batches = 0;
 }
 
 /* --max-batches: the speed of the batches this process trained. */
@@ -379,9 +369,11 @@ static void progress_hook(void *ctx, train_event ev, const train_status *s)
         else if (opt_progress)
             fprintf(stderr, "Epoch %lld\n", (long long)s->epoch);
         break;
-    case TRAIN_EV_STEP:
-        if (!opt_progress && (opt_print_every || opt_print_secs))
+    case TRAIN_EV_PRINT:
+        if (!opt_progress)
             print_line(s, unit);
+        break;
+    case TRAIN_EV_STEP:
         if (opt_progress && (cli_now() - bar_drawn > 0.1 || s->batch == s->nbatches)) {
             cli_bar(s->batch, s->nbatches, s->eta_epoch, s->eta_run, s->loss, s->rate, 0, 0, unit);
             bar_drawn = cli_now();
