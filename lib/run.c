@@ -69,8 +69,10 @@ static int same_settings(const train_opts *o, const train_state *st, const char 
     return TRAIN_EUSAGE;
 }
 
-int train_check_model(const train_opts *o, const model *m, const train_state *st,
-                      const char *label, char *err, size_t cap)
+/* The options against a model: for a resumed run (st its training state) the options the
+ * model fixes, for --init (st NULL) its shape; label names the model. */
+static int check_model(const train_opts *o, const model *m, const train_state *st,
+                       const char *label, char *err, size_t cap)
 {
     unsigned g = o->given;
     if (!st) {                        /* --init: the shape is the model's */
@@ -107,6 +109,20 @@ int train_check_model(const train_opts *o, const model *m, const train_state *st
         return usage(err, cap, "%s was trained %s --streams; resume it the same way", label,
                      m->streams ? "with" : "without");
     return 0;
+}
+
+int train_read_model(const train_opts *o, model *m, train_state *st, const char *path,
+                     char *err, size_t cap)
+{
+    if (model_read(m, st, path, err, cap) < 0)
+        return -1;
+    int rc = check_model(o, m, st, path, err, cap);
+    if (rc < 0) {
+        model_free(m);
+        if (st)
+            train_state_free(st);
+    }
+    return rc;
 }
 
 /* A symbol for a message: the character when printable ASCII, else U+XXXX (or a byte). */
@@ -205,7 +221,7 @@ int train_setup(model *m, train_state *st, const train_opts *o, const model *ini
         return TRAIN_EUSAGE;
     }
     if (o->resume) {
-        if ((rc = train_check_model(o, m, st, label, err, cap)) < 0)
+        if ((rc = check_model(o, m, st, label, err, cap)) < 0)
             return rc;
         if (train_vocab_differs(m, &d->vocab, why, sizeof why))
             return lib_fail(err, cap, "%s: the model's vocabulary differs from the input's: %s", label, why);
@@ -217,7 +233,7 @@ int train_setup(model *m, train_state *st, const train_opts *o, const model *ini
     } else {
         lstm_dims dim = { d->vocab.V, o->hidden, o->layers, o->cell };
         if (init) {
-            if ((rc = train_check_model(o, init, NULL, label, err, cap)) < 0)
+            if ((rc = check_model(o, init, NULL, label, err, cap)) < 0)
                 return rc;
             if (train_vocab_differs(init, &d->vocab, why, sizeof why))
                 return lib_fail(err, cap, "%s: the input's vocabulary (%d symbols) is not the model's (%d): %s; "

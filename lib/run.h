@@ -84,11 +84,13 @@ typedef struct train_opts {
 /* The defaults: Keras's (batch 64, lr 1e-3, val 0.2, H 128, one LSTM layer, one epoch). */
 void train_opts_init(train_opts *o);
 
-/* The options against a model before the data is read: for a resumed run (st its training
- * state) the options the model fixes, for --init (st NULL) its shape; label names the model.
- * Returns 0, or TRAIN_EUSAGE with the reason in err. train_setup checks the same again. */
-int train_check_model(const train_opts *o, const model *m, const train_state *st,
-                      const char *label, char *err, size_t cap);
+/* The model file path for a run, read (model_read) and checked against the options before
+ * the data is read: with st, a run to resume (st receives its training state; the options
+ * the model fixes are checked), with st NULL, --init's weights (their shape is checked).
+ * train_setup checks the same again. Returns 0, or -1 or TRAIN_EUSAGE with a message in err
+ * (and m, st freed). */
+int train_read_model(const train_opts *o, model *m, train_state *st, const char *path,
+                     char *err, size_t cap);
 
 /* Why two vocabularies differ (the unit, lowercasing, the size, the first differing symbol)
  * into why, or NULL when they are the same. The one comparison for --resume and --init. */

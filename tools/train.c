@@ -2,10 +2,7 @@
  * the text itself cut into parallel streams with the state carried (char-rnn). The run is
  * lib/run.h's: this file holds the options, the files, the screen and the signals. */
 #include <errno.h>
-#include <fcntl.h>
-#include <float.h>
 #include <getopt.h>
-#include <math.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,11 +12,11 @@
 #include <unistd.h>
 #include "cli.h"
 #include "codec.h"
-#include "output.h"
+#include "generate.h"
 #include "model.h"
 #include "optim.h"
+#include "output.h"
 #include "run.h"
-#include "generate.h"
 #include "train_help.h"
 #include "train_mpi.h"
 
@@ -201,34 +198,29 @@ static void check_outputs(void)
 static void save(const char *path)
 {
     char err[512];
+    out_file of = { .fd = 1 };
+    model cm;
+    train_state cs;
     if (!model_loadable(&m, &st))     /* never replace a good model with one that cannot be read */
         cli_die("the parameters became infinite, NaN or too large at epoch %lld, step %lld (try a lower --lr or "
                 "--clip); %s%s", (long long)st.epochs + (st.epoch_batches > 0), (long long)st.steps,
                 path ? path : "no model written", path ? " keeps the last good model" : "");
-    if (!path) {
-        if (model_write(&m, &st, 1, "stdout", err, sizeof err) < 0)
-            cli_die("%s", err);
-        return;
-    }
-    out_file of;
-    if (out_open(&of, path) < 0)
+    if (path && out_open(&of, path) < 0)
         cli_die("%s: cannot write: %s", path, strerror(errno));
-    if (model_write(&m, &st, of.fd, path, err, sizeof err) < 0) {
-        out_abort(&of);
+    if (model_write(&m, &st, of.fd, path ? path : "stdout", err, sizeof err) < 0) {
+        if (path)
+            out_abort(&of);
         cli_die("%s", err);
     }
+    if (of.tmp && model_read(&cm, &cs, of.tmp, err, sizeof err) < 0) {
+        out_abort(&of);
+        cli_die("the model to write to %s does not read back (%s); %s keeps the last good model", path, err, path);
+    }
     if (of.tmp) {
-        model cm;
-        train_state cs;
-        if (model_read(&cm, &cs, of.tmp, err, sizeof err) < 0) {
-            out_abort(&of);
-            cli_die("the model to write to %s does not read back (%s); %s keeps the last good model",
-                    path, err, path);
-        }
         model_free(&cm);
         train_state_free(&cs);
     }
-    if (out_commit(&of) < 0)
+    if (path && out_commit(&of) < 0)
         cli_die("%s: cannot replace: %s", path, strerror(errno));
 }
 
@@ -470,11 +462,15 @@ static void reading(void *ctx, size_t windows, size_t chars)
     }
 }
 
-/* The data: every rank reads its --input file, or rank 0 reads stdin and sends it on. */
-static void read_data(dataset *d, const char *input, int tty)
+/* The data: every rank reads its --input file (with %d: the rank's), or rank 0 reads stdin
+ * and sends it on. Returns the seconds it took. */
+static double read_data(dataset *d, int tty)
 {
-    char err[1200];
+    char err[1200], input[1024];
+    double t0 = cli_now();
     int failed = 0;
+    if (opt_input)                    /* (at most one %d, checked) */
+        snprintf(input, sizeof input, opt_input, mp_rank);
     if (opt_input || mp_rank == 0)
         failed = dataset_read(d, opt_input ? input : NULL, o.streams, tty ? reading : NULL, NULL, err, sizeof err) < 0;
     else
@@ -482,16 +478,14 @@ static void read_data(dataset *d, const char *input, int tty)
     mp_agree(failed ? err : NULL);
     if (!opt_input)
         mp_bcast_dataset(d);
+    if (tty && cli_now() - t0 > 0.2)  /* (the reading line) */
+        fprintf(stderr, "\r%60s\r", "");
+    return cli_now() - t0;
 }
 
-/* A model file: --resume's (with its training state) or --init's, checked against the
- * options before the data is read. */
-static void load(model *mm, train_state *s, const char *path)
+/* A library call's failure: TRAIN_EUSAGE is bad usage (exit 2), -1 a failure (exit 1). */
+static void or_die(int rc, const char *err)
 {
-    char err[512];
-    if (model_read(mm, s, path, err, sizeof err) < 0)
-        cli_die("%s", err);
-    int rc = train_check_model(&o, mm, s, path, err, sizeof err);
     if (rc == TRAIN_EUSAGE)
         cli_usage_error("%s", err);
     if (rc < 0)
@@ -528,30 +522,17 @@ int main(int argc, char **argv)
     if (o.threads == 0)
         o.threads = par_ncpu();
     const kern_ops *k = cli_kernels();
-    if (opt_resume)
-        load(&m, &st, opt_resume);
+    char err[512];
+    if (opt_resume)                   /* the models, checked against the options before the data is read */
+        or_die(train_read_model(&o, &m, &st, opt_resume, err, sizeof err), err);
     if (opt_init)
-        load(&init_m, NULL, opt_init);
+        or_die(train_read_model(&o, &init_m, NULL, opt_init, err, sizeof err), err);
 
     dataset d;
-    char err[512], input[1024];
     int sharded = opt_input && strchr(opt_input, '%');
-    if (sharded)                      /* the file this rank reads: one %d, checked */
-        snprintf(input, sizeof input, opt_input, mp_rank);
-    else if (opt_input)
-        snprintf(input, sizeof input, "%s", opt_input);
-    double read_started = cli_now();
-    int tty = rank0 && isatty(2);
-    read_data(&d, input, tty);
-    if (tty && cli_now() - read_started > 0.2)
-        fprintf(stderr, "\r%60s\r", "");
-    double t_read = cli_now() - read_started;
-    int rc = train_setup(&m, &st, &o, opt_init ? &init_m : NULL, &d, sharded, opt_resume ? opt_resume : opt_init,
-                         err, sizeof err);
-    if (rc == TRAIN_EUSAGE)
-        cli_usage_error("%s", err);
-    if (rc < 0)
-        cli_die("%s", err);
+    double t_read = read_data(&d, rank0 && isatty(2));
+    or_die(train_setup(&m, &st, &o, opt_init ? &init_m : NULL, &d, sharded, opt_resume ? opt_resume : opt_init,
+                       err, sizeof err), err);
     if (opt_init)
         model_free(&init_m);
     if (o.sample_every >= 0 && rank0)
