@@ -318,18 +318,25 @@ static void validating_hook(void *ctx, double done, double elapsed)
     cli_bar_validating(done, elapsed);
 }
 
+/* The epoch as "E/LIMIT", or "E" when the run has no limit in epochs. */
+static const char *epoch_of(char *buf, size_t cap, const train_status *s)
+{
+    int n = snprintf(buf, cap, "%lld", (long long)s->epoch);
+    if (s->epoch_limit >= 0)
+        snprintf(buf + n, cap - n, "/%lld", (long long)s->epoch_limit);
+    return buf;
+}
+
 /* --print-every: a line, when the bar is off */
 static void print_line(const train_status *s, const char *unit)
 {
-    char e[32], r[32] = "", of[32] = "";
+    char ep[48], e[32], r[32] = "";
     cli_hms(e, sizeof e, s->eta_epoch);
     if (s->eta_run >= 0)
         cli_hms(r, sizeof r, s->eta_run);
-    if (s->epoch_limit >= 0)
-        snprintf(of, sizeof of, "/%lld", (long long)s->epoch_limit);
-    fprintf(stderr, "%s: epoch %lld%s, batch %ld/%ld: loss %.4f, %.0f %s/s, ETA %s%s%s\n", cli_prog,
-            (long long)s->epoch, of, s->batch, s->nbatches, s->loss, s->rate, unit, e, *r ? " (run " : "",
-            *r ? strcat(r, ")") : "");
+    fprintf(stderr, "%s: epoch %s, batch %ld/%ld: loss %.4f, %.0f %s/s, ETA %s%s%s%s\n", cli_prog,
+            epoch_of(ep, sizeof ep, s), s->batch, s->nbatches, s->loss, s->rate, unit, e, *r ? " (run " : "", r,
+            *r ? ")" : "");
 }
 
 /* --max-batches: the speed of the batches this process trained. */
@@ -347,6 +354,7 @@ static void progress_hook(void *ctx, train_event ev, const train_status *s)
 {
     (void)ctx;
     const char *unit = m.streams ? "chars" : "windows", *sig = s->request & TRAIN_REQ_TERMINATE ? "terminated" : "interrupted";
+    char ep[48];
     if (val_drawn > 0)                /* the validation's bar */
         fputs("\r\033[K", stderr);
     val_drawn = 0;
@@ -356,10 +364,8 @@ static void progress_hook(void *ctx, train_event ev, const train_status *s)
                  (long long)s->epoch, s->train_seconds);
         break;
     case TRAIN_EV_EPOCH_BEGIN:
-        if (opt_progress && s->epoch_limit >= 0)
-            fprintf(stderr, "Epoch %lld/%lld\n", (long long)s->epoch, (long long)s->epoch_limit);
-        else if (opt_progress)
-            fprintf(stderr, "Epoch %lld\n", (long long)s->epoch);
+        if (opt_progress)
+            fprintf(stderr, "Epoch %s\n", epoch_of(ep, sizeof ep, s));
         break;
     case TRAIN_EV_PRINT:
         if (!opt_progress)
@@ -384,12 +390,9 @@ static void progress_hook(void *ctx, train_event ev, const train_status *s)
     case TRAIN_EV_EPOCH_END:
         if (opt_progress)
             cli_bar(s->nbatches, s->nbatches, s->seconds, -1, s->loss, s->rate, 1, s->val_loss, unit);
-        else if (s->epoch_limit >= 0)
-            fprintf(stderr, "%s: epoch %lld/%lld: loss %.4f, val_loss %.4f, %.1fs, %.0f %s/s\n", cli_prog,
-                    (long long)s->epoch, (long long)s->epoch_limit, s->loss, s->val_loss, s->seconds, s->rate, unit);
         else
-            fprintf(stderr, "%s: epoch %lld: loss %.4f, val_loss %.4f, %.1fs, %.0f %s/s\n", cli_prog,
-                    (long long)s->epoch, s->loss, s->val_loss, s->seconds, s->rate, unit);
+            fprintf(stderr, "%s: epoch %s: loss %.4f, val_loss %.4f, %.1fs, %.0f %s/s\n", cli_prog,
+                    epoch_of(ep, sizeof ep, s), s->loss, s->val_loss, s->seconds, s->rate, unit);
         break;
     case TRAIN_EV_BUDGET_SPENT:
         fprintf(stderr, "%s: time budget of %.0fs spent at epoch %lld batch %ld/%ld: loss %.4f, val_loss %.4f\n",
