@@ -481,8 +481,8 @@ static double read_data(dataset *d, int tty)
     mp_agree(failed ? err : NULL);
     if (!opt_input)
         mp_bcast_dataset(d);
-    if (tty && cli_now() - t0 > 0.2)  /* (the reading line) */
-        fprintf(stderr, "\r%60s\r", "");
+    if (tty)                          /* the reading line, drawn at the first frame */
+        fputs("\r\033[K", stderr);
     return cli_now() - t0;
 }
 
