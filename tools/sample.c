@@ -143,10 +143,10 @@ static void read_seed_file(const char *path)
         cli_die("--seed-file: %s: is a directory, not a file", path);
     size_t cap = 4096, n = 0;
     char *s = cli_malloc(cap);
-    for (ssize_t k; (k = read(fd, s + n, cap - n)) != 0; n += k > 0 ? (size_t)k : 0) {
+    for (ssize_t k; (k = read(fd, s + n, cap - n)) != 0; ) {
         if (k < 0 && errno != EINTR)
             cli_die("--seed-file: %s: read failed: %s", path, strerror(errno));
-        if (n + 1 >= cap)
+        if ((n += k > 0 ? (size_t)k : 0) == cap)
             s = cli_realloc(s, cap *= 2);
     }
     close(fd);
