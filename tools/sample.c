@@ -68,10 +68,11 @@ static int so_stream(void *ctx, int row, const char *s, size_t n)
     return (void)ctx, (void)row, 0;
 }
 
-static void so_json_str(const char *s, size_t n, int flags)
+/* s[0..n) as a JSON string, after the bytes of before */
+static void so_json_str(const char *before, const char *s, size_t n, int flags)
 {
     char *e = cli_malloc(CODEC_JSON_MAX(n) + 1);
-    so_bytes("\"", 1);
+    printf("%s\"", before);
     so_bytes(e, codec_json(e, s, n, flags));
     so_bytes("\"", 1);
     free(e);
@@ -80,6 +81,7 @@ static void so_json_str(const char *s, size_t n, int flags)
 /* --count, --beam, --json: every sample (or beam), when all are done. */
 static void so_results(const gen_result *res, const model *m)
 {
+    int bytes = m->byte_unit ? CODEC_JSON_BYTES : 0;
     for (int i = 0; i < (opt_beam_all || !rq.beam ? res->n : 1); i++) {
         const gen_result_text *t = &res->t[i];
         if (!opt_json) {
@@ -91,12 +93,10 @@ static void so_results(const gen_result *res, const model *m)
             continue;
         }
         printf(rq.beam ? "{\"beam\": %d, \"logprob\": %.9g, \"text\": " : "{\"sample\": %d, \"text\": ", i, t->logprob);
-        so_json_str(t->text, t->len, m->byte_unit ? CODEC_JSON_BYTES : 0);
-        if (rq.nstop && t->stop) {
-            so_bytes(", \"stop\": ", 10);
-            so_json_str(rq.stop[t->stop - 1], rq.stop_len[t->stop - 1], m->byte_unit ? CODEC_JSON_BYTES : 0);
-        }
-        so_bytes(rq.nstop && !t->stop ? ", \"stop\": null}\n" : "}\n", rq.nstop && !t->stop ? 16 : 2);
+        so_json_str("", t->text, t->len, bytes);
+        if (rq.nstop && t->stop)
+            so_json_str(", \"stop\": ", rq.stop[t->stop - 1], rq.stop_len[t->stop - 1], bytes);
+        printf("%s}\n", rq.nstop && !t->stop ? ", \"stop\": null" : "");
     }
 }
 
