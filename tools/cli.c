@@ -264,6 +264,14 @@ void *cli_alloc(size_t n)
     return p;
 }
 
+long cli_slurm_tasks(void)
+{
+    const char *n = getenv("SLURM_STEP_NUM_TASKS");
+    if (!n && getenv("SLURM_STEP_ID"))
+        n = getenv("SLURM_NTASKS");
+    return n ? strtol(n, NULL, 10) : 0;
+}
+
 double cli_now(void)
 {
     struct timespec ts;

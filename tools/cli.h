@@ -80,6 +80,12 @@ void cli_bar_validating(double done, double elapsed);
 /* Seconds as M:SS, or H:MM:SS from an hour (rounded to the second), as the bar shows them. */
 void cli_hms(char *buf, size_t cap, double s);
 
+/* The tasks Slurm started for this job step: SLURM_STEP_NUM_TASKS, or SLURM_NTASKS inside a
+ * step (SLURM_STEP_ID); 0 outside Slurm or in a batch script's own process (which has
+ * SLURM_NTASKS but no step). A tool that starts as one of N tasks alone in its MPI world is
+ * one of N copies. */
+long cli_slurm_tasks(void);
+
 /* Monotonic time in seconds. */
 double cli_now(void);
 

@@ -31,6 +31,7 @@ static const char *opt_sample_temps = "0.2,0.5,1.0,1.2", *opt_sample_seed;
 static double stemps[16];             /* --sample-temps */
 static int nstemps;
 
+static char input[1024];              /* this rank's --input file (with %d: the rank's) */
 static model m, init_m;               /* the model being trained; --init's */
 static train_state st;                /* its training state (written by lib/run.c alone) */
 
@@ -178,11 +179,9 @@ static void summary_only(void)
  * (rank 0 writes; its input is stdin or its --input file). */
 static void check_outputs(void)
 {
-    if (opt_input) {
-        char path0[1024];             /* rank 0's --input file (at most one %d, checked) */
-        snprintf(path0, sizeof path0, opt_input, 0);
-        out_input(path0, 0);
-    } else
+    if (opt_input)
+        out_input(input, 0);
+    else
         out_input_fd(0, "stdin", 0);  /* (a terminal: refused below, with a hint) */
     out_input(opt_resume, OUT_READ_FIRST);   /* --resume F -o F replaces F */
     out_input(opt_init, 0);
@@ -440,21 +439,6 @@ static int request_hook(void *ctx)
     return r;
 }
 
-/* Slurm started N tasks and this one is alone in its MPI world: N copies would each train
- * and write the same files. (A batch script's own process has SLURM_NTASKS but no step.) */
-static void refuse_slurm_copies(void)
-{
-    const char *n = getenv("SLURM_STEP_NUM_TASKS");
-    if (!n && getenv("SLURM_STEP_ID"))
-        n = getenv("SLURM_NTASKS");
-    long tasks = n ? strtol(n, NULL, 10) : 0;
-    if (tasks > 1 && mp_size == 1)
-        cli_die("Slurm started %ld tasks, but this one is alone (an MPI world of 1 rank): %ld copies would each "
-                "train and write the same files. Start one job of %ld ranks with the MPI build (srun --mpi=pmix "
-                "build/mpi/bin/train ..., or mpirun build/mpi/bin/train ... inside the allocation), or one task "
-                "(srun -n 1 train ...)", tasks, tasks, tasks);
-}
-
 static void reading(void *ctx, size_t windows, size_t chars)
 {
     static double last;
@@ -465,15 +449,13 @@ static void reading(void *ctx, size_t windows, size_t chars)
     }
 }
 
-/* The data: every rank reads its --input file (with %d: the rank's), or rank 0 reads stdin
- * and sends it on. Returns the seconds it took. */
+/* The data: every rank reads its --input file, or rank 0 reads stdin and sends it on.
+ * Returns the seconds it took. */
 static double read_data(dataset *d, int tty)
 {
-    char err[1200], input[1024];
+    char err[1200];
     double t0 = cli_now();
     int failed = 0;
-    if (opt_input)                    /* (at most one %d, checked) */
-        snprintf(input, sizeof input, opt_input, mp_rank);
     if (opt_input || mp_rank == 0)
         failed = dataset_read(d, opt_input ? input : NULL, o.streams, tty ? reading : NULL, NULL, err, sizeof err) < 0;
     else
@@ -507,7 +489,12 @@ int main(int argc, char **argv)
     }
     mp_init(&argc, &argv);
     int rank0 = mp_rank == 0;         /* rank 0 alone writes and reports */
-    refuse_slurm_copies();
+    long tasks = cli_slurm_tasks();   /* N copies, each alone in its MPI world, would each write the same files */
+    if (tasks > 1 && mp_size == 1)
+        cli_die("Slurm started %ld tasks, but this one is alone (an MPI world of 1 rank): %ld copies would each "
+                "train and write the same files. Start one job of %ld ranks with the MPI build (srun --mpi=pmix "
+                "build/mpi/bin/train ..., or mpirun build/mpi/bin/train ... inside the allocation), or one task "
+                "(srun -n 1 train ...)", tasks, tasks, tasks);
     if (opt_continue) {               /* resume when the -o file exists (rank 0 decides) */
         struct stat sb;
         double exists = rank0 && stat(opt_out, &sb) == 0 && S_ISREG(sb.st_mode);
@@ -516,6 +503,8 @@ int main(int argc, char **argv)
         o.same_ok = 1;
     }
     o.resume = opt_resume != NULL;
+    if (opt_input)                    /* (at most one %d, checked) */
+        snprintf(input, sizeof input, opt_input, mp_rank);
     if (rank0)                        /* every output checked before any input is read */
         check_outputs();
     if (!opt_input && rank0 && isatty(0))
