@@ -418,7 +418,26 @@ static void progress_hook(void *ctx, train_event ev, const train_status *s)
     }
 }
 
-/* ---- signals: SIGINT and SIGTERM stop with a checkpoint, SIGUSR1 asks for one ---- */
+/* What the run is about to do: the data, the model, the processes. */
+static void report_start(const dataset *d, const trainer *tr, const kern_ops *k, double t_read)
+{
+    train_info ti;
+    trainer_info(tr, &ti);
+    if (m.streams)
+        fprintf(stderr, "%s: %zu characters (%zu for training in %d streams of %zu, %zu held out), read in %.1fs\n",
+                cli_prog, d->tn, ti.ntrain, m.streams, ti.per_stream, ti.nval, t_read);
+    else
+        fprintf(stderr, "%s: %zu windows of %d (%zu for training, %zu for validation), %.1f MB in memory, read in %.1fs\n",
+                cli_prog, d->n, d->N, ti.ntrain, ti.nval, (dataset_bytes(d) + ti.ntrain * 4.0) / 1e6, t_read);
+    model_summary(stderr, m.dim, m.maxlen, m.per_position);
+    char ranks[32] = "";
+    if (mp_size > 1)
+        snprintf(ranks, sizeof ranks, "%d ranks of ", mp_size);
+    fprintf(stderr, "%s: kernels %s, %s%d thread%s, batch %d, %s\n", cli_prog, k->name, ranks, o.threads,
+            o.threads > 1 ? "s" : "", st.batch, opt_resume ? "resuming" : opt_init ? "fresh start from --init weights" : "fresh start");
+}
+
+/* ---- signals and launch: SIGINT and SIGTERM stop with a checkpoint, SIGUSR1 asks for one ---- */
 static volatile sig_atomic_t sig_stop, sig_usr1;
 static void on_signal(int sig)
 {
@@ -439,6 +458,29 @@ static int request_hook(void *ctx)
     return r;
 }
 
+static void catch_signals(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGUSR1, &sa, NULL);
+}
+
+/* Slurm started N tasks and this one is alone in its MPI world: N copies would each train
+ * and write the same files. */
+static void refuse_slurm_copies(void)
+{
+    long tasks = cli_slurm_tasks();
+    if (tasks > 1 && mp_size == 1)
+        cli_die("Slurm started %ld tasks, but this one is alone (an MPI world of 1 rank): %ld copies would each "
+                "train and write the same files. Start one job of %ld ranks with the MPI build (srun --mpi=pmix "
+                "build/mpi/bin/train ..., or mpirun build/mpi/bin/train ... inside the allocation), or one task "
+                "(srun -n 1 train ...)", tasks, tasks, tasks);
+}
+
+/* ---- the data ---- */
 static void reading(void *ctx, size_t windows, size_t chars)
 {
     static double last;
@@ -489,12 +531,7 @@ int main(int argc, char **argv)
     }
     mp_init(&argc, &argv);
     int rank0 = mp_rank == 0;         /* rank 0 alone writes and reports */
-    long tasks = cli_slurm_tasks();   /* N copies, each alone in its MPI world, would each write the same files */
-    if (tasks > 1 && mp_size == 1)
-        cli_die("Slurm started %ld tasks, but this one is alone (an MPI world of 1 rank): %ld copies would each "
-                "train and write the same files. Start one job of %ld ranks with the MPI build (srun --mpi=pmix "
-                "build/mpi/bin/train ..., or mpirun build/mpi/bin/train ... inside the allocation), or one task "
-                "(srun -n 1 train ...)", tasks, tasks, tasks);
+    refuse_slurm_copies();
     if (opt_continue) {               /* resume when the -o file exists (rank 0 decides) */
         struct stat sb;
         double exists = rank0 && stat(opt_out, &sb) == 0 && S_ISREG(sb.st_mode);
@@ -536,30 +573,9 @@ int main(int argc, char **argv)
     trainer *tr = trainer_new_comm(k, &m, &st, &d, o.threads, &comm, err, sizeof err);
     mp_agree(tr ? NULL : err);
     mp_check_start(&m, &st, &d, tr, &o);
-    train_info ti;
-    trainer_info(tr, &ti);
-    if (rank0 && !opt_quiet) {
-        if (m.streams)
-            fprintf(stderr, "%s: %zu characters (%zu for training in %d streams of %zu, %zu held out), read in %.1fs\n",
-                    cli_prog, d.tn, ti.ntrain, m.streams, ti.per_stream, ti.nval, t_read);
-        else
-            fprintf(stderr, "%s: %zu windows of %d (%zu for training, %zu for validation), %.1f MB in memory, read in %.1fs\n",
-                    cli_prog, d.n, d.N, ti.ntrain, ti.nval, (dataset_bytes(&d) + ti.ntrain * 4.0) / 1e6, t_read);
-        model_summary(stderr, m.dim, m.maxlen, m.per_position);
-        char ranks[32] = "";
-        if (mp_size > 1)
-            snprintf(ranks, sizeof ranks, "%d ranks of ", mp_size);
-        fprintf(stderr, "%s: kernels %s, %s%d thread%s, batch %d, %s\n", cli_prog, k->name, ranks, o.threads,
-                o.threads > 1 ? "s" : "", st.batch, opt_resume ? "resuming" : opt_init ? "fresh start from --init weights" : "fresh start");
-    }
-
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGUSR1, &sa, NULL);
-
+    if (rank0 && !opt_quiet)
+        report_start(&d, tr, k, t_read);
+    catch_signals();
     o.output = opt_out != NULL;
     o.keep_best = opt_best != NULL;
     train_hooks hooks = { .progress = progress_hook, .validating = opt_progress ? validating_hook : NULL,
