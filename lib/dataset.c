@@ -1,8 +1,11 @@
 /* dataset.c - training data in memory: the text once, windows as runs over it. See dataset.h. */
+#include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include "dataset.h"
 #include "util.h"
 
@@ -498,22 +501,63 @@ int dataset_finish(dataset *d, char *err, size_t cap)
     return 0;
 }
 
-int dataset_read(dataset *d, ts_reader *r, int want_text, const char *label,
+int dataset_read(dataset *d, const char *path, int want_text,
                  void (*progress)(void *ctx, size_t windows, size_t chars), void *ctx,
                  char *err, size_t cap)
 {
+    int fd = path ? open(path, O_RDONLY) : 0;
+    const char *label = path ? path : "stdin";
     dataset_init(d, want_text, label);
+    if (fd < 0)
+        return lib_fail(err, cap, "%s: %s", path, strerror(errno));
+    ts_reader *r = ts_reader_open(fd, label);
     ts_frame f;
-    int rc;
-    while ((rc = ts_read(r, &f)) > 0) {
-        if (dataset_add_frame(d, &f, err, cap) < 0)
-            return -1;
-        if (progress)
+    int rc = r ? 0 : lib_fail(err, cap, "%s: out of memory", label), got;
+    while (rc == 0 && (got = ts_read(r, &f)) != 0) {
+        if (got < 0)
+            rc = lib_fail(err, cap, "%s", ts_reader_error(r));
+        else if ((rc = dataset_add_frame(d, &f, err, cap)) == 0 && progress)
             progress(ctx, d->n, d->tn);
     }
-    if (rc < 0)
-        return lib_fail(err, cap, "%s", ts_reader_error(r));
-    return dataset_finish(d, err, cap);
+    if (rc == 0)
+        rc = dataset_finish(d, err, cap);
+    ts_reader_close(r);
+    if (path)
+        close(fd);
+    return rc;
+}
+
+int dataset_dims(ts_reader *r, const char *label, int *V, int *N, char *err, size_t cap)
+{
+    dataset d;
+    ts_frame f;
+    int rc = 0;
+    dataset_init(&d, 0, label);
+    while ((!*V || !*N) && (rc = ts_read(r, &f)) > 0) {
+        int vocab = strcmp(f.name, "vocab") == 0;
+        if (vocab && !*V && dataset_add_frame(&d, &f, err, cap) < 0)
+            goto fail;
+        if (!vocab && d.vocab.V)      /* (known once a frame that is not one of its pieces comes) */
+            *V = d.vocab.V;
+        if (strcmp(f.name, "x") == 0 && !*N) {
+            if (!f.is_tensor || f.ndim < 2 || f.shape[1] < 1 || f.shape[1] > 100000) {
+                lib_fail(err, cap, "%s: x must be (B, N) windows, N from 1 to 100000", label);
+                goto fail;
+            }
+            *N = (int)f.shape[1];
+        }
+    }
+    if ((!*V || !*N) && rc < 0) {
+        lib_fail(err, cap, "%s", ts_reader_error(r));
+        goto fail;
+    }
+    if (!*V)
+        *V = d.vocab.V;
+    dataset_free(&d);
+    return *V && *N ? 0 : lib_fail(err, cap, "%s: no vocab and x frames to take V and N from", label);
+fail:
+    dataset_free(&d);
+    return -1;
 }
 
 int dataset_prefix(const dataset *d, int32_t *idx, int max)

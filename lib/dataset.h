@@ -81,11 +81,17 @@ int dataset_finish(dataset *d, char *err, size_t cap);
  * without its y. */
 int dataset_end(dataset *d, char *err, size_t cap);
 
-/* The whole stream r into d (init, add_frame for every frame, finish). progress, when not
- * NULL, is called after every frame with the windows and characters held so far. */
-int dataset_read(dataset *d, ts_reader *r, int want_text, const char *label,
+/* The whole stream in file path (NULL: stdin) into d (init, add_frame for every frame,
+ * finish). progress, when not NULL, is called after every frame with the windows and
+ * characters held so far. Returns 0, or -1 with a message (naming the file, or "stdin"). */
+int dataset_read(dataset *d, const char *path, int want_text,
                  void (*progress)(void *ctx, size_t windows, size_t chars), void *ctx,
                  char *err, size_t cap);
+
+/* The vocabulary size *V and window length *N from the start of a window stream r (label
+ * names it), for a model's summary: frames are read, as dataset_add_frame reads them, until
+ * both are known (one given non-zero is kept). Returns 0, or -1 with a message. */
+int dataset_dims(ts_reader *r, const char *label, int *V, int *N, char *err, size_t cap);
 
 /* Add one window x (N) -> y (ylen) of indices below vocab.V; the first fixes N and ylen. */
 int dataset_add_window(dataset *d, const int32_t *x, const int32_t *y, int N, int ylen,

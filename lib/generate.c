@@ -927,32 +927,3 @@ out:
     gen_free(g);
     return rc;
 }
-
-/* ---------------------------------------------------------------------------------------- */
-/* train --sample-every's call (sampling.h), on the generator */
-
-static int collect(void *ctx, int row, const int32_t *x, size_t n)
-{
-    int32_t **at = ctx;
-    memcpy(*at, x, n * sizeof *x);
-    *at += n;
-    (void)row;
-    return 0;
-}
-
-int sample_text(const kern_ops *k, const lstm_params *p, int maxlen, const int *seed,
-                int seedlen, int n, double t, rng_t *rng, int *out)
-{
-    gen_opts o = gen_defaults();
-    o.temperature = t;
-    o.stateful = maxlen <= 0;
-    gen *g = gen_new(k, p, maxlen, &o, 1, NULL, 0);
-    if (!g)
-        return -1;
-    *gen_rng(g, 0) = *rng;
-    int32_t *at = out;
-    int rc = gen_sample(g, seed, seedlen, NULL, n, NULL, collect, &at, NULL, NULL, 0);
-    *rng = *gen_rng(g, 0);
-    gen_free(g);
-    return rc;
-}

@@ -69,8 +69,10 @@ static int same_settings(const train_opts *o, const train_state *st, const char 
     return TRAIN_EUSAGE;
 }
 
-int train_check_model(const train_opts *o, const model *m, const train_state *st,
-                      const char *label, char *err, size_t cap)
+/* The options against a model: for a resumed run (st its training state) the options the
+ * model fixes, for --init (st NULL) its shape; label names the model. */
+static int check_model(const train_opts *o, const model *m, const train_state *st,
+                       const char *label, char *err, size_t cap)
 {
     unsigned g = o->given;
     if (!st) {                        /* --init: the shape is the model's */
@@ -107,6 +109,20 @@ int train_check_model(const train_opts *o, const model *m, const train_state *st
         return usage(err, cap, "%s was trained %s --streams; resume it the same way", label,
                      m->streams ? "with" : "without");
     return 0;
+}
+
+int train_read_model(const train_opts *o, model *m, train_state *st, const char *path,
+                     char *err, size_t cap)
+{
+    if (model_read(m, st, path, err, cap) < 0)
+        return -1;
+    int rc = check_model(o, m, st, path, err, cap);
+    if (rc < 0) {
+        model_free(m);
+        if (st)
+            train_state_free(st);
+    }
+    return rc;
 }
 
 /* A symbol for a message: the character when printable ASCII, else U+XXXX (or a byte). */
@@ -205,7 +221,7 @@ int train_setup(model *m, train_state *st, const train_opts *o, const model *ini
         return TRAIN_EUSAGE;
     }
     if (o->resume) {
-        if ((rc = train_check_model(o, m, st, label, err, cap)) < 0)
+        if ((rc = check_model(o, m, st, label, err, cap)) < 0)
             return rc;
         if (train_vocab_differs(m, &d->vocab, why, sizeof why))
             return lib_fail(err, cap, "%s: the model's vocabulary differs from the input's: %s", label, why);
@@ -217,7 +233,7 @@ int train_setup(model *m, train_state *st, const train_opts *o, const model *ini
     } else {
         lstm_dims dim = { d->vocab.V, o->hidden, o->layers, o->cell };
         if (init) {
-            if ((rc = train_check_model(o, init, NULL, label, err, cap)) < 0)
+            if ((rc = check_model(o, init, NULL, label, err, cap)) < 0)
                 return rc;
             if (train_vocab_differs(init, &d->vocab, why, sizeof why))
                 return lib_fail(err, cap, "%s: the input's vocabulary (%d symbols) is not the model's (%d): %s; "
@@ -272,6 +288,8 @@ typedef struct run {
     double last_val_secs;             /* how long the last validation took (-1: none yet) */
     double val_started;
     double last_ckpt;                 /* when the last timed checkpoint was written */
+    double printed_at;                /* when the last progress line was due (0: none yet) */
+    long since_print;                 /* batches since */
     train_status s;
 } run;
 
@@ -382,6 +400,21 @@ static void etas(run *r, long bi, double tbar)
     }
     r->s.eta_epoch = eta(r, to_go < left ? to_go : left, bi + 1, spb, budget_end && to_go < left);
     r->s.eta_run = to_go > left ? eta(r, to_go, bi + 1, spb, budget_end) : -1;
+}
+
+/* A progress line is due: print_every batches or print_seconds after the last (the clock
+ * starts at the first batch). */
+static int print_due(run *r)
+{
+    double t = now();
+    if (r->printed_at == 0)
+        r->printed_at = t;
+    if (!(r->o->print_every && ++r->since_print >= r->o->print_every)
+        && !(r->o->print_seconds > 0 && t - r->printed_at >= r->o->print_seconds))
+        return 0;
+    r->printed_at = t;
+    r->since_print = 0;
+    return 1;
 }
 
 /* Rank 0's value of x on every process. */
@@ -547,6 +580,8 @@ train_stop train_run(trainer *tr, const train_opts *o, const train_hooks *h)
                 etas(r, bi, tbar);
             s->rate = (double)(bi + 1 - s->first_batch) * R.per_batch / tbar;
             event(r, TRAIN_EV_STEP);
+            if ((o->print_every || o->print_seconds > 0) && print_due(r))
+                event(r, TRAIN_EV_PRINT);
         }
         if (stop)
             break;
@@ -592,6 +627,27 @@ train_stop train_run(trainer *tr, const train_opts *o, const train_hooks *h)
     if (why == TRAIN_STOP_EPOCHS && max_hit)
         why = TRAIN_STOP_MAX_BATCHES;
     return why;
+}
+
+/* v as a JSON number (fmt), or null when it is not finite */
+static const char *json_num(char *buf, size_t cap, const char *fmt, double v)
+{
+    snprintf(buf, cap, isfinite(v) ? fmt : "null", v);
+    return buf;
+}
+
+int train_log_line(char *line, size_t cap, int json, int header, const char *unit, double at,
+                   double train_loss, double val_loss, double seconds, double rate)
+{
+    char tl[320], vl[320], r[320];
+    int n;
+    if (json)
+        n = snprintf(line, cap, "{\"epoch\": %.6g, \"train_loss\": %s, \"val_loss\": %s, \"seconds\": %.3f, "
+                     "\"%s_per_s\": %s}\n", at, json_num(tl, sizeof tl, "%.6f", train_loss),
+                     json_num(vl, sizeof vl, "%.6f", val_loss), seconds, unit, json_num(r, sizeof r, "%.1f", rate));
+    else if ((n = header ? snprintf(line, cap, "epoch\ttrain_loss\tval_loss\tseconds\t%s_per_s\n", unit) : 0) < (int)cap)
+        n += snprintf(line + n, cap - n, "%.6g\t%.6f\t%.6f\t%.3f\t%.1f\n", at, train_loss, val_loss, seconds, rate);
+    return n < (int)cap ? n : (int)cap - 1;
 }
 
 void trainer_info(const trainer *tr, train_info *info)

@@ -11,6 +11,7 @@
  * The run owns the epochs, the horizon (-e epochs and/or a time budget, kept in the model so
  * that a resumed run ends where the uninterrupted one would), the learning-rate schedule's
  * progress, validation (at each epoch's end and every eval_every batches), the best model,
+ * progress lines (every print_every batches or print_seconds),
  * checkpoints (at epoch ends, every checkpoint_every batches or checkpoint_seconds, and when
  * asked), and why it stopped. It alone writes the train_state. What leaves the run goes
  * through the caller's hooks: progress, log lines, saving, samples. Across processes (a
@@ -75,17 +76,21 @@ typedef struct train_opts {
     long checkpoint_every;            /* a checkpoint every N batches too (0: off) */
     double checkpoint_seconds;        /* ... or every S seconds (0: off) */
     long sample_every;                /* the sample hook every N batches; 0: at epoch ends; -1 off */
+    long print_every;                 /* TRAIN_EV_PRINT every N batches this invocation trains */
+    double print_seconds;             /* ... or every S seconds, whichever comes first (0: off) */
     int threads;                      /* for the caller's trainer_new */
 } train_opts;
 
 /* The defaults: Keras's (batch 64, lr 1e-3, val 0.2, H 128, one LSTM layer, one epoch). */
 void train_opts_init(train_opts *o);
 
-/* The options against a model before the data is read: for a resumed run (st its training
- * state) the options the model fixes, for --init (st NULL) its shape; label names the model.
- * Returns 0, or TRAIN_EUSAGE with the reason in err. train_setup checks the same again. */
-int train_check_model(const train_opts *o, const model *m, const train_state *st,
-                      const char *label, char *err, size_t cap);
+/* The model file path for a run, read (model_read) and checked against the options before
+ * the data is read: with st, a run to resume (st receives its training state; the options
+ * the model fixes are checked), with st NULL, --init's weights (their shape is checked).
+ * train_setup checks the same again. Returns 0, or -1 or TRAIN_EUSAGE with a message in err
+ * (and m, st freed). */
+int train_read_model(const train_opts *o, model *m, train_state *st, const char *path,
+                     char *err, size_t cap);
 
 /* Why two vocabularies differ (the unit, lowercasing, the size, the first differing symbol)
  * into why, or NULL when they are the same. The one comparison for --resume and --init. */
@@ -132,6 +137,7 @@ typedef enum train_event {
     TRAIN_EV_CHECKPOINT,              /* a checkpoint written on request or by the clock; saved:
                                          0 when there is no checkpoint file */
     TRAIN_EV_STOPPED,                 /* asked to stop: the checkpoint saved (saved 0: no file) */
+    TRAIN_EV_PRINT,                   /* after a STEP: time for a progress line (print_every) */
 } train_event;
 
 typedef struct train_status {
@@ -175,6 +181,13 @@ typedef struct train_hooks {
 
 /* Train until the horizon, max_batches, or a request to stop. */
 train_stop train_run(trainer *tr, const train_opts *o, const train_hooks *h);
+
+/* A line of the loss log, as train --log writes it, from the log hook's values: tab-separated
+ * "epoch train_loss val_loss seconds UNIT_per_s" (after that header line when header), or with
+ * json a JSON object of those names (null for a value that is not finite); unit is "windows"
+ * or "chars". Into line (1024 bytes hold any line); returns its length. */
+int train_log_line(char *line, size_t cap, int json, int header, const char *unit, double at,
+                   double train_loss, double val_loss, double seconds, double rate);
 
 /* What an epoch is, for the caller's report. */
 typedef struct train_info {

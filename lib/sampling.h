@@ -2,8 +2,6 @@
 #ifndef CHARPIPE_SAMPLING_H
 #define CHARPIPE_SAMPLING_H
 #include <stdint.h>
-#include "kern.h"
-#include "lstm.h"
 #include "rng.h"
 
 /* The next index from probabilities p (V). t <= 0: the argmax (greedy; the first of equal
@@ -32,15 +30,6 @@ void sample_rng_streams(rng_t *rngs, int n, uint64_t seed);
  * Returns the number kept. */
 int sample_beam_step(int n, int V, const double *score, const double *logp, int K, int *parent,
                      int *next, double *out);
-
-/* A short sample, as train --sample-every prints: n characters after the seed (seedlen
- * indices) from p, each chosen as sample does (t <= 0: the argmax; else drawn from
- * softmax(logits / t) with rng, which goes on); stateful when maxlen is 0, else the sliding
- * window of the last maxlen characters from a zero state (the course's generator). out (n)
- * receives the indices. Reads p only. Returns 0, or -1 when out of memory. generate.h's
- * generator (gen_sample on one row) is what runs it; new code calls that. */
-int sample_text(const kern_ops *k, const lstm_params *p, int maxlen, const int *seed,
-                int seedlen, int n, double t, rng_t *rng, int *out);
 
 /* logp (n) = log softmax(x (n)), in double: x - max - log(sum exp(x - max)). */
 void sample_log_softmax(const float *x, int n, double *logp);

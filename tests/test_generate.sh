@@ -220,6 +220,10 @@ vocab --bytes < nul_corpus.txt | train --streams -n 8 -b 4 -H 8 -e 1 -j 1 --seed
 sample -m nulb.model --seed-file nul.txt -n 10 --rng-seed 1 > nul.out 2> nul.err
 [ "$(head -c 6 nul.out | od -An -c | tr -d ' ')" = 'ab\0cd\0' ] && [ "$(wc -c < nul.out)" = 16 ] \
     && pass seed_file_nul_byte_model || fail seed_file_nul_byte_model "$(cat nul.err; od -c nul.out | head -2)"
+# a seed file longer than the first read (4096 bytes) is read whole
+for i in $(seq 700); do printf 'the cat '; done > long.seed
+sample -m st.model --seed-file long.seed -n 0 > long.out 2> long.err
+cmp -s long.seed long.out && pass seed_file_long || fail seed_file_long "$(wc -c < long.out) bytes of 5600: $(cat long.err)"
 printf 'at\0ca' > nul2.txt
 expect_fail seed_file_nul_not_in_vocab "sample: --seed: character U\+0000 at character 2 \(byte 2\) is not in the vocabulary" \
     sample -m st.model --seed-file nul2.txt

@@ -126,10 +126,14 @@ static void test_stop_epochs(void)
     o.epochs = 2;
     o.eval_every = 30;
     o.keep_best = 1;
+    o.print_every = 25;
     if (start(&j, &o, 0) < 0)
         return;
     train_stop why = train_run(j.tr, &o, &j.h);
     CHECK(why == TRAIN_STOP_EPOCHS, "stopped: %d", why);
+    /* a progress line every 25 batches, counted across the epoch's end */
+    CHECK(j.s.events[TRAIN_EV_PRINT] == 2 * (int)j.tr->nbatches / 25, "%d progress lines in %ld batches",
+          j.s.events[TRAIN_EV_PRINT], 2 * j.tr->nbatches);
     CHECK(j.st.epochs == 2 && j.st.steps == 2 * j.tr->nbatches, "epochs %lld, steps %lld", (long long)j.st.epochs,
           (long long)j.st.steps);
     CHECK(j.s.saves[TRAIN_SAVE_CHECKPOINT] == 2, "%d checkpoints (one an epoch)", j.s.saves[TRAIN_SAVE_CHECKPOINT]);
@@ -285,6 +289,23 @@ static void test_checkpoint_every_resumes(void)
     finish(&b);
 }
 
+/* The loss log's lines: TSV under its header, JSON with null for what is not finite. */
+static void test_log_line(void)
+{
+    char line[1024];
+    int n = train_log_line(line, sizeof line, 0, 1, "chars", 0.5, 2.25, 2.5, 1.25, 1000);
+    const char *tsv = "epoch\ttrain_loss\tval_loss\tseconds\tchars_per_s\n0.5\t2.250000\t2.500000\t1.250\t1000.0\n";
+    CHECK(n == (int)strlen(tsv) && strcmp(line, tsv) == 0, "TSV with its header: %s", line);
+    n = train_log_line(line, sizeof line, 0, 0, "chars", 1, 2, 3, 4, 5);
+    CHECK(strcmp(line, "1\t2.000000\t3.000000\t4.000\t5.0\n") == 0 && n == 30, "TSV: %s", line);
+    n = train_log_line(line, sizeof line, 1, 1, "windows", 2, NAN, 1.5, 0.5, INFINITY);
+    const char *json = "{\"epoch\": 2, \"train_loss\": null, \"val_loss\": 1.500000, \"seconds\": 0.500, "
+                       "\"windows_per_s\": null}\n";
+    CHECK(n == (int)strlen(json) && strcmp(line, json) == 0, "JSON (no header): %s", line);
+    n = train_log_line(line, 20, 0, 1, "chars", 1, 2, 3, 4, 5);
+    CHECK(n == 19 && strlen(line) == 19, "a short buffer: %d bytes, the line cut", n);
+}
+
 int main(void)
 {
     RUN(test_stop_epochs);
@@ -295,5 +316,6 @@ int main(void)
     RUN(test_stop_diverged);
     RUN(test_stop_error);
     RUN(test_checkpoint_every_resumes);
+    RUN(test_log_line);
     return check_summary();
 }

@@ -173,6 +173,18 @@ double cli_double(const char *opt, const char *arg, double lo, double hi)
     return v;
 }
 
+void cli_every(const char *opt, const char *arg, long *n, double *secs)
+{
+    size_t len = strlen(arg);
+    if (len > 1 && arg[len - 1] == 's') {
+        char num[64];
+        snprintf(num, sizeof num, "%.*s", (int)(len - 1), arg);
+        *secs = cli_double(opt, num, 0.001, 1e9);
+    } else {
+        *n = cli_long(opt, arg, 1, 1L << 40);
+    }
+}
+
 const char *cli_path(const char *opt, const char *arg)
 {
     if (!*arg)
@@ -260,6 +272,14 @@ void *cli_alloc(size_t n)
     return p;
 }
 
+long cli_slurm_tasks(void)
+{
+    const char *n = getenv("SLURM_STEP_NUM_TASKS");
+    if (!n && getenv("SLURM_STEP_ID"))
+        n = getenv("SLURM_NTASKS");
+    return n ? strtol(n, NULL, 10) : 0;
+}
+
 double cli_now(void)
 {
     struct timespec ts;
@@ -267,7 +287,7 @@ double cli_now(void)
     return ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
-static void fmt_time(char *buf, size_t cap, double s)
+void cli_hms(char *buf, size_t cap, double s)
 {
     long t = (long)(s + 0.5);
     if (t >= 3600)
@@ -284,14 +304,14 @@ void cli_bar(long done, long total, double secs, double run_eta, double loss, do
     fprintf(stderr, "\r%*ld/%ld [", (int)snprintf(NULL, 0, "%ld", total), done, total);
     for (int i = 0; i < width; i++)
         fputc(i < fill ? '=' : (i == fill ? '>' : '.'), stderr);
-    fmt_time(buf, sizeof buf, secs);
+    cli_hms(buf, sizeof buf, secs);
     if (final) {
         fprintf(stderr, "] - %s - loss: %.4f - val_loss: %.4f - %.0f %s/s\033[K\n", buf, loss,
                 val_loss, rate, unit);
     } else {
         fprintf(stderr, "] - ETA: %s", buf);
         if (run_eta >= 0) {
-            fmt_time(buf, sizeof buf, run_eta);
+            cli_hms(buf, sizeof buf, run_eta);
             fprintf(stderr, " (run %s)", buf);
         }
         fprintf(stderr, " - loss: %.4f - %.0f %s/s\033[K", loss, rate, unit);
@@ -305,6 +325,6 @@ void cli_bar_validating(double done, double elapsed)
     fprintf(stderr, "\rvalidating %3.0f%% [", done * 100);
     for (int i = 0; i < width; i++)
         fputc(i < fill ? '=' : (i == fill ? '>' : '.'), stderr);
-    fmt_time(buf, sizeof buf, done > 0 ? elapsed / done * (1 - done) : 0);
+    cli_hms(buf, sizeof buf, done > 0 ? elapsed / done * (1 - done) : 0);
     fprintf(stderr, "] - ETA: %s\033[K", buf);
 }

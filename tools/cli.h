@@ -59,6 +59,10 @@ ts_writer *cli_writer_open(int fd, const char *label);
 long   cli_long(const char *opt, const char *arg, long lo, long hi);
 double cli_double(const char *opt, const char *arg, double lo, double hi);
 
+/* "N" (a count, 1 .. 2^40) into *n or "Ns" (seconds, 0.001 .. 1e9) into *secs: the argument of
+ * an option that acts every N batches or every N seconds (train --checkpoint-every). */
+void cli_every(const char *opt, const char *arg, long *n, double *secs);
+
 /* arg, a file name given to option opt; an empty one is a usage error. */
 const char *cli_path(const char *opt, const char *arg);
 
@@ -75,6 +79,15 @@ void cli_bar(long done, long total, double secs, double run_eta, double loss, do
              int final, double val_loss, const char *unit);
 /* The bar while validation runs: "validating  45% [=====>....] - ETA: 0:03", in place. */
 void cli_bar_validating(double done, double elapsed);
+
+/* Seconds as M:SS, or H:MM:SS from an hour (rounded to the second), as the bar shows them. */
+void cli_hms(char *buf, size_t cap, double s);
+
+/* The tasks Slurm started for this job step: SLURM_STEP_NUM_TASKS, or SLURM_NTASKS inside a
+ * step (SLURM_STEP_ID); 0 outside Slurm or in a batch script's own process (which has
+ * SLURM_NTASKS but no step). A tool that starts as one of N tasks alone in its MPI world is
+ * one of N copies. */
+long cli_slurm_tasks(void);
 
 /* Monotonic time in seconds. */
 double cli_now(void);

@@ -15,80 +15,13 @@
 #include "generate.h"
 #include "model.h"
 #include "prompts.h"
+#include "sample_help.h"
 
 static gen_request rq;                 /* the options, as the generator takes them */
 static const char *opt_model, *opt_seed_file, *opt_sep = "\n---\n", *opt_stop[256];
 static size_t opt_stop_len[256];
 static long opt_rng_seed = -1;
 static int opt_stateful = -1, opt_json, opt_beam_all, opt_prompts;
-
-static void usage(void)
-{
-    printf(
-"NAME\n"
-"    sample - generate text from a model trained by train\n\n"
-"SYNOPSIS\n"
-"    sample -m MODEL [-n CHARS] [--seed TEXT] [--stateful] [-t TEMP] [-k K] [-p P] [--stop STR]\n"
-"           [--f16] [--rng-seed N] [--count N [--separator STR] [--json]]\n"
-"    sample -m MODEL --beam K [--beam-all] [--json] [-n CHARS] [--seed TEXT] [--stop STR]\n"
-"    sample -m MODEL --prompts [OPTIONS] < REQUESTS\n\n"
-"DESCRIPTION\n"
-"    Writes the seed followed by CHARS generated characters to stdout, as UTF-8 (bytes for a\n"
-"    byte-level model), as they come (with --count, --json or --beam: when all are done).\n"
-"    Window mode (the default) runs the last MAXLEN characters from a zero state for each\n"
-"    next one, as the model was trained (the course's generator); --stateful carries the\n"
-"    state instead: MAXLEN times less work, a text that differs and can drift. The next\n"
-"    character is the most likely, or with -t drawn from p^(1/TEMP) renormalised, among the\n"
-"    K most likely (-k) and the fewest whose probability reaches P (-p).\n\n"
-"    --count N generates N samples together. Sample i draws from seed S + i (S: --rng-seed,\n"
-"    else the clock): it is what 'sample --rng-seed S+i' writes, exactly with --stateful; in\n"
-"    window mode exactly with CHARPIPE_KERNEL=scalar (vector kernels sum N rows in another\n"
-"    order, which can change a near tie). --json writes {\"sample\": i, \"text\": \"...\"} lines\n"
-"    (a byte-level model's bytes >= 0x80 as \\u0080..\\u00ff). --beam K keeps the K most\n"
-"    probable continuations and writes the best, --beam-all all K after 'log-probability X'\n"
-"    (natural log of the generated characters) or as {\"beam\": i, \"logprob\": X, \"text\": ..};\n"
-"    deterministic, no -t -k -p; --beam 1 is greedy.\n\n"
-"    --stop STR ends a sample where STR has just been generated (the seed is not searched);\n"
-"    STR is not written. With --json, \"stop\" names it (null: none came). A beam that meets\n"
-"    it is finished there, its log-probability counting STR.\n\n"
-"    --prompts loads the model once and answers requests from stdin, a JSON object a line,\n"
-"    each field optional (missing: the command line's value):\n"
-"      {\"prompt\": \"ROMEO:\", \"n\": 200, \"temperature\": 0.8, \"top_k\": 40, \"top_p\": 0.9,\n"
-"       \"seed\": 7, \"stop\": [\"\\n\\n\"], \"count\": 2, \"beam\": 0, \"id\": \"any\"}\n"
-"    with a line each, flushed: {\"id\": .., \"seed\": 7, \"samples\": [{\"text\": \"ROMEO: ..\",\n"
-"    \"completion\": \" ..\", \"stop\": \"\\n\\n\"}]} (text: what sample would write) or {\"id\": ..,\n"
-"    \"line\": N, \"error\": \"..\"}. The end of stdin ends it.\n\n"
-"OPTIONS\n"
-"    -m, --model FILE    the model (required)\n"
-"    -n, --chars N       characters to generate (default %ld)\n"
-"    -s, --seed TEXT     the seed text (default: one character drawn from the vocabulary)\n"
-"        --seed-file F   the seed text is file F's bytes\n"
-"        --stateful      carry the state (the default for models of train --streams)\n"
-"        --window        the sliding-window generator (the default otherwise)\n"
-"        --f16           with --stateful: half-precision weights, about 1.3x faster\n"
-"    -t, --temperature T sample at temperature T; 0 = greedy (default %g)\n"
-"    -k, --top-k K       among the K most likely characters; 0 = all (default 0)\n"
-"    -p, --top-p P       among the most likely whose total reaches P (default 1)\n"
-"        --stop STR      end a sample at STR, not written (repeatable)\n"
-"        --rng-seed N    seed the sampling RNG (default: from the clock)\n"
-"    -c, --count N       N samples in one batch (default 1)\n"
-"        --separator STR between samples (default '\\n---\\n')\n"
-"        --json          one JSON line per sample (with --count or --beam-all)\n"
-"    -b, --beam K        beam search with K beams (1..1024)\n"
-"        --beam-all      with --beam: write all K beams and their log-probabilities\n"
-"        --prompts       answer JSON-line requests from stdin\n"
-"        --skip-unknown  drop seed characters outside the vocabulary, with a warning\n"
-"        --version       print the version and the kernel set in use\n"
-"    -h, --help          this help\n"
-"    In --stop and --separator, \\n, \\t and \\\\ stand for a newline, a tab, a backslash.\n\n"
-"EXAMPLE\n"
-"    sample -m model --seed \"that, poor contempt, or claim'd thou sle\" -n 500 -t 0.5\n"
-"    sample -m model --stateful --seed \"ROMEO:\" -n 200 -t 0.8 --count 8 --json --stop '\\n\\n'\n"
-"    echo '{\"prompt\": \"ROMEO:\", \"n\": 60, \"seed\": 1}' | sample -m model --prompts\n\n"
-"EXIT STATUS\n"
-"    0 success, 1 failure, 2 bad usage. A closed output pipe ends it quietly.\n",
-        rq.n, rq.o.temperature);
-}
 
 /* ---- output: stdout, written as it comes, flushed at least every 50 ms (on a tty: each
  * character); a closed pipe ends the program quietly, as a filter killed by SIGPIPE ---- */
@@ -135,10 +68,11 @@ static int so_stream(void *ctx, int row, const char *s, size_t n)
     return (void)ctx, (void)row, 0;
 }
 
-static void so_json_str(const char *s, size_t n, int flags)
+/* s[0..n) as a JSON string, after the bytes of before */
+static void so_json_str(const char *before, const char *s, size_t n, int flags)
 {
     char *e = cli_malloc(CODEC_JSON_MAX(n) + 1);
-    so_bytes("\"", 1);
+    printf("%s\"", before);
     so_bytes(e, codec_json(e, s, n, flags));
     so_bytes("\"", 1);
     free(e);
@@ -147,6 +81,7 @@ static void so_json_str(const char *s, size_t n, int flags)
 /* --count, --beam, --json: every sample (or beam), when all are done. */
 static void so_results(const gen_result *res, const model *m)
 {
+    int bytes = m->byte_unit ? CODEC_JSON_BYTES : 0;
     for (int i = 0; i < (opt_beam_all || !rq.beam ? res->n : 1); i++) {
         const gen_result_text *t = &res->t[i];
         if (!opt_json) {
@@ -158,12 +93,10 @@ static void so_results(const gen_result *res, const model *m)
             continue;
         }
         printf(rq.beam ? "{\"beam\": %d, \"logprob\": %.9g, \"text\": " : "{\"sample\": %d, \"text\": ", i, t->logprob);
-        so_json_str(t->text, t->len, m->byte_unit ? CODEC_JSON_BYTES : 0);
-        if (rq.nstop && t->stop) {
-            so_bytes(", \"stop\": ", 10);
-            so_json_str(rq.stop[t->stop - 1], rq.stop_len[t->stop - 1], m->byte_unit ? CODEC_JSON_BYTES : 0);
-        }
-        so_bytes(rq.nstop && !t->stop ? ", \"stop\": null}\n" : "}\n", rq.nstop && !t->stop ? 16 : 2);
+        so_json_str("", t->text, t->len, bytes);
+        if (rq.nstop && t->stop)
+            so_json_str(", \"stop\": ", rq.stop[t->stop - 1], rq.stop_len[t->stop - 1], bytes);
+        printf("%s}\n", rq.nstop && !t->stop ? ", \"stop\": null" : "");
     }
 }
 
@@ -210,10 +143,10 @@ static void read_seed_file(const char *path)
         cli_die("--seed-file: %s: is a directory, not a file", path);
     size_t cap = 4096, n = 0;
     char *s = cli_malloc(cap);
-    for (ssize_t k; (k = read(fd, s + n, cap - n)) != 0; n += k > 0 ? (size_t)k : 0) {
+    for (ssize_t k; (k = read(fd, s + n, cap - n)) != 0; ) {
         if (k < 0 && errno != EINTR)
             cli_die("--seed-file: %s: read failed: %s", path, strerror(errno));
-        if (n + 1 >= cap)
+        if ((n += k > 0 ? (size_t)k : 0) == cap)
             s = cli_realloc(s, cap *= 2);
     }
     close(fd);
@@ -264,7 +197,7 @@ int main(int argc, char **argv)
             opt_stop[rq.nstop] = unescape(optarg, &opt_stop_len[rq.nstop]), rq.nstop++;
             break;
         case O_PROMPTS: opt_prompts = 1; break;
-        case 'h': usage(); return 0;
+        case 'h': usage(&rq); return 0;
         default: cli_usage_error("unknown option");
         }
     }

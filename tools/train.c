@@ -2,10 +2,7 @@
  * the text itself cut into parallel streams with the state carried (char-rnn). The run is
  * lib/run.h's: this file holds the options, the files, the screen and the signals. */
 #include <errno.h>
-#include <fcntl.h>
-#include <float.h>
 #include <getopt.h>
-#include <math.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,11 +12,11 @@
 #include <unistd.h>
 #include "cli.h"
 #include "codec.h"
-#include "output.h"
+#include "generate.h"
 #include "model.h"
 #include "optim.h"
+#include "output.h"
 #include "run.h"
-#include "sampling.h"
 #include "train_help.h"
 #include "train_mpi.h"
 
@@ -29,26 +26,14 @@ int mp_rank = 0, mp_size = 1;          /* train_mpi.h: alone unless under mpirun
 static train_opts o;
 static const char *opt_out, *opt_resume, *opt_init, *opt_log, *opt_best, *opt_input;
 static int opt_summary, opt_quiet, opt_progress = -1, opt_V, opt_force, opt_continue, opt_json;
-static long opt_print_every;          /* --print-every: batches, or ... */
-static double opt_print_secs;         /* ... seconds */
 static long opt_sample_chars = 200;
 static const char *opt_sample_temps = "0.2,0.5,1.0,1.2", *opt_sample_seed;
+static double stemps[16];             /* --sample-temps */
+static int nstemps;
 
+static char input[1024];              /* this rank's --input file (with %d: the rank's) */
 static model m, init_m;               /* the model being trained; --init's */
 static train_state st;                /* its training state (written by lib/run.c alone) */
-
-/* N (batches) or Ns (seconds), for --checkpoint-every and --print-every */
-static void every(const char *opt, const char *arg, long *n, double *secs)
-{
-    size_t len = strlen(arg);
-    if (len > 1 && arg[len - 1] == 's') {
-        char num[64];
-        snprintf(num, sizeof num, "%.*s", (int)(len - 1), arg);
-        *secs = cli_double(opt, num, 0.001, 1e9);
-    } else {
-        *n = cli_long(opt, arg, 1, 1L << 40);
-    }
-}
 
 static void parse_options(int argc, char **argv)
 {
@@ -129,9 +114,9 @@ static void parse_options(int argc, char **argv)
         case O_WDECAY: o.weight_decay = cli_double("--weight-decay", optarg, 0, 10); g |= TRAIN_GIVEN_WEIGHT_DECAY; break;
         case O_WARMUP: o.warmup = cli_long("--warmup", optarg, 0, 1L << 40); g |= TRAIN_GIVEN_WARMUP; break;
         case O_MAXS: o.max_seconds = cli_double("--max-seconds", optarg, 0.001, 1e9); g |= TRAIN_GIVEN_MAX_SECONDS; break;
-        case O_CKPT: every("--checkpoint-every", optarg, &o.checkpoint_every, &o.checkpoint_seconds); break;
+        case O_CKPT: cli_every("--checkpoint-every", optarg, &o.checkpoint_every, &o.checkpoint_seconds); break;
         case O_CONTINUE: opt_continue = 1; break;
-        case O_PRINT: every("--print-every", optarg, &opt_print_every, &opt_print_secs); break;
+        case O_PRINT: cli_every("--print-every", optarg, &o.print_every, &o.print_seconds); break;
         case O_LOGFMT:
             if (strcmp(optarg, "tsv") && strcmp(optarg, "json"))
                 cli_usage_error("--log-format: '%s' is not tsv or json", optarg);
@@ -153,6 +138,17 @@ static void parse_options(int argc, char **argv)
         cli_usage_error("--continue resumes the -o file's run when there is one: it needs -o, and not --resume or --init");
     if ((o.checkpoint_every || o.checkpoint_seconds) && !opt_out)
         cli_usage_error("--checkpoint-every writes the -o file: give -o FILE");
+    if (o.sample_every >= 0) {        /* --sample-temps: a list of at most 16 */
+        char *list = strcpy(cli_malloc(strlen(opt_sample_temps) + 1), opt_sample_temps), *at;
+        for (char *t = strtok_r(list, ",", &at); t; t = strtok_r(NULL, ",", &at)) {
+            if (nstemps == 16)
+                cli_usage_error("--sample-temps: at most 16 temperatures");
+            stemps[nstemps++] = cli_double("--sample-temps", t, 0, 100);
+        }
+        if (!nstemps)
+            cli_usage_error("--sample-temps: no temperature in '%s'", opt_sample_temps);
+        free(list);
+    }
     if (opt_input) {                  /* at most one %d, no other conversion */
         const char *pc = strchr(opt_input, '%');
         if (pc && (pc[1] != 'd' || strchr(pc + 2, '%')))
@@ -165,34 +161,13 @@ static void parse_options(int argc, char **argv)
 static void summary_only(void)
 {
     int V = opt_V, N = o.steps;
-    if (!V || !N) {
+    char err[512];
+    if (!V || !N) {                   /* the vocabulary and the first x, read as train reads them */
         if (isatty(0))
             cli_usage_error("--summary needs -V and -n, or a window stream on stdin");
-        /* the vocabulary (its pieces joined) and the first x, read as train reads them */
         ts_reader *r = cli_reader_open(0, "stdin");
-        dataset d;
-        char err[512];
-        ts_frame f;
-        int rc = 0;
-        dataset_init(&d, 0, "stdin");
-        while ((!V || !N) && (rc = ts_read(r, &f)) > 0) {
-            if (strcmp(f.name, "vocab") == 0 && !V && dataset_add_frame(&d, &f, err, sizeof err) < 0)
-                cli_die("%s", err);
-            if (strcmp(f.name, "vocab") != 0 && d.vocab.V)
-                V = d.vocab.V;        /* (known once a frame that is not one of its pieces comes) */
-            if (strcmp(f.name, "x") == 0 && !N) {
-                if (!f.is_tensor || f.ndim < 2 || f.shape[1] < 1 || f.shape[1] > 100000)
-                    cli_die("stdin: x must be (B, N) windows, N from 1 to 100000");
-                N = (int)f.shape[1];
-            }
-        }
-        if ((!V || !N) && rc < 0)
-            cli_die("%s", ts_reader_error(r));
-        if (!V && d.vocab.V)
-            V = d.vocab.V;
-        if (!V || !N)
-            cli_die("stdin: no vocab and x frames to take V and N from");
-        dataset_free(&d);
+        if (dataset_dims(r, "stdin", &V, &N, err, sizeof err) < 0)
+            cli_die("%s", err);
         ts_reader_close(r);
     }
     model_summary(stdout, (lstm_dims){ V, o.hidden, o.layers, o.cell }, N, o.streams);
@@ -204,11 +179,9 @@ static void summary_only(void)
  * (rank 0 writes; its input is stdin or its --input file). */
 static void check_outputs(void)
 {
-    if (opt_input) {
-        char path0[1024];             /* rank 0's --input file (at most one %d, checked) */
-        snprintf(path0, sizeof path0, opt_input, 0);
-        out_input(path0, 0);
-    } else
+    if (opt_input)
+        out_input(input, 0);
+    else
         out_input_fd(0, "stdin", 0);  /* (a terminal: refused below, with a hint) */
     out_input(opt_resume, OUT_READ_FIRST);   /* --resume F -o F replaces F */
     out_input(opt_init, 0);
@@ -224,34 +197,29 @@ static void check_outputs(void)
 static void save(const char *path)
 {
     char err[512];
+    out_file of = { .fd = 1 };
+    model cm;
+    train_state cs;
     if (!model_loadable(&m, &st))     /* never replace a good model with one that cannot be read */
         cli_die("the parameters became infinite, NaN or too large at epoch %lld, step %lld (try a lower --lr or "
                 "--clip); %s%s", (long long)st.epochs + (st.epoch_batches > 0), (long long)st.steps,
                 path ? path : "no model written", path ? " keeps the last good model" : "");
-    if (!path) {
-        if (model_write(&m, &st, 1, "stdout", err, sizeof err) < 0)
-            cli_die("%s", err);
-        return;
-    }
-    out_file of;
-    if (out_open(&of, path) < 0)
+    if (path && out_open(&of, path) < 0)
         cli_die("%s: cannot write: %s", path, strerror(errno));
-    if (model_write(&m, &st, of.fd, path, err, sizeof err) < 0) {
-        out_abort(&of);
+    if (model_write(&m, &st, of.fd, path ? path : "stdout", err, sizeof err) < 0) {
+        if (path)
+            out_abort(&of);
         cli_die("%s", err);
     }
+    if (of.tmp && model_read(&cm, &cs, of.tmp, err, sizeof err) < 0) {
+        out_abort(&of);
+        cli_die("the model to write to %s does not read back (%s); %s keeps the last good model", path, err, path);
+    }
     if (of.tmp) {
-        model cm;
-        train_state cs;
-        if (model_read(&cm, &cs, of.tmp, err, sizeof err) < 0) {
-            out_abort(&of);
-            cli_die("the model to write to %s does not read back (%s); %s keeps the last good model",
-                    path, err, path);
-        }
         model_free(&cm);
         train_state_free(&cs);
     }
-    if (out_commit(&of) < 0)
+    if (path && out_commit(&of) < 0)
         cli_die("%s: cannot replace: %s", path, strerror(errno));
 }
 
@@ -262,56 +230,27 @@ static int save_hook(void *ctx, int what)
     return 0;
 }
 
-/* A number for JSON: null for NaN or infinity. */
-static int json_num(char *p, size_t cap, const char *fmt, double v)
-{
-    return isfinite(v) ? snprintf(p, cap, fmt, v) : snprintf(p, cap, "null");
-}
-
-/* One line of the loss log (--log), tab-separated under a header, or a JSON object. */
+/* One line of the loss log (--log), as lib/run.h writes it. */
 static void log_hook(void *ctx, double epoch, double tl, double vl, double secs, double rate)
 {
-    (void)ctx;
-    const char *unit = m.streams ? "chars" : "windows";
+    char line[1024];
     int fd = out_open_append(opt_log);
     if (fd < 0)
         cli_die("%s: %s", opt_log, strerror(errno));
-    char line[512];
-    int n = 0;
-    if (opt_json) {
-        n += snprintf(line, sizeof line, "{\"epoch\": %.6g, \"train_loss\": ", epoch);
-        n += json_num(line + n, sizeof line - n, "%.6f", tl);
-        n += snprintf(line + n, sizeof line - n, ", \"val_loss\": ");
-        n += json_num(line + n, sizeof line - n, "%.6f", vl);
-        n += snprintf(line + n, sizeof line - n, ", \"seconds\": %.3f, \"%s_per_s\": ", secs, unit);
-        n += json_num(line + n, sizeof line - n, "%.1f", rate);
-        n += snprintf(line + n, sizeof line - n, "}\n");
-    } else {
-        if (lseek(fd, 0, SEEK_END) == 0)
-            n = snprintf(line, sizeof line, "epoch\ttrain_loss\tval_loss\tseconds\t%s_per_s\n", unit);
-        n += snprintf(line + n, sizeof line - n, "%.6g\t%.6f\t%.6f\t%.3f\t%.1f\n", epoch, tl, vl, secs, rate);
-    }
+    int n = train_log_line(line, sizeof line, opt_json, lseek(fd, 0, SEEK_END) == 0,
+                           m.streams ? "chars" : "windows", epoch, tl, vl, secs, rate);
     if (write(fd, line, (size_t)n) != n || close(fd) < 0)
         cli_die("%s: write failed: %s", opt_log, strerror(errno));
+    (void)ctx;
 }
 
 /* ---- samples (--sample-every): what 'sample -m MODEL --rng-seed SEED' writes then ---- */
-static double stemps[16];
-static int nstemps, *sseed, sseedlen;
+static int sseedlen;
+static int32_t *sseed;
 static codec scodec;                         /* the model's vocabulary */
 
 static void samples_setup(const dataset *d)
 {
-    char *list = cli_malloc(strlen(opt_sample_temps) + 1), *save = NULL;
-    strcpy(list, opt_sample_temps);
-    for (char *t = strtok_r(list, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
-        if (nstemps == 16)
-            cli_usage_error("--sample-temps: at most 16 temperatures");
-        stemps[nstemps++] = cli_double("--sample-temps", t, 0, 100);
-    }
-    free(list);
-    if (!nstemps)
-        cli_usage_error("--sample-temps: no temperature in '%s'", opt_sample_temps);
     char err[256];
     if (codec_init(&scodec, m.vocab, m.dim.V, m.byte_unit, m.lower, err, sizeof err) < 0)
         cli_die("%s", err);
@@ -323,59 +262,50 @@ static void samples_setup(const dataset *d)
     } else {                          /* the text as the model reads it */
         size_t k, used;
         codec_pos at = { 0 };
-        char msg[256];
         int rc = codec_encode(&scodec, opt_sample_seed, n, 0, CODEC_REFUSE, 0, sseed, &k, &used, &at);
         if (rc < 0)
-            cli_usage_error("--sample-seed: %s", codec_error(&scodec, rc, &at, msg, sizeof msg));
+            cli_usage_error("--sample-seed: %s", codec_error(&scodec, rc, &at, err, sizeof err));
         sseedlen = (int)k;
     }
     if (sseedlen == 0)
         cli_usage_error("--sample-seed: an empty seed");
 }
 
-static void put_chars(const int *idx, int n)
+static int put_chars(void *ctx, int row, const int32_t *x, size_t n)
 {
-    for (int i = 0; i < n; i++) {
-        unsigned char u[4];
-        fwrite(u, 1, (size_t)codec_decode_char(&scodec, idx[i], u), stderr);
-    }
+    unsigned char u[4];
+    for (size_t i = 0; i < n; i++)
+        fwrite(u, 1, (size_t)codec_decode_char(&scodec, x[i], u), stderr);
+    return (void)ctx, (void)row, 0;
 }
 
-/* The samples at this point of training, one per temperature, each from an RNG seeded with
- * the training seed, so 'sample --rng-seed SEED' reproduces it from the model. */
+/* The samples at this point of training, one per temperature, each drawn from the training
+ * seed, so 'sample --rng-seed SEED' reproduces it from the model. */
 static void sample_hook(void *ctx, double at)
 {
-    (void)ctx;
-    int *out = cli_malloc((size_t)opt_sample_chars * sizeof *out);
+    gen_opts go = gen_defaults();
+    go.stateful = m.streams > 0;
+    go.seed = st.seed;
+    char err[256];
     if (opt_progress)
         fputc('\n', stderr);
     for (int i = 0; i < nstemps; i++) {
-        rng_t r;
-        rng_seed(&r, st.seed);
-        if (sample_text(cli_kernels(), &m.p, m.streams ? 0 : m.maxlen, sseed, sseedlen, (int)opt_sample_chars,
-                        stemps[i], &r, out) < 0)
-            cli_die("out of memory");
+        go.temperature = stemps[i];
+        gen *g = gen_new(cli_kernels(), &m.p, m.maxlen, &go, 1, err, sizeof err);
+        if (!g)
+            cli_die("%s", err);
         fprintf(stderr, "%s: sample at epoch %.2f, temperature %g:\n", cli_prog, at, stemps[i]);
-        put_chars(sseed, sseedlen);
-        put_chars(out, (int)opt_sample_chars);
+        put_chars(ctx, 0, sseed, (size_t)sseedlen);
+        if (gen_sample(g, sseed, sseedlen, NULL, opt_sample_chars, NULL, put_chars, NULL, NULL, err, sizeof err) < 0)
+            cli_die("%s", err);
         fputc('\n', stderr);
+        gen_free(g);
     }
     fflush(stderr);
-    free(out);
 }
 
 /* ---- the screen: a bar on a terminal, else lines ---- */
-static double bar_drawn, val_drawn, printed_at;   /* when each was last drawn or printed */
-static long printed_batches;
-
-static void hms(char *buf, size_t cap, double s)
-{
-    long t = (long)(s + 0.5);
-    if (t >= 3600)
-        snprintf(buf, cap, "%ld:%02ld:%02ld", t / 3600, t / 60 % 60, t % 60);
-    else
-        snprintf(buf, cap, "%ld:%02ld", t / 60, t % 60);
-}
+static double bar_drawn, val_drawn;  /* when each bar was last drawn */
 
 static void validating_hook(void *ctx, double done, double elapsed)
 {
@@ -387,25 +317,25 @@ static void validating_hook(void *ctx, double done, double elapsed)
     cli_bar_validating(done, elapsed);
 }
 
-/* --print-every: a line, when the bar is off, every N batches or S seconds */
+/* The epoch as "E/LIMIT", or "E" when the run has no limit in epochs. */
+static const char *epoch_of(char *buf, size_t cap, const train_status *s)
+{
+    int n = snprintf(buf, cap, "%lld", (long long)s->epoch);
+    if (s->epoch_limit >= 0)
+        snprintf(buf + n, cap - n, "/%lld", (long long)s->epoch_limit);
+    return buf;
+}
+
+/* --print-every: a line, when the bar is off */
 static void print_line(const train_status *s, const char *unit)
 {
-    double now = cli_now();
-    if (printed_at == 0)
-        printed_at = now;
-    if (!(opt_print_every && ++printed_batches >= opt_print_every) && !(opt_print_secs && now - printed_at >= opt_print_secs))
-        return;
-    char e[32], r[32] = "", of[32] = "";
-    hms(e, sizeof e, s->eta_epoch);
+    char ep[48], e[32], r[32] = "";
+    cli_hms(e, sizeof e, s->eta_epoch);
     if (s->eta_run >= 0)
-        hms(r, sizeof r, s->eta_run);
-    if (s->epoch_limit >= 0)
-        snprintf(of, sizeof of, "/%lld", (long long)s->epoch_limit);
-    fprintf(stderr, "%s: epoch %lld%s, batch %ld/%ld: loss %.4f, %.0f %s/s, ETA %s%s%s\n", cli_prog,
-            (long long)s->epoch, of, s->batch, s->nbatches, s->loss, s->rate, unit, e, *r ? " (run " : "",
-            *r ? strcat(r, ")") : "");
-    printed_at = now;
-    printed_batches = 0;
+        cli_hms(r, sizeof r, s->eta_run);
+    fprintf(stderr, "%s: epoch %s, batch %ld/%ld: loss %.4f, %.0f %s/s, ETA %s%s%s%s\n", cli_prog,
+            epoch_of(ep, sizeof ep, s), s->batch, s->nbatches, s->loss, s->rate, unit, e, *r ? " (run " : "", r,
+            *r ? ")" : "");
 }
 
 /* --max-batches: the speed of the batches this process trained. */
@@ -423,6 +353,7 @@ static void progress_hook(void *ctx, train_event ev, const train_status *s)
 {
     (void)ctx;
     const char *unit = m.streams ? "chars" : "windows", *sig = s->request & TRAIN_REQ_TERMINATE ? "terminated" : "interrupted";
+    char ep[48];
     if (val_drawn > 0)                /* the validation's bar */
         fputs("\r\033[K", stderr);
     val_drawn = 0;
@@ -432,14 +363,14 @@ static void progress_hook(void *ctx, train_event ev, const train_status *s)
                  (long long)s->epoch, s->train_seconds);
         break;
     case TRAIN_EV_EPOCH_BEGIN:
-        if (opt_progress && s->epoch_limit >= 0)
-            fprintf(stderr, "Epoch %lld/%lld\n", (long long)s->epoch, (long long)s->epoch_limit);
-        else if (opt_progress)
-            fprintf(stderr, "Epoch %lld\n", (long long)s->epoch);
+        if (opt_progress)
+            fprintf(stderr, "Epoch %s\n", epoch_of(ep, sizeof ep, s));
+        break;
+    case TRAIN_EV_PRINT:
+        if (!opt_progress)
+            print_line(s, unit);
         break;
     case TRAIN_EV_STEP:
-        if (!opt_progress && (opt_print_every || opt_print_secs))
-            print_line(s, unit);
         if (opt_progress && (cli_now() - bar_drawn > 0.1 || s->batch == s->nbatches)) {
             cli_bar(s->batch, s->nbatches, s->eta_epoch, s->eta_run, s->loss, s->rate, 0, 0, unit);
             bar_drawn = cli_now();
@@ -458,12 +389,9 @@ static void progress_hook(void *ctx, train_event ev, const train_status *s)
     case TRAIN_EV_EPOCH_END:
         if (opt_progress)
             cli_bar(s->nbatches, s->nbatches, s->seconds, -1, s->loss, s->rate, 1, s->val_loss, unit);
-        else if (s->epoch_limit >= 0)
-            fprintf(stderr, "%s: epoch %lld/%lld: loss %.4f, val_loss %.4f, %.1fs, %.0f %s/s\n", cli_prog,
-                    (long long)s->epoch, (long long)s->epoch_limit, s->loss, s->val_loss, s->seconds, s->rate, unit);
         else
-            fprintf(stderr, "%s: epoch %lld: loss %.4f, val_loss %.4f, %.1fs, %.0f %s/s\n", cli_prog,
-                    (long long)s->epoch, s->loss, s->val_loss, s->seconds, s->rate, unit);
+            fprintf(stderr, "%s: epoch %s: loss %.4f, val_loss %.4f, %.1fs, %.0f %s/s\n", cli_prog,
+                    epoch_of(ep, sizeof ep, s), s->loss, s->val_loss, s->seconds, s->rate, unit);
         break;
     case TRAIN_EV_BUDGET_SPENT:
         fprintf(stderr, "%s: time budget of %.0fs spent at epoch %lld batch %ld/%ld: loss %.4f, val_loss %.4f\n",
@@ -490,7 +418,26 @@ static void progress_hook(void *ctx, train_event ev, const train_status *s)
     }
 }
 
-/* ---- signals: SIGINT and SIGTERM stop with a checkpoint, SIGUSR1 asks for one ---- */
+/* What the run is about to do: the data, the model, the processes. */
+static void report_start(const dataset *d, const trainer *tr, const kern_ops *k, double t_read)
+{
+    train_info ti;
+    trainer_info(tr, &ti);
+    if (m.streams)
+        fprintf(stderr, "%s: %zu characters (%zu for training in %d streams of %zu, %zu held out), read in %.1fs\n",
+                cli_prog, d->tn, ti.ntrain, m.streams, ti.per_stream, ti.nval, t_read);
+    else
+        fprintf(stderr, "%s: %zu windows of %d (%zu for training, %zu for validation), %.1f MB in memory, read in %.1fs\n",
+                cli_prog, d->n, d->N, ti.ntrain, ti.nval, (dataset_bytes(d) + ti.ntrain * 4.0) / 1e6, t_read);
+    model_summary(stderr, m.dim, m.maxlen, m.per_position);
+    char ranks[32] = "";
+    if (mp_size > 1)
+        snprintf(ranks, sizeof ranks, "%d ranks of ", mp_size);
+    fprintf(stderr, "%s: kernels %s, %s%d thread%s, batch %d, %s\n", cli_prog, k->name, ranks, o.threads,
+            o.threads > 1 ? "s" : "", st.batch, opt_resume ? "resuming" : opt_init ? "fresh start from --init weights" : "fresh start");
+}
+
+/* ---- signals and launch: SIGINT and SIGTERM stop with a checkpoint, SIGUSR1 asks for one ---- */
 static volatile sig_atomic_t sig_stop, sig_usr1;
 static void on_signal(int sig)
 {
@@ -511,14 +458,21 @@ static int request_hook(void *ctx)
     return r;
 }
 
+static void catch_signals(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGUSR1, &sa, NULL);
+}
+
 /* Slurm started N tasks and this one is alone in its MPI world: N copies would each train
- * and write the same files. (A batch script's own process has SLURM_NTASKS but no step.) */
+ * and write the same files. */
 static void refuse_slurm_copies(void)
 {
-    const char *n = getenv("SLURM_STEP_NUM_TASKS");
-    if (!n && getenv("SLURM_STEP_ID"))
-        n = getenv("SLURM_NTASKS");
-    long tasks = n ? strtol(n, NULL, 10) : 0;
+    long tasks = cli_slurm_tasks();
     if (tasks > 1 && mp_size == 1)
         cli_die("Slurm started %ld tasks, but this one is alone (an MPI world of 1 rank): %ld copies would each "
                 "train and write the same files. Start one job of %ld ranks with the MPI build (srun --mpi=pmix "
@@ -526,7 +480,7 @@ static void refuse_slurm_copies(void)
                 "(srun -n 1 train ...)", tasks, tasks, tasks);
 }
 
-static double read_started;
+/* ---- the data ---- */
 static void reading(void *ctx, size_t windows, size_t chars)
 {
     static double last;
@@ -537,47 +491,28 @@ static void reading(void *ctx, size_t windows, size_t chars)
     }
 }
 
-/* The data: every rank reads its --input file, or rank 0 reads stdin and sends it on. */
-static void read_data(dataset *d, const char *input, int tty)
+/* The data: every rank reads its --input file, or rank 0 reads stdin and sends it on.
+ * Returns the seconds it took. */
+static double read_data(dataset *d, int tty)
 {
-    char err[512], msg[1200];
-    const char *fail = NULL;
-    if (opt_input) {
-        int fd = open(input, O_RDONLY);
-        if (fd < 0) {
-            snprintf(msg, sizeof msg, "%s: %s", input, strerror(errno));
-            fail = msg;
-            dataset_init(d, o.streams, input);
-        } else {
-            ts_reader *rd = cli_reader_open(fd, input);
-            if (dataset_read(d, rd, o.streams, input, tty ? reading : NULL, NULL, err, sizeof err) < 0)
-                fail = err;
-            ts_reader_close(rd);
-            close(fd);
-        }
-        mp_agree(fail);
-    } else if (mp_rank == 0) {
-        ts_reader *rd = cli_reader_open(0, "stdin");
-        if (dataset_read(d, rd, o.streams, "stdin", tty ? reading : NULL, NULL, err, sizeof err) < 0)
-            fail = err;
-        ts_reader_close(rd);
-        mp_agree(fail);
-        mp_bcast_dataset(d);
-    } else {
+    char err[1200];
+    double t0 = cli_now();
+    int failed = 0;
+    if (opt_input || mp_rank == 0)
+        failed = dataset_read(d, opt_input ? input : NULL, o.streams, tty ? reading : NULL, NULL, err, sizeof err) < 0;
+    else
         dataset_init(d, o.streams, "stdin");
-        mp_agree(NULL);
+    mp_agree(failed ? err : NULL);
+    if (!opt_input)
         mp_bcast_dataset(d);
-    }
+    if (tty)                          /* the reading line, drawn at the first frame */
+        fputs("\r\033[K", stderr);
+    return cli_now() - t0;
 }
 
-/* A model file: --resume's (with its training state) or --init's, checked against the
- * options before the data is read. */
-static void load(model *mm, train_state *s, const char *path)
+/* A library call's failure: TRAIN_EUSAGE is bad usage (exit 2), -1 a failure (exit 1). */
+static void or_die(int rc, const char *err)
 {
-    char err[512];
-    if (model_read(mm, s, path, err, sizeof err) < 0)
-        cli_die("%s", err);
-    int rc = train_check_model(&o, mm, s, path, err, sizeof err);
     if (rc == TRAIN_EUSAGE)
         cli_usage_error("%s", err);
     if (rc < 0)
@@ -605,6 +540,8 @@ int main(int argc, char **argv)
         o.same_ok = 1;
     }
     o.resume = opt_resume != NULL;
+    if (opt_input)                    /* (at most one %d, checked) */
+        snprintf(input, sizeof input, opt_input, mp_rank);
     if (rank0)                        /* every output checked before any input is read */
         check_outputs();
     if (!opt_input && rank0 && isatty(0))
@@ -614,30 +551,17 @@ int main(int argc, char **argv)
     if (o.threads == 0)
         o.threads = par_ncpu();
     const kern_ops *k = cli_kernels();
-    if (opt_resume)
-        load(&m, &st, opt_resume);
+    char err[512];
+    if (opt_resume)                   /* the models, checked against the options before the data is read */
+        or_die(train_read_model(&o, &m, &st, opt_resume, err, sizeof err), err);
     if (opt_init)
-        load(&init_m, NULL, opt_init);
+        or_die(train_read_model(&o, &init_m, NULL, opt_init, err, sizeof err), err);
 
     dataset d;
-    char err[512], input[1024];
     int sharded = opt_input && strchr(opt_input, '%');
-    if (sharded)                      /* the file this rank reads: one %d, checked */
-        snprintf(input, sizeof input, opt_input, mp_rank);
-    else if (opt_input)
-        snprintf(input, sizeof input, "%s", opt_input);
-    read_started = cli_now();
-    int tty = rank0 && isatty(2);
-    read_data(&d, input, tty);
-    if (tty && cli_now() - read_started > 0.2)
-        fprintf(stderr, "\r%60s\r", "");
-    double t_read = cli_now() - read_started;
-    int rc = train_setup(&m, &st, &o, opt_init ? &init_m : NULL, &d, sharded, opt_resume ? opt_resume : opt_init,
-                         err, sizeof err);
-    if (rc == TRAIN_EUSAGE)
-        cli_usage_error("%s", err);
-    if (rc < 0)
-        cli_die("%s", err);
+    double t_read = read_data(&d, rank0 && isatty(2));
+    or_die(train_setup(&m, &st, &o, opt_init ? &init_m : NULL, &d, sharded, opt_resume ? opt_resume : opt_init,
+                       err, sizeof err), err);
     if (opt_init)
         model_free(&init_m);
     if (o.sample_every >= 0 && rank0)
@@ -649,30 +573,9 @@ int main(int argc, char **argv)
     trainer *tr = trainer_new_comm(k, &m, &st, &d, o.threads, &comm, err, sizeof err);
     mp_agree(tr ? NULL : err);
     mp_check_start(&m, &st, &d, tr, &o);
-    train_info ti;
-    trainer_info(tr, &ti);
-    if (rank0 && !opt_quiet) {
-        if (m.streams)
-            fprintf(stderr, "%s: %zu characters (%zu for training in %d streams of %zu, %zu held out), read in %.1fs\n",
-                    cli_prog, d.tn, ti.ntrain, m.streams, ti.per_stream, ti.nval, t_read);
-        else
-            fprintf(stderr, "%s: %zu windows of %d (%zu for training, %zu for validation), %.1f MB in memory, read in %.1fs\n",
-                    cli_prog, d.n, d.N, ti.ntrain, ti.nval, (dataset_bytes(&d) + ti.ntrain * 4.0) / 1e6, t_read);
-        model_summary(stderr, m.dim, m.maxlen, m.per_position);
-        char ranks[32] = "";
-        if (mp_size > 1)
-            snprintf(ranks, sizeof ranks, "%d ranks of ", mp_size);
-        fprintf(stderr, "%s: kernels %s, %s%d thread%s, batch %d, %s\n", cli_prog, k->name, ranks, o.threads,
-                o.threads > 1 ? "s" : "", st.batch, opt_resume ? "resuming" : opt_init ? "fresh start from --init weights" : "fresh start");
-    }
-
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGUSR1, &sa, NULL);
-
+    if (rank0 && !opt_quiet)
+        report_start(&d, tr, k, t_read);
+    catch_signals();
     o.output = opt_out != NULL;
     o.keep_best = opt_best != NULL;
     train_hooks hooks = { .progress = progress_hook, .validating = opt_progress ? validating_hook : NULL,
