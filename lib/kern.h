@@ -28,6 +28,32 @@ void kern_pack_gemv_f16(int k, int n, const float *B, int ldb, uint16_t *Bp);
 uint16_t kern_f16_from_float(float f);
 float kern_f16_to_float(uint16_t h);
 
+/* bf16 products. bfloat16 (bf16) is the upper half of an IEEE float: sign, 8 exponent bits, 7
+ * fraction bits. AVX512_BF16's vdpbf16ps multiplies pairs of bf16 values and adds both products
+ * into a float, twice the products of a float FMA per instruction; the bf16 training path
+ * (lstm.h's LSTM_BF16) takes its products that way. The functions below are the instruction's
+ * semantics in portable C: the scalar set's bf16 path and the oracle every set is checked
+ * against bit for bit (tests/test_bf16.c). They follow Intel's pseudo-code (Intel Architecture
+ * Instruction Set Extensions and Future Features Programming Reference, May 2019: VDPBF16PS,
+ * VCVTNEPS2BF16, VCVTNE2PS2BF16), as Bochs's emulation reads it (cpu/avx/avx512_bf16.cc on
+ * SoftFloat 3e, which detects a tiny result after rounding, as x86 does):
+ *   kern_bf16_from_float  vcvtneps2bf16: round to nearest, ties to even (a carry into the
+ *                         exponent rounds to infinity); zero and denormal inputs become a zero
+ *                         of their sign; infinity stays; a NaN keeps its upper half, made quiet
+ *   kern_bf16_fma         one of vdpbf16ps's two multiply-adds: a b + c rounded once to nearest
+ *                         even, and a result that is tiny (below 2^-126 once rounded to 24 bits
+ *                         with an unbounded exponent) flushed to a zero of its sign; a, b, c
+ *                         are not denormal (the instruction flushes its inputs first)
+ *   kern_bf16_dot         one lane of vdpbf16ps: a and b each hold a pair of bf16, element 0 in
+ *                         the low half; acc + a1 b1 is rounded first, then + a0 b0, every input
+ *                         (acc too) treated as zero when denormal
+ * The pair's products are exact in float (8-bit significands) and the instruction ignores MXCSR.
+ * NaN results are NaN; their sign and payload are not specified (tests take NaN as NaN). */
+uint16_t kern_bf16_from_float(float f);
+float kern_bf16_to_float(uint16_t h);
+float kern_bf16_fma(float a, float b, float c);
+float kern_bf16_dot(float acc, uint32_t a, uint32_t b);
+
 typedef struct kern_ops {
     const char *name;
     int width;                          /* floats per vector register */
