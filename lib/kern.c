@@ -198,3 +198,19 @@ float kern_bf16_dot(float acc, uint32_t a, uint32_t b)
     acc = kern_bf16_fma(a1, b1, bf16_daz(acc));         /* the upper pair first */
     return kern_bf16_fma(a0, b0, acc);
 }
+
+/* Words of a packed matrix (kern.h): the header, then ceil(k / 2) rows of pairs, each at most
+ * n rounded up to 16 (the widest vector) words. */
+size_t kern_bf16_pack_size(int k, int n)
+{
+    return KERN_BF16_HEAD + (size_t)((k + 1) / 2) * (size_t)((n + 15) / 16 * 16);
+}
+
+/* gemm_nn_bf16 rounds A (m, k) into rows of ceil(k / 2) pairs; gemm_tn_bf16 packs a k-block at
+ * a time, A^T's and B's pairs, each row of them at most 16-rounded m or n words. */
+size_t kern_bf16_work_size(int m, int n, int k)
+{
+    size_t k2 = (size_t)((k + 1) / 2), kb = k2 < KERN_BF16_KB ? k2 : KERN_BF16_KB;
+    size_t nn = (size_t)m * k2 * 4, tn = kb * (size_t)((m + 15) / 16 * 16 + (n + 15) / 16 * 16) * 4;
+    return ((nn > tn ? nn : tn) + 63) / 64 * 64;
+}

@@ -54,6 +54,18 @@ float kern_bf16_to_float(uint16_t h);
 float kern_bf16_fma(float a, float b, float c);
 float kern_bf16_dot(float acc, uint32_t a, uint32_t b);
 
+/* The sets' bf16 products compute C (m, n) += A . B with every value of A and B rounded to bf16
+ * (kern_bf16_from_float) and these sums: element (i, j) takes the k terms in pairs (2p, 2p + 1),
+ * an odd k padded with a zero, and the pairs in blocks of KERN_BF16_KB; each block's sum starts
+ * at +0, takes its pairs in order (acc = kern_bf16_dot(acc, A's pair, B's pair)), and is then
+ * added to C (a float add). So every set, the emulations and the instruction, gives the same
+ * bits. A matrix packed for them (pack_b_bf16) holds kern_bf16_pack_size(k, n) 32-bit words:
+ * KERN_BF16_HEAD words of the set's own, then the pairs in the set's order; the products need a
+ * workspace of kern_bf16_work_size(m, n, k) bytes (64-byte aligned). */
+enum { KERN_BF16_KB = 256, KERN_BF16_HEAD = 16 };
+size_t kern_bf16_pack_size(int k, int n);
+size_t kern_bf16_work_size(int m, int n, int k);
+
 typedef struct kern_ops {
     const char *name;
     int width;                          /* floats per vector register */
@@ -140,6 +152,17 @@ typedef struct kern_ops {
     void (*gemv_packed_rows_f16)(int m, int n, int k, const float *X, int ldx,
                                  const uint16_t *Bp, const float *Y0, int ldy0, float *Y,
                                  int ldy);
+
+    /* The bf16 products (above). pack_b_bf16: Bp (kern_bf16_pack_size(k, n) words) = B (k, n)
+     * rounded and packed as this set's gemm_nn_bf16 reads it (a weight matrix, once a step). */
+    void (*pack_b_bf16)(int k, int n, const float *B, int ldb, uint32_t *Bp);
+    /* C (m, n) += A (m, k) . B, B packed by pack_b_bf16 (A rounded as it is read) */
+    void (*gemm_nn_bf16)(int m, int n, int k, const float *A, int lda, const uint32_t *Bp,
+                         float *C, int ldc, void *work);
+    /* C (m, n) += A^T . B,  A is (k, m), B (k, n): a weight gradient, summed over k rows */
+    void (*gemm_tn_bf16)(int m, int n, int k, const float *A, int lda, const float *B, int ldb,
+                         float *C, int ldc, void *work);
+    int bf16_native;                    /* 1: they run on vdpbf16ps; 0: on an exact emulation */
 } kern_ops;
 
 /* The best set for this CPU. Chosen once, then cached. */

@@ -10,7 +10,8 @@
  * It defines static functions (gemm_nn, gemm_tn, gemm_nt, pack_b, gemm_nn_packed, the one-row
  * products gemv_packed and gemv_packed_f16 and their several-row forms gemv_packed_rows(_f16),
  * the LSTM and GRU cells, the lnlstm's layer norm,
- * the generation's softmax)
+ * the generation's softmax, and from kern_impl_bf16.h the bf16 products pack_b_bf16,
+ * gemm_nn_bf16 and gemm_tn_bf16)
  * that the including file puts into its kern_ops table. The same source is thereby used by
  * the AVX2 set (tested on this machine) and the AVX-512 set, so the two differ only in the
  * compiler's instruction selection and the tile sizes.
@@ -998,3 +999,11 @@ static int softmax(int n, float *x, float s)
         x[j] *= inv;
     return best;
 }
+
+/* ---------------------------------------------------------------------------------------- */
+/* The bf16 products */
+
+#ifndef KERN_BF16_NATIVE
+#define KERN_BF16_NATIVE 0
+#endif
+#include "kern_impl_bf16.h"

@@ -1,7 +1,11 @@
 /* test_bf16.c - the bf16 products: the scalar semantics of vcvtneps2bf16 and vdpbf16ps (kern.h)
  * against cases computed by hand (ties to even, NaN, infinity, denormal inputs, the order of
  * the pair's adds, the flush of tiny results) and the flush against an independent exact
- * computation in integers. */
+ * computation in integers; then every kernel set's bf16 products (gemm_nn_bf16 with
+ * pack_b_bf16, gemm_tn_bf16) bit for bit against kern.h's definition written out here from
+ * kern_bf16_dot, on ragged shapes, with data that takes the emulation's fast step, its checked
+ * step (values down to denormals, products that must be flushed) and NaN and infinity. Sets the
+ * CPU cannot run are reported as SKIP. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -195,6 +199,194 @@ static void test_dot(void)
     CHECK(isnan(kern_bf16_dot(-INFINITY, pair(0x7f80, 0), pair(0x3f80, 0))), "-inf + inf is NaN");
 }
 
+/* ---------------------------------------------------------------------------------------- */
+/* The products of every set */
+
+static const kern_ops *K;            /* the set under test */
+
+enum { DATA_NORMAL, DATA_WIDE, DATA_SPECIAL };
+
+/* n values: uniform in (-1, 1); DATA_WIDE: a quarter of them 2^-150 .. 2^-30 (denormal floats,
+ * values that round to bf16 denormals, products that are tiny), some zeros; DATA_SPECIAL: a few
+ * NaN and infinities among the uniform ones. */
+static float *draw(size_t n, int kind)
+{
+    float *a = malloc(n * sizeof(float) + 4);
+    for (size_t i = 0; i < n; i++) {
+        a[i] = (float)(2.0 * rng_uniform(&rng) - 1.0);
+        uint64_t r = rng_below(&rng, 64);
+        if (kind == DATA_WIDE && r < 16)
+            a[i] = ldexpf(a[i], -(int)rng_below(&rng, 120) - 30);
+        else if (kind == DATA_WIDE && r < 18)
+            a[i] = r == 16 ? 0.0f : -0.0f;
+        else if (kind == DATA_SPECIAL && r == 0)
+            a[i] = rng_below(&rng, 3) == 0 ? NAN : rng_below(&rng, 2) ? INFINITY : -INFINITY;
+    }
+    return a;
+}
+
+/* kern.h's definition: C (m, n) += op(A) . B with op(A) (i, p) = A[p lda + i] when ta, else
+ * A[i lda + p]; dot: kern_bf16_dot, or (plain) an FMA per product without the instruction's
+ * flushes (to show that the data needs them). */
+static void ref_products(int ta, int plain, int m, int n, int k, const float *A, int lda,
+                         const float *B, int ldb, float *C, int ldc)
+{
+    int k2 = (k + 1) / 2;
+    uint16_t *a = calloc((size_t)m * 2 * k2, 2), *b = calloc((size_t)2 * k2 * n, 2);  /* rounded */
+    for (int i = 0; i < m; i++)
+        for (int p = 0; p < k; p++)
+            a[(size_t)i * 2 * k2 + p] = kern_bf16_from_float(ta ? A[(size_t)p * lda + i] : A[(size_t)i * lda + p]);
+    for (int p = 0; p < k; p++)
+        for (int j = 0; j < n; j++)
+            b[(size_t)p * n + j] = kern_bf16_from_float(B[(size_t)p * ldb + j]);
+    for (int i = 0; i < m; i++)
+        for (int j = 0; j < n; j++) {
+            float c = C[(size_t)i * ldc + j];
+            for (int p0 = 0; p0 < k2; p0 += KERN_BF16_KB) {
+                float acc = 0.0f;
+                for (int p = p0; p < k2 && p < p0 + KERN_BF16_KB; p++) {
+                    const uint16_t *ap = a + (size_t)i * 2 * k2 + 2 * p, *b0 = b + (size_t)2 * p * n + j;
+                    if (plain)
+                        acc = fmaf(kern_bf16_to_float(ap[0]), kern_bf16_to_float(b0[0]),
+                                   fmaf(kern_bf16_to_float(ap[1]), kern_bf16_to_float(b0[n]), acc));
+                    else
+                        acc = kern_bf16_dot(acc, pair(ap[1], ap[0]), pair(b0[n], b0[0]));
+                }
+                c += acc;
+            }
+            C[(size_t)i * ldc + j] = c;
+        }
+    free(a);
+    free(b);
+}
+
+/* Elements of C (m, n) (rows ld apart) that differ from R but for NaN against NaN; the columns
+ * past n must be R's exactly. */
+static int count_diff(const float *C, const float *R, int m, int n, int ld, int *first)
+{
+    int d = 0;
+    *first = -1;
+    for (int i = 0; i < m; i++)
+        for (int j = 0; j < ld; j++) {
+            float c = C[(size_t)i * ld + j], r = R[(size_t)i * ld + j];
+            int ok = (j < n && c != c && r != r) || u_of(c) == u_of(r);
+            if (!ok && d++ == 0)
+                *first = i * ld + j;
+        }
+    return d;
+}
+
+/* 64-byte aligned memory with 64 guard bytes of 0xa5 after n bytes */
+static void *guarded(size_t n)
+{
+    unsigned char *p = aligned_alloc(64, (n + 64 + 63) / 64 * 64);
+    memset(p, 0xa5, (n + 64 + 63) / 64 * 64);
+    return p;
+}
+static int guard_ok(const void *p, size_t n)
+{
+    const unsigned char *g = (const unsigned char *)p + n;
+    for (int i = 0; i < 64; i++)
+        if (g[i] != 0xa5)
+            return 0;
+    return 1;
+}
+
+/* kind 0: gemm_nn_bf16 with pack_b_bf16, 1: gemm_tn_bf16; against the definition */
+static int check_products(int tn, int m, int n, int k, int data)
+{
+    int lda = (tn ? m : k) + 3, ldb = n + 5, ldc = n + 2;
+    float *A = draw((size_t)(tn ? k : m) * lda, data), *B = draw((size_t)k * ldb, data);
+    float *C = draw((size_t)m * ldc, DATA_NORMAL);
+    if (data == DATA_WIDE)                     /* half the rows start at zero: a tiny sum shows */
+        memset(C, 0, (size_t)(m / 2) * ldc * sizeof(float));
+    float *R = malloc((size_t)m * ldc * sizeof(float)), *P = malloc((size_t)m * ldc * sizeof(float));
+    memcpy(R, C, (size_t)m * ldc * sizeof(float));
+    memcpy(P, C, (size_t)m * ldc * sizeof(float));
+    ref_products(tn, 0, m, n, k, A, lda, B, ldb, R, ldc);
+    size_t ws = kern_bf16_work_size(m, n, k), ps = kern_bf16_pack_size(k, n) * sizeof(uint32_t);
+    void *work = guarded(ws);
+    uint32_t *Bp = guarded(ps);
+    if (tn)
+        K->gemm_tn_bf16(m, n, k, A, lda, B, ldb, C, ldc, work);
+    else {
+        K->pack_b_bf16(k, n, B, ldb, Bp);
+        K->gemm_nn_bf16(m, n, k, A, lda, Bp, C, ldc, work);
+    }
+    int first, d = count_diff(C, R, m, n, ldc, &first);
+    CHECK(d == 0, "%s gemm_%s_bf16 m=%d n=%d k=%d data %d: %d elements differ, first (%d, %d): %a, want %a",
+          K->name, tn ? "tn" : "nn", m, n, k, data, d, first / ldc, first % ldc, C[first < 0 ? 0 : first],
+          R[first < 0 ? 0 : first]);
+    CHECK(guard_ok(work, ws) && guard_ok(Bp, ps), "%s gemm_%s_bf16 m=%d n=%d k=%d: wrote past the "
+          "workspace or the pack", K->name, tn ? "tn" : "nn", m, n, k);
+    int flushes = 0;                                        /* what the flushes changed */
+    if (data == DATA_WIDE) {
+        ref_products(tn, 1, m, n, k, A, lda, B, ldb, P, ldc);
+        flushes = count_diff(P, R, m, n, ldc, &first);
+    }
+    free(A); free(B); free(C); free(R); free(P); free(work); free(Bp);
+    return flushes;
+}
+
+static void test_products(void)
+{
+    static const int ms[] = { 1, 2, 5, 9, 17, 34 }, ns[] = { 1, 3, 8, 15, 33, 65 };
+    static const int ks[] = { 1, 2, 7, 16, 33, 2 * KERN_BF16_KB + 3 };
+    int flushes = 0;
+    for (int tn = 0; tn < 2; tn++)
+        for (int a = 0; a < 6; a++)
+            for (int b = 0; b < 6; b++)
+                for (int c = 0; c < 6; c++)
+                    for (int data = 0; data < 3; data++)
+                        if ((data == DATA_NORMAL || (a + b + c) % 3 == data) && (c < 5 || (a + b) % 4 == 0))
+                            flushes += check_products(tn, ms[a], ns[b], ks[c], data);
+    CHECK(flushes > 0, "the wide data never needed the instruction's flushes");
+}
+
+/* The cases of test_dot that a product can hold (its sums start at +0 and take floats), through
+ * the set's gemm_nn_bf16 and gemm_tn_bf16: on a CPU with AVX512_BF16 they name the rule in
+ * which the instruction and kern.h's reading of Intel's pseudo-code part, if they ever do. */
+static void test_products_cases(void)
+{
+    static const struct { float a[4], b[4], c0; uint32_t want; const char *what; } t[] = {
+        { { 1, 0, 0x1p-30f, -1 }, { 1, 0, 1, 1 }, 0, 0x30800000, "the upper pair is added first" },
+        { { 1, 0, 0x1p-24f, 0x1p-24f }, { 1, 1, 1, 1 }, 0, 0x3f800000, "each product's add is rounded" },
+        { { -0x1p-70f, 0, 0, 0 }, { 0x1p-70f, 0, 0, 0 }, -0.0f, 0x80000000, "a tiny result is a zero of its sign" },
+        { { 0x1p-63f, 0, 0, -0x1.8p-76f }, { 0x1p-63f, 0, 0, 0x1p-75f }, 0, 0x00000000,
+          "2^-126 - 1.5 2^-151 is flushed (tiny after rounding to 24 bits)" },
+        { { 0x1p-63f, 0, 0, -0x1p-76f }, { 0x1p-63f, 0, 0, 0x1p-76f }, 0, 0x00800000,
+          "2^-126 - 2^-152 rounds to 2^-126 and stays" },
+        { { 1.5f, 2, 0.25f, 3 }, { 3, 0.5f, 8, -1 }, 10, 0x41680000, "10 + (1 + 4.5 - 3 + 2) = 14.5" },
+    };
+    for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
+        int k = t[i].a[2] == 0 && t[i].a[3] == 0 && t[i].b[2] == 0 && t[i].b[3] == 0 ? 2 : 4;
+        uint32_t *Bp = guarded(kern_bf16_pack_size(k, 1) * sizeof(uint32_t));
+        void *work = guarded(kern_bf16_work_size(1, 1, k));
+        float c[2] = { t[i].c0, t[i].c0 };
+        K->pack_b_bf16(k, 1, t[i].b, 1, Bp);
+        K->gemm_nn_bf16(1, 1, k, t[i].a, k, Bp, &c[0], 1, work);
+        K->gemm_tn_bf16(1, 1, k, t[i].a, 1, t[i].b, 1, &c[1], 1, work);
+        for (int tn = 0; tn < 2; tn++)
+            CHECK(u_of(c[tn]) == t[i].want, "%s gemm_%s_bf16 (%s): %a (%08x), want %08x", K->name,
+                  tn ? "tn" : "nn", t[i].what, c[tn], u_of(c[tn]), t[i].want);
+        free(Bp);
+        free(work);
+    }
+}
+
+/* The shapes of training: a step's recurrent product (b = 32, H = 128, 4H gates), its
+ * backward product, the weight gradient over T b rows, more rows than a group of tiles, more
+ * than one k-block. */
+static void test_products_model_shapes(void)
+{
+    check_products(0, 32, 512, 128, DATA_NORMAL);
+    check_products(0, 32, 128, 512, DATA_NORMAL);
+    check_products(1, 128, 512, 40 * 32, DATA_NORMAL);
+    check_products(0, 300, 40, 1100, DATA_NORMAL);
+    check_products(1, 300, 40, 1100, DATA_WIDE);
+    check_products(0, 37, 300, 1100, DATA_WIDE);
+}
+
 int main(void)
 {
     /* KSEED=N draws other data: the checks must hold for any */
@@ -203,5 +395,17 @@ int main(void)
     RUN(test_fma);
     RUN(test_fma_flush_boundary);
     RUN(test_dot);
+    for (int i = 0; kern_all[i]; i++) {
+        char name[64];
+        snprintf(name, sizeof name, "bf16_%s", kern_all[i]->name);
+        if (!(K = kern_get(kern_all[i]->name))) {
+            SKIP(name, "this CPU cannot run this kernel set");
+            continue;
+        }
+        printf("# kernel set %s (bf16 products %s)\n", K->name, K->bf16_native ? "on vdpbf16ps" : "emulated");
+        RUN(test_products_cases);
+        RUN(test_products);
+        RUN(test_products_model_shapes);
+    }
     return check_summary();
 }
