@@ -62,7 +62,7 @@ static float (*peak_fn(const kern_ops *k, int *width))(long)
     *width = 4;
 #if defined(__x86_64__)
     if (strcmp(k->name, "avx2") == 0) { fn = peak_avx2; *width = 8; }
-    if (strcmp(k->name, "avx512") == 0) { fn = peak_avx512; *width = 16; }
+    if (strncmp(k->name, "avx512", 6) == 0) { fn = peak_avx512; *width = 16; }   /* (avx512bf16 too) */
 #endif
     return fn;
 }

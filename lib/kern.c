@@ -10,13 +10,13 @@
 
 extern const kern_ops kern_scalar;
 #if defined(__x86_64__)
-extern const kern_ops kern_avx2, kern_avx512;
+extern const kern_ops kern_avx2, kern_avx512, kern_avx512bf16;
 #endif
 
 /* Best first. */
 const kern_ops *const kern_all[] = {
 #if defined(__x86_64__)
-    &kern_avx512, &kern_avx2,
+    &kern_avx512bf16, &kern_avx512, &kern_avx2,
 #endif
     &kern_scalar, NULL,
 };
@@ -29,10 +29,11 @@ static int kern_runs(const kern_ops *k)
     if (k == &kern_avx2)
         return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")
             && __builtin_cpu_supports("f16c");
-    if (k == &kern_avx512)
+    if (k == &kern_avx512 || k == &kern_avx512bf16)
         return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl")
             && __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512dq")
-            && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");
+            && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c")
+            && (k == &kern_avx512 || __builtin_cpu_supports("avx512bf16"));
 #endif
     return k == &kern_scalar;
 }

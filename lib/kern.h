@@ -2,10 +2,11 @@
  *
  * Every implementation has the same functions behind a kern_ops table; kern_select() picks
  * the best one this CPU supports (CPUID), kern_choose() the one a name asks for ("scalar",
- * "avx2", "avx512"; the tools take it from the environment variable CHARPIPE_KERNEL). The "scalar" set is portable C that builds
- * anywhere; the others are compiled only for x86-64, each in its own file with its own -m
- * flags. Results of all sets agree with the double-precision reference (tests/lstm_ref.h) to float
- * rounding; tests/test_kern.c checks every set this CPU can run.
+ * "avx2", "avx512", "avx512bf16": the AVX-512 set with its bf16 products on vdpbf16ps; the
+ * tools take it from the environment variable CHARPIPE_KERNEL). The "scalar" set is portable C
+ * that builds anywhere; the others are compiled only for x86-64, each in its own file with its
+ * own -m flags. Results of all sets agree with the double-precision reference (tests/lstm_ref.h)
+ * to float rounding; tests/test_kern.c checks every set this CPU can run.
  *
  * Matrices are row-major floats, leading dimensions in floats, pointers need no alignment.
  */

@@ -245,7 +245,7 @@ INLINE void tile_bf16(const int chk, const int mr, const int nv, int kc, const w
 #pragma GCC unroll 4
             for (int v = 0; v < nv; v++)
 #if KERN_BF16_NATIVE
-                acc[r][v] = dpbf16(acc[r][v], a, b[v]);
+                acc[r][v] = dpbf16(acc[r][v], a, b[v]), (void)chk;
 #else
                 acc[r][v] = chk ? dpbf16_checked(acc[r][v], a, b[v]) : dpbf16(acc[r][v], a, b[v]);
 #endif
