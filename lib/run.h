@@ -76,6 +76,9 @@ typedef struct train_opts {
     double checkpoint_seconds;        /* ... or every S seconds (0: off) */
     long sample_every;                /* the sample hook every N batches; 0: at epoch ends; -1 off */
     int threads;                      /* for the caller's trainer_new */
+    int precision;                    /* the steps' products, LSTM_FP32 or LSTM_BF16 (lstm.h); not
+                                         kept in the model: each invocation says (train_run sets it
+                                         with trainer_set_precision) */
 } train_opts;
 
 /* The defaults: Keras's (batch 64, lr 1e-3, val 0.2, H 128, one LSTM layer, one epoch). */

@@ -55,7 +55,7 @@ static void parse_options(int argc, char **argv)
     enum { O_LR = 256, O_VAL, O_CLIP, O_SEED, O_RESUME, O_LOG, O_SUMMARY, O_PROGRESS, O_NOPROGRESS,
            O_VERSION, O_MAXB, O_STREAMS, O_DROPOUT, O_SCHED, O_DRATE, O_DEVERY, O_EVAL, O_BEST, O_MAXS, O_CELL, O_INPUT,
            O_SEVERY, O_STEMPS, O_SCHARS, O_SSEED, O_WDROP, O_LOCKED, O_INDROP, O_WDECAY, O_WARMUP, O_INIT,
-           O_CKPT, O_CONTINUE, O_PRINT, O_LOGFMT };
+           O_CKPT, O_CONTINUE, O_PRINT, O_LOGFMT, O_PRECISION };
     static const struct option longopts[] = {
         { "epochs", 1, 0, 'e' }, { "hidden", 1, 0, 'H' }, { "layers", 1, 0, 'L' },
         { "batch", 1, 0, 'b' }, { "lr", 1, 0, O_LR }, { "val", 1, 0, O_VAL }, { "clip", 1, 0, O_CLIP },
@@ -71,7 +71,7 @@ static void parse_options(int argc, char **argv)
         { "weight-drop", 1, 0, O_WDROP }, { "locked-dropout", 1, 0, O_LOCKED },
         { "input-dropout", 1, 0, O_INDROP }, { "weight-decay", 1, 0, O_WDECAY }, { "warmup", 1, 0, O_WARMUP },
         { "checkpoint-every", 1, 0, O_CKPT }, { "continue", 0, 0, O_CONTINUE },
-        { "print-every", 1, 0, O_PRINT }, { "log-format", 1, 0, O_LOGFMT },
+        { "print-every", 1, 0, O_PRINT }, { "log-format", 1, 0, O_LOGFMT }, { "precision", 1, 0, O_PRECISION },
         { "quiet", 0, 0, 'q' }, { "force", 0, 0, 'f' },
         { 0, 0, 0, 0 }
     };
@@ -136,6 +136,10 @@ static void parse_options(int argc, char **argv)
             if (strcmp(optarg, "tsv") && strcmp(optarg, "json"))
                 cli_usage_error("--log-format: '%s' is not tsv or json", optarg);
             opt_json = !strcmp(optarg, "json");
+            break;
+        case O_PRECISION:
+            if ((o.precision = lstm_precision_parse(optarg)) < 0)
+                cli_usage_error("--precision: '%s' is not fp32 or bf16", optarg);
             break;
         case O_VERSION: printf("charpipe train 0.2 (kernels: %s)\n", cli_kernels()->name); exit(0);
         case 'q': opt_quiet = 1; break;
@@ -616,6 +620,9 @@ int main(int argc, char **argv)
     if (o.threads == 0)
         o.threads = par_ncpu();
     const kern_ops *k = cli_kernels();
+    if (o.precision == LSTM_BF16 && !k->bf16_native && rank0 && !opt_quiet)
+        fprintf(stderr, "%s: --precision bf16: the kernels (%s) have no AVX512_BF16: the bf16 products run "
+                "on an exact emulation of it, slower\n", cli_prog, k->name);
     if (rank0)
         check_outputs();
     if (opt_resume)
@@ -666,7 +673,8 @@ int main(int argc, char **argv)
         char ranks[32] = "";
         if (mp_size > 1)
             snprintf(ranks, sizeof ranks, "%d ranks of ", mp_size);
-        fprintf(stderr, "%s: kernels %s, %s%d thread%s, batch %d, %s\n", cli_prog, k->name, ranks, o.threads,
+        fprintf(stderr, "%s: kernels %s%s, %s%d thread%s, batch %d, %s\n", cli_prog, k->name,
+                o.precision == LSTM_BF16 ? " (bf16 products)" : "", ranks, o.threads,
                 o.threads > 1 ? "s" : "", st.batch, opt_resume ? "resuming" : opt_init ? "fresh start from --init weights" : "fresh start");
     }
 
