@@ -1,5 +1,6 @@
 /* kern_avx2.c - the AVX2 + FMA kernel set (built with -mavx2 -mfma -mf16c on x86-64 only).
- * The code is kern_impl.h with 8-float vectors and 6 x 16 register tiles (12 accumulators). */
+ * The code is kern_impl.h with 8-float vectors and 6 x 16 register tiles (12 accumulators);
+ * its bf16 products are the emulation, in 4 x 16 tiles. */
 #include "kern.h"
 
 #if defined(__x86_64__)
@@ -7,6 +8,7 @@
 #define MR 6
 #define NV 2
 #define KC 256
+#define MRB 4        /* bf16 tiles of 4 x 16: the emulated step's unpacked pairs need registers */
 #include "kern_impl.h"
 
 const kern_ops kern_avx2 = {
