@@ -47,8 +47,10 @@ INLINE void vstore_w(uint32_t *p, vu v) { *(vuu *)p = v; }
 INLINE vu vbcast(uint32_t w)
 {
     vu a = (vu){0} + w;
-#if !KERN_BF16_NATIVE && (VW == 8 || defined(__AVX512F__))
+#if !KERN_BF16_NATIVE && VW == 8
     __asm__("" : "+x"(a));
+#elif !KERN_BF16_NATIVE && defined(__AVX512F__)
+    __asm__("" : "+v"(a));
 #endif
     return a;
 }
