@@ -7,9 +7,11 @@
 #   make MPI=1      train built with mpicc for training across processes (Open MPI), with
 #                   everything else, into build/mpi/bin; make mpi builds that train alone
 #   make install    PREFIX=/usr/local: the tools, man pages, libcharpipe.a, its public headers
-#                   (include/charpipe/) and charpipe.pc (lib/pkgconfig/)
+#                   (include/charpipe/), charpipe.pc (lib/pkgconfig/) and the bash completion
+#                   (share/bash-completion/completions/, where bash-completion looks)
 #
-# Every tools/NAME.c is one tool (but tools/cli.c: the helpers linked into every tool), every
+# Every tools/NAME.c is one tool (but tools/cli.c and tools/output.c: the helpers and the output
+# rules linked into every tool), every
 # tests/test_*.c one test program (linked with tests/lstm_ref.c, the reference LSTM), every
 # lib/*.c part of libcharpipe.a. Files named *_avx2.c / *_avx512.c / *_avx512bf16.c get their
 # instruction-set flags here and nowhere else; the rest of the code is built for the baseline of
@@ -19,6 +21,7 @@ CC      ?= cc
 OPT     ?= -O2
 CFLAGS  ?= $(OPT) -g
 PREFIX  ?= /usr/local
+COMPDIR ?= $(PREFIX)/share/bash-completion/completions
 # Compiler command lines are not echoed (warnings and errors are): make V=1 shows them.
 Q       := $(if $(V),,@)
 
@@ -27,7 +30,8 @@ MSGPACK_PC   := $(shell pkg-config --exists msgpack-c 2>/dev/null && echo msgpac
 MSGPACK_CF   := $(shell pkg-config --cflags $(MSGPACK_PC) 2>/dev/null)
 MSGPACK_LIBS := $(shell pkg-config --libs $(MSGPACK_PC) 2>/dev/null || echo -lmsgpackc)
 
-ALL_CFLAGS = -std=gnu11 -Wall -Wextra -Wshadow -Ilib $(MSGPACK_CF) -MMD -MP $(CFLAGS) $(SAN) $(MPI_CF)
+# CPPFLAGS and LDFLAGS are the user's (Debian's dpkg-buildflags sets them with CFLAGS).
+ALL_CFLAGS = -std=gnu11 -Wall -Wextra -Wshadow -Ilib $(MSGPACK_CF) -MMD -MP $(CPPFLAGS) $(CFLAGS) $(SAN) $(MPI_CF)
 LDLIBS     = $(MSGPACK_LIBS) -lz -lm -lpthread
 
 # MPI=1: the tools built with mpicc, train with tools/train_mpi.c (-DCHARPIPE_MPI), into
@@ -51,7 +55,7 @@ ISA_avx512 = $(if $(X86),-mavx512f -mavx512vl -mavx512bw -mavx512dq -mavx2 -mfma
 ISA_avx512bf16 = $(if $(X86),$(ISA_avx512) -mavx512bf16)
 
 LIB_SRC   := $(wildcard lib/*.c)
-TOOL_SRC  := $(filter-out tools/cli.c tools/train_mpi.c,$(wildcard tools/*.c))
+TOOL_SRC  := $(filter-out tools/cli.c tools/output.c tools/train_mpi.c,$(wildcard tools/*.c))
 TEST_SRC  := $(wildcard tests/test_*.c)
 BENCH_SRC := $(wildcard bench/*.c)
 LIB_OBJ   := $(LIB_SRC:%.c=$(O)/%.o)
@@ -62,7 +66,7 @@ LIBA      := $(O)/libcharpipe.a
 VERSION   := 0.2
 # The installed interface of libcharpipe.a (kern_impl.h is internal to the kernels).
 PUBLIC_H  := $(addprefix lib/,ts.h kern.h lstm.h model.h rng.h par.h utf8.h sampling.h frame.h dataset.h optim.h train.h run.h safetensors.h)
-CLI_OBJ   := $(O)/tools/cli.o
+CLI_OBJ   := $(O)/tools/cli.o $(O)/tools/output.o
 REF_OBJ   := $(O)/tests/lstm_ref.o
 
 .PHONY: all tools tests test check check-san bench deps test-deps bench-deps install uninstall clean man demo fuzz mpi
@@ -105,7 +109,10 @@ $(LIBA): $(LIB_OBJ)
 
 $(BIN)/%: $(O)/tools/%.o $(CLI_OBJ) $(LIBA)
 	@mkdir -p $(@D)
-	$(Q)$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS)
+	$(Q)$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+# --version prints the Makefile's VERSION
+$(O)/tools/cli.o: ALL_CFLAGS += -DCHARPIPE_VERSION='"$(VERSION)"'
 
 ifeq ($(MPI),1)
 $(BIN)/train: $(O)/tools/train_mpi.o
@@ -113,13 +120,13 @@ endif
 
 # The MPI-enabled train alone.
 mpi:
-	@$(MAKE) --no-print-directory MPI=1 build/mpi/bin/train
+	@$(MAKE) --no-print-directory MPI=1 O=build/mpi BIN=build/mpi/bin build/mpi/bin/train
 
 $(O)/tests/%: $(O)/tests/%.o $(REF_OBJ) $(LIBA)
-	$(Q)$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS)
+	$(Q)$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(O)/bench/%: $(O)/bench/%.o $(LIBA)
-	$(Q)$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS)
+	$(Q)$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 # The test suite: C unit tests and shell CLI tests, one summary line at the end.
 MPI_CHECK := $(and $(HAVE_MPI),$(filter build,$(O)),$(if $(filter 1,$(MPI)),,1))
@@ -142,11 +149,12 @@ test: test-deps
 
 # Debian packages, installed when missing (sudo when not root): the build's (make deps, make
 # demo), the tests' (make test-deps, run by make test: the independent Python reference, Open
-# MPI for the MPI tests, PyTorch for the export checks, valgrind, gnuplot and man for the
-# pipeline and install checks) and the benchmarks' peers (make bench: PyTorch, oneDNN).
+# MPI for the MPI tests, PyTorch for the export checks, valgrind, gnuplot, man and
+# bash-completion for the pipeline and install checks) and the benchmarks' peers (make bench:
+# PyTorch, oneDNN).
 DEPS       = build-essential pkg-config zlib1g-dev libmsgpack-dev
 TEST_DEPS  = $(DEPS) python3 python3-msgpack python3-numpy openmpi-bin libopenmpi-dev \
-             python3-torch valgrind gnuplot-nox man-db
+             python3-torch valgrind gnuplot-nox man-db bash-completion
 BENCH_DEPS = $(DEPS) python3 python3-torch libopenblas0-openmp libdnnl-dev
 SUDO = $(if $(filter 0,$(shell id -u)),,sudo)
 # $(call install_missing,PACKAGES): apt-get install those not installed; a failure (no network,
@@ -177,9 +185,9 @@ FUZZ_CC      ?= clang
 FUZZ_SECONDS ?= 60
 FUZZ_FLAGS    = -std=gnu11 -g -O1 -Ilib $(MSGPACK_CF) -fsanitize=fuzzer,address,undefined \
                 -fno-sanitize-recover=all -fno-omit-frame-pointer
-build/fuzz/fuzz_ts: tests/fuzz/fuzz_ts.c lib/ts.c lib/ts.h
+build/fuzz/fuzz_ts: tests/fuzz/fuzz_ts.c lib/ts.c lib/ts.h lib/utf8.c lib/utf8.h
 	@mkdir -p $(@D)
-	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ tests/fuzz/fuzz_ts.c lib/ts.c $(LDLIBS)
+	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ tests/fuzz/fuzz_ts.c lib/ts.c lib/utf8.c $(LDLIBS)
 build/fuzz/fuzz_utf8: tests/fuzz/fuzz_utf8.c lib/utf8.c lib/utf8.h
 	@mkdir -p $(@D)
 	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ tests/fuzz/fuzz_utf8.c lib/utf8.c
@@ -207,12 +215,14 @@ man: tools
 
 install: tools
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/pkgconfig \
-	    $(DESTDIR)$(PREFIX)/include/charpipe $(DESTDIR)$(PREFIX)/share/man/man1
+	    $(DESTDIR)$(PREFIX)/include/charpipe $(DESTDIR)$(PREFIX)/share/man/man1 $(DESTDIR)$(COMPDIR)
 	install -m 755 $(TOOLS) $(DESTDIR)$(PREFIX)/bin/
 	install -m 644 $(LIBA) $(DESTDIR)$(PREFIX)/lib/
 	install -m 644 $(PUBLIC_H) $(DESTDIR)$(PREFIX)/include/charpipe/
 	for t in $(TOOLS); do n=$$(basename $$t); \
 	    if [ -f man/$$n.1 ]; then install -m 644 man/$$n.1 $(DESTDIR)$(PREFIX)/share/man/man1/; fi; done
+	install -m 644 tools/completion.bash $(DESTDIR)$(COMPDIR)/charpipe
+	for t in $(TOOLS); do ln -sf charpipe $(DESTDIR)$(COMPDIR)/$$(basename $$t); done
 	printf '%s\n' 'prefix=$(PREFIX)' 'libdir=$${prefix}/lib' 'includedir=$${prefix}/include' '' \
 	    'Name: charpipe' 'Description: character-level LSTM/GRU text generation: tensor streams, models, kernels' \
 	    'Version: $(VERSION)' 'Libs: $(strip -L$${libdir} -lcharpipe $(MSGPACK_LIBS) -lz -lm -lpthread)' \
@@ -221,7 +231,8 @@ install: tools
 
 uninstall:
 	for t in $(TOOLS); do n=$$(basename $$t); \
-	    rm -f $(DESTDIR)$(PREFIX)/bin/$$n $(DESTDIR)$(PREFIX)/share/man/man1/$$n.1; done
+	    rm -f $(DESTDIR)$(PREFIX)/bin/$$n $(DESTDIR)$(PREFIX)/share/man/man1/$$n.1 $(DESTDIR)$(COMPDIR)/$$n; done
+	rm -f $(DESTDIR)$(COMPDIR)/charpipe
 	rm -f $(DESTDIR)$(PREFIX)/lib/libcharpipe.a $(DESTDIR)$(PREFIX)/lib/pkgconfig/charpipe.pc
 	rm -f $(addprefix $(DESTDIR)$(PREFIX)/include/charpipe/,$(notdir $(PUBLIC_H)))
 	-rmdir $(DESTDIR)$(PREFIX)/include/charpipe 2>/dev/null

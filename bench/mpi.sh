@@ -2,8 +2,8 @@
 # mpi.sh O BIN - training across processes (Open MPI): the seed model and char-rnn 2x256 at
 # 1 rank x 2 threads, 2 ranks x 1 thread and 1 rank x 1 thread; the time of one allreduce of
 # the seed model's and the 2x512 model's gradient between two local ranks; and from those, on
-# paper, the efficiency of a ring allreduce at 8 and 64 nodes (see README, "Training on
-# several processes or machines"). Needs mpicc and mpirun; builds build/mpi/bin/train.
+# paper, the efficiency of a ring allreduce at 8 and 64 nodes (doc/PERFORMANCE.md, "Training
+# on a cluster, on paper"). Needs mpicc and mpirun; builds build/mpi/bin/train.
 set -u -o pipefail
 O=${1:-build}; BIN=${2:-bin}
 root=$(cd "$(dirname "$0")/.." && pwd)

@@ -38,7 +38,8 @@ void dataset_init(dataset *d, int want_text, const char *label)
 
 void dataset_clear(dataset *d)
 {
-    d->nruns = d->tn = d->n = d->pending = 0;  /* the buffers stay, for the next chunk */
+    d->nruns = d->tn = d->n = 0;      /* the buffers stay, for the next chunk; and so do the */
+                                      /* rows of an x tensor whose y is still to come */
     d->plain = 0;
 }
 
@@ -48,6 +49,7 @@ void dataset_free(dataset *d)
     free(d->tmp);
     free(d->span);
     frame_vocab_free(&d->vocab);
+    frame_vocab_free(&d->other);
     memset(d, 0, sizeof *d);
 }
 
@@ -327,14 +329,51 @@ static int tmp_room(dataset *d, size_t n)
     return 0;
 }
 
-static int decode(dataset *d, const ts_frame *f, size_t count, const char *what, char *err, size_t cap)
+/* The first count indices of f into tmp[off ..]. */
+static int decode(dataset *d, const ts_frame *f, size_t off, size_t count, const char *what, char *err, size_t cap)
 {
     char msg[256];
-    if (tmp_room(d, count) < 0)
-        return lib_fail(err, cap, "%s: out of memory for a frame of %zu values", d->label, count);
-    if (frame_indices(f, count, d->vocab.V, d->tmp, what, msg, sizeof msg) < 0)
+    if (tmp_room(d, off + count) < 0)
+        return lib_fail(err, cap, "%s: out of memory for a frame of %zu values", d->label, off + count);
+    if (frame_indices(f, count, d->vocab.V, d->tmp + off, what, msg, sizeof msg) < 0)
         return lib_fail(err, cap, "%s: %s", d->label, msg);
     return 0;
+}
+
+/* The frame before f was the last piece of its tensor: a later vocab tensor is compared with
+ * the vocabulary, and a y tensor must have had all of its x's rows. */
+static int end_tensor(dataset *d, char *err, size_t cap)
+{
+    const char *L = d->label;
+    if (d->vocab_open == 2) {
+        int same = frame_vocab_same(&d->vocab, &d->other);
+        frame_vocab_free(&d->other);
+        if (!same && d->vocab_fixed)
+            return lib_fail(err, cap, "%s: the stream's vocabulary differs from the model's (encode with vocab -v MODEL)", L);
+        if (!same)
+            return lib_fail(err, cap, "%s: a second, different vocab frame (streams of different texts?)", L);
+    }
+    d->vocab_open = 0;
+    if (d->yopen && d->ytaken < d->yrows)
+        return lib_fail(err, cap, "%s: a y frame of %zu rows does not match the x frame before it (%zu)",
+                        L, d->ytaken, d->yrows);
+    d->yopen = 0;
+    d->ytaken = d->yrows = 0;
+    return 0;
+}
+
+/* A piece of a vocab tensor: the first sets the vocabulary, a later one is compared with it. */
+static int vocab_piece(dataset *d, const ts_frame *f, char *err, size_t cap)
+{
+    char msg[256];
+    int rc;
+    if (f->piece == 0)                /* the first vocab read, or a later one to compare */
+        d->vocab_open = d->vocab.V == 0 ? 1 : 2;
+    if (d->vocab_open == 1)
+        rc = frame_vocab_take(&d->vocab, f, FRAME_MAX_V, msg, sizeof msg);
+    else
+        rc = frame_vocab_take(&d->other, f, FRAME_ANY_V, msg, sizeof msg);
+    return rc < 0 ? lib_fail(err, cap, "%s: %s", d->label, msg) : 0;
 }
 
 int dataset_add_frame(dataset *d, const ts_frame *f, char *err, size_t cap)
@@ -342,17 +381,10 @@ int dataset_add_frame(dataset *d, const ts_frame *f, char *err, size_t cap)
     const char *L = d->label;
     int is_x = strcmp(f->name, "x") == 0, is_y = strcmp(f->name, "y") == 0;
     int is_text = strcmp(f->name, "text") == 0;
-    if (strcmp(f->name, "vocab") == 0) {
-        if (d->vocab.V) {
-            if (!frame_vocab_equal(f, &d->vocab))
-                return lib_fail(err, cap, "%s: a second, different vocab frame (streams of different texts?)", L);
-            return 0;
-        }
-        char msg[256];
-        if (frame_vocab_read(f, FRAME_MAX_V, &d->vocab, msg, sizeof msg) < 0)
-            return lib_fail(err, cap, "%s: %s", L, msg);
-        return 0;
-    }
+    if (f->piece == 0 && end_tensor(d, err, cap) < 0)
+        return -1;
+    if (strcmp(f->name, "vocab") == 0)
+        return vocab_piece(d, f, err, cap);
     if (!is_x && !is_y && !is_text)
         return 0;                                 /* other frames: not ours */
     if (!d->vocab.V)
@@ -367,7 +399,7 @@ int dataset_add_frame(dataset *d, const ts_frame *f, char *err, size_t cap)
         if (!frame_is_index_dtype(f->dtype) || f->ndim != 1)
             return lib_fail(err, cap, "%s: text frames must be (n,) indices", L);
         size_t n = f->shape[0];
-        if (decode(d, f, n, "text", err, cap) < 0)
+        if (decode(d, f, 0, n, "text", err, cap) < 0)
             return -1;
         return dataset_add_text(d, d->tmp, n, err, cap);
     }
@@ -380,7 +412,7 @@ int dataset_add_frame(dataset *d, const ts_frame *f, char *err, size_t cap)
         return lib_fail(err, cap, "%s: --streams trains on the text: give it vocab's output, not windows", L);
     int onehot = !frame_is_index_dtype(f->dtype);
     if (is_x) {
-        if (d->pending)
+        if (d->pending && f->piece == 0)
             return lib_fail(err, cap, "%s: two x frames without a y frame between them", L);
         if (onehot && (f->dtype != TS_F4 || f->ndim != 3 || f->shape[2] != (uint64_t)d->vocab.V))
             return lib_fail(err, cap, "%s: float x must be f4 (B, N, V=%d), got %s with %d dimensions",
@@ -394,17 +426,23 @@ int dataset_add_frame(dataset *d, const ts_frame *f, char *err, size_t cap)
         else if ((uint64_t)d->N != f->shape[1])
             return lib_fail(err, cap, "%s: windows of %llu after windows of %d", L, (unsigned long long)f->shape[1], d->N);
         size_t B = f->shape[0], cells = B * (size_t)d->N;
-        /* x waits in tmp (first) for its y, decoded after it in tmp */
-        if (decode(d, f, cells, "x", err, cap) < 0)
+        /* x waits in tmp (first) for its y, decoded after it in tmp; the pieces of a split x
+         * one after the other */
+        if (decode(d, f, d->pending * (size_t)d->N, cells, "x", err, cap) < 0)
             return -1;
-        d->pending = B;
+        d->pending += B;
         return 0;
     }
-    /* y */
-    size_t B = d->pending, xcells = B * (size_t)d->N;
-    if (f->ndim == 0 || f->shape[0] != B)
+    /* y: its rows (this piece's B) go with the x rows after those taken by its pieces before */
+    if (f->piece == 0) {              /* a y tensor goes with the x rows waiting */
+        d->yopen = 1;
+        d->yrows = d->pending;
+        d->ytaken = 0;
+    }
+    size_t B = f->ndim ? f->shape[0] : 0, xcells = d->yrows * (size_t)d->N;
+    if (f->ndim == 0 || B > d->yrows - d->ytaken)
         return lib_fail(err, cap, "%s: a y frame of %llu rows does not match the x frame before it (%zu)",
-                    L, f->ndim ? (unsigned long long)f->shape[0] : 0ULL, B);
+                    L, (unsigned long long)(d->ytaken + B), d->yrows);
     int ylen = f->ndim - onehot == 2 ? (int)f->shape[1] : 1;
     if (onehot && (f->dtype != TS_F4 || (f->ndim != 2 && f->ndim != 3) || f->shape[f->ndim - 1] != (uint64_t)d->vocab.V))
         return lib_fail(err, cap, "%s: float y must be f4 (B, V=%d) or (B, N, V)", L, d->vocab.V);
@@ -423,17 +461,28 @@ int dataset_add_frame(dataset *d, const ts_frame *f, char *err, size_t cap)
     if (frame_indices(f, ycells, d->vocab.V, d->tmp + xcells, "y", msg, sizeof msg) < 0)
         return lib_fail(err, cap, "%s: %s", L, msg);
     for (size_t s = 0; s < B; s++)
-        if (dataset_add_window(d, d->tmp + s * d->N, d->tmp + xcells + s * ylen, d->N, ylen, err, cap) < 0)
+        if (dataset_add_window(d, d->tmp + (d->ytaken + s) * d->N, d->tmp + xcells + s * ylen, d->N, ylen,
+                               err, cap) < 0)
             return -1;
-    d->pending = 0;
+    d->ytaken += B;
+    d->pending = d->yrows - d->ytaken;  /* (0 once every x row has its y: a further piece is refused) */
+    return 0;
+}
+
+int dataset_end(dataset *d, char *err, size_t cap)
+{
+    if (end_tensor(d, err, cap) < 0)
+        return -1;
+    if (d->pending)
+        return lib_fail(err, cap, "%s: the last x frame has no y frame", d->label);
     return 0;
 }
 
 int dataset_finish(dataset *d, char *err, size_t cap)
 {
     const char *L = d->label;
-    if (d->pending)
-        return lib_fail(err, cap, "%s: the last x frame has no y frame", L);
+    if (dataset_end(d, err, cap) < 0)
+        return -1;
     if (!d->vocab.V)
         return lib_fail(err, cap, "%s: no vocab frame (expected the output of vocab | window)", L);
     if (d->want_text && d->tn == 0)

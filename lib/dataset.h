@@ -36,6 +36,10 @@ typedef struct ds_run {
 
 typedef struct dataset {
     frame_vocab vocab;                /* V 0 until a vocab frame (or the caller) sets it */
+    int vocab_fixed;                  /* set by the caller with vocab (evaluate: the model's):
+                                         a vocab frame must be the same */
+    int vocab_open;                   /* a vocab tensor is being read: 1 vocab, 2 other */
+    frame_vocab other;                /* a later vocab tensor, compared with vocab when whole */
     int want_text;                    /* take the text frames (1) or the windows (0) */
     const char *label;                /* names the input in messages ("stdin") */
     /* windows */
@@ -47,7 +51,9 @@ typedef struct dataset {
     uint8_t *x8, *y8;                 /* plain: x (n, N), y (n, ylen) when V <= 256 */
     uint16_t *x16, *y16;              /* ... otherwise */
     size_t xcap, ycap;
-    size_t pending;                   /* rows of an x frame still waiting for their y */
+    size_t pending;                   /* rows of an x tensor still waiting for their y */
+    int yopen;                        /* a y tensor is being read (its pieces may follow): */
+    size_t yrows, ytaken;             /* the x rows it goes with, and those it has taken */
     int saw_text;                     /* text frames were skipped (for a hint when no windows) */
     int32_t *tmp;                     /* decoded frame */
     int32_t *span;                    /* (N + 1) a window as the characters it covers */
@@ -64,10 +70,16 @@ void dataset_init(dataset *d, int want_text, const char *label);
 void dataset_free(dataset *d);
 
 /* Take one frame: vocab (the first sets the vocabulary; a different one later is an error),
- * x, y or text; other frames are ignored. */
+ * x, y or text; other frames are ignored. A tensor may come split over consecutive frames
+ * (ts_frame.piece): a vocab is joined, x and y rows are taken as they come (y's pieces need
+ * not match x's, only their total rows). */
 int dataset_add_frame(dataset *d, const ts_frame *f, char *err, size_t cap);
 /* The input has ended: an error if it lacked a vocabulary, data, or a y frame. */
 int dataset_finish(dataset *d, char *err, size_t cap);
+/* The part of dataset_finish for a caller that takes the windows chunk by chunk (evaluate):
+ * the last tensor complete (a y with every row of its x, a later vocab the same), no x
+ * without its y. */
+int dataset_end(dataset *d, char *err, size_t cap);
 
 /* The whole stream r into d (init, add_frame for every frame, finish). progress, when not
  * NULL, is called after every frame with the windows and characters held so far. */

@@ -79,6 +79,47 @@ int frame_vocab_read(const ts_frame *f, int maxV, frame_vocab *v, char *err, siz
     return 0;
 }
 
+int frame_vocab_append(frame_vocab *v, const ts_frame *f, int maxV, char *err, size_t cap)
+{
+    if (!f->is_tensor || f->dtype != TS_U4 || f->ndim != 1 || v->V == 0)   /* (the reader checked the piece) */
+        return lib_fail(err, cap, "a piece of the vocab frame that does not continue it");
+    if (f->shape[0] > (uint64_t)maxV - (uint64_t)v->V)
+        return lib_fail(err, cap, "a vocabulary of %llu symbols is more than the %d supported",
+                        (unsigned long long)(v->V + f->shape[0]), maxV);
+    int n = (int)f->shape[0], V = v->V + n;
+    uint32_t max = v->byte_unit ? 0xFF : UTF8_MAX_CP;
+    uint32_t *cp = realloc(v->cp, (size_t)(V > 0 ? V : 1) * sizeof *cp);
+    if (!cp)
+        return lib_fail(err, cap, "out of memory for a vocabulary of %d symbols", V);
+    v->cp = cp;
+    const unsigned char *p = f->data;
+    for (int i = v->V; i < V; i++) {
+        cp[i] = le32(p + (size_t)(i - v->V) * 4);
+        if (cp[i] > max)
+            return lib_fail(err, cap, "vocab entry %d is %lu, above %s", i, (unsigned long)cp[i],
+                            v->byte_unit ? "0xFF (unit \"byte\")" : "U+10FFFF");
+        if (cp[i] <= cp[i - 1])
+            return lib_fail(err, cap, "the vocabulary is not in ascending order (entry %d is %lu, after %lu)",
+                            i, (unsigned long)cp[i], (unsigned long)cp[i - 1]);
+    }
+    v->V = V;
+    return 0;
+}
+
+int frame_vocab_take(frame_vocab *v, const ts_frame *f, int maxV, char *err, size_t cap)
+{
+    if (f->piece > 0)
+        return frame_vocab_append(v, f, maxV, err, cap);
+    frame_vocab_free(v);
+    return frame_vocab_read(f, maxV, v, err, cap);
+}
+
+int frame_vocab_same(const frame_vocab *a, const frame_vocab *b)
+{
+    return a->V == b->V && !a->byte_unit == !b->byte_unit
+        && (a->V == 0 || memcmp(a->cp, b->cp, (size_t)a->V * sizeof *a->cp) == 0);
+}
+
 void frame_vocab_free(frame_vocab *v)
 {
     free(v->cp);

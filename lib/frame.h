@@ -36,7 +36,17 @@ typedef struct frame_vocab {
  * that is not a bool or int counts as false. */
 int  frame_vocab_read(const ts_frame *f, int maxV, frame_vocab *v, char *err, size_t cap);
 void frame_vocab_free(frame_vocab *v);
-/* 1 if the frame holds exactly the vocabulary v (same entries, same unit), else 0. */
+/* A vocab tensor may come split over consecutive frames (FORMAT.md; the reader numbers the
+ * pieces, ts_frame.piece): frame_vocab_read takes piece 0, frame_vocab_append each piece
+ * after it, checking that the entries go on ascending and that V stays within maxV (the unit
+ * and lower attributes are the first piece's). On failure v keeps what it had (free it). */
+int  frame_vocab_append(frame_vocab *v, const ts_frame *f, int maxV, char *err, size_t cap);
+/* Either, as f says: piece 0 replaces what v held (read), a later piece is appended. */
+int  frame_vocab_take(frame_vocab *v, const ts_frame *f, int maxV, char *err, size_t cap);
+/* 1 if a and b are the same vocabulary (entries and unit), else 0. */
+int  frame_vocab_same(const frame_vocab *a, const frame_vocab *b);
+/* 1 if the frame holds exactly the vocabulary v (same entries, same unit), else 0; a whole
+ * vocab tensor in one frame (for a split one: read, append, then frame_vocab_same). */
 int  frame_vocab_equal(const ts_frame *f, const frame_vocab *v);
 
 /* 1 for the integer dtypes (index tensors), 0 for f4/f8. */

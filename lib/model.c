@@ -107,6 +107,14 @@ int model_write(const model *m, const train_state *s, int fd, const char *label,
     static const train_state none;
     if (!s)
         s = &none;
+    /* a model model_read refuses is not written (the dimensions and layout it checks first) */
+    if (m->dim.V < 1 || m->dim.V > MAX_V || m->dim.H < 1 || m->dim.H > MAX_H || m->dim.L < 1
+        || m->dim.L > LSTM_MAX_LAYERS || m->dim.cell < CELL_LSTM || m->dim.cell > CELL_LNLSTM
+        || m->maxlen < 1 || m->maxlen > MAX_MAXLEN || m->streams < 0 || m->streams > (1 << 20)
+        || (m->streams && !m->per_position))
+        return lib_fail(err, cap, "%s: refusing to write a model that readers refuse (vocabulary %d, hidden %d, "
+                        "layers %d, cell %d, maxlen %d, streams %d%s)", label, m->dim.V, m->dim.H, m->dim.L,
+                        m->dim.cell, m->maxlen, m->streams, m->streams && !m->per_position ? " without a target at every step" : "");
     ts_writer *w = ts_writer_open(fd, label);
     if (!w)
         return lib_fail(err, cap, "%s: out of memory", label);
@@ -450,7 +458,9 @@ int model_read(model *m, train_state *s, const char *path, char *err, size_t cap
     state_defaults(&t);
     rd.last_g = -1;
     ts_frame f;
-    int rc, have_model = 0, have_vocab = 0, have_rng = 0, bad = 0;
+    int rc, have_model = 0, have_vocab = 0, have_rng = 0, bad = 0, rng_rows = 0;
+    uint64_t rng_words[8] = { 0 };
+    size_t state_rows[2] = { 0, 0 };
     char msg[256] = "";
     memset(m, 0, sizeof *m);
     while (!bad && (rc = ts_read(r, &f)) > 0) {
@@ -503,17 +513,17 @@ int model_read(model *m, train_state *s, const char *path, char *err, size_t cap
             if (strcmp(f.name, "vocab") == 0 || strcmp(f.name, "x") == 0 || strcmp(f.name, "text") == 0)
                 bad = lib_fail(msg, sizeof msg, "not a model (a data stream: frame '%s' before any 'model' frame)", f.name);
             /* else: unknown frames before the model are skipped */
-        } else if (strcmp(f.name, "vocab") == 0) {
-            if (have_vocab) {
+        } else if (strcmp(f.name, "vocab") == 0) {      /* (in pieces: joined) */
+            if (have_vocab && f.piece == 0) {
                 bad = lib_fail(msg, sizeof msg, "the vocab frame appears twice");
                 break;
             }
-            if (frame_vocab_read(&f, FRAME_ANY_V, &voc, msg, sizeof msg) < 0) {
+            if (frame_vocab_take(&voc, &f, FRAME_ANY_V, msg, sizeof msg) < 0) {
                 bad = -1;
                 break;
             }
             have_vocab = 1;
-            if (voc.V != hd.dim.V) {
+            if (voc.V > hd.dim.V) {
                 bad = lib_fail(msg, sizeof msg, "vocab frame does not match vocab_size %d", hd.dim.V);
                 break;
             }
@@ -522,33 +532,42 @@ int model_read(model *m, train_state *s, const char *path, char *err, size_t cap
             rd.last_g = -1;           /* the training state: not asked for */
             continue;
         } else if (strcmp(f.name, "state/h") == 0 || strcmp(f.name, "state/c") == 0) {
+            /* (L, streams, H), whole or in pieces along L */
             float **dst = f.name[6] == 'h' ? &t.state_h : &t.state_c;
-            if (!hd.streams || !f.is_tensor || f.dtype != TS_F4 || f.ndim != 3 || f.shape[0] != (uint64_t)hd.dim.L
-                || f.shape[1] != (uint64_t)hd.streams || f.shape[2] != (uint64_t)hd.dim.H || *dst) {
+            size_t *rows = f.name[6] == 'h' ? &state_rows[0] : &state_rows[1];
+            if (!hd.streams || !f.is_tensor || f.dtype != TS_F4 || f.ndim != 3 || (f.piece == 0 && *dst)
+                || f.shape[0] > (uint64_t)hd.dim.L - *rows
+                || f.shape[1] != (uint64_t)hd.streams || f.shape[2] != (uint64_t)hd.dim.H) {
                 bad = lib_fail(msg, sizeof msg, "frame '%s' does not match the model", f.name);
                 break;
             }
-            if (!(*dst = malloc(f.nbytes))) {
+            if (!*dst && !(*dst = malloc((size_t)hd.dim.L * hd.streams * hd.dim.H * sizeof(float)))) {
                 bad = lib_fail(msg, sizeof msg, "out of memory");
                 break;
             }
-            memcpy(*dst, f.data, f.nbytes);
+            float *p = *dst + *rows * hd.streams * hd.dim.H;
+            memcpy(p, f.data, f.nbytes);
+            *rows += f.shape[0];
             /* h = o tanh(c) (or a GRU's mix of tanh and h) lies in [-1, 1]; c is finite */
             for (size_t i = 0; i < f.count; i++)
-                if (!isfinite((*dst)[i]) || (dst == &t.state_h && fabsf((*dst)[i]) > 1)) {
-                    bad = lib_fail(msg, sizeof msg, "frame '%s' holds %g, %s", f.name, (*dst)[i],
+                if (!isfinite(p[i]) || (dst == &t.state_h && fabsf(p[i]) > 1)) {
+                    bad = lib_fail(msg, sizeof msg, "frame '%s' holds %g, %s", f.name, p[i],
                                    dst == &t.state_h ? "outside [-1, 1]" : "not finite");
                     break;
                 }
         } else if (strcmp(f.name, "rng") == 0) {
-            if (!f.is_tensor || f.dtype != TS_U8 || f.ndim != 2 || f.shape[0] != 2 || f.shape[1] != 4 || have_rng) {
+            /* u8 (2, 4): the epoch's and the run's xoshiro256** state, whole or in pieces */
+            if (!f.is_tensor || f.dtype != TS_U8 || f.ndim != 2 || f.shape[1] != 4
+                || f.shape[0] > 2 - (uint64_t)rng_rows || (f.piece == 0 && rng_rows)) {
                 bad = lib_fail(msg, sizeof msg, "rng frame has the wrong shape");
                 break;
             }
-            memcpy(t.rng_epoch.s, f.data, 32);
-            memcpy(t.rng.s, (const char *)f.data + 32, 32);
-            have_rng = 1;
-            if (rng_zero(&t.rng_epoch) || rng_zero(&t.rng))      /* xoshiro's fixed point */
+            memcpy(rng_words + rng_rows * 4, f.data, f.nbytes);
+            rng_rows += (int)f.shape[0];
+            have_rng = rng_rows == 2;
+            memcpy(t.rng_epoch.s, rng_words, 32);
+            memcpy(t.rng.s, rng_words + 4, 32);
+            if (have_rng && (rng_zero(&t.rng_epoch) || rng_zero(&t.rng)))      /* xoshiro's fixed point */
                 bad = lib_fail(msg, sizeof msg, "rng frame holds an all-zero state (the generator would never leave it)");
         } else {
             for (int g = s ? G_ADAM_V : G_PARAMS; g >= G_PARAMS && !piece; g--)
@@ -568,6 +587,12 @@ int model_read(model *m, train_state *s, const char *path, char *err, size_t cap
         bad = lib_fail(msg, sizeof msg, "not a model (no 'model' frame)");
     if (!bad && !have_vocab)
         bad = lib_fail(msg, sizeof msg, "model has no vocab frame");
+    if (!bad && voc.V != hd.dim.V)
+        bad = lib_fail(msg, sizeof msg, "vocab frame does not match vocab_size %d", hd.dim.V);
+    if (!bad && rng_rows && !have_rng)
+        bad = lib_fail(msg, sizeof msg, "rng frame has the wrong shape");
+    if (!bad && ((t.state_h && state_rows[0] != (size_t)hd.dim.L) || (t.state_c && state_rows[1] != (size_t)hd.dim.L)))
+        bad = lib_fail(msg, sizeof msg, "frame 'state/%c' does not match the model", t.state_h && state_rows[0] != (size_t)hd.dim.L ? 'h' : 'c');
     if (!bad && group_state(&rd, &hd, G_PARAMS, msg, sizeof msg) < 0)
         bad = -1;
     if (!bad && s && ((gm = group_state(&rd, &hd, G_ADAM_M, msg, sizeof msg)) < 0

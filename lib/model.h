@@ -88,7 +88,9 @@ int  train_state_alloc(train_state *s, size_t nparams);
 void train_state_free(train_state *s);
 
 /* Write m, and s unless NULL, as a stream to fd (tensors of more than TS_CHUNK_BYTES split
- * along their first axis). Returns 0, or -1 with a message in err. */
+ * along their first axis). Returns 0, or -1 with a message in err; a model whose dimensions
+ * or layout model_read refuses (hidden above 8192, maxlen above 100,000, ...) is refused
+ * before anything is written. */
 int model_write(const model *m, const train_state *s, int fd, const char *label, char *err,
                 size_t cap);
 

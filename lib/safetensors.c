@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 #include "safetensors.h"
+#include "utf8.h"
 #include "util.h"
 
 /* ---- a growing string for the JSON header ---- */
@@ -48,7 +49,8 @@ static void sb_printf(sbuf *b, const char *fmt, ...)
     sb_put(b, tmp, n < (int)sizeof tmp ? (size_t)n : sizeof tmp - 1);
 }
 
-/* s as a JSON string, quotes included (bytes >= 0x80 pass through: UTF-8 stays UTF-8). */
+/* s as a JSON string, quotes included (bytes >= 0x80 pass through: UTF-8, checked by
+ * st_check, stays UTF-8). */
 static void sb_json_str(sbuf *b, const char *s)
 {
     sb_put(b, "\"", 1);
@@ -81,9 +83,50 @@ static int write_all(int fd, const void *p, size_t n)
     return 0;
 }
 
+/* What safetensors readers refuse, refused before anything is written: a name or metadata
+ * string that is not UTF-8 (the header is JSON: UTF-8), a tensor named __metadata__, two
+ * tensors or two metadata keys of one name, a rank other than 1 or 2 (all this writer
+ * writes), a size that overflows. -1 with a message. */
+static int st_check(const char *label, const st_tensor *t, int n, const st_meta *meta, int nm,
+                    char *err, size_t cap)
+{
+#define REFUSE(...) do { char m_[256]; snprintf(m_, sizeof m_, __VA_ARGS__); \
+        return lib_fail(err, cap, "%s: refusing to write a safetensors file that readers refuse: %s", label, m_); } while (0)
+    if (n < 0 || nm < 0 || (n > 0 && !t) || (nm > 0 && !meta))
+        REFUSE("%d tensors, %d metadata entries", n, nm);
+    for (int i = 0; i < n; i++) {
+        const char *name = t[i].name ? t[i].name : "";
+        if (!t[i].name || !utf8_valid(name, strlen(name)))
+            REFUSE("tensor %d's name is not UTF-8", i);
+        if (strcmp(name, "__metadata__") == 0)
+            REFUSE("a tensor named __metadata__ (the metadata's key)");
+        for (int j = 0; j < i; j++)
+            if (strcmp(t[j].name, name) == 0)
+                REFUSE("two tensors named '%.100s'", name);
+        if ((t[i].rank != 1 && t[i].rank != 2) || (t[i].shape[0] && !t[i].data))
+            REFUSE("tensor '%.100s': rank %d (1 or 2) or no data", name, t[i].rank);
+        uint64_t r1 = t[i].rank == 2 ? t[i].shape[1] : 1;
+        if (r1 && t[i].shape[0] > UINT64_MAX / 4 / r1)
+            REFUSE("tensor '%.100s': shape too large", name);
+    }
+    for (int i = 0; i < nm; i++) {
+        if (!meta[i].key || !meta[i].value || !utf8_valid(meta[i].key, strlen(meta[i].key)))
+            REFUSE("metadata key %d is not UTF-8", i);
+        if (!utf8_valid(meta[i].value, strlen(meta[i].value)))
+            REFUSE("metadata '%.100s': the value is not UTF-8", meta[i].key);
+        for (int j = 0; j < i; j++)
+            if (strcmp(meta[j].key, meta[i].key) == 0)
+                REFUSE("two metadata keys '%.100s'", meta[i].key);
+    }
+    return 0;
+#undef REFUSE
+}
+
 int st_write(int fd, const char *label, const st_tensor *t, int n, const st_meta *meta, int nm,
              char *err, size_t cap)
 {
+    if (st_check(label, t, n, meta, nm, err, cap) < 0)
+        return -1;
     sbuf b = { 0 };
     uint64_t off = 0;
     sb_put(&b, "{", 1);
@@ -116,6 +159,11 @@ int st_write(int fd, const char *label, const st_tensor *t, int n, const st_meta
     if (b.oom) {
         free(b.s);
         return lib_fail(err, cap, "%s: out of memory", label);
+    }
+    if (b.n > ST_MAX_HEADER) {
+        free(b.s);
+        return lib_fail(err, cap, "%s: refusing to write a safetensors file that readers refuse: a header "
+                        "of %zu bytes (safetensors readers take at most %d)", label, b.n, ST_MAX_HEADER);
     }
     unsigned char len[8];
     for (int i = 0; i < 8; i++)

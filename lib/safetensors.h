@@ -29,8 +29,14 @@ typedef struct st_meta {
     const char *key, *value;
 } st_meta;
 
+/* The largest header safetensors readers take (the reference implementation's limit). */
+#define ST_MAX_HEADER 100000000
+
 /* Write a safetensors file of the n tensors t (data in that order) and the nm metadata
- * entries to fd. Returns 0, or -1 with a message in err (label names the output). */
+ * entries to fd. Returns 0, or -1 with a message in err (label names the output). What
+ * safetensors readers refuse is refused before anything is written: a name, metadata key or
+ * value that is not UTF-8, a tensor named __metadata__, two tensors or two metadata keys of
+ * one name, a rank other than 1 or 2, a header larger than ST_MAX_HEADER. */
 int st_write(int fd, const char *label, const st_tensor *t, int n, const st_meta *meta, int nm,
              char *err, size_t cap);
 

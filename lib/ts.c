@@ -21,6 +21,7 @@
 #include <unistd.h>
 #include <zlib.h>
 #include "ts.h"
+#include "utf8.h"
 
 #define READ_CHUNK   (64 * 1024)
 #define OUT_CHUNK    (256 * 1024)
@@ -97,6 +98,229 @@ static const msgpack_object *map_get(const msgpack_object *map, const char *key)
 }
 
 /* ------------------------------------------------------------------------------------------ */
+/* What a frame may be: one set of rules, applied by the reader to what it reads and by the  */
+/* writer to what it writes, so that no writer writes what the readers refuse (FORMAT.md).    */
+
+/* Bytes msgpack-c packs for a str or bin of n bytes, an array or map header of n entries,
+ * an unsigned or signed integer (the smallest form, as msgpack_pack_object packs). */
+static uint64_t str_size(uint64_t n) { return n + (n < 32 ? 1 : n < 256 ? 2 : n < 65536 ? 3 : 5); }
+static uint64_t bin_size(uint64_t n) { return n + (n < 256 ? 2 : n < 65536 ? 3 : 5); }
+static uint64_t hdr_size(uint64_t n) { return n < 16 ? 1 : n < 65536 ? 3 : 5; }
+static uint64_t uint_size(uint64_t v) { return v < 128 ? 1 : v < 256 ? 2 : v < 65536 ? 3 : v < (1ULL << 32) ? 5 : 9; }
+static uint64_t int_size(int64_t v)
+{
+    return v >= 0 ? uint_size((uint64_t)v) : v >= -32 ? 1 : v >= -128 ? 2 : v >= -32768 ? 3
+         : v >= INT32_MIN ? 5 : 9;
+}
+
+/* What the guard limits and the frame size, for a whole msgpack object: its nesting (the
+ * containers open at once; the frame's map is the first), the array and map entries it
+ * declares (a map's count twice), its packed size, and whether every str in it (keys too) is
+ * UTF-8. */
+typedef struct obj_stats {
+    int depth, utf8_bad;
+    uint64_t items, bytes;
+} obj_stats;
+
+static void obj_walk(const msgpack_object *o, int level, obj_stats *st)
+{
+    int container = o->type == MSGPACK_OBJECT_ARRAY || o->type == MSGPACK_OBJECT_MAP;
+    if (container && level > st->depth)
+        st->depth = level;
+    switch (o->type) {
+    case MSGPACK_OBJECT_NIL: case MSGPACK_OBJECT_BOOLEAN: st->bytes += 1; break;
+    case MSGPACK_OBJECT_POSITIVE_INTEGER: st->bytes += uint_size(o->via.u64); break;
+    case MSGPACK_OBJECT_NEGATIVE_INTEGER: st->bytes += int_size(o->via.i64); break;
+    case MSGPACK_OBJECT_FLOAT32: st->bytes += 5; break;
+    case MSGPACK_OBJECT_FLOAT64: st->bytes += 9; break;
+    case MSGPACK_OBJECT_STR:
+        st->bytes += str_size(o->via.str.size);
+        st->utf8_bad |= !utf8_valid(o->via.str.ptr, o->via.str.size);
+        break;
+    case MSGPACK_OBJECT_BIN: st->bytes += bin_size(o->via.bin.size); break;
+    case MSGPACK_OBJECT_EXT: {
+        uint32_t n = o->via.ext.size;
+        st->bytes += n + (n == 1 || n == 2 || n == 4 || n == 8 || n == 16 ? 2 : n < 256 ? 3 : n < 65536 ? 4 : 6);
+        break;
+    }
+    case MSGPACK_OBJECT_ARRAY:
+        st->bytes += hdr_size(o->via.array.size);
+        st->items += o->via.array.size;
+        for (uint32_t i = 0; i < o->via.array.size; i++)
+            obj_walk(&o->via.array.ptr[i], level + 1, st);
+        break;
+    case MSGPACK_OBJECT_MAP:
+        st->bytes += hdr_size(o->via.map.size);
+        st->items += 2 * (uint64_t)o->via.map.size;
+        for (uint32_t i = 0; i < o->via.map.size; i++) {
+            obj_walk(&o->via.map.ptr[i].key, level + 1, st);
+            obj_walk(&o->via.map.ptr[i].val, level + 1, st);
+        }
+        break;
+    default: break;
+    }
+}
+
+static int fail_msg(char *err, size_t cap, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int fail_msg(char *err, size_t cap, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, cap, fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
+/* The checks below return -1 with a message in err, or -2 with a message that a reader
+ * reports as "corrupt stream (MESSAGE)" (the stream's structure is broken). */
+
+/* A name a data frame may have: at most NAME_MAX_LEN bytes of UTF-8 without NUL. */
+static int check_name(const char *name, size_t n, char *err, size_t cap)
+{
+    if (n > NAME_MAX_LEN)
+        return fail_msg(err, cap, "frame name longer than %d bytes", NAME_MAX_LEN) - 1;
+    if (memchr(name, 0, n))
+        return fail_msg(err, cap, "NUL in frame name") - 1;
+    if (!utf8_valid(name, n))
+        return fail_msg(err, cap, "frame name is not UTF-8") - 1;
+    return 0;
+}
+
+/* Check that o is a data frame as readers accept it (FORMAT.md) and describe it in *f, its
+ * name copied to namebuf (NAME_MAX_LEN + 1 bytes); the data is left as it is. 0, -1 or -2
+ * (above). Control frames (header, end) are not data frames: the caller tells them apart. */
+static int check_frame(const msgpack_object *o, ts_frame *f, char *namebuf, char *err, size_t cap)
+{
+    int rc;
+    if (o->type != MSGPACK_OBJECT_MAP)
+        return fail_msg(err, cap, "a frame is not a map") - 1;
+    const msgpack_object *name = map_get(o, "name");
+    if (!name || name->type != MSGPACK_OBJECT_STR)
+        return fail_msg(err, cap, "frame without a name") - 1;
+    if ((rc = check_name(name->via.str.ptr, name->via.str.size, err, cap)) < 0)
+        return rc;
+    memcpy(namebuf, name->via.str.ptr, name->via.str.size);
+    namebuf[name->via.str.size] = 0;
+
+    memset(f, 0, sizeof *f);
+    f->name = namebuf;
+    f->obj = o;
+    f->attrs = map_get(o, "attrs");
+    if (f->attrs && f->attrs->type != MSGPACK_OBJECT_MAP)
+        return fail_msg(err, cap, "frame '%s': attrs is not a map", namebuf);
+    obj_stats st = { 0 };
+    obj_walk(o, 1, &st);
+    if (st.depth > MAX_DEPTH)
+        return fail_msg(err, cap, "malformed msgpack: nested deeper than %d levels", MAX_DEPTH) - 1;
+    if (st.items > MAX_ITEMS)
+        return fail_msg(err, cap, "malformed msgpack: a frame declares more than %d array or map entries",
+                        MAX_ITEMS) - 1;
+    if (st.bytes > TS_MAX_FRAME_BYTES)
+        return fail_msg(err, cap, "a frame is larger than %zu MiB", TS_MAX_FRAME_BYTES >> 20) - 1;
+    if (st.utf8_bad)
+        return fail_msg(err, cap, "frame '%s': a string that is not UTF-8", namebuf);
+
+    const msgpack_object *dt = map_get(o, "dtype"), *sh = map_get(o, "shape"), *da = map_get(o, "data");
+    if (!dt && !sh && !da)
+        return 0;
+    if (!dt || !sh || !da)
+        return fail_msg(err, cap, "frame '%s': a tensor needs dtype, shape and data", namebuf);
+    if (dt->type != MSGPACK_OBJECT_STR)
+        return fail_msg(err, cap, "frame '%s': dtype is not a string", namebuf);
+    int t = ts_dtype_parse(dt->via.str.ptr, dt->via.str.size);
+    if (t < 0)
+        return fail_msg(err, cap, "frame '%s': unsupported dtype '%.*s'", namebuf,
+                        (int)(dt->via.str.size > 16 ? 16 : dt->via.str.size), dt->via.str.ptr);
+    if (sh->type != MSGPACK_OBJECT_ARRAY)
+        return fail_msg(err, cap, "frame '%s': shape is not an array", namebuf);
+    if (sh->via.array.size > TS_MAXDIM)
+        return fail_msg(err, cap, "frame '%s': %u dimensions (at most %d)", namebuf, sh->via.array.size, TS_MAXDIM);
+    uint64_t count = 1;
+    int overflow = 0;
+    for (uint32_t i = 0; i < sh->via.array.size; i++) {
+        const msgpack_object *d = &sh->via.array.ptr[i];
+        if (d->type != MSGPACK_OBJECT_POSITIVE_INTEGER)
+            return fail_msg(err, cap, "frame '%s': shape[%u] is not a non-negative integer", namebuf, i);
+        f->shape[i] = d->via.u64;
+        if (d->via.u64 && count > UINT64_MAX / d->via.u64)
+            overflow = 1;
+        else
+            count *= d->via.u64;
+    }
+    size_t nbytes = overflow ? SIZE_MAX : ts_nbytes((ts_dtype)t, count);
+    if (nbytes == SIZE_MAX || nbytes > TS_MAX_FRAME_BYTES)
+        return fail_msg(err, cap, "frame '%s': shape too large", namebuf);
+    if (da->type != MSGPACK_OBJECT_BIN)
+        return fail_msg(err, cap, "frame '%s': data is not binary", namebuf);
+    if (da->via.bin.size != nbytes)
+        return fail_msg(err, cap, "frame '%s': data has %u bytes, shape and dtype need %zu", namebuf,
+                        da->via.bin.size, nbytes);
+    f->is_tensor = 1;
+    f->dtype = (ts_dtype)t;
+    f->ndim = (int)sh->via.array.size;
+    f->count = count;
+    f->data = da->via.bin.ptr;
+    f->nbytes = nbytes;
+    return 0;
+}
+
+/* The last data frame of a stream, as the rule for split tensors needs it. */
+typedef struct last_frame {
+    int valid, is_tensor, ndim;
+    ts_dtype dtype;
+    uint64_t shape[TS_MAXDIM], piece, row0;
+    char name[NAME_MAX_LEN + 1];
+} last_frame;
+
+static void fmt_tensor(char *buf, size_t cap, ts_dtype dtype, int ndim, const uint64_t *shape)
+{
+    int n = snprintf(buf, cap, "%s (", ts_dtype_name(dtype));
+    for (int d = 0; d < ndim && n < (int)cap; d++)
+        n += snprintf(buf + n, cap - (size_t)n, d ? ", %llu" : "%llu", (unsigned long long)shape[d]);
+    if (n < (int)cap)
+        snprintf(buf + n, cap - (size_t)n, ndim == 1 ? ",)" : ")");
+}
+
+/* The rule for split tensors (FORMAT.md): consecutive frames of one name are one tensor
+ * split along its first axis, so a tensor frame that follows a tensor frame of the same name
+ * must have its dtype, a first axis, and the same other dimensions. Sets f->piece (0 for a
+ * frame that starts a tensor) and f->row0 (the rows before it), and remembers f in *last. 0,
+ * or -1 with a message in err. Frames without a tensor (info frames) may repeat a name. */
+static int next_piece(last_frame *last, ts_frame *f, char *err, size_t cap)
+{
+    f->piece = f->row0 = 0;
+    if (last->valid && strcmp(last->name, f->name) == 0 && (f->is_tensor || last->is_tensor)) {
+        char a[96], b[96];
+        if (!f->is_tensor || !last->is_tensor)
+            return fail_msg(err, cap, "frame '%s' follows a frame of the same name, and only one of them is a "
+                            "tensor (consecutive frames of one name are one tensor split along its first axis)", f->name);
+        int fits = f->ndim >= 1 && f->ndim == last->ndim && f->dtype == last->dtype;
+        for (int d = 1; fits && d < f->ndim; d++)
+            fits = f->shape[d] == last->shape[d];
+        if (!fits) {
+            fmt_tensor(a, sizeof a, f->dtype, f->ndim, f->shape);
+            fmt_tensor(b, sizeof b, last->dtype, last->ndim, last->shape);
+            return fail_msg(err, cap, "frame '%s' is %s after a frame of the same name of %s: consecutive "
+                            "frames of one name are one tensor split along its first axis, and their dtype "
+                            "and other dimensions must agree", f->name, a, b);
+        }
+        if (last->row0 + last->shape[0] < last->row0)
+            return fail_msg(err, cap, "frame '%s': a split tensor of more than 2^64 rows", f->name);
+        f->piece = last->piece + 1;
+        f->row0 = last->row0 + last->shape[0];
+    }
+    last->valid = 1;
+    last->is_tensor = f->is_tensor;
+    last->dtype = f->dtype;
+    last->ndim = f->ndim;
+    memcpy(last->shape, f->shape, sizeof last->shape);
+    last->piece = f->piece;
+    last->row0 = f->row0;
+    snprintf(last->name, sizeof last->name, "%s", f->name);
+    return 0;
+}
+
+/* ------------------------------------------------------------------------------------------ */
 /* Writer                                                                                     */
 
 struct ts_writer {
@@ -123,6 +347,7 @@ struct ts_writer {
         pthread_t th;
     } slot[PAR_SLOTS];                /* frames in flight, oldest first from head */
     int head, count;
+    last_frame last;                  /* the last frame written (the rule for split tensors) */
 };
 
 static void werr(ts_writer *w, const char *fmt, ...)
@@ -178,6 +403,8 @@ static int deflate_run(ts_writer *w, int mode)
 static int pack_cb(void *data, const char *buf, size_t len)
 {
     ts_writer *w = data;
+    if (len == 0)                     /* (the body of an empty bin: buf may be NULL) */
+        return 0;
     if (w->par) {                     /* collect the frame; it is compressed whole */
         if (w->flen + len > w->fcap) {
             size_t cap = w->fcap ? w->fcap : 65536;
@@ -393,6 +620,76 @@ static void pack_attrs(msgpack_packer *pk, const ts_attr_kv *attrs, int nattrs)
     }
 }
 
+/* The writer refuses, with an error, any frame that the readers would refuse. */
+static int refuse(ts_writer *w, const char *msg)
+{
+    werr(w, "refusing to write a frame that readers refuse: %s", msg);
+    return -1;
+}
+
+/* What every frame written must also be: not named as a control frame, and a valid piece
+ * of a split tensor when it follows a frame of its name. */
+static int admit(ts_writer *w, ts_frame *f)
+{
+    char msg[512];
+    if (strcmp(f->name, "header") == 0 || strcmp(f->name, "end") == 0) {
+        snprintf(msg, sizeof msg, "a data frame named '%s' (the name of a control frame)", f->name);
+        return refuse(w, msg);
+    }
+    if (next_piece(&w->last, f, msg, sizeof msg) < 0)
+        return refuse(w, msg);
+    return 0;
+}
+
+/* The name, and the attrs: every key and string UTF-8, not too many; adds their packed
+ * size (with the "attrs" key) to *bytes and their entries to *items. 0, or -1 (refused). */
+static int check_parts(ts_writer *w, const char *name, const ts_attr_kv *attrs, int nattrs,
+                       uint64_t *bytes, uint64_t *items)
+{
+    char msg[320];
+    size_t nlen = strlen(name);
+    if (check_name(name, nlen, msg, sizeof msg) < 0)
+        return refuse(w, msg);
+    *bytes += str_size(4) + str_size(nlen);
+    if (nattrs < 0 || nattrs > MAX_ITEMS / 2) {
+        snprintf(msg, sizeof msg, "frame '%s': %d attrs", name, nattrs);
+        return refuse(w, msg);
+    }
+    if (nattrs > 0) {
+        *bytes += str_size(5) + hdr_size((uint64_t)nattrs);
+        *items += 2 * (uint64_t)nattrs;
+    }
+    for (int i = 0; i < nattrs; i++) {
+        const ts_attr_kv *a = &attrs[i];
+        const char *str = a->s ? a->s : "";
+        size_t kl = strlen(a->key), sl = strlen(str);
+        int is_str = a->type != 'i' && a->type != 'f' && a->type != 'b';
+        if (!utf8_valid(a->key, kl) || (is_str && !utf8_valid(str, sl))) {
+            snprintf(msg, sizeof msg, "frame '%s': attr '%.64s': a string that is not UTF-8", name,
+                     utf8_valid(a->key, kl) ? a->key : "?");
+            return refuse(w, msg);
+        }
+        *bytes += str_size(kl) + (a->type == 'i' ? int_size(a->i) : a->type == 'f' ? 9
+                                  : a->type == 'b' ? 1 : str_size(sl));
+    }
+    return 0;
+}
+
+static int check_size(ts_writer *w, const char *name, uint64_t bytes, uint64_t items)
+{
+    char msg[320];
+    if (items > MAX_ITEMS) {
+        snprintf(msg, sizeof msg, "frame '%s': more than %d array or map entries", name, MAX_ITEMS);
+        return refuse(w, msg);
+    }
+    if (bytes > TS_MAX_FRAME_BYTES) {
+        snprintf(msg, sizeof msg, "frame '%s': %llu bytes is more than a frame may hold (%zu MiB)", name,
+                 (unsigned long long)bytes, TS_MAX_FRAME_BYTES >> 20);
+        return refuse(w, msg);
+    }
+    return 0;
+}
+
 int ts_write_tensor(ts_writer *w, const char *name, ts_dtype dtype, int ndim,
                     const uint64_t *shape, const void *data,
                     const ts_attr_kv *attrs, int nattrs)
@@ -412,10 +709,21 @@ int ts_write_tensor(ts_writer *w, const char *name, ts_dtype dtype, int ndim,
         count *= shape[i];
     }
     size_t nbytes = ts_nbytes(dtype, count);
-    if (nbytes > TS_MAX_FRAME_BYTES - 4096) {
-        werr(w, "frame '%s': %zu bytes is more than a frame may hold", name, nbytes);
+    if (nbytes == SIZE_MAX || nbytes > TS_MAX_FRAME_BYTES) {
+        werr(w, "frame '%s': shape too large", name);
         return -1;
     }
+    uint64_t bytes = hdr_size(nattrs > 0 ? 5 : 4) + str_size(5) + str_size(2) + str_size(5) + hdr_size((uint64_t)ndim)
+                   + str_size(4) + bin_size(nbytes), items = 2 * (nattrs > 0 ? 5 : 4) + (uint64_t)ndim;
+    for (int i = 0; i < ndim; i++)
+        bytes += uint_size(shape[i]);
+    if (check_parts(w, name, attrs, nattrs, &bytes, &items) < 0 || check_size(w, name, bytes, items) < 0)
+        return -1;
+    ts_frame f = { .name = name, .is_tensor = 1, .dtype = dtype, .ndim = ndim };
+    for (int i = 0; i < ndim; i++)    /* (a scalar's shape may be NULL) */
+        f.shape[i] = shape[i];
+    if (admit(w, &f) < 0)
+        return -1;
     msgpack_packer *pk = &w->pk;
     msgpack_pack_map(pk, nattrs > 0 ? 5 : 4);
     pack_str(pk, "name");
@@ -451,6 +759,14 @@ int ts_write_info(ts_writer *w, const char *name, const ts_attr_kv *attrs, int n
 {
     if (w->failed)
         return -1;
+    uint64_t bytes = hdr_size(2), items = 4;
+    if (nattrs <= 0)                  /* ("attrs": {} is written even when empty) */
+        bytes += str_size(5) + hdr_size(0);
+    if (check_parts(w, name, attrs, nattrs, &bytes, &items) < 0 || check_size(w, name, bytes, items) < 0)
+        return -1;
+    ts_frame f = { .name = name };
+    if (admit(w, &f) < 0)
+        return -1;
     msgpack_pack_map(&w->pk, 2);
     pack_str(&w->pk, "name");
     pack_str(&w->pk, name);
@@ -462,6 +778,12 @@ int ts_write_info(ts_writer *w, const char *name, const ts_attr_kv *attrs, int n
 int ts_write_object(ts_writer *w, const msgpack_object *frame)
 {
     if (w->failed)
+        return -1;
+    ts_frame f;
+    char name[NAME_MAX_LEN + 1], msg[320];
+    if (check_frame(frame, &f, name, msg, sizeof msg) < 0)
+        return refuse(w, msg);
+    if (admit(w, &f) < 0)
         return -1;
     msgpack_pack_object(&w->pk, *frame);
     return frame_done(w);
@@ -538,6 +860,7 @@ struct ts_reader {
     uint64_t frames;                  /* frames since the header */
     uint64_t total_in;                /* compressed bytes read */
     char name[NAME_MAX_LEN + 1];
+    last_frame last;                  /* the last data frame read (the rule for split tensors) */
     ts_writer *flush_w;
     /* The guard: a msgpack tokenizer that sees every decompressed byte before msgpack-c does.
      * msgpack-c allocates a container's objects when it reads the container's header, so a
@@ -812,68 +1135,14 @@ static int fill(ts_reader *r)
 
 static int parse_frame(ts_reader *r, const msgpack_object *o, ts_frame *f)
 {
-    if (o->type != MSGPACK_OBJECT_MAP)
-        return rerr(r, "corrupt stream (frame %llu is not a map)", (unsigned long long)r->frames + 1);
-    const msgpack_object *name = map_get(o, "name");
-    if (!name || name->type != MSGPACK_OBJECT_STR)
-        return rerr(r, "corrupt stream (frame without a name)");
-    if (name->via.str.size > NAME_MAX_LEN)
-        return rerr(r, "corrupt stream (frame name longer than %d bytes)", NAME_MAX_LEN);
-    memcpy(r->name, name->via.str.ptr, name->via.str.size);
-    r->name[name->via.str.size] = 0;
-    if (memchr(r->name, 0, name->via.str.size))
-        return rerr(r, "corrupt stream (NUL in frame name)");
-
-    memset(f, 0, sizeof *f);
-    f->name = r->name;
-    f->obj = o;
-    f->attrs = map_get(o, "attrs");
-    if (f->attrs && f->attrs->type != MSGPACK_OBJECT_MAP)
-        return rerr(r, "frame '%s': attrs is not a map", r->name);
-
-    const msgpack_object *dt = map_get(o, "dtype"), *sh = map_get(o, "shape"), *da = map_get(o, "data");
-    if (!dt && !sh && !da)
-        return 0;
-    if (!dt || !sh || !da)
-        return rerr(r, "frame '%s': a tensor needs dtype, shape and data", r->name);
-    if (dt->type != MSGPACK_OBJECT_STR)
-        return rerr(r, "frame '%s': dtype is not a string", r->name);
-    int t = ts_dtype_parse(dt->via.str.ptr, dt->via.str.size);
-    if (t < 0)
-        return rerr(r, "frame '%s': unsupported dtype '%.*s'", r->name,
-                    (int)(dt->via.str.size > 16 ? 16 : dt->via.str.size), dt->via.str.ptr);
-    if (sh->type != MSGPACK_OBJECT_ARRAY)
-        return rerr(r, "frame '%s': shape is not an array", r->name);
-    if (sh->via.array.size > TS_MAXDIM)
-        return rerr(r, "frame '%s': %u dimensions (at most %d)", r->name, sh->via.array.size, TS_MAXDIM);
-    uint64_t count = 1;
-    int overflow = 0;
-    for (uint32_t i = 0; i < sh->via.array.size; i++) {
-        const msgpack_object *d = &sh->via.array.ptr[i];
-        if (d->type != MSGPACK_OBJECT_POSITIVE_INTEGER)
-            return rerr(r, "frame '%s': shape[%u] is not a non-negative integer", r->name, i);
-        f->shape[i] = d->via.u64;
-        if (d->via.u64 && count > UINT64_MAX / d->via.u64)
-            overflow = 1;
-        else
-            count *= d->via.u64;
-    }
-    size_t nbytes = overflow ? SIZE_MAX : ts_nbytes((ts_dtype)t, count);
-    if (nbytes == SIZE_MAX || nbytes > TS_MAX_FRAME_BYTES)
-        return rerr(r, "frame '%s': shape too large", r->name);
-    if (da->type != MSGPACK_OBJECT_BIN)
-        return rerr(r, "frame '%s': data is not binary", r->name);
-    if (da->via.bin.size != nbytes)
-        return rerr(r, "frame '%s': data has %u bytes, shape and dtype need %zu", r->name,
-                    da->via.bin.size, nbytes);
-    f->is_tensor = 1;
-    f->dtype = (ts_dtype)t;
-    f->ndim = (int)sh->via.array.size;
-    f->count = count;
-    f->data = da->via.bin.ptr;
-    f->nbytes = nbytes;
-    if (ts_dtype_size(f->dtype) > 1 && is_big_endian() && nbytes)
-        swap_items((uint8_t *)da->via.bin.ptr, nbytes, ts_dtype_size(f->dtype));
+    char msg[512];
+    int rc = check_frame(o, f, r->name, msg, sizeof msg);
+    if (rc == -2)
+        return rerr(r, "corrupt stream (%s)", msg);
+    if (rc < 0 || next_piece(&r->last, f, msg, sizeof msg) < 0)
+        return rerr(r, "%s", msg);
+    if (f->is_tensor && ts_dtype_size(f->dtype) > 1 && is_big_endian() && f->nbytes)
+        swap_items((uint8_t *)f->data, f->nbytes, ts_dtype_size(f->dtype));
     return 0;
 }
 

@@ -52,6 +52,11 @@ typedef struct ts_frame {
     size_t nbytes;
     const msgpack_object *attrs;      /* the attrs map, or NULL */
     const msgpack_object *obj;        /* the whole frame map, for ts_write_object */
+    /* Consecutive tensor frames of one name are one tensor split along its first axis
+     * (FORMAT.md); the reader checks that each piece continues the one before (dtype, the
+     * other dimensions) and numbers them: piece 0 starts a tensor (or is all of it), piece
+     * k > 0 continues it, row0 = the rows of the pieces before. */
+    uint64_t piece, row0;
 } ts_frame;
 
 /* Attribute lookup on a read frame: 1 if present with a fitting type, 0 if absent;
@@ -109,7 +114,12 @@ ts_writer *ts_writer_open(int fd, const char *label);
 void ts_set_gzip_level(int level);
 
 /* Write one tensor frame; the tensor's bytes are given in native order (converted to
- * little-endian on big-endian hosts). Returns 0, or -1 on error (see ts_writer_error). */
+ * little-endian on big-endian hosts). Returns 0, or -1 on error (see ts_writer_error).
+ * Every writer refuses, with an error, a frame the readers would refuse: a name longer than
+ * 255 bytes, not UTF-8 or a control frame's (header, end); an attr key or string that is not
+ * UTF-8; a bad dtype or rank, a shape whose data exceeds the frame limit, a frame larger than
+ * 256 MiB or with more than 65,536 entries; a tensor frame that follows one of the same name
+ * but does not continue it (another dtype or other dimensions after the first, or a scalar). */
 int ts_write_tensor(ts_writer *w, const char *name, ts_dtype dtype, int ndim,
                     const uint64_t *shape, const void *data,
                     const ts_attr_kv *attrs, int nattrs);
@@ -117,7 +127,8 @@ int ts_write_tensor(ts_writer *w, const char *name, ts_dtype dtype, int ndim,
 /* Write a frame without tensor: only a name and attrs. */
 int ts_write_info(ts_writer *w, const char *name, const ts_attr_kv *attrs, int nattrs);
 
-/* Write a frame exactly as it was read (pass-through of frames a stage does not consume). */
+/* Write a frame exactly as it was read (pass-through of frames a stage does not consume), or
+ * a frame built as a msgpack object: checked as the reader checks what it reads. */
 int ts_write_object(ts_writer *w, const msgpack_object *frame);
 
 /* Compress each following frame as a gzip member of its own, two frames at a time on two

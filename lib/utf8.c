@@ -101,3 +101,21 @@ int utf8_encode(uint32_t cp, unsigned char out[4])
     out[3] = (unsigned char)(0x80 | (cp & 0x3F));
     return 4;
 }
+
+int utf8_valid(const void *s, size_t n)
+{
+    const unsigned char *p = s;
+    for (size_t i = 0; i < n;) {
+        if (p[i] < 0x80) {            /* ASCII: the common case */
+            i++;
+            continue;
+        }
+        uint32_t cp;
+        const char *why;
+        int bad, len = utf8_decode(p + i, n - i, &cp, &why, &bad);
+        if (len <= 0)
+            return 0;
+        i += (size_t)len;
+    }
+    return 1;
+}

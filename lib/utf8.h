@@ -19,6 +19,10 @@
  * of bytes that belong to the offending sequence (1-4, for quoting them). */
 int utf8_decode(const unsigned char *p, size_t n, uint32_t *cp, const char **why, int *bad);
 
+/* 1 if s[0..n) is all valid UTF-8 (strict, as above; a sequence cut off at the end is not),
+ * else 0. */
+int utf8_valid(const void *s, size_t n);
+
 /* Encode cp into out; returns the length 1-4, or 0 if cp is a surrogate or above U+10FFFF. */
 int utf8_encode(uint32_t cp, unsigned char out[4]);
 

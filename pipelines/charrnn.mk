@@ -12,8 +12,8 @@
 # (train --streams), for BUDGET seconds of training (validation time not counted), validating
 # every EVAL batches. DROPOUT is the rate of DROPKIND dropout: step (--dropout, a new mask at
 # every step, between layers; the default) or locked (--locked-dropout, one mask per sequence
-# on each layer's input above the first and on the output; README: as good on Shakespeare,
-# worse on the second corpus).
+# on each layer's input above the first and on the output; doc/EXPERIMENTS.md: as good on
+# Shakespeare, worse on the second corpus).
 # Outputs in runs/charrnn-hH-lL-nN-bB-tBUDGET[-dDROPOUT | -ldDROPOUT (locked)]-CELL/:
 #   model, best.model   the last and the best (lowest validation loss) model
 #   loss.tsv            train --log: epoch, train_loss, val_loss, seconds since the last line

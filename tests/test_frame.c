@@ -486,6 +486,54 @@ static void test_vocab_equal(void)
     release();
 }
 
+/* A vocabulary split over frames (FORMAT.md): frame_vocab_take reads piece 0 and appends the
+ * pieces after it; the entries must go on ascending across the cut, V stays within maxV, and
+ * a byte vocabulary's later pieces hold bytes. */
+static void test_vocab_pieces(void)
+{
+    ts_frame f;
+    frame_vocab v = { 0 }, whole;
+    uint32_t all[] = { 10, 32, 97, 98, 0xE9 };
+    uint64_t s2[1] = { 2 }, s3[1] = { 3 }, s0[1] = { 0 };
+    ts_attr_kv unit[1] = { TS_ATTR_STR("unit", "codepoint") };
+    frame_of(&f, TS_U4, 1, s2, all, unit, 1);
+    CHECK(frame_vocab_take(&v, &f, FRAME_MAX_V, err, sizeof err) == 0 && v.V == 2, "piece 0: %s", err);
+    frame_of(&f, TS_U4, 1, s0, all, NULL, 0);              /* a piece of no entries */
+    f.piece = 1;
+    CHECK(frame_vocab_take(&v, &f, FRAME_MAX_V, err, sizeof err) == 0 && v.V == 2, "an empty piece: %s", err);
+    frame_of(&f, TS_U4, 1, s3, all + 2, NULL, 0);
+    f.piece = 2;
+    CHECK(frame_vocab_take(&v, &f, FRAME_MAX_V, err, sizeof err) == 0 && v.V == 5, "piece 2: %s", err);
+    frame_of(&f, TS_U4, 1, (uint64_t[1]){ 5 }, all, unit, 1);
+    CHECK(frame_vocab_read(&f, FRAME_MAX_V, &whole, err, sizeof err) == 0 && frame_vocab_same(&v, &whole),
+          "the pieces joined are the whole");
+    frame_vocab_free(&whole);
+    frame_of(&f, TS_U4, 1, s2, all + 3, unit, 1);          /* a new piece 0 replaces it */
+    CHECK(frame_vocab_take(&v, &f, FRAME_MAX_V, err, sizeof err) == 0 && v.V == 2 && v.cp[0] == 98, "piece 0 again");
+
+    frame_of(&f, TS_U4, 1, s2, all + 3, NULL, 0);          /* 98, 0xE9 after 98, 0xE9 */
+    f.piece = 1;
+    CHECK_ERR(frame_vocab_take(&v, &f, FRAME_MAX_V, err, sizeof err),
+              "the vocabulary is not in ascending order (entry 2 is 98, after 233)");
+    CHECK(v.V == 2, "a refused piece leaves V %d", v.V);
+    frame_of(&f, TS_U4, 1, s3, (uint32_t[3]){ 300, 301, 302 }, NULL, 0);
+    f.piece = 1;
+    CHECK_ERR(frame_vocab_take(&v, &f, 4, err, sizeof err), "a vocabulary of 5 symbols is more than the 4 supported");
+    frame_vocab_free(&v);
+
+    ts_attr_kv byte[1] = { TS_ATTR_STR("unit", "byte") };
+    frame_of(&f, TS_U4, 1, s2, (uint32_t[2]){ 0, 200 }, byte, 1);
+    CHECK(frame_vocab_take(&v, &f, FRAME_MAX_V, err, sizeof err) == 0 && v.byte_unit, "bytes: %s", err);
+    frame_of(&f, TS_U4, 1, s2, (uint32_t[2]){ 255, 256 }, NULL, 0);   /* (the unit is the first piece's) */
+    f.piece = 1;
+    CHECK_ERR(frame_vocab_take(&v, &f, FRAME_MAX_V, err, sizeof err), "vocab entry 3 is 256, above 0xFF");
+    frame_of(&f, TS_U2, 1, s2, (uint16_t[2]){ 250, 251 }, NULL, 0);
+    f.piece = 1;
+    CHECK_ERR(frame_vocab_take(&v, &f, FRAME_MAX_V, err, sizeof err), "a piece of the vocab frame that does not continue it");
+    frame_vocab_free(&v);
+    release();
+}
+
 int main(void)
 {
     RUN(test_index_at_extremes);
@@ -498,6 +546,7 @@ int main(void)
     RUN(test_float_refused);
     RUN(test_index_shape);
     RUN(test_vocab_good);
+    RUN(test_vocab_pieces);
     RUN(test_vocab_bad);
     RUN(test_vocab_equal);
     return check_summary();

@@ -1,12 +1,13 @@
 # test_install.sh - the committed man pages match the tools' --help; make install PREFIX=...
-# puts the tools, libcharpipe.a, the public headers, charpipe.pc and the man pages there; a
+# puts the tools, libcharpipe.a, the public headers, charpipe.pc, the man pages and the bash
+# completion (working, and found by bash-completion) there; a
 # program built with pkg-config against the installed library gets error returns (it is not
 # ended) for a damaged stream, an unknown kernel set and a garbage model; make uninstall
 # removes everything.
 . "$TESTS/lib.sh"
 REPO=$(cd "$TESTS/.." && pwd)
 unset MAKEFLAGS MFLAGS MAKELEVEL MAKEOVERRIDES
-tools=$(cd "$REPO/tools" && ls *.c | grep -vx -e cli.c -e train_mpi.c | sed 's/\.c$//')   # cli.c: the tools' helpers; train_mpi.c: part of the MPI train
+tools=$(cd "$REPO/tools" && ls *.c | grep -vx -e cli.c -e output.c -e train_mpi.c | sed 's/\.c$//')   # cli.c, output.c: the tools' helpers; train_mpi.c: part of the MPI train
 
 # --- man pages: regenerate from the tools under test and compare with man/*.1 ---
 paths=; for t in $tools; do paths="$paths $BIN/$t"; done
@@ -33,6 +34,16 @@ if command -v man > /dev/null; then
 else
     skip man_pages_render "man is not installed"
 fi
+
+# --- the Makefile honours CPPFLAGS and LDFLAGS (dpkg-buildflags' hardening reaches the build):
+# in the commands a build of one tool would run, every compile has the CPPFLAGS, every link the
+# LDFLAGS (a dry run into a scratch directory: nothing is built)
+make --no-print-directory -C "$REPO" -n -B V=1 O="$TMP/flags" BIN="$TMP/flags/bin" \
+    CPPFLAGS=-DCHARPIPE_TEST_CPPFLAGS LDFLAGS=-Wl,-z,charpipetestldflags "$TMP/flags/bin/vocab" > flags.out 2>&1
+cc_lines=$(grep -c -- ' -c -o ' flags.out); cc_with=$(grep -- ' -c -o ' flags.out | grep -c -- -DCHARPIPE_TEST_CPPFLAGS)
+ld_with=$(grep -- "-o $TMP/flags/bin/vocab " flags.out | grep -c -- -Wl,-z,charpipetestldflags)
+if [ "$cc_lines" -gt 5 ] && [ "$cc_with" = "$cc_lines" ] && [ "$ld_with" = 1 ]; then pass make_honours_cppflags_ldflags
+else fail make_honours_cppflags_ldflags "$cc_with of $cc_lines compiles with CPPFLAGS, $ld_with links with LDFLAGS: $(tail -3 flags.out)"; fi
 
 # --- install into a prefix: the tools under test (BIN), its build's library (O) ---
 case $BIN in
@@ -146,8 +157,42 @@ else
         && pass library_model_read_error || fail library_model_read_error "$(cat lib.out)"
 fi
 
+# --- bash completion: a file for every tool where bash-completion looks, completing options
+# from the tool's --help and file names after the options that take one ---
+comp=$pre/share/bash-completion/completions
+missing=
+for t in $tools; do [ -e "$comp/$t" ] || missing="$missing $t"; done
+[ -z "$missing" ] && pass completion_installed_for_every_tool || fail completion_installed_for_every_tool "missing:$missing"
+touch model.cp notes.st "my model.cp"
+complete_words() {   # TOOL WORDS...: what completing the last word offers, one per line
+    PATH="$pre/bin:$PATH" bash -c '. "$1"; shift; COMP_WORDS=("$@"); COMP_CWORD=$(($# - 1)); _charpipe "$1"
+        printf "%s\n" "${COMPREPLY[@]}"' _ "$comp/$1" "$@" 2>&1
+}
+got=$(complete_words train train --ou | tr '\n' ' ')
+[ "$got" = "--output " ] && pass completion_long_option || fail completion_long_option "train --ou: '$got'"
+got=$(complete_words export-model export-model - | tr '\n' ' ')
+[[ " $got" == *" --force "* && " $got" == *" --version "* && " $got" == *" -m "* ]] \
+    && pass completion_options_from_help || fail completion_options_from_help "export-model -: '$got'"
+got=$(complete_words sample sample -m mod | tr '\n' ' ')
+[ "$got" = "model.cp " ] && pass completion_file_argument || fail completion_file_argument "sample -m mod: '$got'"
+got=$(complete_words evaluate evaluate -m "my" | tr '\n' '|')
+[ "$got" = "my model.cp|" ] && pass completion_file_with_a_space || fail completion_file_with_a_space "evaluate -m my: '$got'"
+got=$(complete_words train train --cell g | tr '\n' ' ')
+[ "$got" = "gru " ] && pass completion_values || fail completion_values "train --cell g: '$got'"
+got=$(complete_words train train -e "" | tr '\n' ' ')
+[ "$got" = " " ] && pass completion_number_offers_nothing || fail completion_number_offers_nothing "train -e: '$got'"
+# loaded by bash-completion itself, by the command's name, from PREFIX/share (XDG_DATA_DIRS)
+if [ -f /usr/share/bash-completion/bash_completion ]; then
+    got=$(XDG_DATA_DIRS="$pre/share" bash -c '. /usr/share/bash-completion/bash_completion
+        __load_completion window && complete -p window' 2>&1)
+    [[ $got == *"-F _charpipe window"* ]] && pass completion_found_by_bash_completion \
+        || fail completion_found_by_bash_completion "$got"
+else
+    skip completion_found_by_bash_completion "bash-completion is not installed"
+fi
+
 # --- uninstall: nothing of ours is left ---
 if make --no-print-directory -C "$REPO" uninstall PREFIX="$pre" O="$O" BIN="$BIN" > uninst.out 2>&1; then
     pass uninstall_runs; else fail uninstall_runs "$(tail -5 uninst.out)"; fi
-left=$(find "$pre" -type f | sed "s|^$pre/||" | tr '\n' ' ')
+left=$(find "$pre" ! -type d | sed "s|^$pre/||" | tr '\n' ' ')
 [ -z "$left" ] && pass uninstall_removes_all || fail uninstall_removes_all "left: $left"

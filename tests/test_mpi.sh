@@ -66,7 +66,16 @@ expect_same() {
 }
 
 # ---------------------------------------------------------------------------------- inputs
-head -c 40000 "$TESTS/../README.md" > t.txt
+# a text of its own, 40,000 bytes of ASCII: words in lines, drawn by a fixed generator
+awk 'BEGIN { nw = split("the of and to in that is was he for it with as his on be at by had not are " \
+        "but from or have an they which one you were her all she there would their we him been", w, " ")
+    x = 12345
+    while (n < 40000) {
+        x = x * 16807 % 2147483647; l = 3 + x % 9; s = ""
+        for (i = 0; i < l; i++) { x = x * 16807 % 2147483647; s = s (i ? " " : "") w[1 + x % nw] }
+        s = toupper(substr(s, 1, 1)) substr(s, 2) (x % 3 ? "," : ".")
+        print s; n += length(s) + 1
+    } }' | head -c 40000 > t.txt
 vocab < t.txt > s.ts                                      # text frames (streams)
 head -c 12000 t.txt | vocab -v s.ts | window -n 12 > w.ts # ~12000 windows: ~37 steps of 256
 WIN="-H 24 -L 2 --dropout 0.2 --clip 1 --seed 5 -b 256 -e 1 --no-progress"

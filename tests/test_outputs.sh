@@ -1,6 +1,8 @@
-# test_outputs.sh - train's outputs (-o, --best, --log): never the input, through symbolic
-# links, modes kept, read-only files refused without -f, checked before the input is read,
-# fifos written in place, and never a model that cannot be read back. See ROBUSTNESS.md.
+# test_outputs.sh - the outputs of every tool (tools/output.c): never an input, through
+# symbolic links, modes kept, read-only files refused without -f, binary streams never to a
+# terminal, checked before the input is read, fifos written in place; train's outputs (-o,
+# --best, --log) in detail, and never a model that cannot be read back. At the end, every
+# writing tool against one table of hostile targets. See ROBUSTNESS.md.
 # Run by tests/run.sh with BIN, TMP and TESTS set.
 . "$TESTS/lib.sh"
 cd "$TMP" || exit 1
@@ -255,3 +257,128 @@ PY
 else
     skip "diverging runs keep the last good model" "$NO_PY"
 fi
+
+# ---------------------------------------------------------------------------------------------
+# Every tool that writes, against one table of hostile targets (tools/output.c holds the rules).
+# A writer: NAME|TYPE|INPUT|COMMAND, run by sh in a directory of its own with IN replaced by a
+# copy of INPUT and OUT by the target; without OUT the output is stdout, redirected to the
+# target. TYPE: bin (a binary stream), text, or log (text appended). The refusals run on a
+# damaged copy of the input (cut streams and models, invalid UTF-8), so their error being the
+# output's shows that the output was checked before any input was read.
+WRITERS='vocab|bin|small.txt|vocab <IN
+vocab -v|bin|M.model|vocab -v IN <small.txt
+window|bin|V.ts|window -n 6 <IN
+onehot|bin|W.ts|onehot <IN
+tdump FILE|text|W.ts|tdump IN
+tdump|text|W.ts|tdump <IN
+train|bin|W.ts|train -q -H 4 -e 1 -j 1 --no-progress <IN
+train -o|bin|W.ts|train -q -H 4 -e 1 -j 1 --no-progress <IN -o OUT
+train --input -o|bin|W.ts|train -q -H 4 -e 1 -j 1 --no-progress --input IN -o OUT
+train --best|bin|W.ts|train -q -H 4 -e 1 -j 1 --no-progress <IN -o best-o.model --best OUT
+train --log|log|W.ts|train -q -H 4 -e 1 -j 1 --no-progress <IN -o log-o.model --log OUT
+train --init -o|bin|M.model|train -q -e 1 -j 1 --no-progress --init IN <W.ts -o OUT
+sample|text|M.model|sample -m IN -n 5
+sample --seed-file|text|small.txt|sample -m M.model --seed-file IN -n 5
+evaluate -m|text|M.model|evaluate -m IN <small.txt
+evaluate|text|small.txt|evaluate -m M.model <IN
+export-model|bin|M.model|export-model -m IN
+export-model -o|bin|M.model|export-model -m IN -o OUT'
+
+printf 'hello \377 world\n' >bad.txt
+head -c 150 V.ts >bad-V.ts; head -c 300 W.ts >bad-W.ts; head -c 400 M.model >bad-M.model
+damaged() { case $1 in small.txt) echo bad.txt ;; *) echo "bad-$1" ;; esac; }
+have_script=; command -v script >/dev/null && have_script=1
+tfail=0; tcases=0
+tbad() { fail "hostile target: $1" "$2"; tfail=$((tfail + 1)); }
+# attempt NAME CMD: run CMD (sh) in the current case directory: rc, out, err
+attempt() { tcases=$((tcases + 1)); sh -c "$2" >out 2>err </dev/null; rc=$?; }
+# refused NAME PROG PATTERN: exit 1, the last line of stderr "PROG: ..." matching PATTERN
+refused() {
+    if [ "$rc" != 1 ] || ! tail -1 err | grep -Eq -- "^$2: .*$3"; then
+        tbad "$1" "exit $rc, stderr: $(tail -c 300 err)"; return 1; fi
+}
+unchanged() { cmp -s "$2" "$3" || { tbad "$1" "$2 changed"; return 1; }; }
+
+while IFS='|' read -r wname wtype winput wcmd; do
+    prog=${wcmd%% *}
+    ext=${winput##*.}
+    has_o=; [[ $wcmd == *OUT* ]] && has_o=1
+    good=$TMP/$winput bad=$TMP/$(damaged "$winput")
+    # case NAME: a fresh directory with in.EXT (a damaged copy) and its pristine copy keep.EXT
+    newcase() {
+        cd "$TMP" && rm -rf hc && mkdir hc && cd hc && cp "$TMP/small.txt" "$TMP/M.model" "$TMP/W.ts" "$TMP/V.ts" . \
+            && cp "${2:-$bad}" "in.$ext" && cp "in.$ext" "keep.$ext"
+    }
+    # run CMD with IN and OUT (TARGET) replaced; without OUT, stdout goes to TARGET with REDIR
+    cmdline() { local c=${wcmd//IN/in.$ext}; if [ -n "$has_o" ]; then echo "${c//OUT/$1}"; else echo "$c $2 $1"; fi; }
+    redir='>>'
+    # -- the input itself, a symbolic link to it, a hard link to it: refused, the input unchanged
+    for t in self symlink hardlink; do
+        newcase
+        case $t in self) tgt=in.$ext ;; symlink) ln -s in.$ext tgt; tgt=tgt ;; hardlink) ln in.$ext tgt; tgt=tgt ;; esac
+        attempt "$wname" "$(cmdline "$tgt" '>>')"
+        refused "$wname: output = input ($t)" "$prog" "(is also an input|stdout is .*(an input|same file as stdin))" \
+            && unchanged "$wname: output = input ($t)" in.$ext keep.$ext
+        [ $t = symlink ] && [ ! -L tgt ] && tbad "$wname: output = input (symlink)" "the link was replaced"
+    done
+    if [ -z "$has_o" ]; then          # stdout truncated onto the input by the shell: still refused
+        newcase; attempt "$wname" "$(cmdline in.$ext '>')"
+        refused "$wname: > input" "$prog" "stdout is .*(an input|same file as stdin)"
+    fi
+    # -- a terminal: a binary stream refused on stdout, -o /dev/stdout and -o /dev/tty; text is fine
+    if [ -n "$have_script" ]; then
+        for tgt in pty /dev/stdout /dev/tty; do
+            [ "$tgt" != pty ] && [ -z "$has_o" ] && continue
+            [ "$tgt" = pty ] && [ -n "$has_o" ] && continue
+            if [ "$wtype" = bin ]; then
+                newcase
+                c=${wcmd//IN/in.$ext}; c=${c//OUT/$tgt}
+                tcases=$((tcases + 1))
+                script -qec "$c" /dev/null >out 2>&1 </dev/null; rc=$?
+                tr -d '\r' <out >err
+                refused "$wname to a terminal ($tgt)" "$prog" "terminal" && unchanged "$wname to a terminal ($tgt)" in.$ext keep.$ext
+            elif [ "$wtype" = text ] && [ "$tgt" = pty ]; then
+                newcase "" "$good"
+                tcases=$((tcases + 1))
+                script -qec "${wcmd//IN/in.$ext}" /dev/null >out 2>&1 </dev/null; rc=$?
+                [ $rc = 0 ] || tbad "$wname: text to a terminal" "exit $rc: $(head -c 300 out)"
+            fi
+        done
+    fi
+    # -- a full disk: the write error is an error
+    newcase "" "$good"
+    attempt "$wname" "$(cmdline /dev/full '>')"
+    refused "$wname to /dev/full" "$prog" "write failed: No space left on device"
+    [ -z "$has_o" ] && continue
+    # -- -o targets only
+    newcase; cp M.model ro; chmod 444 ro; cp ro ro.keep
+    attempt "$wname" "$(cmdline ro)"; refused "$wname: -o READ-ONLY" "$prog" "ro: is read-only \(use -f" && unchanged "$wname: -o READ-ONLY" ro ro.keep
+    newcase; mkdir adir
+    attempt "$wname" "$(cmdline adir)"; refused "$wname: -o DIRECTORY" "$prog" "adir: cannot write: Is a directory"
+    newcase
+    attempt "$wname" "$(cmdline nodir/x)"; refused "$wname: -o in a missing directory" "$prog" "nodir/x: cannot write: No such file"
+    newcase; ln -s loop2 loop1; ln -s loop1 loop2
+    attempt "$wname" "$(cmdline loop1)"; refused "$wname: -o a symbolic link loop" "$prog" "loop1: cannot write: Too many levels"
+    newcase; ln -s nodir/x broken
+    attempt "$wname" "$(cmdline broken)"; refused "$wname: -o a link into a missing directory" "$prog" "broken: cannot write"
+    # what may be written: a read-only file with -f (its mode kept), a dangling link (its
+    # target created, the link kept), an existing file of mode 600 (kept), a fifo (in place)
+    newcase "" "$good"; cp small.txt ro; chmod 444 ro; cp ro ro.keep
+    c=$(cmdline ro); attempt "$wname" "${c/ -o / -f -o }"
+    if [ $rc != 0 ] || cmp -s ro ro.keep || [ "$(stat -c %a ro)" != 444 ]; then
+        tbad "$wname -f: -o READ-ONLY replaced, mode kept" "exit $rc, mode $(stat -c %a ro): $(tail -c 300 err)"; fi
+    newcase "" "$good"; mkdir sub; ln -s sub/new dangling
+    attempt "$wname" "$(cmdline dangling)"
+    { [ $rc = 0 ] && [ -L dangling ] && [ -s sub/new ]; } || tbad "$wname: -o a dangling link" "exit $rc: $(tail -c 300 err)"
+    newcase "" "$good"; cp small.txt p600; chmod 600 p600
+    attempt "$wname" "$(cmdline p600)"
+    { [ $rc = 0 ] && [ "$(stat -c %a p600)" = 600 ] && ! cmp -s p600 small.txt; } || tbad "$wname: -o keeps mode 600" "exit $rc, mode $(stat -c %a p600): $(tail -c 300 err)"
+    if [ "$wtype" != log ]; then          # (a log appended to a fifo waits for a reader: not tried)
+        newcase "" "$good"; mkfifo ff
+        (timeout 60 cat ff >from-fifo) & cpid=$!
+        attempt "$wname" "$(cmdline ff)"; wait $cpid
+        { [ $rc = 0 ] && [ -p ff ] && [ -s from-fifo ]; } || tbad "$wname: -o a fifo: written in place" "exit $rc: $(tail -c 300 err)"
+    fi
+done <<<"$WRITERS"
+cd "$TMP" || exit 1
+[ $tfail = 0 ] && pass "every writing tool against the hostile targets: $tcases cases"

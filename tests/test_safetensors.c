@@ -1,6 +1,7 @@
 /* test_safetensors.c - lib/safetensors.c's writer: the exact bytes of a small file (header
- * length, JSON with escaped metadata, space padding to 8 bytes, little-endian floats), and
- * a write error reported, not fatal. The model layouts are tested end to end by
+ * length, JSON with escaped metadata, space padding to 8 bytes, little-endian floats), what
+ * readers refuse refused (not UTF-8, duplicate keys, __metadata__, the header limit), and a
+ * write error reported, not fatal. The model layouts are tested end to end by
  * tests/test_export.sh against numpy and PyTorch. */
 #include <fcntl.h>
 #include <stdio.h>
@@ -92,8 +93,64 @@ static void test_write_error(void)
     CHECK(strncmp(err, "out.st: write failed", 20) == 0, "message '%s'", err);
 }
 
+/* Writers refuse what readers refuse: the header is JSON (UTF-8), its keys unique, at most
+ * ST_MAX_HEADER bytes; each limit at its edge is written, one step beyond is refused before
+ * anything is written. */
+static void test_refusals(void)
+{
+    const float w[4] = { 1, 2, 3, 4 };
+    char err[256];
+    size_t n;
+    int rc;
+    struct { st_tensor t[2]; int nt; st_meta m[2]; int nm; const char *why; } bad[] = {
+        { { { "caf\xe9", 1, { 4, 1 }, w } }, 1, { { 0 } }, 0, "tensor 0's name is not UTF-8" },
+        { { { "w", 1, { 4, 1 }, w } }, 1, { { "k\xc0\xaf", "v" } }, 1, "metadata key 0 is not UTF-8" },
+        { { { "w", 1, { 4, 1 }, w } }, 1, { { "k", "\xed\xa0\x80" } }, 1, "metadata 'k': the value is not UTF-8" },
+        { { { "__metadata__", 1, { 4, 1 }, w } }, 1, { { 0 } }, 0, "a tensor named __metadata__" },
+        { { { "w", 1, { 4, 1 }, w }, { "w", 1, { 4, 1 }, w } }, 2, { { 0 } }, 0, "two tensors named 'w'" },
+        { { { "w", 1, { 4, 1 }, w } }, 1, { { "k", "a" }, { "k", "b" } }, 2, "two metadata keys 'k'" },
+        { { { "w", 3, { 4, 1 }, w } }, 1, { { 0 } }, 0, "rank 3" },
+        { { { "w", 2, { 1ULL << 62, 1ULL << 62 }, w } }, 1, { { 0 } }, 0, "shape too large" },
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        err[0] = 0;
+        unsigned char *buf = write_to_file(bad[i].t, bad[i].nt, bad[i].m, bad[i].nm, &n, &rc, err, sizeof err);
+        CHECK(rc == -1 && n == 0 && strstr(err, "test: refusing to write a safetensors file that readers refuse: ")
+              && strstr(err, bad[i].why), "case %zu: rc %d, %zu bytes written: '%s'", i, rc, n, err);
+        free(buf);
+    }
+    /* UTF-8 beyond ASCII is fine, in names and metadata */
+    st_tensor t[1] = { { "gewicht_\xc3\xbc", 1, { 4, 1 }, w } };
+    st_meta m[1] = { { "caf\xc3\xa9", "\xe2\x80\x94 \xf0\x9f\x98\x80" } };
+    unsigned char *buf = write_to_file(t, 1, m, 1, &n, &rc, err, sizeof err);
+    CHECK(rc == 0 && n > 8, "UTF-8 names: %s", err);
+    free(buf);
+
+    /* the header at ST_MAX_HEADER exactly (the value's length chosen so), and 8 bytes more */
+    const char *fixed = "{\"__metadata__\":{\"k\":\"\"},\"b\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]}}";
+    size_t len = ST_MAX_HEADER - strlen(fixed);
+    char *big = malloc(len + 9);
+    memset(big, 'a', len + 8);
+    st_tensor b[1] = { { "b", 1, { 1, 1 }, w } };
+    for (int extra = 0; extra <= 8; extra += 8) {
+        big[len] = 'a';
+        big[len + (size_t)extra] = 0;
+        st_meta mm[1] = { { "k", big } };
+        int fd = open("/dev/null", O_WRONLY);
+        err[0] = 0;
+        rc = st_write(fd, "test", b, 1, mm, 1, err, sizeof err);
+        close(fd);
+        if (!extra)
+            CHECK(rc == 0, "a header of %d bytes: %s", ST_MAX_HEADER, err);
+        else
+            CHECK(rc == -1 && strstr(err, "a header of 100000008 bytes"), "8 bytes more: rc %d '%s'", rc, err);
+    }
+    free(big);
+}
+
 int main(void)
 {
+    RUN(test_refusals);
     RUN(test_exact_bytes);
     RUN(test_no_metadata);
     RUN(test_write_error);

@@ -1,4 +1,5 @@
-/* test_ts.c - the tensor stream library: round trips, damage, limits. */
+/* test_ts.c - the tensor stream library: round trips, damage, limits, split tensors, and
+ * writers that refuse what readers refuse. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -86,9 +87,12 @@ static void test_roundtrip_dtypes(void)
     for (size_t i = 0; i < sizeof src; i++)
         src[i] = (unsigned char)(i * 37 + 11);
     uint64_t shapes[4][3] = { { 3, 4, 5 }, { 60, 1, 1 }, { 0, 7, 1 }, { 1, 1, 60 } };
+    char name[16];                    /* one name per frame: frames of one name in a row are one tensor */
     for (int t = 0; t < TS_NDTYPES; t++)
-        for (int s = 0; s < 4; s++)
-            CHECK(ts_write_tensor(w, ts_dtype_name(t), t, 3, shapes[s], src, NULL, 0) == 0, "write");
+        for (int s = 0; s < 4; s++) {
+            snprintf(name, sizeof name, "%s-%d", ts_dtype_name(t), s);
+            CHECK(ts_write_tensor(w, name, t, 3, shapes[s], src, NULL, 0) == 0, "write");
+        }
     uint64_t none[1] = { 0 };
     CHECK(ts_write_tensor(w, "scalar", TS_F8, 0, none, src, NULL, 0) == 0, "rank 0");
     CHECK(ts_writer_finish(w, NULL) == 0, "finish");
@@ -98,8 +102,12 @@ static void test_roundtrip_dtypes(void)
     ts_frame f;
     for (int t = 0; t < TS_NDTYPES; t++)
         for (int s = 0; s < 4; s++) {
-            CHECK(ts_read(r, &f) == 1, "read %d/%d: %s", t, s, ts_reader_error(r));
-            CHECK(strcmp(f.name, ts_dtype_name(t)) == 0, "name %s", f.name);
+            if (ts_read(r, &f) != 1) {
+                CHECK(0, "read %d/%d: %s", t, s, ts_reader_error(r));
+                return;
+            }
+            snprintf(name, sizeof name, "%s-%d", ts_dtype_name(t), s);
+            CHECK(strcmp(f.name, name) == 0 && f.piece == 0, "name %s", f.name);
             CHECK(f.is_tensor && f.dtype == (ts_dtype)t && f.ndim == 3, "dtype/rank");
             CHECK(f.shape[0] == shapes[s][0] && f.shape[1] == shapes[s][1] && f.shape[2] == shapes[s][2], "shape");
             size_t nb = ts_dtype_size(t) * shapes[s][0] * shapes[s][1] * shapes[s][2];
@@ -388,6 +396,289 @@ static void test_frame_limit(void)
     CHECK(ts_nbytes(TS_U1, 5) == 5 && ts_nbytes(TS_F4, 5) == 20, "sizes");
 }
 
+/* ---- writers refuse what readers refuse: each limit written at its edge and read back,
+ * one step beyond refused by the writer (and, crafted by hand, by the reader) ---- */
+
+/* Finish w on fd and read the stream back: frames read, or -1 (message in err). */
+static int finish_and_read(ts_writer *w, int fd, char *err, size_t cap)
+{
+    const char *e = NULL;
+    if (ts_writer_finish(w, &e) < 0) {
+        snprintf(err, cap, "finish: %s", e);
+        return -1;
+    }
+    blob b = slurp(fd);
+    close(fd);
+    int n = count_frames(b.p, b.n, err, cap);
+    free(b.p);
+    return n;
+}
+
+/* The writer refused the last frame, saying why. */
+static void refused(ts_writer *w, int fd, const char *want, const char *what)
+{
+    const char *e = ts_writer_error(w);
+    CHECK(strstr(e, "refusing to write a frame that readers refuse") && strstr(e, want), "%s: '%s'", what, e);
+    ts_writer_abort(w);
+    close(fd);
+}
+
+static void test_writer_names(void)
+{
+    char name[300], err[256] = "";
+    uint8_t a[4] = { 1, 2, 3, 4 };
+    uint64_t s1[1] = { 4 };
+    memset(name, 'n', sizeof name);
+    name[255] = 0;                                         /* 255 bytes: the longest */
+    int fd = tmpfd();
+    ts_writer *w = ts_writer_open(fd, "t");
+    CHECK(ts_write_tensor(w, name, TS_U1, 1, s1, a, NULL, 0) == 0, "255-byte name: %s", ts_writer_error(w));
+    CHECK(ts_write_tensor(w, "caf\xc3\xa9 \xe2\x80\x94", TS_U1, 1, s1, a, NULL, 0) == 0, "UTF-8 name");
+    CHECK(finish_and_read(w, fd, err, sizeof err) == 2, "read back: %s", err);
+
+    const char *bad[] = { NULL, "caf\xe9", "\xc0\xaf", "\xed\xa0\x80", "end", "header" };
+    const char *why[] = { "longer than 255", "not UTF-8", "not UTF-8", "not UTF-8", "control frame", "control frame" };
+    name[255] = 'n';
+    name[256] = 0;                                         /* 256 bytes */
+    bad[0] = name;
+    for (int i = 0; i < 6; i++) {
+        w = ts_writer_open(fd = tmpfd(), "t");
+        CHECK(ts_write_tensor(w, bad[i], TS_U1, 1, s1, a, NULL, 0) < 0, "tensor named %d written", i);
+        refused(w, fd, why[i], "tensor");
+        w = ts_writer_open(fd = tmpfd(), "t");
+        CHECK(ts_write_info(w, bad[i], NULL, 0) < 0, "info frame named %d written", i);
+        refused(w, fd, why[i], "info");
+    }
+    /* attrs: every key and string UTF-8 */
+    ts_attr_kv good[2] = { TS_ATTR_STR("unit", "\xe2\x80\x94"), TS_ATTR_INT("caf\xc3\xa9", 1) };
+    ts_attr_kv badkey[1] = { TS_ATTR_INT("caf\xe9", 1) }, badval[1] = { TS_ATTR_STR("unit", "\xff") };
+    w = ts_writer_open(fd = tmpfd(), "t");
+    CHECK(ts_write_tensor(w, "x", TS_U1, 1, s1, a, good, 2) == 0 && ts_write_info(w, "i", good, 2) == 0, "UTF-8 attrs");
+    CHECK(finish_and_read(w, fd, err, sizeof err) == 2, "read back: %s", err);
+    w = ts_writer_open(fd = tmpfd(), "t");
+    CHECK(ts_write_tensor(w, "x", TS_U1, 1, s1, a, badkey, 1) < 0, "attr key not UTF-8 written");
+    refused(w, fd, "not UTF-8", "attr key");
+    w = ts_writer_open(fd = tmpfd(), "t");
+    CHECK(ts_write_info(w, "i", badval, 1) < 0, "attr string not UTF-8 written");
+    refused(w, fd, "not UTF-8", "attr value");
+
+    /* the reader refuses the same, crafted by hand */
+    membuf m = { 0 };
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, &m, mem_write);
+    msgpack_pack_map(&pk, 1);
+    pstr(&pk, "name"); msgpack_pack_str_with_body(&pk, name, 256);
+    expect_error(&m, "longer than 255", "256-byte name");
+    msgpack_pack_map(&pk, 1);
+    pstr(&pk, "name"); pstr(&pk, "caf\xe9");
+    expect_error(&m, "not UTF-8", "name not UTF-8");
+    msgpack_pack_map(&pk, 2);
+    pstr(&pk, "name"); pstr(&pk, "x");
+    pstr(&pk, "attrs"); msgpack_pack_map(&pk, 1); pstr(&pk, "unit"); pstr(&pk, "\xff");
+    expect_error(&m, "not UTF-8", "attr not UTF-8");
+    free(m.p);
+}
+
+/* ts_write_object (what onehot builds, what window passes on) is checked as a reader checks */
+static void test_writer_objects(void)
+{
+    char err[256] = "";
+    unsigned char data[12] = { 0 };
+    msgpack_object_kv kv[4] = {
+        { { .type = MSGPACK_OBJECT_STR, .via.str = { 4, "name" } }, { .type = MSGPACK_OBJECT_STR, .via.str = { 1, "x" } } },
+        { { .type = MSGPACK_OBJECT_STR, .via.str = { 5, "dtype" } }, { .type = MSGPACK_OBJECT_STR, .via.str = { 2, "u1" } } },
+        { { .type = MSGPACK_OBJECT_STR, .via.str = { 5, "shape" } }, { .type = MSGPACK_OBJECT_ARRAY } },
+        { { .type = MSGPACK_OBJECT_STR, .via.str = { 4, "data" } }, { .type = MSGPACK_OBJECT_BIN, .via.bin = { 12, (const char *)data } } },
+    };
+    msgpack_object dims[2] = { { .type = MSGPACK_OBJECT_POSITIVE_INTEGER, .via.u64 = 3 },
+                               { .type = MSGPACK_OBJECT_POSITIVE_INTEGER, .via.u64 = 4 } };
+    kv[2].val.via.array = (msgpack_object_array){ 2, dims };
+    msgpack_object o = { .type = MSGPACK_OBJECT_MAP, .via.map = { 4, kv } };
+    int fd = tmpfd();
+    ts_writer *w = ts_writer_open(fd, "t");
+    CHECK(ts_write_object(w, &o) == 0, "a good object: %s", ts_writer_error(w));
+    CHECK(finish_and_read(w, fd, err, sizeof err) == 1, "read back: %s", err);
+
+    kv[3].val.via.bin.size = 11;                           /* data short of shape x dtype */
+    w = ts_writer_open(fd = tmpfd(), "t");
+    CHECK(ts_write_object(w, &o) < 0, "short data written");
+    refused(w, fd, "data has 11 bytes", "short data");
+    kv[3].val.via.bin.size = 12;
+    kv[1].val.via.str = (msgpack_object_str){ 2, "c8" };
+    w = ts_writer_open(fd = tmpfd(), "t");
+    CHECK(ts_write_object(w, &o) < 0, "unknown dtype written");
+    refused(w, fd, "unsupported dtype", "dtype");
+    kv[1].val.via.str = (msgpack_object_str){ 2, "u1" };
+    kv[0].val.via.str = (msgpack_object_str){ 3, "end" };
+    w = ts_writer_open(fd = tmpfd(), "t");
+    CHECK(ts_write_object(w, &o) < 0, "a data frame named end written");
+    refused(w, fd, "control frame", "end");
+    kv[0].val.via.str = (msgpack_object_str){ 1, "x" };
+
+    /* nesting: 32 containers open at once (the frame's map the first) is the most a reader
+     * takes: written and read back; 33 refused */
+    msgpack_object nest[40];
+    msgpack_object_kv akv[2] = { kv[0], { { .type = MSGPACK_OBJECT_STR, .via.str = { 5, "attrs" } }, { 0 } } };
+    msgpack_object_kv inner = { { .type = MSGPACK_OBJECT_STR, .via.str = { 1, "k" } }, { 0 } };
+    for (int depth = 32; depth <= 33; depth++) {
+        /* the frame's map (1) > attrs {"k": ...} (2) > arrays (3 .. depth) > nil */
+        nest[depth + 1] = (msgpack_object){ .type = MSGPACK_OBJECT_NIL };
+        for (int l = depth + 1; l >= 4; l--)
+            nest[l - 1] = (msgpack_object){ .type = MSGPACK_OBJECT_ARRAY, .via.array = { 1, &nest[l] } };
+        inner.val = nest[3];
+        akv[1].val = (msgpack_object){ .type = MSGPACK_OBJECT_MAP, .via.map = { 1, &inner } };
+        msgpack_object deep = { .type = MSGPACK_OBJECT_MAP, .via.map = { 2, akv } };
+        w = ts_writer_open(fd = tmpfd(), "t");
+        if (depth == 32) {
+            CHECK(ts_write_object(w, &deep) == 0, "32 levels: %s", ts_writer_error(w));
+            CHECK(finish_and_read(w, fd, err, sizeof err) == 1, "32 levels read back: %s", err);
+        } else {
+            CHECK(ts_write_object(w, &deep) < 0, "33 levels written");
+            refused(w, fd, "nested deeper than 32", "33 levels");
+            membuf m = { 0 };                              /* and the reader */
+            msgpack_packer pk;
+            msgpack_packer_init(&pk, &m, mem_write);
+            msgpack_pack_object(&pk, deep);
+            expect_error(&m, "nested deeper than 32", "33 levels read");
+            free(m.p);
+        }
+    }
+}
+
+/* The most entries a frame may declare (65,536: a map's count twice): a tensor frame with
+ * 32,762 attrs is at the limit, one more is beyond it, for the writer and the reader alike */
+static void test_writer_entries(void)
+{
+    int n = 32763;
+    ts_attr_kv *kv = malloc((size_t)n * sizeof *kv);
+    for (int i = 0; i < n; i++)
+        kv[i] = TS_ATTR_INT("k", i);
+    uint8_t a[1] = { 7 };
+    uint64_t s1[1] = { 1 };
+    char err[256] = "";
+    int fd = tmpfd();
+    ts_writer *w = ts_writer_open(fd, "t");
+    CHECK(ts_write_tensor(w, "x", TS_U1, 1, s1, a, kv, n - 1) == 0, "at the limit: %s", ts_writer_error(w));
+    CHECK(finish_and_read(w, fd, err, sizeof err) == 1, "read back: %s", err);
+    w = ts_writer_open(fd = tmpfd(), "t");
+    CHECK(ts_write_tensor(w, "x", TS_U1, 1, s1, a, kv, n) < 0, "beyond the limit written");
+    refused(w, fd, "more than 65536", "entries");
+    free(kv);
+
+    membuf m = { 0 };                                      /* the reader: the same frame by hand */
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, &m, mem_write);
+    tensor_header(&pk, "u1", 1, s1);
+    m.p[0] = 0x85;                                         /* (5 keys: attrs too) */
+    msgpack_pack_bin_with_body(&pk, a, 1);
+    pstr(&pk, "attrs");
+    msgpack_pack_map(&pk, (size_t)n);
+    for (int i = 0; i < n; i++) {
+        pstr(&pk, "k");
+        msgpack_pack_int64(&pk, i);
+    }
+    expect_error(&m, "more than 65536", "entries beyond the limit");
+    free(m.p);
+}
+
+/* The largest frame (TS_MAX_FRAME_BYTES, 256 MiB, packed): exactly that much is written and
+ * read back, one byte more is refused. The size is counted by msgpack-c itself, not by the
+ * writer's own arithmetic. */
+static int count_cb(void *data, const char *buf, size_t len) { (void)buf; *(size_t *)data += len; return 0; }
+
+static void test_writer_frame_size(void)
+{
+    ts_attr_kv kv[1] = { TS_ATTR_STR("note", "the largest frame") };
+    uint64_t shape[1] = { 1u << 20 };
+    size_t packed = 0;                                     /* a frame of 1 MiB as ts.c packs it */
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, &packed, count_cb);
+    msgpack_pack_map(&pk, 5);
+    pstr(&pk, "name"); pstr(&pk, "big");
+    pstr(&pk, "dtype"); pstr(&pk, "u1");
+    pstr(&pk, "shape"); msgpack_pack_array(&pk, 1); msgpack_pack_uint64(&pk, shape[0]);
+    pstr(&pk, "data"); msgpack_pack_bin(&pk, shape[0]); packed += shape[0];
+    pstr(&pk, "attrs"); msgpack_pack_map(&pk, 1); pstr(&pk, "note"); pstr(&pk, kv[0].s);
+    /* the same frame with n bytes of data is packed - 2^20 + n bytes (the same header
+     * widths: bin32 and a uint32 dimension from 65536 bytes on) */
+    size_t n = TS_MAX_FRAME_BYTES - (packed - shape[0]);
+    unsigned char *data = calloc(1, n + 1);
+    char err[256] = "";
+    for (int extra = 0; extra <= 1; extra++) {
+        shape[0] = n + (size_t)extra;
+        int fd = tmpfd();
+        ts_writer *w = ts_writer_open(fd, "t");
+        if (!extra) {
+            CHECK(ts_write_tensor(w, "big", TS_U1, 1, shape, data, kv, 1) == 0, "256 MiB: %s", ts_writer_error(w));
+            CHECK(finish_and_read(w, fd, err, sizeof err) == 1, "read back: %s", err);
+        } else {
+            CHECK(ts_write_tensor(w, "big", TS_U1, 1, shape, data, kv, 1) < 0, "256 MiB + 1 written");
+            refused(w, fd, "more than a frame may hold", "256 MiB + 1");
+        }
+    }
+    free(data);
+}
+
+/* Consecutive frames of one name are one tensor split along its first axis: pieces that
+ * continue it are written and read back numbered; anything else is refused by the writer
+ * and by the reader. */
+static void test_split_tensors(void)
+{
+    uint8_t a[24] = { 0 };
+    uint16_t a2[12] = { 0 };
+    uint64_t s23[2] = { 2, 3 }, s13[2] = { 1, 3 }, s24[2] = { 2, 4 }, s6[1] = { 6 };
+    char err[256] = "";
+    int fd = tmpfd();
+    ts_writer *w = ts_writer_open(fd, "t");
+    CHECK(ts_write_tensor(w, "x", TS_U1, 2, s23, a, NULL, 0) == 0 && ts_write_tensor(w, "x", TS_U1, 2, s13, a, NULL, 0) == 0
+          && ts_write_tensor(w, "x", TS_U1, 2, s23, a, NULL, 0) == 0, "pieces: %s", ts_writer_error(w));
+    CHECK(ts_write_info(w, "n", NULL, 0) == 0 && ts_write_info(w, "n", NULL, 0) == 0, "info frames may repeat a name");
+    CHECK(ts_write_tensor(w, "x", TS_U1, 2, s24, a, NULL, 0) == 0, "another tensor after another frame");
+    const char *e = NULL;
+    CHECK(ts_writer_finish(w, &e) == 0, "finish: %s", e);
+    lseek(fd, 0, SEEK_SET);
+    ts_reader *r = ts_reader_open(fd, "t");
+    ts_frame f;
+    uint64_t want[6][2] = { { 0, 0 }, { 1, 2 }, { 2, 3 }, { 0, 0 }, { 0, 0 }, { 0, 0 } };
+    for (int i = 0; i < 6; i++)
+        CHECK(ts_read(r, &f) == 1 && f.piece == want[i][0] && f.row0 == want[i][1], "frame %d: piece %llu row0 %llu: %s",
+              i, (unsigned long long)f.piece, (unsigned long long)f.row0, ts_reader_error(r));
+    CHECK(ts_read(r, &f) == 0, "end");
+    ts_reader_close(r);
+    close(fd);
+
+    struct { int dtype, ndim; uint64_t *shape; int info; const char *why; } bad[] = {
+        { TS_U1, 2, s24, 0, "u1 (2, 4) after a frame of the same name of u1 (2, 3)" },
+        { TS_U2, 2, s23, 0, "u2 (2, 3) after" },
+        { TS_U1, 1, s6, 0, "u1 (6,) after" },
+        { TS_U1, 0, s6, 0, "u1 () after" },
+        { 0, 0, NULL, 1, "only one of them is a tensor" },
+    };
+    for (int i = 0; i < 5; i++) {
+        w = ts_writer_open(fd = tmpfd(), "t");
+        CHECK(ts_write_tensor(w, "x", TS_U1, 2, s23, a, NULL, 0) == 0, "first piece");
+        int rc = bad[i].info ? ts_write_info(w, "x", NULL, 0)
+               : ts_write_tensor(w, "x", bad[i].dtype, bad[i].ndim, bad[i].shape, bad[i].dtype == TS_U2 ? (void *)a2 : a, NULL, 0);
+        CHECK(rc < 0, "bad piece %d written", i);
+        refused(w, fd, bad[i].why, "piece");
+    }
+    w = ts_writer_open(fd = tmpfd(), "t");                /* scalars cannot be split */
+    CHECK(ts_write_tensor(w, "s", TS_U1, 0, s6, a, NULL, 0) == 0, "a scalar");
+    CHECK(ts_write_tensor(w, "s", TS_U1, 0, s6, a, NULL, 0) < 0, "a second scalar of the name written");
+    refused(w, fd, "u1 () after a frame of the same name of u1 ()", "scalars");
+
+    membuf m = { 0 };                                      /* the reader, by hand */
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, &m, mem_write);
+    tensor_header(&pk, "u1", 2, s23);
+    msgpack_pack_bin_with_body(&pk, a, 6);
+    tensor_header(&pk, "u1", 2, s24);
+    msgpack_pack_bin_with_body(&pk, a, 8);
+    expect_error(&m, "u1 (2, 4) after a frame of the same name of u1 (2, 3)", "piece of other dimensions");
+    free(m.p);
+    (void)err;
+}
+
 /* A big tensor (tens of MiB) crosses many read and inflate chunks intact. */
 static void test_large(void)
 {
@@ -479,6 +770,11 @@ int main(void)
     RUN(test_not_gzip);
     RUN(test_hostile_frames);
     RUN(test_frame_limit);
+    RUN(test_writer_names);
+    RUN(test_writer_objects);
+    RUN(test_writer_entries);
+    RUN(test_writer_frame_size);
+    RUN(test_split_tensors);
     RUN(test_large);
     RUN(test_parallel_writer);
     return check_summary();

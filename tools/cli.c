@@ -1,9 +1,11 @@
 /* cli.c - helpers shared by the tools; see cli.h. */
 #include <errno.h>
 #include <fcntl.h>
+#include <getopt.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdio_ext.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -11,22 +13,56 @@
 #include <unistd.h>
 #include "cli.h"
 
+#ifndef CHARPIPE_VERSION
+#define CHARPIPE_VERSION "0.2"
+#endif
+
 const char *cli_prog = "charpipe";
+int cli_uses_kernels;
+static int dying;                     /* cli_die has said why: no second message at exit */
 
-static cli_outfile *open_outfiles[8];
-
-static void remove_open_outfiles(void)
+/* At exit: what is left in stdout's buffer written, and any write error of stdout (--help,
+ * --version, --summary, a table) an error, exit 1 (a closed stdout that nothing was written to
+ * is not). Runs after the other exit handlers. */
+static void close_stdout(void)
 {
-    for (int i = 0; i < 8; i++)
-        if (open_outfiles[i])
-            unlink(open_outfiles[i]->tmp);
+    int pending = __fpending(stdout) > 0, failed = ferror(stdout);
+    errno = 0;
+    int closed = fclose(stdout) == 0, e = errno;
+    if (dying || (!failed && (closed || (!pending && e == EBADF))))
+        return;
+    fprintf(stderr, "%s: stdout: write failed%s%s\n", cli_prog, e ? ": " : "", e ? strerror(e) : "");
+    _exit(1);
+}
+
+/* A closed standard descriptor is given a placeholder that fails as it was used: otherwise
+ * the next file opened takes its number, and what is written to stdout or stderr lands in it
+ * (a model's temporary file, say). stdin: /dev/null write-only, so reading it fails; stdout
+ * and stderr: read-only, so writing fails. */
+static void guard_std_fds(void)
+{
+    for (int fd = 0; fd < 3; fd++) {
+        if (fcntl(fd, F_GETFD) >= 0 || errno != EBADF)
+            continue;
+        int k = open("/dev/null", fd == 0 ? O_WRONLY : O_RDONLY);
+        if (k >= 0 && k != fd) {      /* (the lowest free number: fd itself, unless a lower one was closed too) */
+            dup2(k, fd);
+            close(k);
+        }
+    }
 }
 
 void cli_init(const char *prog)
 {
     const char *slash = strrchr(prog, '/');
     cli_prog = slash ? slash + 1 : prog;
-    atexit(remove_open_outfiles);
+    guard_std_fds();
+    /* a help page or a table is written at exit in one piece, so that a write error comes
+     * with its reason (a tty stays line-buffered) */
+    static char outbuf[1 << 16];
+    if (!isatty(1))
+        setvbuf(stdout, outbuf, _IOFBF, sizeof outbuf);
+    atexit(close_stdout);             /* registered first: runs last */
     const char *env = getenv("CHARPIPE_GZIP_LEVEL");
     if (env && *env >= '0' && *env <= '9' && env[1] == 0)
         ts_set_gzip_level(*env - '0');
@@ -62,6 +98,7 @@ static void vmsg(const char *prefix, const char *fmt, va_list ap)
 void cli_die(const char *fmt, ...)
 {
     va_list ap;
+    dying = 1;
     va_start(ap, fmt);
     vmsg("", fmt, ap);
     va_end(ap);
@@ -71,6 +108,7 @@ void cli_die(const char *fmt, ...)
 void cli_usage_error(const char *fmt, ...)
 {
     va_list ap;
+    dying = 1;
     va_start(ap, fmt);
     vmsg("", fmt, ap);
     va_end(ap);
@@ -102,33 +140,15 @@ ts_writer *cli_writer_open(int fd, const char *label)
     return w;
 }
 
-void cli_refuse_tty(int fd)
-{
-    if (isatty(fd))
-        cli_die("refusing to write a binary stream to a terminal (redirect or pipe it)");
-}
-
-void cli_refuse_stdout_input(int reads_stdin, const char *const *paths, int n)
-{
-    struct stat out, in;
-    if (fstat(1, &out) < 0 || !S_ISREG(out.st_mode))
-        return;
-    if (reads_stdin && fstat(0, &in) == 0 && in.st_dev == out.st_dev && in.st_ino == out.st_ino)
-        cli_die("stdout is the same file as stdin; write to another file");
-    for (int i = 0; i < n; i++)
-        if (paths[i] && stat(paths[i], &in) == 0 && in.st_dev == out.st_dev && in.st_ino == out.st_ino)
-            cli_die("stdout is %s, an input of this command; write to another file", paths[i]);
-}
-
 long cli_long(const char *opt, const char *arg, long lo, long hi)
 {
     char *end;
     errno = 0;
     long v = strtol(arg, &end, 10);
-    if (errno || end == arg || *end)
+    if (end == arg || *end)
         cli_usage_error("%s: '%s' is not an integer", opt, arg);
-    if (v < lo || v > hi)
-        cli_usage_error("%s: %ld is out of range [%ld, %ld]", opt, v, lo, hi);
+    if (errno == ERANGE || v < lo || v > hi)        /* (ERANGE: beyond a long) */
+        cli_usage_error("%s: %s is out of range [%ld, %ld]", opt, arg, lo, hi);
     return v;
 }
 
@@ -137,11 +157,73 @@ double cli_double(const char *opt, const char *arg, double lo, double hi)
     char *end;
     errno = 0;
     double v = strtod(arg, &end);
-    if (errno || end == arg || *end || isnan(v))
+    /* ERANGE is no reason to refuse a number: a value below the smallest double is taken as
+     * strtod rounds it (4.9e-324, 1e-400 -> 0), one beyond the largest is out of range */
+    if (end == arg || *end || isnan(v))
         cli_usage_error("%s: '%s' is not a number", opt, arg);
-    if (v < lo || v > hi)
-        cli_usage_error("%s: %g is out of range [%g, %g]", opt, v, lo, hi);
+    if (!(v >= lo && v <= hi))
+        cli_usage_error("%s: %s is out of range [%g, %g]", opt, arg, lo, hi);
     return v;
+}
+
+const char *cli_path(const char *opt, const char *arg)
+{
+    if (!*arg)
+        cli_usage_error("%s: an empty file name", opt);
+    return arg;
+}
+
+void cli_print_version(void)
+{
+    printf("charpipe %s %s", cli_prog, CHARPIPE_VERSION);
+    if (cli_uses_kernels)
+        printf(" (kernels: %s)", cli_kernels()->name);
+    putchar('\n');
+}
+
+/* The text of the option argv[optind - 1] names, without "=VALUE", for messages. */
+static void bad_option(int c, int argc, char *const argv[], const struct option *longopts)
+{
+    const char *arg = optind > 0 && optind <= argc ? argv[optind - 1] : "";
+    if (strncmp(arg, "--", 2) != 0 || !arg[2]) {      /* a short option */
+        if (c == ':')
+            cli_usage_error("option '-%c' needs an argument", optopt);
+        cli_usage_error("unknown option '-%c'", optopt ? optopt : '?');
+    }
+    const char *name = arg + 2, *eq = strchr(name, '=');
+    size_t n = eq ? (size_t)(eq - name) : strlen(name);
+    if (c == ':')
+        cli_usage_error("option '--%.*s' needs an argument", (int)n, name);
+    char list[256] = "";
+    int matches = 0, exact = -1;
+    for (int i = 0; longopts && longopts[i].name; i++)
+        if (strncmp(longopts[i].name, name, n) == 0) {
+            if (strlen(longopts[i].name) == n)
+                exact = i;
+            if (matches++ < 6)
+                snprintf(list + strlen(list), sizeof list - strlen(list), "%s--%s", matches > 1 ? ", " : "",
+                         longopts[i].name);
+        }
+    if (exact >= 0 || matches == 1)
+        cli_usage_error("option '--%.*s' takes no argument", (int)n, name);
+    if (matches > 1)
+        cli_usage_error("option '--%.*s' is ambiguous: %s%s", (int)n, name, list, matches > 6 ? ", ..." : "");
+    cli_usage_error("unknown option '--%.*s'", (int)n, name);
+}
+
+int cli_getopt(int argc, char *const argv[], const char *shortopts, const struct option *longopts)
+{
+    char opts[128];
+    snprintf(opts, sizeof opts, ":%s", shortopts);   /* ':' reports a missing argument as ':' */
+    opterr = 0;
+    int c = getopt_long(argc, argv, opts, longopts, NULL);
+    if (c == '?' || c == ':')
+        bad_option(c, argc, argv, longopts);
+    if (c == CLI_OPT_VERSION) {
+        cli_print_version();
+        exit(0);
+    }
+    return c;
 }
 
 void *cli_malloc(size_t n)
@@ -175,172 +257,6 @@ double cli_now(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
-/* The file a path names, through symbolic links (a dangling link: the file it would
- * create), in new memory; NULL when out of memory or the link cannot be read. */
-static char *link_target(const char *path)
-{
-    char *real = realpath(path, NULL);
-    if (real)
-        return real;
-    char buf[4096], *cur = cli_malloc(strlen(path) + 1);
-    strcpy(cur, path);
-    for (int hops = 0; hops < 40; hops++) {   /* follow dangling links by hand */
-        struct stat st;
-        ssize_t n;
-        if (lstat(cur, &st) < 0 || !S_ISLNK(st.st_mode))
-            return cur;
-        if ((n = readlink(cur, buf, sizeof buf - 1)) < 0) {
-            free(cur);
-            return NULL;
-        }
-        buf[n] = 0;
-        const char *slash = strrchr(cur, '/');
-        size_t dl = buf[0] == '/' || !slash ? 0 : (size_t)(slash - cur) + 1;
-        char *next = cli_malloc(dl + (size_t)n + 1);
-        memcpy(next, cur, dl);
-        memcpy(next + dl, buf, (size_t)n + 1);
-        free(cur);
-        cur = next;
-    }
-    free(cur);
-    errno = ELOOP;
-    return NULL;
-}
-
-/* Create and remove a temporary file beside target: 0, or -1 with errno. */
-static int probe_dir(const char *target)
-{
-    size_t n = strlen(target);
-    char *tmp = cli_malloc(n + 16);
-    snprintf(tmp, n + 16, "%s.tmp.XXXXXX", target);
-    int fd = mkstemp(tmp);
-    int e = errno;
-    if (fd >= 0) {
-        close(fd);
-        unlink(tmp);
-    }
-    free(tmp);
-    errno = e;
-    return fd < 0 ? -1 : 0;
-}
-
-void cli_output_check(const char *path, int flags, const int *inputs, int ninputs)
-{
-    struct stat st, in;
-    if (stat(path, &st) == 0) {
-        for (int i = 0; i < ninputs; i++)
-            if (fstat(inputs[i], &in) == 0 && in.st_dev == st.st_dev && in.st_ino == st.st_ino
-                && S_ISREG(st.st_mode))
-                cli_die("%s: is also an input of this command; write to another file", path);
-        if (S_ISDIR(st.st_mode))
-            cli_die("%s: cannot write: %s", path, strerror(EISDIR));
-        if (!S_ISREG(st.st_mode))     /* a device or a fifo: written in place, not probed */
-            return;
-        if (!(flags & CLI_OUT_FORCE) && (!(st.st_mode & 0222) || access(path, W_OK) < 0))
-            cli_die("%s: is read-only (use -f to replace it)", path);
-    }
-    char *target = link_target(path);
-    if (!target)
-        cli_die("%s: cannot write: %s", path, strerror(errno));
-    int rc = probe_dir(target), e = errno;
-    free(target);
-    if (rc < 0)
-        cli_die("%s: cannot write: %s", path, strerror(e));
-}
-
-int cli_same_file(const char *a, const char *b)
-{
-    struct stat sa, sb;
-    if (stat(a, &sa) == 0 && stat(b, &sb) == 0)
-        return sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
-    char *ta = link_target(a), *tb = link_target(b);
-    int same = ta && tb && strcmp(ta, tb) == 0;
-    free(ta);
-    free(tb);
-    return same;
-}
-
-int cli_outfile_open(cli_outfile *f, const char *path)
-{
-    struct stat st;
-    if (stat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
-        /* a device or a pipe (/dev/null, /dev/stdout, a fifo): write to it in place; renaming
-         * over it would replace the device node with a file */
-        f->path = f->tmp = NULL;
-        f->fd = open(path, O_WRONLY | O_TRUNC);
-        return f->fd < 0 ? -1 : 0;
-    }
-    /* a symbolic link: its target is replaced (the temporary beside it), the link kept */
-    if (!(f->path = link_target(path)))
-        return -1;
-    size_t n = strlen(f->path);
-    int exists = stat(f->path, &st) == 0;
-    f->tmp = cli_malloc(n + 16);
-    snprintf(f->tmp, n + 16, "%s.tmp.XXXXXX", f->path);
-    f->fd = mkstemp(f->tmp);
-    if (f->fd < 0) {
-        int e = errno;
-        free(f->path);
-        free(f->tmp);
-        f->path = f->tmp = NULL;
-        errno = e;
-        return -1;
-    }
-    mode_t mask = umask(0);           /* an existing file keeps its mode; a new one 0666 - umask */
-    umask(mask);
-    fchmod(f->fd, exists ? st.st_mode & 07777 : 0666 & ~mask);
-    if (exists && fchown(f->fd, st.st_uid, st.st_gid) < 0) {
-        /* and its owner and group, where allowed (root; a group of one's own) */
-    }
-    for (int i = 0; i < 8; i++)
-        if (!open_outfiles[i]) {
-            open_outfiles[i] = f;
-            break;
-        }
-    return 0;
-}
-
-static void forget(cli_outfile *f)
-{
-    for (int i = 0; i < 8; i++)
-        if (open_outfiles[i] == f)
-            open_outfiles[i] = NULL;
-    free(f->path);
-    free(f->tmp);
-    f->path = f->tmp = NULL;
-    f->fd = -1;
-}
-
-int cli_outfile_commit(cli_outfile *f)
-{
-    int rc = 0;
-    if (!f->tmp)                      /* written in place */
-        return close(f->fd);
-    if (fsync(f->fd) < 0 || close(f->fd) < 0)
-        rc = -1;
-    if (rc == 0 && rename(f->tmp, f->path) < 0)
-        rc = -1;
-    int e = errno;
-    if (rc < 0)
-        unlink(f->tmp);
-    forget(f);
-    errno = e;
-    return rc;
-}
-
-void cli_outfile_abort(cli_outfile *f)
-{
-    if (!f->tmp) {
-        if (f->fd >= 0)
-            close(f->fd);
-        f->fd = -1;
-        return;
-    }
-    close(f->fd);
-    unlink(f->tmp);
-    forget(f);
 }
 
 static void fmt_time(char *buf, size_t cap, double s)

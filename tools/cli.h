@@ -1,21 +1,37 @@
-/* cli.h - small helpers shared by the charpipe tools: errors, usage, output files.
+/* cli.h - small helpers shared by the charpipe tools: errors, options, numbers, progress.
  *
  * Conventions (see README): stdout carries data only; messages go to stderr as
- * "prog: context: reason"; exit 1 on failure, 2 on bad usage.
+ * "prog: context: reason"; exit 1 on failure, 2 on bad usage. Outputs: output.h.
  */
 #ifndef CHARPIPE_CLI_H
 #define CHARPIPE_CLI_H
 
+#include <getopt.h>
 #include <stddef.h>
 #include <stdint.h>
 #include "kern.h"
 #include "ts.h"
 
 extern const char *cli_prog;          /* the tool's name, for messages */
+extern int cli_uses_kernels;          /* set by a tool that runs the kernels: --version names them */
 
 /* Remember the program name for messages; set the gzip level of the stream writers from
- * CHARPIPE_GZIP_LEVEL (one digit 0-9; anything else leaves the default, 1). */
+ * CHARPIPE_GZIP_LEVEL (one digit 0-9; anything else leaves the default, 1). A closed stdin,
+ * stdout or stderr gets a placeholder that fails when used (no file opened later takes its
+ * number), and at exit a write error of stdout (--help into a full disk) is an error, exit 1. */
 void cli_init(const char *prog);
+
+/* getopt_long with charpipe's messages (getopt's own are off): an unknown option, an
+ * ambiguous abbreviation, a missing argument and an argument to an option that takes none
+ * are usage errors naming the option ("option '-o' needs an argument"), exit 2. An option
+ * whose val is CLI_OPT_VERSION (CLI_VERSION_OPTION in longopts) prints the version and
+ * exits 0. Otherwise returns what getopt_long returns. */
+#define CLI_OPT_VERSION 0x7ffe
+#define CLI_VERSION_OPTION { "version", 0, 0, CLI_OPT_VERSION }
+int cli_getopt(int argc, char *const argv[], const char *shortopts, const struct option *longopts);
+
+/* "charpipe PROG VERSION", and the kernel set in use when cli_uses_kernels, on stdout. */
+void cli_print_version(void);
 
 /* The kernel set CHARPIPE_KERNEL names, else the best for this CPU; dies (exit 1) with
  * "charpipe: CHARPIPE_KERNEL=NAME: unknown or ..." naming the choices. Cached. */
@@ -34,17 +50,14 @@ void cli_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 ts_reader *cli_reader_open(int fd, const char *label);
 ts_writer *cli_writer_open(int fd, const char *label);
 
-/* Die unless fd is not a terminal: binary streams are not written to a tty. */
-void cli_refuse_tty(int fd);
-
-/* Die when stdout is a regular file this command reads: stdin (if reads_stdin) or one of the
- * n paths (NULL entries skipped). (`tool < F >> F` would read its own output, or append to
- * its input.) */
-void cli_refuse_stdout_input(int reads_stdin, const char *const *paths, int n);
-
-/* Parse numbers from option arguments; die with a usage error naming the option. */
+/* Parse numbers from option arguments; die with a usage error naming the option: "'x' is
+ * not a number", or "... is out of range [lo, hi]" (a double too small for a double is the
+ * value strtod rounds it to, not an error). */
 long   cli_long(const char *opt, const char *arg, long lo, long hi);
 double cli_double(const char *opt, const char *arg, double lo, double hi);
+
+/* arg, a file name given to option opt; an empty one is a usage error. */
+const char *cli_path(const char *opt, const char *arg);
 
 /* malloc/calloc/realloc that die on failure; cli_alloc returns 64-byte aligned, zeroed memory. */
 void *cli_malloc(size_t n);
@@ -62,34 +75,5 @@ void cli_bar_validating(double done, double elapsed);
 
 /* Monotonic time in seconds. */
 double cli_now(void);
-
-/* An output file replaced atomically: written under a temporary name in the same directory,
- * then fsync'ed and renamed over the target by cli_outfile_commit. Until then the old file
- * is untouched; cli_outfile_abort (also run at exit for any file still open) removes the
- * temporary. A path that exists and is not a regular file (/dev/null, a fifo) is written in
- * place instead. A symbolic link is followed: its target is replaced (the temporary made in
- * the target's directory) and the link stays. An existing file keeps its permission bits
- * (and its owner and group where allowed); a new one gets 0666 less the umask. */
-typedef struct cli_outfile {
-    char *path, *tmp;
-    int fd;
-} cli_outfile;
-
-int  cli_outfile_open(cli_outfile *f, const char *path);    /* 0, or -1 with errno */
-int  cli_outfile_commit(cli_outfile *f);                    /* 0, or -1 with errno */
-void cli_outfile_abort(cli_outfile *f);
-
-/* Before the work starts, die with one line unless path can be written as an output:
- * "is also an input of this command" when it is the same file as one of the open file
- * descriptors inputs[0..ninputs) (a regular file); "is read-only (use -f ...)" when it is a
- * regular file without write permission, unless flags has CLI_OUT_FORCE; "cannot write"
- * when no file can be created beside it (its directory, through symbolic links, is probed
- * with a temporary file, removed at once). A device or a fifo is not opened or probed. */
-#define CLI_OUT_FORCE 1
-void cli_output_check(const char *path, int flags, const int *inputs, int ninputs);
-
-/* 1 if paths a and b name the same file (the same inode when both exist; else the same path
- * once symbolic links are followed). */
-int cli_same_file(const char *a, const char *b);
 
 #endif

@@ -8,6 +8,7 @@
 #include <unistd.h>
 #include <locale.h>
 #include "cli.h"
+#include "output.h"
 #include "kern.h"
 #include "lstm.h"
 #include "model.h"
@@ -52,6 +53,7 @@ static void usage(void)
 "        --tsv           print a header line and one tab-separated line\n"
 "        --skip-unknown  drop text characters outside the vocabulary, with a warning\n"
 "    -j, --threads N     threads (default: all CPUs)\n"
+"        --version       print the version and the kernel set in use\n"
 "    -h, --help          this help\n\n"
 "EXAMPLE\n"
 "    evaluate -m model --json < valid.txt\n\n"
@@ -202,11 +204,6 @@ static void eval_stream(const unsigned char *first, size_t nfirst)
     ts_frame f;
     int rc;
     while ((rc = ts_read(r, &f)) > 0) {
-        if (strcmp(f.name, "vocab") == 0) {
-            if (!frame_vocab_equal(&f, &d.vocab))
-                cli_die("stdin: the stream's vocabulary differs from the model's (encode with vocab -v MODEL)");
-            continue;
-        }
         if (strcmp(f.name, "x") == 0 && f.ndim >= 2 && f.shape[1] != (uint64_t)m.maxlen)
             cli_die("stdin: windows of %llu, but the model reads windows of %d", (unsigned long long)f.shape[1],
                     m.maxlen);
@@ -217,24 +214,25 @@ static void eval_stream(const unsigned char *first, size_t nfirst)
     }
     if (rc < 0)
         cli_die("%s", ts_reader_error(r));
-    if (d.pending)
-        cli_die("stdin: the last x frame has no y frame");
+    if (dataset_end(&d, err, sizeof err) < 0)
+        cli_die("%s", err);
     ts_reader_close(r);
 }
 
 int main(int argc, char **argv)
 {
     cli_init(argv[0]);
+    cli_uses_kernels = 1;
     enum { O_JSON = 256, O_TSV, O_SKIP, O_STREAMS };
     static const struct option longopts[] = {
         { "model", 1, 0, 'm' }, { "step", 1, 0, 's' }, { "json", 0, 0, O_JSON },
         { "tsv", 0, 0, O_TSV }, { "skip-unknown", 0, 0, O_SKIP }, { "streams", 1, 0, O_STREAMS }, { "threads", 1, 0, 'j' },
-        { "help", 0, 0, 'h' }, { 0, 0, 0, 0 }
+        { "help", 0, 0, 'h' }, CLI_VERSION_OPTION, { 0, 0, 0, 0 }
     };
     int c;
-    while ((c = getopt_long(argc, argv, "m:s:j:h", longopts, NULL)) != -1) {
+    while ((c = cli_getopt(argc, argv, "m:s:j:h", longopts)) != -1) {
         switch (c) {
-        case 'm': opt_model = optarg; break;
+        case 'm': opt_model = cli_path("-m", optarg); break;
         case 's': opt_step = cli_long("-s", optarg, 1, 1L << 30); break;
         case 'j': opt_threads = cli_long("-j", optarg, 1, 256); break;
         case O_JSON: opt_json = 1; break;
@@ -253,7 +251,10 @@ int main(int argc, char **argv)
         cli_usage_error("--json and --tsv exclude each other");
     if (isatty(0))
         cli_usage_error("stdin is a terminal; give the text on stdin: evaluate -m MODEL < TEXT");
-    cli_refuse_stdout_input(1, &opt_model, 1);
+    out_input_fd(0, "stdin", 0);      /* (a text or a stream: a terminal is refused above) */
+    out_input(opt_model, 0);
+    out_stdout(0);
+    out_check(0);
 
     if (model_read(&m, NULL, opt_model, err, sizeof err) < 0)
         cli_die("%s", err);
@@ -267,6 +268,7 @@ int main(int argc, char **argv)
     dataset_init(&d, 0, "stdin");           /* read with the model's vocabulary */
     d.vocab = (frame_vocab){ .V = m.dim.V, .cp = cli_malloc(m.dim.V * sizeof(uint32_t)),
                              .byte_unit = m.byte_unit, .lower = m.lower };
+    d.vocab_fixed = 1;
     memcpy(d.vocab.cp, m.vocab, m.dim.V * sizeof(uint32_t));
 
     unsigned char first[2];

@@ -4,10 +4,12 @@
 #include <stdio.h>
 #include <string.h>
 #include "cli.h"
+#include "output.h"
 #include "model.h"
 #include "safetensors.h"
 
 static const char *opt_model, *opt_out, *opt_layout = "torch";
+static int opt_force;
 
 static void usage(void)
 {
@@ -15,7 +17,7 @@ static void usage(void)
 "NAME\n"
 "    export-model - write a model as safetensors, for PyTorch or Keras\n\n"
 "SYNOPSIS\n"
-"    export-model -m MODEL [--layout torch|keras] [-o FILE] [> FILE]\n\n"
+"    export-model -m MODEL [--layout torch|keras] [-f] [-o FILE] [> FILE]\n\n"
 "DESCRIPTION\n"
 "    Writes the weights of a model made by train as a safetensors file (the format of the\n"
 "    Hugging Face safetensors project: an 8-byte little-endian header length, a JSON\n"
@@ -34,7 +36,10 @@ static void usage(void)
 "OPTIONS\n"
 "    -m, --model FILE    the model (required)\n"
 "        --layout L      torch or keras (default %s)\n"
-"    -o, --output FILE   write to FILE (atomic replace); default stdout, never a terminal\n"
+"    -o, --output FILE   write to FILE (atomic replace; never the model, nor a terminal);\n"
+"                        default stdout\n"
+"    -f, --force         replace FILE even when it is read-only\n"
+"        --version       print the version\n"
 "    -h, --help          this help\n\n"
 "EXAMPLE\n"
 "    export-model -m model -o model.safetensors\n"
@@ -48,14 +53,15 @@ int main(int argc, char **argv)
     cli_init(argv[0]);
     enum { O_LAYOUT = 256 };
     static const struct option longopts[] = {
-        { "model", 1, 0, 'm' }, { "output", 1, 0, 'o' }, { "layout", 1, 0, O_LAYOUT },
-        { "help", 0, 0, 'h' }, { 0, 0, 0, 0 }
+        { "model", 1, 0, 'm' }, { "output", 1, 0, 'o' }, { "force", 0, 0, 'f' }, { "layout", 1, 0, O_LAYOUT },
+        { "help", 0, 0, 'h' }, CLI_VERSION_OPTION, { 0, 0, 0, 0 }
     };
     int c;
-    while ((c = getopt_long(argc, argv, "m:o:h", longopts, NULL)) != -1) {
+    while ((c = cli_getopt(argc, argv, "m:o:fh", longopts)) != -1) {
         switch (c) {
-        case 'm': opt_model = optarg; break;
-        case 'o': opt_out = optarg; break;
+        case 'm': opt_model = cli_path("-m", optarg); break;
+        case 'o': opt_out = cli_path("-o", optarg); break;
+        case 'f': opt_force = 1; break;
         case O_LAYOUT: opt_layout = optarg; break;
         case 'h': usage(); return 0;
         default: cli_usage_error("unknown option");
@@ -69,8 +75,12 @@ int main(int argc, char **argv)
                : strcmp(opt_layout, "keras") == 0 ? ST_LAYOUT_KERAS : -1;
     if (layout < 0)
         cli_usage_error("--layout: '%s' is not torch or keras", opt_layout);
-    if (!opt_out)
-        cli_refuse_tty(1);
+    out_input(opt_model, 0);
+    if (opt_out)
+        out_path("-o", opt_out, OUT_BINARY);
+    else
+        out_stdout(OUT_BINARY);
+    out_check(opt_force);
 
     model m;
     train_state st;
@@ -81,14 +91,14 @@ int main(int argc, char **argv)
         if (st_write_model(&m, &st, layout, 1, "stdout", err, sizeof err) < 0)
             cli_die("%s", err);
     } else {
-        cli_outfile of;
-        if (cli_outfile_open(&of, opt_out) < 0)
+        out_file of;
+        if (out_open(&of, opt_out) < 0)
             cli_die("%s: cannot write: %s", opt_out, strerror(errno));
         if (st_write_model(&m, &st, layout, of.fd, opt_out, err, sizeof err) < 0) {
-            cli_outfile_abort(&of);
+            out_abort(&of);
             cli_die("%s", err);
         }
-        if (cli_outfile_commit(&of) < 0)
+        if (out_commit(&of) < 0)
             cli_die("%s: cannot replace: %s", opt_out, strerror(errno));
     }
     model_free(&m);

@@ -9,11 +9,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include "cli.h"
+#include "output.h"
 #include "frame.h"
 #include "ts.h"
 
 static long opt_v;                     /* -V; 0: from the vocab frame */
 static uint64_t V;
+static frame_vocab voc;                /* the stream's vocabulary (its pieces joined) */
 static ts_writer *w;
 static unsigned char *out;             /* the float32 output, little-endian */
 static size_t out_cap;
@@ -39,6 +41,7 @@ static void usage(void)
 "OPTIONS\n"
 "    -V, --vocab-size N  vocabulary size, when the stream has no vocab frame (if it has one,\n"
 "                        the two must agree)\n"
+"        --version       print the version\n"
 "    -h, --help          show this help\n"
 "\n"
 "EXAMPLE\n"
@@ -76,6 +79,8 @@ static void convert(const ts_frame *f)
     if (V == 0)
         cli_die("stdin: frame %llu ('%s') comes before any vocab frame (give -V)",
                 (unsigned long long)nframes, f->name);
+    if (opt_v && V != (uint64_t)opt_v)
+        cli_die("stdin: the vocab frame has %llu entries but -V is %ld", (unsigned long long)V, opt_v);
     uint64_t count = f->count;
     if (count > (TS_MAX_FRAME_BYTES - 65536) / 4 / V)   /* room for the rest of the frame */
         cli_die("stdin: frame %llu ('%s'): %llu x %llu floats are more than a frame may hold; "
@@ -87,7 +92,8 @@ static void convert(const ts_frame *f)
         out = cli_malloc(nbytes);
         out_cap = nbytes;
     }
-    memset(out, 0, nbytes);
+    if (nbytes)                       /* (a tensor of no rows or no columns: out may be NULL) */
+        memset(out, 0, nbytes);
     for (uint64_t k = 0; k < count; k++) {
         int64_t idx = frame_index_at(f, k);
         if (idx < 0 || (uint64_t)idx >= V)
@@ -136,21 +142,22 @@ int main(int argc, char **argv)
     cli_init(argv[0]);
     static const struct option longopts[] = {
         { "vocab-size", required_argument, 0, 'V' },
-        { "help", no_argument, 0, 'h' },
+        { "help", no_argument, 0, 'h' }, CLI_VERSION_OPTION,
         { 0, 0, 0, 0 },
     };
     int c;
-    while ((c = getopt_long(argc, argv, "V:h", longopts, NULL)) != -1) {
+    while ((c = cli_getopt(argc, argv, "V:h", longopts)) != -1) {
         switch (c) {
         case 'V': opt_v = cli_long("-V", optarg, 1, 1L << 24); break;
         case 'h': usage(); return 0;
-        default:  fprintf(stderr, "Try '%s --help'.\n", cli_prog); return 2;
+        default:  cli_usage_error("unknown option");
         }
     }
     if (optind < argc)
         cli_usage_error("unexpected argument '%s' (the stream comes on stdin)", argv[optind]);
-    cli_refuse_tty(1);
-    cli_refuse_stdout_input(1, NULL, 0);
+    out_input_fd(0, "stdin", OUT_BINARY);
+    out_stdout(OUT_BINARY);
+    out_check(0);
     V = (uint64_t)opt_v;
 
     ts_reader *r = cli_reader_open(0, "stdin");
@@ -165,22 +172,21 @@ int main(int argc, char **argv)
             convert(&f);
             continue;
         }
-        if (strcmp(f.name, "vocab") == 0) {
-            frame_vocab v;
+        if (strcmp(f.name, "vocab") == 0) {      /* (a split one: its pieces joined) */
             char err[256];
-            if (frame_vocab_read(&f, FRAME_ANY_V, &v, err, sizeof err) < 0)
+            if (frame_vocab_take(&voc, &f, FRAME_ANY_V, err, sizeof err) < 0)
                 cli_die("stdin: %s", err);
-            if (opt_v && v.V != opt_v)
-                cli_die("stdin: the vocab frame has %d entries but -V is %ld", v.V, opt_v);
-            V = (uint64_t)v.V;
-            frame_vocab_free(&v);
+            V = (uint64_t)voc.V;
         }
         if (ts_write_object(w, f.obj) < 0)
             cli_die("%s", ts_writer_error(w));
     }
     if (rc < 0)
         cli_die("%s", ts_reader_error(r));
+    if (opt_v && V && V != (uint64_t)opt_v)
+        cli_die("stdin: the vocab frame has %llu entries but -V is %ld", (unsigned long long)V, opt_v);
     ts_reader_close(r);
+    frame_vocab_free(&voc);
     const char *err;
     if (ts_writer_finish(w, &err) < 0)
         cli_die("%s", err);

@@ -9,6 +9,7 @@
 #include <unistd.h>
 #include <locale.h>
 #include "cli.h"
+#include "output.h"
 #include "kern.h"
 #include "lstm.h"
 #include "model.h"
@@ -16,7 +17,7 @@
 #include "sampling.h"
 #include "utf8.h"
 
-static const char *opt_model, *opt_seed_text;
+static const char *opt_model, *opt_seed_text, *opt_seed_file;
 static long opt_n = 500, opt_topk = 0, opt_rng_seed = -1, opt_count = 1, opt_beam = 0;
 static double opt_temp = 0, opt_topp = 1.0;
 static int opt_stateful = -1, opt_skip, opt_f16, opt_json, opt_beam_all;
@@ -85,6 +86,7 @@ static void usage(void)
 "    -b, --beam K        beam search with K beams (1..1024)\n"
 "        --beam-all      with --beam: write all K beams and their log-probabilities\n"
 "        --skip-unknown  drop seed characters outside the vocabulary, with a warning\n"
+"        --version       print the version and the kernel set in use\n"
 "    -h, --help          this help\n\n"
 "EXAMPLE\n"
 "    sample -m model --seed \"that, poor contempt, or claim'd thou sle\" -n 500 -t 0.5\n"
@@ -473,23 +475,24 @@ static void batch_main(const kern_ops *k, const model *m, const int *seed, int s
 int main(int argc, char **argv)
 {
     cli_init(argv[0]);
+    cli_uses_kernels = 1;
     enum { O_STATEFUL = 256, O_WINDOW, O_RNG, O_SKIP, O_SEEDFILE, O_F16, O_SEP, O_JSON, O_BEAMALL };
     static const struct option longopts[] = {
         { "model", 1, 0, 'm' }, { "chars", 1, 0, 'n' }, { "seed", 1, 0, 's' }, { "seed-file", 1, 0, O_SEEDFILE },
         { "stateful", 0, 0, O_STATEFUL }, { "window", 0, 0, O_WINDOW }, { "f16", 0, 0, O_F16 },
         { "temperature", 1, 0, 't' }, { "top-k", 1, 0, 'k' }, { "top-p", 1, 0, 'p' },
-        { "rng-seed", 1, 0, O_RNG }, { "skip-unknown", 0, 0, O_SKIP }, { "help", 0, 0, 'h' },
+        { "rng-seed", 1, 0, O_RNG }, { "skip-unknown", 0, 0, O_SKIP }, { "help", 0, 0, 'h' }, CLI_VERSION_OPTION,
         { "count", 1, 0, 'c' }, { "separator", 1, 0, O_SEP }, { "json", 0, 0, O_JSON },
         { "beam", 1, 0, 'b' }, { "beam-all", 0, 0, O_BEAMALL },
         { 0, 0, 0, 0 }
     };
     int c;
-    while ((c = getopt_long(argc, argv, "m:n:s:t:k:p:c:b:h", longopts, NULL)) != -1) {
+    while ((c = cli_getopt(argc, argv, "m:n:s:t:k:p:c:b:h", longopts)) != -1) {
         switch (c) {
-        case 'm': opt_model = optarg; break;
+        case 'm': opt_model = cli_path("-m", optarg); break;
         case 'n': opt_n = cli_long("-n", optarg, 0, 1L << 40); break;
-        case 's': opt_seed_text = optarg; break;
-        case O_SEEDFILE: opt_seed_text = read_seed_file(optarg); break;
+        case 's': opt_seed_text = optarg; opt_seed_file = NULL; break;
+        case O_SEEDFILE: opt_seed_file = cli_path("--seed-file", optarg); opt_seed_text = NULL; break;
         case O_STATEFUL: opt_stateful = 1; break;
         case O_WINDOW: opt_stateful = 0; break;
         case O_F16: opt_f16 = 1; break;
@@ -517,7 +520,12 @@ int main(int argc, char **argv)
         cli_usage_error("--beam writes the best continuation (all K with --beam-all), not --count samples");
     if (opt_beam_all && !opt_beam)
         cli_usage_error("--beam-all is for --beam K");
-    cli_refuse_stdout_input(0, &opt_model, 1);
+    out_input(opt_model, 0);
+    out_input(opt_seed_file, 0);
+    out_stdout(0);
+    out_check(0);
+    if (opt_seed_file)                /* (read once the output is checked) */
+        opt_seed_text = read_seed_file(opt_seed_file);
     if ((opt_topk || opt_topp < 1) && opt_temp == 0)
         cli_warn("-k and -p take effect only with a temperature (-t); generating greedily");
 

@@ -8,12 +8,13 @@
 #include <string.h>
 #include <unistd.h>
 #include "cli.h"
+#include "output.h"
 #include "frame.h"
 #include "ts.h"
 #include "utf8.h"
 
 static long opt_head = 8;
-static int opt_all, opt_json, opt_summary, opt_text;
+static int opt_all, opt_json, opt_summary, opt_text, set_head;
 static frame_vocab text_vocab;        /* --text: the stream's vocabulary (V 0: none yet) */
 
 /* --summary: per frame name, in order of first appearance */
@@ -57,6 +58,7 @@ static void usage(void)
 "                  the vocabulary shows as U+FFFD)\n"
 "    --summary     per frame name: the number of frames, the sum of the first dimension,\n"
 "                  the rest of the shape and the dtype, e.g. \"x  4357 frames  1115354 x 40 u1\"\n"
+"    --version     print the version\n"
 "    -h, --help    show this help\n"
 "\n"
 "EXAMPLES\n"
@@ -206,7 +208,7 @@ static void put_chars(const ts_frame *f, uint64_t lo, uint64_t hi)
     size_t n = 0;
     int is_vocab = strcmp(f->name, "vocab") == 0;
     for (uint64_t k = lo; k < hi; k++) {
-        int64_t i = is_vocab ? (int64_t)k : frame_index_at(f, (size_t)k);
+        int64_t i = is_vocab ? (int64_t)(f->row0 + k) : frame_index_at(f, (size_t)k);
         if (i >= 0 && i < text_vocab.V && text_vocab.byte_unit)
             buf[n++] = (char)text_vocab.cp[i];
         else
@@ -221,7 +223,7 @@ static int is_text_frame(const ts_frame *f)
 {
     return opt_text && text_vocab.V && f->is_tensor && frame_is_index_dtype(f->dtype) && f->ndim >= 1
         && (strcmp(f->name, "text") == 0 || strcmp(f->name, "x") == 0 || strcmp(f->name, "y") == 0
-            || (strcmp(f->name, "vocab") == 0 && f->ndim == 1 && f->count == (uint64_t)text_vocab.V));
+            || (strcmp(f->name, "vocab") == 0 && f->ndim == 1 && f->row0 + f->count == (uint64_t)text_vocab.V));
 }
 
 static void put_text(const ts_frame *f)
@@ -376,10 +378,10 @@ static int dump(int fd, const char *label)
     int rc, bad = 0;
     frame_vocab_free(&text_vocab);    /* each stream its own vocabulary */
     while ((rc = ts_read(r, &f)) > 0) {
-        if (opt_text && strcmp(f.name, "vocab") == 0) {
+        if (opt_text && strcmp(f.name, "vocab") == 0) {     /* (a split one: its pieces joined) */
             char err[256];
-            frame_vocab_free(&text_vocab);
-            if (frame_vocab_read(&f, FRAME_ANY_V, &text_vocab, err, sizeof err) < 0) {
+            if (frame_vocab_take(&text_vocab, &f, FRAME_ANY_V, err, sizeof err) < 0) {
+                frame_vocab_free(&text_vocab);
                 fprintf(stderr, "%s: %s: %s (its indices are shown as numbers)\n", cli_prog, label, err);
                 bad = 1;
             }
@@ -410,25 +412,35 @@ int main(int argc, char **argv)
         { "json", no_argument, 0, O_JSON },
         { "summary", no_argument, 0, O_SUMMARY },
         { "text", no_argument, 0, O_TEXT },
-        { "help", no_argument, 0, 'h' },
+        { "help", no_argument, 0, 'h' }, CLI_VERSION_OPTION,
         { 0, 0, 0, 0 },
     };
     int c;
-    while ((c = getopt_long(argc, argv, "n:ah", longopts, NULL)) != -1) {
+    while ((c = cli_getopt(argc, argv, "n:ah", longopts)) != -1) {
         switch (c) {
-        case 'n': opt_head = cli_long("-n", optarg, 0, 1L << 40); break;
+        case 'n': opt_head = cli_long("-n", optarg, 0, 1L << 40); set_head = 1; break;
         case 'a': opt_all = 1; break;
         case O_JSON: opt_json = 1; break;
         case O_SUMMARY: opt_summary = 1; break;
         case O_TEXT: opt_text = 1; break;
         case 'h': usage(); return 0;
-        default:  fprintf(stderr, "Try '%s --help'.\n", cli_prog); return 2;
+        default:  cli_usage_error("unknown option");
         }
     }
+    if (opt_summary && (opt_all || set_head))
+        cli_usage_error("--summary prints no values: -n and -a do not apply");
     if (opt_json && opt_summary)
         cli_usage_error("--json and --summary exclude each other");
 
-    cli_refuse_stdout_input(optind == argc, (const char *const *)argv + optind, argc - optind);
+    if (optind == argc)
+        out_input_fd(0, "stdin", OUT_BINARY);
+    for (int i = optind; i < argc; i++)
+        if (strcmp(cli_path("FILE", argv[i]), "-") == 0)
+            out_input_fd(0, "stdin", OUT_BINARY);
+        else
+            out_input(argv[i], 0);
+    out_stdout(0);
+    out_check(0);
     int failed = 0;
     if (optind == argc) {
         failed |= dump(0, "stdin") < 0;

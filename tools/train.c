@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include "cli.h"
+#include "output.h"
 #include "model.h"
 #include "optim.h"
 #include "run.h"
@@ -53,7 +54,7 @@ static void every(const char *opt, const char *arg, long *n, double *secs)
 static void parse_options(int argc, char **argv)
 {
     enum { O_LR = 256, O_VAL, O_CLIP, O_SEED, O_RESUME, O_LOG, O_SUMMARY, O_PROGRESS, O_NOPROGRESS,
-           O_VERSION, O_MAXB, O_STREAMS, O_DROPOUT, O_SCHED, O_DRATE, O_DEVERY, O_EVAL, O_BEST, O_MAXS, O_CELL, O_INPUT,
+           O_MAXB, O_STREAMS, O_DROPOUT, O_SCHED, O_DRATE, O_DEVERY, O_EVAL, O_BEST, O_MAXS, O_CELL, O_INPUT,
            O_SEVERY, O_STEMPS, O_SCHARS, O_SSEED, O_WDROP, O_LOCKED, O_INDROP, O_WDECAY, O_WARMUP, O_INIT,
            O_CKPT, O_CONTINUE, O_PRINT, O_LOGFMT, O_PRECISION };
     static const struct option longopts[] = {
@@ -62,10 +63,10 @@ static void parse_options(int argc, char **argv)
         { "seed", 1, 0, O_SEED }, { "threads", 1, 0, 'j' }, { "output", 1, 0, 'o' },
         { "resume", 1, 0, O_RESUME }, { "log", 1, 0, O_LOG }, { "summary", 0, 0, O_SUMMARY },
         { "progress", 0, 0, O_PROGRESS }, { "no-progress", 0, 0, O_NOPROGRESS },
-        { "version", 0, 0, O_VERSION }, { "max-batches", 1, 0, O_MAXB }, { "streams", 0, 0, O_STREAMS },
+        { "max-batches", 1, 0, O_MAXB }, { "streams", 0, 0, O_STREAMS },
         { "dropout", 1, 0, O_DROPOUT }, { "schedule", 1, 0, O_SCHED }, { "decay-rate", 1, 0, O_DRATE },
         { "decay-every", 1, 0, O_DEVERY }, { "eval-every", 1, 0, O_EVAL }, { "best", 1, 0, O_BEST },
-        { "max-seconds", 1, 0, O_MAXS }, { "cell", 1, 0, O_CELL }, { "input", 1, 0, O_INPUT }, { "init", 1, 0, O_INIT }, { "help", 0, 0, 'h' },
+        { "max-seconds", 1, 0, O_MAXS }, { "cell", 1, 0, O_CELL }, { "input", 1, 0, O_INPUT }, { "init", 1, 0, O_INIT }, { "help", 0, 0, 'h' }, CLI_VERSION_OPTION,
         { "sample-every", 1, 0, O_SEVERY }, { "sample-temps", 1, 0, O_STEMPS },
         { "sample-chars", 1, 0, O_SCHARS }, { "sample-seed", 1, 0, O_SSEED },
         { "weight-drop", 1, 0, O_WDROP }, { "locked-dropout", 1, 0, O_LOCKED },
@@ -77,14 +78,14 @@ static void parse_options(int argc, char **argv)
     };
     int c;
     unsigned g = 0;
-    while ((c = getopt_long(argc, argv, "e:H:L:b:j:o:V:n:fqh", longopts, NULL)) != -1) {
+    while ((c = cli_getopt(argc, argv, "e:H:L:b:j:o:V:n:fqh", longopts)) != -1) {
         switch (c) {
         case 'e': o.epochs = (int)cli_long("-e", optarg, 0, 1000000); g |= TRAIN_GIVEN_EPOCHS; break;
         case 'H': o.hidden = (int)cli_long("-H", optarg, 1, 8192); g |= TRAIN_GIVEN_HIDDEN; break;
         case 'L': o.layers = (int)cli_long("-L", optarg, 1, LSTM_MAX_LAYERS); g |= TRAIN_GIVEN_LAYERS; break;
         case 'b': o.batch = (int)cli_long("-b", optarg, 1, 1 << 20); g |= TRAIN_GIVEN_BATCH; break;
         case 'j': o.threads = (int)cli_long("-j", optarg, 1, 256); break;
-        case 'o': opt_out = optarg; break;
+        case 'o': opt_out = cli_path("-o", optarg); break;
         case 'f': opt_force = 1; break;
         case 'V': opt_V = (int)cli_long("-V", optarg, 1, 65536); break;
         case 'n': o.steps = (int)cli_long("-n", optarg, 1, 100000); g |= TRAIN_GIVEN_STEPS; break;
@@ -92,9 +93,9 @@ static void parse_options(int argc, char **argv)
         case O_VAL: o.val = cli_double("--val", optarg, 0, 0.99); g |= TRAIN_GIVEN_VAL; break;
         case O_CLIP: o.clip = cli_double("--clip", optarg, 0, 1e9); g |= TRAIN_GIVEN_CLIP; break;
         case O_SEED: o.seed = cli_long("--seed", optarg, 0, 0x7fffffffL); g |= TRAIN_GIVEN_SEED; break;
-        case O_RESUME: opt_resume = optarg; break;
-        case O_INIT: opt_init = optarg; break;
-        case O_LOG: opt_log = optarg; break;
+        case O_RESUME: opt_resume = cli_path("--resume", optarg); break;
+        case O_INIT: opt_init = cli_path("--init", optarg); break;
+        case O_LOG: opt_log = cli_path("--log", optarg); break;
         case O_SUMMARY: opt_summary = 1; break;
         case O_PROGRESS: opt_progress = 1; break;
         case O_NOPROGRESS: opt_progress = 0; break;
@@ -110,13 +111,13 @@ static void parse_options(int argc, char **argv)
         case O_DRATE: o.decay_rate = cli_double("--decay-rate", optarg, 0, 1); g |= TRAIN_GIVEN_DECAY_RATE; break;
         case O_DEVERY: o.decay_every = (int)cli_long("--decay-every", optarg, 1, 1000000); g |= TRAIN_GIVEN_DECAY_EVERY; break;
         case O_EVAL: o.eval_every = cli_long("--eval-every", optarg, 1, 1L << 40); break;
-        case O_BEST: opt_best = optarg; break;
+        case O_BEST: opt_best = cli_path("--best", optarg); break;
         case O_CELL:
             if ((o.cell = cell_parse(optarg)) < 0)
                 cli_usage_error("--cell: '%s' is not lstm, gru or lnlstm", optarg);
             g |= TRAIN_GIVEN_CELL;
             break;
-        case O_INPUT: opt_input = optarg; break;
+        case O_INPUT: opt_input = cli_path("--input", optarg); break;
         case O_SEVERY:
             o.sample_every = strcmp(optarg, "epoch") ? cli_long("--sample-every", optarg, 0, 1L << 40) : 0;
             break;
@@ -141,7 +142,6 @@ static void parse_options(int argc, char **argv)
             if ((o.precision = lstm_precision_parse(optarg)) < 0)
                 cli_usage_error("--precision: '%s' is not fp32 or bf16", optarg);
             break;
-        case O_VERSION: printf("charpipe train 0.2 (kernels: %s)\n", cli_kernels()->name); exit(0);
         case 'q': opt_quiet = 1; break;
         case 'h': usage(&o); exit(0);
         default: cli_usage_error("unknown option");
@@ -150,6 +150,8 @@ static void parse_options(int argc, char **argv)
     o.given = g;
     if (optind < argc)
         cli_usage_error("unexpected argument '%s'", argv[optind]);
+    if (opt_V && !opt_summary)
+        cli_usage_error("-V %d: the vocabulary size is for --summary (training takes it from the stream)", opt_V);
     if (opt_init && opt_resume)
         cli_usage_error("--init starts a new run from a model's weights, --resume continues one: not both");
     if (opt_continue && (opt_resume || opt_init || !opt_out))
@@ -171,19 +173,31 @@ static void summary_only(void)
     if (!V || !N) {
         if (isatty(0))
             cli_usage_error("--summary needs -V and -n, or a window stream on stdin");
+        /* the vocabulary (its pieces joined) and the first x, read as train reads them */
         ts_reader *r = cli_reader_open(0, "stdin");
+        dataset d;
+        char err[512];
         ts_frame f;
         int rc = 0;
+        dataset_init(&d, 0, "stdin");
         while ((!V || !N) && (rc = ts_read(r, &f)) > 0) {
-            if (strcmp(f.name, "vocab") == 0 && f.ndim == 1 && !V)
-                V = (int)f.shape[0];
-            if (strcmp(f.name, "x") == 0 && f.ndim >= 2 && !N)
+            if (strcmp(f.name, "vocab") == 0 && !V && dataset_add_frame(&d, &f, err, sizeof err) < 0)
+                cli_die("%s", err);
+            if (strcmp(f.name, "vocab") != 0 && d.vocab.V)
+                V = d.vocab.V;        /* (known once a frame that is not one of its pieces comes) */
+            if (strcmp(f.name, "x") == 0 && !N) {
+                if (!f.is_tensor || f.ndim < 2 || f.shape[1] < 1 || f.shape[1] > 100000)
+                    cli_die("stdin: x must be (B, N) windows, N from 1 to 100000");
                 N = (int)f.shape[1];
+            }
         }
         if ((!V || !N) && rc < 0)
             cli_die("%s", ts_reader_error(r));
+        if (!V && d.vocab.V)
+            V = d.vocab.V;
         if (!V || !N)
             cli_die("stdin: no vocab and x frames to take V and N from");
+        dataset_free(&d);
         ts_reader_close(r);
     }
     model_summary(stdout, (lstm_dims){ V, o.hidden, o.layers, o.cell }, N, o.streams);
@@ -191,39 +205,24 @@ static void summary_only(void)
 
 /* ---- outputs: checked before the input is read; the model written atomically ---- */
 
-/* The model to stdout: not a terminal, nor a file this command reads. */
-static void check_stdout(void)
-{
-    if (!opt_out && !o.max_batches) {
-        cli_refuse_tty(1);
-        const char *ins[2] = { opt_resume, opt_input };   /* (a %d pattern names no file) */
-        cli_refuse_stdout_input(!opt_input, ins, 2);
-    }
-}
-
 /* Every output can be written and is none of the inputs, before any time goes to the input
  * (rank 0 writes; its input is stdin or its --input file). */
 static void check_outputs(void)
 {
-    if (!opt_out && !opt_best && !opt_log)
-        return;
-    int in = 0;
     if (opt_input) {
-        char path0[1024];
-        snprintf(path0, sizeof path0, opt_input, 0);   /* at most one %d, checked */
-        struct stat sb;               /* (a fifo is not opened here: that would unblock its
-                                         writer, then leave it without a reader) */
-        in = stat(path0, &sb) == 0 && S_ISREG(sb.st_mode) ? open(path0, O_RDONLY) : -1;
-    }
-    const char *outs[3] = { opt_out, opt_best, opt_log };
-    for (int i = 0; i < 3; i++)
-        if (outs[i])
-            cli_output_check(outs[i], opt_force ? CLI_OUT_FORCE : 0, &in, in >= 0);
-    if (in > 0)
-        close(in);
-    for (int i = 0; i < 2; i++)       /* a log appended to a model would damage it */
-        if (opt_log && outs[i] && cli_same_file(opt_log, outs[i]))
-            cli_usage_error("--log %s: is also the %s file", opt_log, i ? "--best" : "-o");
+        char path0[1024];             /* rank 0's --input file (at most one %d, checked) */
+        snprintf(path0, sizeof path0, opt_input, 0);
+        out_input(path0, 0);
+    } else
+        out_input_fd(0, "stdin", 0);  /* (a terminal: refused below, with a hint) */
+    out_input(opt_resume, OUT_READ_FIRST);   /* --resume F -o F replaces F */
+    out_input(opt_init, 0);
+    if (!opt_out && !o.max_batches)
+        out_stdout(OUT_BINARY);
+    out_path("-o", opt_out, OUT_BINARY);
+    out_path("--best", opt_best, OUT_BINARY);
+    out_path("--log", opt_log, OUT_APPEND);
+    out_check(opt_force);
 }
 
 /* The model to path (NULL: stdout), read back before it replaces the file. */
@@ -239,25 +238,25 @@ static void save(const char *path)
             cli_die("%s", err);
         return;
     }
-    cli_outfile of;
-    if (cli_outfile_open(&of, path) < 0)
+    out_file of;
+    if (out_open(&of, path) < 0)
         cli_die("%s: cannot write: %s", path, strerror(errno));
     if (model_write(&m, &st, of.fd, path, err, sizeof err) < 0) {
-        cli_outfile_abort(&of);
+        out_abort(&of);
         cli_die("%s", err);
     }
     if (of.tmp) {
         model cm;
         train_state cs;
         if (model_read(&cm, &cs, of.tmp, err, sizeof err) < 0) {
-            cli_outfile_abort(&of);
+            out_abort(&of);
             cli_die("the model to write to %s does not read back (%s); %s keeps the last good model",
                     path, err, path);
         }
         model_free(&cm);
         train_state_free(&cs);
     }
-    if (cli_outfile_commit(&of) < 0)
+    if (out_commit(&of) < 0)
         cli_die("%s: cannot replace: %s", path, strerror(errno));
 }
 
@@ -279,7 +278,7 @@ static void log_hook(void *ctx, double epoch, double tl, double vl, double secs,
 {
     (void)ctx;
     const char *unit = m.streams ? "chars" : "windows";
-    int fd = open(opt_log, O_WRONLY | O_CREAT | O_APPEND, 0644);
+    int fd = out_open_append(opt_log);
     if (fd < 0)
         cli_die("%s: %s", opt_log, strerror(errno));
     char line[512];
@@ -594,6 +593,7 @@ static void load(model *mm, train_state *s, const char *path)
 int main(int argc, char **argv)
 {
     cli_init(argv[0]);
+    cli_uses_kernels = 1;
     train_opts_init(&o);
     parse_options(argc, argv);
     if (opt_summary) {
@@ -611,8 +611,8 @@ int main(int argc, char **argv)
         o.same_ok = 1;
     }
     o.resume = opt_resume != NULL;
-    if (rank0)
-        check_stdout();
+    if (rank0)                        /* every output checked before any input is read */
+        check_outputs();
     if (!opt_input && rank0 && isatty(0))
         cli_usage_error("stdin is a terminal; pipe windows in: vocab < TEXT | window -n 40 | train");
     if (opt_progress < 0 || !rank0)
@@ -623,8 +623,6 @@ int main(int argc, char **argv)
     if (o.precision == LSTM_BF16 && !k->bf16_native && rank0 && !opt_quiet)
         fprintf(stderr, "%s: --precision bf16: the kernels (%s) have no AVX512_BF16: the bf16 products run "
                 "on an exact emulation of it, slower\n", cli_prog, k->name);
-    if (rank0)
-        check_outputs();
     if (opt_resume)
         load(&m, &st, opt_resume);
     if (opt_init)

@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include "cli.h"
+#include "output.h"
 #include "frame.h"
 #include "model.h"
 #include "ts.h"
@@ -83,6 +84,7 @@ static void usage(void)
 "    --skip-unknown   with -v: drop characters that are not in the vocabulary and report\n"
 "                     their number once at the end, instead of failing at the first\n"
 "    --chunk N        characters per text frame (default: about %zu KiB of data per frame)\n"
+"    --version        print the version\n"
 "    -h, --help       show this help\n"
 "\n"
 "EXAMPLES\n"
@@ -298,6 +300,17 @@ static void vocab_from_file(const char *path)
     char err[512];
     if (frame_vocab_read(&f, FRAME_ANY_V, &v, err, sizeof err) < 0)
         cli_die("%s: %s", path, err);
+    /* Read FILE to its end: a damaged or truncated file (a model cut off after its vocab
+     * frame, say) is refused here rather than trusted for its first frames; the pieces of a
+     * split vocab frame are joined */
+    for (int joining = 1; (rc = ts_read(r, &f)) > 0;)
+        if (!(joining &= strcmp(f.name, "vocab") == 0 && f.piece > 0))
+            continue;
+        else if (frame_vocab_append(&v, &f, FRAME_ANY_V, err, sizeof err) < 0)
+            cli_die("%s: %s", path, err);
+    if (rc < 0)
+        cli_die("%s", ts_reader_error(r));
+    ts_reader_close(r);
     if (opt_bytes && !v.byte_unit)
         cli_die("%s: the vocabulary is of code points, not bytes (drop --bytes)", path);
     opt_bytes = v.byte_unit;
@@ -305,13 +318,6 @@ static void vocab_from_file(const char *path)
         opt_lower = 1;
     V = (uint64_t)v.V;
     vocab = v.cp;
-    /* Read FILE to its end: a damaged or truncated file (a model cut off after its vocab
-     * frame, say) is refused here rather than trusted for its first frames. */
-    while ((rc = ts_read(r, &f)) > 0)
-        ;
-    if (rc < 0)
-        cli_die("%s", ts_reader_error(r));
-    ts_reader_close(r);
     /* A model file goes through the library's one validation of models (lib/model.c), as
      * in sample and evaluate: its vocabulary is taken only from a model they would take. */
     struct stat sb;
@@ -346,27 +352,29 @@ int main(int argc, char **argv)
         { "vocab", required_argument, 0, 'v' },
         { "skip-unknown", no_argument, 0, O_SKIP },
         { "chunk", required_argument, 0, O_CHUNK },
-        { "help", no_argument, 0, 'h' },
+        { "help", no_argument, 0, 'h' }, CLI_VERSION_OPTION,
         { 0, 0, 0, 0 },
     };
     int c;
-    while ((c = getopt_long(argc, argv, "v:h", longopts, NULL)) != -1) {
+    while ((c = cli_getopt(argc, argv, "v:h", longopts)) != -1) {
         switch (c) {
         case O_BYTES: opt_bytes = 1; break;
         case O_LOWER: opt_lower = 1; break;
-        case 'v':     opt_vocab = optarg; break;
+        case 'v':     opt_vocab = cli_path("-v", optarg); break;
         case O_SKIP:  opt_skip = 1; break;
         case O_CHUNK: opt_chunk = cli_long("--chunk", optarg, 1, 1L << 28); break;
         case 'h':     usage(); return 0;
-        default:      fprintf(stderr, "Try '%s --help'.\n", cli_prog); return 2;
+        default:      cli_usage_error("unknown option");
         }
     }
     if (optind < argc)
         cli_usage_error("unexpected argument '%s' (the text comes on stdin)", argv[optind]);
     if (opt_skip && !opt_vocab)
         cli_usage_error("--skip-unknown needs -v FILE");
-    cli_refuse_tty(1);
-    cli_refuse_stdout_input(1, &opt_vocab, 1);
+    out_input_fd(0, "stdin", 0);
+    out_input(opt_vocab, 0);
+    out_stdout(OUT_BINARY);
+    out_check(0);
 
     if (opt_vocab)
         vocab_from_file(opt_vocab);

@@ -9,10 +9,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include "cli.h"
+#include "output.h"
 #include "ts.h"
 
 static long opt_n, opt_step = 1, opt_batch = 256;
-static int opt_seq;
+static int opt_seq, set_step_batch;
 static long opt_streams;               /* --streams B: the stateful (char-rnn) layout */
 
 static ts_writer *w;
@@ -65,6 +66,7 @@ static void usage(void)
 "                     For other programs: train and evaluate refuse these frames (they are\n"
 "                     not independent windows); train --streams cuts the streams itself from\n"
 "                     vocab's output\n"
+"    --version        print the version\n"
 "    -h, --help       show this help\n"
 "\n"
 "EXAMPLE\n"
@@ -190,32 +192,35 @@ int main(int argc, char **argv)
         { "batch", required_argument, 0, 'b' },
         { "seq", no_argument, 0, O_SEQ },
         { "streams", required_argument, 0, O_STREAMS },
-        { "help", no_argument, 0, 'h' },
+        { "help", no_argument, 0, 'h' }, CLI_VERSION_OPTION,
         { 0, 0, 0, 0 },
     };
     int c;
-    while ((c = getopt_long(argc, argv, "n:s:b:h", longopts, NULL)) != -1) {
+    while ((c = cli_getopt(argc, argv, "n:s:b:h", longopts)) != -1) {
         switch (c) {
         case 'n': opt_n = cli_long("-n", optarg, 1, 1L << 20); break;
-        case 's': opt_step = cli_long("-s", optarg, 1, 1L << 40); break;
-        case 'b': opt_batch = cli_long("-b", optarg, 1, 1L << 20); break;
+        case 's': opt_step = cli_long("-s", optarg, 1, 1L << 40); set_step_batch = 1; break;
+        case 'b': opt_batch = cli_long("-b", optarg, 1, 1L << 20); set_step_batch = 1; break;
         case O_SEQ: opt_seq = 1; break;
         case O_STREAMS: opt_streams = cli_long("--streams", optarg, 1, 1L << 20); break;
         case 'h': usage(); return 0;
-        default:  fprintf(stderr, "Try '%s --help'.\n", cli_prog); return 2;
+        default:  cli_usage_error("unknown option");
         }
     }
     if (optind < argc)
         cli_usage_error("unexpected argument '%s' (the stream comes on stdin)", argv[optind]);
     if (opt_n == 0)
         cli_usage_error("the window length -n N is required");
+    if (opt_streams && set_step_batch)
+        cli_usage_error("--streams B cuts B streams and steps through them by N: -s and -b do not apply");
     if (!opt_streams && (uint64_t)opt_batch * (uint64_t)opt_n * 4 > TS_MAX_FRAME_BYTES / 2)
         cli_usage_error("-b %ld windows of -n %ld make frames too large (keep B x N under %zu M)",
                         opt_batch, opt_n, TS_MAX_FRAME_BYTES / 2 / 4 >> 20);
     if (opt_streams && (uint64_t)opt_streams * (uint64_t)opt_n * 4 > TS_MAX_FRAME_BYTES / 2)
         cli_usage_error("--streams %ld of -n %ld make frames too large", opt_streams, opt_n);
-    cli_refuse_tty(1);
-    cli_refuse_stdout_input(1, NULL, 0);
+    out_input_fd(0, "stdin", OUT_BINARY);
+    out_stdout(OUT_BINARY);
+    out_check(0);
 
     ts_reader *r = cli_reader_open(0, "stdin");
     w = cli_writer_open(1, "stdout");
