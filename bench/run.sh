@@ -5,7 +5,9 @@
 #
 # Needs the corpus ../shared/data/tinyshakespeare.txt (or TEXT=...); the PyTorch peer runs when
 # /usr/bin/python3 can import torch (apt-get install python3-torch libopenblas0-openmp), the
-# oneDNN peer (../shared/peers/onednn/run.sh) when libdnnl-dev is installed.
+# oneDNN peer (../shared/peers/onednn/run.sh) when libdnnl-dev is installed. bench/bf16.sh
+# (train --precision bf16 against fp32 and oneDNN f32 and bf16) runs where the CPU has
+# AVX512_BF16.
 # SECONDS_PER=N sets the length of each timed training run (default 15); ROUNDS=N the number
 # of alternating rounds of oneDNN and charpipe in their comparison (default 3).
 set -u -o pipefail
@@ -191,6 +193,9 @@ if [ -f "$ONEDNN" ] && { [ -f /usr/include/oneapi/dnnl/dnnl.hpp ] || [ -f /usr/i
 else
     echo "oneDNN peer: not run (needs libdnnl-dev: apt-get install -y libdnnl-dev, and $ONEDNN)"
 fi
+
+# bf16 products beside fp32 and oneDNN f32 and bf16 (skipped, saying why, without AVX512_BF16)
+bash "$root/bench/bf16.sh" "$O" "$BIN"
 
 echo; echo "== sample: characters/s, one thread"
 printf '%-8s %-12s %14s\n' hidden mode chars/s
