@@ -100,14 +100,21 @@ static void test_fma(void)
  * bits to nearest even, flushed when below 2^-126. */
 static float ref_fma_small(float a, float b, float c)
 {
-    int ea, eb, ec;
-    __int128 ma = (__int128)ldexp(frexpf(a, &ea), 24), mb = (__int128)ldexp(frexpf(b, &eb), 24);
-    __int128 mc = (__int128)ldexp(frexpf(c, &ec), 24);
-    /* a = ma 2^(ea - 24) ... */
+    int ea, eb, ec;                                       /* |a| = ma 2^(ea - 24), ... */
+    unsigned __int128 ma = (unsigned __int128)ldexp(fabsf(frexpf(a, &ea)), 24);
+    unsigned __int128 mb = (unsigned __int128)ldexp(fabsf(frexpf(b, &eb)), 24);
+    unsigned __int128 mc = (unsigned __int128)ldexp(fabsf(frexpf(c, &ec)), 24);
     int sp = ea + eb - 48 + 200, sc = ec - 24 + 200;     /* shifts into units of 2^-200 */
-    __int128 s = (sp >= 0 ? (ma * mb) << sp : 0) + (c != 0 ? mc << sc : 0);
-    int neg = s < 0;
-    unsigned __int128 m = neg ? -(unsigned __int128)s : (unsigned __int128)s;
+    unsigned __int128 tp = sp >= 0 ? (ma * mb) << sp : 0, tc = c != 0 ? mc << sc : 0;
+    int np = (a < 0) != (b < 0), nc = c < 0, neg;
+    unsigned __int128 m;                                  /* |a b + c|, and its sign */
+    if (np == nc || tp >= tc) {
+        m = np == nc ? tp + tc : tp - tc;
+        neg = np;
+    } else {
+        m = tc - tp;
+        neg = nc;
+    }
     if (m == 0)
         return 0.0f;                                      /* (not drawn) */
     int nb = 0;
