@@ -17,8 +17,9 @@
 # tests/test_*.c one test program (linked with tests/lstm_ref.c, the reference LSTM), every
 # lib/*.c part of libcharpipe.a and of libcharpipe.so.1 (built once, position-independent, every
 # symbol hidden but lib/charpipe.h's cp_ interface: a static link sees them all, the shared
-# library exports cp_ alone). Files named *_avx2.c / *_avx512.c get their instruction-set flags here and
-# nowhere else; the rest of the code is built for the baseline of the target.
+# library exports cp_ alone). Files named *_avx2.c / *_avx512.c / *_avx512bf16.c get their
+# instruction-set flags here and nowhere else; the rest of the code is built for the baseline
+# of the target.
 
 CC      ?= cc
 OPT     ?= -O2
@@ -55,6 +56,7 @@ BIN ?= $(if $(filter build,$(O)),bin,$(O)/bin)
 X86 := $(if $(filter x86_64% amd64%,$(shell $(CC) -dumpmachine)),1,)
 ISA_avx2   = $(if $(X86),-mavx2 -mfma -mf16c)
 ISA_avx512 = $(if $(X86),-mavx512f -mavx512vl -mavx512bw -mavx512dq -mavx2 -mfma -mf16c -mprefer-vector-width=512)
+ISA_avx512bf16 = $(if $(X86),$(ISA_avx512) -mavx512bf16)
 
 LIB_SRC   := $(wildcard lib/*.c)
 TOOL_SRC  := $(filter-out tools/cli.c tools/output.c tools/train_mpi.c,$(wildcard tools/*.c))
@@ -95,6 +97,17 @@ $(O)/lib/%_avx2.o: lib/%_avx2.c
 $(O)/lib/%_avx512.o: lib/%_avx512.c
 	@mkdir -p $(@D)
 	$(Q)$(CC) $(ALL_CFLAGS) $(ISA_avx512) -c -o $@ $<
+
+$(O)/lib/%_avx512bf16.o: lib/%_avx512bf16.c
+	@mkdir -p $(@D)
+	$(Q)$(CC) $(ALL_CFLAGS) $(ISA_avx512bf16) -c -o $@ $<
+
+# test_bf16 also runs the AVX512_BF16 set's code built for AVX2 (tests/kern_w16_avx2.c; its
+# 64-byte vectors never cross a call boundary that another build could see: -Wno-psabi)
+$(O)/tests/%_avx2.o: tests/%_avx2.c
+	@mkdir -p $(@D)
+	$(Q)$(CC) $(ALL_CFLAGS) $(ISA_avx2) -Wno-psabi -c -o $@ $<
+$(O)/tests/test_bf16: $(O)/tests/kern_w16_avx2.o
 
 # Adam's square root needs no errno (v >= 0): without the call's error path the loop vectorises
 $(O)/lib/optim.o: ALL_CFLAGS += -fno-math-errno

@@ -8,12 +8,18 @@
  *   gemms    the model's hot products at b = 32: forward h . R (32 x 4H x H), backward
  *            dz . R^T (32 x H x 4H), and the per-batch gradient h^T dz (H x 4H x 39*32)
  *   train    lstm_train_batch windows/s at V = 65, T = 40 (H = 128, b = 32 and 64; H = 512)
+ *   bf16     the same products as the set's bf16 products (kern.h), against the same FMA peak
+ *            (vdpbf16ps does twice an FMA's flops: 200% is its peak); on a set with the
+ *            instruction, its own peak (a loop of 12 independent vdpbf16ps chains)
  * Output: a table on stdout. Each figure is the best of several short rounds (the machine
  * may be shared), so it is what the code can do, not an average under load. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
 #include "kern.h"
 #include "lstm.h"
 #include "par.h"
@@ -45,6 +51,51 @@ __attribute__((target("avx2,fma"))) static float peak_avx2(long iters) { PEAK_BO
 __attribute__((target("avx512f,fma"))) static float peak_avx512(long iters) { PEAK_BODY(16) }
 #endif
 
+#if defined(__x86_64__)
+/* 12 chains of vdpbf16ps: 16 lanes x 2 products, 64 flops each */
+__attribute__((target("avx512f,avx512bf16"))) static float peak_bf16(long iters)
+{
+    __m512 acc[12];
+    __m512i a = _mm512_set1_epi32(0x3f803f80), b = _mm512_set1_epi32(0x33803380);  /* 1, 2^-24 */
+    for (int i = 0; i < 12; i++)
+        acc[i] = _mm512_set1_ps((float)i);
+    for (long it = 0; it < iters; it++) {
+#pragma GCC unroll 12
+        for (int i = 0; i < 12; i++)
+            acc[i] = _mm512_dpbf16_ps(acc[i], (__m512bh)a, (__m512bh)b);
+        __asm__ volatile("" : "+v"(a));               /* keep the loop from being folded */
+    }
+    float s = 0;
+    for (int i = 0; i < 12; i++)
+        s += _mm512_cvtss_f32(acc[i]);
+    return s;
+}
+
+/* GFLOP/s of that loop: the best of 5 rounds of about 0.1 s */
+static double measure_peak_bf16(void)
+{
+    long iters = 1000000;
+    volatile float sink = peak_bf16(iters);
+    double t, best = 0;
+    for (;;) {
+        double t0 = now();
+        sink += peak_bf16(iters);
+        t = now() - t0;
+        if (t > 0.1) break;
+        iters *= 2;
+    }
+    for (int round = 0; round < 5; round++) {
+        double t0 = now();
+        sink += peak_bf16(iters);
+        t = now() - t0;
+        double gf = 12.0 * 64 * iters / t * 1e-9;
+        best = gf > best ? gf : best;
+    }
+    (void)sink;
+    return best;
+}
+#endif
+
 typedef struct { float (*fn)(long); long iters; float sink; } peak_job;
 
 static void peak_part(void *ctx, int part, int nparts)
@@ -62,7 +113,7 @@ static float (*peak_fn(const kern_ops *k, int *width))(long)
     *width = 4;
 #if defined(__x86_64__)
     if (strcmp(k->name, "avx2") == 0) { fn = peak_avx2; *width = 8; }
-    if (strcmp(k->name, "avx512") == 0) { fn = peak_avx512; *width = 16; }
+    if (strncmp(k->name, "avx512", 6) == 0) { fn = peak_avx512; *width = 16; }   /* (avx512bf16 too) */
 #endif
     return fn;
 }
@@ -173,6 +224,41 @@ static double measure_gemm(gemm_fn *f, int m, int n, int k, int ta)
     return best;
 }
 
+/* GFLOP/s of k's bf16 product C (m, n) += op(A) . B (gemm_nn_bf16 with B packed once, as the
+ * training packs its weights; tn: gemm_tn_bf16), repeated as measure_gemm repeats. */
+static double measure_gemm_bf16(const kern_ops *k, int m, int n, int kk, int tn)
+{
+    float *A = zalloc_floats((size_t)m * kk), *B = zalloc_floats((size_t)kk * n), *C = zalloc_floats((size_t)m * n);
+    for (size_t i = 0; i < (size_t)m * kk; i++) A[i] = (float)(i % 7) * 0.01f;
+    for (size_t i = 0; i < (size_t)kk * n; i++) B[i] = (float)(i % 5) * 0.01f;
+    uint32_t *Bp = lib_zalloc(kern_bf16_pack_size(kk, n) * sizeof(uint32_t));
+    void *w = lib_zalloc(kern_bf16_work_size(m, n, kk));
+    if (!Bp || !w) {
+        fprintf(stderr, "bench_kern: out of memory for a bf16 product\n");
+        exit(1);
+    }
+    if (!tn)
+        k->pack_b_bf16(kk, n, B, n, Bp);
+    double best = 0.0;
+    int rounds = 2.0 * m * n * kk > 1e9 ? 3 : 8;
+    for (int round = 0; round < rounds; round++) {
+        long reps = 0;
+        double t0 = now(), t;
+        do {
+            if (tn)
+                k->gemm_tn_bf16(m, n, kk, A, m, B, n, C, n, w);
+            else
+                k->gemm_nn_bf16(m, n, kk, A, kk, Bp, C, n, w);
+            reps++;
+            t = now() - t0;
+        } while (t < 0.05);
+        double gf = 2.0 * m * n * kk * reps / t * 1e-9;
+        best = gf > best ? gf : best;
+    }
+    free(A); free(B); free(C); free(Bp); free(w);
+    return best;
+}
+
 /* lstm_train_batch windows/s. */
 static double measure_train(const kern_ops *k, int V, int H, int T, int b)
 {
@@ -205,6 +291,41 @@ static double measure_train(const kern_ops *k, int V, int H, int T, int b)
     lstm_work_free(w);
     free(pf); free(gf); free(x); free(y);
     return best;
+}
+
+/* The set's bf16 products: the b = 32 products (what) and the char-rnn 2 x 512 ones (big), as
+ * the float table has them, against the FMA peak; the instruction's own peak where it runs. */
+static void bench_bf16(const kern_ops *k, double peak, const char *const what[3],
+                       const char *const big[5])
+{
+    printf("  bf16 products (%s)%*s %8s %8s\n", k->bf16_native ? "vdpbf16ps" : "emulated",
+           k->bf16_native ? 18 : 19, "", "H=128", "H=512");
+#if defined(__x86_64__)
+    if (k->bf16_native) {
+        double bp = measure_peak_bf16();
+        printf("  %-44s %6.1f (%3.0f%%)\n", "peak: 12 chains of vdpbf16ps", bp, 100 * bp / peak);
+    }
+#endif
+    for (int g = 0; g < 3; g++) {
+        printf("  %-44s", what[g]);
+        for (int H = 128; H <= 512; H *= 4) {
+            double gf = g == 0 ? measure_gemm_bf16(k, 32, 4 * H, H, 0)
+                      : g == 1 ? measure_gemm_bf16(k, 32, H, 4 * H, 0)
+                               : measure_gemm_bf16(k, H, 4 * H, 39 * 32, 1);
+            printf(" %6.1f (%3.0f%%)", gf, 100 * gf / peak);
+        }
+        printf("\n");
+    }
+    printf("  %-44s %8s\n", "char-rnn 2x512 products in bf16", "GFLOP/s");
+    for (int g = 0; g < 5; g++) {
+        int H = 512;
+        double gf = g == 0 ? measure_gemm_bf16(k, 5000, 4 * H, H, 0)
+                  : g == 1 ? measure_gemm_bf16(k, 5000, H, 4 * H, 0)
+                  : g == 2 ? measure_gemm_bf16(k, H, 4 * H, 5000, 1)
+                  : g == 3 ? measure_gemm_bf16(k, 50, 4 * H, H, 0)
+                           : measure_gemm_bf16(k, 50, H, 4 * H, 0);
+        printf("  %-44s %6.1f (%3.0f%%)\n", big[g], gf, 100 * gf / peak);
+    }
 }
 
 int main(void)
@@ -257,6 +378,8 @@ int main(void)
                                : measure_gemm(packed_call, 50, H, 4 * H, 0);
             printf("  %-44s %6.1f (%3.0f%%)\n", big[g], gf, 100 * gf / peak);
         }
+        if (strcmp(k->name, "scalar") != 0)    /* (the scalar set's are the oracle: slow by design) */
+            bench_bf16(k, peak, what, big);
         static const int cfg[3][2] = { { 128, 32 }, { 128, 64 }, { 512, 32 } };
         printf("  lstm_train_batch V=65 T=40 (GFLOP/s counts the 3 recurrent products, "
                "6*T*H*4H per window):\n   ");

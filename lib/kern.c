@@ -1,5 +1,7 @@
 /* kern.c - choosing a kernel set: CPUID via __builtin_cpu_supports, or by name; the packing
- * of the one-row products' matrices and the half-precision conversions, common to all sets. */
+ * of the one-row products' matrices, the half-precision conversions and the bf16 instructions'
+ * semantics, common to all sets. */
+#include <math.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -8,13 +10,13 @@
 
 extern const kern_ops kern_scalar;
 #if defined(__x86_64__)
-extern const kern_ops kern_avx2, kern_avx512;
+extern const kern_ops kern_avx2, kern_avx512, kern_avx512bf16;
 #endif
 
 /* Best first. */
 const kern_ops *const kern_all[] = {
 #if defined(__x86_64__)
-    &kern_avx512, &kern_avx2,
+    &kern_avx512bf16, &kern_avx512, &kern_avx2,
 #endif
     &kern_scalar, NULL,
 };
@@ -27,10 +29,11 @@ static int kern_runs(const kern_ops *k)
     if (k == &kern_avx2)
         return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")
             && __builtin_cpu_supports("f16c");
-    if (k == &kern_avx512)
+    if (k == &kern_avx512 || k == &kern_avx512bf16)
         return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl")
             && __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512dq")
-            && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");
+            && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c")
+            && (k == &kern_avx512 || __builtin_cpu_supports("avx512bf16"));
 #endif
     return k == &kern_scalar;
 }
@@ -194,4 +197,78 @@ float kern_f16_to_float(uint16_t h)
         u = sign | ((e + 112) << 23) | (m << 13);
     memcpy(&f, &u, sizeof f);
     return f;
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* bf16: vcvtneps2bf16 and vdpbf16ps in portable C (kern.h) */
+
+uint16_t kern_bf16_from_float(float f)
+{
+    uint32_t u;
+    memcpy(&u, &f, sizeof u);
+    uint32_t a = u & 0x7fffffffu;
+    if (a > 0x7f800000u)                                /* NaN: its upper half, made quiet */
+        return (uint16_t)((u >> 16) | 0x40);
+    if (a < 0x00800000u)                                /* zero or denormal: a signed zero */
+        return (uint16_t)((u >> 16) & 0x8000);
+    return (uint16_t)((u + 0x7fffu + ((u >> 16) & 1)) >> 16);  /* to nearest even; inf stays */
+}
+
+float kern_bf16_to_float(uint16_t h)
+{
+    uint32_t u = (uint32_t)h << 16;
+    float f;
+    memcpy(&f, &u, sizeof f);
+    return f;
+}
+
+/* x, or a zero of its sign when x is denormal (the instruction's inputs) */
+static float bf16_daz(float x)
+{
+    uint32_t u;
+    memcpy(&u, &x, sizeof u);
+    if ((u & 0x7f800000u) == 0)
+        u &= 0x80000000u;
+    memcpy(&x, &u, sizeof x);
+    return x;
+}
+
+/* fmaf rounds a result below 2^-126 to the denormal grid (2^-149 apart); the instruction
+ * rounds to 24 bits as if the exponent had no bound, and flushes what is then below 2^-126.
+ * The two differ only for results that fmaf makes nonzero and at most 2^-126: those are done
+ * again with a and c scaled by 2^32, where nothing is denormal. (a b + c can only be that
+ * small and nonzero when the finer of the two terms' spacings is below 2^-125: then both terms
+ * are below 2^-76 in magnitude, the normal factor a below 2^50, and nothing scaled overflows.) */
+float kern_bf16_fma(float a, float b, float c)
+{
+    float r = fmaf(a, b, c);
+    if (!(fabsf(r) <= 0x1p-126f) || r == 0.0f)         /* normal, infinite, NaN or zero */
+        return r;
+    float s = fmaf(a * 0x1p32f, b, c * 0x1p32f);        /* 2^32 (a b + c), one rounding */
+    return fabsf(s) < 0x1p-94f ? copysignf(0.0f, s) : s * 0x1p-32f;
+}
+
+float kern_bf16_dot(float acc, uint32_t a, uint32_t b)
+{
+    float a1 = bf16_daz(kern_bf16_to_float((uint16_t)(a >> 16)));
+    float b1 = bf16_daz(kern_bf16_to_float((uint16_t)(b >> 16)));
+    float a0 = bf16_daz(kern_bf16_to_float((uint16_t)a)), b0 = bf16_daz(kern_bf16_to_float((uint16_t)b));
+    acc = kern_bf16_fma(a1, b1, bf16_daz(acc));         /* the upper pair first */
+    return kern_bf16_fma(a0, b0, acc);
+}
+
+/* Words of a packed matrix (kern.h): the header, then ceil(k / 2) rows of pairs, each at most
+ * n rounded up to 16 (the widest vector) words. */
+size_t kern_bf16_pack_size(int k, int n)
+{
+    return KERN_BF16_HEAD + (size_t)((k + 1) / 2) * (size_t)((n + 15) / 16 * 16);
+}
+
+/* gemm_nn_bf16 rounds A (m, k) into rows of ceil(k / 2) pairs; gemm_tn_bf16 packs a k-block at
+ * a time, A^T's and B's pairs, each row of them at most 16-rounded m or n words. */
+size_t kern_bf16_work_size(int m, int n, int k)
+{
+    size_t k2 = (size_t)((k + 1) / 2), kb = k2 < KERN_BF16_KB ? k2 : KERN_BF16_KB;
+    size_t nn = (size_t)m * k2 * 4, tn = kb * (size_t)((m + 15) / 16 * 16 + (n + 15) / 16 * 16) * 4;
+    return ((nn > tn ? nn : tn) + 63) / 64 * 64;
 }

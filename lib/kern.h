@@ -2,11 +2,13 @@
  *
  * Every implementation has the same functions behind a kern_ops table; kern_select() picks
  * the best one this CPU supports (CPUID), kern_choose() the one a name asks for ("scalar",
- * "avx2", "avx512"; the tools take it from the environment variable CHARPIPE_KERNEL), and
- * kern_limit() makes a process act as if the CPU offered fewer sets (the tools' and tests'
- * CHARPIPE_KERNELS). The "scalar" set is portable C that builds anywhere; the others are
- * compiled only for x86-64, each in its own file with its own -m flags. Results of all sets agree with the double-precision reference (tests/lstm_ref.h) to float
- * rounding; tests/test_kern.c checks every set this CPU can run.
+ * "avx2", "avx512", "avx512bf16": the AVX-512 set with its bf16 products on vdpbf16ps; the
+ * tools take it from the environment variable CHARPIPE_KERNEL), and kern_limit() makes a
+ * process act as if the CPU offered fewer sets (the tools' and tests' CHARPIPE_KERNELS). The
+ * "scalar" set is portable C that builds anywhere; the others are compiled only for x86-64,
+ * each in its own file with its own -m flags. Results of all sets agree with the
+ * double-precision reference (tests/lstm_ref.h) to float rounding; tests/test_kern.c checks
+ * every set this CPU can run.
  *
  * Matrices are row-major floats, leading dimensions in floats, pointers need no alignment.
  */
@@ -28,6 +30,44 @@ void kern_pack_gemv_f16(int k, int n, const float *B, int ldb, uint16_t *Bp);
 /* IEEE half <-> float, portable C (what F16C's vcvtps2ph / vcvtph2ps compute). */
 uint16_t kern_f16_from_float(float f);
 float kern_f16_to_float(uint16_t h);
+
+/* bf16 products. bfloat16 (bf16) is the upper half of an IEEE float: sign, 8 exponent bits, 7
+ * fraction bits. AVX512_BF16's vdpbf16ps multiplies pairs of bf16 values and adds both products
+ * into a float, twice the products of a float FMA per instruction; the bf16 training path
+ * (lstm.h's LSTM_BF16) takes its products that way. The functions below are the instruction's
+ * semantics in portable C: the scalar set's bf16 path and the oracle every set is checked
+ * against bit for bit (tests/test_bf16.c). They follow Intel's pseudo-code (Intel Architecture
+ * Instruction Set Extensions and Future Features Programming Reference, May 2019: VDPBF16PS,
+ * VCVTNEPS2BF16, VCVTNE2PS2BF16), as Bochs's emulation reads it (cpu/avx/avx512_bf16.cc on
+ * SoftFloat 3e, which detects a tiny result after rounding, as x86 does):
+ *   kern_bf16_from_float  vcvtneps2bf16: round to nearest, ties to even (a carry into the
+ *                         exponent rounds to infinity); zero and denormal inputs become a zero
+ *                         of their sign; infinity stays; a NaN keeps its upper half, made quiet
+ *   kern_bf16_fma         one of vdpbf16ps's two multiply-adds: a b + c rounded once to nearest
+ *                         even, and a result that is tiny (below 2^-126 once rounded to 24 bits
+ *                         with an unbounded exponent) flushed to a zero of its sign; a, b, c
+ *                         are not denormal (the instruction flushes its inputs first)
+ *   kern_bf16_dot         one lane of vdpbf16ps: a and b each hold a pair of bf16, element 0 in
+ *                         the low half; acc + a1 b1 is rounded first, then + a0 b0, every input
+ *                         (acc too) treated as zero when denormal
+ * The pair's products are exact in float (8-bit significands) and the instruction ignores MXCSR.
+ * NaN results are NaN; their sign and payload are not specified (tests take NaN as NaN). */
+uint16_t kern_bf16_from_float(float f);
+float kern_bf16_to_float(uint16_t h);
+float kern_bf16_fma(float a, float b, float c);
+float kern_bf16_dot(float acc, uint32_t a, uint32_t b);
+
+/* The sets' bf16 products compute C (m, n) += A . B with every value of A and B rounded to bf16
+ * (kern_bf16_from_float) and these sums: element (i, j) takes the k terms in pairs (2p, 2p + 1),
+ * an odd k padded with a zero, and the pairs in blocks of KERN_BF16_KB; each block's sum starts
+ * at +0, takes its pairs in order (acc = kern_bf16_dot(acc, A's pair, B's pair)), and is then
+ * added to C (a float add). So every set, the emulations and the instruction, gives the same
+ * bits. A matrix packed for them (pack_b_bf16) holds kern_bf16_pack_size(k, n) 32-bit words:
+ * KERN_BF16_HEAD words of the set's own, then the pairs in the set's order; the products need a
+ * workspace of kern_bf16_work_size(m, n, k) bytes (64-byte aligned). */
+enum { KERN_BF16_KB = 256, KERN_BF16_HEAD = 16 };
+size_t kern_bf16_pack_size(int k, int n);
+size_t kern_bf16_work_size(int m, int n, int k);
 
 typedef struct kern_ops {
     const char *name;
@@ -115,6 +155,17 @@ typedef struct kern_ops {
     void (*gemv_packed_rows_f16)(int m, int n, int k, const float *X, int ldx,
                                  const uint16_t *Bp, const float *Y0, int ldy0, float *Y,
                                  int ldy);
+
+    /* The bf16 products (above). pack_b_bf16: Bp (kern_bf16_pack_size(k, n) words) = B (k, n)
+     * rounded and packed as this set's gemm_nn_bf16 reads it (a weight matrix, once a step). */
+    void (*pack_b_bf16)(int k, int n, const float *B, int ldb, uint32_t *Bp);
+    /* C (m, n) += A (m, k) . B, B packed by pack_b_bf16 (A rounded as it is read) */
+    void (*gemm_nn_bf16)(int m, int n, int k, const float *A, int lda, const uint32_t *Bp,
+                         float *C, int ldc, void *work);
+    /* C (m, n) += A^T . B,  A is (k, m), B (k, n): a weight gradient, summed over k rows */
+    void (*gemm_tn_bf16)(int m, int n, int k, const float *A, int lda, const float *B, int ldb,
+                         float *C, int ldc, void *work);
+    int bf16_native;                    /* 1: they run on vdpbf16ps; 0: on an exact emulation */
 } kern_ops;
 
 /* The best set for this CPU (within kern_limit's list). */

@@ -14,7 +14,7 @@ const kern_ops kern_avx512 = {
     "avx512", VW, gemm_nn, gemm_tn, gemm_nt, pack_b, gemm_nn_packed, gemv_packed,
     gemv_packed_f16, lstm_cell_fwd, lstm_cell_bwd,
     gru_cell_fwd, gru_cell_bwd, ln_fwd, ln_bwd, softmax, gemv_packed_rows,
-    gemv_packed_rows_f16,
+    gemv_packed_rows_f16, pack_b_bf16, gemm_nn_bf16, gemm_tn_bf16, KERN_BF16_NATIVE,
 };
 #else
 typedef int kern_avx512_not_built;

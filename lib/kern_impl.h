@@ -10,7 +10,8 @@
  * It defines static functions (gemm_nn, gemm_tn, gemm_nt, pack_b, gemm_nn_packed, the one-row
  * products gemv_packed and gemv_packed_f16 and their several-row forms gemv_packed_rows(_f16),
  * the LSTM and GRU cells, the lnlstm's layer norm,
- * the generation's softmax)
+ * the generation's softmax, and from kern_impl_bf16.h the bf16 products pack_b_bf16,
+ * gemm_nn_bf16 and gemm_tn_bf16)
  * that the including file puts into its kern_ops table. The same source is thereby used by
  * the AVX2 set (tested on this machine) and the AVX-512 set, so the two differ only in the
  * compiler's instruction selection and the tile sizes.
@@ -45,13 +46,19 @@ INLINE vf vload_n(const float *p, int n)
 }
 INLINE void vstore_n(float *p, vf v, int n) { memcpy(p, &v, (size_t)n * sizeof(float)); }
 
-/* Load VW halves at any alignment, as floats (F16C's vcvtph2ps; AVX-512F's for 16 lanes). */
+/* Load VW halves at any alignment, as floats (F16C's vcvtph2ps; AVX-512F's for 16 lanes; two
+ * of F16C's when 16 lanes are built for AVX2, as tests/kern_w16_avx2.c builds them). */
 INLINE vf vload_h(const uint16_t *p)
 {
 #if VW == 8
     return (vf)_mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)p));
-#elif VW == 16
+#elif VW == 16 && defined(__AVX512F__)
     return (vf)_mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)p));
+#elif VW == 16
+    union { vf v; __m256 h[2]; } u;
+    u.h[0] = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)p));
+    u.h[1] = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(p + 8)));
+    return u.v;
 #else
 #error "kern_impl.h: vload_h knows VW 8 and 16"
 #endif
@@ -66,7 +73,7 @@ INLINE vf vclamp(vf x, vf lo, vf hi)
 {
 #if VW == 8
     return (vf)_mm256_min_ps((__m256)hi, _mm256_max_ps((__m256)lo, (__m256)x));
-#elif VW == 16
+#elif VW == 16 && defined(__AVX512F__)
     return (vf)_mm512_min_ps((__m512)hi, _mm512_max_ps((__m512)lo, (__m512)x));
 #else
     x = vsel(x < lo, lo, x);
@@ -998,3 +1005,11 @@ static int softmax(int n, float *x, float s)
         x[j] *= inv;
     return best;
 }
+
+/* ---------------------------------------------------------------------------------------- */
+/* The bf16 products */
+
+#ifndef KERN_BF16_NATIVE
+#define KERN_BF16_NATIVE 0
+#endif
+#include "kern_impl_bf16.h"

@@ -1,4 +1,5 @@
-/* kern_scalar.c - the portable kernel set: plain C loops, libm's expf/tanhf, no intrinsics.
+/* kern_scalar.c - the portable kernel set: plain C loops, libm's expf/tanhf, no intrinsics; its
+ * bf16 products are kern.c's emulation of vdpbf16ps, element by element.
  * It is the specification the vector sets follow, and runs on any architecture. The loops are
  * ordered so the innermost one walks contiguous memory (the compiler may vectorise it). */
 #include <math.h>
@@ -257,9 +258,78 @@ static int softmax(int n, float *x, float s)
     return best;
 }
 
+/* ---- bf16 products: kern.h's definition, as plainly as it reads ---- */
+
+/* Pair p of k values x[0], x[stride], ...: element 2p in the low half (bf16), 2p + 1 in the
+ * upper (zero past k). */
+static uint32_t bf16_pair(const float *x, size_t stride, int p, int k)
+{
+    uint32_t lo = kern_bf16_from_float(x[(size_t)2 * p * stride]);
+    uint32_t hi = 2 * p + 1 < k ? kern_bf16_from_float(x[(size_t)(2 * p + 1) * stride]) : 0;
+    return hi << 16 | lo;
+}
+
+/* c plus the sums of k2 pairs a[p as] . b[p bs], a block of KERN_BF16_KB pairs at a time */
+static float bf16_sums(float c, const uint32_t *a, size_t as, const uint32_t *b, size_t bs, int k2)
+{
+    for (int p0 = 0; p0 < k2; p0 += KERN_BF16_KB) {
+        float acc = 0.0f;
+        for (int p = p0; p < k2 && p < p0 + KERN_BF16_KB; p++)
+            acc = kern_bf16_dot(acc, a[p * as], b[p * bs]);
+        c += acc;
+    }
+    return c;
+}
+
+/* Packed B is the header (zeros), then B's pairs of rows: word (p, j) at p n + j. */
+static void pack_b_bf16(int k, int n, const float *B, int ldb, uint32_t *Bp)
+{
+    memset(Bp, 0, KERN_BF16_HEAD * sizeof *Bp);
+    for (int p = 0; p < (k + 1) / 2; p++)
+        for (int j = 0; j < n; j++)
+            Bp[KERN_BF16_HEAD + (size_t)p * n + j] = bf16_pair(B + j, (size_t)ldb, p, k);
+}
+
+/* C (m, n) += A (m, k) . B, B packed; work holds A's rows as pairs (m, ceil(k / 2)). */
+static void gemm_nn_bf16(int m, int n, int k, const float *A, int lda, const uint32_t *Bp,
+                         float *C, int ldc, void *work)
+{
+    int k2 = (k + 1) / 2;
+    uint32_t *a = work;
+    for (int i = 0; i < m; i++)
+        for (int p = 0; p < k2; p++)
+            a[(size_t)i * k2 + p] = bf16_pair(A + (size_t)i * lda, 1, p, k);
+    for (int i = 0; i < m; i++)
+        for (int j = 0; j < n; j++)
+            C[(size_t)i * ldc + j] = bf16_sums(C[(size_t)i * ldc + j], a + (size_t)i * k2, 1,
+                                               Bp + KERN_BF16_HEAD + j, (size_t)n, k2);
+}
+
+/* C (m, n) += A^T . B,  A (k, m), B (k, n): a k-block at a time, its pairs of rows of A and B
+ * in work (kc, m) and (kc, n). */
+static void gemm_tn_bf16(int m, int n, int k, const float *A, int lda, const float *B, int ldb,
+                         float *C, int ldc, void *work)
+{
+    int k2 = (k + 1) / 2;
+    for (int p0 = 0; p0 < k2; p0 += KERN_BF16_KB) {
+        int kc = k2 - p0 < KERN_BF16_KB ? k2 - p0 : KERN_BF16_KB;
+        uint32_t *a = work, *b = a + (size_t)kc * m;
+        for (int p = 0; p < kc; p++) {
+            for (int i = 0; i < m; i++)
+                a[(size_t)p * m + i] = bf16_pair(A + i, (size_t)lda, p0 + p, k);
+            for (int j = 0; j < n; j++)
+                b[(size_t)p * n + j] = bf16_pair(B + j, (size_t)ldb, p0 + p, k);
+        }
+        for (int i = 0; i < m; i++)
+            for (int j = 0; j < n; j++)
+                C[(size_t)i * ldc + j] = bf16_sums(C[(size_t)i * ldc + j], a + i, (size_t)m,
+                                                   b + j, (size_t)n, kc);
+    }
+}
+
 const kern_ops kern_scalar = {
     "scalar", 1, gemm_nn, gemm_tn, gemm_nt, pack_b, gemm_nn_packed, gemv_packed,
     gemv_packed_f16, lstm_cell_fwd, lstm_cell_bwd,
     gru_cell_fwd, gru_cell_bwd, ln_fwd, ln_bwd, softmax, gemv_packed_rows,
-    gemv_packed_rows_f16,
+    gemv_packed_rows_f16, pack_b_bf16, gemm_nn_bf16, gemm_tn_bf16, 0,
 };

@@ -27,6 +27,16 @@ int cell_parse(const char *name)
     return -1;
 }
 
+const char *lstm_precision_name(int precision)
+{
+    return precision == LSTM_FP32 ? "fp32" : precision == LSTM_BF16 ? "bf16" : "?";
+}
+
+int lstm_precision_parse(const char *name)
+{
+    return strcmp(name, "fp32") == 0 ? LSTM_FP32 : strcmp(name, "bf16") == 0 ? LSTM_BF16 : -1;
+}
+
 int lstm_ntensors(lstm_dims d) { return cell_tensors(d.cell) * d.L + 2; }
 
 int lstm_tensor_shape(lstm_dims d, int k, uint64_t shape[2])
@@ -199,6 +209,9 @@ struct lstm_work {
     float *lockout; /* (b, H) the locked masks on the top layer's output */
     float *hout;    /* (T, b, H) the top layer's output after them */
     void *mem;
+    /* bf16 products (lstm_work_bf16): a weight matrix packed, their workspace */
+    uint32_t *bpack;
+    void *bwork;
 };
 
 static size_t round16(size_t nfloats) { return (nfloats + 15) / 16 * 16; }
@@ -258,8 +271,41 @@ void lstm_work_free(lstm_work *w)
 {
     if (w) {
         free(w->mem);
+        free(w->bpack);
+        free(w->bwork);
         free(w);
     }
+}
+
+/* The bf16 products' pack holds one weight matrix (H, G) or its transpose; their workspace the
+ * largest product: a step's (b rows), the weight gradients (over T b rows) and, with layers
+ * above the first, their input projections and its gradient (T b rows). */
+int lstm_work_bf16(lstm_work *w)
+{
+    if (w->bpack)
+        return 0;
+    int H = w->H, G = cell_gates(w->cell) * H, b = w->bmax, tb = w->T * w->bmax;
+    size_t np = kern_bf16_pack_size(H, G), npt = kern_bf16_pack_size(G, H);
+    size_t ws = kern_bf16_work_size(b, G, H), wt = kern_bf16_work_size(b, H, G);
+    size_t wg = kern_bf16_work_size(H, G, tb);
+    if (wt > ws) ws = wt;
+    if (wg > ws) ws = wg;
+    if (w->L > 1) {
+        size_t wi = kern_bf16_work_size(tb, G, H), wd = kern_bf16_work_size(tb, H, G);
+        if (wi > ws) ws = wi;
+        if (wd > ws) ws = wd;
+    }
+    if (posix_memalign((void **)&w->bpack, 64, (np > npt ? np : npt) * sizeof(uint32_t))) {
+        w->bpack = NULL;
+        return -1;
+    }
+    if (posix_memalign(&w->bwork, 64, ws)) {
+        free(w->bpack);
+        w->bpack = NULL;
+        w->bwork = NULL;
+        return -1;
+    }
+    return 0;
 }
 
 /* Whether w was made for p's dims and holds b rows of T steps. */
@@ -538,17 +584,56 @@ static void weightdrop_backward(float *dr, const float *drd, float keep, uint64_
         dr[i] += drd[i] * (rng_uniform(&rr) < keep ? 1.0f / keep : 0.0f);
 }
 
+/* The products with a weight matrix in the call's precision (lstm_seq.precision): float
+ * (bf NULL: pack_b into fpack, gemm_nn_packed, gemm_tn), or bf16 (kern.h's bf16 products:
+ * pack_b_bf16 into bf->pack, their workspace bf->work). */
+typedef struct bf16_buf {
+    uint32_t *pack;
+    void *work;
+} bf16_buf;
+
+/* B (K, N), rows N apart, packed for wmul */
+static void wpack(const kern_ops *k, const bf16_buf *bf, int K, int N, const float *B, float *fpack)
+{
+    if (bf)
+        k->pack_b_bf16(K, N, B, N, bf->pack);
+    else
+        k->pack_b(K, N, B, N, fpack);
+}
+
+/* C (m, N) += A (m, K) . the B wpack packed */
+static void wmul(const kern_ops *k, const bf16_buf *bf, int m, int N, int K, const float *A,
+                 int lda, const float *fpack, float *C, int ldc)
+{
+    if (bf)
+        k->gemm_nn_bf16(m, N, K, A, lda, bf->pack, C, ldc, bf->work);
+    else
+        k->gemm_nn_packed(m, N, K, A, lda, fpack, C, ldc);
+}
+
+/* C (m, N) += A^T . B,  A (K, m), B (K, N): a weight gradient */
+static void wgrad(const kern_ops *k, const bf16_buf *bf, int m, int N, int K, const float *A,
+                  int lda, const float *B, int ldb, float *C, int ldc)
+{
+    if (bf)
+        k->gemm_tn_bf16(m, N, K, A, lda, B, ldb, C, ldc, bf->work);
+    else
+        k->gemm_tn(m, N, K, A, lda, B, ldb, C, ldc);
+}
+
 /* The input projection of a layer above the first, all rows at once: z is (n, G), inp
  * (n, H) (the layer below's h, after dropout), kernel (H, G), bias (G) or NULL, kp (H, G)
  * scratch (NULL for fewer than 8 rows). z = inp . kernel + bias (no bias when NULL). For more than a few rows the kernel
- * is packed once (pack_b), so the product reads it as the recurrent product reads R. */
-static void input_forward(const kern_ops *k, float *z, const float *inp, const float *kernel,
-                          const float *bias, float *kp, size_t n, int H, int G)
+ * is packed once (pack_b), so the product reads it as the recurrent product reads R; bf16
+ * products always pack. */
+static void input_forward(const kern_ops *k, const bf16_buf *bf, float *z, const float *inp,
+                          const float *kernel, const float *bias, float *kp, size_t n, int H,
+                          int G)
 {
     bias_rows(z, n, bias, G);
-    if (n >= 8) {
-        k->pack_b(H, G, kernel, G, kp);
-        k->gemm_nn_packed((int)n, G, H, inp, H, kp, z, G);
+    if (n >= 8 || bf) {
+        wpack(k, bf, H, G, kernel, kp);
+        wmul(k, bf, (int)n, G, H, inp, H, kp, z, G);
     } else
         k->gemm_nn((int)n, G, H, inp, H, kernel, G, z, G);
 }
@@ -556,15 +641,15 @@ static void input_forward(const kern_ops *k, float *z, const float *inp, const f
 /* Its backward: dkernel is (H, G), dinp (n, H), dz (n, G), inp (n, H) as forward multiplied
  * it, kernel (H, G), kt and ktp (G, H) scratch. dkernel += inp^T dz; dinp = dz . kernel^T
  * (written, not added: the gradient for the layer below's h), with kernel^T packed. */
-static void input_backward(const kern_ops *k, float *dkernel, float *dinp, const float *dz,
-                           const float *inp, const float *kernel, float *kt, float *ktp,
-                           size_t n, int H, int G)
+static void input_backward(const kern_ops *k, const bf16_buf *bf, float *dkernel, float *dinp,
+                           const float *dz, const float *inp, const float *kernel, float *kt,
+                           float *ktp, size_t n, int H, int G)
 {
-    k->gemm_tn(H, G, (int)n, inp, H, dz, G, dkernel, G);
+    wgrad(k, bf, H, G, (int)n, inp, H, dz, G, dkernel, G);
     transpose(kt, kernel, H, G);
     memset(dinp, 0, n * H * sizeof(float));
-    k->pack_b(G, H, kt, H, ktp);
-    k->gemm_nn_packed((int)n, H, G, dz, G, ktp, dinp, H);
+    wpack(k, bf, G, H, kt, ktp);
+    wmul(k, bf, (int)n, H, G, dz, G, ktp, dinp, H);
 }
 
 /* The target of output row q, or -1 without y: y is (b), one target after the last step, or
@@ -631,22 +716,23 @@ static void dense_backward(const kern_ops *k, float *ddense_w, float *ddense_b, 
 /* The recurrences. Common to all: z is (T, b, G) and holds the input projections on entry
  * (from embed_forward or input_forward); h (and c, the LSTMs' cell state) are (T+1, b, H),
  * slice 0 the initial state, read only when carried (else it is zeros and the first step
- * skips the recurrent product); recurrent is (H, G); rp (H, G) scratch for it packed. */
+ * skips the recurrent product); recurrent is (H, G); rp (H, G) scratch for it packed (bf:
+ * bf16 products, packed in bf->pack). */
 
 /* The LSTM over T steps: z (T, b, 4H) becomes the activations i, f, g, o; h, c (T+1, b, H)
  * receive h_1..h_T, c_1..c_T. z_t += h_{t-1} . recurrent, then the cell. */
-static void lstm_forward(const kern_ops *k, float *z, float *h, float *c, const float *recurrent,
-                         float *rp, int carried, int b, int T, int H)
+static void lstm_forward(const kern_ops *k, const bf16_buf *bf, float *z, float *h, float *c,
+                         const float *recurrent, float *rp, int carried, int b, int T, int H)
 {
     int G = 4 * H;
     size_t bH = (size_t)b * H;
     if (T > 1 || carried)                            /* packed once for all steps */
-        k->pack_b(H, G, recurrent, G, rp);
+        wpack(k, bf, H, G, recurrent, rp);
     for (int t = 0; t < T; t++) {
         float *zt = z + (size_t)t * b * G, *hp = h + (size_t)t * bH, *cp = c + (size_t)t * bH;
         int first = t == 0 && !carried;              /* h_{t-1} = c_{t-1} = 0 */
         if (!first)
-            k->gemm_nn_packed(b, G, H, hp, H, rp, zt, G);
+            wmul(k, bf, b, G, H, hp, H, rp, zt, G);
         k->lstm_cell_fwd(b, H, zt, first ? NULL : cp, cp + bH, hp + bH);
     }
 }
@@ -655,19 +741,20 @@ static void lstm_forward(const kern_ops *k, float *z, float *h, float *c, const 
  * bias; gamma and bias (4H); shat (T, b, 4H) and rstd (T, b, 4) receive the normalised
  * projections and 1 / standard deviation of each block for the backward pass.
  * s_t = z_t + h_{t-1} . recurrent, z_t = gamma * norm(s_t) + bias, then the cell. */
-static void lnlstm_forward(const kern_ops *k, float *z, float *shat, float *rstd, float *h,
-                           float *c, const float *recurrent, const float *gamma,
-                           const float *bias, float *rp, int carried, int b, int T, int H)
+static void lnlstm_forward(const kern_ops *k, const bf16_buf *bf, float *z, float *shat,
+                           float *rstd, float *h, float *c, const float *recurrent,
+                           const float *gamma, const float *bias, float *rp, int carried, int b,
+                           int T, int H)
 {
     int G = 4 * H;
     size_t bH = (size_t)b * H;
     if (T > 1 || carried)
-        k->pack_b(H, G, recurrent, G, rp);
+        wpack(k, bf, H, G, recurrent, rp);
     for (int t = 0; t < T; t++) {
         float *zt = z + (size_t)t * b * G, *hp = h + (size_t)t * bH, *cp = c + (size_t)t * bH;
         int first = t == 0 && !carried;
         if (!first)
-            k->gemm_nn_packed(b, G, H, hp, H, rp, zt, G);
+            wmul(k, bf, b, G, H, hp, H, rp, zt, G);
         k->ln_fwd(b, H, zt, gamma, bias, shat + (size_t)t * b * G, rstd + (size_t)t * b * 4);
         k->lstm_cell_fwd(b, H, zt, first ? NULL : cp, cp + bH, hp + bH);
     }
@@ -676,41 +763,43 @@ static void lnlstm_forward(const kern_ops *k, float *z, float *shat, float *rstd
 /* The GRU over T steps: z (T, b, 3H) (input projections + input bias) becomes the
  * activations z, r, n; u (T, b, 3H) receives the recurrent pre-activations
  * u_t = h_{t-1} . recurrent + rbias, rbias (3H) the recurrent bias; h (T+1, b, H) h_1..h_T. */
-static void gru_forward(const kern_ops *k, float *z, float *u, float *h, const float *recurrent,
-                        const float *rbias, float *rp, int carried, int b, int T, int H)
+static void gru_forward(const kern_ops *k, const bf16_buf *bf, float *z, float *u, float *h,
+                        const float *recurrent, const float *rbias, float *rp, int carried, int b,
+                        int T, int H)
 {
     int G = 3 * H;
     size_t bH = (size_t)b * H;
     if (T > 1 || carried)
-        k->pack_b(H, G, recurrent, G, rp);
+        wpack(k, bf, H, G, recurrent, rp);
     for (int t = 0; t < T; t++) {
         float *zt = z + (size_t)t * b * G, *ut = u + (size_t)t * b * G, *hp = h + (size_t)t * bH;
         int first = t == 0 && !carried;
         bias_rows(ut, (size_t)b, rbias, G);
         if (!first)
-            k->gemm_nn_packed(b, G, H, hp, H, rp, ut, G);
+            wmul(k, bf, b, G, H, hp, H, rp, ut, G);
         k->gru_cell_fwd(b, H, zt, ut, first ? NULL : hp, hp + bH);
     }
 }
 
 /* For the backward passes: rtp (G, H) = recurrent (H, G)^T packed, rt (G, H) scratch. */
-static void pack_transposed(const kern_ops *k, float *rtp, float *rt, const float *recurrent,
-                            int H, int G)
+static void pack_transposed(const kern_ops *k, const bf16_buf *bf, float *rtp, float *rt,
+                            const float *recurrent, int H, int G)
 {
     transpose(rt, recurrent, H, G);
-    k->pack_b(G, H, rt, H, rtp);
+    wpack(k, bf, G, H, rt, rtp);
 }
 
 /* drecurrent is (H, G), h (T+1, b, H), du (T, b, G) the gradient of what h_{t-1} multiplies.
  * drecurrent += sum_t h_{t-1}^T du_t, all steps at once (h_0 = 0 skipped unless carried). */
-static void recurrent_dweights(const kern_ops *k, float *drecurrent, const float *h,
-                               const float *du, int carried, int b, int T, int H, int G)
+static void recurrent_dweights(const kern_ops *k, const bf16_buf *bf, float *drecurrent,
+                               const float *h, const float *du, int carried, int b, int T, int H,
+                               int G)
 {
     size_t bH = (size_t)b * H;
     int t0 = carried ? 0 : 1;
     if (T > t0)
-        k->gemm_tn(H, G, (T - t0) * b, h + (size_t)t0 * bH, H, du + (size_t)t0 * b * G, G,
-                   drecurrent, G);
+        wgrad(k, bf, H, G, (T - t0) * b, h + (size_t)t0 * bH, H, du + (size_t)t0 * b * G, G,
+              drecurrent, G);
 }
 
 /* The backward passes, common to all: z (T, b, G) holds forward's activations and becomes
@@ -720,14 +809,15 @@ static void recurrent_dweights(const kern_ops *k, float *drecurrent, const float
  * and ss's sums accumulate; rt, rtp (G, H) and dh, dc (b, H) scratch. */
 
 /* The LSTM's: ss->dbias (4H). */
-static void lstm_backward(const kern_ops *k, float *z, const float *h, const float *c,
+static void lstm_backward(const kern_ops *k, const bf16_buf *bf, float *z, const float *h,
+                          const float *c,
                           const float *dup, const float *recurrent, float *drecurrent,
                           const step_sums *ss, float *rt, float *rtp, float *dh, float *dc,
                           int carried, int b, int T, int H)
 {
     int G = 4 * H;
     size_t bH = (size_t)b * H;
-    pack_transposed(k, rtp, rt, recurrent, H, G);
+    pack_transposed(k, bf, rtp, rt, recurrent, H, G);
     memset(dh, 0, bH * sizeof(float));
     memset(dc, 0, bH * sizeof(float));
     for (int t = T - 1; t >= 0; t--) {
@@ -739,15 +829,16 @@ static void lstm_backward(const kern_ops *k, float *z, const float *h, const flo
         step_sums_add(ss, dz, NULL, t, b, G);
         memset(dh, 0, bH * sizeof(float));
         if (t > 0)                                      /* dh_{t-1} = dz . recurrent^T */
-            k->gemm_nn_packed(b, H, G, dz, G, rtp, dh, H);
+            wmul(k, bf, b, H, G, dz, G, rtp, dh, H);
     }
-    recurrent_dweights(k, drecurrent, h, z, carried, b, T, H, G);
+    recurrent_dweights(k, bf, drecurrent, h, z, carried, b, T, H, G);
 }
 
 /* The lnlstm's: gamma (4H), shat (T, b, 4H) and rstd (T, b, 4) from lnlstm_forward; dgamma
  * and dbias (4H) accumulate step by step (ln_bwd; ss has no dbias). z becomes ds, the
  * gradient of the projections. */
-static void lnlstm_backward(const kern_ops *k, float *z, const float *shat, const float *rstd,
+static void lnlstm_backward(const kern_ops *k, const bf16_buf *bf, float *z, const float *shat,
+                            const float *rstd,
                             const float *h, const float *c, const float *dup,
                             const float *recurrent, const float *gamma, float *drecurrent,
                             float *dgamma, float *dbias, const step_sums *ss, float *rt,
@@ -755,7 +846,7 @@ static void lnlstm_backward(const kern_ops *k, float *z, const float *shat, cons
 {
     int G = 4 * H;
     size_t bH = (size_t)b * H;
-    pack_transposed(k, rtp, rt, recurrent, H, G);
+    pack_transposed(k, bf, rtp, rt, recurrent, H, G);
     memset(dh, 0, bH * sizeof(float));
     memset(dc, 0, bH * sizeof(float));
     for (int t = T - 1; t >= 0; t--) {
@@ -769,20 +860,21 @@ static void lnlstm_backward(const kern_ops *k, float *z, const float *shat, cons
                   dgamma, dbias);                       /* dz -> ds, dgamma and dbias */
         step_sums_add(ss, dz, NULL, t, b, G);
         if (t > 0)                                      /* dh_{t-1} = ds . recurrent^T */
-            k->gemm_nn_packed(b, H, G, dz, G, rtp, dh, H);
+            wmul(k, bf, b, H, G, dz, G, rtp, dh, H);
     }
-    recurrent_dweights(k, drecurrent, h, z, carried, b, T, H, G);
+    recurrent_dweights(k, bf, drecurrent, h, z, carried, b, T, H, G);
 }
 
 /* The GRU's: u (T, b, 3H) the recurrent pre-activations becomes du; ss->dbias and dbias_u the
  * rows of the bias (2, 3H), the input bias's gradient and the recurrent bias's; no c or dc. */
-static void gru_backward(const kern_ops *k, float *z, float *u, const float *h, const float *dup,
+static void gru_backward(const kern_ops *k, const bf16_buf *bf, float *z, float *u, const float *h,
+                         const float *dup,
                          const float *recurrent, float *drecurrent, const step_sums *ss,
                          float *rt, float *rtp, float *dh, int carried, int b, int T, int H)
 {
     int G = 3 * H;
     size_t bH = (size_t)b * H;
-    pack_transposed(k, rtp, rt, recurrent, H, G);
+    pack_transposed(k, bf, rtp, rt, recurrent, H, G);
     memset(dh, 0, bH * sizeof(float));
     for (int t = T - 1; t >= 0; t--) {
         float *dz = z + (size_t)t * b * G, *du = u + (size_t)t * b * G;
@@ -792,9 +884,9 @@ static void gru_backward(const kern_ops *k, float *z, float *u, const float *h, 
         k->gru_cell_bwd(b, H, dz, du, first ? NULL : hp, dh);   /* dh becomes dh * z */
         step_sums_add(ss, dz, du, t, b, G);
         if (t > 0)                                      /* dh_{t-1} += du . recurrent^T */
-            k->gemm_nn_packed(b, H, G, du, G, rtp, dh, H);
+            wmul(k, bf, b, H, G, du, G, rtp, dh, H);
     }
-    recurrent_dweights(k, drecurrent, h, u, carried, b, T, H, G);
+    recurrent_dweights(k, bf, drecurrent, h, u, carried, b, T, H, G);
 }
 
 /* ---------------------------------------------------------------------------------------- */
@@ -851,9 +943,11 @@ static keeps keeps_of(const lstm_seq *s, int train)
  * With train set, dropout (s->dropout) is applied to the input of layers above the first,
  * and the regularisation of lstm_seq (weight drop, locked dropout) where it says. The masks'
  * seeds are drawn from s->rng in a fixed order: per layer, input dropout (layer 0) or dropout
- * then locked dropout (above), then weight drop; last the output's locked dropout. */
-static double forward(const kern_ops *k, const lstm_params *p, lstm_work *w, int b, int T,
-                      const int32_t *x, const int32_t *y, const lstm_seq *s, int train)
+ * then locked dropout (above), then weight drop; last the output's locked dropout. bf: the
+ * recurrent layers' products in bf16 (NULL: float). */
+static double forward(const kern_ops *k, const bf16_buf *bf, const lstm_params *p, lstm_work *w,
+                      int b, int T, const int32_t *x, const int32_t *y, const lstm_seq *s,
+                      int train)
 {
     int V = p->dim.V, H = p->dim.H, L = p->dim.L, cell = p->dim.cell, G = cell_gates(cell) * H;
     int pp = s && s->per_position, carried = s && s->h0;
@@ -885,7 +979,7 @@ static double forward(const kern_ops *k, const lstm_params *p, lstm_work *w, int
                 dropout_apply(w->xin, w->h[l - 1] + bH, w->mask[l], tb * H);
                 X = w->xin;
             }
-            input_forward(k, Z, X, ly->kernel, bias, w->rp, tb, H, G);
+            input_forward(k, bf, Z, X, ly->kernel, bias, w->rp, tb, H, G);
         }
         const float *R = ly->recurrent;
         if (kp.wdrop < 1.0f) {
@@ -895,14 +989,14 @@ static double forward(const kern_ops *k, const lstm_params *p, lstm_work *w, int
         }
         switch (cell) {
         case CELL_GRU:
-            gru_forward(k, Z, w->u[l], w->h[l], R, ly->bias + G, w->rp, carried, b, T, H);
+            gru_forward(k, bf, Z, w->u[l], w->h[l], R, ly->bias + G, w->rp, carried, b, T, H);
             break;
         case CELL_LNLSTM:
-            lnlstm_forward(k, Z, w->u[l], w->rstd[l], w->h[l], w->c[l], R, ly->gamma,
+            lnlstm_forward(k, bf, Z, w->u[l], w->rstd[l], w->h[l], w->c[l], R, ly->gamma,
                            ly->bias, w->rp, carried, b, T, H);
             break;
         default:
-            lstm_forward(k, Z, w->h[l], w->c[l], R, w->rp, carried, b, T, H);
+            lstm_forward(k, bf, Z, w->h[l], w->c[l], R, w->rp, carried, b, T, H);
         }
         state_save(s, l, w->h[l], w->c[l], cell == CELL_GRU, T, bH);
     }
@@ -917,12 +1011,24 @@ static double forward(const kern_ops *k, const lstm_params *p, lstm_work *w, int
     return dense_forward(k, w->probs, top, p->dense_w, p->dense_b, y, pp, b, T, rows, H, V);
 }
 
+/* The products' precision s asks for: *bf NULL (float) or w's bf16 buffers; -1 when w has none
+ * for bf16 or the precision is unknown. */
+static int precision_of(const lstm_seq *s, lstm_work *w, bf16_buf *buf, const bf16_buf **bf)
+{
+    int prec = s ? s->precision : LSTM_FP32;
+    *buf = (bf16_buf){ w->bpack, w->bwork };
+    *bf = prec == LSTM_BF16 ? buf : NULL;
+    return prec == LSTM_FP32 || (prec == LSTM_BF16 && w->bpack) ? 0 : -1;
+}
+
 double lstm_forward_seq(const kern_ops *k, const lstm_params *p, lstm_work *w, int b, int T,
                         const int32_t *x, const int32_t *y, float *probs, const lstm_seq *s)
 {
-    if (!dims_fit(p, w, b, T))
+    bf16_buf buf;
+    const bf16_buf *bf;
+    if (!dims_fit(p, w, b, T) || precision_of(s, w, &buf, &bf) < 0)
         return NAN;
-    double loss = forward(k, p, w, b, T, x, y, s, 0);
+    double loss = forward(k, bf, p, w, b, T, x, y, s, 0);
     if (probs)
         memcpy(probs, w->probs, (s && s->per_position ? (size_t)T : 1) * b * p->dim.V * sizeof(float));
     return loss;
@@ -938,14 +1044,16 @@ double lstm_train_seq(const kern_ops *k, const lstm_params *p, lstm_params *g, l
                       int b, int T, const int32_t *x, const int32_t *y, float gscale,
                       const lstm_seq *s)
 {
-    if (!dims_fit(p, w, b, T))
+    bf16_buf buf;
+    const bf16_buf *bf;
+    if (!dims_fit(p, w, b, T) || precision_of(s, w, &buf, &bf) < 0)
         return NAN;
     int V = p->dim.V, H = p->dim.H, L = p->dim.L, cell = p->dim.cell, G = cell_gates(cell) * H;
     int pp = s && s->per_position, carried = s && s->h0;
     size_t bH = (size_t)b * H, tb = (size_t)T * b;
     keeps kp = keeps_of(s, 1);
     int masked = kp.drop < 1.0f || kp.locked < 1.0f;   /* the layers above the first: mask[l] */
-    double loss = forward(k, p, w, b, T, x, y, s, 1);
+    double loss = forward(k, bf, p, w, b, T, x, y, s, 1);
 
     /* dup (T, b, H): the gradient arriving at the top layer's h_t from the outputs (of the
      * last step alone without per_position) */
@@ -977,16 +1085,16 @@ double lstm_train_seq(const kern_ops *k, const lstm_params *p, lstm_params *g, l
                          l == 0 && kp.input < 1.0f ? w->lock0 : NULL, T };
         switch (cell) {
         case CELL_GRU:
-            gru_backward(k, Z, w->u[l], w->h[l], w->dup, R, dR, &ss,
+            gru_backward(k, bf, Z, w->u[l], w->h[l], w->dup, R, dR, &ss,
                          w->rt, w->rtp, w->dh, carried, b, T, H);
             break;
         case CELL_LNLSTM:
-            lnlstm_backward(k, Z, w->u[l], w->rstd[l], w->h[l], w->c[l], w->dup, R,
+            lnlstm_backward(k, bf, Z, w->u[l], w->rstd[l], w->h[l], w->c[l], w->dup, R,
                             ly->gamma, dR, gl->gamma, gl->bias, &ss, w->rt, w->rtp, w->dh,
                             w->dc, carried, b, T, H);
             break;
         default:
-            lstm_backward(k, Z, w->h[l], w->c[l], w->dup, R, dR, &ss,
+            lstm_backward(k, bf, Z, w->h[l], w->c[l], w->dup, R, dR, &ss,
                           w->rt, w->rtp, w->dh, w->dc, carried, b, T, H);
         }
         if (wd)
@@ -998,7 +1106,7 @@ double lstm_train_seq(const kern_ops *k, const lstm_params *p, lstm_params *g, l
                     dropout_apply(w->xin, X, w->mask[l], tb * H);
                 X = w->xin;
             }
-            input_backward(k, gl->kernel, w->dup, Z, X, ly->kernel, w->rt, w->rtp, tb, H, G);
+            input_backward(k, bf, gl->kernel, w->dup, Z, X, ly->kernel, w->rt, w->rtp, tb, H, G);
             if (masked)
                 dropout_backward(w->dup, w->mask[l], tb * H);
         }
@@ -1043,12 +1151,12 @@ void lstm_step(const kern_ops *k, const lstm_params *p, int x, float *h, float *
         if (l == 0)
             embed_forward(z, &x1, ly->kernel, bias, 1, 1, G);
         else
-            input_forward(k, z, h + (size_t)(l - 1) * H, ly->kernel, bias, NULL, 1, H, G);
+            input_forward(k, NULL, z, h + (size_t)(l - 1) * H, ly->kernel, bias, NULL, 1, H, G);
         /* one step of the cell, h and c in place; a single product: the recurrent kernel unpacked */
         switch (cell) {
         case CELL_GRU: {                        /* u (scratch + G) = h . recurrent + recurrent bias */
             float *u = scratch + G;
-            input_forward(k, u, hl, ly->recurrent, ly->bias + G, NULL, 1, H, G);
+            input_forward(k, NULL, u, hl, ly->recurrent, ly->bias + G, NULL, 1, H, G);
             k->gru_cell_fwd(1, H, z, u, hl, hl);
             break;
         }

@@ -110,6 +110,26 @@ typedef struct lstm_work lstm_work;
 lstm_work *lstm_work_new(lstm_dims d, int T, int bmax);
 void lstm_work_free(lstm_work *w);
 
+/* The precision of the recurrent layers' matrix products (lstm_seq.precision):
+ *   LSTM_FP32  float
+ *   LSTM_BF16  bf16 with float sums (kern.h's bf16 products, vdpbf16ps where the kernel set has
+ *              it, else an exact emulation): the products of each layer's recurrence (h . R
+ *              forward, dz . R^T backward) and input projection above the first layer (h . K,
+ *              dz . K^T), and the weight gradients (h^T dz). The weights are rounded and packed
+ *              once per call, the activations and gradients as each product reads them. The
+ *              parameters, the cells and their state, the dense layer (a small product whose
+ *              logits set the loss), the gradients and their sums stay float.
+ * lstm_precision_name gives "fp32" or "bf16"; lstm_precision_parse reads them (-1 for another
+ * name). */
+enum { LSTM_FP32, LSTM_BF16 };
+const char *lstm_precision_name(int precision);
+int lstm_precision_parse(const char *name);
+
+/* The scratch memory of bf16 products in w (about the size of w's activations again): 0, or
+ * -1 when out of memory. The calls below return NAN on a work area without it when asked for
+ * LSTM_BF16 (or for a precision that is neither). */
+int lstm_work_bf16(lstm_work *w);
+
 /* Forward and backward over b windows: x (b, T) indices, y (b) target indices.
  * Adds gscale * d(sum of the b losses)/d(param) into g (same layout as p; caller zeroes it),
  * so with gscale = 1/B for a batch of B split over threads the sum of the parts is the
@@ -145,6 +165,7 @@ typedef struct lstm_seq {
                              output into the dense layer */
     float input_dropout;  /* the same on layer 0's one-hot input: row r drops each vocabulary
                              character with this rate for all its steps */
+    int precision;        /* LSTM_FP32 (0) or LSTM_BF16: the products' precision (above) */
 } lstm_seq;
 
 double lstm_train_seq(const kern_ops *k, const lstm_params *p, lstm_params *g, lstm_work *w,

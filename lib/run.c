@@ -455,6 +455,8 @@ train_stop train_run(trainer *tr, const train_opts *o, const train_hooks *h)
     int last_epoch = 0;               /* the run ends with this epoch's end */
     int max_hit = 0, pending = 0;     /* a checkpoint asked for at an epoch's last batch */
     train_stop why = TRAIN_STOP_EPOCHS;
+    if (trainer_set_precision(tr, o->precision, tr->error, sizeof tr->error) < 0)
+        return TRAIN_STOP_ERROR;
     if ((budget || (R.limit >= 0 && st->epochs >= R.limit)) && o->resume) {
         why = TRAIN_STOP_NOTHING;
         s->train_seconds = R.train_secs;

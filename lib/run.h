@@ -79,6 +79,9 @@ typedef struct train_opts {
     long print_every;                 /* TRAIN_EV_PRINT every N batches this invocation trains */
     double print_seconds;             /* ... or every S seconds, whichever comes first (0: off) */
     int threads;                      /* for the caller's trainer_new */
+    int precision;                    /* the steps' products, LSTM_FP32 or LSTM_BF16 (lstm.h); not
+                                         kept in the model: each invocation says (train_run sets it
+                                         with trainer_set_precision) */
 } train_opts;
 
 /* The defaults: Keras's (batch 64, lr 1e-3, val 0.2, H 128, one LSTM layer, one epoch). */

@@ -258,6 +258,18 @@ bad:
     return NULL;
 }
 
+int trainer_set_precision(trainer *tr, int precision, char *err, size_t cap)
+{
+    if (precision != LSTM_FP32 && precision != LSTM_BF16)
+        return lib_fail(err, cap, "unknown precision %d", precision);
+    for (int i = 0; precision == LSTM_BF16 && i < tr->ev->nthreads; i++)
+        if (lstm_work_bf16(tr->ev->w[i].work) < 0)
+            return lib_fail(err, cap, "out of memory for the bf16 products' scratch (%d threads)",
+                            tr->ev->nthreads);
+    tr->precision = precision;
+    return 0;
+}
+
 void trainer_free(trainer *tr)
 {
     if (!tr)
@@ -372,7 +384,7 @@ static void train_part(void *ctx, int part, int nparts)
     rng_seed(&r, st->seed * 0x9e3779b97f4a7c15ULL + (uint64_t)st->steps * 1000003);
     lstm_seq s = { .per_position = pp, .dropout = (float)st->dropout, .rng = &r, .row0 = lo,
                    .weight_drop = (float)st->weight_drop, .locked_dropout = (float)st->locked_dropout,
-                   .input_dropout = (float)st->input_dropout };
+                   .input_dropout = (float)st->input_dropout, .precision = tr->precision };
     if (m->streams) {
         int at = tr->comm.sharded ? lo - tr->slo : lo;    /* a shard holds its streams alone */
         dataset_slice(tr->d, 0, tr->per_stream, at, b, j->off, tr->N, w->x, w->y);

@@ -110,6 +110,7 @@ typedef struct trainer {
     long nbatches;                    /* per epoch (with shards, the fewest of any process) */
     uint32_t *perm;                   /* windows: the shuffle order of the training windows */
     train_comm comm;                  /* size 1 when alone */
+    int precision;                    /* the steps' products: LSTM_FP32 or LSTM_BF16 (lstm.h) */
     int slo, shi;                     /* streams: this process's share of the m->streams */
     char error[512];                  /* why the last run stopped with an error (run.h) */
 } trainer;
@@ -122,6 +123,12 @@ trainer *trainer_new(const kern_ops *k, model *m, train_state *st, const dataset
 trainer *trainer_new_comm(const kern_ops *k, model *m, train_state *st, const dataset *d,
                           int nthreads, const train_comm *comm, char *err, size_t cap);
 void trainer_free(trainer *tr);
+
+/* The precision of the training steps' products (lstm.h's LSTM_FP32, the default, or
+ * LSTM_BF16), from the next step on; validation stays float. 0, or -1 with the reason in err
+ * (out of memory for bf16's scratch, an unknown precision). The parameters and the optimizer
+ * state are the same float ones either way: a run may change it when it is resumed. */
+int trainer_set_precision(trainer *tr, int precision, char *err, size_t cap);
 
 /* The start of an epoch: the windows shuffled with r, or the streams' carried state loaded
  * from st's (zeros if it has none). */

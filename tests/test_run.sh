@@ -34,7 +34,7 @@ done < opts.txt
 resumed() { cp R.model r.model; train --streams -j 1 --no-progress --resume r.model "$@" -o r.model < rep.text.ts > out 2> err; }
 tested=
 # applied: the run goes on with it
-for a in "-e 2" "--max-seconds 100" "-j 2" "--threads 2" "--best b.model" "--log l.tsv" "--log-format json --log l.json" \
+for a in "-e 2" "--max-seconds 100" "-j 2" "--threads 2" "--precision bf16" "--best b.model" "--log l.tsv" "--log-format json --log l.json" \
          "--eval-every 5" "--max-batches 3" "--checkpoint-every 5" "--checkpoint-every 1s" "--print-every 5" \
          "--sample-every 10" "--sample-temps 0.5 --sample-every 10" "--sample-chars 5 --sample-every 10" \
          "--sample-seed he --sample-every 10" "--progress" "--no-progress" "-q" "--quiet" "-f" "--force" "--streams"; do

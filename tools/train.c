@@ -40,7 +40,7 @@ static void parse_options(int argc, char **argv)
     enum { O_LR = 256, O_VAL, O_CLIP, O_SEED, O_RESUME, O_LOG, O_SUMMARY, O_PROGRESS, O_NOPROGRESS,
            O_MAXB, O_STREAMS, O_DROPOUT, O_SCHED, O_DRATE, O_DEVERY, O_EVAL, O_BEST, O_MAXS, O_CELL, O_INPUT,
            O_SEVERY, O_STEMPS, O_SCHARS, O_SSEED, O_WDROP, O_LOCKED, O_INDROP, O_WDECAY, O_WARMUP, O_INIT,
-           O_CKPT, O_CONTINUE, O_PRINT, O_LOGFMT };
+           O_CKPT, O_CONTINUE, O_PRINT, O_LOGFMT, O_PRECISION };
     static const struct option longopts[] = {
         { "epochs", 1, 0, 'e' }, { "hidden", 1, 0, 'H' }, { "layers", 1, 0, 'L' },
         { "batch", 1, 0, 'b' }, { "lr", 1, 0, O_LR }, { "val", 1, 0, O_VAL }, { "clip", 1, 0, O_CLIP },
@@ -56,7 +56,7 @@ static void parse_options(int argc, char **argv)
         { "weight-drop", 1, 0, O_WDROP }, { "locked-dropout", 1, 0, O_LOCKED },
         { "input-dropout", 1, 0, O_INDROP }, { "weight-decay", 1, 0, O_WDECAY }, { "warmup", 1, 0, O_WARMUP },
         { "checkpoint-every", 1, 0, O_CKPT }, { "continue", 0, 0, O_CONTINUE },
-        { "print-every", 1, 0, O_PRINT }, { "log-format", 1, 0, O_LOGFMT },
+        { "print-every", 1, 0, O_PRINT }, { "log-format", 1, 0, O_LOGFMT }, { "precision", 1, 0, O_PRECISION },
         { "quiet", 0, 0, 'q' }, { "force", 0, 0, 'f' },
         { 0, 0, 0, 0 }
     };
@@ -121,6 +121,10 @@ static void parse_options(int argc, char **argv)
             if (strcmp(optarg, "tsv") && strcmp(optarg, "json"))
                 cli_usage_error("--log-format: '%s' is not tsv or json", optarg);
             opt_json = !strcmp(optarg, "json");
+            break;
+        case O_PRECISION:
+            if ((o.precision = lstm_precision_parse(optarg)) < 0)
+                cli_usage_error("--precision: '%s' is not fp32 or bf16", optarg);
             break;
         case 'q': opt_quiet = 1; break;
         case 'h': usage(&o); exit(0);
@@ -433,7 +437,8 @@ static void report_start(const dataset *d, const trainer *tr, const kern_ops *k,
     char ranks[32] = "";
     if (mp_size > 1)
         snprintf(ranks, sizeof ranks, "%d ranks of ", mp_size);
-    fprintf(stderr, "%s: kernels %s, %s%d thread%s, batch %d, %s\n", cli_prog, k->name, ranks, o.threads,
+    fprintf(stderr, "%s: kernels %s%s, %s%d thread%s, batch %d, %s\n", cli_prog, k->name,
+            o.precision == LSTM_BF16 ? " (bf16 products)" : "", ranks, o.threads,
             o.threads > 1 ? "s" : "", st.batch, opt_resume ? "resuming" : opt_init ? "fresh start from --init weights" : "fresh start");
 }
 
@@ -551,6 +556,9 @@ int main(int argc, char **argv)
     if (o.threads == 0)
         o.threads = par_ncpu();
     const kern_ops *k = cli_kernels();
+    if (o.precision == LSTM_BF16 && !k->bf16_native && rank0 && !opt_quiet)
+        fprintf(stderr, "%s: --precision bf16: the kernels (%s) have no AVX512_BF16: the bf16 products run "
+                "on an exact emulation of it, slower\n", cli_prog, k->name);
     char err[512];
     if (opt_resume)                   /* the models, checked against the options before the data is read */
         or_die(train_read_model(&o, &m, &st, opt_resume, err, sizeof err), err);
