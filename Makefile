@@ -96,7 +96,7 @@ $(O)/lib/%_avx512.o: lib/%_avx512.c
 	$(Q)$(CC) $(ALL_CFLAGS) $(ISA_avx512) -c -o $@ $<
 
 # Adam's square root needs no errno (v >= 0): without the call's error path the loop vectorises
-$(O)/lib/optim.o: ALL_CFLAGS += -fno-math-errno
+$(O)/lib/optim.o $(O)/lib/dynamic.o: ALL_CFLAGS += -fno-math-errno
 $(LIB_OBJ): ALL_CFLAGS += -fPIC -fvisibility=hidden
 $(O)/lib/charpipe.o: ALL_CFLAGS += -DCHARPIPE_VERSION='"$(VERSION)"'
 

@@ -31,7 +31,7 @@ _charpipe()
         --beam|--maxlen|--step|--batch|--streams|--chunk|--vocab-size|--head|--threads|--epochs|\
         --hidden|--layers|--lr|--val|--clip|--dropout|--decay-rate|--decay-every|--eval-every|\
         --max-seconds|--max-batches|--sample-temps|--sample-chars|--sample-seed|--weight-drop|\
-        --locked-dropout|--input-dropout|--weight-decay|--warmup|--ema)
+        --locked-dropout|--input-dropout|--weight-decay|--warmup|--ema|--dynamic-lr|--dynamic-decay|--dynamic-segment)
             # a value, not a file (but --streams, a flag of train and a number of window and
             # evaluate, and -s, a seed text or a step: nothing to offer either way)
             [ "$cmd" = train ] && [ "$prev" = --streams ] || return ;;
