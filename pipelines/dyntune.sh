@@ -38,7 +38,9 @@ mkdir -p "$D"
 n=$(wc -c < "$TEXT")
 head -c $((n * 9 / 10)) "$TEXT" > "$D/train90.txt"            # the training text of charrnn.mk's split
 m=$(wc -c < "$D/train90.txt")
-tail -c $((m - m * 9 / 10)) "$D/train90.txt" | head -c "$CHARS" > "$D/tune.txt"   # its held-out tail
+# its held-out tail: train --val 0.1 holds out the last floor(m / 10) characters (an ASCII
+# text's bytes; the first CHARS of them are enough to tune on)
+head -c $((m - m / 10 + CHARS)) "$D/train90.txt" | tail -c +$((m - m / 10 + 1)) > "$D/tune.txt"
 if [ -z "$MODEL" ]; then
     MODEL=$D/model
     if [ ! -s "$MODEL" ]; then
