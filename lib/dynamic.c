@@ -1,7 +1,11 @@
 /* dynamic.c - dynamic evaluation: score a segment, then learn from it. See dynamic.h. */
+#include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+#include "codec.h"
 #include "lstm.h"
 #include "util.h"
 #include "dynamic.h"
@@ -195,4 +199,59 @@ void dyn_result(const dyn *d, double *loss, double *targets)
 const float *dyn_weights(const dyn *d)
 {
     return d->w;
+}
+
+int dyn_adapt_file(const kern_ops *k, model *m, const char *path, const dyn_opts *o,
+                   double *nats, uint64_t *skipped, char *err, size_t cap)
+{
+    codec cd;
+    if (codec_init(&cd, m->vocab, m->dim.V, m->byte_unit, m->lower, err, cap) < 0)
+        return -1;
+    int fd = open(path, O_RDONLY);
+    if (fd < 0)
+        return lib_fail(err, cap, "%s: %s", path, strerror(errno));
+    dyn *d = dyn_new(k, m, o, path, err, cap);
+    enum { BLOCK = 65536 };
+    unsigned char *in = malloc(BLOCK + 4);
+    int32_t *idx = malloc((BLOCK + 4) * sizeof *idx);
+    int rc = d && in && idx ? 0 : d ? lib_fail(err, cap, "out of memory") : -1;
+    codec_pos at = { 0 };
+    size_t len = 0;
+    for (int eof = 0; rc == 0 && (!eof || len > 0);) {
+        if (!eof) {
+            ssize_t r = read(fd, in + len, BLOCK - len);
+            if (r < 0 && errno == EINTR)
+                continue;
+            if (r < 0) {
+                rc = lib_fail(err, cap, "%s: read failed: %s", path, strerror(errno));
+                break;
+            }
+            eof = r == 0;
+            len += (size_t)(r > 0 ? r : 0);
+        }
+        size_t n, used;
+        char msg[256];
+        int e = codec_encode(&cd, in, len, !eof, CODEC_SKIP, 0, idx, &n, &used, &at);
+        if (dyn_text(d, idx, n, err, cap) < 0)
+            rc = -1;
+        else if (e < 0)
+            rc = lib_fail(err, cap, "%s: %s", path, codec_error(&cd, e, &at, msg, sizeof msg));
+        memmove(in, in + used, len - used);
+        len -= used;
+        if (eof && len == 0)
+            break;
+    }
+    close(fd);
+    double loss, n = 0;
+    if (rc == 0 && (rc = dyn_finish(d, err, cap)) == 0) {
+        dyn_result(d, &loss, &n);
+        if (n > 0)
+            memcpy(m->params, dyn_weights(d), lstm_nparams(m->dim) * sizeof(float));
+    }
+    *nats = n > 0 ? loss / n : NAN;
+    *skipped = at.skipped;
+    free(in);
+    free(idx);
+    dyn_free(d);
+    return rc;
 }

@@ -69,4 +69,12 @@ void dyn_result(const dyn *d, double *loss, double *targets);
 /* The adapted weights now, laid out as the model's (lstm_nparams floats). */
 const float *dyn_weights(const dyn *d);
 
+/* m adapted to the text in the file at path (sample --adapt): the file read as the model reads
+ * text (characters outside its vocabulary skipped, counted in *skipped), dynamic evaluation
+ * with o over all of it, and the adapted weights written into m's. Its mean loss under
+ * dynamic evaluation into *nats (NAN for a text of fewer than two characters, which leaves m
+ * as it was). Returns 0, or -1 with a message in err. */
+int dyn_adapt_file(const kern_ops *k, model *m, const char *path, const dyn_opts *o,
+                   double *nats, uint64_t *skipped, char *err, size_t cap);
+
 #endif

@@ -160,12 +160,52 @@ static void test_refusals(void)
     dyn_free(d);
 }
 
+/* sample --adapt: the model's weights become dynamic evaluation's after the file's text (its
+ * characters outside the vocabulary skipped); a text of one character leaves them; a file
+ * that cannot be read is an error naming it. */
+static void test_adapt_file(void)
+{
+    make_model(CELL_LNLSTM);
+    int32_t a[NTEXT];
+    make_text(a, 9);
+    FILE *f = fopen("adapt.txt", "w");
+    for (int i = 0; f && i < NTEXT; i++)
+        fprintf(f, "%c%s", 'a' + a[i], i % 50 == 7 ? "\xc3\xa9" : "");   /* an e-acute now and then: skipped */
+    if (!f || fclose(f) != 0)
+        abort();
+    dyn_opts o = { .lr = 3e-3, .decay = 0.01, .segment = 9 };
+    size_t np = lstm_nparams(m.dim);
+    float *want = malloc(np * sizeof *want), *w0 = malloc(np * sizeof *w0);
+    segs s;
+    double total, nats;
+    uint64_t skipped;
+    char err[256] = "";
+    CHECK(run(a, NTEXT, NTEXT, &o, &s, &total, want) == 0, "run");
+    memcpy(w0, m.params, np * sizeof *w0);
+    CHECK(dyn_adapt_file(kern_get("scalar"), &m, "adapt.txt", &o, &nats, &skipped, err, sizeof err) == 0, "%s", err);
+    CHECK(memcmp(m.params, want, np * sizeof *want) == 0 && memcmp(m.params, w0, np * sizeof *w0) != 0,
+          "the adapted weights are not dynamic evaluation's");
+    CHECK(fabs(nats - total / (NTEXT - 1)) < 1e-12 && skipped == 8, "nats %.9g (want %.9g), %llu skipped", nats,
+          total / (NTEXT - 1), (unsigned long long)skipped);
+    f = fopen("one.txt", "w");
+    if (!f || fputs("b", f) < 0 || fclose(f) != 0)
+        abort();
+    memcpy(w0, m.params, np * sizeof *w0);
+    CHECK(dyn_adapt_file(kern_get("scalar"), &m, "one.txt", &o, &nats, &skipped, err, sizeof err) == 0 && isnan(nats)
+          && memcmp(m.params, w0, np * sizeof *w0) == 0, "one character: %s, nats %g", err, nats);
+    CHECK(dyn_adapt_file(kern_get("scalar"), &m, "missing.txt", &o, &nats, &skipped, err, sizeof err) < 0
+          && strstr(err, "missing.txt"), "%s", err);
+    free(want);
+    free(w0);
+}
+
 int main(void)
 {
     RUN(test_later_text_changes_no_earlier_score);
     RUN(test_pieces_change_nothing);
     RUN(test_one_segment_is_static);
     RUN(test_refusals);
+    RUN(test_adapt_file);
     model_free(&m);
     return check_summary();
 }

@@ -83,3 +83,17 @@ expect_fail dynamic_decay_above_one 'dynamic-decay' evaluate -m lstm.model --dyn
 expect_fail dynamic_refuses_window_stream '^evaluate: --dynamic reads a text' evaluate -m lstm.model --dynamic < w.ts
 printf 'x' > one.txt
 expect_fail dynamic_one_character '^evaluate: stdin: .*nothing to predict' evaluate -m lstm.model --dynamic < one.txt
+
+# sample --adapt FILE: the weights dynamic evaluation reaches on FILE's text generate (lib's
+# dyn_adapt_file, checked against dynamic evaluation in test_dynamic.c): the text changes; a
+# file of one character (nothing to learn from) changes nothing; a file that cannot be read is
+# refused naming it
+vocab < t.txt | train --streams -n 16 -b 4 -H 32 -e 20 --seed 3 -o q.model 2>/dev/null
+for i in $(seq 80); do printf 'a lazy dog jumps over the brown fox 3. '; done > a3.txt
+printf 'a' > a1.txt
+sample -m q.model --seed "a " -n 80 > g0.out
+sample -m q.model --adapt a3.txt --seed "a " -n 80 > g3.out
+sample -m q.model --adapt a1.txt --seed "a " -n 80 > g1.out
+[ -s g0.out ] && ! cmp -s g0.out g3.out && cmp -s g0.out g1.out && pass sample_adapt_changes_the_model \
+    || fail sample_adapt_changes_the_model "$(cat g0.out; echo; cat g3.out; echo; cat g1.out)"
+expect_fail sample_adapt_missing_file '^sample: --adapt: none.txt: No such file' sample -m q.model --adapt none.txt -n 5
