@@ -21,7 +21,7 @@ _charpipe()
     [ "$COMP_CWORD" -gt 0 ] && prev=${COMP_WORDS[COMP_CWORD - 1]}
     COMPREPLY=()
     case $prev in
-        -o|--output|-m|--model|--resume|--init|--log|--best|--input|-v|--vocab|--seed-file)
+        -o|--output|-m|--model|--resume|--init|--log|--best|--input|-v|--vocab|--seed-file|--adapt)
             mapfile -t COMPREPLY < <(compgen -f -- "$cur"); compopt -o filenames 2>/dev/null; return ;;
         --cell) COMPREPLY=($(compgen -W 'lstm gru lnlstm' -- "$cur")); return ;;
         --layout) COMPREPLY=($(compgen -W 'torch keras' -- "$cur")); return ;;
