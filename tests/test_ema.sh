@@ -8,21 +8,7 @@ for i in $(seq 60); do printf 'hello world, charpipe! '; done > rep.txt
 vocab < rep.txt > rep.text.ts
 vocab < rep.txt | window -n 8 > rep.ts           # 1097 training windows
 
-# stopped after each of STOPS batches (--max-batches with -o: a checkpoint, mid-epoch or at an
-# epoch's end) and resumed: the uninterrupted run's model and --best file, byte for byte
-stops_equal() {   # NAME "OPTIONS" "RESUME OPTIONS" INPUT FIRST STOPS...
-    local name=$1 opts=$2 ropts=$3 in=$4 first=$5 k; shift 5
-    rm -f u.model ub.model i.model ib.model
-    train $opts -e 3 -j 2 --eval-every 7 --best ub.model -o u.model < "$in" 2>u.err \
-        || { fail "$name" "uninterrupted run: $(tail -1 u.err)"; return; }
-    train $opts -e 3 -j 2 --eval-every 7 --best ib.model --max-batches "$first" -o i.model < "$in" 2>i.err
-    for k in "$@"; do
-        train --resume i.model $ropts -j 2 --eval-every 7 --best ib.model --max-batches "$k" -o i.model < "$in" 2>>i.err
-    done
-    train --resume i.model $ropts -j 2 --eval-every 7 --best ib.model -o i.model < "$in" 2>>i.err
-    if cmp -s u.model i.model && cmp -s ub.model ib.model; then pass "$name"
-    else fail "$name" "differ: $(cmp u.model i.model; cmp ub.model ib.model; grep '^train:' i.err | tail -2)"; fi
-}
+# a stopped run resumes to the uninterrupted one's bytes (tests/lib.sh's stops_equal)
 S="--streams -n 8 -b 4 -H 12 -L 2 --dropout 0.2 --clip 1 --seed 7 --ema 0.95"
 stops_equal ema_resume_streams_equals_uninterrupted "$S --schedule cosine --cell lnlstm" --streams rep.text.ts 3 31 40
 stops_equal ema_resume_windows_equals_uninterrupted "-H 12 -L 2 --seed 7 --ema 0.9 --schedule cosine" "" rep.ts 5 13 20 1
