@@ -52,6 +52,7 @@ static void usage(void)
 "    decay toward the trained weights), so it adapts to the text as it reads it; no\n"
 "    character is scored by weights that learnt from it. It backpropagates through every\n"
 "    character on one thread: a few thousand characters a second for a 2 x 256 model.\n"
+"    With --json its figures are a \"dynamic\" object, with --tsv dynamic_* columns.\n"
 "    The defaults were tuned on a held-out part of tinyshakespeare's training text\n"
 "    (doc/EXPERIMENTS.md).\n\n"
 "OPTIONS\n"
