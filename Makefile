@@ -110,7 +110,7 @@ $(O)/tests/%_avx2.o: tests/%_avx2.c
 $(O)/tests/test_bf16: $(O)/tests/kern_w16_avx2.o
 
 # Adam's square root needs no errno (v >= 0): without the call's error path the loop vectorises
-$(O)/lib/optim.o: ALL_CFLAGS += -fno-math-errno
+$(O)/lib/optim.o $(O)/lib/dynamic.o: ALL_CFLAGS += -fno-math-errno
 $(LIB_OBJ): ALL_CFLAGS += -fPIC -fvisibility=hidden
 $(O)/lib/charpipe.o: ALL_CFLAGS += -DCHARPIPE_VERSION='"$(VERSION)"'
 

@@ -76,6 +76,7 @@ void train_state_free(train_state *s)
     free(s->adam_v);
     free(s->state_h);
     free(s->state_c);
+    free(s->raw);
     memset(s, 0, sizeof *s);
 }
 
@@ -138,7 +139,7 @@ int model_write(const model *m, const train_state *s, int fd, const char *label,
         /* regularisation (issue 16); absent in older files, read as 0 (off) */
         TS_ATTR_FLOAT("weight_drop", s->weight_drop), TS_ATTR_FLOAT("locked_dropout", s->locked_dropout),
         TS_ATTR_FLOAT("input_dropout", s->input_dropout), TS_ATTR_FLOAT("weight_decay", s->weight_decay),
-        TS_ATTR_INT("warmup", s->warmup),
+        TS_ATTR_INT("warmup", s->warmup), TS_ATTR_FLOAT("ema", s->ema),
         /* the run's horizon (train_state): where the run ends, for the schedule and --resume */
         TS_ATTR_INT("horizon_epochs", s->horizon_epochs), TS_ATTR_FLOAT("horizon_seconds", s->horizon_seconds),
         TS_ATTR_FLOAT("train_seconds", s->horizon_seconds > 0 ? s->train_seconds : 0),
@@ -167,6 +168,8 @@ int model_write(const model *m, const train_state *s, int fd, const char *label,
         memcpy(st, s->rng_epoch.s, 32);
         memcpy(st + 4, s->rng.s, 32);
         ts_write_tensor(w, "rng", TS_U8, 2, rshape, st, NULL, 0);
+        if (s->raw)                   /* the weights training updates (the above: their average) */
+            write_weights(w, m, "raw/", s->raw);
     }
     if (s->state_h && m->streams) {
         uint64_t sshape[3] = { (uint64_t)m->dim.L, (uint64_t)m->streams, (uint64_t)m->dim.H };
@@ -280,6 +283,7 @@ static int read_settings(const ts_frame *f, const model *m, train_state *t, char
         || opt_num(f, "locked_dropout", 0, 0.95, 0, &t->locked_dropout, err, cap) < 0
         || opt_num(f, "input_dropout", 0, 0.95, 0, &t->input_dropout, err, cap) < 0
         || opt_num(f, "weight_decay", 0, 10, 0, &t->weight_decay, err, cap) < 0
+        || opt_num(f, "ema", 0, 0.999999, 0, &t->ema, err, cap) < 0
         || opt_int(f, "warmup", 0, INT64_C(1) << 40, &warmup, err, cap) < 0
         || opt_int(f, "horizon_epochs", 0, 1000000, &hep, err, cap) < 0
         || opt_num(f, "horizon_seconds", 0, 1e9, 0, &t->horizon_seconds, err, cap) < 0
@@ -330,8 +334,8 @@ static int check_moments(const float *mm, const float *vv, size_t n, double b1, 
     return 0;
 }
 
-enum { G_PARAMS, G_ADAM_M, G_ADAM_V, NGROUPS };
-static const char *const group_prefix[NGROUPS] = { "", "adam/m/", "adam/v/" };
+enum { G_PARAMS, G_ADAM_M, G_ADAM_V, G_RAW, NGROUPS };
+static const char *const group_prefix[NGROUPS] = { "", "adam/m/", "adam/v/", "raw/" };
 #define MAX_TENSORS (4 * LSTM_MAX_LAYERS + 2)
 
 typedef struct reading {
@@ -374,7 +378,7 @@ static int take_piece(reading *rd, const model *m, const ts_frame *f, int g, cha
         rd->t[g][k] = p;
         p += have * row;
         memcpy(p, f->data, f->nbytes);
-        double lim = g == G_PARAMS ? model_max_weight(m->dim.H) : FLT_MAX;
+        double lim = g == G_PARAMS || g == G_RAW ? model_max_weight(m->dim.H) : FLT_MAX;
         for (size_t i = 0; i < f->count; i++)
             if (!isfinite(p[i]))
                 return lib_fail(err, cap, "weight '%s' holds a non-finite value", f->name);
@@ -529,7 +533,7 @@ int model_read(model *m, train_state *s, const char *path, char *err, size_t cap
                 break;
             }
         } else if (!s && (strncmp(f.name, "adam/", 5) == 0 || strncmp(f.name, "state/", 6) == 0
-                          || strcmp(f.name, "rng") == 0)) {
+                          || strncmp(f.name, "raw/", 4) == 0 || strcmp(f.name, "rng") == 0)) {
             rd.last_g = -1;           /* the training state: not asked for */
             continue;
         } else if (strcmp(f.name, "state/h") == 0 || strcmp(f.name, "state/c") == 0) {
@@ -571,7 +575,7 @@ int model_read(model *m, train_state *s, const char *path, char *err, size_t cap
             if (have_rng && (rng_zero(&t.rng_epoch) || rng_zero(&t.rng)))      /* xoshiro's fixed point */
                 bad = lib_fail(msg, sizeof msg, "rng frame holds an all-zero state (the generator would never leave it)");
         } else {
-            for (int g = s ? G_ADAM_V : G_PARAMS; g >= G_PARAMS && !piece; g--)
+            for (int g = s ? G_RAW : G_PARAMS; g >= G_PARAMS && !piece; g--)
                 if ((piece = take_piece(&rd, &hd, &f, g, msg, sizeof msg)) < 0)
                     bad = -1;
         }
@@ -583,7 +587,7 @@ int model_read(model *m, train_state *s, const char *path, char *err, size_t cap
     ts_reader_close(r);
     if (fd != 0)
         close(fd);
-    int gm = 0, gv = 0;
+    int gm = 0, gv = 0, gr = 0;
     if (!bad && !have_model)
         bad = lib_fail(msg, sizeof msg, "not a model (no 'model' frame)");
     if (!bad && !have_vocab)
@@ -601,6 +605,15 @@ int model_read(model *m, train_state *s, const char *path, char *err, size_t cap
         bad = -1;
     if (!bad && s && (gm != gv || gm != have_rng))
         bad = lib_fail(msg, sizeof msg, "the optimizer state is incomplete (it needs adam/m, adam/v and rng)");
+    /* an averaged model (ema > 0) keeps the weights training updates beside the optimizer's
+     * state, and only it has them */
+    if (!bad && s && (gr = group_state(&rd, &hd, G_RAW, msg, sizeof msg)) < 0)
+        bad = -1;
+    if (!bad && s && gm && gr != (t.ema > 0))
+        bad = lib_fail(msg, sizeof msg, gr ? "raw/ weights in a model that keeps no average (ema 0)"
+                                           : "the model averages its weights (ema %g) but has no raw/ weights", t.ema);
+    if (!bad && s && gr && !gm)
+        bad = lib_fail(msg, sizeof msg, "raw/ weights without the optimizer state");
     if (!bad && !t.state_h != !t.state_c)
         bad = lib_fail(msg, sizeof msg, "the carried state needs both state/h and state/c");
     if (!bad && t.state_h && !gm)
@@ -624,6 +637,10 @@ int model_read(model *m, train_state *s, const char *path, char *err, size_t cap
             } else {
                 assemble(&rd, &hd, G_ADAM_M, t.adam_m);
                 assemble(&rd, &hd, G_ADAM_V, t.adam_v);
+                if (gr && !(t.raw = lib_zalloc(nparams * sizeof(float))))
+                    bad = lib_fail(msg, sizeof msg, "out of memory");
+                else if (gr)
+                    assemble(&rd, &hd, G_RAW, t.raw);
                 if (check_moments(t.adam_m, t.adam_v, nparams, t.beta1, t.beta2, &at) < 0)
                     bad = lib_fail(msg, sizeof msg, "the optimizer state is not Adam's (parameter %zu: m %g, v %g)",
                                    at, t.adam_m[at], t.adam_v[at]);
@@ -635,6 +652,7 @@ int model_read(model *m, train_state *s, const char *path, char *err, size_t cap
     if (bad || !s) {
         free(t.adam_m);
         free(t.adam_v);
+        free(t.raw);
         free(t.state_h);
         free(t.state_c);
     }
@@ -684,6 +702,7 @@ int model_loadable(const model *m, const train_state *s)
     size_t np = lstm_nparams(m->dim), ns = (size_t)m->dim.L * m->streams * m->dim.H;
     return all_within(m->params, np, model_max_weight(m->dim.H))
            && (!s || (all_within(s->adam_m, np, FLT_MAX) && all_within(s->adam_v, np, FLT_MAX)
+                      && all_within(s->raw, np, model_max_weight(m->dim.H))
                       && all_within(s->state_h, ns, 1) && all_within(s->state_c, ns, FLT_MAX)));
 }
 

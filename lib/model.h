@@ -14,6 +14,8 @@
  *                 LSTM (cell "lnlstm") lnlstm, lnlstm_1, ..., each with a fourth weight,
  *                 "lnlstm/gamma" (4H)
  *   "adam/m/<weight>", "adam/v/<weight>"   f4 optimizer moments (for resuming)
+ *   "raw/<weight>"  f4 the weights training updates, when the model keeps an average of them
+ *                 (train --ema, attr ema > 0): the weights above are then the average
  *   "rng"         u8 (2, 4): the RNG state at the start of the current epoch, and now
  *   "state/h", "state/c"  f4 (L, B, H): the carried state of the B streams, when a
  *                 stream-layout (char-rnn) run was stopped in the middle of an epoch (a GRU
@@ -65,6 +67,11 @@ typedef struct train_state {
      * in files written before them */
     double weight_drop, locked_dropout, input_dropout, weight_decay;
     int64_t warmup;                   /* Adam steps of linear learning-rate warm-up */
+    /* weight averaging (train --ema): the model's weights (model.params) are an exponential
+     * moving average of the weights training updates, which are kept here (laid out as the
+     * parameters); ema 0 and raw NULL when off */
+    double ema;                       /* the average's decay per Adam step */
+    float *raw;
     /* the training data's fingerprint (dataset_fingerprint), checked by --resume */
     int has_data_fp;                  /* 0: none recorded (an older model, or sharded input) */
     uint64_t data_size;               /* windows, or characters of text */

@@ -32,6 +32,21 @@ void adam_update(float *restrict w, float *restrict m, float *restrict v,
         adam_one(w + i, m + i, v + i, g[i] * gscale, keep, b1, b2, alpha, eps);
 }
 
+double ema_decay(double decay, int64_t t)
+{
+    double warm = (1.0 + (double)t) / (10.0 + (double)t);
+    return warm < decay ? warm : decay;
+}
+
+void ema_update(float *restrict a, const float *restrict w, size_t lo, size_t hi, double decay,
+                int64_t t)
+{
+    double d = ema_decay(decay, t);
+    float keep = (float)d, take = (float)(1.0 - d);
+    for (size_t i = lo; i < hi; i++)
+        a[i] = keep * a[i] + take * w[i];
+}
+
 double grad_sumsq(const float *g, size_t lo, size_t hi)
 {
     double ss = 0;

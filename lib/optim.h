@@ -23,6 +23,14 @@ typedef struct adam_hp {
 void adam_update(float *w, float *m, float *v, const float *g, size_t lo, size_t hi,
                  float gscale, float lr, adam_hp hp, int64_t t);
 
+/* Weight averaging (Polyak averaging with an exponential window, as TensorFlow's
+ * ExponentialMovingAverage with num_updates): after Adam step t (1, 2, ...) the average a of
+ * the weights w moves as a = d a + (1 - d) w on [lo, hi), with d = ema_decay(decay, t) =
+ * min(decay, (1 + t) / (10 + t)), so that early on, when the average started from the
+ * initial weights, it follows the weights closely. */
+double ema_decay(double decay, int64_t t);
+void ema_update(float *a, const float *w, size_t lo, size_t hi, double decay, int64_t t);
+
 /* Sum of g[lo, hi)^2 in double: the slices' sums add up to the squared global norm. */
 double grad_sumsq(const float *g, size_t lo, size_t hi);
 

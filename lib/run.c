@@ -20,7 +20,7 @@ void train_opts_init(train_opts *o)
 
 #define SETTINGS (TRAIN_GIVEN_LR | TRAIN_GIVEN_VAL | TRAIN_GIVEN_CLIP | TRAIN_GIVEN_SEED)
 #define REGUL (TRAIN_GIVEN_WEIGHT_DROP | TRAIN_GIVEN_LOCKED_DROPOUT | TRAIN_GIVEN_INPUT_DROPOUT \
-               | TRAIN_GIVEN_WEIGHT_DECAY | TRAIN_GIVEN_WARMUP)
+               | TRAIN_GIVEN_WEIGHT_DECAY | TRAIN_GIVEN_WARMUP | TRAIN_GIVEN_EMA)
 #define SCHEDULE (TRAIN_GIVEN_DROPOUT | TRAIN_GIVEN_SCHEDULE | TRAIN_GIVEN_DECAY_RATE \
                   | TRAIN_GIVEN_DECAY_EVERY)
 
@@ -28,6 +28,14 @@ static int usage(char *err, size_t cap, const char *fmt, const char *a, const ch
 {
     snprintf(err, cap, fmt, a, b);
     return TRAIN_EUSAGE;
+}
+
+/* v in as few digits as read back the same (15, else 17) */
+static void shortest(char *buf, size_t cap, double v)
+{
+    snprintf(buf, cap, "%.15g", v);
+    if (strtod(buf, NULL) != v)
+        snprintf(buf, cap, "%.17g", v);
 }
 
 /* --continue: the settings given must be the model's; the first that is not, into err. */
@@ -47,14 +55,15 @@ static int same_settings(const train_opts *o, const train_state *st, const char 
         { TRAIN_GIVEN_INPUT_DROPOUT, "--input-dropout", o->input_dropout, st->input_dropout },
         { TRAIN_GIVEN_WEIGHT_DECAY, "--weight-decay", o->weight_decay, st->weight_decay },
         { TRAIN_GIVEN_WARMUP, "--warmup", (double)o->warmup, (double)st->warmup },
+        { TRAIN_GIVEN_EMA, "--ema", o->ema, st->ema },
     };
     char g[64], mv[64];
     const char *name = NULL;
     for (size_t i = 0; !name && i < sizeof set / sizeof *set; i++)
         if ((o->given & set[i].bit) && set[i].given != set[i].model) {
             name = set[i].name;
-            snprintf(g, sizeof g, "%.17g", set[i].given);
-            snprintf(mv, sizeof mv, "%.17g", set[i].model);
+            shortest(g, sizeof g, set[i].given);
+            shortest(mv, sizeof mv, set[i].model);
         }
     if (!name && (o->given & TRAIN_GIVEN_SCHEDULE) && strcmp(o->schedule, st->schedule) != 0) {
         name = "--schedule";
@@ -100,7 +109,7 @@ static int check_model(const train_opts *o, const model *m, const train_state *s
         return usage(err, cap, "--resume takes --lr, --val, --clip and --seed from the model", "", "");
     } else if (g & REGUL) {
         return usage(err, cap, "--resume takes --weight-drop, --locked-dropout, --input-dropout, "
-                     "--weight-decay and --warmup from the model", "", "");
+                     "--weight-decay, --warmup and --ema from the model", "", "");
     } else if (g & SCHEDULE) {
         return usage(err, cap, "--resume takes --dropout, --schedule, --decay-rate and --decay-every "
                      "from the model", "", "");
@@ -177,6 +186,7 @@ static int new_model(model *m, train_state *st, const train_opts *o, lstm_dims d
     st->input_dropout = o->input_dropout;
     st->weight_decay = o->weight_decay;
     st->warmup = o->warmup;
+    st->ema = o->ema;
     snprintf(st->schedule, sizeof st->schedule, "%s", o->schedule);
     st->decay_rate = o->decay_rate;
     st->decay_every = o->decay_every;
@@ -245,6 +255,12 @@ int train_setup(model *m, train_state *st, const train_opts *o, const model *ini
             return -1;
         if (init)                     /* its weights; all else (optimizer, RNG, epochs) is new */
             memcpy(m->params, init->params, lstm_nparams(m->dim) * sizeof(float));
+        /* averaging: training updates st->raw from the initial weights, m holds the average */
+        size_t np = lstm_nparams(m->dim);
+        if (st->ema > 0 && !(st->raw = lib_zalloc(np * sizeof(float))))
+            return lib_fail(err, cap, "out of memory for the averaged weights");
+        if (st->raw)
+            memcpy(st->raw, m->params, np * sizeof(float));
     }
     /* The data's fingerprint: a resumed run is refused on other data. With shards each
      * process holds different data and none is recorded (nor checked). */

@@ -183,6 +183,14 @@ trainer *trainer_new_comm(const kern_ops *k, model *m, train_state *st, const da
     tr->d = d;
     tr->N = m->maxlen;
     tr->nparams = lstm_nparams(m->dim);
+    if (st->ema > 0 && !st->raw) {
+        lib_fail(err, cap, "%s: the model averages its weights but has not the weights it trains", d->label);
+        goto bad;
+    }
+    if (st->raw)
+        lstm_bind(&tr->wp, st->raw, m->dim);
+    else
+        tr->wp = m->p;
     const char *L = d->label;
     /* what an epoch is: shuffled windows, or the training text cut into streams */
     if (m->streams) {
@@ -394,7 +402,7 @@ static void train_part(void *ctx, int part, int nparts)
         dataset_gather(tr->d, j->rows + lo, b, w->x, w->y);
     }
     float gscale = 1.0f / ((float)j->b * (pp ? tr->N : 1));
-    w->loss = lstm_train_seq(tr->ev->k, &m->p, &w->g, w->work, b, tr->N, w->x, w->y, gscale, &s);
+    w->loss = lstm_train_seq(tr->ev->k, &tr->wp, &w->g, w->work, b, tr->N, w->x, w->y, gscale, &s);
 }
 
 /* Sum the workers' gradients into worker 0's, a slice per thread; squared norm per slice. */
@@ -427,8 +435,10 @@ static void adam_part(void *ctx, int part, int nparts)
     train_state *st = tr->st;
     size_t lo = tr->nparams * part / nparts, hi = tr->nparams * (part + 1) / nparts;
     adam_hp hp = { st->beta1, st->beta2, st->eps, st->weight_decay };
-    adam_update(m->params, st->adam_m, st->adam_v, tr->ev->w[0].grad, lo, hi, j->scale, j->lr, hp,
-                st->steps);
+    float *w = st->raw ? st->raw : m->params;
+    adam_update(w, st->adam_m, st->adam_v, tr->ev->w[0].grad, lo, hi, j->scale, j->lr, hp, st->steps);
+    if (st->raw)                              /* the model's weights: their average */
+        ema_update(m->params, st->raw, lo, hi, st->ema, st->steps);
 }
 
 double train_step(trainer *tr, long bi, float lr)

@@ -103,6 +103,8 @@ typedef struct trainer {
     train_state *st;                  /* its optimizer state, settings and progress */
     const dataset *d;
     size_t nparams;
+    lstm_params wp;                   /* the weights training updates: st->raw's when the model
+                                         averages them (st->ema), else m->p */
     int N;                            /* steps per window or batch */
     /* what an epoch is */
     size_t ntrain, nval;              /* windows, or characters of text (validation after) */

@@ -123,7 +123,17 @@ cases = {
     "rng_all_zero": lambda: edit("rng", lambda a: np.zeros_like(a)),
     "rng_now_zero": lambda: edit("rng", lambda a: np.concatenate([a[:1], np.zeros_like(a[1:])])),
     "rng_wrong_shape": lambda: edit("rng", lambda a: a.reshape(8)),
+    # weight averaging (train --ema): the decay, and the raw weights an averaged model keeps
+    "ema_one": lambda: M.update(ema=1.0),
 }
+if M.get("ema", 0) > 0:
+    cases.update({
+        "raw_missing": lambda: [drop(n) for n in names if n.startswith("raw/")],
+        "raw_part_missing": lambda: drop("raw/dense/bias"),
+        "raw_nan": lambda: setitem("raw/" + k0, 2, np.nan),
+        "raw_huge": lambda: setitem("raw/dense/kernel", 0, 1e30),
+        "ema_zero_with_raw": lambda: M.update(ema=0.0),
+    })
 if streams:
     cases.update({
         "midepoch": midepoch,

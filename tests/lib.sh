@@ -7,6 +7,7 @@
 #                                and test_faults.sh's err1 check the form too)
 #   check_num NAME COND WHY a=V...   numbers V satisfy an awk condition (see below)
 #   pass NAME / fail NAME WHY    record a result by hand
+#   stops_equal NAME ...         a stopped and resumed run makes the uninterrupted one (below)
 set -u
 : "${BIN:?}" "${TMP:?}"
 export PATH="$BIN:$PATH"
@@ -67,6 +68,24 @@ check_num() {
 
 # py CODE...: run the independent Python reader (Debian python3 with python3-msgpack/numpy).
 have_py() { "$PY" -c 'import msgpack, numpy' 2>/dev/null; }
+
+# stops_equal NAME "OPTIONS" "RESUME OPTIONS" INPUT FIRST STOPS...: train OPTIONS -e 3
+# straight, and again stopped after FIRST and each of STOPS batches (counted per invocation;
+# --max-batches with -o writes a checkpoint, mid-epoch or at an epoch's end) and resumed with
+# RESUME OPTIONS to the end: the models and the --best files are the same bytes.
+stops_equal() {
+    local name=$1 opts=$2 ropts=$3 in=$4 first=$5 k; shift 5
+    rm -f u.model ub.model i.model ib.model
+    train $opts -e 3 -j 2 --eval-every 7 --best ub.model -o u.model < "$in" 2>u.err \
+        || { fail "$name" "uninterrupted run: $(tail -1 u.err)"; return; }
+    train $opts -e 3 -j 2 --eval-every 7 --best ib.model --max-batches "$first" -o i.model < "$in" 2>i.err
+    for k in "$@"; do
+        train --resume i.model $ropts -j 2 --eval-every 7 --best ib.model --max-batches "$k" -o i.model < "$in" 2>>i.err
+    done
+    train --resume i.model $ropts -j 2 --eval-every 7 --best ib.model -o i.model < "$in" 2>>i.err
+    if cmp -s u.model i.model && cmp -s ub.model ib.model; then pass "$name"
+    else fail "$name" "differ: $(cmp u.model i.model; cmp ub.model ib.model; grep '^train:' i.err | tail -2)"; fi
+}
 
 # small_inputs: in the current directory, a small text (small.txt) and what each stage makes of
 # it: V.ts (vocab), W.ts (windows of 8), O.ts (one-hot), M.model (windows), S.model (streams);

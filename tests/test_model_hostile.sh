@@ -15,7 +15,7 @@ for i in $(seq 40); do printf 'the quick brown fox jumps over the lazy dog %d. '
 vocab < t.txt > V.ts
 window -n 8 < V.ts > W.ts
 train --cell gru -L 2 -H 8 -e 1 -j 1 --seed 1 -o w.model < W.ts 2>/dev/null
-train --streams --cell lnlstm -n 8 -b 4 -H 8 -e 1 -j 1 --seed 1 -o s.model < V.ts 2>/dev/null
+train --streams --cell lnlstm -n 8 -b 4 -H 8 -e 1 -j 1 --seed 1 --ema 0.9 -o s.model < V.ts 2>/dev/null
 [ -s w.model ] && [ -s s.model ] || { fail model_hostile_setup "no models trained"; exit 0; }
 
 # crashed FILE: the last run died of a signal or a sanitizer report
@@ -37,7 +37,7 @@ mode() {
     case $1 in
     identity|split_pieces|midepoch) echo A ;;
     weight_near_bound) echo E ;;
-    maxlen_claims_100000|epoch_batches_beyond_data|adam_*|rng_*|state_*|streams_too_many_for_data|targets_every_on_last_data) echo T ;;
+    maxlen_claims_100000|epoch_batches_beyond_data|adam_*|rng_*|state_*|raw_*|ema_zero_with_raw|streams_too_many_for_data|targets_every_on_last_data) echo T ;;
     *) echo R ;;
     esac
 }

@@ -98,10 +98,10 @@ expect_same "streams, 2 layers, dropout: -np 2 -j 1 = -j 2" s-j2.model s-np2.mod
 mt 3 -j 1 $STR --dropout 0.2 -o s-np3.model < s.ts 2>/dev/null
 expect_same "streams, dropout: -np 3 -j 1 = -j 2" s-j2.model s-np3.model
 # weight drop and locked dropout: the masks of a split batch are the whole batch's
-REG="--dropout 0.1 --weight-drop 0.3 --locked-dropout 0.2 --input-dropout 0.1 --weight-decay 0.1 --warmup 5"
+REG="--dropout 0.1 --weight-drop 0.3 --locked-dropout 0.2 --input-dropout 0.1 --weight-decay 0.1 --warmup 5 --ema 0.9"
 train $STR -j 2 $REG -o s-rj2.model < s.ts 2>/dev/null
 mt 3 -j 1 $STR $REG -o s-rnp3.model < s.ts 2>/dev/null
-expect_same "streams, weight drop, locked dropout, AdamW, warm-up: -np 3 -j 1 = -j 2" s-rj2.model s-rnp3.model
+expect_same "streams, weight drop, locked dropout, AdamW, warm-up, average: -np 3 -j 1 = -j 2" s-rj2.model s-rnp3.model
 mt 2 -j 1 $STR -o s-log.model --log s.log --eval-every 20 < s.ts >out 2>err
 if [ -s s-log.model ] && [ "$(grep -c . s.log)" -ge 3 ] && [ ! -s out ] && ! grep -q "rank 1" err \
    && [ "$(grep -c 'epoch 1/1' err)" = 1 ]; then pass "rank 0 alone writes the model, the log, the report"

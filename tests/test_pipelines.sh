@@ -98,7 +98,7 @@ grep -q "runs/GPL-3-n40-s1-h128-t30-b64/" demo.out && grep -q "the terms and con
 
 # the char-rnn experiment (charrnn.mk) for two seconds on the small text, with the GRU
 mkc() { make --no-print-directory -C "$P" -f charrnn.mk "$@"; }
-C=(TEXT="$TMP/t.txt" H=8 L=1 N=8 B=4 EVAL=5 BUDGET=2 CELL=gru DROPOUT=0 PROMPT="The cat" RUNS="$TMP/cruns" BIN="$BIN")
+C=(TEXT="$TMP/t.txt" H=8 L=1 N=8 B=4 EVAL=5 BUDGET=2 CELL=gru DROPOUT=0 EMA=0 PROMPT="The cat" RUNS="$TMP/cruns" BIN="$BIN")
 if mkc "${C[@]}" > crun.out 2> crun.err; then pass charrnn_mk_runs; else fail charrnn_mk_runs "$(tail -5 crun.err)"; fi
 cd_=$TMP/cruns/charrnn-h8-l1-n8-b4-t2-gru
 [ "$(cut -f1-7 "$cd_/result.tsv" 2>/dev/null | cut -f1,2,3,4,5,6)" = "$(printf 'gru\t8\t1\t8\t4\t2')" ] \
@@ -121,6 +121,59 @@ grep -q -- '--dropout 0.1 ' dk1.out && ! grep -q -- '--locked-dropout' dk1.out \
     && grep -q -- '--locked-dropout 0.1 ' dk2.out && grep -q 'charrnn-h8-l1-n8-b4-t2-ld0.1-gru' dk2.out \
     && pass charrnn_mk_dropkind || fail charrnn_mk_dropkind "$(cat dk1.out dk2.out)"
 expect_fail charrnn_mk_bad_dropkind 'DROPKIND=often is not locked or step' mkc "${C[@]}" DROPKIND=often
+# EMA and WDROP reach train and name the run; result.tsv adds dropout, weight drop, EMA, the
+# characters a second and the epochs
+mkc -n "${C[@]}" EMA=0.99 WDROP=0.2 > ema.out 2>&1
+grep -q -- '--dropout 0 --weight-drop 0.2 --ema 0.99 ' ema.out && grep -q 'charrnn-h8-l1-n8-b4-t2-wd0.2-ema0.99-gru' ema.out \
+    && pass charrnn_mk_ema_wdrop || fail charrnn_mk_ema_wdrop "$(head -c 600 ema.out)"
+awk -F'\t' '{ exit !(NF == 13 && $9 == 0 && $10 == 0 && $11 == 0 && $12 > 0 && $13 > 0) }' "$cd_/result.tsv" \
+    && pass charrnn_mk_result_speed_epochs || fail charrnn_mk_result_speed_epochs "$(cat "$cd_/result.tsv")"
+# make ... dynamic: evaluate --dynamic of the best model on the last 10% of the text
+if mkc "${C[@]}" dynamic > dyn.out 2> dyn.err && awk -F'\t' -v n="$(wc -c < t.txt)" 'NR == 1 { for (i = 1; i <= NF; i++) k[$i] = i }
+       NR == 2 { exit !($k["dynamic_loss_nats"] > 0 && $k["dynamic_characters"] == int(n / 10) - 1) }' "$cd_/dynamic.tsv"; then
+    pass charrnn_mk_dynamic; else fail charrnn_mk_dynamic "$(cat "$cd_/dynamic.tsv" dyn.err 2>&1 | tail -3)"; fi
+
+# SIZE=auto (the default): autosize.sh measures each candidate and the largest that sees
+# EPOCHS_MIN epochs is trained, with its dropout (0.25 + 0.15 (H - 256) / 256, at least 0.1),
+# named in the run's directory. EPOCHS_MIN 0 (every candidate sees enough: the largest, which
+# with twice EPOCHS_MIN epochs gets weight drop 0.2 too) and 1e9 (none does: the smallest,
+# after one measurement) make the choice independent of speed.
+AU=(TEXT="$TMP/t.txt" N=8 B=4 EVAL=5 PROMPT="The cat" RUNS="$TMP/aruns" BIN="$BIN")
+CANDIDATES="8x1 12x2" EPOCHS_MIN=0 mkc "${AU[@]}" BUDGET=1 > au1.out 2> au1.err
+f1=$(ls "$TMP"/aruns/autosize/t-t1-*.mk 2>/dev/null)
+[ -n "$f1" ] && grep -q '^AUTO_H := 12$' "$f1" && grep -q '^AUTO_L := 2$' "$f1" && grep -q '^AUTO_DROPOUT := 0.11$' "$f1" \
+    && [ "$(grep -c '^# [0-9]' "$f1")" = 2 ] && grep -q "^AUTO_WDROP := 0.2$" "$f1" && [ -s "$TMP/aruns/charrnn-h12-l2-n8-b4-t1-d0.11-wd0.2-lnlstm/result.tsv" ] \
+    && pass charrnn_mk_auto_largest || fail charrnn_mk_auto_largest "$(cat "$f1" 2>&1; tail -3 au1.err; ls "$TMP/aruns")"
+CANDIDATES="8x1 12x2" EPOCHS_MIN=1e9 mkc "${AU[@]}" BUDGET=2 > au2.out 2> au2.err
+f2=$(ls "$TMP"/aruns/autosize/t-t2-*.mk 2>/dev/null)
+[ -n "$f2" ] && grep -q '^AUTO_H := 8$' "$f2" && grep -q 'the smallest candidate' "$f2" && [ "$(grep -c '^# [0-9]' "$f2")" = 1 ] \
+    && [ -s "$TMP/aruns/charrnn-h8-l1-n8-b4-t2-d0.10-lnlstm/result.tsv" ] \
+    && pass charrnn_mk_auto_smallest || fail charrnn_mk_auto_smallest "$(cat "$f2" 2>&1; tail -3 au2.err)"
+# the measurement is kept: a second make measures nothing; DROPOUT given wins, H or L given
+# means no measurement at all
+d=$(CANDIDATES="8x1 12x2" mkc -s dir "${AU[@]}" BUDGET=1 DROPOUT=0.3 2> au3.err)
+[ "$d" = "$TMP/aruns/charrnn-h12-l2-n8-b4-t1-d0.3-wd0.2-lnlstm" ] && ! grep -q autosize au3.err \
+    && pass charrnn_mk_auto_kept_dropout_wins || fail charrnn_mk_auto_kept_dropout_wins "$d $(cat au3.err)"
+d=$(mkc -s dir "${AU[@]}" BUDGET=5 H=16 2> au4.err)
+[ "$d" = "$TMP/aruns/charrnn-h16-l2-n8-b4-t5-d0.25-lnlstm" ] && [ -z "$(ls "$TMP"/aruns/autosize/t-t5-* 2>/dev/null)" ] \
+    && pass charrnn_mk_given_size_measures_nothing || fail charrnn_mk_given_size_measures_nothing "$d $(cat au4.err)"
+expect_fail charrnn_mk_bad_size 'SIZE=big is not auto or fixed' mkc "${AU[@]}" SIZE=big
+
+# experiments.mk: the settings one after another, each run evaluated dynamically, one table;
+# here a second each on the small text (SHARED), the hour as two seconds
+mke() { make --no-print-directory -C "$P" -f experiments.mk "$@"; }
+E=(SHARED="$TMP/t.txt" BUDGET=1 HOUR=2 SEEDS=1 SETTINGS="fixed auto" N=8 B=4 EVAL=5 PROMPT="The cat" EXP="$TMP/exp" BIN="$BIN")
+if CANDIDATES="8x1 12x1" EPOCHS_MIN=0 mke "${E[@]}" ten hour table > ex.out 2> ex.err; then pass experiments_mk_runs
+else fail experiments_mk_runs "$(tail -5 ex.err)"; fi
+awk -F'\t' 'NR > 1 { n++; if ($13 + 0 > 0 && $11 + 0 > 0) ok++; r[$1] = $4 }
+     END { exit !(n == 3 && ok == 3 && r["ten-fixed-s1"] == 256 && r["ten-auto-s1"] == 12 && r["hour-auto-s1"] == 12) }' "$TMP/exp/table.tsv" \
+    && grep -q 'kernels' "$TMP/exp/machine.txt" && pass experiments_mk_table || fail experiments_mk_table "$(cat "$TMP/exp/table.tsv" 2>&1)"
+if command -v gnuplot > /dev/null; then
+    [ "$(head -c 4 "$TMP/exp/ten.png" 2>/dev/null | od -An -c | tr -d ' ')" = '211PNG' ] && [ -s "$TMP/exp/hour.png" ] \
+        && pass experiments_mk_curves || fail experiments_mk_curves "$(ls "$TMP/exp")"
+else
+    skip experiments_mk_curves "gnuplot is not installed"
+fi
 
 # the regularisation sweep (sweep.mk) end to end: two settings for a second each on the small
 # text, one after another; the table, the curves, nothing redone, a changed setting redone alone

@@ -6,23 +6,6 @@ for i in $(seq 60); do printf 'hello world, charpipe! '; done > rep.txt
 vocab < rep.txt | window -n 8 > rep.ts           # 1097 training windows: 18 batches of 64
 vocab < rep.txt > rep.text.ts                    # -b 4 -n 8 streams: 34 batches an epoch
 
-# NAME "OPTIONS" "RESUME OPTIONS" INPUT STOPS...: train OPTIONS -e 3 straight, and again
-# stopped after each of STOPS batches (counted per invocation; --max-batches with -o writes a
-# checkpoint, mid-epoch or at an epoch's end) and resumed with RESUME OPTIONS to the end: the
-# models and the --best files are the same bytes.
-stops_equal() {
-    local name=$1 opts=$2 ropts=$3 in=$4 first=$5 k; shift 5
-    rm -f u.model ub.model i.model ib.model
-    train $opts -e 3 -j 2 --eval-every 7 --best ub.model -o u.model < "$in" 2>u.err \
-        || { fail "$name" "uninterrupted run: $(tail -1 u.err)"; return; }
-    train $opts -e 3 -j 2 --eval-every 7 --best ib.model --max-batches "$first" -o i.model < "$in" 2>i.err
-    for k in "$@"; do
-        train --resume i.model $ropts -j 2 --eval-every 7 --best ib.model --max-batches "$k" -o i.model < "$in" 2>>i.err
-    done
-    train --resume i.model $ropts -j 2 --eval-every 7 --best ib.model -o i.model < "$in" 2>>i.err
-    if cmp -s u.model i.model && cmp -s ub.model ib.model; then pass "$name"
-    else fail "$name" "differ: $(cmp u.model i.model; cmp ub.model ib.model; grep '^train:' i.err | tail -2)"; fi
-}
 W="-H 12 -L 2 --dropout 0.2 --clip 1 --seed 7"
 S="--streams -n 8 -b 4 -H 12 -L 2 --dropout 0.2 --clip 1 --seed 7"
 for sched in cosine step none; do

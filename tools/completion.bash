@@ -21,7 +21,7 @@ _charpipe()
     [ "$COMP_CWORD" -gt 0 ] && prev=${COMP_WORDS[COMP_CWORD - 1]}
     COMPREPLY=()
     case $prev in
-        -o|--output|-m|--model|--resume|--init|--log|--best|--input|-v|--vocab|--seed-file)
+        -o|--output|-m|--model|--resume|--init|--log|--best|--input|-v|--vocab|--seed-file|--adapt)
             mapfile -t COMPREPLY < <(compgen -f -- "$cur"); compopt -o filenames 2>/dev/null; return ;;
         --cell) COMPREPLY=($(compgen -W 'lstm gru lnlstm' -- "$cur")); return ;;
         --layout) COMPREPLY=($(compgen -W 'torch keras' -- "$cur")); return ;;
@@ -31,7 +31,7 @@ _charpipe()
         --beam|--maxlen|--step|--batch|--streams|--chunk|--vocab-size|--head|--threads|--epochs|\
         --hidden|--layers|--lr|--val|--clip|--dropout|--decay-rate|--decay-every|--eval-every|\
         --max-seconds|--max-batches|--sample-temps|--sample-chars|--sample-seed|--weight-drop|\
-        --locked-dropout|--input-dropout|--weight-decay|--warmup)
+        --locked-dropout|--input-dropout|--weight-decay|--warmup|--ema|--dynamic-lr|--dynamic-decay|--dynamic-segment)
             # a value, not a file (but --streams, a flag of train and a number of window and
             # evaluate, and -s, a seed text or a step: nothing to offer either way)
             [ "$cmd" = train ] && [ "$prev" = --streams ] || return ;;

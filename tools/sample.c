@@ -12,13 +12,14 @@
 #include "cli.h"
 #include "output.h"
 #include "codec.h"
+#include "dynamic.h"
 #include "generate.h"
 #include "model.h"
 #include "prompts.h"
 #include "sample_help.h"
 
 static gen_request rq;                 /* the options, as the generator takes them */
-static const char *opt_model, *opt_seed_file, *opt_sep = "\n---\n", *opt_stop[256];
+static const char *opt_model, *opt_adapt, *opt_seed_file, *opt_sep = "\n---\n", *opt_stop[256];
 static size_t opt_stop_len[256];
 static long opt_rng_seed = -1;
 static int opt_stateful = -1, opt_json, opt_beam_all, opt_prompts;
@@ -161,7 +162,7 @@ int main(int argc, char **argv)
     rq = gen_request_defaults();
     rq.prompt_label = "--seed";
     enum { O_STATEFUL = 256, O_WINDOW, O_RNG, O_SKIP, O_SEEDFILE, O_F16, O_SEP, O_JSON, O_BEAMALL,
-           O_STOP, O_PROMPTS };
+           O_STOP, O_PROMPTS, O_ADAPT };
     static const struct option longopts[] = {
         { "model", 1, 0, 'm' }, { "chars", 1, 0, 'n' }, { "seed", 1, 0, 's' }, { "seed-file", 1, 0, O_SEEDFILE },
         { "stateful", 0, 0, O_STATEFUL }, { "window", 0, 0, O_WINDOW }, { "f16", 0, 0, O_F16 },
@@ -169,7 +170,7 @@ int main(int argc, char **argv)
         { "rng-seed", 1, 0, O_RNG }, { "skip-unknown", 0, 0, O_SKIP }, { "help", 0, 0, 'h' }, CLI_VERSION_OPTION,
         { "count", 1, 0, 'c' }, { "separator", 1, 0, O_SEP }, { "json", 0, 0, O_JSON },
         { "beam", 1, 0, 'b' }, { "beam-all", 0, 0, O_BEAMALL }, { "stop", 1, 0, O_STOP },
-        { "prompts", 0, 0, O_PROMPTS }, { 0, 0, 0, 0 }
+        { "prompts", 0, 0, O_PROMPTS }, { "adapt", 1, 0, O_ADAPT }, { 0, 0, 0, 0 }
     };
     int c;
     while ((c = cli_getopt(argc, argv, "m:n:s:t:k:p:c:b:h", longopts)) != -1) {
@@ -197,6 +198,7 @@ int main(int argc, char **argv)
             opt_stop[rq.nstop] = unescape(optarg, &opt_stop_len[rq.nstop]), rq.nstop++;
             break;
         case O_PROMPTS: opt_prompts = 1; break;
+        case O_ADAPT: opt_adapt = cli_path("--adapt", optarg); break;
         case 'h': usage(&rq); return 0;
         default: cli_usage_error("unknown option");
         }
@@ -216,6 +218,7 @@ int main(int argc, char **argv)
         cli_usage_error("--prompts answers in JSON lines of its own: no --json or --beam-all");
     out_input(opt_model, 0);
     out_input(opt_seed_file, 0);
+    out_input(opt_adapt, 0);
     if (opt_prompts)
         out_input_fd(0, "stdin", 0);
     out_stdout(0);
@@ -232,6 +235,12 @@ int main(int argc, char **argv)
         cli_die("%s", err);
     if (codec_init(&cd, m.vocab, m.dim.V, m.byte_unit, m.lower, err, sizeof err) < 0)
         cli_die("%s: %s", opt_model, err);
+    dyn_opts adapt;                   /* --adapt: the weights adapted to a text (lib/dynamic.h) */
+    double adapt_nats;
+    uint64_t adapt_skipped;
+    dyn_opts_init(&adapt);
+    if (opt_adapt && dyn_adapt_file(cli_kernels(), &m, opt_adapt, &adapt, &adapt_nats, &adapt_skipped, err, sizeof err) < 0)
+        cli_die("--adapt: %s", err);
     rq.o.stateful = opt_stateful < 0 ? m.streams > 0 : opt_stateful;  /* char-rnn models: stateful */
     if (rq.o.half && !rq.o.stateful)
         cli_usage_error("--f16 is for --stateful generation");

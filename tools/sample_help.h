@@ -44,6 +44,8 @@ static void usage(const gen_request *rq)
 "    -n, --chars N       characters to generate (default %ld)\n"
 "    -s, --seed TEXT     the seed text (default: one character drawn from the vocabulary)\n"
 "        --seed-file F   the seed text is file F's bytes\n"
+"        --adapt F       first adapt the model to the text of file F: dynamic evaluation over\n"
+"                        it (evaluate --dynamic's defaults), its weights then generate\n"
 "        --stateful      carry the state (the default for models of train --streams)\n"
 "        --window        the sliding-window generator (the default otherwise)\n"
 "        --f16           with --stateful: half-precision weights, about 1.3x faster\n"

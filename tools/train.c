@@ -40,7 +40,7 @@ static void parse_options(int argc, char **argv)
     enum { O_LR = 256, O_VAL, O_CLIP, O_SEED, O_RESUME, O_LOG, O_SUMMARY, O_PROGRESS, O_NOPROGRESS,
            O_MAXB, O_STREAMS, O_DROPOUT, O_SCHED, O_DRATE, O_DEVERY, O_EVAL, O_BEST, O_MAXS, O_CELL, O_INPUT,
            O_SEVERY, O_STEMPS, O_SCHARS, O_SSEED, O_WDROP, O_LOCKED, O_INDROP, O_WDECAY, O_WARMUP, O_INIT,
-           O_CKPT, O_CONTINUE, O_PRINT, O_LOGFMT, O_PRECISION };
+           O_CKPT, O_CONTINUE, O_PRINT, O_LOGFMT, O_PRECISION, O_EMA };
     static const struct option longopts[] = {
         { "epochs", 1, 0, 'e' }, { "hidden", 1, 0, 'H' }, { "layers", 1, 0, 'L' },
         { "batch", 1, 0, 'b' }, { "lr", 1, 0, O_LR }, { "val", 1, 0, O_VAL }, { "clip", 1, 0, O_CLIP },
@@ -57,6 +57,7 @@ static void parse_options(int argc, char **argv)
         { "input-dropout", 1, 0, O_INDROP }, { "weight-decay", 1, 0, O_WDECAY }, { "warmup", 1, 0, O_WARMUP },
         { "checkpoint-every", 1, 0, O_CKPT }, { "continue", 0, 0, O_CONTINUE },
         { "print-every", 1, 0, O_PRINT }, { "log-format", 1, 0, O_LOGFMT }, { "precision", 1, 0, O_PRECISION },
+        { "ema", 1, 0, O_EMA },
         { "quiet", 0, 0, 'q' }, { "force", 0, 0, 'f' },
         { 0, 0, 0, 0 }
     };
@@ -113,6 +114,7 @@ static void parse_options(int argc, char **argv)
         case O_INDROP: o.input_dropout = cli_double("--input-dropout", optarg, 0, 0.95); g |= TRAIN_GIVEN_INPUT_DROPOUT; break;
         case O_WDECAY: o.weight_decay = cli_double("--weight-decay", optarg, 0, 10); g |= TRAIN_GIVEN_WEIGHT_DECAY; break;
         case O_WARMUP: o.warmup = cli_long("--warmup", optarg, 0, 1L << 40); g |= TRAIN_GIVEN_WARMUP; break;
+        case O_EMA: o.ema = cli_double("--ema", optarg, 0, 0.999999); g |= TRAIN_GIVEN_EMA; break;
         case O_MAXS: o.max_seconds = cli_double("--max-seconds", optarg, 0.001, 1e9); g |= TRAIN_GIVEN_MAX_SECONDS; break;
         case O_CKPT: cli_every("--checkpoint-every", optarg, &o.checkpoint_every, &o.checkpoint_seconds); break;
         case O_CONTINUE: opt_continue = 1; break;

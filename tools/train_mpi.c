@@ -166,6 +166,8 @@ void mp_check_start(const model *m, const train_state *st, const dataset *d, con
     h = hash(h, m->params, tr->nparams * sizeof(float));
     h = hash(h, st->adam_m, tr->nparams * sizeof(float));
     h = hash(h, st->adam_v, tr->nparams * sizeof(float));
+    if (st->raw)
+        h = hash(h, st->raw, tr->nparams * sizeof(float));
     h = HASH(h, m->dim);
     h = HASH(h, m->maxlen);
     h = HASH(h, m->per_position);
@@ -175,7 +177,7 @@ void mp_check_start(const model *m, const train_state *st, const dataset *d, con
                      (double)st->epochs, (double)st->epoch_batches, (double)st->steps,
                      (double)tr->nbatches, sharded ? 0 : (double)d->n, sharded ? 0 : (double)d->tn,
                      d->N, d->ylen, st->weight_drop, st->locked_dropout, st->input_dropout,
-                     st->weight_decay, (double)st->warmup };
+                     st->weight_decay, (double)st->warmup, st->ema };
     h = HASH(h, set);
     double run[] = { (double)train_epoch_limit(o, st), (double)o->max_batches, st->horizon_seconds,
                      (double)o->eval_every, o->keep_best, sharded, (double)o->checkpoint_every,
