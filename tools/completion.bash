@@ -26,6 +26,7 @@ _charpipe()
         --cell) COMPREPLY=($(compgen -W 'lstm gru lnlstm' -- "$cur")); return ;;
         --layout) COMPREPLY=($(compgen -W 'torch keras' -- "$cur")); return ;;
         --schedule) COMPREPLY=($(compgen -W 'none cosine step' -- "$cur")); return ;;
+        --precision) COMPREPLY=($(compgen -W 'fp32 bf16' -- "$cur")); return ;;
         --sample-every) COMPREPLY=($(compgen -W 'epoch' -- "$cur")); return ;;
         -[nsbtkpcejHLVj]|--chars|--seed|--temperature|--top-k|--top-p|--rng-seed|--count|--separator|\
         --beam|--maxlen|--step|--batch|--streams|--chunk|--vocab-size|--head|--threads|--epochs|\
