@@ -82,11 +82,12 @@ corpus2: check $(EXP)/python-news.txt
 	  $(call run,news-$$s-s1,$(abspath $(EXP)/python-news.txt),$(BUDGET),$(eval_s) SEED=1 PROMPT=Python) || exit 1; \
 	done
 	@if [ -s $(EXP)/torch.json ]; then :; \
+	elif [ ! -f $(PEERS)/torch_lstm.py ]; then echo "experiments.mk: $(PEERS)/torch_lstm.py not found (PEERS=): no torch.json" >&2; \
 	elif $(PY_TORCH) -c 'import torch' 2>/dev/null; then \
 	  echo "== experiments.mk: PyTorch 2 x 256 LSTM on Python's NEWS, $(BUDGET) s" >&2; \
 	  $(PY_TORCH) $(PEERS)/torch_lstm.py train --task charrnn --hidden 256 --layers 2 --threads $$(nproc) \
 	      --budget $(BUDGET) --eval-every 60 --data $(abspath $(EXP)/python-news.txt) > $(EXP)/torch.json.tmp \
-	      && mv $(EXP)/torch.json.tmp $(EXP)/torch.json; \
+	      && mv $(EXP)/torch.json.tmp $(EXP)/torch.json || { rm -f $(EXP)/torch.json.tmp; exit 1; }; \
 	else echo "experiments.mk: no PyTorch ($(PY_TORCH) -c 'import torch' fails): no torch.json" >&2; fi
 
 hour: check
