@@ -78,6 +78,16 @@ PUBLIC_H  := $(addprefix lib/,ts.h kern.h lstm.h model.h rng.h par.h utf8.h code
 CLI_OBJ   := $(O)/tools/cli.o $(O)/tools/output.o
 REF_OBJ   := $(O)/tests/lstm_ref.o
 
+# Every object depends on the Makefile and on the flags it was built with ($(O)/flags, rewritten
+# when they change): a build/ left by an older checkout, or made with other CFLAGS, is rebuilt,
+# never linked with objects compiled for another rule (as a shared library of non-PIC objects).
+BUILD_FLAGS := $(CC) $(ALL_CFLAGS) $(LDFLAGS) $(LDLIBS)
+ifneq ($(BUILD_FLAGS),$(file < $(O)/flags))
+$(shell mkdir -p $(O))
+$(file > $(O)/flags,$(BUILD_FLAGS))
+endif
+OBJ_DEPS := Makefile $(O)/flags
+
 .PHONY: all tools tests test check check-san test-seeds bench deps test-deps bench-deps install uninstall clean man demo fuzz mpi
 .DELETE_ON_ERROR:
 .SECONDARY:
@@ -86,25 +96,25 @@ all: tools tests $(LIBSO)
 tools: $(TOOLS)
 tests: $(TESTS)
 
-$(O)/%.o: %.c
+$(O)/%.o: %.c $(OBJ_DEPS)
 	@mkdir -p $(@D)
 	$(Q)$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
-$(O)/lib/%_avx2.o: lib/%_avx2.c
+$(O)/lib/%_avx2.o: lib/%_avx2.c $(OBJ_DEPS)
 	@mkdir -p $(@D)
 	$(Q)$(CC) $(ALL_CFLAGS) $(ISA_avx2) -c -o $@ $<
 
-$(O)/lib/%_avx512.o: lib/%_avx512.c
+$(O)/lib/%_avx512.o: lib/%_avx512.c $(OBJ_DEPS)
 	@mkdir -p $(@D)
 	$(Q)$(CC) $(ALL_CFLAGS) $(ISA_avx512) -c -o $@ $<
 
-$(O)/lib/%_avx512bf16.o: lib/%_avx512bf16.c
+$(O)/lib/%_avx512bf16.o: lib/%_avx512bf16.c $(OBJ_DEPS)
 	@mkdir -p $(@D)
 	$(Q)$(CC) $(ALL_CFLAGS) $(ISA_avx512bf16) -c -o $@ $<
 
 # test_bf16 also runs the AVX512_BF16 set's code built for AVX2 (tests/kern_w16_avx2.c; its
 # 64-byte vectors never cross a call boundary that another build could see: -Wno-psabi)
-$(O)/tests/%_avx2.o: tests/%_avx2.c
+$(O)/tests/%_avx2.o: tests/%_avx2.c $(OBJ_DEPS)
 	@mkdir -p $(@D)
 	$(Q)$(CC) $(ALL_CFLAGS) $(ISA_avx2) -Wno-psabi -c -o $@ $<
 $(O)/tests/test_bf16: $(O)/tests/kern_w16_avx2.o
