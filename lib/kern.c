@@ -10,11 +10,17 @@ extern const kern_ops kern_scalar;
 #if defined(__x86_64__)
 extern const kern_ops kern_avx2, kern_avx512;
 #endif
+#if defined(__wasm_simd128__)
+extern const kern_ops kern_simd128;   /* kern_wasm.c: a SIMD build runs only where SIMD validates */
+#endif
 
 /* Best first. */
 const kern_ops *const kern_all[] = {
 #if defined(__x86_64__)
     &kern_avx512, &kern_avx2,
+#endif
+#if defined(__wasm_simd128__)
+    &kern_simd128,
 #endif
     &kern_scalar, NULL,
 };
@@ -31,6 +37,10 @@ static int kern_runs(const kern_ops *k)
         return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl")
             && __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512dq")
             && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");
+#endif
+#if defined(__wasm_simd128__)
+    if (k == &kern_simd128)
+        return 1;
 #endif
     return k == &kern_scalar;
 }

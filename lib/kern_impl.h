@@ -20,7 +20,9 @@
  * a degree-7 Taylor polynomial for e^r (relative error < 1e-8 before float rounding) and 2^n
  * built in the exponent bits.
  */
+#if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
+#endif
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -52,8 +54,13 @@ INLINE vf vload_h(const uint16_t *p)
     return (vf)_mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)p));
 #elif VW == 16
     return (vf)_mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)p));
+#elif VW == 4                           /* WebAssembly SIMD has no conversion: kern.c's */
+    vf v;
+    for (int l = 0; l < VW; l++)
+        v[l] = kern_f16_to_float(p[l]);
+    return v;
 #else
-#error "kern_impl.h: vload_h knows VW 8 and 16"
+#error "kern_impl.h: vload_h knows VW 4, 8 and 16"
 #endif
 }
 
