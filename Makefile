@@ -131,6 +131,16 @@ $(O)/tests/%: $(O)/tests/%.o $(REF_OBJ) $(LIBA)
 $(O)/bench/%: $(O)/bench/%.o $(LIBA)
 	$(Q)$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
+# test_wasm_io: the WebAssembly build's own gzip decoder and MessagePack reader and writer
+# against Debian's zlib and libmsgpack-c, both linked in: tests/wasm_own.c builds ours with
+# every function renamed own_NAME, and must define nothing else (a name it missed would take
+# the place of Debian's in the test).
+$(O)/tests/test_wasm_io: $(O)/tests/wasm_own.o
+$(O)/tests/wasm_own.o: tests/wasm_own.c
+	@mkdir -p $(@D)
+	$(Q)$(CC) $(ALL_CFLAGS) -c -o $@ $<
+	$(Q)nm -g --defined-only $@ | awk '$$3 !~ /^own_/ && $$2 ~ /^[A-Z]$$/ && $$3 !~ /^_/ { print "$@ defines " $$3 " (not renamed own_)"; bad = 1 } END { exit bad }' >&2
+
 # The test suite: C unit tests and shell CLI tests, one summary line at the end.
 MPI_CHECK := $(and $(HAVE_MPI),$(filter build,$(O)),$(if $(filter 1,$(MPI)),,1))
 check: tools tests $(LIBSO) $(if $(MPI_CHECK),mpi)
