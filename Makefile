@@ -6,6 +6,7 @@
 #   make bench      benchmarks (read ../shared/data when present; install the peers when missing)
 #   make MPI=1      train built with mpicc for training across processes (Open MPI), with
 #                   everything else, into build/mpi/bin; make mpi builds that train alone
+#   make wasm       the generator built to WebAssembly, into build/web
 #   make install    PREFIX=/usr/local: the tools, man pages, the shared library libcharpipe.so.1
 #                   and its header charpipe.h (pkg-config charpipe), libcharpipe.a and lib/'s
 #                   headers in include/charpipe/ (pkg-config charpipe-static), and the bash
@@ -75,7 +76,8 @@ PUBLIC_H  := $(addprefix lib/,ts.h kern.h lstm.h model.h rng.h par.h utf8.h code
 CLI_OBJ   := $(O)/tools/cli.o $(O)/tools/output.o
 REF_OBJ   := $(O)/tests/lstm_ref.o
 
-.PHONY: all tools tests test check check-san bench deps test-deps bench-deps install uninstall clean man demo fuzz mpi
+.PHONY: all tools tests test check check-san bench deps test-deps bench-deps install uninstall clean man demo fuzz mpi \
+        wasm wasm-deps wasm-toolchain wasm-maybe wasm-tests
 .DELETE_ON_ERROR:
 .SECONDARY:
 
@@ -143,7 +145,7 @@ $(O)/tests/wasm_own.o: tests/wasm_own.c
 
 # The test suite: C unit tests and shell CLI tests, one summary line at the end.
 MPI_CHECK := $(and $(HAVE_MPI),$(filter build,$(O)),$(if $(filter 1,$(MPI)),,1))
-check: tools tests $(LIBSO) $(if $(MPI_CHECK),mpi)
+check: tools tests $(LIBSO) $(if $(MPI_CHECK),mpi) $(if $(filter build,$(O)),wasm-maybe)
 	@MPI_TRAIN=$(if $(MPI_CHECK),$(abspath build/mpi/bin/train),$(if $(HAVE_MPI),other-build)) tests/run.sh $(O) $(BIN)
 
 # The same suite, built with AddressSanitizer and UndefinedBehaviorSanitizer.
@@ -167,7 +169,7 @@ test: test-deps
 # PyTorch, oneDNN).
 DEPS       = build-essential pkg-config zlib1g-dev libmsgpack-dev
 TEST_DEPS  = $(DEPS) python3 python3-msgpack python3-numpy openmpi-bin libopenmpi-dev \
-             python3-torch valgrind gnuplot-nox man-db bash-completion
+             python3-torch valgrind gnuplot-nox man-db bash-completion $(WASM_DEPS) $(NODE_DEPS)
 BENCH_DEPS = $(DEPS) python3 python3-torch libopenblas0-openmp libdnnl-dev
 SUDO = $(if $(filter 0,$(shell id -u)),,sudo)
 # $(call install_missing,PACKAGES): apt-get install those not installed; a failure (no network,
@@ -179,6 +181,8 @@ install_missing = missing=; for p in $(1); do dpkg -s $$p >/dev/null 2>&1 || mis
 	  echo "make: could not install$$missing (the checks that need them will be skipped)"; fi
 deps:
 	@$(call install_missing,$(DEPS))
+# (node: Debian's nodejs where none is installed, for the WebAssembly unit tests)
+NODE_DEPS = $(if $(shell command -v node 2>/dev/null),,nodejs)
 test-deps:
 	@$(call install_missing,$(TEST_DEPS))
 bench-deps:
@@ -220,6 +224,73 @@ fuzz: tools build/fuzz/fuzz_ts build/fuzz/fuzz_utf8 build/fuzz/fuzz_model
 
 bench: bench-deps tools $(BENCHES)
 	@bench/run.sh $(O) $(BIN)
+
+# The library's model reader and generator (web/charpipe_web.c over lib/) built to
+# WebAssembly, into build/web. The toolchain is Debian's clang, lld, wasi-libc and compiler-rt
+# for wasm32 (make wasm-deps).
+# Debian's zlib and msgpack-c are built for this machine only: lib/ts.c is compiled against
+# charpipe's own gzip decoder and MessagePack reader and writer instead (web/wasm/inflate.c,
+# msgpack.c and their zlib.h, msgpack.h: the calls lib/ uses, written from RFC 1950-1952 and
+# the MessagePack spec; the deflate calls fail, zlib_deflate.c), so no third-party code is
+# vendored, and the .wasm stays small. tests/test_wasm_io.c checks them against Debian's.
+# Two builds: charpipe-simd.wasm (-msimd128: lib/kern_wasm.c's kernel set simd128, and the
+# scalar set) and charpipe.wasm (the scalar set alone, for browsers without SIMD).
+WASM_CC   ?= $(firstword $(shell command -v clang-14 clang 2>/dev/null) clang)
+WASM_DEPS  = clang-14 lld-14 wasi-libc libclang-rt-14-dev-wasm32
+WEB       := build/web
+WASM_O    := build/wasm
+WASM_LIB  := model ts frame utf8 util lstm optim rng codec generate sampling kern kern_scalar kern_wasm
+WASM_CORE := $(WASM_LIB:%=lib/%.c) web/wasm/inflate.c web/wasm/msgpack.c web/wasm/zlib_deflate.c
+WASM_OWN  := $(WASM_CORE) web/charpipe_web.c
+WASM_FLAGS = --target=wasm32-wasi -O2 -g0 -std=gnu11 -Ilib -Iweb/wasm -MMD -MP
+WEB_FILES := $(addprefix $(WEB)/,charpipe.wasm charpipe-simd.wasm)
+# C unit tests built the same way, run by tests/test_wasm.sh under node's WASI: the kernels
+# (both builds: simd128 and scalar against the double-precision reference) and the codec
+WASM_TESTS := $(WASM_O)/tests/test_kern.wasm $(WASM_O)/tests/test_kern-simd.wasm $(WASM_O)/tests/test_codec.wasm
+# a program that links: the compiler, wasm-ld, wasi-libc and compiler-rt are all here
+WASM_PROBE = printf '\043include <stdio.h>\nint main(void) { return 0; }\n' | \
+             $(WASM_CC) --target=wasm32-wasi -x c - -o /dev/null >/dev/null 2>&1
+
+wasm: wasm-toolchain $(WEB_FILES)
+	@ls -l $(WEB)/*.wasm | awk '{ printf "%s: %d bytes\n", $$NF, $$5 }'
+wasm-toolchain:
+	@$(WASM_PROBE) || { echo "make wasm: no WebAssembly toolchain ($(WASM_CC) --target=wasm32-wasi cannot link); make wasm-deps installs it: apt-get install $(WASM_DEPS)" >&2; exit 1; }
+wasm-deps:
+	@$(call install_missing,$(WASM_DEPS))
+# (make check builds them when the toolchain is here; the tests that need them say why they
+# skip when not)
+wasm-maybe:
+	@if $(WASM_PROBE); then $(MAKE) --no-print-directory wasm wasm-tests >/dev/null; fi
+wasm-tests: wasm-toolchain $(WASM_TESTS)
+
+# warnings: the project's as for the native build (a test's x86-only check leaves a variable
+# unused here)
+wasm_warn = -Wall -Wextra -Wshadow $(if $(filter tests/%,$(1)),-Wno-unused-variable)
+$(WASM_O)/scalar/%.o: %.c
+	@mkdir -p $(@D)
+	$(Q)$(WASM_CC) $(WASM_FLAGS) $(call wasm_warn,$<) -c -o $@ $<
+$(WASM_O)/simd/%.o: %.c
+	@mkdir -p $(@D)
+	$(Q)$(WASM_CC) $(WASM_FLAGS) -msimd128 $(call wasm_warn,$<) -c -o $@ $<
+# a reactor (a library with no main: the worker calls _initialize, then cpw_*)
+$(WEB)/charpipe.wasm: $(patsubst %.c,$(WASM_O)/scalar/%.o,$(WASM_OWN))
+	@mkdir -p $(@D)
+	$(Q)$(WASM_CC) --target=wasm32-wasi -mexec-model=reactor -Wl,--gc-sections -Wl,--strip-all -o $@ $^ -lm
+$(WEB)/charpipe-simd.wasm: $(patsubst %.c,$(WASM_O)/simd/%.o,$(WASM_OWN))
+	@mkdir -p $(@D)
+	$(Q)$(WASM_CC) --target=wasm32-wasi -mexec-model=reactor -Wl,--gc-sections -Wl,--strip-all -o $@ $^ -lm
+$(WEB)/%: web/%
+	@mkdir -p $(@D)
+	$(Q)cp $< $@
+WASM_LINK_TEST = $(Q)$(WASM_CC) --target=wasm32-wasi -Wl,--gc-sections -o $@ $^ -lm
+$(WASM_O)/tests/%.wasm: $(WASM_O)/scalar/tests/%.o $(WASM_O)/scalar/tests/lstm_ref.o \
+                        $(patsubst %.c,$(WASM_O)/scalar/%.o,$(WASM_CORE))
+	@mkdir -p $(@D)
+	$(WASM_LINK_TEST)
+$(WASM_O)/tests/%-simd.wasm: $(WASM_O)/simd/tests/%.o $(WASM_O)/simd/tests/lstm_ref.o \
+                             $(patsubst %.c,$(WASM_O)/simd/%.o,$(WASM_CORE))
+	@mkdir -p $(@D)
+	$(WASM_LINK_TEST)
 
 # The man pages man/NAME.1, generated from each tool's --help (committed; tests/test_install.sh
 # checks that they are up to date).
