@@ -6,7 +6,8 @@
 #   make bench      benchmarks (read ../shared/data when present; install the peers when missing)
 #   make MPI=1      train built with mpicc for training across processes (Open MPI), with
 #                   everything else, into build/mpi/bin; make mpi builds that train alone
-#   make wasm       the generator built to WebAssembly, into build/web
+#   make wasm       the web page and the generator built to WebAssembly, into build/web;
+#                   make web-serve serves that folder on http://127.0.0.1:8000/
 #   make install    PREFIX=/usr/local: the tools, man pages, the shared library libcharpipe.so.1
 #                   and its header charpipe.h (pkg-config charpipe), libcharpipe.a and lib/'s
 #                   headers in include/charpipe/ (pkg-config charpipe-static), and the bash
@@ -77,7 +78,7 @@ CLI_OBJ   := $(O)/tools/cli.o $(O)/tools/output.o
 REF_OBJ   := $(O)/tests/lstm_ref.o
 
 .PHONY: all tools tests test check check-san bench deps test-deps bench-deps install uninstall clean man demo fuzz mpi \
-        wasm wasm-deps wasm-toolchain wasm-maybe wasm-tests
+        wasm wasm-deps wasm-toolchain wasm-maybe wasm-tests web-serve
 .DELETE_ON_ERROR:
 .SECONDARY:
 
@@ -169,7 +170,7 @@ test: test-deps
 # PyTorch, oneDNN).
 DEPS       = build-essential pkg-config zlib1g-dev libmsgpack-dev
 TEST_DEPS  = $(DEPS) python3 python3-msgpack python3-numpy openmpi-bin libopenmpi-dev \
-             python3-torch valgrind gnuplot-nox man-db bash-completion $(WASM_DEPS) $(NODE_DEPS)
+             python3-torch valgrind gnuplot-nox man-db bash-completion $(WASM_DEPS) chromium
 BENCH_DEPS = $(DEPS) python3 python3-torch libopenblas0-openmp libdnnl-dev
 SUDO = $(if $(filter 0,$(shell id -u)),,sudo)
 # $(call install_missing,PACKAGES): apt-get install those not installed; a failure (no network,
@@ -181,10 +182,12 @@ install_missing = missing=; for p in $(1); do dpkg -s $$p >/dev/null 2>&1 || mis
 	  echo "make: could not install$$missing (the checks that need them will be skipped)"; fi
 deps:
 	@$(call install_missing,$(DEPS))
-# (node: Debian's nodejs where none is installed, for the WebAssembly unit tests)
-NODE_DEPS = $(if $(shell command -v node 2>/dev/null),,nodejs)
+# (node and npm: Debian's nodejs and npm where none is installed: the WebAssembly unit tests run
+# under node, the browser test drives Chromium with playwright-core, which
+# tests/web/playwright.sh installs from npm into build/npm)
+NODE_DEPS = $(if $(shell command -v node 2>/dev/null),,nodejs) $(if $(shell command -v npm 2>/dev/null),,npm)
 test-deps:
-	@$(call install_missing,$(TEST_DEPS))
+	@$(call install_missing,$(TEST_DEPS) $(NODE_DEPS))
 bench-deps:
 	@$(call install_missing,$(BENCH_DEPS))
 
@@ -225,9 +228,9 @@ fuzz: tools build/fuzz/fuzz_ts build/fuzz/fuzz_utf8 build/fuzz/fuzz_model
 bench: bench-deps tools $(BENCHES)
 	@bench/run.sh $(O) $(BIN)
 
-# The library's model reader and generator (web/charpipe_web.c over lib/) built to
-# WebAssembly, into build/web. The toolchain is Debian's clang, lld, wasi-libc and compiler-rt
-# for wasm32 (make wasm-deps).
+# The web page (web/) and the library's model reader and generator (web/charpipe_web.c over
+# lib/) built to WebAssembly, into build/web: serve that folder as it is (make web-serve). The
+# toolchain is Debian's clang, lld, wasi-libc and compiler-rt for wasm32 (make wasm-deps).
 # Debian's zlib and msgpack-c are built for this machine only: lib/ts.c is compiled against
 # charpipe's own gzip decoder and MessagePack reader and writer instead (web/wasm/inflate.c,
 # msgpack.c and their zlib.h, msgpack.h: the calls lib/ uses, written from RFC 1950-1952 and
@@ -243,7 +246,7 @@ WASM_LIB  := model ts frame utf8 util lstm optim rng codec generate sampling ker
 WASM_CORE := $(WASM_LIB:%=lib/%.c) web/wasm/inflate.c web/wasm/msgpack.c web/wasm/zlib_deflate.c
 WASM_OWN  := $(WASM_CORE) web/charpipe_web.c
 WASM_FLAGS = --target=wasm32-wasi -O2 -g0 -std=gnu11 -Ilib -Iweb/wasm -MMD -MP
-WEB_FILES := $(addprefix $(WEB)/,charpipe.wasm charpipe-simd.wasm)
+WEB_FILES := $(addprefix $(WEB)/,index.html app.js worker.js charpipe.wasm charpipe-simd.wasm)
 # C unit tests built the same way, run by tests/test_wasm.sh under node's WASI: the kernels
 # (both builds: simd128 and scalar against the double-precision reference) and the codec
 WASM_TESTS := $(WASM_O)/tests/test_kern.wasm $(WASM_O)/tests/test_kern-simd.wasm $(WASM_O)/tests/test_codec.wasm
@@ -291,6 +294,11 @@ $(WASM_O)/tests/%-simd.wasm: $(WASM_O)/simd/tests/%.o $(WASM_O)/simd/tests/lstm_
                              $(patsubst %.c,$(WASM_O)/simd/%.o,$(WASM_CORE))
 	@mkdir -p $(@D)
 	$(WASM_LINK_TEST)
+
+WEB_PORT ?= 8000
+web-serve: wasm
+	@echo "charpipe's page: http://127.0.0.1:$(WEB_PORT)/ (serving $(WEB); Ctrl-C ends it)"
+	@cd $(WEB) && python3 -m http.server $(WEB_PORT) --bind 127.0.0.1
 
 # The man pages man/NAME.1, generated from each tool's --help (committed; tests/test_install.sh
 # checks that they are up to date).
