@@ -166,12 +166,13 @@ test: test-deps
 # Debian packages, installed when missing (sudo when not root): the build's (make deps, make
 # demo), the tests' (make test-deps, run by make test: the independent Python reference, Open
 # MPI for the MPI tests, PyTorch for the export checks, valgrind, gnuplot, man and
-# bash-completion for the pipeline and install checks) and the benchmarks' peers (make bench:
-# PyTorch, oneDNN).
+# bash-completion for the pipeline and install checks, the WebAssembly toolchain and Chromium
+# for the web page's) and the benchmarks' peers (make bench: PyTorch, oneDNN; the page's
+# toolchain and Chromium).
 DEPS       = build-essential pkg-config zlib1g-dev libmsgpack-dev
 TEST_DEPS  = $(DEPS) python3 python3-msgpack python3-numpy openmpi-bin libopenmpi-dev \
              python3-torch valgrind gnuplot-nox man-db bash-completion $(WASM_DEPS) chromium
-BENCH_DEPS = $(DEPS) python3 python3-torch libopenblas0-openmp libdnnl-dev
+BENCH_DEPS = $(DEPS) python3 python3-torch libopenblas0-openmp libdnnl-dev $(WASM_DEPS) chromium
 SUDO = $(if $(filter 0,$(shell id -u)),,sudo)
 # $(call install_missing,PACKAGES): apt-get install those not installed; a failure (no network,
 # no sudo) is said in one line and is not an error: what needs them then SKIPs and says why.
@@ -183,13 +184,13 @@ install_missing = missing=; for p in $(1); do dpkg -s $$p >/dev/null 2>&1 || mis
 deps:
 	@$(call install_missing,$(DEPS))
 # (node and npm: Debian's nodejs and npm where none is installed: the WebAssembly unit tests run
-# under node, the browser test drives Chromium with playwright-core, which
+# under node, the browser test and benchmark drive Chromium with playwright-core, which
 # tests/web/playwright.sh installs from npm into build/npm)
 NODE_DEPS = $(if $(shell command -v node 2>/dev/null),,nodejs) $(if $(shell command -v npm 2>/dev/null),,npm)
 test-deps:
 	@$(call install_missing,$(TEST_DEPS) $(NODE_DEPS))
 bench-deps:
-	@$(call install_missing,$(BENCH_DEPS))
+	@$(call install_missing,$(BENCH_DEPS) $(NODE_DEPS))
 
 # The quick start: what is missing, the build, then a small model trained on a text every
 # Debian system has, and a sample from it (about a minute). gnuplot-nox draws the loss plot.
@@ -226,6 +227,7 @@ fuzz: tools build/fuzz/fuzz_ts build/fuzz/fuzz_utf8 build/fuzz/fuzz_model
 	  grep -E '^(stat::number_of_executed_units|stat::new_units_added|Done)' build/fuzz/$$h.log; done
 
 bench: bench-deps tools $(BENCHES)
+	@$(MAKE) --no-print-directory wasm-maybe
 	@bench/run.sh $(O) $(BIN)
 
 # The web page (web/) and the library's model reader and generator (web/charpipe_web.c over
