@@ -124,18 +124,19 @@ function number(id, lo, hi, what, int) {
 
 function readRequest() {
   addPendingStop();
+  // sample --rng-seed's range; empty: a new one, shown with the command line after the run
   let seed = $('rng-seed').value.trim();
   if (seed === '') {
-    seed = String(crypto.getRandomValues(new Uint32Array(1))[0]);
-  } else if (!/^\d{1,20}$/.test(seed) || BigInt(seed) >= 2n ** 64n) {
-    throw new Error(`random seed: ${seed} is not an integer in 0 .. 2^64 - 1`);
+    seed = String(crypto.getRandomValues(new Uint32Array(1))[0] >>> 1);
+  } else if (!/^\d{1,10}$/.test(seed) || Number(seed) > 2147483647) {
+    throw new Error(`random seed: ${seed} is not an integer in 0 .. 2147483647`);
   }
   return {
     type: 'generate',
     prompt: $('seed').value,
     n: number('length', 0, 1e9, 'length', true),
     temperature: number('temperature', 0, 100, 'temperature'),
-    topK: number('top-k', 0, 1e9, 'top-k', true),
+    topK: number('top-k', 0, 2097152, 'top-k', true),
     topP: number('top-p', 1e-9, 1, 'top-p'),
     seed,
     mode: Number($('mode').value),
