@@ -8,7 +8,7 @@ cd "$TMP" || exit 1
 REPO=$(cd "$TESTS/.." && pwd)
 W=$REPO/build/wasm/tests
 if [ ! -f "$W/test_kern.wasm" ]; then
-    skip wasm_unit "build/wasm/tests has no tests: no WebAssembly toolchain (make wasm-deps installs clang-14 lld-14 wasi-libc libclang-rt-14-dev-wasm32; make test does)"
+    skip wasm_unit "build/wasm/tests has no tests: make wasm-tests builds them (make wasm-deps installs its toolchain: clang-14 lld-14 wasi-libc libclang-rt-14-dev-wasm32; make test does both)"
     exit 0
 fi
 if ! command -v node >/dev/null; then

@@ -12,7 +12,7 @@ WEB=$REPO/build/web
 OUT=$REPO/build/web-test
 
 if [ ! -f "$WEB/charpipe.wasm" ] || [ ! -f "$WEB/charpipe-simd.wasm" ]; then
-    skip web_page "build/web has no .wasm: no WebAssembly toolchain to build it (make wasm-deps installs clang-14 lld-14 wasi-libc libclang-rt-14-dev-wasm32; make test does)"
+    skip web_page "build/web has no .wasm: make wasm builds it (make wasm-deps installs its toolchain: clang-14 lld-14 wasi-libc libclang-rt-14-dev-wasm32; make test does both)"
     exit 0
 fi
 for f in index.html app.js worker.js; do

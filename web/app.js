@@ -304,8 +304,14 @@ function addPendingStop() {
 
 // ---- wiring ----------------------------------------------------------------------------------
 
+const MAX_FILE = 2 ** 31;               // what a worker can copy and a 32-bit module hold
+
 function chooseFile(f) {
   if (!f) return;
+  if (f.size > MAX_FILE) {
+    showError(`${f.name}: ${(f.size / 2 ** 30).toFixed(1)} GiB: larger than the page can hold (2 GiB)`);
+    return;
+  }
   f.arrayBuffer().then((b) => loadModel(f.name, b), (err) => showError(`${f.name}: ${err.message}`));
 }
 
