@@ -7,6 +7,8 @@
 #   make bench      benchmarks (read ../shared/data when present; install the peers when missing)
 #   make MPI=1      train built with mpicc for training across processes (Open MPI), with
 #                   everything else, into build/mpi/bin; make mpi builds that train alone
+#   make wasm       the web page and the generator built to WebAssembly, into build/web;
+#                   make web-serve serves that folder on http://127.0.0.1:8000/
 #   make install    PREFIX=/usr/local: the tools, man pages, the shared library libcharpipe.so.1
 #                   and its header charpipe.h (pkg-config charpipe), libcharpipe.a and lib/'s
 #                   headers in include/charpipe/ (pkg-config charpipe-static), and the bash
@@ -88,7 +90,8 @@ $(file > $(O)/flags,$(BUILD_FLAGS))
 endif
 OBJ_DEPS := Makefile $(O)/flags
 
-.PHONY: all tools tests test check check-san test-seeds bench deps test-deps bench-deps install uninstall clean man demo fuzz mpi
+.PHONY: all tools tests test check check-san test-seeds bench deps test-deps bench-deps install uninstall clean man demo fuzz mpi \
+        wasm wasm-deps wasm-toolchain wasm-maybe wasm-tests web-serve
 .DELETE_ON_ERROR:
 .SECONDARY:
 
@@ -155,9 +158,19 @@ $(O)/tests/%: $(O)/tests/%.o $(REF_OBJ) $(LIBA)
 $(O)/bench/%: $(O)/bench/%.o $(LIBA)
 	$(Q)$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
+# test_wasm_io: the WebAssembly build's own gzip decoder and MessagePack reader and writer
+# against Debian's zlib and libmsgpack-c, both linked in: tests/wasm_own.c builds ours with
+# every function renamed own_NAME, and must define nothing else (a name it missed would take
+# the place of Debian's in the test).
+$(O)/tests/test_wasm_io: $(O)/tests/wasm_own.o
+$(O)/tests/wasm_own.o: tests/wasm_own.c
+	@mkdir -p $(@D)
+	$(Q)$(CC) $(ALL_CFLAGS) -c -o $@ $<
+	$(Q)nm -g --defined-only $@ | awk '$$3 !~ /^own_/ && $$2 ~ /^[A-Z]$$/ && $$3 !~ /^_/ { print "$@ defines " $$3 " (not renamed own_)"; bad = 1 } END { exit bad }' >&2
+
 # The test suite: C unit tests and shell CLI tests, one summary line at the end.
 MPI_CHECK := $(and $(HAVE_MPI),$(filter build,$(O)),$(if $(filter 1,$(MPI)),,1))
-check: tools tests $(LIBSO) $(if $(MPI_CHECK),mpi)
+check: tools tests $(LIBSO) $(if $(MPI_CHECK),mpi) $(if $(filter build,$(O)),wasm-maybe)
 	@MPI_TRAIN=$(if $(MPI_CHECK),$(abspath build/mpi/bin/train),$(if $(HAVE_MPI),other-build)) tests/run.sh $(O) $(BIN)
 
 # The same suite, built with AddressSanitizer and UndefinedBehaviorSanitizer.
@@ -188,12 +201,13 @@ test-seeds: tools tests
 # Debian packages, installed when missing (sudo when not root): the build's (make deps, make
 # demo), the tests' (make test-deps, run by make test: the independent Python reference, Open
 # MPI for the MPI tests, PyTorch for the export checks, valgrind, gnuplot, man and
-# bash-completion for the pipeline and install checks) and the benchmarks' peers (make bench:
-# PyTorch, oneDNN).
+# bash-completion for the pipeline and install checks, the WebAssembly toolchain and Chromium
+# for the web page's) and the benchmarks' peers (make bench: PyTorch, oneDNN; the page's
+# toolchain and Chromium).
 DEPS       = build-essential pkg-config zlib1g-dev libmsgpack-dev
 TEST_DEPS  = $(DEPS) python3 python3-msgpack python3-numpy openmpi-bin libopenmpi-dev \
-             python3-torch valgrind gnuplot-nox man-db bash-completion
-BENCH_DEPS = $(DEPS) python3 python3-torch libopenblas0-openmp libdnnl-dev
+             python3-torch valgrind gnuplot-nox man-db bash-completion $(WASM_DEPS) chromium
+BENCH_DEPS = $(DEPS) python3 python3-torch libopenblas0-openmp libdnnl-dev $(WASM_DEPS) chromium
 SUDO = $(if $(filter 0,$(shell id -u)),,sudo)
 # $(call install_missing,PACKAGES): apt-get install those not installed; a failure (no network,
 # no sudo) is said in one line and is not an error: what needs them then SKIPs and says why.
@@ -204,10 +218,14 @@ install_missing = missing=; for p in $(1); do dpkg -s $$p >/dev/null 2>&1 || mis
 	  echo "make: could not install$$missing (the checks that need them will be skipped)"; fi
 deps:
 	@$(call install_missing,$(DEPS))
+# (node and npm: Debian's nodejs and npm where none is installed: the WebAssembly unit tests run
+# under node, the browser test and benchmark drive Chromium with playwright-core, which
+# tests/web/playwright.sh installs from npm into build/npm)
+NODE_DEPS = $(if $(shell command -v node 2>/dev/null),,nodejs) $(if $(shell command -v npm 2>/dev/null),,npm)
 test-deps:
-	@$(call install_missing,$(TEST_DEPS))
+	@$(call install_missing,$(TEST_DEPS) $(NODE_DEPS))
 bench-deps:
-	@$(call install_missing,$(BENCH_DEPS))
+	@$(call install_missing,$(BENCH_DEPS) $(NODE_DEPS))
 
 # The quick start: what is missing, the build, then a small model trained on a text every
 # Debian system has, and a sample from it (about a minute). gnuplot-nox draws the loss plot.
@@ -244,7 +262,80 @@ fuzz: tools build/fuzz/fuzz_ts build/fuzz/fuzz_utf8 build/fuzz/fuzz_model
 	  grep -E '^(stat::number_of_executed_units|stat::new_units_added|Done)' build/fuzz/$$h.log; done
 
 bench: bench-deps tools $(BENCHES)
+	@$(MAKE) --no-print-directory wasm-maybe
 	@bench/run.sh $(O) $(BIN)
+
+# The web page (web/) and the library's model reader and generator (web/charpipe_web.c over
+# lib/) built to WebAssembly, into build/web: serve that folder as it is (make web-serve). The
+# toolchain is Debian's clang, lld, wasi-libc and compiler-rt for wasm32 (make wasm-deps).
+# Debian's zlib and msgpack-c are built for this machine only: lib/ts.c is compiled against
+# charpipe's own gzip decoder and MessagePack reader and writer instead (web/wasm/inflate.c,
+# msgpack.c and their zlib.h, msgpack.h: the calls lib/ uses, written from RFC 1950-1952 and
+# the MessagePack spec; the deflate calls fail, zlib_deflate.c), so no third-party code is
+# vendored, and the .wasm stays small. tests/test_wasm_io.c checks them against Debian's.
+# Two builds: charpipe-simd.wasm (-msimd128: lib/kern_wasm.c's kernel set simd128, and the
+# scalar set) and charpipe.wasm (the scalar set alone, for browsers without SIMD).
+WASM_CC   ?= $(firstword $(shell command -v clang-14 clang 2>/dev/null) clang)
+WASM_DEPS  = clang-14 lld-14 wasi-libc libclang-rt-14-dev-wasm32
+WEB       := build/web
+WASM_O    := build/wasm
+WASM_LIB  := model ts frame utf8 util lstm optim rng codec generate sampling kern kern_scalar kern_wasm
+WASM_CORE := $(WASM_LIB:%=lib/%.c) web/wasm/inflate.c web/wasm/msgpack.c web/wasm/zlib_deflate.c
+WASM_OWN  := $(WASM_CORE) web/charpipe_web.c
+WASM_FLAGS = --target=wasm32-wasi -O2 -g0 -std=gnu11 -Ilib -Iweb/wasm -MMD -MP
+WEB_FILES := $(addprefix $(WEB)/,index.html app.js worker.js charpipe.wasm charpipe-simd.wasm)
+# C unit tests built the same way, run by tests/test_wasm.sh under node's WASI: the kernels
+# (both builds: simd128 and scalar against the double-precision reference) and the codec
+WASM_TESTS := $(WASM_O)/tests/test_kern.wasm $(WASM_O)/tests/test_kern-simd.wasm $(WASM_O)/tests/test_codec.wasm
+# a program that links: the compiler, wasm-ld, wasi-libc and compiler-rt are all here
+WASM_PROBE = printf '\043include <stdio.h>\nint main(void) { return 0; }\n' | \
+             $(WASM_CC) --target=wasm32-wasi -x c - -o /dev/null >/dev/null 2>&1
+
+wasm: wasm-toolchain $(WEB_FILES)
+	@ls -l $(WEB)/*.wasm | awk '{ printf "%s: %d bytes\n", $$NF, $$5 }'
+wasm-toolchain:
+	@$(WASM_PROBE) || { echo "make wasm: no WebAssembly toolchain ($(WASM_CC) --target=wasm32-wasi cannot link); make wasm-deps installs it: apt-get install $(WASM_DEPS)" >&2; exit 1; }
+wasm-deps:
+	@$(call install_missing,$(WASM_DEPS))
+# (make check builds them when the toolchain is here; the tests that need them say why they
+# skip when not)
+wasm-maybe:
+	@if $(WASM_PROBE); then $(MAKE) --no-print-directory wasm wasm-tests >/dev/null; fi
+wasm-tests: wasm-toolchain $(WASM_TESTS)
+
+# warnings: the project's as for the native build (a test's x86-only check leaves a variable
+# unused here)
+wasm_warn = -Wall -Wextra -Wshadow $(if $(filter tests/%,$(1)),-Wno-unused-variable)
+$(WASM_O)/scalar/%.o: %.c
+	@mkdir -p $(@D)
+	$(Q)$(WASM_CC) $(WASM_FLAGS) $(call wasm_warn,$<) -c -o $@ $<
+$(WASM_O)/simd/%.o: %.c
+	@mkdir -p $(@D)
+	$(Q)$(WASM_CC) $(WASM_FLAGS) -msimd128 $(call wasm_warn,$<) -c -o $@ $<
+# a reactor (a library with no main: the worker calls _initialize, then cpw_*)
+$(WEB)/charpipe.wasm: $(patsubst %.c,$(WASM_O)/scalar/%.o,$(WASM_OWN))
+	@mkdir -p $(@D)
+	$(Q)$(WASM_CC) --target=wasm32-wasi -mexec-model=reactor -Wl,--gc-sections -Wl,--strip-all -o $@ $^ -lm
+$(WEB)/charpipe-simd.wasm: $(patsubst %.c,$(WASM_O)/simd/%.o,$(WASM_OWN))
+	@mkdir -p $(@D)
+	$(Q)$(WASM_CC) --target=wasm32-wasi -mexec-model=reactor -Wl,--gc-sections -Wl,--strip-all -o $@ $^ -lm
+$(WEB)/%: web/%
+	@mkdir -p $(@D)
+	$(Q)cp $< $@
+WASM_LINK_TEST = $(Q)$(WASM_CC) --target=wasm32-wasi -Wl,--gc-sections -o $@ $^ -lm
+$(WASM_O)/tests/%.wasm: $(WASM_O)/scalar/tests/%.o $(WASM_O)/scalar/tests/lstm_ref.o \
+                        $(patsubst %.c,$(WASM_O)/scalar/%.o,$(WASM_CORE))
+	@mkdir -p $(@D)
+	$(WASM_LINK_TEST)
+$(WASM_O)/tests/%-simd.wasm: $(WASM_O)/simd/tests/%.o $(WASM_O)/simd/tests/lstm_ref.o \
+                             $(patsubst %.c,$(WASM_O)/simd/%.o,$(WASM_CORE))
+	@mkdir -p $(@D)
+	$(WASM_LINK_TEST)
+
+WEB_PORT ?= 8000
+web-serve: wasm
+	@echo "charpipe's page: http://127.0.0.1:$(WEB_PORT)/ (serving $(WEB); Ctrl-C ends it)"
+	@cd $(WEB) && python3 -m http.server $(WEB_PORT) --bind 127.0.0.1
 
 # The man pages man/NAME.1, generated from each tool's --help (committed; tests/test_install.sh
 # checks that they are up to date).

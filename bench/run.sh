@@ -223,6 +223,8 @@ if [ -f "$PEER" ] && /usr/bin/python3 -c 'import torch' 2>/dev/null; then
     env -u OPENBLAS_CORETYPE /usr/bin/python3 "$PEER" sample --threads 1 --nchars 2000 --reps 1 --data "$TEXT" 2>/dev/null \
         | sed -n 's/.*"method": "\([a-z]*\)".*"chars_per_s": \([0-9.]*\).*/PyTorch 128  \1: \2 chars\/s/p'
 fi
+echo; echo "== sample in the browser: the web page (make wasm) in Chromium beside native sample, H 128, stateful, one thread"
+bash "$root/bench/web.sh" "$BIN" "$TEXT"
 echo; echo "== the sampler's top-k and top-p (selection against a full sort)"
 "$O/bench/bench_sample"
 echo; echo "== sample --count N: N samples in one batch beside N separate runs"

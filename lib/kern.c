@@ -12,11 +12,17 @@ extern const kern_ops kern_scalar;
 #if defined(__x86_64__)
 extern const kern_ops kern_avx2, kern_avx512, kern_avx512bf16;
 #endif
+#if defined(__wasm_simd128__)
+extern const kern_ops kern_simd128;   /* kern_wasm.c: a SIMD build runs only where SIMD validates */
+#endif
 
 /* Best first. */
 const kern_ops *const kern_all[] = {
 #if defined(__x86_64__)
     &kern_avx512bf16, &kern_avx512, &kern_avx2,
+#endif
+#if defined(__wasm_simd128__)
+    &kern_simd128,
 #endif
     &kern_scalar, NULL,
 };
@@ -34,6 +40,10 @@ static int kern_runs(const kern_ops *k)
             && __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512dq")
             && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c")
             && (k == &kern_avx512 || __builtin_cpu_supports("avx512bf16"));
+#endif
+#if defined(__wasm_simd128__)
+    if (k == &kern_simd128)
+        return 1;
 #endif
     return k == &kern_scalar;
 }

@@ -21,7 +21,9 @@
  * a degree-7 Taylor polynomial for e^r (relative error < 1e-8 before float rounding) and 2^n
  * built in the exponent bits.
  */
+#if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
+#endif
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -59,8 +61,13 @@ INLINE vf vload_h(const uint16_t *p)
     u.h[0] = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)p));
     u.h[1] = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(p + 8)));
     return u.v;
+#elif VW == 4                           /* WebAssembly SIMD has no conversion: kern.c's */
+    vf v;
+    for (int l = 0; l < VW; l++)
+        v[l] = kern_f16_to_float(p[l]);
+    return v;
 #else
-#error "kern_impl.h: vload_h knows VW 8 and 16"
+#error "kern_impl.h: vload_h knows VW 4, 8 and 16"
 #endif
 }
 

@@ -1,6 +1,6 @@
 /* kern_impl_bf16.h - the bf16 products of kern.h (pack_b_bf16, gemm_nn_bf16, gemm_tn_bf16) in
  * GCC vector extensions, included at the end of kern_impl.h (its vectors, loads, tile_row and
- * MT come from there) by every x86 set.
+ * MT come from there) by every vector set.
  *
  * The products are float register tiles like kern_impl.h's, each step dpbf16(acc, a, b): lane
  * j of acc += the pair of bf16 in lane j of a times the pair in lane j of b, as vdpbf16ps does
@@ -97,8 +97,11 @@ INLINE vf vfma(vf a, vf b, vf c)
     z.h[0] = _mm256_fmadd_ps(x.h[0], y.h[0], z.h[0]);
     z.h[1] = _mm256_fmadd_ps(x.h[1], y.h[1], z.h[1]);
     return z.v;
-#else
-#error "kern_impl_bf16.h: vfma knows VW 8 and 16"
+#else                                   /* no vector FMA (WebAssembly SIMD): lane by lane */
+    vf r;
+    for (int l = 0; l < VW; l++)
+        r[l] = fmaf(a[l], b[l], c[l]);
+    return r;
 #endif
 }
 

@@ -14,6 +14,13 @@
                                        the ones before it: in a window of the last maxlen
                                        from a zero state, or with the state carried from the
                                        start of TEXT (what sample --beam-all reports)
+    ref_lstm.py margin MODEL TEXT SEEDLEN
+                                       print the smallest margin (nats, float64), over TEXT's
+                                       characters after its first SEEDLEN, of each character's
+                                       log-probability over the most likely other one, the
+                                       state carried from the start of TEXT: > 0 when TEXT is
+                                       the greedy (stateful) continuation, and how far any
+                                       rounding of the logits would have to go to change it
 
 The GRU is Keras's (reset_after=True): kernel (V, 3H), recurrent_kernel (H, 3H), bias (2, 3H),
 gates z, r, h:  z = s(x Wz + bz + h Uz + b'z), r = s(... r ...),
@@ -136,6 +143,17 @@ def logprob(text, seedlen, vocab, W, maxlen, cell, stateful):
         total += lp[t[j]]
     return total
 
+def margin(text, seedlen, vocab, W, cell):
+    idx = {ch: i for i, ch in enumerate(vocab)}
+    t = [idx[ch] for ch in text]
+    H = W["dense/kernel"].shape[0]
+    h, c, best = np.zeros(H), np.zeros(H), np.inf
+    for j in range(len(t) - 1):
+        h, c, lp = step(cell, W, t[j], h, c)
+        if j + 1 >= seedlen:
+            best = min(best, lp[t[j + 1]] - np.delete(lp, t[j + 1]).max())
+    return best
+
 def main():
     if sys.argv[1] == "make":
         path, text = sys.argv[2], open(sys.argv[3], encoding="utf-8").read()
@@ -155,6 +173,10 @@ def main():
         vocab, W, maxlen, cell = read_model(sys.argv[2])
         text = open(sys.argv[3], encoding="utf-8").read()
         print("%.8f" % logprob(text, int(sys.argv[4]), vocab, W, maxlen, cell, sys.argv[5] == "stateful"))
+    elif sys.argv[1] == "margin":
+        vocab, W, maxlen, cell = read_model(sys.argv[2])
+        text = open(sys.argv[3], encoding="utf-8").read()
+        print("%.8f" % margin(text, int(sys.argv[4]), vocab, W, cell))
     else:
         vocab, W, maxlen, cell = read_model(sys.argv[2])
         print("%.8f" % mean_loss(open(sys.argv[3], encoding="utf-8").read(), vocab, W, maxlen, cell))
