@@ -2,7 +2,8 @@
 # build/web) driven in headless Chromium through its own controls (tests/web/drive.mjs,
 # playwright-core): on a model trained here, its texts are sample's, byte for byte; a file
 # that is not a model shows the tools' own error; Stop leaves a page that still works; the
-# browser without WebAssembly SIMD gets the scalar build; nothing is fetched from elsewhere.
+# browser without WebAssembly SIMD gets the scalar build; a model published beside the page
+# opens from its address (index.html?model=); nothing is fetched from elsewhere.
 # Screenshots and what the page showed: build/web-test/.
 # plain build only: the page runs the WebAssembly build, which has no sanitizer variant; the plain half runs it
 . "$TESTS/lib.sh"
@@ -59,6 +60,8 @@ done
 rm -rf "$OUT"
 mkdir -p "$OUT"
 M=$TMP/A.model
+# the site served: the page's folder with a model published beside it (index.html?model=)
+cp -r "$WEB" site && mkdir -p site/models && cp A.model site/models/
 cat > cases.json <<EOF
 [
  {"name": "text", "model": "$TMP/text.model", "kernels": "scalar"},
@@ -74,11 +77,13 @@ cat > cases.json <<EOF
  {"name": "long", "model": "$M", "kernels": "", "seed": "ROMEO:", "n": 100000000, "t": 1, "mode": 1, "stop": true},
  {"name": "after_stop", "model": "$M", "kernels": "", "seed": "ROMEO:", "n": 300, "t": 0, "mode": 1},
  {"name": "nosimd", "nosimd": true, "model": "$M", "kernels": "", "seed": "ROMEO:", "n": 300, "t": 0, "mode": 1},
+ {"name": "url", "query": "?model=models/A.model", "kernels": "scalar", "seed": "ROMEO:", "n": 300, "t": 0, "mode": 1},
+ {"name": "url_missing", "query": "?model=models/none.model"},
  {"name": "screenshot", "model": "$M", "kernels": "", "seed": "JULIET:", "n": 900, "t": 0.8, "rng": 2024,
   "stops": ["Zounds"], "screenshot": true}
 ]
 EOF
-if ! node "$TESTS/web/drive.mjs" "$REPO/build/npm" "$WEB" cases.json "$OUT" 2> drive.err; then
+if ! node "$TESTS/web/drive.mjs" "$REPO/build/npm" "$TMP/site" cases.json "$OUT" 2> drive.err; then
     fail web_page "$(cat drive.err)"; exit 0
 fi
 pass web_page_driven
@@ -131,6 +136,11 @@ else
     fail web_stop_long_sample "while running: '$(cat "$OUT/long.during" 2>/dev/null)', then state $(field long state)"
 fi
 same after_stop greedy_native.want
+# A model published beside the page opens from the address, and a missing one says so
+same url greedy.want
+if [ "$(field url_missing state)" != done ] && grep -q '^models/none.model: 404' "$OUT/url_missing.error"; then
+    pass web_url_missing_model
+else fail web_url_missing_model "state $(field url_missing state), the page says '$(cat "$OUT/url_missing.error")'"; fi
 # Without WebAssembly SIMD the page takes the scalar build
 same nosimd greedy.want
 [ "$(field nosimd kernels)" = scalar ] && pass web_no_simd_scalar || fail web_no_simd_scalar "kernels $(field nosimd kernels)"

@@ -15,6 +15,7 @@ const SIMD_PROBE = new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0, 1, 5, 1, 96, 0, 
   10, 22, 1, 20, 0, 253, 12, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 11]);
 const HAVE_SIMD = typeof WebAssembly === 'object' && WebAssembly.validate(SIMD_PROBE);
 const OPEN_TIMEOUT_MS = 120000;
+const SHOWN = 100000;                   // the characters of a long sample on screen: its last ones
 
 const modules = {};                     // build -> Promise of its compiled WebAssembly.Module
 function compiled(build) {
@@ -194,15 +195,34 @@ function generate() {
   setState('running', 'writing…');
   const t0 = performance.now();
   const w = S.worker;
+  // The text is drawn once a frame at most, and of a long sample only the last SHOWN
+  // characters: laying out a growing text costs its length each time, which would starve the
+  // page (and its Stop button) on a slow or busy machine. Copy takes the whole text.
+  let all = '', drawn = 0, pending = false;
+  S.text = () => prompt.textContent + all;
+  const draw = () => {
+    pending = false;
+    if (drawn === all.length) return;
+    const stick = out.scrollTop + out.clientHeight >= out.scrollHeight - 24;
+    if (all.length <= SHOWN) gen.append(all.slice(drawn));
+    else gen.textContent = '…' + all.slice(all.length - SHOWN);
+    drawn = all.length;
+    if (stick) out.scrollTop = out.scrollHeight;
+  };
+  S.draw = draw;
   w.onmessage = (e) => {
     const m = e.data;
     if (w !== S.worker) return;
     if (m.type === 'text') {
-      const stick = out.scrollTop + out.clientHeight >= out.scrollHeight - 24;
-      (m.prompt ? prompt : gen).append(m.text);
-      if (stick) out.scrollTop = out.scrollHeight;
+      if (m.prompt) prompt.append(m.text);
+      else all += m.text;
+      if (!pending) {
+        pending = true;
+        requestAnimationFrame(draw);
+      }
       progress(m.made, m.ms, r.n);
     } else if (m.type === 'done') {
+      draw();
       progress(m.made, m.ms, r.n);
       $('progress').value = 1;
       out.dataset.ms = String(performance.now() - t0);
@@ -212,6 +232,7 @@ function generate() {
       }
       finish('done', note);
     } else if (m.type === 'error') {
+      draw();
       showError(m.message);
       finish('error', 'failed');
     }
@@ -244,6 +265,7 @@ function finish(state, text) {
 
 function stop() {
   if (!S.running) return;
+  S.draw();
   finish('stopped', 'stopped');
   restart();
 }
@@ -332,13 +354,25 @@ $('stop-input').onkeydown = (e) => { if (e.key === 'Enter') { e.preventDefault()
 $('generate').onclick = generate;
 $('stop').onclick = stop;
 $('copy').onclick = () => {
-  navigator.clipboard.writeText($('output').textContent).then(() => {
+  navigator.clipboard.writeText(S.text ? S.text() : $('output').textContent).then(() => {
     $('copy').textContent = 'Copied';
     setTimeout(() => { $('copy').textContent = 'Copy text'; }, 1200);
   }, (err) => showError(`copy: ${err.message}`));
 };
 $('kernels').onchange = () => { if (S.model && !S.running) loadModel(S.model.name, S.model.bytes); };
 document.addEventListener('keydown', (e) => { if (e.key === 'Enter' && (e.ctrlKey || e.metaKey)) generate(); });
+// index.html?model=NAME opens NAME from the page's own site: a model published beside the page
+// (a relative address; another site's needs its CORS consent)
+const published = new URLSearchParams(location.search).get('model');
+if (published) {
+  const name = published.split('/').pop() || published;
+  fetch(published)
+    .then((r) => {
+      if (!r.ok) throw new Error(`${r.status} ${r.statusText || 'error'}`);
+      return r.arrayBuffer();
+    })
+    .then((b) => loadModel(name, b), (err) => { showError(`${published}: ${err.message}`); count('loads'); });
+}
 if (!HAVE_SIMD) {
   $('kernels').querySelector('option[value=simd128]').disabled = true;
   $('kernels').options[0].textContent = 'fastest here (scalar: no SIMD in this browser)';

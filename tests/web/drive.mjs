@@ -10,7 +10,8 @@
 //       "stop": true starts the sample, waits for text, checks that the page answers while
 //       it runs (OUT/N.during: its state and 6 * 7 as the page computed it), presses Stop;
 //       "nosimd": true runs the case in a second tab whose WebAssembly.validate says no to
-//       every module (a browser without WebAssembly SIMD).
+//       every module (a browser without WebAssembly SIMD); "query": "?model=NAME" in a tab
+//       opened at that address, which loads the model itself (no "model").
 // For each case it writes OUT/N.text (the output area's text), OUT/N.error (the error shown,
 // if any), OUT/N.json ({state, made, rate, cps, note, kernels, command, ms}) and, when asked,
 // a screenshot OUT/N.png. Every request the pages made goes to OUT/requests.txt (the test
@@ -51,20 +52,22 @@ try {
   // one tab per variant: the page as it is, and ("nosimd": true) the page in a browser without
   // WebAssembly SIMD (WebAssembly.validate says no to every module, as to the page's probe)
   const tabs = {};
-  const tab = async (nosimd) => {
-    const key = nosimd ? 'nosimd' : 'page';
+  const tab = async (nosimd, query) => {
+    const key = query ? `query ${query}` : nosimd ? 'nosimd' : 'page';
     if (tabs[key]) return tabs[key];
     const p = key === 'page' && ctx.pages()[0] ? ctx.pages()[0] : await ctx.newPage();
     if (nosimd) await p.addInitScript(() => { WebAssembly.validate = () => false; });
     p.on('console', (m) => logs.push(`${key} ${m.type()}: ${m.text()}`));
     p.on('pageerror', (e) => logs.push(`${key} pageerror: ${e.message}`));
-    await p.goto(url);
-    return (tabs[key] = { page: p, chosen: null, kernels: '' });
+    await p.goto(url + (query || ''));
+    if (query)                        // the page loads the model it is given: wait for that
+      await p.waitForFunction(() => (document.body.dataset.loads || '0') !== '0', null, { timeout: TIMEOUT });
+    return (tabs[key] = { page: p, chosen: query ? undefined : null, kernels: '' });
   };
   ctx.on('request', (r) => requests.push(r.url()));        // the pages' and their workers'
 
   for (const c of cases) {
-    const t = await tab(c.nosimd);
+    const t = await tab(c.nosimd, c.query);
     page = t.page;
     const counter = (what) => page.evaluate((w) => document.body.dataset[w] || '0', what);
     const waitCounter = (what, before) => page.waitForFunction(([w, b]) => (document.body.dataset[w] || '0') !== b,
