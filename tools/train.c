@@ -11,8 +11,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include "cli.h"
-#include "codec.h"
-#include "generate.h"
 #include "model.h"
 #include "optim.h"
 #include "output.h"
@@ -250,64 +248,22 @@ static void log_hook(void *ctx, double epoch, double tl, double vl, double secs,
     (void)ctx;
 }
 
-/* ---- samples (--sample-every): what 'sample -m MODEL --rng-seed SEED' writes then ---- */
-static int sseedlen;
-static int32_t *sseed;
-static codec scodec;                         /* the model's vocabulary */
+/* --sample-every: the samples at this point of training, one per temperature */
+static train_samples samples;
 
-static void samples_setup(const dataset *d)
-{
-    char err[256];
-    if (codec_init(&scodec, m.vocab, m.dim.V, m.byte_unit, m.lower, err, sizeof err) < 0)
-        cli_die("%s", err);
-    size_t n = opt_sample_seed ? strlen(opt_sample_seed) : 40;
-    sseed = cli_malloc((n + (size_t)d->N + 1) * sizeof *sseed);
-    if (!opt_sample_seed) {           /* the start of the text, or the first window */
-        if ((sseedlen = dataset_prefix(d, sseed, d->want_text ? 40 : d->N)) < 0)
-            cli_die("out of memory");
-    } else {                          /* the text as the model reads it */
-        size_t k, used;
-        codec_pos at = { 0 };
-        int rc = codec_encode(&scodec, opt_sample_seed, n, 0, CODEC_REFUSE, 0, sseed, &k, &used, &at);
-        if (rc < 0)
-            cli_usage_error("--sample-seed: %s", codec_error(&scodec, rc, &at, err, sizeof err));
-        sseedlen = (int)k;
-    }
-    if (sseedlen == 0)
-        cli_usage_error("--sample-seed: an empty seed");
-}
-
-static int put_chars(void *ctx, int row, const int32_t *x, size_t n)
-{
-    unsigned char u[4];
-    for (size_t i = 0; i < n; i++)
-        fwrite(u, 1, (size_t)codec_decode_char(&scodec, x[i], u), stderr);
-    return (void)ctx, (void)row, 0;
-}
-
-/* The samples at this point of training, one per temperature, each drawn from the training
- * seed, so 'sample --rng-seed SEED' reproduces it from the model. */
 static void sample_hook(void *ctx, double at)
 {
-    gen_opts go = gen_defaults();
-    go.stateful = m.streams > 0;
-    go.seed = st.seed;
     char err[256];
     if (opt_progress)
         fputc('\n', stderr);
     for (int i = 0; i < nstemps; i++) {
-        go.temperature = stemps[i];
-        gen *g = gen_new(cli_kernels(), &m.p, m.maxlen, &go, 1, err, sizeof err);
-        if (!g)
-            cli_die("%s", err);
         fprintf(stderr, "%s: sample at epoch %.2f, temperature %g:\n", cli_prog, at, stemps[i]);
-        put_chars(ctx, 0, sseed, (size_t)sseedlen);
-        if (gen_sample(g, sseed, sseedlen, NULL, opt_sample_chars, NULL, put_chars, NULL, NULL, err, sizeof err) < 0)
+        if (train_sample(&samples, cli_kernels(), &m, &st, stemps[i], opt_sample_chars, stderr, err, sizeof err) < 0)
             cli_die("%s", err);
         fputc('\n', stderr);
-        gen_free(g);
     }
     fflush(stderr);
+    (void)ctx;
 }
 
 /* ---- the screen: a bar on a terminal, else lines ---- */
@@ -575,7 +531,7 @@ int main(int argc, char **argv)
     if (opt_init)
         model_free(&init_m);
     if (o.sample_every >= 0 && rank0)
-        samples_setup(&d);
+        or_die(train_samples_init(&samples, &m, &d, opt_sample_seed, err, sizeof err), err);
 
     train_comm comm;
     mp_comm(&comm);
@@ -599,6 +555,7 @@ int main(int argc, char **argv)
         exit(1);
     }
     trainer_free(tr);
+    train_samples_free(&samples);
     dataset_free(&d);
     train_state_free(&st);
     model_free(&m);
