@@ -192,6 +192,52 @@ const char *cli_path(const char *opt, const char *arg)
     return arg;
 }
 
+/* The row of opts getopt returns c for (keys 0 are given 512 + the row's number). */
+static const cli_opt *option_row(const cli_opt *opts, int n, int c)
+{
+    for (int i = 0; i < n; i++)
+        if (c == (opts[i].key ? opts[i].key : 512 + i))
+            return &opts[i];
+    return NULL;
+}
+
+int cli_options(int argc, char *const argv[], const cli_opt *opts, int n, unsigned *given)
+{
+    struct option longopts[n + 1];
+    char shortopts[128] = "", name[64];
+    int c, nl = 0, ns = 0;
+    for (int i = 0; i < n; i++) {
+        int key = opts[i].key ? opts[i].key : 512 + i, arg = opts[i].type < CLI_SET || opts[i].type == CLI_ARG;
+        if (opts[i].name)
+            longopts[nl++] = (struct option){ opts[i].name, arg, 0, key };
+        if (key < 256 && ns < (int)sizeof shortopts - 3)
+            ns += snprintf(shortopts + ns, sizeof shortopts - ns, "%c%s", key, arg ? ":" : "");
+    }
+    longopts[nl] = (struct option){ 0, 0, 0, 0 };
+    while ((c = cli_getopt(argc, argv, shortopts, longopts)) != -1) {
+        const cli_opt *o = option_row(opts, n, c);
+        if (!o)
+            cli_usage_error("unknown option");
+        *given |= o->given;
+        if (o->key > 0 && o->key < 256)
+            snprintf(name, sizeof name, "-%c", o->key);
+        else
+            snprintf(name, sizeof name, "--%s", o->name);
+        switch (o->type) {
+        case CLI_INT: *(int *)o->p = (int)cli_long(name, optarg, (long)o->lo, (long)o->hi); break;
+        case CLI_LONG: *(long *)o->p = cli_long(name, optarg, (long)o->lo, (long)o->hi); break;
+        case CLI_DOUBLE: *(double *)o->p = cli_double(name, optarg, o->lo, o->hi); break;
+        case CLI_PATH: *(const char **)o->p = cli_path(name, optarg); break;
+        case CLI_STR: *(const char **)o->p = optarg; break;
+        case CLI_SET: case CLI_CLEAR: *(int *)o->p = o->type == CLI_SET; break;
+        default: return c;
+        }
+    }
+    if (optind < argc)
+        cli_usage_error("unexpected argument '%s'", argv[optind]);
+    return -1;
+}
+
 void cli_print_version(void)
 {
     const char *k = cli_uses_kernels ? cli_kernels()->name : NULL;   /* may refuse: before any output */

@@ -30,6 +30,28 @@ void cli_init(const char *prog);
 #define CLI_VERSION_OPTION { "version", 0, 0, CLI_OPT_VERSION }
 int cli_getopt(int argc, char *const argv[], const char *shortopts, const struct option *longopts);
 
+/* Options read from a table, one row each: its long name (NULL: a short option alone), its
+ * key (a short option's letter, CLI_OPT_VERSION, a value from 256 the caller reads, or 0),
+ * how its argument is read into p (CLI_INT int, CLI_LONG long, CLI_DOUBLE double, each in
+ * [lo, hi]; CLI_PATH a file name (cli_path); CLI_STR the string; CLI_SET and CLI_CLEAR an int
+ * flag set to 1 or 0; CLI_ARG and CLI_NOARG: the caller's, with or without an argument), and
+ * bits or'ed into *given when it is met. Messages name the option as it is written short
+ * ("-e") or else long ("--lr"). */
+enum { CLI_INT = 1, CLI_LONG, CLI_DOUBLE, CLI_PATH, CLI_STR, CLI_SET, CLI_CLEAR, CLI_ARG, CLI_NOARG };
+typedef struct cli_opt {
+    const char *name;
+    int key, type;
+    void *p;
+    double lo, hi;
+    unsigned given;
+} cli_opt;
+
+/* The next option of argv by the n rows of opts, as cli_getopt reads them: the rows that
+ * say where their argument goes are read there, and the next is looked at; a CLI_ARG or
+ * CLI_NOARG row's key is returned (its argument in optarg). -1 at the end, where an argument
+ * left over is a usage error ("unexpected argument 'x'"). */
+int cli_options(int argc, char *const argv[], const cli_opt *opts, int n, unsigned *given);
+
 /* "charpipe PROG VERSION", and the kernel set in use when cli_uses_kernels, on stdout. */
 void cli_print_version(void);
 

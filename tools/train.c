@@ -33,89 +33,78 @@ static char input[1024];              /* this rank's --input file (with %d: the 
 static model m, init_m;               /* the model being trained; --init's */
 static train_state st;                /* its training state (written by lib/run.c alone) */
 
+/* The options, as tools/cli.h's cli_options reads them; those with an O_ key are read below. */
+enum { O_SCHED = 256, O_CELL, O_SEVERY, O_CKPT, O_PRINT, O_LOGFMT, O_PRECISION };
+static const cli_opt opts[] = {
+    { "epochs", 'e', CLI_INT, &o.epochs, 0, 1000000, TRAIN_GIVEN_EPOCHS },
+    { "hidden", 'H', CLI_INT, &o.hidden, 1, 8192, TRAIN_GIVEN_HIDDEN },
+    { "layers", 'L', CLI_INT, &o.layers, 1, LSTM_MAX_LAYERS, TRAIN_GIVEN_LAYERS },
+    { "batch", 'b', CLI_INT, &o.batch, 1, 1 << 20, TRAIN_GIVEN_BATCH },
+    { "lr", 0, CLI_DOUBLE, &o.lr, 0, 10, TRAIN_GIVEN_LR },
+    { "val", 0, CLI_DOUBLE, &o.val, 0, 0.99, TRAIN_GIVEN_VAL },
+    { "clip", 0, CLI_DOUBLE, &o.clip, 0, 1e9, TRAIN_GIVEN_CLIP },
+    { "seed", 0, CLI_LONG, &o.seed, 0, 0x7fffffffL, TRAIN_GIVEN_SEED },
+    { "threads", 'j', CLI_INT, &o.threads, 1, 256, 0 },
+    { "output", 'o', CLI_PATH, &opt_out, 0, 0, 0 },
+    { "resume", 0, CLI_PATH, &opt_resume, 0, 0, 0 },
+    { "log", 0, CLI_PATH, &opt_log, 0, 0, 0 },
+    { "summary", 0, CLI_SET, &opt_summary, 0, 0, 0 },
+    { "progress", 0, CLI_SET, &opt_progress, 0, 0, 0 },
+    { "no-progress", 0, CLI_CLEAR, &opt_progress, 0, 0, 0 },
+    { "max-batches", 0, CLI_LONG, &o.max_batches, 1, 1L << 40, 0 },
+    { "streams", 0, CLI_SET, &o.streams, 0, 0, 0 },
+    { "dropout", 0, CLI_DOUBLE, &o.dropout, 0, 0.95, TRAIN_GIVEN_DROPOUT },
+    { "schedule", O_SCHED, CLI_ARG, NULL, 0, 0, TRAIN_GIVEN_SCHEDULE },
+    { "decay-rate", 0, CLI_DOUBLE, &o.decay_rate, 0, 1, TRAIN_GIVEN_DECAY_RATE },
+    { "decay-every", 0, CLI_INT, &o.decay_every, 1, 1000000, TRAIN_GIVEN_DECAY_EVERY },
+    { "eval-every", 0, CLI_LONG, &o.eval_every, 1, 1L << 40, 0 },
+    { "best", 0, CLI_PATH, &opt_best, 0, 0, 0 },
+    { "max-seconds", 0, CLI_DOUBLE, &o.max_seconds, 0.001, 1e9, TRAIN_GIVEN_MAX_SECONDS },
+    { "cell", O_CELL, CLI_ARG, NULL, 0, 0, TRAIN_GIVEN_CELL },
+    { "input", 0, CLI_PATH, &opt_input, 0, 0, 0 },
+    { "init", 0, CLI_PATH, &opt_init, 0, 0, 0 },
+    { "help", 'h', CLI_NOARG, NULL, 0, 0, 0 },
+    { "version", CLI_OPT_VERSION, CLI_NOARG, NULL, 0, 0, 0 },  /* (cli_getopt answers it) */
+    { "sample-every", O_SEVERY, CLI_ARG, NULL, 0, 0, 0 },
+    { "sample-temps", 0, CLI_STR, &opt_sample_temps, 0, 0, 0 },
+    { "sample-chars", 0, CLI_LONG, &opt_sample_chars, 1, 1 << 20, 0 },
+    { "sample-seed", 0, CLI_STR, &opt_sample_seed, 0, 0, 0 },
+    { "weight-drop", 0, CLI_DOUBLE, &o.weight_drop, 0, 0.95, TRAIN_GIVEN_WEIGHT_DROP },
+    { "locked-dropout", 0, CLI_DOUBLE, &o.locked_dropout, 0, 0.95, TRAIN_GIVEN_LOCKED_DROPOUT },
+    { "input-dropout", 0, CLI_DOUBLE, &o.input_dropout, 0, 0.95, TRAIN_GIVEN_INPUT_DROPOUT },
+    { "weight-decay", 0, CLI_DOUBLE, &o.weight_decay, 0, 10, TRAIN_GIVEN_WEIGHT_DECAY },
+    { "warmup", 0, CLI_LONG, &o.warmup, 0, 1L << 40, TRAIN_GIVEN_WARMUP },
+    { "checkpoint-every", O_CKPT, CLI_ARG, NULL, 0, 0, 0 },
+    { "continue", 0, CLI_SET, &opt_continue, 0, 0, 0 },
+    { "print-every", O_PRINT, CLI_ARG, NULL, 0, 0, 0 },
+    { "log-format", O_LOGFMT, CLI_ARG, NULL, 0, 0, 0 },
+    { "precision", O_PRECISION, CLI_ARG, NULL, 0, 0, 0 },
+    { "ema", 0, CLI_DOUBLE, &o.ema, 0, 0.999999, TRAIN_GIVEN_EMA },
+    { "quiet", 'q', CLI_SET, &opt_quiet, 0, 0, 0 },
+    { "force", 'f', CLI_SET, &opt_force, 0, 0, 0 },
+    { NULL, 'V', CLI_INT, &opt_V, 1, 65536, 0 },
+    { NULL, 'n', CLI_INT, &o.steps, 1, 100000, TRAIN_GIVEN_STEPS },
+};
+
 static void parse_options(int argc, char **argv)
 {
-    enum { O_LR = 256, O_VAL, O_CLIP, O_SEED, O_RESUME, O_LOG, O_SUMMARY, O_PROGRESS, O_NOPROGRESS,
-           O_MAXB, O_STREAMS, O_DROPOUT, O_SCHED, O_DRATE, O_DEVERY, O_EVAL, O_BEST, O_MAXS, O_CELL, O_INPUT,
-           O_SEVERY, O_STEMPS, O_SCHARS, O_SSEED, O_WDROP, O_LOCKED, O_INDROP, O_WDECAY, O_WARMUP, O_INIT,
-           O_CKPT, O_CONTINUE, O_PRINT, O_LOGFMT, O_PRECISION, O_EMA };
-    static const struct option longopts[] = {
-        { "epochs", 1, 0, 'e' }, { "hidden", 1, 0, 'H' }, { "layers", 1, 0, 'L' },
-        { "batch", 1, 0, 'b' }, { "lr", 1, 0, O_LR }, { "val", 1, 0, O_VAL }, { "clip", 1, 0, O_CLIP },
-        { "seed", 1, 0, O_SEED }, { "threads", 1, 0, 'j' }, { "output", 1, 0, 'o' },
-        { "resume", 1, 0, O_RESUME }, { "log", 1, 0, O_LOG }, { "summary", 0, 0, O_SUMMARY },
-        { "progress", 0, 0, O_PROGRESS }, { "no-progress", 0, 0, O_NOPROGRESS },
-        { "max-batches", 1, 0, O_MAXB }, { "streams", 0, 0, O_STREAMS },
-        { "dropout", 1, 0, O_DROPOUT }, { "schedule", 1, 0, O_SCHED }, { "decay-rate", 1, 0, O_DRATE },
-        { "decay-every", 1, 0, O_DEVERY }, { "eval-every", 1, 0, O_EVAL }, { "best", 1, 0, O_BEST },
-        { "max-seconds", 1, 0, O_MAXS }, { "cell", 1, 0, O_CELL }, { "input", 1, 0, O_INPUT }, { "init", 1, 0, O_INIT }, { "help", 0, 0, 'h' }, CLI_VERSION_OPTION,
-        { "sample-every", 1, 0, O_SEVERY }, { "sample-temps", 1, 0, O_STEMPS },
-        { "sample-chars", 1, 0, O_SCHARS }, { "sample-seed", 1, 0, O_SSEED },
-        { "weight-drop", 1, 0, O_WDROP }, { "locked-dropout", 1, 0, O_LOCKED },
-        { "input-dropout", 1, 0, O_INDROP }, { "weight-decay", 1, 0, O_WDECAY }, { "warmup", 1, 0, O_WARMUP },
-        { "checkpoint-every", 1, 0, O_CKPT }, { "continue", 0, 0, O_CONTINUE },
-        { "print-every", 1, 0, O_PRINT }, { "log-format", 1, 0, O_LOGFMT }, { "precision", 1, 0, O_PRECISION },
-        { "ema", 1, 0, O_EMA },
-        { "quiet", 0, 0, 'q' }, { "force", 0, 0, 'f' },
-        { 0, 0, 0, 0 }
-    };
     int c;
     unsigned g = 0;
-    while ((c = cli_getopt(argc, argv, "e:H:L:b:j:o:V:n:fqh", longopts)) != -1) {
+    while ((c = cli_options(argc, argv, opts, sizeof opts / sizeof *opts, &g)) != -1) {
         switch (c) {
-        case 'e': o.epochs = (int)cli_long("-e", optarg, 0, 1000000); g |= TRAIN_GIVEN_EPOCHS; break;
-        case 'H': o.hidden = (int)cli_long("-H", optarg, 1, 8192); g |= TRAIN_GIVEN_HIDDEN; break;
-        case 'L': o.layers = (int)cli_long("-L", optarg, 1, LSTM_MAX_LAYERS); g |= TRAIN_GIVEN_LAYERS; break;
-        case 'b': o.batch = (int)cli_long("-b", optarg, 1, 1 << 20); g |= TRAIN_GIVEN_BATCH; break;
-        case 'j': o.threads = (int)cli_long("-j", optarg, 1, 256); break;
-        case 'o': opt_out = cli_path("-o", optarg); break;
-        case 'f': opt_force = 1; break;
-        case 'V': opt_V = (int)cli_long("-V", optarg, 1, 65536); break;
-        case 'n': o.steps = (int)cli_long("-n", optarg, 1, 100000); g |= TRAIN_GIVEN_STEPS; break;
-        case O_LR: o.lr = cli_double("--lr", optarg, 0, 10); g |= TRAIN_GIVEN_LR; break;
-        case O_VAL: o.val = cli_double("--val", optarg, 0, 0.99); g |= TRAIN_GIVEN_VAL; break;
-        case O_CLIP: o.clip = cli_double("--clip", optarg, 0, 1e9); g |= TRAIN_GIVEN_CLIP; break;
-        case O_SEED: o.seed = cli_long("--seed", optarg, 0, 0x7fffffffL); g |= TRAIN_GIVEN_SEED; break;
-        case O_RESUME: opt_resume = cli_path("--resume", optarg); break;
-        case O_INIT: opt_init = cli_path("--init", optarg); break;
-        case O_LOG: opt_log = cli_path("--log", optarg); break;
-        case O_SUMMARY: opt_summary = 1; break;
-        case O_PROGRESS: opt_progress = 1; break;
-        case O_NOPROGRESS: opt_progress = 0; break;
-        case O_MAXB: o.max_batches = cli_long("--max-batches", optarg, 1, 1L << 40); break;
-        case O_STREAMS: o.streams = 1; break;
-        case O_DROPOUT: o.dropout = cli_double("--dropout", optarg, 0, 0.95); g |= TRAIN_GIVEN_DROPOUT; break;
         case O_SCHED:
             if (!schedule_known(optarg))
                 cli_usage_error("--schedule: '%s' is not none, cosine or step", optarg);
             snprintf(o.schedule, sizeof o.schedule, "%s", optarg);
-            g |= TRAIN_GIVEN_SCHEDULE;
             break;
-        case O_DRATE: o.decay_rate = cli_double("--decay-rate", optarg, 0, 1); g |= TRAIN_GIVEN_DECAY_RATE; break;
-        case O_DEVERY: o.decay_every = (int)cli_long("--decay-every", optarg, 1, 1000000); g |= TRAIN_GIVEN_DECAY_EVERY; break;
-        case O_EVAL: o.eval_every = cli_long("--eval-every", optarg, 1, 1L << 40); break;
-        case O_BEST: opt_best = cli_path("--best", optarg); break;
         case O_CELL:
             if ((o.cell = cell_parse(optarg)) < 0)
                 cli_usage_error("--cell: '%s' is not lstm, gru or lnlstm", optarg);
-            g |= TRAIN_GIVEN_CELL;
             break;
-        case O_INPUT: opt_input = cli_path("--input", optarg); break;
         case O_SEVERY:
             o.sample_every = strcmp(optarg, "epoch") ? cli_long("--sample-every", optarg, 0, 1L << 40) : 0;
             break;
-        case O_STEMPS: opt_sample_temps = optarg; break;
-        case O_SCHARS: opt_sample_chars = cli_long("--sample-chars", optarg, 1, 1 << 20); break;
-        case O_SSEED: opt_sample_seed = optarg; break;
-        case O_WDROP: o.weight_drop = cli_double("--weight-drop", optarg, 0, 0.95); g |= TRAIN_GIVEN_WEIGHT_DROP; break;
-        case O_LOCKED: o.locked_dropout = cli_double("--locked-dropout", optarg, 0, 0.95); g |= TRAIN_GIVEN_LOCKED_DROPOUT; break;
-        case O_INDROP: o.input_dropout = cli_double("--input-dropout", optarg, 0, 0.95); g |= TRAIN_GIVEN_INPUT_DROPOUT; break;
-        case O_WDECAY: o.weight_decay = cli_double("--weight-decay", optarg, 0, 10); g |= TRAIN_GIVEN_WEIGHT_DECAY; break;
-        case O_WARMUP: o.warmup = cli_long("--warmup", optarg, 0, 1L << 40); g |= TRAIN_GIVEN_WARMUP; break;
-        case O_EMA: o.ema = cli_double("--ema", optarg, 0, 0.999999); g |= TRAIN_GIVEN_EMA; break;
-        case O_MAXS: o.max_seconds = cli_double("--max-seconds", optarg, 0.001, 1e9); g |= TRAIN_GIVEN_MAX_SECONDS; break;
         case O_CKPT: cli_every("--checkpoint-every", optarg, &o.checkpoint_every, &o.checkpoint_seconds); break;
-        case O_CONTINUE: opt_continue = 1; break;
         case O_PRINT: cli_every("--print-every", optarg, &o.print_every, &o.print_seconds); break;
         case O_LOGFMT:
             if (strcmp(optarg, "tsv") && strcmp(optarg, "json"))
@@ -126,14 +115,10 @@ static void parse_options(int argc, char **argv)
             if ((o.precision = lstm_precision_parse(optarg)) < 0)
                 cli_usage_error("--precision: '%s' is not fp32 or bf16", optarg);
             break;
-        case 'q': opt_quiet = 1; break;
         case 'h': usage(&o); exit(0);
-        default: cli_usage_error("unknown option");
         }
     }
     o.given = g;
-    if (optind < argc)
-        cli_usage_error("unexpected argument '%s'", argv[optind]);
     if (opt_V && !opt_summary)
         cli_usage_error("-V %d: the vocabulary size is for --summary (training takes it from the stream)", opt_V);
     if (opt_init && opt_resume)
