@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <math.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdio_ext.h>
@@ -342,10 +343,16 @@ void cli_hms(char *buf, size_t cap, double s)
         snprintf(buf, cap, "%ld:%02ld", t / 60, t % 60);
 }
 
+static double bar_drawn, val_drawn;  /* when each bar was last drawn */
+
 void cli_bar(long done, long total, double secs, double run_eta, double loss, double rate, int final,
              double val_loss, const char *unit)
 {
     char buf[64];
+    if (!final && done < total && cli_now() - bar_drawn <= 0.1)
+        return;
+    if (!final)
+        bar_drawn = cli_now();
     int width = 30, fill = total ? (int)((double)done / total * width) : width;
     fprintf(stderr, "\r%*ld/%ld [", (int)snprintf(NULL, 0, "%ld", total), done, total);
     for (int i = 0; i < width; i++)
@@ -367,10 +374,55 @@ void cli_bar(long done, long total, double secs, double run_eta, double loss, do
 void cli_bar_validating(double done, double elapsed)
 {
     char buf[64];
+    double now = cli_now();
+    if (val_drawn > 0 && now - val_drawn < 0.1 && done < 1)
+        return;
+    val_drawn = now;
     int width = 30, fill = (int)(done * width);
     fprintf(stderr, "\rvalidating %3.0f%% [", done * 100);
     for (int i = 0; i < width; i++)
         fputc(i < fill ? '=' : (i == fill ? '>' : '.'), stderr);
     cli_hms(buf, sizeof buf, done > 0 ? elapsed / done * (1 - done) : 0);
     fprintf(stderr, "] - ETA: %s\033[K", buf);
+}
+
+void cli_bar_clear(void)
+{
+    if (val_drawn > 0) {
+        fputs("\r\033[K", stderr);
+        bar_drawn = 0;
+    }
+    val_drawn = 0;
+}
+
+static volatile sig_atomic_t sig_stop, sig_usr1;
+
+static void on_signal(int sig)
+{
+    if (sig == SIGUSR1)
+        sig_usr1 = 1;
+    else if (!sig_stop)
+        sig_stop = sig;
+}
+
+void cli_catch_signals(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGUSR1, &sa, NULL);
+}
+
+int cli_signal_stop(void)
+{
+    return sig_stop;
+}
+
+int cli_signal_usr1(void)
+{
+    int r = sig_usr1;
+    sig_usr1 = 0;
+    return r;
 }

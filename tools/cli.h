@@ -94,13 +94,16 @@ void *cli_realloc(void *p, size_t n);
 void *cli_alloc(size_t n);            /* free with free() */
 
 /* A Keras-style progress bar on stderr: "done/total [====>....] - ETA: 0:12 (run 3:40) -
- * loss: ... - RATE UNIT/s", redrawn in place: secs is the ETA of the bar (the epoch), and
- * run_eta, when >= 0, that of the whole run; with final, secs is the elapsed time, val_loss
- * is shown, and a newline ends the line. */
+ * loss: ... - RATE UNIT/s", redrawn in place at most every 0.1 s (but when done == total):
+ * secs is the ETA of the bar (the epoch), and run_eta, when >= 0, that of the whole run; with
+ * final, secs is the elapsed time, val_loss is shown, and a newline ends the line. */
 void cli_bar(long done, long total, double secs, double run_eta, double loss, double rate,
              int final, double val_loss, const char *unit);
-/* The bar while validation runs: "validating  45% [=====>....] - ETA: 0:03", in place. */
+/* The bar while validation runs: "validating  45% [=====>....] - ETA: 0:03", in place, at
+ * most every 0.1 s (but at the end). cli_bar_clear erases it when it is drawn (and the next
+ * cli_bar draws). */
 void cli_bar_validating(double done, double elapsed);
+void cli_bar_clear(void);
 
 /* Seconds as M:SS, or H:MM:SS from an hour (rounded to the second), as the bar shows them. */
 void cli_hms(char *buf, size_t cap, double s);
@@ -110,6 +113,13 @@ void cli_hms(char *buf, size_t cap, double s);
  * SLURM_NTASKS but no step). A tool that starts as one of N tasks alone in its MPI world is
  * one of N copies. */
 long cli_slurm_tasks(void);
+
+/* SIGINT, SIGTERM and SIGUSR1 caught (cli_catch_signals): cli_signal_stop is the first of
+ * SIGINT and SIGTERM that came (0: none), cli_signal_usr1 whether SIGUSR1 came since the last
+ * call. */
+void cli_catch_signals(void);
+int cli_signal_stop(void);
+int cli_signal_usr1(void);
 
 /* Monotonic time in seconds. */
 double cli_now(void);

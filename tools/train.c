@@ -252,16 +252,10 @@ static void sample_hook(void *ctx, double at)
 }
 
 /* ---- the screen: a bar on a terminal, else lines ---- */
-static double bar_drawn, val_drawn;  /* when each bar was last drawn */
-
 static void validating_hook(void *ctx, double done, double elapsed)
 {
-    (void)ctx;
-    double now = cli_now();
-    if (val_drawn > 0 && now - val_drawn < 0.1 && done < 1)
-        return;
-    val_drawn = now;
     cli_bar_validating(done, elapsed);
+    (void)ctx;
 }
 
 /* The epoch as "E/LIMIT", or "E" when the run has no limit in epochs. */
@@ -301,9 +295,7 @@ static void progress_hook(void *ctx, train_event ev, const train_status *s)
     (void)ctx;
     const char *unit = m.streams ? "chars" : "windows", *sig = s->request & TRAIN_REQ_TERMINATE ? "terminated" : "interrupted";
     char ep[48];
-    if (val_drawn > 0)                /* the validation's bar */
-        fputs("\r\033[K", stderr);
-    val_drawn = 0;
+    cli_bar_clear();                  /* the validation's bar */
     switch (ev) {
     case TRAIN_EV_NOTHING:
         cli_warn("the model has %lld epochs and %.0fs of training already; nothing to train (raise -e or --max-seconds)",
@@ -318,10 +310,8 @@ static void progress_hook(void *ctx, train_event ev, const train_status *s)
             print_line(s, unit);
         break;
     case TRAIN_EV_STEP:
-        if (opt_progress && (cli_now() - bar_drawn > 0.1 || s->batch == s->nbatches)) {
+        if (opt_progress)
             cli_bar(s->batch, s->nbatches, s->eta_epoch, s->eta_run, s->loss, s->rate, 0, 0, unit);
-            bar_drawn = cli_now();
-        }
         break;
     case TRAIN_EV_MAX_BATCHES: bench_report(s, unit); break;
     case TRAIN_EV_STOPPING:
@@ -331,7 +321,6 @@ static void progress_hook(void *ctx, train_event ev, const train_status *s)
     case TRAIN_EV_VALIDATED:
         if (!opt_progress)
             fprintf(stderr, "%s: epoch %.2f: loss %.4f, val_loss %.4f\n", cli_prog, s->at, s->loss, s->val_loss);
-        bar_drawn = 0;                /* (the bar was cleared: draw it again) */
         break;
     case TRAIN_EV_EPOCH_END:
         if (opt_progress)
@@ -386,34 +375,12 @@ static void report_start(const dataset *d, const trainer *tr, const kern_ops *k,
 }
 
 /* ---- signals and launch: SIGINT and SIGTERM stop with a checkpoint, SIGUSR1 asks for one ---- */
-static volatile sig_atomic_t sig_stop, sig_usr1;
-static void on_signal(int sig)
-{
-    if (sig == SIGUSR1)
-        sig_usr1 = 1;
-    else if (!sig_stop)
-        sig_stop = sig;
-}
-
 static int request_hook(void *ctx)
 {
+    int stop = cli_signal_stop();
     (void)ctx;
-    int r = sig_stop == SIGTERM ? TRAIN_REQ_TERMINATE : sig_stop ? TRAIN_REQ_INTERRUPT : 0;
-    if (sig_usr1) {
-        sig_usr1 = 0;
-        r |= TRAIN_REQ_CHECKPOINT;
-    }
-    return r;
-}
-
-static void catch_signals(void)
-{
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGUSR1, &sa, NULL);
+    return (stop == SIGTERM ? TRAIN_REQ_TERMINATE : stop ? TRAIN_REQ_INTERRUPT : 0)
+           | (cli_signal_usr1() ? TRAIN_REQ_CHECKPOINT : 0);
 }
 
 /* Slurm started N tasks and this one is alone in its MPI world: N copies would each train
@@ -526,7 +493,7 @@ int main(int argc, char **argv)
     mp_check_start(&m, &st, &d, tr, &o);
     if (rank0 && !opt_quiet)
         report_start(&d, tr, k, t_read);
-    catch_signals();
+    cli_catch_signals();
     o.output = opt_out != NULL;
     o.keep_best = opt_best != NULL;
     train_hooks hooks = { .progress = progress_hook, .validating = opt_progress ? validating_hook : NULL,
