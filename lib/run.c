@@ -648,6 +648,31 @@ train_stop train_run(trainer *tr, const train_opts *o, const train_hooks *h)
     return why;
 }
 
+/* ---- saving ---- */
+
+int train_save(const model *m, const train_state *st, int fd, const char *path,
+               const char *readback, char *err, size_t cap)
+{
+    char why[512];
+    model cm;
+    train_state cs;
+    if (!model_loadable(m, st))       /* never replace a good model with one that cannot be read */
+        return lib_fail(err, cap, "the parameters became infinite, NaN or too large at epoch %lld, step %lld (try a "
+                        "lower --lr or --clip); %s%s", (long long)st->epochs + (st->epoch_batches > 0),
+                        (long long)st->steps, path ? path : "no model written",
+                        path ? " keeps the last good model" : "");
+    if (model_write(m, st, fd, path ? path : "stdout", err, cap) < 0)
+        return -1;
+    if (!readback)
+        return 0;
+    if (model_read(&cm, &cs, readback, why, sizeof why) < 0)
+        return lib_fail(err, cap, "the model to write to %s does not read back (%s); %s keeps the last good model",
+                        path, why, path);
+    model_free(&cm);
+    train_state_free(&cs);
+    return 0;
+}
+
 /* ---- samples during the run ---- */
 
 int train_samples_init(train_samples *s, const model *m, const dataset *d, const char *seed,

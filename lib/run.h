@@ -197,6 +197,13 @@ train_stop train_run(trainer *tr, const train_opts *o, const train_hooks *h);
 int train_log_line(char *line, size_t cap, int json, int header, const char *unit, double at,
                    double train_loss, double val_loss, double seconds, double rate);
 
+/* The model and its training state written to fd, as the save hook writes them: refused when
+ * the model would not read back (model_loadable: the parameters diverged), and when readback
+ * (the file just written) is not NULL, read back from it. path names the file in messages
+ * (NULL: stdout). Returns 0, or -1 with a message. */
+int train_save(const model *m, const train_state *st, int fd, const char *path,
+               const char *readback, char *err, size_t cap);
+
 /* The samples of the model during the run (train --sample-every): each one what 'sample -m
  * MODEL --rng-seed SEED' writes from the model at that point (SEED the run's --seed), read
  * after the same prompt. */

@@ -185,28 +185,14 @@ static void check_outputs(void)
 /* The model to path (NULL: stdout), read back before it replaces the file. */
 static void save(const char *path)
 {
-    char err[512];
+    char err[1024];
     out_file of = { .fd = 1 };
-    model cm;
-    train_state cs;
-    if (!model_loadable(&m, &st))     /* never replace a good model with one that cannot be read */
-        cli_die("the parameters became infinite, NaN or too large at epoch %lld, step %lld (try a lower --lr or "
-                "--clip); %s%s", (long long)st.epochs + (st.epoch_batches > 0), (long long)st.steps,
-                path ? path : "no model written", path ? " keeps the last good model" : "");
     if (path && out_open(&of, path) < 0)
         cli_die("%s: cannot write: %s", path, strerror(errno));
-    if (model_write(&m, &st, of.fd, path ? path : "stdout", err, sizeof err) < 0) {
+    if (train_save(&m, &st, of.fd, path, of.tmp, err, sizeof err) < 0) {
         if (path)
             out_abort(&of);
         cli_die("%s", err);
-    }
-    if (of.tmp && model_read(&cm, &cs, of.tmp, err, sizeof err) < 0) {
-        out_abort(&of);
-        cli_die("the model to write to %s does not read back (%s); %s keeps the last good model", path, err, path);
-    }
-    if (of.tmp) {
-        model_free(&cm);
-        train_state_free(&cs);
     }
     if (path && out_commit(&of) < 0)
         cli_die("%s: cannot replace: %s", path, strerror(errno));
