@@ -31,6 +31,18 @@ static int usage(char *err, size_t cap, const char *fmt, const char *a, const ch
     return TRAIN_EUSAGE;
 }
 
+int train_opts_check(const train_opts *o, char *err, size_t cap)
+{
+    if (o->init && o->resume)
+        return usage(err, cap, "--init starts a new run from a model's weights, --resume continues one: not both", "", "");
+    if (o->same_ok && (o->resume || o->init || !o->output))
+        return usage(err, cap, "--continue resumes the -o file's run when there is one: it needs -o, and not "
+                     "--resume or --init", "", "");
+    if ((o->checkpoint_every || o->checkpoint_seconds) && !o->output)
+        return usage(err, cap, "--checkpoint-every writes the -o file: give -o FILE", "", "");
+    return 0;
+}
+
 /* v in as few digits as read back the same (15, else 17) */
 static void shortest(char *buf, size_t cap, double v)
 {

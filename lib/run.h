@@ -69,6 +69,7 @@ typedef struct train_opts {
     double max_seconds;               /* 0: none */
     /* this invocation */
     int resume;                       /* continue the run of the model given to train_setup */
+    int init;                         /* a new run from a model's weights (train_setup's init) */
     int same_ok;                      /* resuming, options the model fixes may be given when they
                                          equal the model's (one command line starts the run and
                                          continues it: --continue) */
@@ -91,6 +92,11 @@ typedef struct train_opts {
 
 /* The defaults: Keras's (batch 64, lr 1e-3, val 0.2, H 128, one LSTM layer, one epoch). */
 void train_opts_init(train_opts *o);
+
+/* The options against each other, before any file is read: --init or --resume (resume), not
+ * both; --continue (same_ok) and checkpoints need an output. 0, or TRAIN_EUSAGE with a
+ * message. */
+int train_opts_check(const train_opts *o, char *err, size_t cap);
 
 /* The model file path for a run, read (model_read) and checked against the options before
  * the data is read: with st, a run to resume (st receives its training state; the options

@@ -23,7 +23,7 @@ int mp_rank = 0, mp_size = 1;          /* train_mpi.h: alone unless under mpirun
 /* ---- options: the run's (train_opts), and the files and the screen ---- */
 static train_opts o;
 static const char *opt_out, *opt_resume, *opt_init, *opt_log, *opt_best, *opt_input;
-static int opt_summary, opt_quiet, opt_progress = -1, opt_V, opt_force, opt_continue, opt_json;
+static int opt_summary, opt_quiet, opt_progress = -1, opt_V, opt_force, opt_json;
 static long opt_sample_chars = 200;
 static const char *opt_sample_temps = "0.2,0.5,1.0,1.2", *opt_sample_seed;
 static double stemps[16];             /* --sample-temps */
@@ -75,7 +75,7 @@ static const cli_opt opts[] = {
     { "weight-decay", 0, CLI_DOUBLE, &o.weight_decay, 0, 10, TRAIN_GIVEN_WEIGHT_DECAY },
     { "warmup", 0, CLI_LONG, &o.warmup, 0, 1L << 40, TRAIN_GIVEN_WARMUP },
     { "checkpoint-every", O_CKPT, CLI_ARG, NULL, 0, 0, 0 },
-    { "continue", 0, CLI_SET, &opt_continue, 0, 0, 0 },
+    { "continue", 0, CLI_SET, &o.same_ok, 0, 0, 0 },
     { "print-every", O_PRINT, CLI_ARG, NULL, 0, 0, 0 },
     { "log-format", O_LOGFMT, CLI_ARG, NULL, 0, 0, 0 },
     { "precision", O_PRECISION, CLI_ARG, NULL, 0, 0, 0 },
@@ -121,12 +121,10 @@ static void parse_options(int argc, char **argv)
     o.given = g;
     if (opt_V && !opt_summary)
         cli_usage_error("-V %d: the vocabulary size is for --summary (training takes it from the stream)", opt_V);
-    if (opt_init && opt_resume)
-        cli_usage_error("--init starts a new run from a model's weights, --resume continues one: not both");
-    if (opt_continue && (opt_resume || opt_init || !opt_out))
-        cli_usage_error("--continue resumes the -o file's run when there is one: it needs -o, and not --resume or --init");
-    if ((o.checkpoint_every || o.checkpoint_seconds) && !opt_out)
-        cli_usage_error("--checkpoint-every writes the -o file: give -o FILE");
+    o.resume = opt_resume != NULL, o.init = opt_init != NULL, o.output = opt_out != NULL;
+    char err[256];
+    if (train_opts_check(&o, err, sizeof err) < 0)
+        cli_usage_error("%s", err);
     if (o.sample_every >= 0) {        /* --sample-temps: a list of at most 16 */
         char *list = strcpy(cli_malloc(strlen(opt_sample_temps) + 1), opt_sample_temps), *at;
         for (char *t = strtok_r(list, ",", &at); t; t = strtok_r(NULL, ",", &at)) {
@@ -433,12 +431,11 @@ int main(int argc, char **argv)
     mp_init(&argc, &argv);
     int rank0 = mp_rank == 0;         /* rank 0 alone writes and reports */
     refuse_slurm_copies();
-    if (opt_continue) {               /* resume when the -o file exists (rank 0 decides) */
+    if (o.same_ok) {                  /* --continue: resume when the -o file exists (rank 0 decides) */
         struct stat sb;
         double exists = rank0 && stat(opt_out, &sb) == 0 && S_ISREG(sb.st_mode);
         mp_bcast_double(&exists);
         opt_resume = exists ? opt_out : NULL;
-        o.same_ok = 1;
     }
     o.resume = opt_resume != NULL;
     if (opt_input)                    /* (at most one %d, checked) */
@@ -480,7 +477,6 @@ int main(int argc, char **argv)
     if (rank0 && !opt_quiet)
         report_start(&d, tr, k, t_read);
     cli_catch_signals();
-    o.output = opt_out != NULL;
     o.keep_best = opt_best != NULL;
     train_hooks hooks = { .progress = progress_hook, .validating = opt_progress ? validating_hook : NULL,
                           .log = opt_log ? log_hook : NULL, .save = save_hook, .sample = sample_hook,
