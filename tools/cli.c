@@ -327,6 +327,16 @@ long cli_slurm_tasks(void)
     return n ? strtol(n, NULL, 10) : 0;
 }
 
+void cli_refuse_slurm_copies(int ranks)
+{
+    long tasks = cli_slurm_tasks();
+    if (tasks > 1 && ranks == 1)
+        cli_die("Slurm started %ld tasks, but this one is alone (an MPI world of 1 rank): %ld copies would each "
+                "train and write the same files. Start one job of %ld ranks with the MPI build (srun --mpi=pmix "
+                "build/mpi/bin/%s ..., or mpirun build/mpi/bin/%s ... inside the allocation), or one task "
+                "(srun -n 1 %s ...)", tasks, tasks, tasks, cli_prog, cli_prog, cli_prog);
+}
+
 double cli_now(void)
 {
     struct timespec ts;
@@ -384,6 +394,27 @@ void cli_bar_validating(double done, double elapsed)
         fputc(i < fill ? '=' : (i == fill ? '>' : '.'), stderr);
     cli_hms(buf, sizeof buf, done > 0 ? elapsed / done * (1 - done) : 0);
     fprintf(stderr, "] - ETA: %s\033[K", buf);
+}
+
+static double status_drawn;          /* when the status line was last drawn (0: not on the screen) */
+
+void cli_status(const char *fmt, ...)
+{
+    if (status_drawn > 0 && cli_now() - status_drawn <= 0.2)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    fputc('\r', stderr);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    status_drawn = cli_now();
+}
+
+void cli_status_clear(void)
+{
+    if (status_drawn > 0)
+        fputs("\r\033[K", stderr);
+    status_drawn = 0;
 }
 
 void cli_bar_clear(void)

@@ -105,6 +105,11 @@ void cli_bar(long done, long total, double secs, double run_eta, double loss, do
 void cli_bar_validating(double done, double elapsed);
 void cli_bar_clear(void);
 
+/* A status line on stderr ("reading: 1200 windows"), redrawn in place at most every 0.2 s;
+ * cli_status_clear erases it when one was drawn. */
+void cli_status(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void cli_status_clear(void);
+
 /* Seconds as M:SS, or H:MM:SS from an hour (rounded to the second), as the bar shows them. */
 void cli_hms(char *buf, size_t cap, double s);
 
@@ -113,6 +118,9 @@ void cli_hms(char *buf, size_t cap, double s);
  * SLURM_NTASKS but no step). A tool that starts as one of N tasks alone in its MPI world is
  * one of N copies. */
 long cli_slurm_tasks(void);
+/* Die (exit 1) when this process is one of N > 1 such copies (ranks: the size of its MPI
+ * world), saying how to start one job of N ranks (the MPI build) or one task instead. */
+void cli_refuse_slurm_copies(int ranks);
 
 /* SIGINT, SIGTERM and SIGUSR1 caught (cli_catch_signals): cli_signal_stop is the first of
  * SIGINT and SIGTERM that came (0: none), cli_signal_usr1 whether SIGUSR1 came since the last

@@ -367,27 +367,11 @@ static int request_hook(void *ctx)
            | (cli_signal_usr1() ? TRAIN_REQ_CHECKPOINT : 0);
 }
 
-/* Slurm started N tasks and this one is alone in its MPI world: N copies would each train
- * and write the same files. */
-static void refuse_slurm_copies(void)
-{
-    long tasks = cli_slurm_tasks();
-    if (tasks > 1 && mp_size == 1)
-        cli_die("Slurm started %ld tasks, but this one is alone (an MPI world of 1 rank): %ld copies would each "
-                "train and write the same files. Start one job of %ld ranks with the MPI build (srun --mpi=pmix "
-                "build/mpi/bin/train ..., or mpirun build/mpi/bin/train ... inside the allocation), or one task "
-                "(srun -n 1 train ...)", tasks, tasks, tasks);
-}
-
 /* ---- the data ---- */
 static void reading(void *ctx, size_t windows, size_t chars)
 {
-    static double last;
+    cli_status("reading: %zu windows, %zu characters", windows, chars);
     (void)ctx;
-    if (cli_now() - last > 0.2) {
-        fprintf(stderr, "\rreading: %zu windows, %zu characters", windows, chars);
-        last = cli_now();
-    }
 }
 
 /* The data: every rank reads its --input file, or rank 0 reads stdin and sends it on.
@@ -404,8 +388,7 @@ static double read_data(dataset *d, int tty)
     mp_agree(failed ? err : NULL);
     if (!opt_input)
         mp_bcast_dataset(d);
-    if (tty)                          /* the reading line, drawn at the first frame */
-        fputs("\r\033[K", stderr);
+    cli_status_clear();
     return cli_now() - t0;
 }
 
@@ -430,7 +413,7 @@ int main(int argc, char **argv)
     }
     mp_init(&argc, &argv);
     int rank0 = mp_rank == 0;         /* rank 0 alone writes and reports */
-    refuse_slurm_copies();
+    cli_refuse_slurm_copies(mp_size);
     if (o.same_ok) {                  /* --continue: resume when the -o file exists (rank 0 decides) */
         struct stat sb;
         double exists = rank0 && stat(opt_out, &sb) == 0 && S_ISREG(sb.st_mode);
