@@ -374,24 +374,6 @@ static void reading(void *ctx, size_t windows, size_t chars)
     (void)ctx;
 }
 
-/* The data: every rank reads its --input file, or rank 0 reads stdin and sends it on.
- * Returns the seconds it took. */
-static double read_data(dataset *d, int tty)
-{
-    char err[1200];
-    double t0 = cli_now();
-    int failed = 0;
-    if (opt_input || mp_rank == 0)
-        failed = dataset_read(d, opt_input ? input : NULL, o.streams, tty ? reading : NULL, NULL, err, sizeof err) < 0;
-    else
-        dataset_init(d, o.streams, "stdin");
-    mp_agree(failed ? err : NULL);
-    if (!opt_input)
-        mp_bcast_dataset(d);
-    cli_status_clear();
-    return cli_now() - t0;
-}
-
 /* A library call's failure: TRAIN_EUSAGE is bad usage (exit 2), -1 a failure (exit 1). */
 static void or_die(int rc, const char *err)
 {
@@ -443,7 +425,10 @@ int main(int argc, char **argv)
 
     dataset d;
     int sharded = opt_input && strchr(opt_input, '%');
-    double t_read = read_data(&d, rank0 && isatty(2));
+    double t_read = cli_now();        /* every rank reads its --input file, or rank 0 stdin */
+    mp_read_dataset(&d, opt_input ? input : NULL, o.streams, rank0 && isatty(2) ? reading : NULL);
+    cli_status_clear();
+    t_read = cli_now() - t_read;
     or_die(train_setup(&m, &st, &o, opt_init ? &init_m : NULL, &d, sharded, opt_resume ? opt_resume : opt_init,
                        err, sizeof err), err);
     if (opt_init)
@@ -451,12 +436,7 @@ int main(int argc, char **argv)
     if (o.sample_every >= 0 && rank0)
         or_die(train_samples_init(&samples, &m, &d, opt_sample_seed, err, sizeof err), err);
 
-    train_comm comm;
-    mp_comm(&comm);
-    comm.sharded = sharded;
-    trainer *tr = trainer_new_comm(k, &m, &st, &d, o.threads, &comm, err, sizeof err);
-    mp_agree(tr ? NULL : err);
-    mp_check_start(&m, &st, &d, tr, &o);
+    trainer *tr = mp_trainer_new(k, &m, &st, &d, &o, sharded);
     if (rank0 && !opt_quiet)
         report_start(&d, tr, k, t_read);
     cli_catch_signals();
