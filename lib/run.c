@@ -6,6 +6,7 @@
 #include <time.h>
 #include "generate.h"
 #include "optim.h"
+#include "par.h"
 #include "util.h"
 #include "run.h"
 
@@ -13,7 +14,7 @@ void train_opts_init(train_opts *o)
 {
     *o = (train_opts){ .hidden = 128, .layers = 1, .cell = CELL_LSTM, .batch = 64, .lr = 1e-3,
                        .val = 0.2, .decay_rate = 0.5, .decay_every = 1, .seed = 1, .epochs = 1,
-                       .sample_every = -1 };
+                       .sample_every = -1, .threads = par_ncpu() };
     strcpy(o->schedule, "none");
 }
 

@@ -90,7 +90,8 @@ typedef struct train_opts {
                                          with trainer_set_precision) */
 } train_opts;
 
-/* The defaults: Keras's (batch 64, lr 1e-3, val 0.2, H 128, one LSTM layer, one epoch). */
+/* The defaults: Keras's (batch 64, lr 1e-3, val 0.2, H 128, one LSTM layer, one epoch), and a
+ * thread for every CPU this process may use. */
 void train_opts_init(train_opts *o);
 
 /* The options against each other, before any file is read: --init or --resume (resume), not

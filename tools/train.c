@@ -411,8 +411,6 @@ int main(int argc, char **argv)
         cli_usage_error("stdin is a terminal; pipe windows in: vocab < TEXT | window -n 40 | train");
     if (opt_progress < 0 || !rank0)
         opt_progress = rank0 && isatty(2);
-    if (o.threads == 0)
-        o.threads = par_ncpu();
     const kern_ops *k = cli_kernels();
     if (o.precision == LSTM_BF16 && !k->bf16_native && rank0 && !opt_quiet)
         fprintf(stderr, "%s: --precision bf16: the kernels (%s) have no AVX512_BF16: the bf16 products run "
