@@ -4,7 +4,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include "generate.h"
 #include "optim.h"
+#include "par.h"
 #include "util.h"
 #include "run.h"
 
@@ -12,7 +14,7 @@ void train_opts_init(train_opts *o)
 {
     *o = (train_opts){ .hidden = 128, .layers = 1, .cell = CELL_LSTM, .batch = 64, .lr = 1e-3,
                        .val = 0.2, .decay_rate = 0.5, .decay_every = 1, .seed = 1, .epochs = 1,
-                       .sample_every = -1 };
+                       .sample_every = -1, .threads = par_ncpu() };
     strcpy(o->schedule, "none");
 }
 
@@ -28,6 +30,18 @@ static int usage(char *err, size_t cap, const char *fmt, const char *a, const ch
 {
     snprintf(err, cap, fmt, a, b);
     return TRAIN_EUSAGE;
+}
+
+int train_opts_check(const train_opts *o, char *err, size_t cap)
+{
+    if (o->init && o->resume)
+        return usage(err, cap, "--init starts a new run from a model's weights, --resume continues one: not both", "", "");
+    if (o->same_ok && (o->resume || o->init || !o->output))
+        return usage(err, cap, "--continue resumes the -o file's run when there is one: it needs -o, and not "
+                     "--resume or --init", "", "");
+    if ((o->checkpoint_every || o->checkpoint_seconds) && !o->output)
+        return usage(err, cap, "--checkpoint-every writes the -o file: give -o FILE", "", "");
+    return 0;
 }
 
 /* v in as few digits as read back the same (15, else 17) */
@@ -645,6 +659,96 @@ train_stop train_run(trainer *tr, const train_opts *o, const train_hooks *h)
     if (why == TRAIN_STOP_EPOCHS && max_hit)
         why = TRAIN_STOP_MAX_BATCHES;
     return why;
+}
+
+/* ---- saving ---- */
+
+int train_save(const model *m, const train_state *st, int fd, const char *path,
+               const char *readback, char *err, size_t cap)
+{
+    char why[512];
+    model cm;
+    train_state cs;
+    if (!model_loadable(m, st))       /* never replace a good model with one that cannot be read */
+        return lib_fail(err, cap, "the parameters became infinite, NaN or too large at epoch %lld, step %lld (try a "
+                        "lower --lr or --clip); %s%s", (long long)st->epochs + (st->epoch_batches > 0),
+                        (long long)st->steps, path ? path : "no model written",
+                        path ? " keeps the last good model" : "");
+    if (model_write(m, st, fd, path ? path : "stdout", err, cap) < 0)
+        return -1;
+    if (!readback)
+        return 0;
+    if (model_read(&cm, &cs, readback, why, sizeof why) < 0)
+        return lib_fail(err, cap, "the model to write to %s does not read back (%s); %s keeps the last good model",
+                        path, why, path);
+    model_free(&cm);
+    train_state_free(&cs);
+    return 0;
+}
+
+/* ---- samples during the run ---- */
+
+int train_samples_init(train_samples *s, const model *m, const dataset *d, const char *seed,
+                       char *err, size_t cap)
+{
+    memset(s, 0, sizeof *s);
+    if (codec_init(&s->cd, m->vocab, m->dim.V, m->byte_unit, m->lower, err, cap) < 0)
+        return -1;
+    size_t n = seed ? strlen(seed) : 40;
+    if (!(s->prompt = malloc((n + (size_t)d->N + 1) * sizeof *s->prompt)))
+        return lib_fail(err, cap, "out of memory");
+    if (!seed) {                      /* the start of the text, or the first window */
+        if ((s->plen = dataset_prefix(d, s->prompt, d->want_text ? 40 : d->N)) < 0)
+            return lib_fail(err, cap, "out of memory");
+    } else {                          /* the text as the model reads it */
+        size_t k, used;
+        codec_pos at = { 0 };
+        char why[256];
+        int rc = codec_encode(&s->cd, seed, n, 0, CODEC_REFUSE, 0, s->prompt, &k, &used, &at);
+        if (rc < 0) {
+            snprintf(err, cap, "--sample-seed: %s", codec_error(&s->cd, rc, &at, why, sizeof why));
+            return TRAIN_EUSAGE;
+        }
+        s->plen = (int)k;
+    }
+    return s->plen == 0 ? usage(err, cap, "--sample-seed: an empty seed", "", "") : 0;
+}
+
+void train_samples_free(train_samples *s)
+{
+    free(s->prompt);
+    s->prompt = NULL;
+}
+
+typedef struct text_out {
+    const codec *cd;
+    FILE *f;
+} text_out;
+
+static int put_chars(void *ctx, int row, const int32_t *x, size_t n)
+{
+    const text_out *t = ctx;
+    unsigned char u[4];
+    for (size_t i = 0; i < n; i++)
+        fwrite(u, 1, (size_t)codec_decode_char(t->cd, x[i], u), t->f);
+    return (void)row, 0;
+}
+
+int train_sample(const train_samples *s, const kern_ops *k, const model *m,
+                 const train_state *st, double t, long n, FILE *f, char *err, size_t cap)
+{
+    gen_opts go = gen_defaults();
+    go.stateful = m->streams > 0;
+    go.seed = st->seed;
+    go.temperature = t;
+    gen *g = gen_new(k, &m->p, m->maxlen, &go, 1, err, cap);
+    if (!g)
+        return -1;
+    text_out out = { &s->cd, f };
+    put_chars(&out, 0, s->prompt, (size_t)s->plen);
+    int rc = gen_sample(g, s->prompt, s->plen, NULL, n, NULL, put_chars, &out, NULL, err, cap);
+    gen_free(g);
+    return rc < 0 ? -1 : 0;
 }
 
 /* v as a JSON number (fmt), or null when it is not finite */

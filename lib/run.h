@@ -25,7 +25,10 @@
 #define CHARPIPE_RUN_H
 
 #include <stdint.h>
+#include <stdio.h>
+#include "codec.h"
 #include "dataset.h"
+#include "kern.h"
 #include "model.h"
 #include "train.h"
 
@@ -66,6 +69,7 @@ typedef struct train_opts {
     double max_seconds;               /* 0: none */
     /* this invocation */
     int resume;                       /* continue the run of the model given to train_setup */
+    int init;                         /* a new run from a model's weights (train_setup's init) */
     int same_ok;                      /* resuming, options the model fixes may be given when they
                                          equal the model's (one command line starts the run and
                                          continues it: --continue) */
@@ -86,8 +90,14 @@ typedef struct train_opts {
                                          with trainer_set_precision) */
 } train_opts;
 
-/* The defaults: Keras's (batch 64, lr 1e-3, val 0.2, H 128, one LSTM layer, one epoch). */
+/* The defaults: Keras's (batch 64, lr 1e-3, val 0.2, H 128, one LSTM layer, one epoch), and a
+ * thread for every CPU this process may use. */
 void train_opts_init(train_opts *o);
+
+/* The options against each other, before any file is read: --init or --resume (resume), not
+ * both; --continue (same_ok) and checkpoints need an output. 0, or TRAIN_EUSAGE with a
+ * message. */
+int train_opts_check(const train_opts *o, char *err, size_t cap);
 
 /* The model file path for a run, read (model_read) and checked against the options before
  * the data is read: with st, a run to resume (st receives its training state; the options
@@ -193,6 +203,35 @@ train_stop train_run(trainer *tr, const train_opts *o, const train_hooks *h);
  * or "chars". Into line (1024 bytes hold any line); returns its length. */
 int train_log_line(char *line, size_t cap, int json, int header, const char *unit, double at,
                    double train_loss, double val_loss, double seconds, double rate);
+
+/* The model and its training state written to fd, as the save hook writes them: refused when
+ * the model would not read back (model_loadable: the parameters diverged), and when readback
+ * (the file just written) is not NULL, read back from it. path names the file in messages
+ * (NULL: stdout). Returns 0, or -1 with a message. */
+int train_save(const model *m, const train_state *st, int fd, const char *path,
+               const char *readback, char *err, size_t cap);
+
+/* The samples of the model during the run (train --sample-every): each one what 'sample -m
+ * MODEL --rng-seed SEED' writes from the model at that point (SEED the run's --seed), read
+ * after the same prompt. */
+typedef struct train_samples {
+    codec cd;                         /* the model's vocabulary */
+    int32_t *prompt;                  /* the prompt as indices */
+    int plen;
+} train_samples;
+
+/* The prompt: seed, a text read as the model reads it, or with seed NULL the start of the
+ * data d (its first 40 characters of text, or its first window). Returns 0, -1, or
+ * TRAIN_EUSAGE when seed is empty or holds a character outside the vocabulary; the message
+ * in err. m must outlive s (its vocabulary is kept by pointer). */
+int train_samples_init(train_samples *s, const model *m, const dataset *d, const char *seed,
+                       char *err, size_t cap);
+void train_samples_free(train_samples *s);
+
+/* One sample at temperature t into f: the prompt, then n characters drawn from st's seed
+ * (stateful for a char-rnn model, else by windows). Returns 0, or -1 with a message. */
+int train_sample(const train_samples *s, const kern_ops *k, const model *m,
+                 const train_state *st, double t, long n, FILE *f, char *err, size_t cap);
 
 /* What an epoch is, for the caller's report. */
 typedef struct train_info {

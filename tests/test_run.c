@@ -3,9 +3,12 @@
  * request, the best model, the log), and a resumed run ending with the uninterrupted one's
  * weights. */
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include "check.h"
+#include "generate.h"
 #include "run.h"
 
 /* A text of V = 6 symbols, 3000 characters, in the text layout. */
@@ -306,6 +309,89 @@ static void test_log_line(void)
     CHECK(n == 19 && strlen(line) == 19, "a short buffer: %d bytes, the line cut", n);
 }
 
+/* Which options contradict each other. */
+static void test_opts_check(void)
+{
+    char err[256];
+    train_opts o = opts();
+    CHECK(train_opts_check(&o, err, sizeof err) == 0, "the test options: %s", err);
+    o.init = o.resume = 1;
+    CHECK(train_opts_check(&o, err, sizeof err) == TRAIN_EUSAGE && strstr(err, "--init"), "--init and --resume: %s", err);
+    o = opts();
+    o.same_ok = 1;
+    o.output = 0;
+    CHECK(train_opts_check(&o, err, sizeof err) == TRAIN_EUSAGE && strstr(err, "--continue"), "--continue without -o: %s", err);
+    o = opts();
+    o.output = 0;
+    o.checkpoint_seconds = 5;
+    CHECK(train_opts_check(&o, err, sizeof err) == TRAIN_EUSAGE && strstr(err, "--checkpoint-every"),
+          "checkpoints without -o: %s", err);
+}
+
+/* The samples of a run: the prompt (the start of the text, or a seed read as the model reads
+ * it), and each sample what gen_text writes from the same prompt and seed (sample -m MODEL
+ * --rng-seed SEED). */
+static void test_samples(void)
+{
+    job j;
+    train_opts o = opts();
+    char err[256];
+    if (start(&j, &o, 0) < 0)
+        return;
+    train_samples s;
+    CHECK(train_samples_init(&s, &j.m, &j.d, "fab", err, sizeof err) == 0 && s.plen == 3 && s.prompt[0] == 5,
+          "a seed: %d indices (%s)", s.plen, err);
+    train_samples_free(&s);
+    CHECK(train_samples_init(&s, &j.m, &j.d, "fxb", err, sizeof err) == TRAIN_EUSAGE && strstr(err, "--sample-seed: "),
+          "a seed outside the vocabulary: %s", err);
+    train_samples_free(&s);
+    CHECK(train_samples_init(&s, &j.m, &j.d, "", err, sizeof err) == TRAIN_EUSAGE && strstr(err, "empty"),
+          "an empty seed: %s", err);
+    train_samples_free(&s);
+    CHECK(train_samples_init(&s, &j.m, &j.d, NULL, err, sizeof err) == 0 && s.plen == 40, "the text's start: %d", s.plen);
+    for (double t = 0; t <= 1; t += 1) {
+        char *text = NULL, prompt[41];
+        size_t len = 0;
+        FILE *f = open_memstream(&text, &len);
+        int rc = train_sample(&s, kern_get("scalar"), &j.m, &j.st, t, 30, f, err, sizeof err);
+        fclose(f);
+        for (int i = 0; i < 40; i++)
+            prompt[i] = (char)('a' + s.prompt[i]);
+        gen_request rq = gen_request_defaults();
+        rq.prompt = prompt, rq.prompt_len = 40, rq.n = 30;
+        rq.o.stateful = 1, rq.o.seed = j.st.seed, rq.o.temperature = t;
+        gen_result res;
+        codec cd;
+        codec_init(&cd, j.m.vocab, j.m.dim.V, 0, 0, err, sizeof err);
+        int g = gen_text(kern_get("scalar"), &j.m, &cd, &rq, NULL, NULL, &res, err, sizeof err);
+        CHECK(rc == 0 && g == 0 && len == 70 && res.t[0].len == 70 && memcmp(text, res.t[0].text, 70) == 0,
+              "temperature %g: the sample is gen_text's: %.*s", t, (int)len, text);
+        gen_result_free(&res);
+        free(text);
+    }
+    train_samples_free(&s);
+    finish(&j);
+}
+
+/* train_save: the model read back from the file it wrote; a diverged model refused. */
+static void test_save(void)
+{
+    job j;
+    train_opts o = opts();
+    char err[512], path[] = "/tmp/test_run_XXXXXX";
+    if (start(&j, &o, 0) < 0)
+        return;
+    int fd = mkstemp(path);
+    CHECK(fd >= 0 && train_save(&j.m, &j.st, fd, path, path, err, sizeof err) == 0, "saved and read back: %s", err);
+    if (fd >= 0)
+        close(fd);
+    j.m.params[0] = NAN;
+    CHECK(train_save(&j.m, &j.st, -1, path, path, err, sizeof err) < 0 && strstr(err, "infinite, NaN")
+          && strstr(err, "keeps the last good model"), "a diverged model: %s", err);
+    unlink(path);
+    finish(&j);
+}
+
 int main(void)
 {
     RUN(test_stop_epochs);
@@ -317,5 +403,8 @@ int main(void)
     RUN(test_stop_error);
     RUN(test_checkpoint_every_resumes);
     RUN(test_log_line);
+    RUN(test_opts_check);
+    RUN(test_samples);
+    RUN(test_save);
     return check_summary();
 }

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <math.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdio_ext.h>
@@ -192,6 +193,52 @@ const char *cli_path(const char *opt, const char *arg)
     return arg;
 }
 
+/* The row of opts getopt returns c for (keys 0 are given 512 + the row's number). */
+static const cli_opt *option_row(const cli_opt *opts, int n, int c)
+{
+    for (int i = 0; i < n; i++)
+        if (c == (opts[i].key ? opts[i].key : 512 + i))
+            return &opts[i];
+    return NULL;
+}
+
+int cli_options(int argc, char *const argv[], const cli_opt *opts, int n, unsigned *given)
+{
+    struct option longopts[n + 1];
+    char shortopts[128] = "", name[64];
+    int c, nl = 0, ns = 0;
+    for (int i = 0; i < n; i++) {
+        int key = opts[i].key ? opts[i].key : 512 + i, arg = opts[i].type < CLI_SET || opts[i].type == CLI_ARG;
+        if (opts[i].name)
+            longopts[nl++] = (struct option){ opts[i].name, arg, 0, key };
+        if (key < 256 && ns < (int)sizeof shortopts - 3)
+            ns += snprintf(shortopts + ns, sizeof shortopts - ns, "%c%s", key, arg ? ":" : "");
+    }
+    longopts[nl] = (struct option){ 0, 0, 0, 0 };
+    while ((c = cli_getopt(argc, argv, shortopts, longopts)) != -1) {
+        const cli_opt *o = option_row(opts, n, c);
+        if (!o)
+            cli_usage_error("unknown option");
+        *given |= o->given;
+        if (o->key > 0 && o->key < 256)
+            snprintf(name, sizeof name, "-%c", o->key);
+        else
+            snprintf(name, sizeof name, "--%s", o->name);
+        switch (o->type) {
+        case CLI_INT: *(int *)o->p = (int)cli_long(name, optarg, (long)o->lo, (long)o->hi); break;
+        case CLI_LONG: *(long *)o->p = cli_long(name, optarg, (long)o->lo, (long)o->hi); break;
+        case CLI_DOUBLE: *(double *)o->p = cli_double(name, optarg, o->lo, o->hi); break;
+        case CLI_PATH: *(const char **)o->p = cli_path(name, optarg); break;
+        case CLI_STR: *(const char **)o->p = optarg; break;
+        case CLI_SET: case CLI_CLEAR: *(int *)o->p = o->type == CLI_SET; break;
+        default: return c;
+        }
+    }
+    if (optind < argc)
+        cli_usage_error("unexpected argument '%s'", argv[optind]);
+    return -1;
+}
+
 void cli_print_version(void)
 {
     const char *k = cli_uses_kernels ? cli_kernels()->name : NULL;   /* may refuse: before any output */
@@ -280,6 +327,16 @@ long cli_slurm_tasks(void)
     return n ? strtol(n, NULL, 10) : 0;
 }
 
+void cli_refuse_slurm_copies(int ranks)
+{
+    long tasks = cli_slurm_tasks();
+    if (tasks > 1 && ranks == 1)
+        cli_die("Slurm started %ld tasks, but this one is alone (an MPI world of 1 rank): %ld copies would each "
+                "train and write the same files. Start one job of %ld ranks with the MPI build (srun --mpi=pmix "
+                "build/mpi/bin/%s ..., or mpirun build/mpi/bin/%s ... inside the allocation), or one task "
+                "(srun -n 1 %s ...)", tasks, tasks, tasks, cli_prog, cli_prog, cli_prog);
+}
+
 double cli_now(void)
 {
     struct timespec ts;
@@ -296,10 +353,16 @@ void cli_hms(char *buf, size_t cap, double s)
         snprintf(buf, cap, "%ld:%02ld", t / 60, t % 60);
 }
 
+static double bar_drawn, val_drawn;  /* when each bar was last drawn */
+
 void cli_bar(long done, long total, double secs, double run_eta, double loss, double rate, int final,
              double val_loss, const char *unit)
 {
     char buf[64];
+    if (!final && done < total && cli_now() - bar_drawn <= 0.1)
+        return;
+    if (!final)
+        bar_drawn = cli_now();
     int width = 30, fill = total ? (int)((double)done / total * width) : width;
     fprintf(stderr, "\r%*ld/%ld [", (int)snprintf(NULL, 0, "%ld", total), done, total);
     for (int i = 0; i < width; i++)
@@ -321,10 +384,76 @@ void cli_bar(long done, long total, double secs, double run_eta, double loss, do
 void cli_bar_validating(double done, double elapsed)
 {
     char buf[64];
+    double now = cli_now();
+    if (val_drawn > 0 && now - val_drawn < 0.1 && done < 1)
+        return;
+    val_drawn = now;
     int width = 30, fill = (int)(done * width);
     fprintf(stderr, "\rvalidating %3.0f%% [", done * 100);
     for (int i = 0; i < width; i++)
         fputc(i < fill ? '=' : (i == fill ? '>' : '.'), stderr);
     cli_hms(buf, sizeof buf, done > 0 ? elapsed / done * (1 - done) : 0);
     fprintf(stderr, "] - ETA: %s\033[K", buf);
+}
+
+static double status_drawn;          /* when the status line was last drawn (0: not on the screen) */
+
+void cli_status(const char *fmt, ...)
+{
+    if (status_drawn > 0 && cli_now() - status_drawn <= 0.2)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    fputc('\r', stderr);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    status_drawn = cli_now();
+}
+
+void cli_status_clear(void)
+{
+    if (status_drawn > 0)
+        fputs("\r\033[K", stderr);
+    status_drawn = 0;
+}
+
+void cli_bar_clear(void)
+{
+    if (val_drawn > 0) {
+        fputs("\r\033[K", stderr);
+        bar_drawn = 0;
+    }
+    val_drawn = 0;
+}
+
+static volatile sig_atomic_t sig_stop, sig_usr1;
+
+static void on_signal(int sig)
+{
+    if (sig == SIGUSR1)
+        sig_usr1 = 1;
+    else if (!sig_stop)
+        sig_stop = sig;
+}
+
+void cli_catch_signals(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGUSR1, &sa, NULL);
+}
+
+int cli_signal_stop(void)
+{
+    return sig_stop;
+}
+
+int cli_signal_usr1(void)
+{
+    int r = sig_usr1;
+    sig_usr1 = 0;
+    return r;
 }

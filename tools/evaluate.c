@@ -88,14 +88,11 @@ static char err[512];
 /* Dynamic evaluation's progress on a terminal (it is slow): characters scored, their loss. */
 static void dynamic_progress(void *ctx, int64_t segment, double loss, int n)
 {
-    static double last, sum, chars;
+    static double sum, chars;
     (void)ctx; (void)segment;
     sum += loss;
     chars += n;
-    if (cli_now() - last > 0.2) {
-        fprintf(stderr, "\revaluate: dynamic: %.0f characters, %.4f nats/char", chars, sum / chars);
-        last = cli_now();
-    }
+    cli_status("evaluate: dynamic: %.0f characters, %.4f nats/char", chars, sum / chars);
 }
 
 static void eval_text(const unsigned char *first, size_t nfirst)
@@ -238,8 +235,7 @@ int main(int argc, char **argv)
     if (dy) {
         if (dyn_finish(dy, err, sizeof err) < 0)
             cli_die("%s", err);
-        if (isatty(2))
-            fputs("\r\033[K", stderr);
+        cli_status_clear();
         double sum;
         dyn_result(dy, &sum, &dn);
         if (dn == 0)

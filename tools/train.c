@@ -11,8 +11,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include "cli.h"
-#include "codec.h"
-#include "generate.h"
 #include "model.h"
 #include "optim.h"
 #include "output.h"
@@ -25,7 +23,7 @@ int mp_rank = 0, mp_size = 1;          /* train_mpi.h: alone unless under mpirun
 /* ---- options: the run's (train_opts), and the files and the screen ---- */
 static train_opts o;
 static const char *opt_out, *opt_resume, *opt_init, *opt_log, *opt_best, *opt_input;
-static int opt_summary, opt_quiet, opt_progress = -1, opt_V, opt_force, opt_continue, opt_json;
+static int opt_summary, opt_quiet, opt_progress = -1, opt_V, opt_force, opt_json;
 static long opt_sample_chars = 200;
 static const char *opt_sample_temps = "0.2,0.5,1.0,1.2", *opt_sample_seed;
 static double stemps[16];             /* --sample-temps */
@@ -35,89 +33,78 @@ static char input[1024];              /* this rank's --input file (with %d: the 
 static model m, init_m;               /* the model being trained; --init's */
 static train_state st;                /* its training state (written by lib/run.c alone) */
 
+/* The options, as tools/cli.h's cli_options reads them; those with an O_ key are read below. */
+enum { O_SCHED = 256, O_CELL, O_SEVERY, O_CKPT, O_PRINT, O_LOGFMT, O_PRECISION };
+static const cli_opt opts[] = {
+    { "epochs", 'e', CLI_INT, &o.epochs, 0, 1000000, TRAIN_GIVEN_EPOCHS },
+    { "hidden", 'H', CLI_INT, &o.hidden, 1, 8192, TRAIN_GIVEN_HIDDEN },
+    { "layers", 'L', CLI_INT, &o.layers, 1, LSTM_MAX_LAYERS, TRAIN_GIVEN_LAYERS },
+    { "batch", 'b', CLI_INT, &o.batch, 1, 1 << 20, TRAIN_GIVEN_BATCH },
+    { "lr", 0, CLI_DOUBLE, &o.lr, 0, 10, TRAIN_GIVEN_LR },
+    { "val", 0, CLI_DOUBLE, &o.val, 0, 0.99, TRAIN_GIVEN_VAL },
+    { "clip", 0, CLI_DOUBLE, &o.clip, 0, 1e9, TRAIN_GIVEN_CLIP },
+    { "seed", 0, CLI_LONG, &o.seed, 0, 0x7fffffffL, TRAIN_GIVEN_SEED },
+    { "threads", 'j', CLI_INT, &o.threads, 1, 256, 0 },
+    { "output", 'o', CLI_PATH, &opt_out, 0, 0, 0 },
+    { "resume", 0, CLI_PATH, &opt_resume, 0, 0, 0 },
+    { "log", 0, CLI_PATH, &opt_log, 0, 0, 0 },
+    { "summary", 0, CLI_SET, &opt_summary, 0, 0, 0 },
+    { "progress", 0, CLI_SET, &opt_progress, 0, 0, 0 },
+    { "no-progress", 0, CLI_CLEAR, &opt_progress, 0, 0, 0 },
+    { "max-batches", 0, CLI_LONG, &o.max_batches, 1, 1L << 40, 0 },
+    { "streams", 0, CLI_SET, &o.streams, 0, 0, 0 },
+    { "dropout", 0, CLI_DOUBLE, &o.dropout, 0, 0.95, TRAIN_GIVEN_DROPOUT },
+    { "schedule", O_SCHED, CLI_ARG, NULL, 0, 0, TRAIN_GIVEN_SCHEDULE },
+    { "decay-rate", 0, CLI_DOUBLE, &o.decay_rate, 0, 1, TRAIN_GIVEN_DECAY_RATE },
+    { "decay-every", 0, CLI_INT, &o.decay_every, 1, 1000000, TRAIN_GIVEN_DECAY_EVERY },
+    { "eval-every", 0, CLI_LONG, &o.eval_every, 1, 1L << 40, 0 },
+    { "best", 0, CLI_PATH, &opt_best, 0, 0, 0 },
+    { "max-seconds", 0, CLI_DOUBLE, &o.max_seconds, 0.001, 1e9, TRAIN_GIVEN_MAX_SECONDS },
+    { "cell", O_CELL, CLI_ARG, NULL, 0, 0, TRAIN_GIVEN_CELL },
+    { "input", 0, CLI_PATH, &opt_input, 0, 0, 0 },
+    { "init", 0, CLI_PATH, &opt_init, 0, 0, 0 },
+    { "help", 'h', CLI_NOARG, NULL, 0, 0, 0 },
+    { "version", CLI_OPT_VERSION, CLI_NOARG, NULL, 0, 0, 0 },  /* (cli_getopt answers it) */
+    { "sample-every", O_SEVERY, CLI_ARG, NULL, 0, 0, 0 },
+    { "sample-temps", 0, CLI_STR, &opt_sample_temps, 0, 0, 0 },
+    { "sample-chars", 0, CLI_LONG, &opt_sample_chars, 1, 1 << 20, 0 },
+    { "sample-seed", 0, CLI_STR, &opt_sample_seed, 0, 0, 0 },
+    { "weight-drop", 0, CLI_DOUBLE, &o.weight_drop, 0, 0.95, TRAIN_GIVEN_WEIGHT_DROP },
+    { "locked-dropout", 0, CLI_DOUBLE, &o.locked_dropout, 0, 0.95, TRAIN_GIVEN_LOCKED_DROPOUT },
+    { "input-dropout", 0, CLI_DOUBLE, &o.input_dropout, 0, 0.95, TRAIN_GIVEN_INPUT_DROPOUT },
+    { "weight-decay", 0, CLI_DOUBLE, &o.weight_decay, 0, 10, TRAIN_GIVEN_WEIGHT_DECAY },
+    { "warmup", 0, CLI_LONG, &o.warmup, 0, 1L << 40, TRAIN_GIVEN_WARMUP },
+    { "checkpoint-every", O_CKPT, CLI_ARG, NULL, 0, 0, 0 },
+    { "continue", 0, CLI_SET, &o.same_ok, 0, 0, 0 },
+    { "print-every", O_PRINT, CLI_ARG, NULL, 0, 0, 0 },
+    { "log-format", O_LOGFMT, CLI_ARG, NULL, 0, 0, 0 },
+    { "precision", O_PRECISION, CLI_ARG, NULL, 0, 0, 0 },
+    { "ema", 0, CLI_DOUBLE, &o.ema, 0, 0.999999, TRAIN_GIVEN_EMA },
+    { "quiet", 'q', CLI_SET, &opt_quiet, 0, 0, 0 },
+    { "force", 'f', CLI_SET, &opt_force, 0, 0, 0 },
+    { NULL, 'V', CLI_INT, &opt_V, 1, 65536, 0 },
+    { NULL, 'n', CLI_INT, &o.steps, 1, 100000, TRAIN_GIVEN_STEPS },
+};
+
 static void parse_options(int argc, char **argv)
 {
-    enum { O_LR = 256, O_VAL, O_CLIP, O_SEED, O_RESUME, O_LOG, O_SUMMARY, O_PROGRESS, O_NOPROGRESS,
-           O_MAXB, O_STREAMS, O_DROPOUT, O_SCHED, O_DRATE, O_DEVERY, O_EVAL, O_BEST, O_MAXS, O_CELL, O_INPUT,
-           O_SEVERY, O_STEMPS, O_SCHARS, O_SSEED, O_WDROP, O_LOCKED, O_INDROP, O_WDECAY, O_WARMUP, O_INIT,
-           O_CKPT, O_CONTINUE, O_PRINT, O_LOGFMT, O_PRECISION, O_EMA };
-    static const struct option longopts[] = {
-        { "epochs", 1, 0, 'e' }, { "hidden", 1, 0, 'H' }, { "layers", 1, 0, 'L' },
-        { "batch", 1, 0, 'b' }, { "lr", 1, 0, O_LR }, { "val", 1, 0, O_VAL }, { "clip", 1, 0, O_CLIP },
-        { "seed", 1, 0, O_SEED }, { "threads", 1, 0, 'j' }, { "output", 1, 0, 'o' },
-        { "resume", 1, 0, O_RESUME }, { "log", 1, 0, O_LOG }, { "summary", 0, 0, O_SUMMARY },
-        { "progress", 0, 0, O_PROGRESS }, { "no-progress", 0, 0, O_NOPROGRESS },
-        { "max-batches", 1, 0, O_MAXB }, { "streams", 0, 0, O_STREAMS },
-        { "dropout", 1, 0, O_DROPOUT }, { "schedule", 1, 0, O_SCHED }, { "decay-rate", 1, 0, O_DRATE },
-        { "decay-every", 1, 0, O_DEVERY }, { "eval-every", 1, 0, O_EVAL }, { "best", 1, 0, O_BEST },
-        { "max-seconds", 1, 0, O_MAXS }, { "cell", 1, 0, O_CELL }, { "input", 1, 0, O_INPUT }, { "init", 1, 0, O_INIT }, { "help", 0, 0, 'h' }, CLI_VERSION_OPTION,
-        { "sample-every", 1, 0, O_SEVERY }, { "sample-temps", 1, 0, O_STEMPS },
-        { "sample-chars", 1, 0, O_SCHARS }, { "sample-seed", 1, 0, O_SSEED },
-        { "weight-drop", 1, 0, O_WDROP }, { "locked-dropout", 1, 0, O_LOCKED },
-        { "input-dropout", 1, 0, O_INDROP }, { "weight-decay", 1, 0, O_WDECAY }, { "warmup", 1, 0, O_WARMUP },
-        { "checkpoint-every", 1, 0, O_CKPT }, { "continue", 0, 0, O_CONTINUE },
-        { "print-every", 1, 0, O_PRINT }, { "log-format", 1, 0, O_LOGFMT }, { "precision", 1, 0, O_PRECISION },
-        { "ema", 1, 0, O_EMA },
-        { "quiet", 0, 0, 'q' }, { "force", 0, 0, 'f' },
-        { 0, 0, 0, 0 }
-    };
     int c;
     unsigned g = 0;
-    while ((c = cli_getopt(argc, argv, "e:H:L:b:j:o:V:n:fqh", longopts)) != -1) {
+    while ((c = cli_options(argc, argv, opts, sizeof opts / sizeof *opts, &g)) != -1) {
         switch (c) {
-        case 'e': o.epochs = (int)cli_long("-e", optarg, 0, 1000000); g |= TRAIN_GIVEN_EPOCHS; break;
-        case 'H': o.hidden = (int)cli_long("-H", optarg, 1, 8192); g |= TRAIN_GIVEN_HIDDEN; break;
-        case 'L': o.layers = (int)cli_long("-L", optarg, 1, LSTM_MAX_LAYERS); g |= TRAIN_GIVEN_LAYERS; break;
-        case 'b': o.batch = (int)cli_long("-b", optarg, 1, 1 << 20); g |= TRAIN_GIVEN_BATCH; break;
-        case 'j': o.threads = (int)cli_long("-j", optarg, 1, 256); break;
-        case 'o': opt_out = cli_path("-o", optarg); break;
-        case 'f': opt_force = 1; break;
-        case 'V': opt_V = (int)cli_long("-V", optarg, 1, 65536); break;
-        case 'n': o.steps = (int)cli_long("-n", optarg, 1, 100000); g |= TRAIN_GIVEN_STEPS; break;
-        case O_LR: o.lr = cli_double("--lr", optarg, 0, 10); g |= TRAIN_GIVEN_LR; break;
-        case O_VAL: o.val = cli_double("--val", optarg, 0, 0.99); g |= TRAIN_GIVEN_VAL; break;
-        case O_CLIP: o.clip = cli_double("--clip", optarg, 0, 1e9); g |= TRAIN_GIVEN_CLIP; break;
-        case O_SEED: o.seed = cli_long("--seed", optarg, 0, 0x7fffffffL); g |= TRAIN_GIVEN_SEED; break;
-        case O_RESUME: opt_resume = cli_path("--resume", optarg); break;
-        case O_INIT: opt_init = cli_path("--init", optarg); break;
-        case O_LOG: opt_log = cli_path("--log", optarg); break;
-        case O_SUMMARY: opt_summary = 1; break;
-        case O_PROGRESS: opt_progress = 1; break;
-        case O_NOPROGRESS: opt_progress = 0; break;
-        case O_MAXB: o.max_batches = cli_long("--max-batches", optarg, 1, 1L << 40); break;
-        case O_STREAMS: o.streams = 1; break;
-        case O_DROPOUT: o.dropout = cli_double("--dropout", optarg, 0, 0.95); g |= TRAIN_GIVEN_DROPOUT; break;
         case O_SCHED:
             if (!schedule_known(optarg))
                 cli_usage_error("--schedule: '%s' is not none, cosine or step", optarg);
             snprintf(o.schedule, sizeof o.schedule, "%s", optarg);
-            g |= TRAIN_GIVEN_SCHEDULE;
             break;
-        case O_DRATE: o.decay_rate = cli_double("--decay-rate", optarg, 0, 1); g |= TRAIN_GIVEN_DECAY_RATE; break;
-        case O_DEVERY: o.decay_every = (int)cli_long("--decay-every", optarg, 1, 1000000); g |= TRAIN_GIVEN_DECAY_EVERY; break;
-        case O_EVAL: o.eval_every = cli_long("--eval-every", optarg, 1, 1L << 40); break;
-        case O_BEST: opt_best = cli_path("--best", optarg); break;
         case O_CELL:
             if ((o.cell = cell_parse(optarg)) < 0)
                 cli_usage_error("--cell: '%s' is not lstm, gru or lnlstm", optarg);
-            g |= TRAIN_GIVEN_CELL;
             break;
-        case O_INPUT: opt_input = cli_path("--input", optarg); break;
         case O_SEVERY:
             o.sample_every = strcmp(optarg, "epoch") ? cli_long("--sample-every", optarg, 0, 1L << 40) : 0;
             break;
-        case O_STEMPS: opt_sample_temps = optarg; break;
-        case O_SCHARS: opt_sample_chars = cli_long("--sample-chars", optarg, 1, 1 << 20); break;
-        case O_SSEED: opt_sample_seed = optarg; break;
-        case O_WDROP: o.weight_drop = cli_double("--weight-drop", optarg, 0, 0.95); g |= TRAIN_GIVEN_WEIGHT_DROP; break;
-        case O_LOCKED: o.locked_dropout = cli_double("--locked-dropout", optarg, 0, 0.95); g |= TRAIN_GIVEN_LOCKED_DROPOUT; break;
-        case O_INDROP: o.input_dropout = cli_double("--input-dropout", optarg, 0, 0.95); g |= TRAIN_GIVEN_INPUT_DROPOUT; break;
-        case O_WDECAY: o.weight_decay = cli_double("--weight-decay", optarg, 0, 10); g |= TRAIN_GIVEN_WEIGHT_DECAY; break;
-        case O_WARMUP: o.warmup = cli_long("--warmup", optarg, 0, 1L << 40); g |= TRAIN_GIVEN_WARMUP; break;
-        case O_EMA: o.ema = cli_double("--ema", optarg, 0, 0.999999); g |= TRAIN_GIVEN_EMA; break;
-        case O_MAXS: o.max_seconds = cli_double("--max-seconds", optarg, 0.001, 1e9); g |= TRAIN_GIVEN_MAX_SECONDS; break;
         case O_CKPT: cli_every("--checkpoint-every", optarg, &o.checkpoint_every, &o.checkpoint_seconds); break;
-        case O_CONTINUE: opt_continue = 1; break;
         case O_PRINT: cli_every("--print-every", optarg, &o.print_every, &o.print_seconds); break;
         case O_LOGFMT:
             if (strcmp(optarg, "tsv") && strcmp(optarg, "json"))
@@ -128,22 +115,16 @@ static void parse_options(int argc, char **argv)
             if ((o.precision = lstm_precision_parse(optarg)) < 0)
                 cli_usage_error("--precision: '%s' is not fp32 or bf16", optarg);
             break;
-        case 'q': opt_quiet = 1; break;
         case 'h': usage(&o); exit(0);
-        default: cli_usage_error("unknown option");
         }
     }
     o.given = g;
-    if (optind < argc)
-        cli_usage_error("unexpected argument '%s'", argv[optind]);
     if (opt_V && !opt_summary)
         cli_usage_error("-V %d: the vocabulary size is for --summary (training takes it from the stream)", opt_V);
-    if (opt_init && opt_resume)
-        cli_usage_error("--init starts a new run from a model's weights, --resume continues one: not both");
-    if (opt_continue && (opt_resume || opt_init || !opt_out))
-        cli_usage_error("--continue resumes the -o file's run when there is one: it needs -o, and not --resume or --init");
-    if ((o.checkpoint_every || o.checkpoint_seconds) && !opt_out)
-        cli_usage_error("--checkpoint-every writes the -o file: give -o FILE");
+    o.resume = opt_resume != NULL, o.init = opt_init != NULL, o.output = opt_out != NULL;
+    char err[256];
+    if (train_opts_check(&o, err, sizeof err) < 0)
+        cli_usage_error("%s", err);
     if (o.sample_every >= 0) {        /* --sample-temps: a list of at most 16 */
         char *list = strcpy(cli_malloc(strlen(opt_sample_temps) + 1), opt_sample_temps), *at;
         for (char *t = strtok_r(list, ",", &at); t; t = strtok_r(NULL, ",", &at)) {
@@ -202,28 +183,14 @@ static void check_outputs(void)
 /* The model to path (NULL: stdout), read back before it replaces the file. */
 static void save(const char *path)
 {
-    char err[512];
+    char err[1024];
     out_file of = { .fd = 1 };
-    model cm;
-    train_state cs;
-    if (!model_loadable(&m, &st))     /* never replace a good model with one that cannot be read */
-        cli_die("the parameters became infinite, NaN or too large at epoch %lld, step %lld (try a lower --lr or "
-                "--clip); %s%s", (long long)st.epochs + (st.epoch_batches > 0), (long long)st.steps,
-                path ? path : "no model written", path ? " keeps the last good model" : "");
     if (path && out_open(&of, path) < 0)
         cli_die("%s: cannot write: %s", path, strerror(errno));
-    if (model_write(&m, &st, of.fd, path ? path : "stdout", err, sizeof err) < 0) {
+    if (train_save(&m, &st, of.fd, path, of.tmp, err, sizeof err) < 0) {
         if (path)
             out_abort(&of);
         cli_die("%s", err);
-    }
-    if (of.tmp && model_read(&cm, &cs, of.tmp, err, sizeof err) < 0) {
-        out_abort(&of);
-        cli_die("the model to write to %s does not read back (%s); %s keeps the last good model", path, err, path);
-    }
-    if (of.tmp) {
-        model_free(&cm);
-        train_state_free(&cs);
     }
     if (path && out_commit(&of) < 0)
         cli_die("%s: cannot replace: %s", path, strerror(errno));
@@ -250,77 +217,29 @@ static void log_hook(void *ctx, double epoch, double tl, double vl, double secs,
     (void)ctx;
 }
 
-/* ---- samples (--sample-every): what 'sample -m MODEL --rng-seed SEED' writes then ---- */
-static int sseedlen;
-static int32_t *sseed;
-static codec scodec;                         /* the model's vocabulary */
+/* --sample-every: the samples at this point of training, one per temperature */
+static train_samples samples;
 
-static void samples_setup(const dataset *d)
-{
-    char err[256];
-    if (codec_init(&scodec, m.vocab, m.dim.V, m.byte_unit, m.lower, err, sizeof err) < 0)
-        cli_die("%s", err);
-    size_t n = opt_sample_seed ? strlen(opt_sample_seed) : 40;
-    sseed = cli_malloc((n + (size_t)d->N + 1) * sizeof *sseed);
-    if (!opt_sample_seed) {           /* the start of the text, or the first window */
-        if ((sseedlen = dataset_prefix(d, sseed, d->want_text ? 40 : d->N)) < 0)
-            cli_die("out of memory");
-    } else {                          /* the text as the model reads it */
-        size_t k, used;
-        codec_pos at = { 0 };
-        int rc = codec_encode(&scodec, opt_sample_seed, n, 0, CODEC_REFUSE, 0, sseed, &k, &used, &at);
-        if (rc < 0)
-            cli_usage_error("--sample-seed: %s", codec_error(&scodec, rc, &at, err, sizeof err));
-        sseedlen = (int)k;
-    }
-    if (sseedlen == 0)
-        cli_usage_error("--sample-seed: an empty seed");
-}
-
-static int put_chars(void *ctx, int row, const int32_t *x, size_t n)
-{
-    unsigned char u[4];
-    for (size_t i = 0; i < n; i++)
-        fwrite(u, 1, (size_t)codec_decode_char(&scodec, x[i], u), stderr);
-    return (void)ctx, (void)row, 0;
-}
-
-/* The samples at this point of training, one per temperature, each drawn from the training
- * seed, so 'sample --rng-seed SEED' reproduces it from the model. */
 static void sample_hook(void *ctx, double at)
 {
-    gen_opts go = gen_defaults();
-    go.stateful = m.streams > 0;
-    go.seed = st.seed;
     char err[256];
     if (opt_progress)
         fputc('\n', stderr);
     for (int i = 0; i < nstemps; i++) {
-        go.temperature = stemps[i];
-        gen *g = gen_new(cli_kernels(), &m.p, m.maxlen, &go, 1, err, sizeof err);
-        if (!g)
-            cli_die("%s", err);
         fprintf(stderr, "%s: sample at epoch %.2f, temperature %g:\n", cli_prog, at, stemps[i]);
-        put_chars(ctx, 0, sseed, (size_t)sseedlen);
-        if (gen_sample(g, sseed, sseedlen, NULL, opt_sample_chars, NULL, put_chars, NULL, NULL, err, sizeof err) < 0)
+        if (train_sample(&samples, cli_kernels(), &m, &st, stemps[i], opt_sample_chars, stderr, err, sizeof err) < 0)
             cli_die("%s", err);
         fputc('\n', stderr);
-        gen_free(g);
     }
     fflush(stderr);
+    (void)ctx;
 }
 
 /* ---- the screen: a bar on a terminal, else lines ---- */
-static double bar_drawn, val_drawn;  /* when each bar was last drawn */
-
 static void validating_hook(void *ctx, double done, double elapsed)
 {
-    (void)ctx;
-    double now = cli_now();
-    if (val_drawn > 0 && now - val_drawn < 0.1 && done < 1)
-        return;
-    val_drawn = now;
     cli_bar_validating(done, elapsed);
+    (void)ctx;
 }
 
 /* The epoch as "E/LIMIT", or "E" when the run has no limit in epochs. */
@@ -360,9 +279,7 @@ static void progress_hook(void *ctx, train_event ev, const train_status *s)
     (void)ctx;
     const char *unit = m.streams ? "chars" : "windows", *sig = s->request & TRAIN_REQ_TERMINATE ? "terminated" : "interrupted";
     char ep[48];
-    if (val_drawn > 0)                /* the validation's bar */
-        fputs("\r\033[K", stderr);
-    val_drawn = 0;
+    cli_bar_clear();                  /* the validation's bar */
     switch (ev) {
     case TRAIN_EV_NOTHING:
         cli_warn("the model has %lld epochs and %.0fs of training already; nothing to train (raise -e or --max-seconds)",
@@ -377,10 +294,8 @@ static void progress_hook(void *ctx, train_event ev, const train_status *s)
             print_line(s, unit);
         break;
     case TRAIN_EV_STEP:
-        if (opt_progress && (cli_now() - bar_drawn > 0.1 || s->batch == s->nbatches)) {
+        if (opt_progress)
             cli_bar(s->batch, s->nbatches, s->eta_epoch, s->eta_run, s->loss, s->rate, 0, 0, unit);
-            bar_drawn = cli_now();
-        }
         break;
     case TRAIN_EV_MAX_BATCHES: bench_report(s, unit); break;
     case TRAIN_EV_STOPPING:
@@ -390,7 +305,6 @@ static void progress_hook(void *ctx, train_event ev, const train_status *s)
     case TRAIN_EV_VALIDATED:
         if (!opt_progress)
             fprintf(stderr, "%s: epoch %.2f: loss %.4f, val_loss %.4f\n", cli_prog, s->at, s->loss, s->val_loss);
-        bar_drawn = 0;                /* (the bar was cleared: draw it again) */
         break;
     case TRAIN_EV_EPOCH_END:
         if (opt_progress)
@@ -445,76 +359,19 @@ static void report_start(const dataset *d, const trainer *tr, const kern_ops *k,
 }
 
 /* ---- signals and launch: SIGINT and SIGTERM stop with a checkpoint, SIGUSR1 asks for one ---- */
-static volatile sig_atomic_t sig_stop, sig_usr1;
-static void on_signal(int sig)
-{
-    if (sig == SIGUSR1)
-        sig_usr1 = 1;
-    else if (!sig_stop)
-        sig_stop = sig;
-}
-
 static int request_hook(void *ctx)
 {
+    int stop = cli_signal_stop();
     (void)ctx;
-    int r = sig_stop == SIGTERM ? TRAIN_REQ_TERMINATE : sig_stop ? TRAIN_REQ_INTERRUPT : 0;
-    if (sig_usr1) {
-        sig_usr1 = 0;
-        r |= TRAIN_REQ_CHECKPOINT;
-    }
-    return r;
-}
-
-static void catch_signals(void)
-{
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGUSR1, &sa, NULL);
-}
-
-/* Slurm started N tasks and this one is alone in its MPI world: N copies would each train
- * and write the same files. */
-static void refuse_slurm_copies(void)
-{
-    long tasks = cli_slurm_tasks();
-    if (tasks > 1 && mp_size == 1)
-        cli_die("Slurm started %ld tasks, but this one is alone (an MPI world of 1 rank): %ld copies would each "
-                "train and write the same files. Start one job of %ld ranks with the MPI build (srun --mpi=pmix "
-                "build/mpi/bin/train ..., or mpirun build/mpi/bin/train ... inside the allocation), or one task "
-                "(srun -n 1 train ...)", tasks, tasks, tasks);
+    return (stop == SIGTERM ? TRAIN_REQ_TERMINATE : stop ? TRAIN_REQ_INTERRUPT : 0)
+           | (cli_signal_usr1() ? TRAIN_REQ_CHECKPOINT : 0);
 }
 
 /* ---- the data ---- */
 static void reading(void *ctx, size_t windows, size_t chars)
 {
-    static double last;
+    cli_status("reading: %zu windows, %zu characters", windows, chars);
     (void)ctx;
-    if (cli_now() - last > 0.2) {
-        fprintf(stderr, "\rreading: %zu windows, %zu characters", windows, chars);
-        last = cli_now();
-    }
-}
-
-/* The data: every rank reads its --input file, or rank 0 reads stdin and sends it on.
- * Returns the seconds it took. */
-static double read_data(dataset *d, int tty)
-{
-    char err[1200];
-    double t0 = cli_now();
-    int failed = 0;
-    if (opt_input || mp_rank == 0)
-        failed = dataset_read(d, opt_input ? input : NULL, o.streams, tty ? reading : NULL, NULL, err, sizeof err) < 0;
-    else
-        dataset_init(d, o.streams, "stdin");
-    mp_agree(failed ? err : NULL);
-    if (!opt_input)
-        mp_bcast_dataset(d);
-    if (tty)                          /* the reading line, drawn at the first frame */
-        fputs("\r\033[K", stderr);
-    return cli_now() - t0;
 }
 
 /* A library call's failure: TRAIN_EUSAGE is bad usage (exit 2), -1 a failure (exit 1). */
@@ -538,13 +395,12 @@ int main(int argc, char **argv)
     }
     mp_init(&argc, &argv);
     int rank0 = mp_rank == 0;         /* rank 0 alone writes and reports */
-    refuse_slurm_copies();
-    if (opt_continue) {               /* resume when the -o file exists (rank 0 decides) */
+    cli_refuse_slurm_copies(mp_size);
+    if (o.same_ok) {                  /* --continue: resume when the -o file exists (rank 0 decides) */
         struct stat sb;
         double exists = rank0 && stat(opt_out, &sb) == 0 && S_ISREG(sb.st_mode);
         mp_bcast_double(&exists);
         opt_resume = exists ? opt_out : NULL;
-        o.same_ok = 1;
     }
     o.resume = opt_resume != NULL;
     if (opt_input)                    /* (at most one %d, checked) */
@@ -555,8 +411,6 @@ int main(int argc, char **argv)
         cli_usage_error("stdin is a terminal; pipe windows in: vocab < TEXT | window -n 40 | train");
     if (opt_progress < 0 || !rank0)
         opt_progress = rank0 && isatty(2);
-    if (o.threads == 0)
-        o.threads = par_ncpu();
     const kern_ops *k = cli_kernels();
     if (o.precision == LSTM_BF16 && !k->bf16_native && rank0 && !opt_quiet)
         fprintf(stderr, "%s: --precision bf16: the kernels (%s) have no AVX512_BF16: the bf16 products run "
@@ -569,24 +423,21 @@ int main(int argc, char **argv)
 
     dataset d;
     int sharded = opt_input && strchr(opt_input, '%');
-    double t_read = read_data(&d, rank0 && isatty(2));
+    double t_read = cli_now();        /* every rank reads its --input file, or rank 0 stdin */
+    mp_read_dataset(&d, opt_input ? input : NULL, o.streams, rank0 && isatty(2) ? reading : NULL);
+    cli_status_clear();
+    t_read = cli_now() - t_read;
     or_die(train_setup(&m, &st, &o, opt_init ? &init_m : NULL, &d, sharded, opt_resume ? opt_resume : opt_init,
                        err, sizeof err), err);
     if (opt_init)
         model_free(&init_m);
     if (o.sample_every >= 0 && rank0)
-        samples_setup(&d);
+        or_die(train_samples_init(&samples, &m, &d, opt_sample_seed, err, sizeof err), err);
 
-    train_comm comm;
-    mp_comm(&comm);
-    comm.sharded = sharded;
-    trainer *tr = trainer_new_comm(k, &m, &st, &d, o.threads, &comm, err, sizeof err);
-    mp_agree(tr ? NULL : err);
-    mp_check_start(&m, &st, &d, tr, &o);
+    trainer *tr = mp_trainer_new(k, &m, &st, &d, &o, sharded);
     if (rank0 && !opt_quiet)
         report_start(&d, tr, k, t_read);
-    catch_signals();
-    o.output = opt_out != NULL;
+    cli_catch_signals();
     o.keep_best = opt_best != NULL;
     train_hooks hooks = { .progress = progress_hook, .validating = opt_progress ? validating_hook : NULL,
                           .log = opt_log ? log_hook : NULL, .save = save_hook, .sample = sample_hook,
@@ -599,6 +450,7 @@ int main(int argc, char **argv)
         exit(1);
     }
     trainer_free(tr);
+    train_samples_free(&samples);
     dataset_free(&d);
     train_state_free(&st);
     model_free(&m);

@@ -1,6 +1,5 @@
 /* train_help.h - train --help: the manual page (man/train.1 is made from it). Included by
  * train.c alone; the defaults are printed from the options themselves. */
-#include "par.h"
 #include "run.h"
 
 static void usage(const train_opts *o)
@@ -189,5 +188,5 @@ static void usage(const train_opts *o)
 "    0 success, 1 failure (bad input, I/O error), 2 bad usage, 130 interrupted (SIGINT),\n"
 "    143 terminated (SIGTERM).\n",
         o->epochs, o->hidden, o->layers, o->batch, o->lr, o->schedule, o->decay_rate,
-        o->decay_every, o->dropout, o->val, o->clip, o->seed, par_ncpu());
+        o->decay_every, o->dropout, o->val, o->clip, o->seed, o->threads);
 }

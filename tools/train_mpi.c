@@ -65,7 +65,8 @@ static void bcast_array(void **p, size_t n)
     bcast_bytes(*p, n);
 }
 
-void mp_bcast_dataset(dataset *d)
+/* Rank 0's d to every other rank (which holds an empty dataset). */
+static void bcast_dataset(dataset *d)
 {
     /* what rank 0 holds: the sizes, and which of the arrays it has */
     int64_t h[16] = {
@@ -97,6 +98,20 @@ void mp_bcast_dataset(dataset *d)
         d->xcap = nx;
         d->ycap = ny;
     }
+}
+
+void mp_read_dataset(dataset *d, const char *path, int streams,
+                     void (*progress)(void *ctx, size_t windows, size_t chars))
+{
+    char err[1200];
+    int failed = 0;
+    if (path || mp_rank == 0)
+        failed = dataset_read(d, path, streams, progress, NULL, err, sizeof err) < 0;
+    else
+        dataset_init(d, streams, "stdin");
+    mp_agree(failed ? err : NULL);
+    if (!path)
+        bcast_dataset(d);
 }
 
 /* train_comm's sum: the floats and the doubles in place. */

@@ -24,8 +24,11 @@ void mp_finish(void);
 /* Every rank calls it: msg NULL means all is well here. When some rank has a message, rank 0
  * prints the first ("rank R: MESSAGE") and every rank stops with exit status 1. */
 void mp_agree(const char *msg);
-/* Rank 0's d to every other rank (which holds an empty dataset). */
-void mp_bcast_dataset(dataset *d);
+/* The data into d: with path, every rank reads its own file; without, rank 0 reads stdin and
+ * sends the data to the others. progress as dataset_read's. A rank that cannot read stops
+ * them all (mp_agree). */
+void mp_read_dataset(dataset *d, const char *path, int streams,
+                     void (*progress)(void *ctx, size_t windows, size_t chars));
 /* A train_comm summing (and taking the largest) across the ranks with MPI_Allreduce. */
 void mp_comm(train_comm *c);
 /* Rank 0's x to every rank. */
@@ -45,7 +48,13 @@ static inline void mp_agree(const char *msg)
     if (msg)
         cli_die("%s", msg);
 }
-static inline void mp_bcast_dataset(dataset *d) { (void)d; }
+static inline void mp_read_dataset(dataset *d, const char *path, int streams,
+                                   void (*progress)(void *ctx, size_t windows, size_t chars))
+{
+    char err[1200];
+    if (dataset_read(d, path, streams, progress, NULL, err, sizeof err) < 0)
+        cli_die("%s", err);
+}
 static inline void mp_comm(train_comm *c)
 {
     *c = (train_comm){ .rank = 0, .size = 1 };
@@ -61,5 +70,21 @@ static inline void mp_check_start(const model *m, const train_state *st, const d
     (void)m; (void)st; (void)d; (void)tr; (void)o;
 }
 #endif
+
+/* This rank's trainer, its sums taken across the ranks (mp_comm; sharded: each holds its own
+ * data): every rank stops when one cannot make it, or when they would not start from the same
+ * model, data and settings (mp_check_start). */
+static inline trainer *mp_trainer_new(const kern_ops *k, model *m, train_state *st, const dataset *d,
+                                      const train_opts *o, int sharded)
+{
+    char err[512];
+    train_comm comm;
+    mp_comm(&comm);
+    comm.sharded = sharded;
+    trainer *tr = trainer_new_comm(k, m, st, d, o->threads, &comm, err, sizeof err);
+    mp_agree(tr ? NULL : err);
+    mp_check_start(m, st, d, tr, o);
+    return tr;
+}
 
 #endif
