@@ -76,14 +76,18 @@ static void inflate_both(const uint8_t *in, size_t n, int wbits, const char *wha
 
 typedef struct bytes {
     uint8_t *p;
-    size_t n;
+    size_t n, cap;
 } bytes;
 
 static void add(bytes *b, const void *p, size_t n)
 {
-    if (!(b->p = realloc(b->p, 2 * (b->n + n) + 1)))   /* (generous: ASan's realloc copies) */
-        abort();
-    memcpy(b->p + b->n, p, n);
+    if (b->n + n > b->cap) {          /* doubling: ASan's realloc copies every time it is called */
+        b->cap = 2 * (b->n + n) + 64;
+        if (!(b->p = realloc(b->p, b->cap)))
+            abort();
+    }
+    if (n)
+        memcpy(b->p + b->n, p, n);
     b->n += n;
 }
 
@@ -91,7 +95,7 @@ static void add(bytes *b, const void *p, size_t n)
  * near the window's reach (32 KiB back), 4 all one byte. */
 static bytes make_data(int kind, size_t n)
 {
-    bytes d = { malloc(n + 1), n };
+    bytes d = { malloc(n + 1), n, n + 1 };
     static const char *words[] = { "the ", "and ", "thou ", "tensor ", "stream\n", "of ", "LSTM ", "\xc3\xa9t\xc3\xa9 " };
     for (size_t i = 0; i < n;) {
         if (kind == 0) {
