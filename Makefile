@@ -95,7 +95,7 @@ OBJ_DEPS := Makefile $(O)/flags
 .DELETE_ON_ERROR:
 .SECONDARY:
 
-all: tools tests $(LIBSO)
+all: tools $(LIBSO)
 tools: $(TOOLS)
 tests: $(TESTS)
 
