@@ -46,26 +46,7 @@ train --streams --precision < rep.text.ts > bad.out 2> bad.err; rc=$?
 [ $rc = 2 ] && [ ! -s bad.out ] && grep -q "Try 'train --help'" bad.err \
     && pass precision_missing_value || fail precision_missing_value "exit $rc: $(head -2 bad.err)"
 
-# NAME "OPTIONS" "RESUME OPTIONS" INPUT STOPS...: train OPTIONS -e 3 straight, and again stopped
-# after each of STOPS batches (with -o: a checkpoint) and resumed with RESUME OPTIONS to the
-# end: the same bytes, and the same --best file.
-stops_equal() {
-    local name=$1 opts=$2 ropts=$3 in=$4 first=$5 k; shift 5
-    rm -f u.model ub.model i.model ib.model
-    # shellcheck disable=SC2086
-    train $opts -e 3 -j 2 --eval-every 7 --best ub.model -o u.model < "$in" 2>u.err \
-        || { fail "$name" "uninterrupted run: $(tail -1 u.err)"; return; }
-    # shellcheck disable=SC2086
-    train $opts -e 3 -j 2 --eval-every 7 --best ib.model --max-batches "$first" -o i.model < "$in" 2>i.err
-    for k in "$@"; do
-        # shellcheck disable=SC2086
-        train --resume i.model $ropts -j 2 --eval-every 7 --best ib.model --max-batches "$k" -o i.model < "$in" 2>>i.err
-    done
-    # shellcheck disable=SC2086
-    train --resume i.model $ropts -j 2 --eval-every 7 --best ib.model -o i.model < "$in" 2>>i.err
-    if cmp -s u.model i.model && cmp -s ub.model ib.model; then pass "$name"
-    else fail "$name" "differ: $(cmp u.model i.model; cmp ub.model ib.model; grep '^train:' i.err | tail -2)"; fi
-}
+# resumed runs stop and go as the uninterrupted one (stops_equal: tests/lib.sh)
 stops_equal bf16_resume_windows_equals_uninterrupted "$W --precision bf16" "--precision bf16 --no-progress" rep.ts 5 13 20
 for cell in lstm gru lnlstm; do
     stops_equal "bf16_resume_streams_${cell}_equals_uninterrupted" "$S --cell $cell --precision bf16" \
