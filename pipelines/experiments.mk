@@ -4,8 +4,8 @@
 #
 #   make -C pipelines -f experiments.mk          all of it (about 2 h 40 min at BUDGET=600)
 #   make -C pipelines -f experiments.mk ten      tinyshakespeare, SETTINGS x SEEDS, BUDGET each
-#   make -C pipelines -f experiments.mk corpus2  Python's NEWS (Debian's python3.X), CORPUS2_SETTINGS,
-#                                                and PyTorch's 2 x 256 LSTM (../shared/peers)
+#   make -C pipelines -f experiments.mk corpus2  Python's NEWS (Debian's python3.X), CORPUS2_SETTINGS x
+#                                                CORPUS2_SEEDS, and PyTorch's 2 x 256 LSTM (../shared/peers)
 #   make -C pipelines -f experiments.mk hour     tinyshakespeare, SIZE=auto for HOUR seconds
 #   make -C pipelines -f experiments.mk table    the table of what has finished (and the PNGs)
 #   make -C pipelines -f experiments.mk BUDGET=20 HOUR=30 ...   a check of the recipes
@@ -38,6 +38,7 @@ BUDGET   ?= 600
 HOUR     ?= 3600
 SETTINGS ?= fixed auto autoema
 CORPUS2_SETTINGS ?= fixed auto
+CORPUS2_SEEDS    ?= 1
 SEEDS    ?= 1 2
 EXP      ?= runs/experiments-t$(BUDGET)
 GNUPLOT  ?= gnuplot
@@ -77,10 +78,10 @@ $(EXP)/python-news.txt:
 	zcat $(PYNEWS) > $@
 
 corpus2: check $(EXP)/python-news.txt
-	@for s in $(CORPUS2_SETTINGS); do \
-	  echo "== experiments.mk: Python's NEWS, $$s, $(BUDGET) s" >&2; \
-	  $(call run,news-$$s-s1,$(abspath $(EXP)/python-news.txt),$(BUDGET),$(eval_s) SEED=1 PROMPT=Python) || exit 1; \
-	done
+	@for s in $(CORPUS2_SETTINGS); do for seed in $(CORPUS2_SEEDS); do \
+	  echo "== experiments.mk: Python's NEWS, $$s, seed $$seed, $(BUDGET) s" >&2; \
+	  $(call run,news-$$s-s$$seed,$(abspath $(EXP)/python-news.txt),$(BUDGET),$(eval_s) SEED=$$seed PROMPT=Python) || exit 1; \
+	done; done
 	@if [ -s $(EXP)/torch.json ]; then :; \
 	elif [ ! -f $(PEERS)/torch_lstm.py ]; then echo "experiments.mk: $(PEERS)/torch_lstm.py not found (PEERS=): no torch.json" >&2; \
 	elif $(PY_TORCH) -c 'import torch' 2>/dev/null; then \
