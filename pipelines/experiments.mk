@@ -2,7 +2,7 @@
 # charrnn.mk's runs one after another, each with evaluate --dynamic on its best model, a table
 # and the curves.
 #
-#   make -C pipelines -f experiments.mk          all of it (about 2 h 40 min at BUDGET=600)
+#   make -C pipelines -f experiments.mk          all of it (about 3 hours at BUDGET=600)
 #   make -C pipelines -f experiments.mk ten      tinyshakespeare, SETTINGS x SEEDS, BUDGET each
 #   make -C pipelines -f experiments.mk corpus2  Python's NEWS (Debian's python3.X), CORPUS2_SETTINGS x
 #                                                CORPUS2_SEEDS, and PyTorch's 2 x 256 LSTM (../shared/peers)
