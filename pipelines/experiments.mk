@@ -62,11 +62,14 @@ check:
 # one run: NAME TEXT SETTING-VARIABLES... (charrnn.mk skips a run that has finished)
 run = $(CHARRNN) RUNS=$(EXP)/$(1) TEXT=$(2) BUDGET=$(3) $(4) all dynamic
 
-ten: check
-	@for s in $(SETTINGS); do for seed in $(SEEDS); do \
-	  echo "== experiments.mk: tinyshakespeare, $$s, seed $$seed, $(BUDGET) s" >&2; \
-	  $(call run,ten-$$s-s$$seed,$(SHARED),$(BUDGET),$(eval_s) SEED=$$seed) || exit 1; \
+# every setting x seed: SETTINGS SEEDS NAME-PREFIX TITLE TEXT [MORE-VARIABLES]
+runs = for s in $(1); do for seed in $(2); do \
+	  echo "== experiments.mk: $(4), $$s, seed $$seed, $(BUDGET) s" >&2; \
+	  $(call run,$(3)-$$s-s$$seed,$(5),$(BUDGET),$(eval_s) SEED=$$seed $(6)) || exit 1; \
 	done; done
+
+ten: check
+	@$(call runs,$(SETTINGS),$(SEEDS),ten,tinyshakespeare,$(SHARED))
 
 # (the settings' variables, looked up by name in the shell: make cannot index by a shell word)
 eval_s = $$(case $$s in fixed) echo '$(S_fixed)' ;; auto) echo '$(S_auto)' ;; autoema) echo '$(S_autoema)' ;; \
@@ -78,10 +81,7 @@ $(EXP)/python-news.txt:
 	zcat $(PYNEWS) > $@
 
 corpus2: check $(EXP)/python-news.txt
-	@for s in $(CORPUS2_SETTINGS); do for seed in $(CORPUS2_SEEDS); do \
-	  echo "== experiments.mk: Python's NEWS, $$s, seed $$seed, $(BUDGET) s" >&2; \
-	  $(call run,news-$$s-s$$seed,$(abspath $(EXP)/python-news.txt),$(BUDGET),$(eval_s) SEED=$$seed PROMPT=Python) || exit 1; \
-	done; done
+	@$(call runs,$(CORPUS2_SETTINGS),$(CORPUS2_SEEDS),news,Python's NEWS,$(abspath $(EXP)/python-news.txt),PROMPT=Python)
 	@if [ -s $(EXP)/torch.json ]; then :; \
 	elif [ ! -f $(PEERS)/torch_lstm.py ]; then echo "experiments.mk: $(PEERS)/torch_lstm.py not found (PEERS=): no torch.json" >&2; \
 	elif $(PY_TORCH) -c 'import torch' 2>/dev/null; then \
