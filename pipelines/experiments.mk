@@ -111,17 +111,19 @@ table: check
 	@column -t -s $$'\t' $(EXP)/table.tsv 2>/dev/null || cat $(EXP)/table.tsv
 	@$(MAKE) --no-print-directory -f experiments.mk plots
 
-# the validation curves of the runs of each group in one plot
+# the validation curves of the runs of each group in one plot, cut at 2.0 nats unless no point
+# is below it (gnuplot refuses a plot with every point out of range)
 .PHONY: plots
 plots:
 	@if ! command -v $(GNUPLOT) > /dev/null; then echo "experiments.mk: $(GNUPLOT) is not installed: no curves" >&2; exit 0; fi; \
-	for g in ten news hour; do p=; \
-	  for c in $(EXP)/$$g-*/charrnn-*/curve.tsv; do [ -f "$$c" ] || continue; \
+	for g in ten news hour; do p= fs=; \
+	  for c in $(EXP)/$$g-*/charrnn-*/curve.tsv; do [ -f "$$c" ] || continue; fs="$$fs $$c"; \
 	    t=$$(basename $$(dirname $$(dirname $$c))); p="$$p$${p:+, }'$$c' using 1:2 skip 1 with lines title '$$t'"; done; \
 	  [ -n "$$p" ] || continue; \
+	  top=$$(awk 'FNR > 1 && $$2 + 0 < 2 { low = 1 } END { print low ? "2.0" : "*" }' $$fs); \
 	  $(GNUPLOT) -e "set terminal png size 900,560; set output '$(EXP)/$$g.png'; set xlabel 'training seconds'; \
 	    set ylabel 'validation loss (nats/char)'; set title '$$g ($$(sed -n 's/^model name.*: //p' $(EXP)/machine.txt))' noenhanced; \
-	    set key top right noenhanced; set yrange [:2.0]; plot $$p"; \
+	    set key top right noenhanced; set yrange [:$$top]; plot $$p"; \
 	done
 
 doc: table
