@@ -264,10 +264,12 @@ void dataset_slice(const dataset *d, size_t start, size_t n, int lo, int b, size
                    int32_t *x, int32_t *y)
 {
     for (int s = 0; s < b; s++) {
-        size_t base = start + (size_t)(lo + s) * n + off;
+        size_t base = start + (size_t)(lo + s) * n, k = off % n;
         for (int t = 0; t < T; t++) {
-            x[(size_t)s * T + t] = tat(d, base + t);
-            y[(size_t)s * T + t] = tat(d, base + t + 1);
+            x[(size_t)s * T + t] = tat(d, base + k);
+            y[(size_t)s * T + t] = tat(d, base + k + 1);
+            if (++k == n)
+                k = 0;
         }
     }
 }

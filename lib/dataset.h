@@ -108,7 +108,9 @@ void dataset_gather(const dataset *d, const uint32_t *rows, int b, int32_t *x, i
 void dataset_gather_range(const dataset *d, size_t first, int b, int32_t *x, int32_t *y);
 
 /* Streams lo .. lo + b of the text from `start` cut into streams of n characters: steps
- * off .. off + T of each into x (b, T), and the characters after them into y (b, T). */
+ * off .. off + T of each into x (b, T), and the characters after them into y (b, T). A
+ * stream wraps round its n characters: step k is its character k mod n, and the target the
+ * text's next character (for the last, the first of the next stream, or the text's n*B-th). */
 void dataset_slice(const dataset *d, size_t start, size_t n, int lo, int b, size_t off, int T,
                    int32_t *x, int32_t *y);
 

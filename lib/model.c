@@ -140,6 +140,7 @@ int model_write(const model *m, const train_state *s, int fd, const char *label,
         TS_ATTR_FLOAT("weight_drop", s->weight_drop), TS_ATTR_FLOAT("locked_dropout", s->locked_dropout),
         TS_ATTR_FLOAT("input_dropout", s->input_dropout), TS_ATTR_FLOAT("weight_decay", s->weight_decay),
         TS_ATTR_INT("warmup", s->warmup), TS_ATTR_FLOAT("ema", s->ema),
+        TS_ATTR_STR("stream_starts", s->random_starts ? "random" : "fixed"),
         /* the run's horizon (train_state): where the run ends, for the schedule and --resume */
         TS_ATTR_INT("horizon_epochs", s->horizon_epochs), TS_ATTR_FLOAT("horizon_seconds", s->horizon_seconds),
         TS_ATTR_FLOAT("train_seconds", s->horizon_seconds > 0 ? s->train_seconds : 0),
@@ -292,6 +293,11 @@ static int read_settings(const ts_frame *f, const model *m, train_state *t, char
         return -1;
     t->warmup = warmup;
     t->horizon_epochs = hep;
+    char starts[16];
+    rc = ts_attr_str(f, "stream_starts", starts, sizeof starts);
+    if (rc < 0 || (rc == 1 && strcmp(starts, "fixed") && strcmp(starts, "random")))
+        return lib_fail(err, cap, "model attribute 'stream_starts' is not fixed or random");
+    t->random_starts = rc == 1 && !strcmp(starts, "random");
     char fp[32] = "";
     unsigned long long hash;
     int used = 0;

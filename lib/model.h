@@ -72,6 +72,10 @@ typedef struct train_state {
      * parameters); ema 0 and raw NULL when off */
     double ema;                       /* the average's decay per Adam step */
     float *raw;
+    /* the streams' starts (train --stream-starts; attr stream_starts, "fixed" when absent):
+     * 0, every epoch's stream i starts at i * (its share of the text); 1, at a random offset
+     * into its share, drawn per epoch from rng_epoch, the stream wrapping round its share */
+    int random_starts;
     /* the training data's fingerprint (dataset_fingerprint), checked by --resume */
     int has_data_fp;                  /* 0: none recorded (an older model, or sharded input) */
     uint64_t data_size;               /* windows, or characters of text */

@@ -22,7 +22,8 @@ void train_opts_init(train_opts *o)
 
 #define SETTINGS (TRAIN_GIVEN_LR | TRAIN_GIVEN_VAL | TRAIN_GIVEN_CLIP | TRAIN_GIVEN_SEED)
 #define REGUL (TRAIN_GIVEN_WEIGHT_DROP | TRAIN_GIVEN_LOCKED_DROPOUT | TRAIN_GIVEN_INPUT_DROPOUT \
-               | TRAIN_GIVEN_WEIGHT_DECAY | TRAIN_GIVEN_WARMUP | TRAIN_GIVEN_EMA)
+               | TRAIN_GIVEN_WEIGHT_DECAY | TRAIN_GIVEN_WARMUP | TRAIN_GIVEN_EMA \
+               | TRAIN_GIVEN_STREAM_STARTS)
 #define SCHEDULE (TRAIN_GIVEN_DROPOUT | TRAIN_GIVEN_SCHEDULE | TRAIN_GIVEN_DECAY_RATE \
                   | TRAIN_GIVEN_DECAY_EVERY)
 
@@ -41,6 +42,8 @@ int train_opts_check(const train_opts *o, char *err, size_t cap)
                      "--resume or --init", "", "");
     if ((o->checkpoint_every || o->checkpoint_seconds) && !o->output)
         return usage(err, cap, "--checkpoint-every writes the -o file: give -o FILE", "", "");
+    if (o->random_starts && !o->streams)
+        return usage(err, cap, "--stream-starts is for --streams: windows are shuffled every epoch already", "", "");
     return 0;
 }
 
@@ -84,6 +87,11 @@ static int same_settings(const train_opts *o, const train_state *st, const char 
         snprintf(g, sizeof g, "%s", o->schedule);
         snprintf(mv, sizeof mv, "%s", st->schedule);
     }
+    if (!name && (o->given & TRAIN_GIVEN_STREAM_STARTS) && o->random_starts != st->random_starts) {
+        name = "--stream-starts";
+        snprintf(g, sizeof g, "%s", o->random_starts ? "random" : "fixed");
+        snprintf(mv, sizeof mv, "%s", st->random_starts ? "random" : "fixed");
+    }
     if (!name)
         return 0;
     snprintf(err, cap, "--continue: the run in %s has %s %s, not %s: a resumed run keeps the settings "
@@ -123,7 +131,7 @@ static int check_model(const train_opts *o, const model *m, const train_state *s
         return usage(err, cap, "--resume takes --lr, --val, --clip and --seed from the model", "", "");
     } else if (g & REGUL) {
         return usage(err, cap, "--resume takes --weight-drop, --locked-dropout, --input-dropout, "
-                     "--weight-decay, --warmup and --ema from the model", "", "");
+                     "--weight-decay, --warmup, --ema and --stream-starts from the model", "", "");
     } else if (g & SCHEDULE) {
         return usage(err, cap, "--resume takes --dropout, --schedule, --decay-rate and --decay-every "
                      "from the model", "", "");
@@ -201,6 +209,7 @@ static int new_model(model *m, train_state *st, const train_opts *o, lstm_dims d
     st->weight_decay = o->weight_decay;
     st->warmup = o->warmup;
     st->ema = o->ema;
+    st->random_starts = o->random_starts;
     snprintf(st->schedule, sizeof st->schedule, "%s", o->schedule);
     st->decay_rate = o->decay_rate;
     st->decay_every = o->decay_every;

@@ -45,6 +45,7 @@ enum {
     TRAIN_GIVEN_DECAY_EVERY = 1 << 14, TRAIN_GIVEN_WEIGHT_DROP = 1 << 15,
     TRAIN_GIVEN_LOCKED_DROPOUT = 1 << 16, TRAIN_GIVEN_INPUT_DROPOUT = 1 << 17,
     TRAIN_GIVEN_WEIGHT_DECAY = 1 << 18, TRAIN_GIVEN_WARMUP = 1 << 19, TRAIN_GIVEN_EMA = 1 << 20,
+    TRAIN_GIVEN_STREAM_STARTS = 1 << 21,
 };
 
 typedef struct train_opts {
@@ -64,6 +65,8 @@ typedef struct train_opts {
     long warmup;
     double ema;                       /* average the weights with this decay per step (0: off;
                                          train_state's ema) */
+    int random_starts;                /* --streams: each epoch's streams start at a random place
+                                         (train_state's) */
     /* the run's horizon, kept in the model: -e epochs in all, and/or max_seconds of training */
     int epochs;
     double max_seconds;               /* 0: none */

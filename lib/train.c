@@ -355,9 +355,12 @@ int trainer_save_state(trainer *tr)
 
 void trainer_epoch_begin(trainer *tr, rng_t *r)
 {
-    if (tr->m->streams)
+    if (tr->m->streams) {
         state_copy(tr, 0);                    /* zeros, or the checkpoint's carried state */
-    else
+        /* random starts: the model meets a zero state at other places each epoch, not at
+         * the same B (drawn again from the same RNG when a checkpoint resumes the epoch) */
+        tr->start = tr->st->random_starts ? (size_t)rng_below(r, tr->per_stream) : 0;
+    } else
         shuffle(tr->perm, tr->ntrain, r);
 }
 
@@ -454,7 +457,7 @@ double train_step_shared(trainer *tr, long bi, float lr, double *shared, int nsh
     step_job j = { .tr = tr, .lr = lr };
     if (m->streams) {
         j.b = m->streams;
-        j.off = (size_t)bi * tr->N;
+        j.off = tr->start + (size_t)bi * tr->N;
         j.rlo = tr->slo;
         j.rhi = tr->shi;
     } else {

@@ -110,6 +110,8 @@ typedef struct trainer {
     size_t ntrain, nval;              /* windows, or characters of text (validation after) */
     size_t per_stream;                /* streams: training characters per stream */
     long nbatches;                    /* per epoch (with shards, the fewest of any process) */
+    size_t start;                     /* streams: where in its share of the text each stream
+                                         starts this epoch (0, or random: st->random_starts) */
     uint32_t *perm;                   /* windows: the shuffle order of the training windows */
     train_comm comm;                  /* size 1 when alone */
     int precision;                    /* the steps' products: LSTM_FP32 or LSTM_BF16 (lstm.h) */
@@ -133,7 +135,7 @@ void trainer_free(trainer *tr);
 int trainer_set_precision(trainer *tr, int precision, char *err, size_t cap);
 
 /* The start of an epoch: the windows shuffled with r, or the streams' carried state loaded
- * from st's (zeros if it has none). */
+ * from st's (zeros if it has none) and, with st->random_starts, their start drawn from r. */
 void trainer_epoch_begin(trainer *tr, rng_t *r);
 
 /* Batch bi of the epoch with learning rate lr: returns the sum of its losses (of the whole

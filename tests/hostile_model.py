@@ -125,6 +125,9 @@ cases = {
     "rng_wrong_shape": lambda: edit("rng", lambda a: a.reshape(8)),
     # weight averaging (train --ema): the decay, and the raw weights an averaged model keeps
     "ema_one": lambda: M.update(ema=1.0),
+    # where the streams start (train --stream-starts)
+    "stream_starts_unknown": lambda: M.update(stream_starts="sometimes"),
+    "stream_starts_not_text": lambda: M.update(stream_starts=1),
 }
 if M.get("ema", 0) > 0:
     cases.update({
@@ -137,6 +140,7 @@ if M.get("ema", 0) > 0:
 if streams:
     cases.update({
         "midepoch": midepoch,
+        "stream_starts_random": lambda: M.update(stream_starts="random"),
         "streams_not_batch": lambda: M.update(batch=M["streams"] + 3),
         "streams_more_than_batch": lambda: M.update(streams=M["streams"] + 3),
         "streams_zero": lambda: M.update(streams=0),

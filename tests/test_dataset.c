@@ -150,6 +150,14 @@ static void test_text(void)
             bad |= x[s * 9 + k] != t[at] || y[s * 9 + k] != t[at + 1];
         }
     CHECK(!bad, "slice differs from the text");
+    dataset_slice(&d, 5, n, 2, 3, 95, 9, x, y);        /* steps 95 .. 103: wrapping at 100 */
+    bad = 0;
+    for (int s = 0; s < 3; s++)
+        for (int k = 0; k < 9; k++) {
+            size_t at = 5 + (size_t)(2 + s) * n + (95 + k) % n;
+            bad |= x[s * 9 + k] != t[at] || y[s * 9 + k] != t[at + 1];
+        }
+    CHECK(!bad, "a slice past a stream's end does not wrap round it");
     dataset_free(&d);
 }
 

@@ -35,7 +35,7 @@ refused() {
 # E accepted by evaluate and sample, and train may stop on a loss that became non-finite
 mode() {
     case $1 in
-    identity|split_pieces|midepoch) echo A ;;
+    identity|split_pieces|midepoch|stream_starts_random) echo A ;;
     weight_near_bound) echo E ;;
     maxlen_claims_100000|epoch_batches_beyond_data|adam_*|rng_*|state_*|raw_*|ema_zero_with_raw|streams_too_many_for_data|targets_every_on_last_data) echo T ;;
     *) echo R ;;

@@ -102,6 +102,10 @@ REG="--dropout 0.1 --weight-drop 0.3 --locked-dropout 0.2 --input-dropout 0.1 --
 train $STR -j 2 $REG -o s-rj2.model < s.ts 2>/dev/null
 mt 3 -j 1 $STR $REG -o s-rnp3.model < s.ts 2>/dev/null
 expect_same "streams, weight drop, locked dropout, AdamW, warm-up, average: -np 3 -j 1 = -j 2" s-rj2.model s-rnp3.model
+# random starts: every rank draws the epoch's start from the same RNG
+train $STR -e 2 -j 2 --stream-starts random -o s-sj2.model < s.ts 2>/dev/null
+mt 3 -j 1 $STR -e 2 --stream-starts random -o s-snp3.model < s.ts 2>/dev/null
+expect_same "streams, random starts, 2 epochs: -np 3 -j 1 = -j 2" s-sj2.model s-snp3.model
 mt 2 -j 1 $STR -o s-log.model --log s.log --eval-every 20 < s.ts >out 2>err
 if [ -s s-log.model ] && [ "$(grep -c . s.log)" -ge 3 ] && [ ! -s out ] && ! grep -q "rank 1" err \
    && [ "$(grep -c 'epoch 1/1' err)" = 1 ]; then pass "rank 0 alone writes the model, the log, the report"

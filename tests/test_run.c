@@ -11,7 +11,9 @@
 #include "generate.h"
 #include "run.h"
 
-/* A text of V = 6 symbols, 3000 characters, in the text layout. */
+/* A text of V = 6 symbols, 3000 characters, in the text layout: character i is sym(i). */
+static int32_t sym(size_t i) { return (int32_t)((i * 7 + i / 5) % 6); }
+
 static void make_data(dataset *d)
 {
     char err[256];
@@ -22,7 +24,7 @@ static void make_data(dataset *d)
         d->vocab.cp[i] = (uint32_t)('a' + i);
     int32_t t[3000];
     for (int i = 0; i < 3000; i++)
-        t[i] = (i * 7 + i / 5) % 6;
+        t[i] = sym((size_t)i);
     if (dataset_add_text(d, t, 3000, err, sizeof err) < 0 || dataset_finish(d, err, sizeof err) < 0)
         fprintf(stderr, "data: %s\n", err);
 }
@@ -292,6 +294,48 @@ static void test_checkpoint_every_resumes(void)
     finish(&b);
 }
 
+/* --stream-starts random: each epoch's streams start at an offset into their share of the
+ * text drawn from the epoch's RNG (fixed: 0), and every batch reads the text from there,
+ * wrapping round the share; the next epoch draws another. */
+static void test_random_starts(void)
+{
+    for (int random = 0; random < 2; random++) {
+        job a;
+        train_opts o = opts();
+        o.random_starts = random;
+        if (start(&a, &o, 0) < 0)
+            return;
+        trainer *tr = a.tr;
+        size_t ps = tr->per_stream, starts[4];
+        int wrapped = 0, bad = 0, T = tr->N;
+        for (int e = 0; e < 4; e++) {
+            rng_t r = a.st.rng_epoch;
+            trainer_epoch_begin(tr, &r);
+            starts[e] = tr->start;
+            CHECK(random ? tr->start < ps : tr->start == 0, "epoch %d starts at %zu of %zu", e, tr->start, ps);
+            if (e == 1)                   /* one epoch's batches: worker 0's rows, streams 0 and 1 */
+                for (long bi = 0; bi < tr->nbatches; bi++) {
+                    train_step(tr, bi, 1e-3f);
+                    for (int s = 0; s < 2; s++)
+                        for (int k = 0; k < T; k++) {
+                            size_t at = (tr->start + (size_t)bi * T + k) % ps;
+                            wrapped |= at < tr->start;
+                            bad |= tr->ev->w[0].x[s * T + k] != sym(s * ps + at)
+                                   || tr->ev->w[0].y[s * T + k] != sym(s * ps + at + 1);
+                        }
+                }
+            trainer_epoch_end(tr, &r);
+        }
+        CHECK(!bad, "%s starts: a batch is not the text from the epoch's start", random ? "random" : "fixed");
+        CHECK(wrapped == random, "%s starts: the streams %s round their share", random ? "random" : "fixed",
+              wrapped ? "wrapped" : "did not wrap");
+        if (random)
+            CHECK(starts[0] != starts[1] || starts[1] != starts[2] || starts[2] != starts[3],
+                  "the same start (%zu) every epoch", starts[0]);
+        finish(&a);
+    }
+}
+
 /* The loss log's lines: TSV under its header, JSON with null for what is not finite. */
 static void test_log_line(void)
 {
@@ -326,6 +370,12 @@ static void test_opts_check(void)
     o.checkpoint_seconds = 5;
     CHECK(train_opts_check(&o, err, sizeof err) == TRAIN_EUSAGE && strstr(err, "--checkpoint-every"),
           "checkpoints without -o: %s", err);
+    o = opts();
+    o.random_starts = 1;
+    CHECK(train_opts_check(&o, err, sizeof err) == 0, "random starts with streams: %s", err);
+    o.streams = 0;
+    CHECK(train_opts_check(&o, err, sizeof err) == TRAIN_EUSAGE && strstr(err, "--stream-starts"),
+          "random starts of windows: %s", err);
 }
 
 /* The samples of a run: the prompt (the start of the text, or a seed read as the model reads
@@ -402,6 +452,7 @@ int main(void)
     RUN(test_stop_diverged);
     RUN(test_stop_error);
     RUN(test_checkpoint_every_resumes);
+    RUN(test_random_starts);
     RUN(test_log_line);
     RUN(test_opts_check);
     RUN(test_samples);

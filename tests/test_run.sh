@@ -65,7 +65,7 @@ train -j 1 --resume r.model -o r.model < rep.text.ts 2> err; rc=$?
 # refused, whatever the value (the model's own included), with the reason
 for a in "--lr 0.001" "--val 0.2" "--clip 1" "--seed 7" "--dropout 0.1" "--schedule cosine" "--decay-rate 0.5" \
          "--decay-every 1" "--weight-drop 0.1" "--locked-dropout 0.1" "--input-dropout 0.1" "--weight-decay 0.1" \
-         "--warmup 3" "--ema 0.9"; do
+         "--warmup 3" "--ema 0.9" "--stream-starts fixed"; do
     # shellcheck disable=SC2086
     resumed $a; rc=$?
     if [ $rc = 2 ] && grep -q -- "--resume takes .*${a%% *}.* from the model" err && cmp -s R.model r.model; then

@@ -27,6 +27,7 @@ _charpipe()
         --layout) COMPREPLY=($(compgen -W 'torch keras' -- "$cur")); return ;;
         --schedule) COMPREPLY=($(compgen -W 'none cosine step' -- "$cur")); return ;;
         --precision) COMPREPLY=($(compgen -W 'fp32 bf16' -- "$cur")); return ;;
+        --stream-starts) COMPREPLY=($(compgen -W 'fixed random' -- "$cur")); return ;;
         --sample-every) COMPREPLY=($(compgen -W 'epoch' -- "$cur")); return ;;
         -[nsbtkpcejHLVj]|--chars|--seed|--temperature|--top-k|--top-p|--rng-seed|--count|--separator|\
         --beam|--maxlen|--step|--batch|--streams|--chunk|--vocab-size|--head|--threads|--epochs|\

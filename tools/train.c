@@ -34,7 +34,7 @@ static model m, init_m;               /* the model being trained; --init's */
 static train_state st;                /* its training state (written by lib/run.c alone) */
 
 /* The options, as tools/cli.h's cli_options reads them; those with an O_ key are read below. */
-enum { O_SCHED = 256, O_CELL, O_SEVERY, O_CKPT, O_PRINT, O_LOGFMT, O_PRECISION };
+enum { O_SCHED = 256, O_CELL, O_SEVERY, O_CKPT, O_PRINT, O_LOGFMT, O_PRECISION, O_STARTS };
 static const cli_opt opts[] = {
     { "epochs", 'e', CLI_INT, &o.epochs, 0, 1000000, TRAIN_GIVEN_EPOCHS },
     { "hidden", 'H', CLI_INT, &o.hidden, 1, 8192, TRAIN_GIVEN_HIDDEN },
@@ -79,6 +79,7 @@ static const cli_opt opts[] = {
     { "print-every", O_PRINT, CLI_ARG, NULL, 0, 0, 0 },
     { "log-format", O_LOGFMT, CLI_ARG, NULL, 0, 0, 0 },
     { "precision", O_PRECISION, CLI_ARG, NULL, 0, 0, 0 },
+    { "stream-starts", O_STARTS, CLI_ARG, NULL, 0, 0, TRAIN_GIVEN_STREAM_STARTS },
     { "ema", 0, CLI_DOUBLE, &o.ema, 0, 0.999999, TRAIN_GIVEN_EMA },
     { "quiet", 'q', CLI_SET, &opt_quiet, 0, 0, 0 },
     { "force", 'f', CLI_SET, &opt_force, 0, 0, 0 },
@@ -114,6 +115,11 @@ static void parse_options(int argc, char **argv)
         case O_PRECISION:
             if ((o.precision = lstm_precision_parse(optarg)) < 0)
                 cli_usage_error("--precision: '%s' is not fp32 or bf16", optarg);
+            break;
+        case O_STARTS:
+            if (strcmp(optarg, "fixed") && strcmp(optarg, "random"))
+                cli_usage_error("--stream-starts: '%s' is not fixed or random", optarg);
+            o.random_starts = !strcmp(optarg, "random");
             break;
         case 'h': usage(&o); exit(0);
         }

@@ -192,7 +192,7 @@ void mp_check_start(const model *m, const train_state *st, const dataset *d, con
                      (double)st->epochs, (double)st->epoch_batches, (double)st->steps,
                      (double)tr->nbatches, sharded ? 0 : (double)d->n, sharded ? 0 : (double)d->tn,
                      d->N, d->ylen, st->weight_drop, st->locked_dropout, st->input_dropout,
-                     st->weight_decay, (double)st->warmup, st->ema };
+                     st->weight_decay, (double)st->warmup, st->ema, st->random_starts };
     h = HASH(h, set);
     double run[] = { (double)train_epoch_limit(o, st), (double)o->max_batches, st->horizon_seconds,
                      (double)o->eval_every, o->keep_best, sharded, (double)o->checkpoint_every,
