@@ -17,7 +17,10 @@
 # every step, between layers; the default) or locked (--locked-dropout, one mask per sequence
 # on each layer's input above the first and on the output; doc/EXPERIMENTS.md: as good on
 # Shakespeare, worse on the second corpus). WDROP is --weight-drop's rate, EMA --ema's decay
-# (the model's weights are the moving average of the weights trained; 0: off).
+# (the model's weights are the moving average of the weights trained; 0: off). STARTS is
+# where each epoch's streams start (train --stream-starts): random (the default: a new offset
+# into each stream's share every epoch, so the model learns to start from a zero state
+# anywhere; doc/EXPERIMENTS.md) or fixed (the same B places every epoch, as char-rnn).
 #
 # SIZE=auto (the default) measures, before training, the characters a second of a few sizes
 # on this machine (pipelines/autosize.sh: train --max-batches, a few seconds each) and trains
@@ -26,7 +29,7 @@
 # choice is kept in RUNS/autosize/ (per text, budget, shape and CPU; measured again when
 # train, the text or the rule changes). H or L on the command line means SIZE=fixed (2 x 256,
 # dropout 0.25 where not given); DROPOUT and WDROP given win either way.
-# Outputs in runs/charrnn-hH-lL-nN-bB-tBUDGET[-dDROPOUT | -ldDROPOUT (locked)][-wdWDROP][-emaEMA]-CELL/:
+# Outputs in runs/charrnn-hH-lL-nN-bB-tBUDGET[-dDROPOUT | -ldDROPOUT (locked)][-wdWDROP][-emaEMA][-rs (random starts)]-CELL/:
 #   model, best.model   the last and the best (lowest validation loss) model
 #   loss.tsv            train --log: epoch, train_loss, val_loss, seconds since the last line,
 #                       characters a second
@@ -54,6 +57,7 @@ B        ?= 50
 LR       ?= 3e-3
 SCHEDULE ?= cosine
 EMA      ?= 0
+STARTS   ?= random
 DROPKIND ?= step
 CLIP     ?= 5
 EVAL     ?= 100
@@ -66,6 +70,9 @@ $(error charrnn.mk: DROPKIND=$(DROPKIND) is not locked or step)
 endif
 ifneq ($(filter command line,$(origin H) $(origin L)),)
 SIZE := fixed
+endif
+ifeq ($(filter fixed random,$(STARTS)),)
+$(error charrnn.mk: STARTS=$(STARTS) is not fixed or random)
 endif
 ifeq ($(filter auto fixed,$(SIZE)),)
 $(error charrnn.mk: SIZE=$(SIZE) is not auto or fixed)
@@ -87,8 +94,8 @@ DROPOUT  ?= 0.25
 WDROP    ?= 0
 
 LOCKED  := $(filter locked,$(DROPKIND))
-DROPOPT := $(if $(LOCKED),--locked-dropout,--dropout) $(DROPOUT)$(if $(filter-out 0,$(WDROP)), --weight-drop $(WDROP))$(if $(filter-out 0,$(EMA)), --ema $(EMA))
-RUN := $(RUNS)/charrnn-h$(H)-l$(L)-n$(N)-b$(B)-t$(BUDGET)$(if $(filter-out 0,$(DROPOUT)),-$(if $(LOCKED),l)d$(DROPOUT))$(if $(filter-out 0,$(WDROP)),-wd$(WDROP))$(if $(filter-out 0,$(EMA)),-ema$(EMA))-$(CELL)
+DROPOPT := $(if $(LOCKED),--locked-dropout,--dropout) $(DROPOUT)$(if $(filter-out 0,$(WDROP)), --weight-drop $(WDROP))$(if $(filter-out 0,$(EMA)), --ema $(EMA))$(if $(filter random,$(STARTS)), --stream-starts random)
+RUN := $(RUNS)/charrnn-h$(H)-l$(L)-n$(N)-b$(B)-t$(BUDGET)$(if $(filter-out 0,$(DROPOUT)),-$(if $(LOCKED),l)d$(DROPOUT))$(if $(filter-out 0,$(WDROP)),-wd$(WDROP))$(if $(filter-out 0,$(EMA)),-ema$(EMA))$(if $(filter random,$(STARTS)),-rs)-$(CELL)
 
 .PHONY: all results text-check dynamic dir
 all: $(RUN)/result.tsv $(RUN)/sample.txt $(RUN)/curve.png

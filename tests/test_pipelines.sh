@@ -100,14 +100,14 @@ grep -q "runs/GPL-3-n40-s1-h128-t30-b64/" demo.out && grep -q "the terms and con
 mkc() { make --no-print-directory -C "$P" -f charrnn.mk "$@"; }
 C=(TEXT="$TMP/t.txt" H=8 L=1 N=8 B=4 EVAL=5 BUDGET=2 CELL=gru DROPOUT=0 EMA=0 PROMPT="The cat" RUNS="$TMP/cruns" BIN="$BIN")
 if mkc "${C[@]}" > crun.out 2> crun.err; then pass charrnn_mk_runs; else fail charrnn_mk_runs "$(tail -5 crun.err)"; fi
-cd_=$TMP/cruns/charrnn-h8-l1-n8-b4-t2-gru
+cd_=$TMP/cruns/charrnn-h8-l1-n8-b4-t2-rs-gru
 [ "$(cut -f1-7 "$cd_/result.tsv" 2>/dev/null | cut -f1,2,3,4,5,6)" = "$(printf 'gru\t8\t1\t8\t4\t2')" ] \
     && awk -F'\t' '{ exit !($7 ~ /^[0-9]+[.][0-9][0-9][0-9][0-9]$/ && $7 < 5) }' "$cd_/result.tsv" && [ -s "$cd_/best.model" ] && [ -s "$cd_/sample.txt" ] \
     && tdump --json "$cd_/model" | grep -q '"cell": "gru"' \
     && pass charrnn_mk_gru_result || fail charrnn_mk_gru_result "$(cat "$cd_/result.tsv" 2>&1; ls "$TMP/cruns")"
 mkc results "${C[@]}" | head -1 | grep -q '^cell' && pass charrnn_mk_results_header || fail charrnn_mk_results_header "$(mkc results "${C[@]}")"
 # a run without a validation result (a loss.tsv of its header alone) says so: '-', not a loss of 0
-cd0=$TMP/cruns/charrnn-h8-l1-n8-b4-t3-gru
+cd0=$TMP/cruns/charrnn-h8-l1-n8-b4-t3-rs-gru
 mkdir -p "$cd0" && cp "$cd_/model" "$cd0/model" && head -1 "$cd_/loss.tsv" > "$cd0/loss.tsv"
 mkc "${C[@]}" BUDGET=3 "$cd0/result.tsv" > /dev/null 2> c0.err
 [ "$(cut -f7,8 "$cd0/result.tsv")" = "$(printf -- '-\t-')" ] && grep -q 'no validation result' c0.err \
@@ -117,14 +117,20 @@ mkc "${C[@]}" BUDGET=3 "$cd0/result.tsv" > /dev/null 2> c0.err
 # named in the run's directory; anything else is refused with the choices
 mkc -n "${C[@]}" DROPOUT=0.1 > dk1.out 2>&1; mkc -n "${C[@]}" DROPOUT=0.1 DROPKIND=locked > dk2.out 2>&1
 grep -q -- '--dropout 0.1 ' dk1.out && ! grep -q -- '--locked-dropout' dk1.out \
-    && grep -q 'charrnn-h8-l1-n8-b4-t2-d0.1-gru' dk1.out \
-    && grep -q -- '--locked-dropout 0.1 ' dk2.out && grep -q 'charrnn-h8-l1-n8-b4-t2-ld0.1-gru' dk2.out \
+    && grep -q 'charrnn-h8-l1-n8-b4-t2-d0.1-rs-gru' dk1.out \
+    && grep -q -- '--locked-dropout 0.1 ' dk2.out && grep -q 'charrnn-h8-l1-n8-b4-t2-ld0.1-rs-gru' dk2.out \
     && pass charrnn_mk_dropkind || fail charrnn_mk_dropkind "$(cat dk1.out dk2.out)"
 expect_fail charrnn_mk_bad_dropkind 'DROPKIND=often is not locked or step' mkc "${C[@]}" DROPKIND=often
+# STARTS: random by default (train --stream-starts random, -rs in the run's name), fixed on
+# request (neither); anything else is refused with the choices
+mkc -n "${C[@]}" STARTS=fixed > st.out 2>&1
+grep -q -- '--stream-starts random' dk1.out && grep -q 'charrnn-h8-l1-n8-b4-t2-gru' st.out && ! grep -q -- '--stream-starts' st.out \
+    && pass charrnn_mk_starts || fail charrnn_mk_starts "$(cat dk1.out st.out)"
+expect_fail charrnn_mk_bad_starts 'STARTS=often is not fixed or random' mkc "${C[@]}" STARTS=often
 # EMA and WDROP reach train and name the run; result.tsv adds dropout, weight drop, EMA, the
 # characters a second and the epochs
 mkc -n "${C[@]}" EMA=0.99 WDROP=0.2 > ema.out 2>&1
-grep -q -- '--dropout 0 --weight-drop 0.2 --ema 0.99 ' ema.out && grep -q 'charrnn-h8-l1-n8-b4-t2-wd0.2-ema0.99-gru' ema.out \
+grep -q -- '--dropout 0 --weight-drop 0.2 --ema 0.99 ' ema.out && grep -q 'charrnn-h8-l1-n8-b4-t2-wd0.2-ema0.99-rs-gru' ema.out \
     && pass charrnn_mk_ema_wdrop || fail charrnn_mk_ema_wdrop "$(head -c 600 ema.out)"
 awk -F'\t' '{ exit !(NF == 13 && $9 == 0 && $10 == 0 && $11 == 0 && $12 > 0 && $13 > 0) }' "$cd_/result.tsv" \
     && pass charrnn_mk_result_speed_epochs || fail charrnn_mk_result_speed_epochs "$(cat "$cd_/result.tsv")"
@@ -143,20 +149,20 @@ AU=(TEXT="$TMP/t.txt" N=8 B=4 EVAL=5 PROMPT="The cat" RUNS="$TMP/aruns" BIN="$BI
 CANDIDATES="8x1 12x2" EPOCHS_MIN=0 mkc "${AU[@]}" BUDGET=1 > au1.out 2> au1.err
 f1=$(ls "$TMP"/aruns/autosize/t-t1-*.mk 2>/dev/null)
 [ -n "$f1" ] && grep -q '^AUTO_H := 12$' "$f1" && grep -q '^AUTO_L := 2$' "$f1" && grep -q '^AUTO_DROPOUT := 0.11$' "$f1" \
-    && [ "$(grep -c '^# [0-9]' "$f1")" = 2 ] && grep -q "^AUTO_WDROP := 0.2$" "$f1" && [ -s "$TMP/aruns/charrnn-h12-l2-n8-b4-t1-d0.11-wd0.2-lnlstm/result.tsv" ] \
+    && [ "$(grep -c '^# [0-9]' "$f1")" = 2 ] && grep -q "^AUTO_WDROP := 0.2$" "$f1" && [ -s "$TMP/aruns/charrnn-h12-l2-n8-b4-t1-d0.11-wd0.2-rs-lnlstm/result.tsv" ] \
     && pass charrnn_mk_auto_largest || fail charrnn_mk_auto_largest "$(cat "$f1" 2>&1; tail -3 au1.err; ls "$TMP/aruns")"
 CANDIDATES="8x1 12x2" EPOCHS_MIN=1e9 mkc "${AU[@]}" BUDGET=2 > au2.out 2> au2.err
 f2=$(ls "$TMP"/aruns/autosize/t-t2-*.mk 2>/dev/null)
 [ -n "$f2" ] && grep -q '^AUTO_H := 8$' "$f2" && grep -q 'the smallest candidate' "$f2" && [ "$(grep -c '^# [0-9]' "$f2")" = 1 ] \
-    && [ -s "$TMP/aruns/charrnn-h8-l1-n8-b4-t2-d0.10-lnlstm/result.tsv" ] \
+    && [ -s "$TMP/aruns/charrnn-h8-l1-n8-b4-t2-d0.10-rs-lnlstm/result.tsv" ] \
     && pass charrnn_mk_auto_smallest || fail charrnn_mk_auto_smallest "$(cat "$f2" 2>&1; tail -3 au2.err)"
 # the measurement is kept: a second make measures nothing; DROPOUT given wins, H or L given
 # means no measurement at all
 d=$(CANDIDATES="8x1 12x2" mkc -s dir "${AU[@]}" BUDGET=1 DROPOUT=0.3 2> au3.err)
-[ "$d" = "$TMP/aruns/charrnn-h12-l2-n8-b4-t1-d0.3-wd0.2-lnlstm" ] && ! grep -q autosize au3.err \
+[ "$d" = "$TMP/aruns/charrnn-h12-l2-n8-b4-t1-d0.3-wd0.2-rs-lnlstm" ] && ! grep -q autosize au3.err \
     && pass charrnn_mk_auto_kept_dropout_wins || fail charrnn_mk_auto_kept_dropout_wins "$d $(cat au3.err)"
 d=$(mkc -s dir "${AU[@]}" BUDGET=5 H=16 2> au4.err)
-[ "$d" = "$TMP/aruns/charrnn-h16-l2-n8-b4-t5-d0.25-lnlstm" ] && [ -z "$(ls "$TMP"/aruns/autosize/t-t5-* 2>/dev/null)" ] \
+[ "$d" = "$TMP/aruns/charrnn-h16-l2-n8-b4-t5-d0.25-rs-lnlstm" ] && [ -z "$(ls "$TMP"/aruns/autosize/t-t5-* 2>/dev/null)" ] \
     && pass charrnn_mk_given_size_measures_nothing || fail charrnn_mk_given_size_measures_nothing "$d $(cat au4.err)"
 expect_fail charrnn_mk_bad_size 'SIZE=big is not auto or fixed' mkc "${AU[@]}" SIZE=big
 
@@ -167,7 +173,7 @@ E=(SHARED="$TMP/t.txt" BUDGET=1 HOUR=2 SEEDS=1 SETTINGS="fixed auto" N=8 B=4 EVA
 if CANDIDATES="8x1 12x1" EPOCHS_MIN=0 mke "${E[@]}" ten hour table > ex.out 2> ex.err; then pass experiments_mk_runs
 else fail experiments_mk_runs "$(tail -5 ex.err)"; fi
 # (losses as numbers: a fast machine's run on this repetitive text may print 0.0000)
-awk -F'\t' 'NR > 1 { n++; if ($13 ~ /^[0-9]+\.[0-9]+$/ && $11 ~ /^[0-9]+\.[0-9]+$/ && $11 + 0 < 5) ok++; r[$1] = $4 }
+awk -F'\t' 'NR > 1 { n++; if ($14 ~ /^[0-9]+\.[0-9]+$/ && $12 ~ /^[0-9]+\.[0-9]+$/ && $12 + 0 < 5 && $9 == "random") ok++; r[$1] = $4 }
      END { exit !(n == 3 && ok == 3 && r["ten-fixed-s1"] == 256 && r["ten-auto-s1"] == 12 && r["hour-auto-s1"] == 12) }' "$TMP/exp/table.tsv" \
     && grep -q 'kernels' "$TMP/exp/machine.txt" && pass experiments_mk_table || fail experiments_mk_table "$(cat "$TMP/exp/table.tsv" 2>&1)"
 if command -v gnuplot > /dev/null; then
