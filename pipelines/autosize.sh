@@ -6,8 +6,10 @@
 #
 # Each candidate (CANDIDATES, H x L, smallest first) trains MEASURE batches of charrnn.mk's
 # shape (train --streams -n N -b B --cell CELL --val VAL --max-batches: its benchmark line
-# gives the characters a second), until one falls short of EPOCHS_MIN; the speeds decide, not
-# the CPU's name, so an AVX-512 machine gets a larger model than an AVX2 one. OUT.mk receives
+# gives the characters a second) REPEAT times, the median taking its speed (on a shared
+# machine one measurement can be a third off, either way), until one falls short of
+# EPOCHS_MIN; the speeds decide, not the CPU's name, so an AVX-512 machine gets a larger
+# model than an AVX2 one. OUT.mk receives
 # AUTO_H, AUTO_L, AUTO_DROPOUT, AUTO_WDROP and, as comments, every measurement.
 #   dropout:     0.25 at H 256 (the sweeps' best), 0.15 more per 256 units, within [0.1, 0.5]
 #   weight drop: 0.2 when even the largest candidate sees twice EPOCHS_MIN (a long budget on a
@@ -21,6 +23,7 @@ N=${N:-50} B=${B:-50} CELL=${CELL:-lnlstm} VAL=${VAL:-0.1}
 CANDIDATES=${CANDIDATES:-"128x2 192x2 256x2 320x2 384x2 448x2 512x2 640x2 768x2"}
 EPOCHS_MIN=${EPOCHS_MIN:-12}
 MEASURE=${MEASURE:-12}
+REPEAT=${REPEAT:-3}
 THREADS=${THREADS:-}
 
 [ -f "$TEXT" ] || { echo "charrnn.mk: TEXT=$TEXT not found: set TEXT=path/to/text (or SHARED=path/to/tinyshakespeare.txt)" >&2; exit 1; }
@@ -32,16 +35,21 @@ trap 'rm -rf "$tmp"' EXIT
 chosen= best_ep= last= last_ep= lines=
 for c in $CANDIDATES; do
     h=${c%x*} l=${c#*x}
-    # shellcheck disable=SC2086
-    "$BIN/train" --streams -n "$N" -b "$B" -H "$h" -L "$l" --cell "$CELL" --val "$VAL" --seed 1 \
-        --max-batches "$MEASURE" --no-progress ${THREADS:+-j $THREADS} < "$tmp/v.ts" 2> "$tmp/err" \
-        || { echo "autosize.sh: train -H $h -L $l failed: $(tail -1 "$tmp/err")" >&2; exit 1; }
-    rate=$(sed -n 's/.* chars in [0-9.]*s: \([0-9.]*\) chars\/s.*/\1/p' "$tmp/err")
-    chars=$(sed -n 's/^train: [0-9]* characters (\([0-9]*\) for training.*/\1/p' "$tmp/err")
-    [ -n "$rate" ] && [ -n "$chars" ] || { echo "autosize.sh: no benchmark line from train: $(tail -2 "$tmp/err")" >&2; exit 1; }
+    rates=
+    for _ in $(seq "$REPEAT"); do
+        # shellcheck disable=SC2086
+        "$BIN/train" --streams -n "$N" -b "$B" -H "$h" -L "$l" --cell "$CELL" --val "$VAL" --seed 1 \
+            --max-batches "$MEASURE" --no-progress ${THREADS:+-j $THREADS} < "$tmp/v.ts" 2> "$tmp/err" \
+            || { echo "autosize.sh: train -H $h -L $l failed: $(tail -1 "$tmp/err")" >&2; exit 1; }
+        rate=$(sed -n 's/.* chars in [0-9.]*s: \([0-9.]*\) chars\/s.*/\1/p' "$tmp/err")
+        chars=$(sed -n 's/^train: [0-9]* characters (\([0-9]*\) for training.*/\1/p' "$tmp/err")
+        [ -n "$rate" ] && [ -n "$chars" ] || { echo "autosize.sh: no benchmark line from train: $(tail -2 "$tmp/err")" >&2; exit 1; }
+        rates="$rates $rate"
+    done
+    rate=$(printf '%s\n' $rates | sort -g | sed -n "$(( (REPEAT + 1) / 2 ))p")   # the median
     ep=$(awk -v r="$rate" -v t="$BUDGET" -v n="$chars" 'BEGIN { printf "%.1f", r * t / n }')
     lines="$lines# $h	$l	$rate	$ep"$'\n'
-    echo "autosize.sh: ${h} x ${l}: $rate chars/s, $ep epochs in $BUDGET s" >&2
+    echo "autosize.sh: ${h} x ${l}: $rate chars/s (the median of$rates), $ep epochs in $BUDGET s" >&2
     last=$c last_ep=$ep
     if awk -v e="$ep" -v m="$EPOCHS_MIN" 'BEGIN { exit !(e >= m) }'; then
         chosen=$c best_ep=$ep

@@ -165,6 +165,21 @@ d=$(mkc -s dir "${AU[@]}" BUDGET=5 H=16 2> au4.err)
 [ "$d" = "$TMP/aruns/charrnn-h16-l2-n8-b4-t5-d0.25-rs-lnlstm" ] && [ -z "$(ls "$TMP"/aruns/autosize/t-t5-* 2>/dev/null)" ] \
     && pass charrnn_mk_given_size_measures_nothing || fail charrnn_mk_given_size_measures_nothing "$d $(cat au4.err)"
 expect_fail charrnn_mk_bad_size 'SIZE=big is not auto or fixed' mkc "${AU[@]}" SIZE=big
+# each candidate's speed is the median of REPEAT measurements: a train that reports 100, 900
+# and 300 characters a second (in turn) is taken at 300
+mkdir -p fakebin && ln -sf "$BIN/vocab" fakebin/vocab
+cat > fakebin/train <<'SH'
+#!/bin/sh
+[ "$1" = --version ] && exit 0
+n=$(cat "$0.calls" 2>/dev/null || echo 0); echo $((n + 1)) > "$0.calls"
+set -- 100 900 300; shift $((n % 3)); cat > /dev/null
+echo "train: 1000 characters (900 for training in 4 streams of 224, 100 held out), read in 0.0s" >&2
+echo "train: benchmark: 12 batches of 4, 384 chars in 0.1s: $1.0 chars/s, loss 3.0, peak RSS 3.0 MB" >&2
+SH
+chmod +x fakebin/train
+if BIN="$TMP/fakebin" CANDIDATES="8x1" REPEAT=3 "$P/autosize.sh" t.txt 9 med.mk 2> med.err \
+   && grep -q "^# 8	1	300.0	3.0$" med.mk && [ "$(cat fakebin/train.calls)" = 3 ]; then pass autosize_median_of_repeats
+else fail autosize_median_of_repeats "$(cat med.mk med.err 2>&1)"; fi
 
 # experiments.mk: the settings one after another, each run evaluated dynamically, one table;
 # here a second each on the small text (SHARED), the hour as two seconds
