@@ -70,6 +70,13 @@ int train_state_alloc(train_state *s, size_t nparams)
     return 0;
 }
 
+const char *starts_name(int random_starts) { return random_starts ? "random" : "fixed"; }
+
+int starts_parse(const char *name)
+{
+    return !strcmp(name, "fixed") ? 0 : !strcmp(name, "random") ? 1 : -1;
+}
+
 void train_state_free(train_state *s)
 {
     free(s->adam_m);
@@ -140,7 +147,7 @@ int model_write(const model *m, const train_state *s, int fd, const char *label,
         TS_ATTR_FLOAT("weight_drop", s->weight_drop), TS_ATTR_FLOAT("locked_dropout", s->locked_dropout),
         TS_ATTR_FLOAT("input_dropout", s->input_dropout), TS_ATTR_FLOAT("weight_decay", s->weight_decay),
         TS_ATTR_INT("warmup", s->warmup), TS_ATTR_FLOAT("ema", s->ema),
-        TS_ATTR_STR("stream_starts", s->random_starts ? "random" : "fixed"),
+        TS_ATTR_STR("stream_starts", starts_name(s->random_starts)),
         /* the run's horizon (train_state): where the run ends, for the schedule and --resume */
         TS_ATTR_INT("horizon_epochs", s->horizon_epochs), TS_ATTR_FLOAT("horizon_seconds", s->horizon_seconds),
         TS_ATTR_FLOAT("train_seconds", s->horizon_seconds > 0 ? s->train_seconds : 0),
@@ -295,9 +302,9 @@ static int read_settings(const ts_frame *f, const model *m, train_state *t, char
     t->horizon_epochs = hep;
     char starts[16];
     rc = ts_attr_str(f, "stream_starts", starts, sizeof starts);
-    if (rc < 0 || (rc == 1 && strcmp(starts, "fixed") && strcmp(starts, "random")))
+    t->random_starts = rc == 1 ? starts_parse(starts) : 0;
+    if (rc < 0 || t->random_starts < 0)
         return lib_fail(err, cap, "model attribute 'stream_starts' is not fixed or random");
-    t->random_starts = rc == 1 && !strcmp(starts, "random");
     char fp[32] = "";
     unsigned long long hash;
     int used = 0;

@@ -98,6 +98,11 @@ void model_free(model *m);
 int  train_state_alloc(train_state *s, size_t nparams);
 void train_state_free(train_state *s);
 
+/* train_state.random_starts by name: "fixed" (0) or "random" (1); starts_parse returns -1
+ * for any other name. */
+const char *starts_name(int random_starts);
+int starts_parse(const char *name);
+
 /* Write m, and s unless NULL, as a stream to fd (tensors of more than TS_CHUNK_BYTES split
  * along their first axis). Returns 0, or -1 with a message in err; a model whose dimensions
  * or layout model_read refuses (hidden above 8192, maxlen above 100,000, ...) is refused

@@ -89,8 +89,8 @@ static int same_settings(const train_opts *o, const train_state *st, const char 
     }
     if (!name && (o->given & TRAIN_GIVEN_STREAM_STARTS) && o->random_starts != st->random_starts) {
         name = "--stream-starts";
-        snprintf(g, sizeof g, "%s", o->random_starts ? "random" : "fixed");
-        snprintf(mv, sizeof mv, "%s", st->random_starts ? "random" : "fixed");
+        snprintf(g, sizeof g, "%s", starts_name(o->random_starts));
+        snprintf(mv, sizeof mv, "%s", starts_name(st->random_starts));
     }
     if (!name)
         return 0;

@@ -117,9 +117,8 @@ static void parse_options(int argc, char **argv)
                 cli_usage_error("--precision: '%s' is not fp32 or bf16", optarg);
             break;
         case O_STARTS:
-            if (strcmp(optarg, "fixed") && strcmp(optarg, "random"))
+            if ((o.random_starts = starts_parse(optarg)) < 0)
                 cli_usage_error("--stream-starts: '%s' is not fixed or random", optarg);
-            o.random_starts = !strcmp(optarg, "random");
             break;
         case 'h': usage(&o); exit(0);
         }
