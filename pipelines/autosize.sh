@@ -11,7 +11,8 @@
 # EPOCHS_MIN; the speeds decide, not the CPU's name, so an AVX-512 machine gets a larger
 # model than an AVX2 one. OUT.mk receives
 # AUTO_H, AUTO_L, AUTO_DROPOUT, AUTO_WDROP and, as comments, every measurement.
-#   dropout:     0.25 at H 256 (the sweeps' best), 0.15 more per 256 units, within [0.1, 0.5]
+#   dropout:     0.35 at H 256 (the ten-minute runs' best at N 25), 0.15 more per 256 units,
+#                at most 0.5
 #   weight drop: 0.2 when even the largest candidate sees twice EPOCHS_MIN (a long budget on a
 #                fast machine: overfitting, not too few epochs, is then what limits it), else 0
 set -eu -o pipefail
@@ -19,7 +20,7 @@ set -eu -o pipefail
 TEXT=$1 BUDGET=$2 OUT=$3
 HERE=$(cd "$(dirname "$0")" && pwd)
 BIN=${BIN:-$HERE/../bin}
-N=${N:-50} B=${B:-50} CELL=${CELL:-lnlstm} VAL=${VAL:-0.1}
+N=${N:-25} B=${B:-50} CELL=${CELL:-lnlstm} VAL=${VAL:-0.1}
 CANDIDATES=${CANDIDATES:-"128x2 192x2 256x2 320x2 384x2 448x2 512x2 640x2 768x2"}
 EPOCHS_MIN=${EPOCHS_MIN:-12}
 MEASURE=${MEASURE:-12}
@@ -63,7 +64,7 @@ if [ -z "$chosen" ]; then               # even the smallest sees too few epochs:
     note=" (the smallest candidate: none sees $EPOCHS_MIN epochs)"
 fi
 h=${chosen%x*} l=${chosen#*x}
-dropout=$(awk -v h="$h" 'BEGIN { d = 0.25 + 0.15 * (h - 256) / 256; d = d < 0.1 ? 0.1 : d > 0.5 ? 0.5 : d; printf "%.2f", d }')
+dropout=$(awk -v h="$h" 'BEGIN { d = 0.35 + 0.15 * (h - 256) / 256; d = d > 0.5 ? 0.5 : d; printf "%.2f", d }')
 wdrop=0
 if [ "$chosen" = "$last" ] && [ "$chosen" = "$(echo "$CANDIDATES" | awk '{ print $NF }')" ] \
    && awk -v e="$best_ep" -v m="$EPOCHS_MIN" 'BEGIN { exit !(e >= 2 * m) }'; then

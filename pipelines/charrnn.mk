@@ -4,7 +4,7 @@
 #                                                   (the layer-normalised LSTM, sized for the
 #                                                   budget on this machine: SIZE=auto)
 #   make -C pipelines -f charrnn.mk BUDGET=120 H=128 L=1
-#   make -C pipelines -f charrnn.mk SIZE=fixed      2 x 256, dropout 0.25 (the size before auto)
+#   make -C pipelines -f charrnn.mk SIZE=fixed      2 x 256, dropout 0.35 (the size before auto)
 #   make -C pipelines -f charrnn.mk CELL=gru        the GRU (or CELL=lstm: the plain LSTM)
 #   make -C pipelines -f charrnn.mk DROPKIND=locked locked (variational) dropout instead
 #   make -C pipelines -f charrnn.mk dynamic         also evaluate --dynamic on the validation text
@@ -17,7 +17,9 @@
 # every step, between layers; the default) or locked (--locked-dropout, one mask per sequence
 # on each layer's input above the first and on the output; doc/EXPERIMENTS.md: as good on
 # Shakespeare, worse on the second corpus). WDROP is --weight-drop's rate, EMA --ema's decay
-# (the model's weights are the moving average of the weights trained; 0: off). STARTS is
+# (the model's weights are the moving average of the weights trained; 0: off). N 25, dropout
+# 0.35 at 2 x 256 and EMA 0.999 are the ten-minute runs' best (doc/EXPERIMENTS.md, "Shorter
+# truncation, more dropout, the average": N 50, dropout 0.25 and no EMA before). STARTS is
 # where each epoch's streams start (train --stream-starts): random (the default: a new offset
 # into each stream's share every epoch, so the model learns to start from a zero state
 # anywhere; doc/EXPERIMENTS.md) or fixed (the same B places every epoch, as char-rnn).
@@ -28,7 +30,7 @@
 # (doc/EXPERIMENTS.md, "A model sized to the budget": the rule and the data behind it). The
 # choice is kept in RUNS/autosize/ (per text, budget, shape and CPU; measured again when
 # train, the text or the rule changes). H or L on the command line means SIZE=fixed (2 x 256,
-# dropout 0.25 where not given); DROPOUT and WDROP given win either way.
+# dropout 0.35 where not given); DROPOUT and WDROP given win either way.
 # Outputs in runs/charrnn-hH-lL-nN-bB-tBUDGET[-dDROPOUT | -ldDROPOUT (locked)][-wdWDROP][-emaEMA][-rs (random starts)]-CELL/:
 #   model, best.model   the last and the best (lowest validation loss) model
 #   loss.tsv            train --log: epoch, train_loss, val_loss, seconds since the last line,
@@ -52,11 +54,11 @@ TEXT     ?= $(SHARED)
 RUNS     ?= runs
 BUDGET   ?= 600
 SIZE     ?= auto
-N        ?= 50
+N        ?= 25
 B        ?= 50
 LR       ?= 3e-3
 SCHEDULE ?= cosine
-EMA      ?= 0
+EMA      ?= 0.999
 STARTS   ?= random
 DROPKIND ?= step
 CLIP     ?= 5
@@ -90,7 +92,7 @@ WDROP    ?= $(AUTO_WDROP)
 endif
 H        ?= 256
 L        ?= 2
-DROPOUT  ?= 0.25
+DROPOUT  ?= 0.35
 WDROP    ?= 0
 
 LOCKED  := $(filter locked,$(DROPKIND))

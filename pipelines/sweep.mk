@@ -42,7 +42,8 @@ EVAL     ?= 100
 SEED     ?= 1
 GNUPLOT  ?= gnuplot
 
-# the settings: charrnn.mk's (lnlstm 2 x 256, N 50, 50 streams, cosine from 3e-3, clip 5) and
+# the settings: charrnn.mk's of 2026-12-06, when the sweep was run (lnlstm 2 x 256, N 50, 50
+# streams, cosine from 3e-3, clip 5; charrnn.mk has since moved to N 25 and --ema 0.999) and
 # per setting what it adds
 BASE     ?= --cell lnlstm -H 256 -L 2 -n 50 -b 50 --lr 3e-3 --schedule cosine --clip 5
 S_base   ?= --dropout 0.25

@@ -127,6 +127,12 @@ mkc -n "${C[@]}" STARTS=fixed > st.out 2>&1
 grep -q -- '--stream-starts random' dk1.out && grep -q 'charrnn-h8-l1-n8-b4-t2-gru' st.out && ! grep -q -- '--stream-starts' st.out \
     && pass charrnn_mk_starts || fail charrnn_mk_starts "$(cat dk1.out st.out)"
 expect_fail charrnn_mk_bad_starts 'STARTS=often is not fixed or random' mkc "${C[@]}" STARTS=often
+# the defaults (doc/EXPERIMENTS.md, 2026-12-08): 25 steps a batch, dropout 0.35 at 2 x 256, the
+# weights averaged, random starts
+mkc -n TEXT="$TMP/t.txt" RUNS="$TMP/cruns" BIN="$BIN" SIZE=fixed > def.out 2>&1
+grep -q -- '--streams -n 25 -b 50 -H 256 -L 2 --cell lnlstm ' def.out && grep -q -- ' --dropout 0.35 --ema 0.999 --stream-starts random ' def.out \
+    && grep -q 'charrnn-h256-l2-n25-b50-t600-d0.35-ema0.999-rs-lnlstm' def.out \
+    && pass charrnn_mk_defaults || fail charrnn_mk_defaults "$(head -c 800 def.out)"
 # EMA and WDROP reach train and name the run; result.tsv adds dropout, weight drop, EMA, the
 # characters a second and the epochs
 mkc -n "${C[@]}" EMA=0.99 WDROP=0.2 > ema.out 2>&1
@@ -141,28 +147,28 @@ if mkc "${C[@]}" dynamic > dyn.out 2> dyn.err && awk -F'\t' -v n="$(wc -c < t.tx
     pass charrnn_mk_dynamic; else fail charrnn_mk_dynamic "$(cat "$cd_/dynamic.tsv" dyn.err 2>&1 | tail -3)"; fi
 
 # SIZE=auto (the default): autosize.sh measures each candidate and the largest that sees
-# EPOCHS_MIN epochs is trained, with its dropout (0.25 + 0.15 (H - 256) / 256, at least 0.1),
+# EPOCHS_MIN epochs is trained, with its dropout (0.35 + 0.15 (H - 256) / 256, at most 0.5),
 # named in the run's directory. EPOCHS_MIN 0 (every candidate sees enough: the largest, which
 # with twice EPOCHS_MIN epochs gets weight drop 0.2 too) and 1e9 (none does: the smallest,
 # after one measurement) make the choice independent of speed.
 AU=(TEXT="$TMP/t.txt" N=8 B=4 EVAL=5 PROMPT="The cat" RUNS="$TMP/aruns" BIN="$BIN")
 CANDIDATES="8x1 12x2" EPOCHS_MIN=0 mkc "${AU[@]}" BUDGET=1 > au1.out 2> au1.err
 f1=$(ls "$TMP"/aruns/autosize/t-t1-*.mk 2>/dev/null)
-[ -n "$f1" ] && grep -q '^AUTO_H := 12$' "$f1" && grep -q '^AUTO_L := 2$' "$f1" && grep -q '^AUTO_DROPOUT := 0.11$' "$f1" \
-    && [ "$(grep -c '^# [0-9]' "$f1")" = 2 ] && grep -q "^AUTO_WDROP := 0.2$" "$f1" && [ -s "$TMP/aruns/charrnn-h12-l2-n8-b4-t1-d0.11-wd0.2-rs-lnlstm/result.tsv" ] \
+[ -n "$f1" ] && grep -q '^AUTO_H := 12$' "$f1" && grep -q '^AUTO_L := 2$' "$f1" && grep -q '^AUTO_DROPOUT := 0.21$' "$f1" \
+    && [ "$(grep -c '^# [0-9]' "$f1")" = 2 ] && grep -q "^AUTO_WDROP := 0.2$" "$f1" && [ -s "$TMP/aruns/charrnn-h12-l2-n8-b4-t1-d0.21-wd0.2-ema0.999-rs-lnlstm/result.tsv" ] \
     && pass charrnn_mk_auto_largest || fail charrnn_mk_auto_largest "$(cat "$f1" 2>&1; tail -3 au1.err; ls "$TMP/aruns")"
 CANDIDATES="8x1 12x2" EPOCHS_MIN=1e9 mkc "${AU[@]}" BUDGET=2 > au2.out 2> au2.err
 f2=$(ls "$TMP"/aruns/autosize/t-t2-*.mk 2>/dev/null)
 [ -n "$f2" ] && grep -q '^AUTO_H := 8$' "$f2" && grep -q 'the smallest candidate' "$f2" && [ "$(grep -c '^# [0-9]' "$f2")" = 1 ] \
-    && [ -s "$TMP/aruns/charrnn-h8-l1-n8-b4-t2-d0.10-rs-lnlstm/result.tsv" ] \
+    && [ -s "$TMP/aruns/charrnn-h8-l1-n8-b4-t2-d0.20-ema0.999-rs-lnlstm/result.tsv" ] \
     && pass charrnn_mk_auto_smallest || fail charrnn_mk_auto_smallest "$(cat "$f2" 2>&1; tail -3 au2.err)"
 # the measurement is kept: a second make measures nothing; DROPOUT given wins, H or L given
 # means no measurement at all
 d=$(CANDIDATES="8x1 12x2" mkc -s dir "${AU[@]}" BUDGET=1 DROPOUT=0.3 2> au3.err)
-[ "$d" = "$TMP/aruns/charrnn-h12-l2-n8-b4-t1-d0.3-wd0.2-rs-lnlstm" ] && ! grep -q autosize au3.err \
+[ "$d" = "$TMP/aruns/charrnn-h12-l2-n8-b4-t1-d0.3-wd0.2-ema0.999-rs-lnlstm" ] && ! grep -q autosize au3.err \
     && pass charrnn_mk_auto_kept_dropout_wins || fail charrnn_mk_auto_kept_dropout_wins "$d $(cat au3.err)"
 d=$(mkc -s dir "${AU[@]}" BUDGET=5 H=16 2> au4.err)
-[ "$d" = "$TMP/aruns/charrnn-h16-l2-n8-b4-t5-d0.25-rs-lnlstm" ] && [ -z "$(ls "$TMP"/aruns/autosize/t-t5-* 2>/dev/null)" ] \
+[ "$d" = "$TMP/aruns/charrnn-h16-l2-n8-b4-t5-d0.35-ema0.999-rs-lnlstm" ] && [ -z "$(ls "$TMP"/aruns/autosize/t-t5-* 2>/dev/null)" ] \
     && pass charrnn_mk_given_size_measures_nothing || fail charrnn_mk_given_size_measures_nothing "$d $(cat au4.err)"
 expect_fail charrnn_mk_bad_size 'SIZE=big is not auto or fixed' mkc "${AU[@]}" SIZE=big
 # each candidate's speed is the median of REPEAT measurements: a train that reports 100, 900
