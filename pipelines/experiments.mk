@@ -18,9 +18,10 @@
 # Outputs in EXP (runs/experiments-tBUDGET):
 #   NAME/...          each run's charrnn.mk directory (model, loss.tsv, result.tsv, dynamic.tsv)
 #   machine.txt       the CPU, its cores and flags, and the kernels train uses
-#   table.tsv         a line per run: corpus, setting, seed, budget, size, dropout, weight drop,
-#                     EMA, characters a second, epochs, best validation loss and when, dynamic
-#                     evaluation's loss of the best model on the validation text
+#   table.tsv         a line per run: corpus, setting, seed, budget, size, steps (N), dropout,
+#                     weight drop, EMA, stream starts, characters a second, epochs, best
+#                     validation loss and when, dynamic evaluation's loss of the best model
+#                     on the validation text
 #   torch.json        PyTorch's run on the second corpus (its val_loss: at the end of BUDGET)
 #   ten.png, corpus2.png, hour.png    the validation curves (gnuplot); make doc copies them
 #                     and table.tsv into ../doc/ as experiments-*.png, experiments.tsv
@@ -98,16 +99,16 @@ hour: check
 
 # a line per finished run: its directory's result.tsv and dynamic.tsv (charrnn.mk dir names it)
 table: check
-	@{ printf 'run\tcorpus\tbudget_s\thidden\tlayers\tdropout\tweight_drop\tema\tstarts\tchars_per_s\tepochs\tbest_val_loss\tat_s\tdynamic_loss\n'; \
+	@{ printf 'run\tcorpus\tbudget_s\thidden\tlayers\tsteps\tdropout\tweight_drop\tema\tstarts\tchars_per_s\tepochs\tbest_val_loss\tat_s\tdynamic_loss\n'; \
 	  for r in $(EXP)/*/charrnn-*/result.tsv; do [ -f "$$r" ] || continue; d=$$(dirname $$r); \
 	    name=$$(basename $$(dirname $$d)); case $$name in news-*) c=python-news ;; *) c=tinyshakespeare ;; esac; \
 	    case $$(basename $$d) in *-rs-*) st=random ;; *) st=fixed ;; esac; \
 	    dyn=$$(awk -F'\t' 'NR == 1 { for (i = 1; i <= NF; i++) k[$$i] = i } NR == 2 { print $$k["dynamic_loss_nats"] }' $$d/dynamic.tsv 2>/dev/null); \
-	    awk -F'\t' -v n=$$name -v c=$$c -v st=$$st -v dyn="$${dyn:--}" '{ printf "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", \
-	      n, c, $$6, $$2, $$3, $$9, $$10, $$11, st, $$12, $$13, $$7, $$8, dyn }' $$r; \
+	    awk -F'\t' -v n=$$name -v c=$$c -v st=$$st -v dyn="$${dyn:--}" '{ printf "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", \
+	      n, c, $$6, $$2, $$3, $$4, $$9, $$10, $$11, st, $$12, $$13, $$7, $$8, dyn }' $$r; \
 	  done; \
 	  if [ -s $(EXP)/torch.json ]; then $(PY_TORCH) -c 'import json, sys; r = json.load(open(sys.argv[1])); \
-	    print("torch-lstm\tpython-news\t%g\t%d\t%d\t%g\t0\t0\tfixed\t%.0f\t%.2f\t%.4f\t%.0f\t-" % (r["budget_s"], r["hidden"], r["layers"], \
+	    print("torch-lstm\tpython-news\t%g\t%d\t%d\t%d\t%g\t0\t0\tfixed\t%.0f\t%.2f\t%.4f\t%.0f\t-" % (r["budget_s"], r["hidden"], r["layers"], r["seqlen"], \
 	    r["dropout"], r["chars_per_s"], r["epochs"], min(c["val_loss"] for c in r["curve"]), r["train_s"]))' $(EXP)/torch.json; fi; \
 	} > $(EXP)/table.tsv
 	@column -t -s $$'\t' $(EXP)/table.tsv 2>/dev/null || cat $(EXP)/table.tsv

@@ -194,7 +194,7 @@ E=(SHARED="$TMP/t.txt" BUDGET=1 HOUR=2 SEEDS=1 SETTINGS="fixed auto" N=8 B=4 EVA
 if CANDIDATES="8x1 12x1" EPOCHS_MIN=0 mke "${E[@]}" ten hour table > ex.out 2> ex.err; then pass experiments_mk_runs
 else fail experiments_mk_runs "$(tail -5 ex.err)"; fi
 # (losses as numbers: a fast machine's run on this repetitive text may print 0.0000)
-awk -F'\t' 'NR > 1 { n++; if ($14 ~ /^[0-9]+\.[0-9]+$/ && $12 ~ /^[0-9]+\.[0-9]+$/ && $12 + 0 < 5 && $9 == "random") ok++; r[$1] = $4 }
+awk -F'\t' 'NR > 1 { n++; if ($15 ~ /^[0-9]+\.[0-9]+$/ && $13 ~ /^[0-9]+\.[0-9]+$/ && $13 + 0 < 5 && $10 == "random" && $6 == 8) ok++; r[$1] = $4 }
      END { exit !(n == 3 && ok == 3 && r["ten-fixed-s1"] == 256 && r["ten-auto-s1"] == 12 && r["hour-auto-s1"] == 12) }' "$TMP/exp/table.tsv" \
     && grep -q 'kernels' "$TMP/exp/machine.txt" && pass experiments_mk_table || fail experiments_mk_table "$(cat "$TMP/exp/table.tsv" 2>&1)"
 if command -v gnuplot > /dev/null; then
