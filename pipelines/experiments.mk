@@ -97,12 +97,15 @@ hour: check
 	@echo "== experiments.mk: tinyshakespeare, auto, $(HOUR) s" >&2
 	$(call run,hour-auto-s1,$(SHARED),$(HOUR),SEED=1)
 
+# a run's stream starts, from its charrnn.mk directory's name (-rs-: random), in the shell
+starts_of = $$(case $$(basename $(1)) in *-rs-*) echo random ;; *) echo fixed ;; esac)
+
 # a line per finished run: its directory's result.tsv and dynamic.tsv (charrnn.mk dir names it)
 table: check
 	@{ printf 'run\tcorpus\tbudget_s\thidden\tlayers\tsteps\tdropout\tweight_drop\tema\tstarts\tchars_per_s\tepochs\tbest_val_loss\tat_s\tdynamic_loss\n'; \
 	  for r in $(EXP)/*/charrnn-*/result.tsv; do [ -f "$$r" ] || continue; d=$$(dirname $$r); \
 	    name=$$(basename $$(dirname $$d)); case $$name in news-*) c=python-news ;; *) c=tinyshakespeare ;; esac; \
-	    case $$(basename $$d) in *-rs-*) st=random ;; *) st=fixed ;; esac; \
+	    st=$(call starts_of,$$d); \
 	    dyn=$$(awk -F'\t' 'NR == 1 { for (i = 1; i <= NF; i++) k[$$i] = i } NR == 2 { print $$k["dynamic_loss_nats"] }' $$d/dynamic.tsv 2>/dev/null); \
 	    awk -F'\t' -v n=$$name -v c=$$c -v st=$$st -v dyn="$${dyn:--}" '{ printf "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", \
 	      n, c, $$6, $$2, $$3, $$4, $$9, $$10, $$11, st, $$12, $$13, $$7, $$8, dyn }' $$r; \
@@ -121,7 +124,7 @@ plots:
 	@if ! command -v $(GNUPLOT) > /dev/null; then echo "experiments.mk: $(GNUPLOT) is not installed: no curves" >&2; exit 0; fi; \
 	for g in ten news hour; do p= fs=; \
 	  for c in $(EXP)/$$g-*/charrnn-*/curve.tsv; do [ -f "$$c" ] || continue; fs="$$fs $$c"; \
-	    t=$$(basename $$(dirname $$(dirname $$c))); case $$(basename $$(dirname $$c)) in *-rs-*) t="$$t, random starts" ;; esac; p="$$p$${p:+, }'$$c' using 1:2 skip 1 with lines title '$$t'"; done; \
+	    t=$$(basename $$(dirname $$(dirname $$c))); [ $(call starts_of,$$(dirname $$c)) = fixed ] || t="$$t, random starts"; p="$$p$${p:+, }'$$c' using 1:2 skip 1 with lines title '$$t'"; done; \
 	  [ -n "$$p" ] || continue; \
 	  top=$$(awk 'FNR > 1 && $$2 + 0 < 2 { low = 1 } END { print low ? "2.0" : "*" }' $$fs); \
 	  $(GNUPLOT) -e "set terminal png size 900,560; set output '$(EXP)/$$g.png'; set xlabel 'training seconds'; \
