@@ -70,13 +70,6 @@ int train_state_alloc(train_state *s, size_t nparams)
     return 0;
 }
 
-const char *starts_name(int random_starts) { return random_starts ? "random" : "fixed"; }
-
-int starts_parse(const char *name)
-{
-    return !strcmp(name, "fixed") ? 0 : !strcmp(name, "random") ? 1 : -1;
-}
-
 void train_state_free(train_state *s)
 {
     free(s->adam_m);
@@ -85,6 +78,13 @@ void train_state_free(train_state *s)
     free(s->state_c);
     free(s->raw);
     memset(s, 0, sizeof *s);
+}
+
+const char *starts_name(int random_starts) { return random_starts ? "random" : "fixed"; }
+
+int starts_parse(const char *name)
+{
+    return !strcmp(name, "fixed") ? 0 : !strcmp(name, "random") ? 1 : -1;
 }
 
 static int write_weights(ts_writer *w, const model *m, const char *prefix, const float *flat)
